@@ -1,0 +1,40 @@
+# Dream — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DREAM  := $(VENV)/bin/dream
+
+.PHONY: install run test test-fast services-up services-down bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## Serve api + worker on :8080 with the embedded PostgreSQL and the direct pipeline.
+run: install
+	$(DREAM) serve --host 127.0.0.1 --port 8080
+
+## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
+test: install
+	$(PY) scripts/services.py kafka-libs >/dev/null
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Start / stop a local Kafka (KRaft) broker and PostgreSQL; `up` prints the DREAM_* variables.
+services-up: install
+	@$(PY) scripts/services.py up
+
+services-down: install
+	@$(PY) scripts/services.py down
+
+## End-to-end and parsing benchmarks (figures printed; nothing asserted).
+bench: install
+	$(PY) scripts/services.py kafka-libs >/dev/null
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+clean:
+	-$(PY) scripts/services.py down
+	rm -rf $(VENV) .cache .dream .pytest_cache

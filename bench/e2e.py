@@ -1,0 +1,209 @@
+"""End-to-end throughput: HTTP → api → Kafka → worker → PostgreSQL, against a plain COPY.
+
+Both figures come from the same run on the same machine, into the same table, so their ratio
+says how much of PostgreSQL's own ingest rate the pipeline delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from bench.data import ps_aux_output
+from dream.parsing import parse
+from dream.snapshots import Snapshot
+from dream.storage.migrate import migrate
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import COPY_PROCESSES, process_row
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import services  # noqa: E402
+
+
+@dataclass
+class E2EResult:
+    snapshots: int
+    rows: int
+    accept_s: float
+    total_s: float
+    copy_rows_per_s: float
+    copy_write_row_rows_per_s: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.total_s
+
+
+def _fresh_database(server_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(server_url, dbname=name)
+    migrate(url)
+    return url
+
+
+def _drop_database(server_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _bodies(n: int, processes: int) -> list[bytes]:
+    start = datetime.now(UTC) - timedelta(hours=2)
+    outputs = [ps_aux_output(processes, seed=i) for i in range(16)]
+    return [
+        json.dumps(
+            {
+                "host": f"lab-{i % 200:03d}", "os": "linux", "user": f"user{i % 500}",
+                "faculty": ("law", "medicine", "engineering", "arts")[i % 4],
+                "collected_at": (start + timedelta(seconds=i)).isoformat(),
+                "command": "ps aux", "output": outputs[i % len(outputs)],
+                "snapshot_id": str(uuid.uuid4()),
+            }  # fmt: skip
+        ).encode()
+        for i in range(n)
+    ]
+
+
+async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def sender() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                r = await client.post(
+                    "/v1/snapshots", content=body, headers={"content-type": "application/json"}
+                )
+                if r.status_code != 202:
+                    raise RuntimeError(f"{r.status_code}: {r.text}")
+
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+def _stored(url: str) -> tuple[int, int]:
+    with psycopg.connect(url) as conn:
+        n, rows = conn.execute(
+            "SELECT count(*), coalesce(sum(process_count), 0) FROM snapshots"
+            " WHERE status <> 'pending'"
+        ).fetchone()
+    return int(n), int(rows)
+
+
+def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
+    """Rows/s of a plain COPY of the same rows: pre-rendered text, and row by row (psycopg)."""
+    rows: list[tuple] = []
+    for body in bodies:
+        data = json.loads(body)
+        snap = Snapshot(**data, received_at=datetime.now(UTC))
+        for proc in parse(snap.output, os=snap.os).processes:
+            rows.append(process_row(snap, proc))
+    with psycopg.connect(url, autocommit=True) as conn:
+        PartitionManager().ensure(conn, [datetime.now(UTC) - timedelta(hours=2)])
+        # 1. Pre-rendered COPY text: PostgreSQL's own ingest rate, no client work timed.
+        text = _render_copy_text(rows)
+        t0 = time.perf_counter()
+        with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
+            copy.write(text)
+        raw_rate = len(rows) / (time.perf_counter() - t0)
+        conn.execute("TRUNCATE processes")
+        # 2. Row by row through psycopg, as the worker does.
+        t0 = time.perf_counter()
+        with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
+            for row in rows:
+                copy.write_row(row)
+        write_row_rate = len(rows) / (time.perf_counter() - t0)
+        conn.execute("TRUNCATE processes")
+    return raw_rate, write_row_rate
+
+
+def _render_copy_text(rows: list[tuple]) -> bytes:
+    def cell(v: object) -> str:
+        if v is None:
+            return "\\N"
+        if isinstance(v, bool):
+            return "t" if v else "f"
+        if isinstance(v, datetime):
+            return v.isoformat()
+        s = str(v)
+        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+    return "".join("\t".join(cell(v) for v in row) + "\n" for row in rows).encode()
+
+
+def run(snapshots: int, processes: int, concurrency: int) -> E2EResult:
+    state = services.up()
+    server_url = state["postgres"]["url"]
+    bootstrap = state["kafka"]["bootstrap"]
+    url = _fresh_database(server_url, "dream_bench")
+    copy_url = _fresh_database(server_url, "dream_bench_copy")
+    suffix = uuid.uuid4().hex[:8]
+    port = services.free_port()
+    env = {
+        **os.environ,
+        "DREAM_DATABASE_URL": url,
+        "DREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "DREAM_KAFKA_TOPIC": f"bench-{suffix}",
+        "DREAM_KAFKA_DLQ_TOPIC": f"bench-{suffix}.dlq",
+        "DREAM_KAFKA_GROUP": f"bench-{suffix}",
+        "DREAM_LOG_LEVEL": "warning",
+        "DREAM_PORT": str(port),
+    }
+    bodies = _bodies(snapshots, processes)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "dream", "api"], env=env),
+        subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("api did not become ready")
+            time.sleep(0.2)
+        # Warm-up: one snapshot through the whole path (topic metadata, worker assignment).
+        asyncio.run(_post_all(base, _bodies(1, processes), 1))
+        while _stored(url)[0] < 1:
+            time.sleep(0.1)
+        done_before, rows_before = _stored(url)
+
+        t0 = time.perf_counter()
+        asyncio.run(_post_all(base, bodies, concurrency))
+        accept_s = time.perf_counter() - t0
+        while True:
+            n, rows = _stored(url)
+            if n - done_before >= snapshots:
+                break
+            time.sleep(0.05)
+        total_s = time.perf_counter() - t0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    copy_rate, write_row_rate = _copy_baseline(copy_url, bodies)
+    _drop_database(server_url, url)
+    _drop_database(server_url, copy_url)
+    return E2EResult(snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate)

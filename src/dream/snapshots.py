@@ -1,0 +1,106 @@
+"""The snapshot: what a collector posts, and the message that travels through the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+OperatingSystem = Literal["linux", "windows", "macos"]
+
+# Clocks of lab machines drift; a day of slack keeps honest machines in, a wrong year out.
+_MAX_FUTURE = timedelta(days=1)
+
+
+def _storable_text(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates; refuse them here, not with a 500."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"is not valid Unicode text at position {exc.start}") from None
+    return value
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return _storable_text(value)
+
+
+def _not_in_future(value: datetime) -> datetime:
+    if value > datetime.now(UTC) + _MAX_FUTURE:
+        raise ValueError("lies more than a day in the future")
+    return value
+
+
+def _label(max_length: int) -> object:
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_no_control_characters),
+    ]
+
+
+Host = _label(255)
+UserName = _label(256)
+Faculty = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64),
+    AfterValidator(_no_control_characters),
+]
+OptionalText = (
+    Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=1024),
+        AfterValidator(_no_control_characters),
+    ]
+    | None
+)
+RawOutput = Annotated[str, AfterValidator(_storable_text)]
+CollectedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+
+
+class SnapshotMetadata(BaseModel):
+    """Who, where and when: the fields every snapshot carries besides its output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: Host = Field(examples=["law-pc-17"])  # type: ignore[valid-type]
+    os: OperatingSystem = Field(examples=["windows"])
+    os_version: OptionalText = Field(default=None, examples=["10.0.22631"])
+    user: UserName = Field(examples=["jdoe"])  # type: ignore[valid-type]
+    faculty: Faculty = Field(examples=["law"])
+    collected_at: CollectedAt = Field(examples=["2026-11-27T10:00:00Z"])
+    command: OptionalText = Field(default=None, examples=["tasklist /v"])
+
+
+class SnapshotIn(SnapshotMetadata):
+    """The body of ``POST /v1/snapshots``."""
+
+    snapshot_id: uuid.UUID | None = Field(
+        default=None, description="Client-chosen id; posting the same id again is a no-op."
+    )
+    output: RawOutput = Field(description="The raw text the command printed.")
+
+
+class Snapshot(SnapshotMetadata):
+    """A snapshot accepted by the api: the message the pipeline carries to the worker."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    snapshot_id: uuid.UUID
+    received_at: datetime
+    output: str
+
+    @classmethod
+    def accept(cls, incoming: SnapshotIn, *, received_at: datetime | None = None) -> Snapshot:
+        data = incoming.model_dump(exclude={"snapshot_id"})
+        return cls(
+            **data,
+            snapshot_id=incoming.snapshot_id or uuid.uuid4(),
+            received_at=received_at or datetime.now(UTC),
+        )

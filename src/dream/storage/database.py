@@ -1,0 +1,99 @@
+"""The connection pool and the few operations the api and worker need from PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from dream.errors import StorageError
+from dream.snapshots import Snapshot
+from dream.storage.queries import query
+
+
+def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot's columns as named query parameters."""
+    return {
+        "snapshot_id": snapshot.snapshot_id,
+        "host": snapshot.host,
+        "os": snapshot.os,
+        "os_version": snapshot.os_version,
+        "user_name": snapshot.user,
+        "faculty": snapshot.faculty,
+        "collected_at": snapshot.collected_at,
+        "received_at": snapshot.received_at,
+        "command": snapshot.command,
+        "raw_output": snapshot.output,
+    }
+
+
+class Database:
+    """A psycopg connection pool with Dream's queries on it."""
+
+    def __init__(self, conninfo: str, *, pool_size: int = 4, name: str = "dream") -> None:
+        self.conninfo = conninfo
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            name=name,
+            open=False,
+            # Transactions are always explicit (``with conn.transaction()``), never implicit.
+            kwargs={"autocommit": True},
+            # A pooled connection may have died with a database restart; check before lending it.
+            check=ConnectionPool.check_connection,
+        )
+
+    def open(self, wait_s: float = 30.0) -> None:
+        self.pool.open(wait=True, timeout=wait_s)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def ping(self, timeout_s: float = 2.0) -> bool:
+        try:
+            with self.pool.connection(timeout=timeout_s) as conn:
+                conn.execute(query("ping"))
+            return True
+        except (psycopg.Error, OSError, TimeoutError):
+            return False
+
+    def insert_pending(self, snapshot: Snapshot) -> None:
+        """Durably record an accepted snapshot for the direct pipeline (no-op if already there)."""
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(query("insert_pending_snapshot"), snapshot_params(snapshot))
+        except psycopg.Error as exc:
+            raise StorageError(f"could not record snapshot: {exc}") from exc
+
+    def get_snapshot(self, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(query("get_snapshot"), {"snapshot_id": snapshot_id}).fetchone()
+
+    def fetch_pending(self, limit: int) -> list[Snapshot]:
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            rows = cur.execute(query("fetch_pending_snapshots"), {"limit": limit}).fetchall()
+        return [
+            Snapshot.model_construct(
+                snapshot_id=r["snapshot_id"],
+                host=r["host"],
+                os=r["os"],
+                os_version=r["os_version"],
+                user=r["user_name"],
+                faculty=r["faculty"],
+                collected_at=r["collected_at"],
+                received_at=r["received_at"],
+                command=r["command"],
+                output=r["raw_output"],
+            )
+            for r in rows
+        ]
+
+
+__all__ = ["Database", "Jsonb", "snapshot_params"]

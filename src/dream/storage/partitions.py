@@ -1,0 +1,72 @@
+"""Monthly partitions of ``processes``, created on demand before rows for a new month arrive."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+import psycopg
+from psycopg import sql
+
+from dream.storage.queries import query
+
+_PARTITION_LOCK_KEY = 0x44524550  # "DREP": serializes partition DDL across workers
+
+
+def month_of(moment: datetime) -> date:
+    utc = moment.astimezone(UTC)
+    return date(utc.year, utc.month, 1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"processes_{month.year:04d}_{month.month:02d}"
+
+
+class PartitionManager:
+    """Remembers which partitions exist so the hot path asks the database only for new months."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def ensure(self, conn: psycopg.Connection, moments: Iterable[datetime]) -> None:
+        """Create the partitions covering ``moments`` that do not exist yet.
+
+        Runs its own short transactions: partition DDL locks the parent table, so it must not
+        sit inside a long data transaction.
+        """
+        wanted = {month_of(m) for m in moments}
+        with self._lock:
+            missing = [m for m in wanted if partition_name(m) not in self._known]
+            if not missing:
+                return
+            self._known.update(r[0] for r in conn.execute(query("existing_partitions")))
+            for month in sorted(missing):
+                name = partition_name(month)
+                if name in self._known:
+                    continue
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK_KEY,))
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {} PARTITION OF processes"
+                            " FOR VALUES FROM ({}) TO ({})"
+                        ).format(
+                            sql.Identifier(name),
+                            sql.Literal(datetime(month.year, month.month, 1, tzinfo=UTC)),
+                            sql.Literal(
+                                datetime.combine(next_month(month), datetime.min.time(), UTC)
+                            ),
+                        )
+                    )
+                self._known.add(name)
+
+    def forget(self) -> None:
+        """Drop the cache (after partitions were dropped by retention, for instance)."""
+        with self._lock:
+            self._known.clear()

@@ -1,0 +1,110 @@
+"""Shared fixtures: a real PostgreSQL and a real Kafka broker for the whole test session.
+
+Services come from ``DREAM_TEST_DATABASE_URL`` / ``DREAM_TEST_KAFKA_BOOTSTRAP`` when set,
+otherwise scripts/services.py starts them (and this session stops what it started). A test that
+needs a service that cannot be had fails under CI=true and skips, with the reason, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import services  # noqa: E402  (scripts/services.py)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip with the reason on a developer machine."""
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+def shared_fixture(*parts: str) -> Path:
+    """A file from ../shared/fixtures, or a skip naming what is missing."""
+    path = SHARED.joinpath("fixtures", *parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared fixtures live beside the repository)")
+    return path
+
+
+class _Started:
+    kafka: dict | None = None
+    postgres: dict | None = None
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    url = os.environ.get("DREAM_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    state = services.running_state().get("postgres")
+    started = False
+    if state is None:
+        try:
+            state = services.start_postgres("test-postgres")
+            started = True
+        except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+            unavailable(f"could not start embedded PostgreSQL: {exc}")
+    yield state["url"]
+    if started:
+        services.stop_postgres(state)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    bootstrap = os.environ.get("DREAM_TEST_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        yield bootstrap
+        return
+    state = services.running_state().get("kafka")
+    started = False
+    if state is None:
+        try:
+            state = services.start_kafka("test-kafka")
+            started = True
+        except Exception as exc:  # noqa: BLE001
+            unavailable(f"could not start a Kafka broker: {exc}")
+    yield state["bootstrap"]
+    if started:
+        services.stop_kafka(state)
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    from dream.storage.migrate import migrate
+
+    name = f"dream_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(postgres_server_url, dbname=name)
+    migrate(url)
+    yield url
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def kafka_names() -> dict[str, str]:
+    """Topic and group names no other test uses."""
+    suffix = uuid.uuid4().hex[:10]
+    return {
+        "kafka_topic": f"snapshots-{suffix}",
+        "kafka_dlq_topic": f"snapshots-{suffix}.dlq",
+        "kafka_group": f"workers-{suffix}",
+    }

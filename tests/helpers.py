@@ -1,0 +1,45 @@
+"""Helpers for tests: real listings, snapshot bodies, polling."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def live_ps_aux() -> str:
+    """``ps aux`` as this machine prints it now."""
+    return subprocess.run(["ps", "aux"], capture_output=True, text=True, check=True).stdout
+
+
+def snapshot_body(output: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "host": "eng-lab-04",
+        "os": "linux",
+        "os_version": "Debian 12",
+        "user": "msmith",
+        "faculty": "engineering",
+        "collected_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "command": "ps aux",
+        "output": output,
+        "snapshot_id": str(uuid.uuid4()),
+    }
+    body.update(overrides)
+    return body
+
+
+def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or check}")
+        time.sleep(0.1)

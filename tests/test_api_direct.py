@@ -1,0 +1,213 @@
+"""The api with the direct pipeline (the embedded default's shape) against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
+from helpers import live_ps_aux, snapshot_body, wait_for
+from conftest import shared_fixture
+
+
+@pytest.fixture
+def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def client(dream: Dream) -> Iterator[TestClient]:
+    app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
+    with TestClient(app) as c:
+        yield c
+
+
+def settled(client: TestClient, snapshot_id: str) -> dict | None:
+    body = client.get(f"/v1/snapshots/{snapshot_id}").json()
+    return body if body.get("status") in ("stored", "failed") else None
+
+
+def process_rows(url: str, snapshot_id: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT pid, process_user, command, host, faculty, user_name FROM processes"
+            " WHERE snapshot_id = %s ORDER BY pid",
+            (snapshot_id,),
+        ).fetchall()
+
+
+def test_posted_ps_aux_becomes_process_rows(client: TestClient, database_url: str) -> None:
+    output = live_ps_aux()
+    data_lines = [ln for ln in output.splitlines()[1:] if ln.strip()]
+    body = snapshot_body(output)
+
+    response = client.post("/v1/snapshots", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"snapshot_id": body["snapshot_id"], "status": "accepted"}
+
+    state = wait_for(lambda: settled(client, body["snapshot_id"]), what="snapshot stored")
+    assert state["status"] == "stored", state
+    assert state["format"] == "ps-aux"
+    assert state["process_count"] == len(data_lines)
+
+    rows = process_rows(database_url, body["snapshot_id"])
+    assert len(rows) == len(data_lines)
+    expected_pids = sorted(int(ln.split(None, 2)[1]) for ln in data_lines)
+    assert [r[0] for r in rows] == expected_pids
+    assert {(r[3], r[4], r[5]) for r in rows} == {("eng-lab-04", "engineering", "msmith")}
+
+
+def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_url: str) -> None:
+    raw = shared_fixture("samples", "windows-tasklist-v.txt").read_bytes()
+    snapshot_id = str(uuid.uuid4())
+    fields = {
+        "host": "eng-lab-04", "os": "windows", "user": "msmith", "faculty": "Engineering",
+        "collected_at": "2026-11-27T10:00:00Z", "command": "tasklist /v", "snapshot_id": snapshot_id,
+    }  # fmt: skip
+    # What PowerShell 5.1 writes with `tasklist /v > file`: UTF-16 LE with a BOM.
+    utf16 = b"\xff\xfe" + raw.decode("utf-8").encode("utf-16-le")
+    response = client.post(
+        "/v1/snapshots", data=fields, files={"output": ("tasklist.txt", utf16, "text/plain")}
+    )
+    assert response.status_code == 202, response.text
+    state = wait_for(lambda: settled(client, snapshot_id))
+    assert state["status"] == "stored", state
+    assert state["faculty"] == "engineering"
+    assert state["format"] == "tasklist-verbose"
+    lines = [ln for ln in raw.decode().splitlines() if ln.strip()]
+    separator, data = lines[1], lines[2:]
+    pid_end = separator.index(" ", separator.index("=", separator.index(" ")))
+    expected_pids = sorted(int(ln[: pid_end].rsplit(None, 1)[-1]) for ln in data)
+    assert state["process_count"] == len(data)
+    assert [r[0] for r in process_rows(database_url, snapshot_id)] == expected_pids
+
+
+def test_same_snapshot_id_twice_is_stored_once(client: TestClient, database_url: str) -> None:
+    body = snapshot_body(live_ps_aux())
+    first = client.post("/v1/snapshots", json=body)
+    second = client.post("/v1/snapshots", json=body)
+    assert first.status_code == second.status_code == 202
+    state = wait_for(lambda: settled(client, body["snapshot_id"]))
+    # A third post after it was stored must not add rows either.
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    wait_for(lambda: not _pending(database_url), what="queue drained")
+    with psycopg.connect(database_url) as conn:
+        n_snapshots = conn.execute(
+            "SELECT count(*) FROM snapshots WHERE snapshot_id = %s", (body["snapshot_id"],)
+        ).fetchone()[0]
+        n_rows = conn.execute(
+            "SELECT count(*), count(DISTINCT pid) FROM processes WHERE snapshot_id = %s",
+            (body["snapshot_id"],),
+        ).fetchone()
+    assert n_snapshots == 1
+    assert n_rows[0] == n_rows[1] == state["process_count"]
+
+
+def test_idempotency_key_maps_retries_to_one_snapshot(client: TestClient) -> None:
+    body = snapshot_body(live_ps_aux())
+    del body["snapshot_id"]
+    headers = {"Idempotency-Key": f"collector-retry-{uuid.uuid4()}"}
+    first = client.post("/v1/snapshots", json=body, headers=headers).json()
+    second = client.post("/v1/snapshots", json=body, headers=headers).json()
+    other = client.post("/v1/snapshots", json=body).json()
+    assert first["snapshot_id"] == second["snapshot_id"] != other["snapshot_id"]
+
+
+def _pending(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM snapshots WHERE status = 'pending'").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"os": "plan9"}, "os"),
+        ({"host": ""}, "host"),
+        ({"collected_at": "yesterday"}, "collected_at"),
+        ({"collected_at": "2026-11-27T10:00:00"}, "collected_at"),  # no timezone
+        ({"collected_at": "2999-01-01T00:00:00Z"}, "collected_at"),
+        ({"faculty": "law\nengineering"}, "faculty"),
+        ({"output": "USER PID\x00"}, "output"),
+        ({"snapshot_id": "not-a-uuid"}, "snapshot_id"),
+        ({"unexpected": 1}, "unexpected"),
+    ],
+)
+def test_malformed_body_is_422_naming_the_field(
+    client: TestClient, change: dict, field: str
+) -> None:
+    response = client.post("/v1/snapshots", json=snapshot_body("x", **change))
+    assert response.status_code == 422, response.text
+    locations = [e["loc"] for e in response.json()["detail"]]
+    assert ["body", field] in [list(loc[:2]) for loc in locations], locations
+
+
+def test_missing_field_and_broken_json_are_422(client: TestClient) -> None:
+    body = snapshot_body("x")
+    del body["user"]
+    response = client.post("/v1/snapshots", json=body)
+    assert response.status_code == 422
+    assert ["body", "user"] in [e["loc"][:2] for e in response.json()["detail"]]
+
+    response = client.post(
+        "/v1/snapshots", content=b'{"host": "a",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "json" in response.text.lower()
+
+
+def test_unparseable_output_is_kept_as_failed_with_reason(
+    client: TestClient, database_url: str
+) -> None:
+    body = snapshot_body("this is not a process listing\nat all\n")
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    state = wait_for(lambda: settled(client, body["snapshot_id"]))
+    assert state["status"] == "failed"
+    assert state["error"]
+    assert state["process_count"] is None
+    with psycopg.connect(database_url) as conn:
+        raw = conn.execute(
+            "SELECT raw_output FROM snapshots WHERE snapshot_id = %s", (body["snapshot_id"],)
+        ).fetchone()[0]
+    assert raw == body["output"]
+
+
+def test_body_over_the_limit_is_413(database_url: str, tmp_path: Path) -> None:
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, max_snapshot_bytes=4096))
+    app = create_app(dream, publisher=dream.publisher())
+    with TestClient(app) as client:
+        response = client.post("/v1/snapshots", json=snapshot_body("x" * 10_000))
+        assert response.status_code == 413
+        assert "4096" in response.json()["detail"]
+        files = {"output": ("ps.txt", b"x" * 10_000, "text/plain")}
+        fields = {k: v for k, v in snapshot_body("").items() if k != "output"}
+        assert client.post("/v1/snapshots", data=fields, files=files).status_code == 413
+    dream.close()
+
+
+def test_unknown_snapshot_is_404_and_health_endpoints(client: TestClient) -> None:
+    assert client.get(f"/v1/snapshots/{uuid.uuid4()}").status_code == 404
+    assert client.get("/v1/snapshots/not-a-uuid").status_code == 422
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"]["ok"] is True
+
+
+def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/snapshots", "/v1/snapshots/{snapshot_id}", "/healthz", "/readyz"} <= set(
+        spec["paths"]
+    )
+    post = spec["paths"]["/v1/snapshots"]["post"]["requestBody"]["content"]
+    assert post["application/json"]["example"]["os"] == "windows"
+    assert "multipart/form-data" in post
+    assert client.get("/docs").status_code == 200
