@@ -18,7 +18,6 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import services  # noqa: E402  (scripts/services.py)
@@ -31,14 +30,6 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required service unavailable in CI: {reason}")
     pytest.skip(reason)
-
-
-def shared_fixture(*parts: str) -> Path:
-    """A file from ../shared/fixtures, or a skip naming what is missing."""
-    path = SHARED.joinpath("fixtures", *parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared fixtures live beside the repository)")
-    return path
 
 
 class _Started:

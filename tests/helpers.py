@@ -7,9 +7,23 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 T = TypeVar("T")
+
+# The shared corpus lives beside the repository (../shared) and is never copied into it.
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def shared_fixture(*parts: str) -> Path:
+    """A file from ../shared/fixtures, or a skip naming what is missing."""
+    path = SHARED.joinpath("fixtures", *parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared fixtures live beside the repository)")
+    return path
 
 
 def live_ps_aux() -> str:

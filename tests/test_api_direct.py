@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
-from helpers import live_ps_aux, snapshot_body, wait_for
-from conftest import shared_fixture
+from helpers import live_ps_aux, shared_fixture, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def _pending(url: str) -> int:
 def test_malformed_body_is_422_naming_the_field(
     client: TestClient, change: dict, field: str
 ) -> None:
-    response = client.post("/v1/snapshots", json=snapshot_body("x", **change))
+    response = client.post("/v1/snapshots", json=snapshot_body(**{"output": "x", **change}))
     assert response.status_code == 422, response.text
     locations = [e["loc"] for e in response.json()["detail"]]
     assert ["body", field] in [list(loc[:2]) for loc in locations], locations

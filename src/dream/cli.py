@@ -41,10 +41,19 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
         f"Dream on http://{s.host}:{s.port} — transport {s.transport}, "
         f"database {'embedded' if s.database_url is None else 'configured'}"
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was there before it. Make that handler a clean exit, so the `finally` below and the
+    # embedded database's exit hook still run.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     try:
         uvicorn.run(api, host=s.host, port=s.port, log_level="warning", access_log=False)
     finally:
         dream.close()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0 if signum == signal.SIGTERM else 128 + signum)
 
 
 @app.command()

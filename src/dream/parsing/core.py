@@ -1,0 +1,200 @@
+"""``parse``: decode, pick a format (forced, hinted by the command line, or detected), dispatch."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+from dream.errors import ParseError
+from dream.parsing import powershell, ps, tasklist
+from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
+    head, nonblank, ps_kind
+from dream.parsing.model import ProcessRecord, ParseResult
+from dream.parsing.values import decode
+
+OS_NAMES = {"linux": "linux", "windows": "windows", "win32": "windows", "win": "windows",
+            "macos": "macos", "darwin": "macos", "osx": "macos", "mac": "macos"}
+
+Parsed = tuple[str, str | None, list[ProcessRecord]]  # format, detected os, records
+
+
+def parse(text: str | bytes, os: str | None = None, command: str | None = None,
+          format: str | None = None) -> ParseResult:
+    """Parse one process listing; raises only ``ParseError``.
+
+    ``os`` and ``command`` are hints (``command`` picks the format first when it names a known
+    tool); ``format`` forces one of ``FORMATS``. Malformed rows are skipped with a warning.
+    """
+    if not isinstance(text, (str, bytes, bytearray, memoryview)):
+        raise ParseError(f"expected str or bytes, got {type(text).__name__}")
+    if os is not None and (not isinstance(os, str) or os.lower() not in OS_NAMES):
+        raise ParseError(f"unknown os {os!r}; expected one of linux, windows, macos")
+    if format is not None and format not in FORMATS:
+        raise ParseError(f"unknown format {format!r}; supported: {', '.join(FORMATS)}")
+    os_hint = OS_NAMES[os.lower()] if os is not None else None
+    # Parsing allocates millions of small objects that are all still alive at the end; letting
+    # the cyclic GC rescan them repeatedly costs ~30% of the time and frees nothing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, os_hint, command if isinstance(command, str) else None, format)
+    except ParseError:
+        raise
+    except RecursionError as exc:
+        raise ParseError("input nests too deeply to parse") from exc
+    except Exception as exc:  # the contract: callers only ever see ParseError
+        raise ParseError(f"internal error while parsing ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _parse(data: str | bytes, os: str | None, command: str | None, forced: str | None) -> ParseResult:
+    text = decode(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
+    if not text.strip():
+        raise ParseError("empty input: no process listing to parse")
+    lines = head(text)
+    if forced is not None:
+        candidates = [forced]
+    else:
+        candidates = []
+        for name in (format_from_command(command), detect(lines)):
+            if name is not None and name not in candidates:
+                candidates.append(name)
+    if not candidates:
+        raise ParseError(
+            "unrecognised process listing; tried formats: " + ", ".join(FORMATS),
+            line=nonblank(lines)[0].number,
+        )
+    failures: list[ParseError] = []
+    for name in candidates:
+        warnings: list[str] = []
+        try:
+            fmt, detected_os, records = _PARSERS[name](text, lines, os, command, warnings)
+        except ParseError as exc:
+            failures.append(exc)
+            continue
+        return ParseResult(fmt, os or detected_os, records, warnings)
+    first = failures[0]
+    if len(candidates) > 1:
+        tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures))
+        raise ParseError(f"could not parse as {' or '.join(candidates)} ({tried})", line=first.line)
+    raise first
+
+
+def _ps_aux(text: str, lines: list[Line], os: str | None, command: str | None,
+            warnings: list[str]) -> Parsed:
+    first = nonblank(lines)[0]
+    if ps_kind(first.text) == "ps-aux":
+        detected = "macos" if "STARTED" in first.text.split() else "linux"
+        records = ps.parse_aux(text, first.next_offset, first.number, os or detected, warnings)
+        return "ps-aux", detected, records
+    if len(first.text.split(None, 10)) == 11 and first.text.split()[1].isdigit():  # `ps auxh`
+        start = first.next_offset - len(first.text) - 1
+        records = ps.parse_aux(text, max(start, 0), first.number - 1, os, warnings)
+        return "ps-aux", None, records
+    raise ParseError("not a ps aux header (USER PID %CPU %MEM VSZ RSS TTY STAT START TIME "
+                     "COMMAND)", line=first.number)
+
+
+def _ps_ef(text: str, lines: list[Line], os: str | None, command: str | None,
+           warnings: list[str]) -> Parsed:
+    first = nonblank(lines)[0]
+    if ps_kind(first.text) != "ps-ef":
+        return _ps_custom(text, lines, os, command, warnings)
+    detected = "macos" if first.text[:1].isspace() else "linux"  # BSD right-aligns numeric UID
+    records = ps.parse_ef(text, first.next_offset, first.number, os or detected, warnings)
+    return "ps-ef", detected, records
+
+
+def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None,
+               warnings: list[str]) -> Parsed:
+    first = nonblank(lines)[0]
+    keywords = ps.keywords_from_command(command)
+    columns = ps.header_columns(first.text, keywords)
+    if columns is not None:
+        start, lineno = first.next_offset, first.number + 1
+    elif keywords:  # --no-headers: the -o list is the layout
+        columns = [ps.Column(ps.KEYWORD_FIELDS.get(k.split(":")[0], ""),
+                             "STARTED" if k.startswith("lstart") else k.upper(), 0, 0)
+                   for k in keywords]
+        start, lineno = 0, 1
+    else:
+        raise ParseError("not a ps header: unknown column name", line=first.number)
+    kind = ps_kind(first.text)
+    if kind in ("ps-aux", "ps-ef") and keywords is None:
+        return (_ps_aux if kind == "ps-aux" else _ps_ef)(text, lines, os, command, warnings)
+    records = ps.parse_columns(ps.numbered(text, start, lineno), columns, os, warnings,
+                               "ps")
+    return "ps-custom", None, records
+
+
+def _top(text: str, lines: list[Line], os: str | None, command: str | None,
+         warnings: list[str]) -> Parsed:
+    header = find_top_header(lines)
+    if header is None:
+        raise ParseError("no top column header (PID USER ... COMMAND) found")
+    columns = ps.header_columns(header.text, top=not (command and " -c" in f" {command}"))
+    if columns is None:
+        raise ParseError("unknown column in top header", line=header.number)
+    records = ps.parse_columns(ps.numbered(text, header.next_offset, header.number + 1),
+                               columns, os or "linux", warnings, "top")
+    return "top", "linux", records
+
+
+def _tasklist(text: str, lines: list[Line], os: str | None, command: str | None,
+              warnings: list[str]) -> Parsed:
+    rows = nonblank(lines)
+    if len(rows) > 1 and tasklist.SEPARATOR.match(rows[1].text.strip()):
+        header, separator = rows[0], rows[1]
+        fmt, records = tasklist.parse_table(
+            ps.numbered(text, separator.next_offset, separator.number + 1),
+            header.text, separator.text, warnings)
+    elif tasklist.SEPARATOR.match(rows[0].text.strip()):
+        fmt, records = tasklist.parse_table(
+            ps.numbered(text, rows[0].next_offset, rows[0].number + 1), None, rows[0].text,
+            warnings)
+    else:
+        fmt, records = tasklist.parse_table(ps.numbered(text, 0, 1), None, None, warnings)
+    return fmt, "windows", records
+
+
+def _tasklist_csv(text: str, lines: list[Line], os: str | None, command: str | None,
+                  warnings: list[str]) -> Parsed:
+    _, records = tasklist.parse_csv(ps.numbered(text, 0, 1), warnings)
+    return "tasklist-csv", "windows", records
+
+
+def _tasklist_list(text: str, lines: list[Line], os: str | None, command: str | None,
+                   warnings: list[str]) -> Parsed:
+    _, records = tasklist.parse_list(ps.numbered(text, 0, 1), warnings)
+    return "tasklist-list", "windows", records
+
+
+def _get_process(text: str, lines: list[Line], os: str | None, command: str | None,
+                 warnings: list[str]) -> Parsed:
+    rows = nonblank(lines)
+    if len(rows) < 2 or not powershell.is_table_header(rows[0].text, rows[1].text):
+        raise ParseError("not a Get-Process table (Handles ... Id ... ProcessName)",
+                         line=rows[0].number)
+    records = powershell.parse_table(ps.numbered(text, rows[1].next_offset, rows[1].number + 1),
+                                     rows[0].text, rows[1].text, warnings)
+    return "get-process", "windows", records
+
+
+def _get_process_csv(text: str, lines: list[Line], os: str | None, command: str | None,
+                     warnings: list[str]) -> Parsed:
+    return "get-process-csv", "windows", powershell.parse_csv(ps.numbered(text, 0, 1), warnings)
+
+
+def _get_process_json(text: str, lines: list[Line], os: str | None, command: str | None,
+                      warnings: list[str]) -> Parsed:
+    return "get-process-json", "windows", powershell.parse_json(text, warnings)
+
+
+_PARSERS: dict[str, Callable[[str, list[Line], str | None, str | None, list[str]], Parsed]] = {
+    "ps-aux": _ps_aux, "ps-ef": _ps_ef, "ps-custom": _ps_custom, "top": _top,
+    "tasklist": _tasklist, "tasklist-verbose": _tasklist, "tasklist-csv": _tasklist_csv,
+    "tasklist-list": _tasklist_list, "get-process": _get_process,
+    "get-process-csv": _get_process_csv, "get-process-json": _get_process_json,
+}

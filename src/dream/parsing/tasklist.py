@@ -1,0 +1,280 @@
+"""Windows ``tasklist``: fixed-width table (``/v``, ``/nh``), ``/fo csv`` and ``/fo list``.
+
+Columns of the table are cut at the widths of the ``=====`` separator line, never by splitting
+on spaces: image names (``Adobe Desktop Service.exe``), statuses (``Not Responding``), users and
+window titles contain spaces. Header words vary with the Windows display language, so they are
+matched against known translations and otherwise by position (tasklist's column order is fixed).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+
+from dream.errors import ParseError
+from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
+from dream.parsing.model import ProcessRecord
+from dream.parsing.values import csv_rows, duration_seconds, memory_kb, to_int
+
+IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (
+    "image", "pid", "session_name", "session", "mem", "status", "user", "cpu_time",
+    "window_title", "services")
+DEFAULT_LAYOUT = (IMAGE, PID, SESSION_NAME, SESSION, MEM)
+VERBOSE_LAYOUT = DEFAULT_LAYOUT + (STATUS, USER, CPU_TIME, TITLE)
+SERVICES_LAYOUT = (IMAGE, PID, SERVICES)
+# English, German, French, Spanish, Italian, Portuguese header words (lower-case).
+HEADER_KEYS: dict[str, str] = {
+    "image name": IMAGE, "abbildname": IMAGE, "nom de l'image": IMAGE, "nom de l’image": IMAGE,
+    "nombre de imagen": IMAGE, "nome immagine": IMAGE, "nome da imagem": IMAGE,
+    "pid": PID, "id de processus": PID,
+    "session name": SESSION_NAME, "sitzungsname": SESSION_NAME, "nom de la session": SESSION_NAME,
+    "nom de session": SESSION_NAME, "nombre de sesión": SESSION_NAME, "nome sessione": SESSION_NAME,
+    "nome da sessão": SESSION_NAME,
+    "session#": SESSION, "sitz.-nr.": SESSION, "sitzungsnr.": SESSION, "numéro de session": SESSION,
+    "n° de session": SESSION, "núm. de sesión": SESSION, "sessione n.": SESSION,
+    "sessão#": SESSION, "nº da sessão": SESSION,
+    "mem usage": MEM, "speichernutzung": MEM, "utilisation de la mémoire": MEM,
+    "utilisation mémoire": MEM, "uso de memoria": MEM, "utilizzo memoria": MEM,
+    "uso de memória": MEM,
+    "status": STATUS, "état": STATUS, "statut": STATUS, "estado": STATUS, "stato": STATUS,
+    "user name": USER, "benutzername": USER, "nom d'utilisateur": USER, "nom d’utilisateur": USER,
+    "nombre de usuario": USER, "nome utente": USER, "nome de usuário": USER,
+    "cpu time": CPU_TIME, "cpu-zeit": CPU_TIME, "temps processeur": CPU_TIME, "temps uc": CPU_TIME,
+    "tiempo de cpu": CPU_TIME, "tempo cpu": CPU_TIME, "tempo de cpu": CPU_TIME,
+    "window title": TITLE, "fenstertitel": TITLE, "titre de la fenêtre": TITLE,
+    "título de ventana": TITLE, "titolo finestra": TITLE, "título da janela": TITLE,
+    "services": SERVICES, "dienste": SERVICES, "servicios": SERVICES, "servizi": SERVICES,
+    "serviços": SERVICES, "modules": SERVICES, "module": SERVICES,
+}
+NOT_AVAILABLE = frozenset({"N/A", "n/a", "Nicht zutreffend", "Non applicable", "Non disponible",
+                           "No disponible", "N/D", "Nicht verfügbar", ""})
+SEPARATOR = re.compile(r"^=+(?: =+)*\s*$")
+# Column starts of tasklist's English layout, for /nh output (no header, no separator).
+_NH_STARTS = (0, 26, 35, 52, 64, 77, 93, 144, 157)
+_NH_ROW = re.compile(r"^.{25} [ \d]{7}\d \S")
+
+
+def layout_for(headers: list[str]) -> tuple[str, ...] | None:
+    """Canonical keys of a header row, by translation or else by tasklist's fixed order."""
+    keys = tuple(HEADER_KEYS.get(h.strip().rstrip(":").strip().lower(), "") for h in headers)
+    if all(keys) and PID in keys and IMAGE in keys:
+        return keys
+    return {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(headers))
+
+
+def format_name(layout: tuple[str, ...]) -> str:
+    return "tasklist-verbose" if STATUS in layout or USER in layout else "tasklist"
+
+
+class WindowsRows:
+    """Turns cells into ProcessRecords, memoising per-image and per-user derivations."""
+
+    def __init__(self, layout: tuple[str, ...]) -> None:
+        self.layout = layout
+        self.index = {key: layout.index(key) if key in layout else -1 for key in VERBOSE_LAYOUT}
+        self.apps: dict[str, tuple[str, bool]] = {}
+        self.users: dict[str, tuple[str | None, bool]] = {}
+        self.times: dict[str, float | None] = {}
+        self.texts: dict[str, str] = {}
+
+    def _app(self, image: str) -> tuple[str, bool]:
+        info = self.apps.get(image)
+        if info is None:
+            info = self.apps[image] = (normalize_app(image), image.lower() in WINDOWS_SYSTEM_IMAGES)
+        return info
+
+    def _user(self, user: str) -> tuple[str | None, bool]:
+        info = self.users.get(user)
+        if info is None:
+            value = None if user in NOT_AVAILABLE else user
+            info = self.users[user] = (value, is_system_user(value, "windows"))
+        return info
+
+    def build(self, cells: list[str] | tuple[str, ...]) -> ProcessRecord | None:
+        """One record from stripped cells in layout order, or ``None`` if the PID is not a number."""
+        index = self.index
+        try:
+            pid = int(cells[index[PID]])
+        except (ValueError, IndexError):
+            return None
+        if pid < 0:
+            return None
+        count = len(cells)
+        image = cells[index[IMAGE]] if 0 <= index[IMAGE] < count else ""
+        app, system = self._app(image)
+        intern = self.texts.setdefault
+        session_name = session = mem = status = user = cpu = title = None
+        i = index[SESSION_NAME]
+        if 0 <= i < count and cells[i]:
+            session_name = intern(cells[i], cells[i])
+            system = system or session_name.lower() == "services"
+        i = index[SESSION]
+        if 0 <= i < count:
+            session = to_int(cells[i])
+            system = system or session == 0
+        i = index[MEM]
+        if 0 <= i < count:
+            mem = memory_kb(cells[i])
+        i = index[STATUS]
+        if 0 <= i < count and cells[i]:
+            status = intern(cells[i], cells[i])
+        i = index[USER]
+        if 0 <= i < count:
+            user, user_system = self._user(cells[i])
+            system = system or user_system
+        i = index[CPU_TIME]
+        if 0 <= i < count:
+            text = cells[i]
+            cpu = self.times[text] if text in self.times else self.times.setdefault(
+                text, duration_seconds(text))
+        i = index[TITLE]
+        if 0 <= i < count and cells[i] not in NOT_AVAILABLE:
+            title = cells[i]
+        return ProcessRecord(
+            pid, None, user, image or None, None, app or None, system, None, None, mem, None,
+            None, None, None, cpu, None, session, session_name, status, title)
+
+
+def _bad(warnings: list[str], lineno: int, line: str) -> None:
+    shown = line if len(line) <= 80 else line[:77] + "..."
+    warnings.append(f"line {lineno}: skipped malformed tasklist row: {shown!r}")
+
+
+def _finish(records: list[ProcessRecord], first_bad: int | None, what: str) -> list[ProcessRecord]:
+    if not records:
+        if first_bad is not None:
+            raise ParseError(f"no {what} row could be parsed", line=first_bad)
+        raise ParseError(f"{what} header found but no process rows follow")
+    return records
+
+
+def parse_table(lines: Iterable[tuple[int, str]], header: str | None, separator: str | None,
+                warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
+    """The default table; with no separator (``/nh``) tasklist's English column widths apply."""
+    if separator is not None:
+        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", separator)]
+        starts = [start for start, _ in spans]
+        headers = [header[s:e] for s, e in zip(starts, starts[1:] + [len(header or "") + 1])] \
+            if header else []
+        layout = layout_for(headers) if header else None
+        if layout is None or len(layout) != len(starts):
+            layout = {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(starts))
+        if layout is None:
+            raise ParseError(f"tasklist separator has {len(starts)} columns; expected 3, 5 or 9")
+        no_header = False
+    else:
+        starts = []
+        layout = ()
+        no_header = True
+    rows = WindowsRows(layout)
+    records: list[ProcessRecord] = []
+    first_bad: int | None = None
+    cut = None
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        if no_header and cut is None:
+            verbose = len(line) > 80 and line[77:].strip() != ""
+            count = 9 if verbose else 5
+            starts = list(_NH_STARTS[:count])
+            layout = VERBOSE_LAYOUT if verbose else DEFAULT_LAYOUT
+            rows = WindowsRows(layout)
+        if cut is None:
+            cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None])))
+        if no_header and not _NH_ROW.match(line):
+            record = None
+        else:
+            record = rows.build([cell.strip() for cell in cut(line)])
+        if record is None:
+            first_bad = first_bad or lineno
+            _bad(warnings, lineno, line)
+            continue
+        records.append(record)
+    return format_name(layout), _finish(records, first_bad, "tasklist")
+
+
+def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
+    """``/fo csv``: a header row unless ``/nh`` (then the first cell of data is not a PID header)."""
+    current = [0]  # line number of the last line the csv reader consumed
+
+    def source() -> Iterator[str]:
+        for lineno, line in lines:
+            if line.strip():
+                current[0] = lineno
+                yield line
+
+    reader = csv.reader(source())
+    rows: WindowsRows | None = None
+    layout: tuple[str, ...] = ()
+    records: list[ProcessRecord] = []
+    first_bad: int | None = None
+    for cells in csv_rows(reader, current, warnings):
+        lineno = current[0]
+        if rows is None:
+            if len(cells) > 1 and to_int(cells[1].strip()) is None:
+                layout = layout_for(cells) or ()
+                if not layout:
+                    raise ParseError("CSV header is not a tasklist header", line=lineno)
+                rows = WindowsRows(layout)
+                continue
+            layout = {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(cells), ())
+            if not layout:
+                raise ParseError("CSV row does not have tasklist's 3, 5 or 9 columns", line=lineno)
+            rows = WindowsRows(layout)
+        record = rows.build([c.strip() for c in cells]) if len(cells) == len(layout) else None
+        if record is None:
+            first_bad = first_bad or lineno
+            _bad(warnings, lineno, ",".join(cells))
+            continue
+        records.append(record)
+    if rows is None:
+        raise ParseError("empty tasklist CSV")
+    return format_name(layout), _finish(records, first_bad, "tasklist CSV")
+
+
+def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
+    """``/fo list``: ``Key: value`` blocks separated by blank lines."""
+    records: list[ProcessRecord] = []
+    first_bad: int | None = None
+    block: list[tuple[str, str]] = []
+    block_line = 0
+    verbose = False
+
+    def flush() -> None:
+        nonlocal first_bad, verbose
+        if not block:
+            return
+        keys = tuple(HEADER_KEYS.get(k.lower(), "") for k, _ in block)
+        layout = keys if all(keys) and PID in keys else {
+            5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(block), ())
+        record = WindowsRows(layout).build([v for _, v in block]) if layout else None
+        if record is None:
+            first_bad = first_bad or block_line
+            _bad(warnings, block_line, "; ".join(f"{k}: {v}" for k, v in block))
+        else:
+            verbose = verbose or STATUS in layout
+            records.append(record)
+        block.clear()
+
+    first_key: str | None = None
+    for lineno, line in lines:
+        if not line.strip():
+            flush()
+            continue
+        key, colon, value = line.partition(":")
+        if not colon:
+            first_bad = first_bad or lineno
+            _bad(warnings, lineno, line)
+            continue
+        key = key.strip()
+        if first_key is None:
+            first_key = key
+        elif key == first_key:
+            flush()
+        if not block:
+            block_line = lineno
+        block.append((key, value.strip()))
+    flush()
+    return ("tasklist-list", _finish(records, first_bad, "tasklist list"))

@@ -1,0 +1,159 @@
+"""Small, forgiving converters for the values process listings print.
+
+They return ``None`` instead of raising, because one odd cell must never sink a whole listing;
+the table parsers decide whether a ``None`` makes a row malformed.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+
+# Thousands separators seen in tasklist memory cells across locales (en ",", de ".", fr/ru
+# no-break or narrow no-break space, ch "'").
+_GROUPING = re.compile(r"[,.\s\u00a0\u202f']")
+_SIZE_SUFFIX = {"k": 1, "m": 1024, "g": 1024**2, "t": 1024**3, "p": 1024**4, "e": 1024**5}
+
+
+def to_int(text: str) -> int | None:
+    """An ``int`` or ``None``; tolerates surrounding blanks and thousands separators."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    cleaned = _GROUPING.sub("", text)
+    if cleaned.isdigit() and cleaned.isascii():
+        return int(cleaned)
+    return None
+
+
+def to_float(text: str) -> float | None:
+    """A ``float`` or ``None``; accepts a decimal comma (``0,5``) as some locales print it."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.count(",") == 1 and "." not in text:
+        try:
+            return float(text.replace(",", "."))
+        except ValueError:
+            return None
+    return None
+
+
+_DROP_GROUPING = str.maketrans("", "", ",.' \u00a0\u202f")
+
+
+def memory_kb(text: str) -> int | None:
+    """Tasklist memory (``1,248,772 K``, ``1.248.772 K``, ``1 248 772 Ko``) in KiB."""
+    cleaned = text.rstrip(" KkBbOoiI").translate(_DROP_GROUPING)
+    if cleaned.isdigit() and cleaned.isascii():
+        return int(cleaned)
+    return None
+
+
+def size_kb(text: str) -> int | None:
+    """top's VIRT/RES (KiB, or ``1.5g``/``230m`` with a unit suffix) in KiB."""
+    value = to_int(text)
+    if value is not None:
+        return value
+    if len(text) > 1:
+        factor = _SIZE_SUFFIX.get(text[-1].lower())
+        number = to_float(text[:-1])
+        if factor is not None and number is not None:
+            return int(number * factor)
+    return None
+
+
+def duration_seconds(text: str) -> float | None:
+    """CPU TIME as seconds.
+
+    Two fields are ``mm:ss`` (``0:03``, BSD ``7:53.61``, top ``TIME+``), three are ``hh:mm:ss``
+    (``01:02:03``, tasklist ``310:02:11``) and ``d-`` prefixes days (``1-02:03:04``).
+    """
+    days = 0
+    if "-" in text:
+        day_text, _, text = text.partition("-")
+        if not day_text.isdigit():
+            return None
+        days = int(day_text)
+    parts = text.split(":")
+    try:
+        if len(parts) == 2:
+            total = int(parts[0]) * 60 + float(parts[1])
+        elif len(parts) == 3:
+            total = int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+        elif len(parts) == 1:
+            total = float(parts[0])
+        else:
+            return None
+    except ValueError:
+        return None
+    if total != total or total in (float("inf"), float("-inf")) or total < 0:
+        return None
+    return round(days * 86400 + total, 3)
+
+
+def decode(data: str | bytes) -> str:
+    """Text from whatever a collector captured: UTF-16 (with or without BOM), UTF-8 (BOM or not).
+
+    Windows consoles write OEM code pages when redirected, so undecodable UTF-8 falls back to
+    cp850 when its letters' byte range appears and to cp1252 otherwise; never raises.
+    """
+    if isinstance(data, str):
+        return data[1:] if data.startswith("\ufeff") else data
+    if data.startswith(b"\xff\xfe"):
+        return data[2:].decode("utf-16-le", errors="replace")
+    if data.startswith(b"\xfe\xff"):
+        return data[2:].decode("utf-16-be", errors="replace")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
+        return data.decode("utf-16-le", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if re.search(rb"[\x80-\x9f]", data):
+        return data.decode("cp850", errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def iter_line_chunks(text: str, start: int = 0, chunk_chars: int = 1 << 20) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(index of first line, lines)`` for ~1 MiB slices of ``text`` from offset ``start``.
+
+    Lines split on ``\\n`` only (a trailing ``\\r`` is dropped) so numbering matches what an
+    editor shows; slicing bounds the transient memory to one chunk instead of a full copy.
+    Indices are relative to ``start``.
+    """
+    end_all = len(text)
+    pos = start
+    index = 0
+    while pos < end_all:
+        end = text.find("\n", pos + chunk_chars)
+        end = end_all if end < 0 else end + 1
+        chunk = text[pos:end]
+        pos = end
+        if "\r" in chunk:
+            chunk = chunk.replace("\r\n", "\n")
+        lines = chunk.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        yield index, lines
+        index += len(lines)
+
+
+
+def csv_rows(reader: Iterator[list[str]], current: list[int], warnings: list[str]) -> Iterator[list[str]]:
+    """Rows of a ``csv.reader``, turning a broken row (``csv.Error``) into a warning, not a crash.
+
+    ``current[0]`` is the line number of the last line fed to the reader.
+    """
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            warnings.append(f"line {current[0]}: skipped unreadable CSV row ({exc})")

@@ -1,0 +1,104 @@
+"""Get-Process: default table (Windows PowerShell 5.1 and PowerShell 7), CSV and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dream.parsing import ParseError, parse
+
+TABLE_51 = (
+    "\r\n"
+    "Handles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName\r\n"
+    "-------  ------    -----      -----     ------     --  -- -----------\r\n"
+    "    227      14     3212      11424       0.06   4852   1 AggregatorHost\r\n"
+    "   1874      96   412300     523004     301.52   9911   1 MATLAB\r\n"
+    "      0       0       60          8                 0   0 Idle\r\n"
+    "    781      29     9012      20180       2.14   1188   0 svchost\r\n"
+    "\r\n"
+)
+TABLE_7 = (
+    " NPM(M)    PM(M)      WS(M)     CPU(s)      Id  SI ProcessName\n"
+    " ------    -----      -----     ------      --  -- -----------\n"
+    "  96.00   402.64     510.75     301.52    9911   1 MATLAB\n"
+    "   0.01     1.20       4.50       0.02    7724   1 Adobe Desktop Service\n"
+)
+
+
+def test_table_51() -> None:
+    result = parse(TABLE_51)
+    assert (result.format, result.os, result.warnings) == ("get-process", "windows", [])
+    agg, matlab, idle, svc = result.processes
+    assert (agg.pid, agg.name, agg.rss_kb, agg.cpu_seconds, agg.session) == (
+        4852, "AggregatorHost", 11424, 0.06, 1)
+    assert (matlab.app, matlab.rss_kb, matlab.is_system) == ("matlab", 523004, False)
+    assert (idle.pid, idle.cpu_seconds, idle.session, idle.is_system) == (0, None, 0, True)
+    assert svc.is_system and svc.app == "svchost"
+
+
+def test_table_ps7_megabytes_and_spaces() -> None:
+    matlab, adobe = parse(TABLE_7).processes
+    assert matlab.rss_kb == round(510.75 * 1024) and matlab.pid == 9911
+    assert (adobe.name, adobe.app, adobe.session) == ("Adobe Desktop Service", "adobe desktop service", 1)
+
+
+CSV = (
+    '#TYPE System.Diagnostics.Process\r\n'
+    '"Name","SI","Handles","VM","WS","PM","NPM","Path","Company","CPU","Id","ProcessName",'
+    '"SessionId","StartTime","MainWindowTitle","Responding","Threads","WorkingSet64",'
+    '"VirtualMemorySize64"\r\n'
+    '"MATLAB","1","1874","4398046511104","535556096","422195200","98304",'
+    '"C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe","The MathWorks, Inc.",'
+    '"301.515625","9911","MATLAB","1","11/28/2026 8:01:02 AM","MATLAB R2023b - academic use",'
+    '"True","System.Diagnostics.ProcessThreadCollection","535556096","4398046511104"\r\n'
+    '"svchost","0","781","2203409739776","20664320","9228288","29696",'
+    '"C:\\WINDOWS\\system32\\svchost.exe","Microsoft Corporation","2.140625","1188","svchost",'
+    '"0","11/27/2026 7:00:00 AM","","True","System.Diagnostics.ProcessThreadCollection",'
+    '"20664320","2203409739776"\r\n'
+    '"Hung","1","10","1","1","1","1","","","","777","Hung","1","","","False","","4096","8192"\r\n'
+)
+
+
+@pytest.mark.parametrize("text", [CSV, CSV.split("\r\n", 1)[1]])
+def test_csv_with_and_without_type_line(text: str) -> None:
+    result = parse(text)
+    assert (result.format, result.os, result.warnings) == ("get-process-csv", "windows", [])
+    matlab, svc, hung = result.processes
+    assert (matlab.pid, matlab.name, matlab.app, matlab.rss_kb, matlab.vsz_kb) == (
+        9911, "MATLAB", "matlab", 535556096 // 1024, 4398046511104 // 1024)
+    assert matlab.command == "C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe"
+    assert (matlab.cpu_seconds, matlab.window_title, matlab.status, matlab.started) == (
+        301.515625, "MATLAB R2023b - academic use", "Running", "11/28/2026 8:01:02 AM")
+    assert matlab.threads is None and matlab.is_system is False
+    assert svc.is_system and svc.window_title is None
+    assert hung.status == "Not Responding" and hung.cpu_seconds is None
+
+
+def test_json_list_and_single_object() -> None:
+    items = [
+        {"Id": 9911, "ProcessName": "MATLAB", "Path": "C:\\Program Files\\MATLAB\\bin\\MATLAB.exe",
+         "CPU": 301.515625, "WorkingSet64": 535556096, "VirtualMemorySize64": 8388608,
+         "SessionId": 1, "StartTime": "\\/Date(1795766462000)\\/", "MainWindowTitle": "MATLAB",
+         "Responding": True, "Threads": [{"Id": 1}, {"Id": 2}, {"Id": 3}], "Handles": 1874},
+        {"Id": 4, "ProcessName": "System", "Path": None, "CPU": None, "WorkingSet64": 143360,
+         "SessionId": 0, "Threads": []},
+    ]
+    result = parse(json.dumps(items, indent=4))
+    assert (result.format, result.os) == ("get-process-json", "windows")
+    matlab, system = result.processes
+    assert (matlab.pid, matlab.app, matlab.threads, matlab.rss_kb, matlab.vsz_kb) == (
+        9911, "matlab", 3, 523004, 8192)
+    assert matlab.started == "\\/Date(1795766462000)\\/" and matlab.status == "Running"
+    assert (system.pid, system.is_system, system.rss_kb, system.threads) == (4, True, 140, 0)
+    single = parse(json.dumps(items[0]), command="Get-Process MATLAB | ConvertTo-Json")
+    assert single.processes == [matlab]
+
+
+def test_json_without_processes() -> None:
+    with pytest.raises(ParseError, match="no object with a process Id"):
+        parse('[{"Name": "x"}, 3]', format="get-process-json")
+    with pytest.raises(ParseError):
+        parse("[" * 100000, format="get-process-json")
+    with pytest.raises(ParseError, match="invalid JSON"):
+        parse('{"Id": 1', format="get-process-json")
