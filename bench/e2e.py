@@ -80,20 +80,24 @@ def _bodies(n: int, processes: int) -> list[bytes]:
 
 
 async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    """POST every body with ``concurrency`` connections.
+
+    aiohttp rather than httpx here: the load generator shares the machine with what it
+    measures, and httpx spent about 4.6 ms of CPU per 45 KB POST against aiohttp's 0.3 ms.
+    """
+    import aiohttp
+
+    todo = list(reversed(bodies))
+    headers = {"content-type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
 
         async def sender() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                r = await client.post(
-                    "/v1/snapshots", content=body, headers={"content-type": "application/json"}
-                )
-                if r.status_code != 202:
-                    raise RuntimeError(f"{r.status_code}: {r.text}")
+            while todo:
+                body = todo.pop()
+                async with session.post("/v1/snapshots", data=body, headers=headers) as r:
+                    if r.status != 202:
+                        raise RuntimeError(f"{r.status}: {await r.text()}")
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
 

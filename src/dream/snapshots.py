@@ -98,9 +98,11 @@ class Snapshot(SnapshotMetadata):
 
     @classmethod
     def accept(cls, incoming: SnapshotIn, *, received_at: datetime | None = None) -> Snapshot:
-        data = incoming.model_dump(exclude={"snapshot_id"})
-        return cls(
-            **data,
+        """The message for a validated ``incoming`` snapshot (not validated a second time)."""
+        fields = {name: getattr(incoming, name) for name in SnapshotMetadata.model_fields}
+        return cls.model_construct(
+            **fields,
+            output=incoming.output,
             snapshot_id=incoming.snapshot_id or uuid.uuid4(),
             received_at=received_at or datetime.now(UTC),
         )

@@ -9,6 +9,7 @@ clarity over speed.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Linux accounts that own daemons (Debian/Ubuntu/RHEL defaults plus common packages).
 _LINUX_SYSTEM_USERS = frozenset(
@@ -60,7 +61,8 @@ def normalize_app(executable: str) -> str:
 
 def _executable(command: str) -> str:
     """argv[0] of a printed command line, keeping the spaces that belong to the path."""
-    bundles = list(_APP_BUNDLE.finditer(command))
+    # The regex is costly on long command lines; the plain substring test rules most out.
+    bundles = list(_APP_BUNDLE.finditer(command)) if ".app/Contents/MacOS/" in command else None
     if bundles:
         last = bundles[-1]
         rest = command[last.end():]
@@ -95,7 +97,12 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     if text.startswith("(") and text.endswith(")") and len(text) > 2:
         inner = text[1:-1]
         return inner, normalize_app(inner), False
-    exe = _executable(text)
+    return _describe_executable(_executable(text))
+
+
+@lru_cache(maxsize=16384)
+def _describe_executable(exe: str) -> tuple[str, str, bool]:
+    # Command lines rarely repeat (arguments differ) but executables do: memoize on those.
     name = exe.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or exe
     system = exe.startswith(_SYSTEM_PATH_PREFIXES) or any(
         part in exe.lower() for part in _WINDOWS_SYSTEM_DIRS

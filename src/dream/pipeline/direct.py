@@ -7,6 +7,7 @@ after the 202 loses nothing: the worker finds pending rows again when it starts.
 from __future__ import annotations
 
 import threading
+import uuid
 
 import anyio.to_thread
 
@@ -21,6 +22,9 @@ class DirectPipeline:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._wake = threading.Event()
+        # Fetched but not yet acknowledged: not to be fetched again while being written.
+        self._in_flight: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
 
     # Publisher side
     async def publish(self, snapshot: Snapshot) -> None:
@@ -32,16 +36,26 @@ class DirectPipeline:
 
     # Source side
     def fetch(self, max_snapshots: int, wait_s: float) -> Batch:
-        snapshots = self.db.fetch_pending(max_snapshots)
+        snapshots = self._fetch(max_snapshots)
         if not snapshots:
             # Sleep until a publish wakes us (or wait_s passes, to pick up rows left by others).
             self._wake.wait(wait_s)
             self._wake.clear()
-            snapshots = self.db.fetch_pending(max_snapshots)
+            snapshots = self._fetch(max_snapshots)
         return Batch(snapshots=snapshots)
 
+    def _fetch(self, max_snapshots: int) -> list[Snapshot]:
+        with self._lock:
+            exclude = list(self._in_flight)
+        snapshots = self.db.fetch_pending(max_snapshots, exclude=exclude)
+        with self._lock:
+            self._in_flight.update(s.snapshot_id for s in snapshots)
+        return snapshots
+
     def ack(self, batch: Batch) -> None:
-        """Nothing to do: the status change in the write transaction is the acknowledgement."""
+        """The status change in the write transaction was the real acknowledgement."""
+        with self._lock:
+            self._in_flight.difference_update(s.snapshot_id for s in batch.snapshots)
 
     def close(self) -> None:
         self._wake.set()

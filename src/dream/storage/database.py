@@ -75,10 +75,12 @@ class Database:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("get_snapshot"), {"snapshot_id": snapshot_id}).fetchone()
 
-    def fetch_pending(self, limit: int) -> list[Snapshot]:
+    def fetch_pending(self, limit: int, exclude: list[uuid.UUID] | None = None) -> list[Snapshot]:
+        """The oldest pending snapshots, leaving out ``exclude`` (those being written)."""
         with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            rows = cur.execute(query("fetch_pending_snapshots"), {"limit": limit}).fetchall()
+            params = {"limit": limit, "exclude": exclude or []}
+            rows = cur.execute(query("fetch_pending_snapshots"), params).fetchall()
         return [
             Snapshot.model_construct(
                 snapshot_id=r["snapshot_id"],

@@ -35,7 +35,7 @@ WHERE snapshot_id = %(snapshot_id)s
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
        raw_output
 FROM snapshots
-WHERE status = 'pending'
+WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
 ORDER BY received_at
 LIMIT %(limit)s
 

@@ -1,8 +1,14 @@
-"""The worker loop: fetch a batch → parse each snapshot → write in one transaction → ack."""
+"""The worker loop: fetch a batch → parse each snapshot → write in one transaction → ack.
+
+Parsing (CPU in this process) and writing (mostly PostgreSQL's work) overlap: while batch N is
+being written by the writer thread, batch N+1 is fetched and parsed. Batches are still
+acknowledged strictly in order, each only after its own transaction committed.
+"""
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -23,6 +29,13 @@ class WorkerTotals:
     snapshots: int = 0
     process_rows: int = 0
     failed_snapshots: int = 0
+
+
+@dataclass(slots=True)
+class _InFlight:
+    batch: Batch
+    processed: list[ProcessedSnapshot]
+    written: Future[WriteSummary | None]
 
 
 class Worker:
@@ -50,29 +63,49 @@ class Worker:
         self.max_backoff_s = max_backoff_s
         self.totals = WorkerTotals()
         self.stopping = threading.Event()
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-write")
+        self._in_flight: _InFlight | None = None
 
     def run(self) -> None:
-        """Run until ``stop()``."""
+        """Run until ``stop()``; the batch being written when it is called is finished first."""
         log.info("worker started", batch_size=self.batch_size)
-        while not self.stopping.is_set():
-            self.run_once()
+        try:
+            while not self.stopping.is_set():
+                self.step()
+            self.drain()
+        finally:
+            self._write_thread.shutdown(wait=True)
         log.info("worker stopped", snapshots=self.totals.snapshots, rows=self.totals.process_rows)
 
     def stop(self) -> None:
         self.stopping.set()
 
     def run_once(self) -> WriteSummary | None:
-        """Process one batch, if one comes within the wait; returns what was written."""
+        """Fetch, parse and store one batch, waiting for its write (for tools and tests)."""
+        self.step()
+        return self.drain()
+
+    def step(self) -> None:
+        """Fetch and parse a batch, then hand it to the writer once the previous one is done."""
         batch = self.source.fetch(self.batch_size, self.batch_wait_s)
-        if not batch.snapshots:
-            self.source.ack(batch)  # may hold offsets of dead-lettered messages
-            return None
         processed = [process_snapshot(s) for s in batch.snapshots]
-        summary = self._write_with_retry(processed)
-        if summary is None:  # stopping while the database was away: leave the batch unacked
+        self.drain()
+        if not batch.snapshots:
+            self.source.ack(batch)  # may carry offsets of dead-lettered messages
+            return
+        future = self._write_thread.submit(self._write_with_retry, processed)
+        self._in_flight = _InFlight(batch, processed, future)
+
+    def drain(self) -> WriteSummary | None:
+        """Wait for the batch being written, and acknowledge it if it was stored."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
             return None
-        self.source.ack(batch)
-        self._count(batch, processed, summary)
+        summary = in_flight.written.result()
+        if summary is None:  # stopped while the database was away: leave the batch unacked
+            return None
+        self.source.ack(in_flight.batch)
+        self._count(in_flight.batch, in_flight.processed, summary)
         return summary
 
     def _write_with_retry(self, processed: list[ProcessedSnapshot]) -> WriteSummary | None:
