@@ -22,14 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import services  # noqa: E402  (scripts/services.py)
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(reason: str) -> None:
-    """Fail in CI, skip with the reason on a developer machine."""
-    if IN_CI:
-        pytest.fail(f"required service unavailable in CI: {reason}")
-    pytest.skip(reason)
+from helpers import unavailable  # noqa: E402
 
 
 class _Started:

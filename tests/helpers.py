@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import uuid
@@ -13,6 +14,16 @@ from typing import Any, TypeVar
 import pytest
 
 T = TypeVar("T")
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip with the reason on a developer machine."""
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
 
 # The shared corpus lives beside the repository (../shared) and is never copied into it.
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"

@@ -203,10 +203,35 @@ def test_unknown_snapshot_is_404_and_health_endpoints(client: TestClient) -> Non
 
 def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/v1/snapshots", "/v1/snapshots/{snapshot_id}", "/healthz", "/readyz"} <= set(
-        spec["paths"]
-    )
+    assert set(spec["paths"]) == {
+        "/v1/snapshots", "/v1/snapshots/{snapshot_id}", "/v1/snapshots/{snapshot_id}/processes",
+        "/healthz", "/readyz",
+    }  # fmt: skip
     post = spec["paths"]["/v1/snapshots"]["post"]["requestBody"]["content"]
     assert post["application/json"]["example"]["os"] == "windows"
     assert "multipart/form-data" in post
+    schemas = spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for operation in item.values():
+            ok = operation["responses"][next(c for c in operation["responses"] if c < "300")]
+            content = ok["content"]["application/json"]
+            ref = content.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            assert "example" in content or schemas.get(ref, {}).get("examples"), path
     assert client.get("/docs").status_code == 200
+
+
+def test_stored_rows_are_queryable_per_snapshot(client: TestClient) -> None:
+    raw = shared_fixture("samples", "windows-tasklist-v.txt").read_text()
+    body = snapshot_body(raw, os="windows", command="tasklist /v", user="msmith")
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    wait_for(lambda: settled(client, body["snapshot_id"]))
+    rows = client.get(f"/v1/snapshots/{body['snapshot_id']}/processes").json()
+    matlab = next(p for p in rows["processes"] if p["pid"] == 9911)
+    assert matlab["app"] == "matlab"
+    assert matlab["rss_kb"] == 2045112
+    assert matlab["user"] == "ENG-LAB-04\\msmith"
+    assert matlab["window_title"] == "MATLAB R2023b - academic use"
+    assert rows["truncated"] is False
+    two = client.get(f"/v1/snapshots/{body['snapshot_id']}/processes?limit=2").json()
+    assert len(two["processes"]) == 2 and two["truncated"] is True
+    assert client.get(f"/v1/snapshots/{uuid.uuid4()}/processes").status_code == 404

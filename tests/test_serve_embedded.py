@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +13,38 @@ from pathlib import Path
 import httpx
 
 import services
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import live_ps_aux, snapshot_body, unavailable, wait_for
+
+
+def _readme_example() -> list[str]:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- readme-example", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return block.replace("\\\n", " ").splitlines()
+
+
+def _run_readme_example(port: int) -> None:
+    """The README's curl lines, verbatim but for the port, against the running server."""
+    if shutil.which("curl") is None:
+        unavailable("curl is not installed: the README example needs it")
+    lines = [ln.replace("localhost:8080", f"127.0.0.1:{port}") for ln in _readme_example()]
+    post, get_state, get_rows = (ln.split("  #", 1)[0] for ln in lines if ln.startswith(("ps", "curl")))
+    accepted = json.loads(subprocess.run(["bash", "-c", post], capture_output=True, text=True,
+                                         check=True).stdout)  # fmt: skip
+    assert accepted["status"] == "accepted"
+    sid = accepted["snapshot_id"]
+
+    def state() -> dict | None:
+        out = subprocess.run(["bash", "-c", get_state.replace("<snapshot_id>", sid)],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        parsed = json.loads(out)
+        return parsed if parsed["status"] != "pending" else None
+
+    stored = wait_for(state, what="the README example's snapshot")
+    assert stored["status"] == "stored" and stored["format"] == "ps-aux", stored
+    rows = json.loads(subprocess.run(["bash", "-c", get_rows.replace("<snapshot_id>", sid)],
+                                     capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert len(rows["processes"]) == stored["process_count"] > 1
+    assert {"ps", "bash"} & {p["app"] for p in rows["processes"]}
 
 
 def test_serve_with_no_configuration_stores_a_posted_listing(tmp_path: Path) -> None:
@@ -52,6 +85,7 @@ def test_serve_with_no_configuration_stores_a_posted_listing(tmp_path: Path) -> 
         assert httpx.get(f"{base}/readyz", timeout=5).json()["checks"]["pipeline"]["transport"] == (
             "direct"
         )
+        _run_readme_example(port)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

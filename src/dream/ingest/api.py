@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import anyio.to_thread
+import psycopg
 import structlog
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from dream.app import Dream
@@ -48,12 +49,49 @@ EXAMPLE_SNAPSHOT: dict[str, Any] = {
 }
 
 
+_READY_EXAMPLE = {
+    "status": "ready",
+    "checks": {
+        "database": {"ok": True},
+        "pipeline": {"ok": True, "transport": "kafka", "detail": "1 broker(s), 6 partition(s)"},
+    },
+}
+_UNREADY_EXAMPLE = {
+    "status": "unavailable",
+    "checks": {
+        "database": {"ok": True},
+        "pipeline": {"ok": False, "transport": "kafka", "detail": "broker unreachable: ..."},
+    },
+}
+
+
 class Accepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "accepted"}
+            ]
+        }
+    )
+
     snapshot_id: uuid.UUID
     status: Literal["accepted"] = "accepted"
 
 
 class SnapshotState(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "stored",
+                 "host": "law-pc-17", "os": "windows", "os_version": "10.0.22631",
+                 "user": "jdoe", "faculty": "law", "collected_at": "2026-11-27T10:00:00Z",
+                 "received_at": "2026-11-27T10:00:02Z", "stored_at": "2026-11-27T10:00:02Z",
+                 "command": "tasklist", "format": "tasklist", "process_count": 2,
+                 "warnings": [], "error": None}
+            ]
+        }
+    )  # fmt: skip
+
     snapshot_id: uuid.UUID
     status: Literal["pending", "stored", "failed"]
     host: str | None = None
@@ -69,6 +107,62 @@ class SnapshotState(BaseModel):
     process_count: int | None = None
     warnings: list[str] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
+
+
+class ProcessRow(BaseModel):
+    """One stored process (fields the listing's format does not carry are null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\msmith", "name": "matlab.exe",
+                 "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
+                 "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None,
+                 "tty": None, "started": None, "cpu_seconds": 9669.0, "threads": None,
+                 "session": 1, "session_name": "Console", "status": "Running",
+                 "window_title": "MATLAB R2023b - academic use"}
+            ]
+        }
+    )  # fmt: skip
+
+    pid: int | None
+    ppid: int | None
+    user: str | None
+    name: str | None
+    command: str | None
+    app: str | None
+    is_system: bool
+    cpu_percent: float | None
+    mem_percent: float | None
+    rss_kb: int | None
+    vsz_kb: int | None
+    state: str | None
+    tty: str | None
+    started: str | None
+    cpu_seconds: float | None
+    threads: int | None
+    session: int | None
+    session_name: str | None
+    status: str | None
+    window_title: str | None
+
+
+class SnapshotProcesses(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10",
+                    "processes": ProcessRow.model_config["json_schema_extra"]["examples"],
+                    "truncated": False,
+                }
+            ]
+        }
+    )
+
+    snapshot_id: uuid.UUID
+    processes: list[ProcessRow]
+    truncated: bool = Field(description="True when more rows exist than `limit` returned.")
 
 
 class Problem(BaseModel):
@@ -257,7 +351,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
         try:
             row = await anyio.to_thread.run_sync(dream.db.get_snapshot, snapshot_id)
-        except Exception as exc:  # psycopg errors, pool timeouts
+        except psycopg.Error as exc:  # includes pool timeouts
             raise StorageError(str(exc)) from exc
         if row is None:
             if snapshot_id in recent:
@@ -268,14 +362,47 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
             row["warnings"] = json.loads(row["warnings"])
         return SnapshotState.model_validate(row)
 
-    @app.get("/healthz", summary="Liveness: the process is up", response_model=dict[str, str])
+    @app.get(
+        "/v1/snapshots/{snapshot_id}/processes",
+        response_model=SnapshotProcesses,
+        responses={404: {"model": Problem}},
+        summary="The process rows stored for a snapshot",
+    )
+    async def get_snapshot_processes(
+        snapshot_id: uuid.UUID,
+        limit: int = Query(default=1000, ge=1, le=100_000, description="At most this many rows."),
+    ) -> Any:
+        try:
+            rows = await anyio.to_thread.run_sync(
+                dream.db.snapshot_processes, snapshot_id, limit + 1
+            )
+        except psycopg.Error as exc:
+            raise StorageError(str(exc)) from exc
+        if rows is None:
+            return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
+        return SnapshotProcesses(
+            snapshot_id=snapshot_id, processes=rows[:limit], truncated=len(rows) > limit
+        )
+
+    @app.get(
+        "/healthz",
+        summary="Liveness: the process is up",
+        response_model=dict[str, str],
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get(
         "/readyz",
         summary="Readiness: database and pipeline reachable",
-        responses={503: {"description": "A dependency is down; the body says which."}},
+        responses={
+            200: {"content": {"application/json": {"example": _READY_EXAMPLE}}},
+            503: {
+                "description": "A dependency is down; the body says which.",
+                "content": {"application/json": {"example": _UNREADY_EXAMPLE}},
+            },
+        },
     )
     async def readyz() -> JSONResponse:
         db_ok = await anyio.to_thread.run_sync(dream.db.ping)

@@ -75,6 +75,20 @@ class Database:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("get_snapshot"), {"snapshot_id": snapshot_id}).fetchone()
 
+    def snapshot_processes(self, snapshot_id: uuid.UUID, limit: int) -> list[dict[str, Any]] | None:
+        """The stored process rows of a snapshot, or None if there is no such snapshot."""
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot is None:
+            return None
+        params = {
+            "snapshot_id": snapshot_id,
+            "collected_at": snapshot["collected_at"],
+            "limit": limit,
+        }
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(query("snapshot_processes"), params).fetchall()
+
     def fetch_pending(self, limit: int, exclude: list[uuid.UUID] | None = None) -> list[Snapshot]:
         """The oldest pending snapshots, leaving out ``exclude`` (those being written)."""
         with self.pool.connection() as conn:

@@ -39,6 +39,16 @@ WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
 ORDER BY received_at
 LIMIT %(limit)s
 
+-- name: snapshot_processes
+-- A snapshot's process rows. collected_at narrows the scan to one partition.
+SELECT pid, ppid, process_user AS user, name, command, app, is_system, cpu_percent, mem_percent,
+       rss_kb, vsz_kb, state, tty, started, cpu_seconds, threads, session, session_name, status,
+       window_title
+FROM processes
+WHERE snapshot_id = %(snapshot_id)s AND collected_at = %(collected_at)s
+ORDER BY pid NULLS LAST
+LIMIT %(limit)s
+
 -- name: existing_partitions
 SELECT c.relname
 FROM pg_inherits i
