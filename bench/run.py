@@ -14,7 +14,7 @@ console = Console()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=["e2e", "parse"], default=None)
-    parser.add_argument("--snapshots", type=int, default=600)
+    parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
