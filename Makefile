@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test test-fast services-up services-down bench clean
+.PHONY: install run test services-up services-down bench docker-up docker-down lock clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,18 @@ services-down: install
 bench: install
 	$(PY) scripts/services.py kafka-libs >/dev/null
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+## Dream, Kafka, PostgreSQL, MinIO, Prometheus and Grafana on one Docker host.
+docker-up:
+	docker compose up -d --build
+
+docker-down:
+	docker compose down
+
+## Re-pin the image's dependencies after changing pyproject.toml.
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
 
 clean:
 	-$(PY) scripts/services.py down

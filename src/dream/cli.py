@@ -188,6 +188,24 @@ def ingest(
     print(response.json()["snapshot_id"])
 
 
+@app.command()
+def healthcheck(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 3.0,
+) -> None:
+    """Exit 0 if the api (DREAM_PORT) or the worker's metrics port answers /healthz here."""
+    import httpx
+
+    settings = Settings()
+    for port in (settings.port, settings.metrics_port):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=timeout).status_code == 200:
+                return
+        except httpx.HTTPError:
+            continue
+    err.print("unhealthy: nothing answered /healthz")
+    raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=200, ge=1, le=10_000, description="Snapshots per transaction.")
     batch_wait_s: float = Field(default=0.2, gt=0, description="Max wait to fill a batch.")
 
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Worker's /metrics and /healthz port (0: off)."
+    )
+
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
 

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from dream.app import Dream
 from dream.errors import StorageError, TransportError
+from dream.ingest.metrics import install_http_metrics
 from dream.ingest.body import BodyTooLarge, decode_output, read_limited
 from dream.pipeline.base import Publisher
 from dream.snapshots import Snapshot, SnapshotIn
@@ -264,6 +265,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
     )
+    install_http_metrics(app)
 
     @app.exception_handler(TransportError)
     async def transport_unavailable(_: Request, exc: TransportError) -> JSONResponse:

