@@ -249,3 +249,44 @@ def test_image_installs_from_the_lock_file_with_hashes() -> None:
     for requirement in project["dependencies"]:
         name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
         assert re.search(rf"^{re.escape(name)}==", lock, re.MULTILINE), f"{name} not locked"
+
+
+# Dashboards and alerts --------------------------------------------------------------------------
+
+
+def _known_metric_names() -> set[str]:
+    from dream.observability import metrics
+
+    names: set[str] = set()
+    from prometheus_client.metrics import MetricWrapperBase
+
+    for value in vars(metrics).values():
+        if not isinstance(value, MetricWrapperBase):
+            continue
+        for family in value.describe():
+            if family.type == "histogram":
+                names |= {f"{family.name}_bucket", f"{family.name}_count", f"{family.name}_sum"}
+            elif family.type == "counter":
+                names |= {f"{family.name}_total"}
+            else:
+                names.add(family.name)
+    return names
+
+
+def _metric_names_in(expr: str) -> set[str]:
+    return set(re.findall(r"\bdream_[a-z0-9_]+", expr))
+
+
+def test_alerts_and_dashboard_use_metrics_dream_exports() -> None:
+    import json
+
+    known = _known_metric_names()
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/dream.json").read_text())
+    exprs += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = set().union(*(_metric_names_in(e) for e in exprs))
+    assert used, "no Dream metric referenced"
+    assert used <= known, f"unknown metrics: {used - known}"
+    alert_names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    assert {"DreamConsumerLagGrowing", "DreamApiErrorRate", "DreamDeadLetters"} <= alert_names
