@@ -1,0 +1,144 @@
+"""The PII scrubber: applied by the worker to every parsed snapshot before anything is stored.
+
+Usernames become a keyed HMAC pseudonym (``pseudonymize``), so per-user analytics still work
+and a query by a real name can be pseudonymized the same way; or a placeholder (``redact``).
+Command lines and window titles lose e-mail addresses, IP addresses, credentials in URLs,
+password/token/secret values, bearer tokens and the user part of home directories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from functools import lru_cache
+from typing import Literal
+
+from dream.parsing.model import ProcessRecord
+
+PiiMode = Literal["pseudonymize", "redact", "off"]
+
+# Accounts of the operating system itself: not personal data, and kept readable so that
+# is_system analytics and operators can still tell them apart.
+SYSTEM_ACCOUNTS = frozenset(
+    {
+        "root", "daemon", "bin", "sys", "nobody", "systemd-network", "systemd-resolve",
+        "systemd-timesync", "systemd-journal", "systemd+", "messagebus", "message+", "syslog",
+        "avahi", "colord", "polkitd", "rtkit", "sshd", "www-data", "postgres", "gdm", "lp",
+        "mail", "news", "uucp", "proxy", "backup", "list", "irc", "gnats", "_apt", "usbmux",
+        "system", "local service", "network service", "dwm-1", "dwm-2", "umfd-0", "umfd-1",
+        "n/a",
+    }
+)  # fmt: skip
+_PLACEHOLDER_USER = "[user]"
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]*@")
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
+)
+# Candidates only; ipaddress decides (times like 10:40:12 and MAC addresses are not IPv6).
+_IPV6_CANDIDATE = re.compile(r"(?<![0-9A-Za-z:])[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:%\w+)?")
+_SECRET_WORDS = (
+    r"(?:password|passwd|pwd|token|secret|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
+    r"|credentials?|private[_-]?key|client[_-]?secret)"
+)
+# An option that names a secret: `--password=x`, `--token x`, `/apikey:x`, `-client-secret x`.
+_SECRET_OPTION = re.compile(
+    rf"(?P<key>(?:--?|/)[A-Za-z0-9_.-]*{_SECRET_WORDS}[A-Za-z0-9_.-]*)(?P<sep>=|:|\s+)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"']+)",
+    re.IGNORECASE,
+)
+# An assignment that names a secret: `api_key=x`, `PASSWORD=x`, `?access_token=x&...`.
+_SECRET_ASSIGNMENT = re.compile(
+    rf"(?P<key>(?<![A-Za-z0-9_-])[A-Za-z0-9_.]*{_SECRET_WORDS}[A-Za-z0-9_.]*=)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;#\"']+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?P<key>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+_HOME = re.compile(
+    r"(?P<prefix>/home/|/Users/|/export/home/|[A-Za-z]:\\{1,2}Users\\{1,2})(?P<user>[^/\\\s\"']+)",
+    re.IGNORECASE,
+)
+# Home directories of accounts that are not people keep their name (C:\Users\Public).
+_NON_PERSONAL_HOMES = frozenset({"public", "default", "default user", "all users", "shared"})
+
+
+def _secret_option(match: re.Match[str]) -> str:
+    if match.group("sep").isspace() and match.group("value").startswith("-"):
+        return match.group(0)  # "--token --verbose": the next word is another option
+    return f"{match.group('key')}{match.group('sep')}[secret]"
+
+
+def _home(match: re.Match[str]) -> str:
+    if match.group("user").lower() in _NON_PERSONAL_HOMES:
+        return match.group(0)
+    return f"{match.group('prefix')}{_PLACEHOLDER_USER}"
+
+
+def _ipv6(match: re.Match[str]) -> str:
+    candidate = match.group(0)
+    try:
+        ipaddress.IPv6Address(candidate.split("%", 1)[0])
+    except ValueError:
+        return candidate
+    return "[ip]"
+
+
+def scrub_text(text: str | None) -> str | None:
+    """A command line or window title without the personal and secret parts."""
+    if not text:
+        return text
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>[credentials]@", text)
+    text = _EMAIL.sub("[email]", text)
+    text = _BEARER.sub(r"\g<key>[token]", text)
+    text = _SECRET_OPTION.sub(_secret_option, text)
+    text = _SECRET_ASSIGNMENT.sub(r"\g<key>[secret]", text)
+    text = _HOME.sub(_home, text)
+    text = _IPV4.sub("[ip]", text)
+    if ":" in text:
+        text = _IPV6_CANDIDATE.sub(_ipv6, text)
+    return text
+
+
+class Scrubber:
+    """Applies one ``PiiMode`` with one HMAC key."""
+
+    def __init__(self, mode: PiiMode = "pseudonymize", key: bytes | None = None) -> None:
+        if mode == "pseudonymize" and not key:
+            raise ValueError("pseudonymize needs an HMAC key (DREAM_PII_KEY)")
+        self.mode = mode
+        self._key = key or b""
+        self.user = lru_cache(maxsize=65536)(self._user)  # type: ignore[method-assign]
+
+    def _pseudonym(self, account: str) -> str:
+        digest = hmac.new(self._key, account.strip().lower().encode(), hashlib.sha256)
+        return "u_" + digest.hexdigest()[:20]
+
+    def _user(self, name: str | None) -> str | None:
+        """A user name as it may be stored: pseudonym, placeholder or as is."""
+        if name is None or self.mode == "off":
+            return name
+        domain, sep, account = name.rpartition("\\")
+        if account.strip().lower() in SYSTEM_ACCOUNTS or name.strip().lower() in SYSTEM_ACCOUNTS:
+            return name
+        if name.startswith("_") or account.startswith("_"):  # macOS daemon accounts (_windowserver)
+            return name
+        if domain.upper() == "NT AUTHORITY":
+            return name
+        replaced = self._pseudonym(account) if self.mode == "pseudonymize" else _PLACEHOLDER_USER
+        return f"{domain}{sep}{replaced}"
+
+    def text(self, text: str | None) -> str | None:
+        return text if self.mode == "off" else scrub_text(text)
+
+    def scrub_processes(self, records: list[ProcessRecord]) -> None:
+        """Scrub freshly parsed records in place (they are not shared with anyone yet)."""
+        if self.mode == "off":
+            return
+        user, text = self.user, scrub_text
+        for record in records:
+            record.user = user(record.user)
+            record.command = text(record.command)
+            record.window_title = text(record.window_title)

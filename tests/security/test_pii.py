@@ -1,0 +1,108 @@
+"""The PII scrubber on the kinds of command lines lab machines really run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dream.parsing import parse
+from dream.security.pii import Scrubber, scrub_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "gone", "kept"),
+    [
+        ("python3 /home/jdoe/thesis/run.py --token=abc123 --verbose", ["jdoe", "abc123"],
+         ["python3", "/home/[user]/thesis/run.py", "--token=[secret]", "--verbose"]),
+        ("mysql -u app --password hunter2 -h 10.20.30.40 grades", ["hunter2", "10.20.30.40"],
+         ["--password [secret]", "[ip]", "grades"]),
+        ("git clone https://jdoe:ghp_s3cr3t@git.example.edu/lab/repo.git", ["jdoe", "ghp_s3cr3t"],
+         ["https://[credentials]@git.example.edu/lab/repo.git"]),
+        ('curl -H "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig" https://api.example.edu',
+         ["eyJhbGciOiJIUzI1NiJ9"], ["Bearer [token]", "https://api.example.edu"]),
+        ("thunderbird -compose to=jane.doe@uni.example.edu", ["jane.doe@uni.example.edu"],
+         ["thunderbird", "[email]"]),
+        ("ssh -6 2001:db8::8a2e:370:7334 ping fe80::1%eth0", ["2001:db8", "fe80::1"], ["[ip]"]),
+        (r'"C:\Users\jdoe\AppData\Local\Programs\Zoom\Zoom.exe" --url=https://x?pwd=AbCd',
+         ["jdoe", "AbCd"], [r"C:\Users\[user]\AppData", "pwd=[secret]"]),
+        ("/Users/ann/Applications/R.app/Contents/MacOS/R --secret-file=/tmp/k", ["ann", "/tmp/k"],
+         ["/Users/[user]/Applications"]),
+        ("env API_KEY=xyz987 DB_PASSWORD='two words' ./serve", ["xyz987", "two words"],
+         ["API_KEY=[secret]", "DB_PASSWORD=[secret]", "./serve"]),
+    ],
+)
+def test_personal_and_secret_parts_are_removed(raw: str, gone: list[str], kept: list[str]) -> None:
+    scrubbed = scrub_text(raw)
+    assert scrubbed is not None
+    for fragment in gone:
+        assert fragment not in scrubbed, scrubbed
+    for fragment in kept:
+        assert fragment in scrubbed, scrubbed
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "python3 compute_token_stats.py data.csv",  # a word containing "token" is not a secret
+        "/usr/bin/gnome-shell --mode=user",
+        "top -d 10:40:12",  # times are not IPv6 addresses
+        "ip link set aa:bb:cc:dd:ee:ff",
+        r"C:\Users\Public\Desktop\shortcut.lnk",
+    ],
+)
+def test_ordinary_command_lines_are_left_alone(harmless: str) -> None:
+    assert scrub_text(harmless) == harmless
+
+
+def test_usernames_get_a_stable_keyed_pseudonym() -> None:
+    one = Scrubber("pseudonymize", b"key-one")
+    two = Scrubber("pseudonymize", b"key-two")
+    assert one.user("jdoe") == one.user("JDoe") == one.user(" jdoe ")
+    assert one.user("jdoe") != one.user("asmith")
+    assert one.user("jdoe") != two.user("jdoe")  # the key matters: no rainbow tables
+    assert re.fullmatch(r"u_[0-9a-f]{20}", one.user("jdoe") or "")
+    # Windows accounts keep their machine or domain, the person is pseudonymized the same way.
+    assert one.user("LAW-PC-17\\jdoe") == f"LAW-PC-17\\{one.user('jdoe')}"
+    for system in ("root", "NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE", "_windowserver",
+                   "messagebus", None):  # fmt: skip
+        assert one.user(system) == system
+    assert Scrubber("redact").user("jdoe") == "[user]"
+    assert Scrubber("off").user("jdoe") == "jdoe"
+    with pytest.raises(ValueError, match="key"):
+        Scrubber("pseudonymize", None)
+
+
+def test_scrubbing_a_parsed_listing_in_place() -> None:
+    listing = (
+        "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
+        "root           1  0.0  0.1 167744 11660 ?        Ss   Nov27   0:05 /sbin/init\n"
+        "jdoe        4242  3.1  2.0 912344 81234 pts/0    Sl+  09:12   1:02 python3 "
+        "/home/jdoe/a.py --password=hunter2 --mail jdoe@uni.example.edu\n"
+    )
+    records = parse(listing).processes
+    scrubber = Scrubber("pseudonymize", b"k")
+    scrubber.scrub_processes(records)
+    root, mine = records
+    assert root.user == "root" and root.command == "/sbin/init"
+    assert mine.user == scrubber.user("jdoe")
+    assert mine.command == "python3 /home/[user]/a.py --password=[secret] --mail [email]"
+    assert mine.app == "python3" and mine.pid == 4242
+
+
+@given(st.text())
+def test_scrub_text_is_total_and_idempotent(text: str) -> None:
+    once = scrub_text(text)
+    assert isinstance(once, str)
+    assert scrub_text(once) == once
+
+
+@given(
+    st.from_regex(r"[a-z]{1,10}(\.[a-z]{1,8})?@[a-z]{2,10}\.(edu|org|com)", fullmatch=True),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+)
+def test_no_email_survives(email: str, noise: str) -> None:
+    scrubbed = scrub_text(f"{noise} {email} {noise}") or ""
+    assert email not in scrubbed
