@@ -1,0 +1,128 @@
+"""API keys: ``dream_<key id>_<secret>``; the id finds the row, the secret is checked by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg.rows import dict_row
+
+from dream.errors import DreamError
+from dream.storage.database import Database
+from dream.storage.queries import load_named_queries
+
+Role = Literal["ingest", "query", "admin"]
+ROLES: tuple[Role, ...] = ("ingest", "query", "admin")
+# What each role may do beyond itself: admin may do everything.
+GRANTS: dict[Role, frozenset[Role]] = {
+    "ingest": frozenset({"ingest"}),
+    "query": frozenset({"query"}),
+    "admin": frozenset({"ingest", "query", "admin"}),
+}
+_TOKEN = re.compile(r"^dream_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+
+
+class InvalidKey(DreamError):
+    """The presented key is malformed, unknown, revoked or wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a key (or a token) and the role it carries."""
+
+    key_id: str
+    name: str
+    role: Role
+
+    def may(self, role: Role) -> bool:
+        return role in GRANTS[self.role]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    key_id: str
+    name: str
+    role: Role
+    secret: str  # the whole bearer token; shown once
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _q(name: str) -> bytes:
+    return load_named_queries("dream.security")[name].encode()
+
+
+class KeyStore:
+    """Creates, verifies, lists and revokes keys in PostgreSQL.
+
+    Verified keys are remembered for ``cache_s`` seconds so a busy collector does not cost a
+    query per request; a revocation through this process takes effect at once, through another
+    replica within ``cache_s``.
+    """
+
+    def __init__(self, db: Database, cache_s: float = 10.0) -> None:
+        self.db = db
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, name: str, role: Role, token: str | None = None) -> IssuedKey:
+        """A new key; with ``token`` (DREAM_BOOTSTRAP_ADMIN_KEY) that exact token is registered."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if token is None:
+            key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+            token = f"dream_{key_id}_{secret}"
+        match = _TOKEN.match(token)
+        if match is None:
+            raise ValueError("a key looks like dream_<12 hex digits>_<43 url-safe characters>")
+        params = {
+            "key_id": match["key_id"], "name": name, "role": role,
+            "secret_sha256": _sha256(match["secret"]),
+        }  # fmt: skip
+        with self.db.pool.connection() as conn:
+            conn.execute(_q("insert_key"), params)
+        return IssuedKey(match["key_id"], name, role, token)
+
+    def verify(self, token: str) -> Principal:
+        match = _TOKEN.match(token)
+        if match is None:
+            raise InvalidKey("malformed API key")
+        key_id, secret = match["key_id"], match["secret"]
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(token)
+        if cached is not None and now - cached[0] < self.cache_s:
+            return cached[1]
+        with self.db.pool.connection() as conn:
+            row = conn.cursor(row_factory=dict_row).execute(_q("get_key"), {"key_id": key_id}).fetchone()
+            if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
+                raise InvalidKey("unknown API key")
+            if row["revoked_at"] is not None:
+                raise InvalidKey("revoked API key")
+            conn.execute(_q("touch_key"), {"key_id": key_id})
+        principal = Principal(key_id, row["name"], row["role"])
+        with self._lock:
+            self._cache[token] = (now, principal)
+        return principal
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.pool.connection() as conn:
+            return conn.cursor(row_factory=dict_row).execute(_q("list_keys")).fetchall()
+
+    def revoke(self, key_id: str) -> bool:
+        with self.db.pool.connection() as conn:
+            revoked = conn.execute(_q("revoke_key"), {"key_id": key_id}).fetchone() is not None
+        with self._lock:
+            for token in [t for t, (_, p) in self._cache.items() if p.key_id == key_id]:
+                del self._cache[token]
+        return revoked

@@ -1,0 +1,24 @@
+-- name: insert_key
+INSERT INTO api_keys (key_id, name, role, secret_sha256)
+VALUES (%(key_id)s, %(name)s, %(role)s, %(secret_sha256)s)
+ON CONFLICT (key_id) DO NOTHING
+RETURNING key_id, name, role, created_at, revoked_at, last_used_at
+
+-- name: get_key
+SELECT key_id, name, role, secret_sha256, created_at, revoked_at, last_used_at
+FROM api_keys
+WHERE key_id = %(key_id)s
+
+-- name: list_keys
+SELECT key_id, name, role, created_at, revoked_at, last_used_at
+FROM api_keys
+ORDER BY created_at, key_id
+
+-- name: revoke_key
+UPDATE api_keys SET revoked_at = now()
+WHERE key_id = %(key_id)s AND revoked_at IS NULL
+RETURNING key_id
+
+-- name: touch_key
+UPDATE api_keys SET last_used_at = now()
+WHERE key_id = %(key_id)s AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
