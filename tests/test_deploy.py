@@ -37,7 +37,9 @@ def api_paths() -> set[str]:
         def close(self) -> None: ...
 
     api = create_app(Dream(Settings()), publisher=_NoPublisher())  # type: ignore[arg-type]
-    return {route.path for route in api.routes}  # type: ignore[attr-defined]
+    return set(api.openapi()["paths"]) | {
+        path for route in api.routes if (path := getattr(route, "path", None))
+    }
 
 
 # Compose ------------------------------------------------------------------------------------------

@@ -155,6 +155,8 @@ def _worker_process(settings: Settings) -> subprocess.Popen:
         "DREAM_KAFKA_GROUP": settings.kafka_group,
         "DREAM_BATCH_SIZE": "3",
         "DREAM_LOG_LEVEL": "warning",
+        # The killed worker's partitions move after its session times out (45 s by default).
+        "DREAM_KAFKA_SESSION_TIMEOUT_MS": "6000",
     }
     return subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env)
 

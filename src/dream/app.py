@@ -74,6 +74,7 @@ class Dream:
             self.db,
             batch_size=self.settings.batch_size,
             batch_wait_s=self.settings.batch_wait_s,
+            rebalance_wait_s=self.settings.rebalance_wait_s,
         )
 
     def require_kafka(self) -> None:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from dream.app import Dream
+from dream.cli_query import prune_raw, query_app
 from dream.errors import ConfigurationError, DreamError
 from dream.logs import configure_logging
 from dream.settings import Settings
@@ -47,7 +48,12 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
     try:
-        uvicorn.run(api, host=s.host, port=s.port, log_level="warning", access_log=False)
+        # SIGTERM: uvicorn stops accepting, lets requests in progress finish (each waits at
+        # most for the broker's acknowledgement), then the lifespan flushes the producer.
+        uvicorn.run(
+            api, host=s.host, port=s.port, log_level="warning", access_log=False,
+            timeout_graceful_shutdown=max(1, round(s.shutdown_timeout_s)),
+        )  # fmt: skip
     finally:
         dream.close()
 
@@ -114,6 +120,70 @@ def migrate_command() -> None:
     dream = _dream("dream-migrate")
     applied = dream.migrate()
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@app.command()
+def replay(
+    from_offset: Annotated[
+        Optional[int], typer.Option("--from-offset", help="Re-read every partition from here.")
+    ] = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option(help="Re-read what the broker received from this ISO 8601 time on."),
+    ] = None,
+    partition: Annotated[
+        Optional[list[int]], typer.Option(help="Only this partition (repeatable).")
+    ] = None,
+) -> None:
+    """Re-read the snapshot topic into the database; already stored snapshots stay untouched."""
+    from dream.pipeline.replay import ReplaySource
+
+    if (from_offset is None) == (since is None):
+        err.print("[red]error:[/red] give exactly one of --from-offset and --since")
+        raise typer.Exit(2)
+    since_at = None
+    if since is not None:
+        try:
+            since_at = datetime.fromisoformat(since)
+        except ValueError:
+            err.print(f"[red]error:[/red] --since {since!r} is not an ISO 8601 time")
+            raise typer.Exit(2) from None
+        if since_at.tzinfo is None:
+            since_at = since_at.replace(tzinfo=UTC)
+    dream = _dream("dream-replay")
+    try:
+        dream.require_kafka()
+        dream.migrate()
+        source = ReplaySource(
+            dream.settings, from_offset=from_offset, since=since_at, partitions=partition or None
+        )
+    except DreamError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        dream.close()
+        raise typer.Exit(2) from None
+    w = dream.worker(source)
+    signal.signal(signal.SIGTERM, lambda *_: w.stop())
+    signal.signal(signal.SIGINT, lambda *_: w.stop())
+    err.print(f"replaying {source.plan.messages} message(s) of {source.plan.topic}")
+    try:
+        w.run(until=lambda: source.exhausted or source.stalled(30.0))
+    finally:
+        source.close()
+        dream.close()
+    t = w.totals
+    print(
+        json.dumps(
+            {
+                "messages": source.read,
+                "written": t.snapshots,
+                "already_stored": t.skipped,
+                "undecodable": source.undecodable,
+                "complete": source.exhausted,
+            }
+        )
+    )
+    if not source.exhausted:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -204,6 +274,10 @@ def healthcheck(
             continue
     err.print("unhealthy: nothing answered /healthz")
     raise typer.Exit(1)
+
+
+app.add_typer(query_app, name="query")
+app.command("prune-raw")(prune_raw)
 
 
 def main() -> None:  # pragma: no cover - console script entry

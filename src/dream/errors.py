@@ -27,6 +27,10 @@ class TransportError(DreamError):
     """The pipeline could not hand a snapshot over (broker unreachable, queue full, ...)."""
 
 
+class SnapshotTooLarge(DreamError):
+    """A snapshot exceeds what the pipeline carries (the broker's message size limit)."""
+
+
 class StorageError(DreamError):
     """The database could not be reached or refused a write."""
 

@@ -8,6 +8,16 @@ import sys
 import structlog
 
 
+def _add_trace_id(_logger: object, _method: str, event: dict) -> dict:
+    """Every line logged inside a span carries its trace id, to follow a snapshot api → worker."""
+    from dream.observability.tracing import current_trace_id
+
+    trace_id = current_trace_id()
+    if trace_id is not None:
+        event.setdefault("trace_id", trace_id)
+    return event
+
+
 def configure_logging(fmt: str = "console", level: str = "info", service: str = "dream") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -17,6 +27,7 @@ def configure_logging(fmt: str = "console", level: str = "info", service: str = 
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_trace_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks if fmt == "json" else structlog.dev.set_exc_info,

@@ -37,18 +37,45 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_produce_timeout_s: float = Field(default=10.0, gt=0, description="Max wait for acks=all.")
     kafka_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    kafka_session_timeout_ms: int = Field(
+        default=45_000, ge=1000, description="A worker silent this long leaves the group."
+    )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000, ge=1000, description="A worker not polling this long leaves the group."
+    )
 
     # API
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_snapshot_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_in_flight: int = Field(
+        default=256, ge=1, description="Posts being read or produced at once; beyond → 503."
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive produce failures that open the circuit."
+    )
+    breaker_reset_s: float = Field(
+        default=5.0, gt=0, description="Open circuit: time before probing the broker again."
+    )
+    shutdown_timeout_s: float = Field(
+        default=30.0, gt=0, description="SIGTERM: the api's longest wait for requests in progress."
+    )
 
     # Worker
     batch_size: int = Field(default=200, ge=1, le=10_000, description="Snapshots per transaction.")
     batch_wait_s: float = Field(default=0.2, gt=0, description="Max wait to fill a batch.")
+    rebalance_wait_s: float = Field(
+        default=10.0, ge=0, description="Partitions revoked: wait for the batch being written."
+    )
 
     metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="Worker's /metrics and /healthz port (0: off)."
+    )
+
+    # Analytics
+    raw_retention_days: int | None = Field(
+        default=None, ge=1,
+        description="`dream prune-raw` drops raw process partitions older than this (rollups stay).",
     )
 
     log_format: Literal["console", "json"] = "console"

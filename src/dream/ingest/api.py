@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -19,8 +19,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
+from dream.analytics.api import router_for as analytics_router_for
 from dream.app import Dream
-from dream.errors import StorageError, TransportError
+from dream.errors import SnapshotTooLarge, StorageError, TransportError
 from dream.ingest.metrics import install_http_metrics
 from dream.ingest.body import BodyTooLarge, decode_output, read_limited
 from dream.pipeline.base import Publisher
@@ -269,11 +270,16 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
 
     @app.exception_handler(TransportError)
     async def transport_unavailable(_: Request, exc: TransportError) -> JSONResponse:
+        retry_after = getattr(exc, "retry_after_s", None)  # set by the circuit breaker
         return JSONResponse(
             {"detail": f"pipeline unavailable: {exc}"},
             status_code=503,
-            headers={"Retry-After": _RETRY_AFTER_S},
+            headers={"Retry-After": str(retry_after) if retry_after else _RETRY_AFTER_S},
         )
+
+    @app.exception_handler(SnapshotTooLarge)
+    async def snapshot_too_large(_: Request, exc: SnapshotTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
 
     @app.exception_handler(StorageError)
     async def storage_unavailable(_: Request, exc: StorageError) -> JSONResponse:
@@ -330,11 +336,15 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         request: Request,
         idempotency_key: str | None = Header(default=None, max_length=256),
     ) -> Accepted:
-        incoming = await _snapshot_from_request(request, settings.max_snapshot_bytes)
-        if incoming.snapshot_id is None and idempotency_key:
-            incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
-        snapshot = Snapshot.accept(incoming)
-        await publisher.publish(snapshot)
+        # Refused before the body is read while the broker is known down or too many are in
+        # flight (KafkaPublisher.admit): a fast 503, no pile-up, bounded memory.
+        admit = getattr(publisher, "admit", None)
+        with admit() if admit is not None else nullcontext():
+            incoming = await _snapshot_from_request(request, settings.max_snapshot_bytes)
+            if incoming.snapshot_id is None and idempotency_key:
+                incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
+            snapshot = Snapshot.accept(incoming)
+            await publisher.publish(snapshot)
         recent.add(snapshot.snapshot_id)
         log.info(
             "snapshot accepted",
@@ -422,4 +432,5 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         }
         return JSONResponse(body, status_code=200 if db_ok and transport_ok else 503)
 
+    app.include_router(analytics_router_for(dream))
     return app

@@ -32,10 +32,35 @@ class Batch:
     # Messages the source could not even decode; already sent to the dead-letter destination.
     rejected: int = 0
     token: Any = None
+    # Parallel to ``snapshots`` when the source has them: the lane (Kafka: topic and partition)
+    # each came from, and the source's original message (for the dead-letter topic).
+    lanes: list[Any] = field(default_factory=list)
+    origins: list[Any] = field(default_factory=list)
+    # The source gave up on this batch (stopping): it must not be acknowledged, nor any after it.
+    abandoned: bool = False
+
+    def drop_lanes(self, lanes: set[Any]) -> list[int]:
+        """Forget the snapshots (and offsets) of ``lanes``; returns the indices kept."""
+        if not self.lanes:
+            return list(range(len(self.snapshots)))
+        keep = [i for i, lane in enumerate(self.lanes) if lane not in lanes]
+        if len(keep) < len(self.lanes):
+            self.snapshots = [self.snapshots[i] for i in keep]
+            self.origins = [self.origins[i] for i in keep] if self.origins else []
+            self.lanes = [self.lanes[i] for i in keep]
+        if isinstance(self.token, dict):
+            self.token = {k: v for k, v in self.token.items() if k not in lanes}
+        return keep
 
 
 class Source(Protocol):
-    """Yields batches of snapshots for the worker; ``ack`` after they are stored."""
+    """Yields batches of snapshots for the worker; ``ack`` after they are stored.
+
+    Optional, used by the worker when present (the Kafka source has them):
+    ``dead_letter(batch, [(index, reason)]) -> bool`` before ``ack`` for snapshots that failed
+    to parse; ``pause()`` / ``resume()`` / ``idle(timeout_s)`` while the database is away;
+    ``set_revoke_listener(fn)`` to hear of lanes taken away; ``interrupt()`` when stopping.
+    """
 
     def fetch(self, max_snapshots: int, wait_s: float) -> Batch: ...
 

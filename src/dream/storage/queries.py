@@ -22,9 +22,14 @@ def parse_named_queries(text: str) -> dict[str, str]:
 
 
 @cache
-def queries() -> dict[str, str]:
-    text = (resources.files("dream.storage") / "queries.sql").read_text(encoding="utf-8")
+def load_named_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
+    """The named queries of ``filename`` shipped in ``package`` (read once, then cached)."""
+    text = (resources.files(package) / filename).read_text(encoding="utf-8")
     return parse_named_queries(text)
+
+
+def queries() -> dict[str, str]:
+    return load_named_queries("dream.storage")
 
 
 def query(name: str) -> bytes:

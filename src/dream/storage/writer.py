@@ -9,6 +9,7 @@ from typing import Literal
 import psycopg
 from psycopg.types.json import Jsonb
 
+from dream.analytics.rollups import RollupBatch
 from dream.errors import StorageError
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import Snapshot
@@ -75,6 +76,7 @@ class SnapshotWriter:
             with conn.transaction():
                 final_now = self._upsert_snapshots(conn, batch)
                 to_copy = set(final_now)  # a message twice in one batch is written once
+                rollups = RollupBatch()  # usage rollups, kept in this same transaction
                 with conn.cursor().copy(COPY_PROCESSES) as copy:
                     for item in batch:
                         if item.snapshot.snapshot_id not in to_copy:
@@ -84,7 +86,12 @@ class SnapshotWriter:
                         for proc in item.processes:
                             copy.write_row(process_row(snapshot, proc))
                         summary.process_rows += len(item.processes)
+                        rollups.add(snapshot, item.processes)
+                if rollups:
+                    rollups.write(conn)
         except psycopg.Error as exc:
+            if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
+                self.partitions.forget()  # dropped by retention; the retry creates it again
             raise StorageError(f"could not write batch of {len(batch)} snapshots: {exc}") from exc
         summary.snapshots_written = len(final_now)
         summary.snapshots_skipped = len(batch) - len(final_now)

@@ -2,14 +2,28 @@
 
 Parsing (CPU in this process) and writing (mostly PostgreSQL's work) overlap: while batch N is
 being written by the writer thread, batch N+1 is fetched and parsed. Batches are still
-acknowledged strictly in order, each only after its own transaction committed.
+acknowledged strictly in order, each only after its own transaction committed (and after the
+snapshots in it that failed to parse reached the dead-letter topic).
+
+Faults: while the database is away the writer retries the batch in hand with backoff, and the
+source is paused and polled (so the worker stays in its consumer group) until the write goes
+through. When partitions are revoked the batch being written is finished and acknowledged
+first (bounded by ``rebalance_wait_s``; past that its revoked partitions are given up, never
+committed), and fetched-but-unwritten snapshots of those partitions are dropped for the new
+owner. On ``stop()`` the batch in hand is finished, or, if the database is away, abandoned
+unacknowledged, and nothing after it is acknowledged either.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import structlog
@@ -27,8 +41,16 @@ log = structlog.get_logger(__name__)
 class WorkerTotals:
     batches: int = 0
     snapshots: int = 0
+    skipped: int = 0  # already stored: replays, redeliveries
     process_rows: int = 0
     failed_snapshots: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass(slots=True)
+class _Parsed:
+    batch: Batch
+    processed: list[ProcessedSnapshot]
 
 
 @dataclass(slots=True)
@@ -36,6 +58,8 @@ class _InFlight:
     batch: Batch
     processed: list[ProcessedSnapshot]
     written: Future[WriteSummary | None]
+    settled: bool = False
+    summary: WriteSummary | None = None
 
 
 class Worker:
@@ -53,7 +77,10 @@ class Worker:
         batch_size: int = 200,
         batch_wait_s: float = 0.2,
         writer: SnapshotWriter | None = None,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = 10.0,
+        rebalance_wait_s: float = 10.0,
+        keepalive_after_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
     ) -> None:
         self.source = source
         self.db = db
@@ -61,24 +88,47 @@ class Worker:
         self.batch_wait_s = batch_wait_s
         self.writer = writer or SnapshotWriter()
         self.max_backoff_s = max_backoff_s
+        self.rebalance_wait_s = rebalance_wait_s
+        self.keepalive_after_s = keepalive_after_s
+        self.connect_timeout_s = connect_timeout_s
         self.totals = WorkerTotals()
         self.stopping = threading.Event()
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-write")
         self._in_flight: _InFlight | None = None
+        self._next: _Parsed | None = None  # fetched and parsed, waiting for the writer
+        self._abandoned = False  # a batch was given up: acknowledge nothing from now on
+        self._write_failing = threading.Event()
+        self._source_op: Callable[[str], Callable[..., Any] | None] = lambda name: getattr(
+            source, name, None
+        )
+        listen = self._source_op("set_revoke_listener")
+        if listen is not None:
+            listen(self._on_revoked)
 
-    def run(self) -> None:
-        """Run until ``stop()``; the batch being written when it is called is finished first."""
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Run until ``stop()`` (or ``until()``); the batch in hand is finished first."""
         log.info("worker started", batch_size=self.batch_size)
         try:
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and not self._abandoned:
+                if until is not None and until():
+                    break
                 self.step()
             self.drain()
         finally:
             self._write_thread.shutdown(wait=True)
-        log.info("worker stopped", snapshots=self.totals.snapshots, rows=self.totals.process_rows)
+        log.info(
+            "worker stopped",
+            snapshots=self.totals.snapshots,
+            rows=self.totals.process_rows,
+            abandoned_batch=self._abandoned,
+        )
 
     def stop(self) -> None:
+        """Ask ``run`` to finish (safe from a signal handler)."""
         self.stopping.set()
+        interrupt = self._source_op("interrupt")
+        if interrupt is not None:
+            interrupt()
 
     def run_once(self) -> WriteSummary | None:
         """Fetch, parse and store one batch, waiting for its write (for tools and tests)."""
@@ -88,33 +138,126 @@ class Worker:
     def step(self) -> None:
         """Fetch and parse a batch, then hand it to the writer once the previous one is done."""
         batch = self.source.fetch(self.batch_size, self.batch_wait_s)
+        if batch.abandoned:
+            self._abandon("the source gave the batch up")
         processed = [process_snapshot(s) for s in batch.snapshots]
+        self._next = _Parsed(batch, processed)  # a revocation during drain() may trim it
         self.drain()
-        if not batch.snapshots:
-            self.source.ack(batch)  # may carry offsets of dead-lettered messages
+        parsed, self._next = self._next, None
+        if self._abandoned:
             return
-        future = self._write_thread.submit(self._write_with_retry, processed)
-        self._in_flight = _InFlight(batch, processed, future)
+        if not parsed.batch.snapshots:
+            self.source.ack(parsed.batch)  # may carry offsets of dead-lettered messages
+            return
+        future = self._write_thread.submit(self._write_with_retry, parsed.processed)
+        self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
-        in_flight, self._in_flight = self._in_flight, None
+        in_flight = self._in_flight
         if in_flight is None:
             return None
+        self._wait_for(in_flight)
+        if self._in_flight is in_flight:
+            self._in_flight = None
+        if not in_flight.settled:  # (a revocation may have settled it while we waited)
+            self._settle(in_flight)
+        return in_flight.summary
+
+    def _wait_for(self, in_flight: _InFlight) -> None:
+        """Wait for a write; if it takes long or keeps failing, pause the source and poll it."""
+        pause, resume, idle = (self._source_op(n) for n in ("pause", "resume", "idle"))
+        paused = False
+        started = time.monotonic()
+        try:
+            while not in_flight.written.done() and not in_flight.settled:
+                if (
+                    pause is not None
+                    and not paused
+                    and (
+                        self._write_failing.is_set()
+                        or time.monotonic() - started > self.keepalive_after_s
+                    )
+                ):
+                    pause()
+                    paused = True
+                    log.warning("database write pending; consumption paused")
+                if paused and idle is not None:
+                    idle(0.2)  # serves rebalances; may settle in_flight through _on_revoked
+                else:
+                    wait_futures([in_flight.written], timeout=0.05)
+        finally:
+            if paused and resume is not None:
+                resume()
+                log.info("consumption resumed")
+
+    def _settle(self, in_flight: _InFlight) -> None:
+        """The write is done: dead-letter the failed snapshots, then acknowledge the batch."""
+        in_flight.settled = True
         summary = in_flight.written.result()
-        if summary is None:  # stopped while the database was away: leave the batch unacked
-            return None
+        if summary is None:  # stopped while the database was away
+            self._abandon("stopped before the batch could be stored")
+            return
+        in_flight.summary = summary
+        failures = [
+            (i, f"parse failed: {p.error}")
+            for i, p in enumerate(in_flight.processed)
+            if p.status == "failed"
+        ]
+        dead_letter = self._source_op("dead_letter")
+        if failures and dead_letter is not None and in_flight.batch.origins:
+            if not dead_letter(in_flight.batch, failures):
+                self._abandon("stopped before the dead letters were acknowledged")
+                return
+            self.totals.dead_lettered += len(failures)
+        if self._abandoned:
+            return
         self.source.ack(in_flight.batch)
         self._count(in_flight.batch, in_flight.processed, summary)
-        return summary
+
+    def _abandon(self, why: str) -> None:
+        if not self._abandoned:
+            log.warning("batch abandoned unacknowledged; it will be read again", reason=why)
+        self._abandoned = True
+
+    def _on_revoked(self, lanes: list[Any]) -> None:
+        """Partitions are being taken away (called inside the source's poll, on our thread)."""
+        revoked = set(lanes)
+        in_flight = self._in_flight
+        if in_flight is not None and not in_flight.settled:
+            try:
+                in_flight.written.result(timeout=self.rebalance_wait_s)
+            except FutureTimeout:
+                # Leave it to the writer: if it lands, ``ack`` commits only partitions still
+                # owned since the fetch; the new owner re-reads the rest (idempotent).
+                log.warning(
+                    "rebalance: batch still being written; giving its revoked partitions up",
+                    partitions=sorted(str(lane) for lane in revoked),
+                )
+            else:
+                self._in_flight = None
+                self._settle(in_flight)  # commits while we still own the partitions
+        if self._next is not None:
+            keep = self._next.batch.drop_lanes(revoked)
+            if len(keep) < len(self._next.processed):
+                log.info(
+                    "rebalance: dropped fetched snapshots of revoked partitions",
+                    dropped=len(self._next.processed) - len(keep),
+                )
+                self._next.processed = [self._next.processed[i] for i in keep]
 
     def _write_with_retry(self, processed: list[ProcessedSnapshot]) -> WriteSummary | None:
         delay = 0.2
         while True:
             try:
-                with self.db.pool.connection() as conn:
-                    return self.writer.write(conn, processed)
+                with self.db.pool.connection(timeout=self.connect_timeout_s) as conn:
+                    summary = self.writer.write(conn, processed)
+                if self._write_failing.is_set():
+                    log.info("database writes succeed again")
+                    self._write_failing.clear()
+                return summary
             except (StorageError, psycopg.Error, OSError) as exc:  # PoolTimeout is a psycopg.Error
+                self._write_failing.set()
                 if self.stopping.is_set():
                     return None
                 log.warning("database write failed; retrying", error=str(exc), retry_in_s=delay)
@@ -125,6 +268,7 @@ class Worker:
     def _count(self, batch: Batch, processed: list[ProcessedSnapshot], s: WriteSummary) -> None:
         self.totals.batches += 1
         self.totals.snapshots += s.snapshots_written
+        self.totals.skipped += s.snapshots_skipped
         self.totals.process_rows += s.process_rows
         self.totals.failed_snapshots += sum(1 for p in processed if p.status == "failed")
         log.debug(

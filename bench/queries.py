@@ -1,0 +1,290 @@
+"""Query benchmark: top-apps and usage over a university-sized history, rollups against raw rows.
+
+The data is generated inside PostgreSQL (``INSERT ... SELECT FROM generate_series``), straight
+into the raw ``processes`` partitions: hosts × days × 12 hourly snapshots (08:00-19:00 UTC) of
+80-106 processes each, ~40 % of them system processes. Lab machines change user every four
+hours, personal ones keep theirs; each user runs eight applications of a faculty-flavoured
+list. The rollups are then built from those rows by the same SQL migration 0002 uses to
+backfill (which the tests prove equal to what the writer maintains), so both sources hold the
+same facts. Loading through the api would measure ingestion, which ``bench.e2e`` does.
+
+Every query goes through ``dream.analytics.queries.Analytics``, as the api calls it; the rollup
+answer is checked equal to the raw one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from collections.abc import Callable
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+from dream.analytics.filters import Filters
+from dream.analytics.queries import Analytics
+from dream.storage.migrate import available_migrations, migrate
+from dream.storage.partitions import PartitionManager, month_of, next_month
+
+START = datetime(2025, 9, 1, tzinfo=UTC)
+_RAW_INDEXES = {
+    "processes_snapshot_idx": "CREATE INDEX processes_snapshot_idx ON processes (snapshot_id)",
+    "processes_app_time_idx": "CREATE INDEX processes_app_time_idx ON processes (app, collected_at)",
+    "processes_faculty_os_time_idx":
+        "CREATE INDEX processes_faculty_os_time_idx ON processes (faculty, os, collected_at)",
+    "processes_time_brin": "CREATE INDEX processes_time_brin ON processes USING brin (collected_at)",
+}  # fmt: skip
+
+# One day of one host: 12 snapshots, each 80-106 processes. %(start)s, %(day)s bound.
+_GENERATE_DAY = """
+INSERT INTO processes (snapshot_id, collected_at, host, os, user_name, faculty, pid, ppid,
+                       process_user, name, command, app, is_system, cpu_percent, rss_kb)
+SELECT md5(s.host || s.at::text)::uuid, s.at, s.host, s.os, s.user_name, s.faculty, i * 4, 1,
+       CASE WHEN i <= 38 THEN 'SYSTEM' ELSE s.user_name END, a.app, a.app, a.app, i <= 38,
+       ((hashint4(s.seed + i) & 1023) / 16.0)::real,
+       (abs(hashint4(s.seed * 31 + i)) %% 900000)::bigint
+FROM (
+    SELECT h, 'host-' || lpad(h::text, 4, '0') AS host,
+           (ARRAY['windows','windows','linux','windows','linux','macos','windows','linux',
+                  'windows','windows'])[1 + h %% 10] AS os,
+           (ARRAY['law','medicine','engineering','arts','science','economics'])[1 + h %% 6]
+               AS faculty,
+           CASE WHEN h %% 3 = 0 THEN (h %% 6) * 500 + h %% 500          -- personal machine
+                ELSE (h %% 6) * 500 + (h * 7 + %(day)s * 13 + (t / 4) * 31) %% 500 END AS uid,
+           %(start)s::timestamptz + make_interval(days => %(day)s, hours => 8 + t) AS at,
+           h * 100003 + %(day)s * 101 + t * 7 AS seed
+    FROM generate_series(0, %(hosts)s - 1) h, generate_series(0, 11) t
+) s0
+CROSS JOIN LATERAL (SELECT s0.*, 'user' || s0.uid AS user_name) s
+CROSS JOIN LATERAL generate_series(1, 80 + (s.seed %% 27)) i
+CROSS JOIN LATERAL (
+    SELECT CASE
+        WHEN i <= 38 THEN
+            CASE s.os
+                WHEN 'windows' THEN (ARRAY['svchost','svchost','svchost','csrss','lsass',
+                                           'dwm','services','wininit'])[1 + i %% 8]
+                WHEN 'linux' THEN (ARRAY['kworker','kworker','systemd','sshd','dbus-daemon',
+                                         'systemd-journald','cron','rsyslogd'])[1 + i %% 8]
+                ELSE (ARRAY['launchd','mds','mds_stores','kernel_task','WindowServer',
+                            'coreaudiod','cfprefsd','distnoted'])[1 + i %% 8]
+            END
+        ELSE (ARRAY['chrome','firefox','teams','zoom','winword','excel','outlook','acrobat',
+                    'matlab','python3','r','code','spss','stata','safari','slack',
+                    'powerpnt','onenote','rstudio','jupyter'])
+             [1 + ((s.uid * 7 + (i %% 8) * 3 + (CASE s.faculty WHEN 'law' THEN 4
+                                                              WHEN 'engineering' THEN 8
+                                                              WHEN 'medicine' THEN 10
+                                                              ELSE 0 END)) %% 20)]
+    END AS app
+) a
+"""
+
+
+@dataclass
+class Timing:
+    name: str
+    source: str
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+@dataclass
+class QueryBenchResult:
+    hosts: int
+    days: int
+    raw_rows: int
+    hourly_rows: int
+    daily_rows: int
+    load_s: float
+    timings: list[Timing]
+
+
+def _database(server_url: str, name: str, *, reuse: bool) -> tuple[str, bool]:
+    """The benchmark database and whether it already holds the data."""
+    url = make_conninfo(server_url, dbname=name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and reuse:
+            with psycopg.connect(url) as db:
+                done = db.execute("SELECT to_regclass('bench_loaded') IS NOT NULL").fetchone()[0]
+            if done:
+                return url, True
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(url)
+    return url, False
+
+
+def _load(url: str, hosts: int, days: int, say: Callable[[str], None]) -> None:
+    backfill_sql = next(m for m in available_migrations() if m.name == "usage_rollups").sql
+    backfill_sql = backfill_sql[backfill_sql.index("INSERT INTO usage_hourly") :]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET work_mem = '256MB'")
+        months, m = [], month_of(START)
+        while m <= month_of(START + timedelta(days=days)):
+            months.append(datetime(m.year, m.month, 1, tzinfo=UTC))
+            m = next_month(m)
+        PartitionManager().ensure(conn, months)
+        for name in _RAW_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        t0 = time.perf_counter()
+        for day in range(days):
+            conn.execute(_GENERATE_DAY.encode(), {"start": START, "day": day, "hosts": hosts})
+            if day % 10 == 9:
+                say(f"  raw rows: day {day + 1}/{days} ({time.perf_counter() - t0:.0f} s)")
+        say("  indexing raw rows")
+        for ddl in _RAW_INDEXES.values():
+            conn.execute(ddl)
+        say("  building rollups from the raw rows (the migration's backfill)")
+        conn.execute(backfill_sql.encode())
+        conn.execute("VACUUM ANALYZE usage_hourly")
+        conn.execute("VACUUM ANALYZE usage_daily")
+        conn.execute("ANALYZE processes")
+        conn.execute("CREATE TABLE bench_loaded ()")
+
+
+def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(name, kind, filters, options): common research questions over the last days."""
+    end = START + timedelta(days=days)
+    month = {"from": end - timedelta(days=30), "to": end}
+    week = {"from": end - timedelta(days=7), "to": end}
+    # Whole hours but not whole days: daily rows inside, hourly rows at both ends.
+    ragged = {"from": end - timedelta(days=30, hours=-9), "to": end - timedelta(hours=5)}
+    everything = {"from": START, "to": end}
+    return [
+        ("top-apps 30 d, no filter", "top", month, {}),
+        ("top-apps 30 d, law + windows", "top", {**month, "faculty": "law", "os": "windows"}, {}),
+        ("top-apps 30 d, linux, by processes", "top", {**month, "os": "linux"},
+         {"metric": "processes"}),
+        ("top-apps 30 d ragged hours, engineering", "top",
+         {**ragged, "faculty": "engineering"}, {}),
+        ("top-apps 7 d, one user", "top", {**week, "user": user}, {}),
+        ("top-apps all days, include system", "top", {**everything, "include_system": True},
+         {"metric": "hosts"}),
+        ("usage matlab per day by faculty, all", "usage", {**everything, "app": "matlab"},
+         {"bucket": "day", "group_by": "faculty"}),
+        ("usage matlab engineering per week, 30 d", "usage",
+         {**month, "app": "matlab", "faculty": "engineering"}, {"bucket": "week"}),
+        ("usage windows per hour, 7 d", "usage", {**week, "os": "windows"}, {"bucket": "hour"}),
+        ("usage per day by os, 30 d", "usage", month, {"bucket": "day", "group_by": "os"}),
+    ]  # fmt: skip
+
+
+def run(
+    server_url: str,
+    *,
+    hosts: int = 100,
+    days: int = 14,
+    reps: int = 20,
+    raw_reps: int = 3,
+    reuse: bool = False,
+    keep: bool = False,
+    say: Callable[[str], None] = print,
+) -> QueryBenchResult:
+    name = f"dream_bench_queries_{hosts}h_{days}d"
+    url, loaded = _database(server_url, name, reuse=reuse)
+    t0 = time.perf_counter()
+    if not loaded:
+        say(f"loading {hosts} hosts × {days} days into {name}")
+        _load(url, hosts, days, say)
+    load_s = time.perf_counter() - t0
+    with psycopg.connect(url) as conn:
+        raw_rows = conn.execute("SELECT count(*) FROM processes").fetchone()[0]
+        hourly = conn.execute("SELECT count(*) FROM usage_hourly").fetchone()[0]
+        daily = conn.execute("SELECT count(*) FROM usage_daily").fetchone()[0]
+        busiest_user = conn.execute(
+            "SELECT user_name FROM usage_daily WHERE app = '' GROUP BY 1"
+            " ORDER BY sum(snapshots) DESC, 1 LIMIT 1"
+        ).fetchone()[0]
+    timings: list[Timing] = []
+    with ConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        analytics = Analytics(pool)
+        for label, kind, raw_filters, options in _cases(days, busiest_user):
+            f = Filters.model_validate(raw_filters)
+
+            def ask(source: str, f: Filters = f, kind: str = kind, options: dict = options):
+                if kind == "top":
+                    return analytics.top_apps(f, source=source, **options).items
+                return analytics.usage(f, source=source, **options).items
+
+            answers = {}
+            for source, n in (("rollup", reps), ("raw", raw_reps)):
+                if n <= 0:
+                    continue
+                ask(source)  # warm caches and plans
+                timing = Timing(label, source)
+                for _ in range(n):
+                    t = time.perf_counter()
+                    answers[source] = ask(source)
+                    timing.samples.append((time.perf_counter() - t) * 1000)
+                timings.append(timing)
+            if "raw" in answers and answers["raw"] != answers["rollup"]:
+                raise AssertionError(f"{label}: rollup and raw answers differ")
+            say(f"  {label}: rollup p95 {timings[-2 if raw_reps > 0 else -1].p95:.1f} ms")
+    if not keep:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return QueryBenchResult(hosts, days, raw_rows, hourly, daily, load_s, timings)
+
+
+def report(console: Any, args: Any) -> QueryBenchResult:
+    """Run with ``bench.run``'s arguments and print the table."""
+    import sys
+    from pathlib import Path
+
+    from rich.table import Table
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import services
+
+    server_url = services.up(kafka=False)["postgres"]["url"]
+    r = run(server_url, hosts=args.query_hosts, days=args.query_days, reps=args.query_reps,
+            raw_reps=args.query_raw_reps, reuse=args.query_reuse, keep=args.query_keep,
+            say=console.print)  # fmt: skip
+    table = Table(
+        title=(
+            f"Queries: {r.hosts} hosts × {r.days} days = {r.raw_rows:,} raw process rows;"
+            f" rollups {r.daily_rows:,} daily + {r.hourly_rows:,} hourly rows"
+            + (f" (loaded in {r.load_s:.0f} s)" if r.load_s > 1 else " (reused)")
+        )
+    )
+    for col in (
+        "query",
+        "rollup p50 ms",
+        "rollup p95 ms",
+        "raw p50 ms",
+        "raw p95 ms",
+        "raw/rollup",
+    ):
+        table.add_column(col, justify="left" if col == "query" else "right")
+    by_name: dict[str, dict[str, Timing]] = {}
+    for t in r.timings:
+        by_name.setdefault(t.name, {})[t.source] = t
+    for name, pair in by_name.items():
+        rollup, raw = pair.get("rollup"), pair.get("raw")
+        table.add_row(
+            name,
+            f"{rollup.p50:.1f}" if rollup else "",
+            f"{rollup.p95:.1f}" if rollup else "",
+            f"{raw.p50:.0f}" if raw else "",
+            f"{raw.p95:.0f}" if raw else "",
+            f"{raw.p50 / rollup.p50:.0f}×" if raw and rollup else "",
+        )
+    from rich.console import Console
+
+    Console(width=max(console.width, 130)).print(table)
+    return r

@@ -1,0 +1,1 @@
+"""Analytics: rollups maintained on write, and the queries, api and CLI that answer from them."""

@@ -1,0 +1,152 @@
+"""The filters every analytics question takes, validated, and what they allow a query to read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+OperatingSystem = Literal["linux", "windows", "macos"]
+Metric = Literal["users", "hosts", "snapshots", "processes", "cpu", "memory"]
+Dimension = Literal["faculty", "os", "user", "host", "app"]
+Bucket = Literal["hour", "day", "week", "month"]
+Source = Literal["auto", "rollup", "raw"]
+
+METRICS: tuple[str, ...] = ("users", "hosts", "snapshots", "processes", "cpu", "memory")
+METRIC_COLUMN: dict[str, str] = {
+    "users": "users",
+    "hosts": "hosts",
+    "snapshots": "snapshots",
+    "processes": "processes",
+    "cpu": "avg_cpu_percent",
+    "memory": "avg_rss_kb",
+}
+# API dimension name → column (rollups and raw rows name them alike).
+DIMENSION_COLUMN: dict[str, str] = {
+    "faculty": "faculty",
+    "os": "os",
+    "user": "user_name",
+    "host": "host",
+    "app": "app",
+}
+
+# Stand-ins for an open end of the time range (PostgreSQL timestamptz covers both).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+class FilterError(ValueError):
+    """An invalid filter value; ``param`` names the query parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # a bare ISO time is read as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _hour_aligned(value: datetime | None) -> bool:
+    return value is None or (value.minute, value.second, value.microsecond) == (0, 0, 0)
+
+
+class Filters(BaseModel):
+    """``faculty``, ``os``, ``user``, ``host``, ``app``, ``from`` (inclusive), ``to`` (exclusive),
+    ``include_system``: all optional, all combinable."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
+
+    faculty: str | None = Field(default=None, min_length=1, max_length=64)
+    os: OperatingSystem | None = None
+    user: str | None = Field(default=None, min_length=1, max_length=256)
+    host: str | None = Field(default=None, min_length=1, max_length=255)
+    app: str | None = Field(default=None, min_length=1, max_length=256)
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    include_system: bool = False
+
+    @field_validator("faculty", "app")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        # Stored lowercased: faculties by the ingest api, apps by the parsers.
+        return value.strip().lower() if value is not None else None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Filters:
+        if self.from_ is not None and self.to is not None and self.from_ >= self.to:
+            raise FilterError("from", "must be before `to` (`from` is inclusive, `to` exclusive)")
+        return self
+
+    @property
+    def start(self) -> datetime:
+        return self.from_ or EARLIEST
+
+    @property
+    def end(self) -> datetime:
+        return self.to or LATEST
+
+    @property
+    def hour_aligned(self) -> bool:
+        """Rollups answer exactly only when both bounds fall on whole hours (UTC)."""
+        return _hour_aligned(self.from_) and _hour_aligned(self.to)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filters as the api echoes them back."""
+        return {
+            "faculty": self.faculty,
+            "os": self.os,
+            "user": self.user,
+            "host": self.host,
+            "app": self.app,
+            "from": self.from_.isoformat() if self.from_ else None,
+            "to": self.to.isoformat() if self.to else None,
+            "include_system": self.include_system,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRanges:
+    """[from, to) cut into whole days (usage_daily) and the hours before and after them."""
+
+    day_from: datetime
+    day_to: datetime
+    head_from: datetime
+    head_to: datetime
+    tail_from: datetime
+    tail_to: datetime
+
+    def params(self) -> dict[str, datetime]:
+        return {
+            "day_from": self.day_from, "day_to": self.day_to,
+            "head_from": self.head_from, "head_to": self.head_to,
+            "tail_from": self.tail_from, "tail_to": self.tail_to,
+        }  # fmt: skip
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def rollup_ranges(start: datetime, end: datetime, *, use_days: bool = True) -> RollupRanges:
+    """Split hour-aligned [start, end) for the rollups; ``use_days=False`` reads hours only."""
+    if use_days:
+        first_day = _floor_day(start)
+        if first_day < start:
+            first_day += timedelta(days=1)
+        last_day = _floor_day(end)
+        if first_day < last_day:
+            return RollupRanges(first_day, last_day, start, first_day, last_day, end)
+    return RollupRanges(start, start, start, end, end, end)

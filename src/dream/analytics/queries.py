@@ -1,0 +1,289 @@
+"""Answers to research questions, from the rollups when the filters allow, else from raw rows.
+
+Rollups (``usage_hourly``/``usage_daily``) have every filter as a dimension, so they answer any
+filter set whose ``from``/``to`` fall on whole hours (UTC), including none; a bound inside an
+hour needs the raw ``processes`` rows. Both sources give the same numbers (tests compare them).
+
+Definitions, the same for both sources (processes of unknown app are left out):
+users / hosts: distinct users / hosts of the snapshots in which a matching process appeared;
+snapshots: snapshots in which one appeared; processes: matching process rows;
+avg_cpu_percent / avg_rss_kb: mean over matching processes that reported the value.
+``include_system=false`` (the default) counts non-system processes only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from dream.analytics.filters import (
+    DIMENSION_COLUMN,
+    EARLIEST,
+    METRIC_COLUMN,
+    Filters,
+    FilterError,
+    rollup_ranges,
+)
+from dream.analytics.sql import fragment
+
+METRIC_FIELDS: tuple[str, ...] = (
+    "users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb",
+)  # fmt: skip
+
+_FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
+                     ("host", "filter_host"))  # fmt: skip
+_SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
+
+Apps = Literal["each", "total"]
+
+
+@dataclass(slots=True)
+class Answer:
+    items: list[dict[str, Any]]
+    source: Literal["rollup", "raw"]
+
+
+def _metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """Counts as ints and averages rounded, so both sources print alike."""
+    cpu, rss = row["avg_cpu_percent"], row["avg_rss_kb"]
+    return {
+        "users": int(row["users"]),
+        "hosts": int(row["hosts"]),
+        "snapshots": int(row["snapshots"]),
+        "processes": int(row["processes"]),
+        "avg_cpu_percent": None if cpu is None else round(float(cpu), 3),
+        "avg_rss_kb": None if rss is None else round(float(rss), 1),
+    }
+
+
+class Analytics:
+    """The analytics queries over a connection pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    # ------------------------------------------------------------------ public questions
+
+    def top_apps(
+        self, filters: Filters, *, metric: str = "users", limit: int = 10, source: str = "auto"
+    ) -> Answer:
+        used = self.choose_source(filters, source)
+        rows, params = self._rows(filters, used, apps="each")
+        app = sql.Identifier("app")
+        q = self._compose(
+            "top_apps", used, filters, rows, keys=app, group_keys=app,
+            order=sql.Identifier(METRIC_COLUMN[metric]),
+        )  # fmt: skip
+        params["limit"] = limit
+        return Answer([{"app": r["app"], **_metrics(r)} for r in self._fetch(q, params)], used)
+
+    def usage(
+        self,
+        filters: Filters,
+        *,
+        bucket: str = "day",
+        group_by: str | None = None,
+        source: str = "auto",
+    ) -> Answer:
+        """One row per (group, bucket): ``group`` is None without ``group_by``."""
+        used = self.choose_source(filters, source)
+        apps: Apps = "each" if group_by == "app" else "total"
+        rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
+        group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
+        ts = sql.SQL("date_trunc(%(bucket)s, r.bucket, 'UTC')")
+        q = self._compose(
+            "usage", used, filters, rows, group=group,
+            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts),
+            group_keys=sql.SQL("{}, {}").format(group, ts),
+        )  # fmt: skip
+        params["bucket"] = bucket
+        return Answer(
+            [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in self._fetch(q, params)],
+            used,
+        )
+
+    def breakdown(
+        self,
+        filters: Filters,
+        *,
+        by: str,
+        metric: str | None = "users",
+        limit: int = 1000,
+        prefix: str | None = None,
+        source: str = "auto",
+    ) -> Answer:
+        """Counts per value of ``by``, ordered by ``metric`` (descending) or, with None, by value."""
+        used = self.choose_source(filters, source)
+        extra = []
+        params: dict[str, Any] = {}
+        if prefix:
+            extra.append(fragment("filter_prefix").format(dim=self._dim(by)))
+            params["q"] = prefix.lower()
+        apps: Apps = "each" if by == "app" else "total"
+        rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
+        params.update(row_params)
+        if metric is not None:
+            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+        elif used == "rollup":
+            order = sql.Identifier("value")
+        else:
+            order = sql.SQL('{} COLLATE "C"').format(self._dim(by))
+        q = self._compose(
+            "breakdown", used, filters, rows, dim=self._dim(by), order=order,
+            keys=sql.SQL("{} AS value").format(self._dim(by)), group_keys=self._dim(by),
+        )  # fmt: skip
+        params["limit"] = limit
+        return Answer([{by: r["value"], **_metrics(r)} for r in self._fetch(q, params)], used)
+
+    def processes(
+        self, filters: Filters, *, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of raw process rows and the cursor of the next page (None after the last)."""
+        after_at, after_id, after_row = decode_cursor(cursor) if cursor else (
+            EARLIEST, uuid.UUID(int=0), "(0,0)"
+        )  # fmt: skip
+        params: dict[str, Any] = {
+            "from": filters.start, "to": filters.end, "limit": limit,
+            "after_at": after_at, "after_id": after_id, "after_row": after_row,
+        }  # fmt: skip
+        snapshot_filters = []
+        for name, frag in _FILTER_FRAGMENTS:
+            value = getattr(filters, name)
+            if value is not None:
+                snapshot_filters.append(fragment(frag))
+                params[name] = value
+        process_filters = []
+        if filters.app is not None:
+            process_filters.append(fragment("filter_app"))
+            params["app"] = filters.app
+        if not filters.include_system:
+            process_filters.append(fragment("filter_not_system"))
+        q = fragment("processes_page").format(
+            snapshot_filters=sql.SQL(" ").join(snapshot_filters),
+            process_filters=sql.SQL(" ").join(process_filters),
+        )
+        rows = self._fetch(q, params)
+        next_cursor = None
+        if len(rows) == limit:
+            last = rows[-1]
+            next_cursor = encode_cursor(last["collected_at"], last["snapshot_id"], last["row_id"])
+        for r in rows:
+            del r["row_id"]
+        return rows, next_cursor
+
+    # ------------------------------------------------------------------ building blocks
+
+    @staticmethod
+    def choose_source(filters: Filters, source: str = "auto") -> Literal["rollup", "raw"]:
+        if source == "raw":
+            return "raw"
+        if filters.hour_aligned:
+            return "rollup"
+        if source == "rollup":
+            raise FilterError(
+                "source", "rollups answer only when `from` and `to` fall on whole hours (UTC)"
+            )
+        return "raw"
+
+    @staticmethod
+    def _prefix(filters: Filters) -> sql.SQL:
+        return sql.SQL("" if filters.include_system else "u_")
+
+    def _compose(
+        self,
+        name: str,
+        used: str,
+        filters: Filters,
+        rows: sql.Composable,
+        *,
+        keys: sql.Composable,
+        group_keys: sql.Composable,
+        **parts: sql.Composable,
+    ) -> sql.Composable:
+        """The named question over ``rows``: per ``keys`` from rollups, or from raw rows."""
+        p = self._prefix(filters)
+        if used == "rollup":
+            pairs = fragment("rollup_pairs").format(
+                keys=keys, group_keys=group_keys, rows=rows, p=p
+            )
+            return fragment(f"{name}_rollup").format(
+                pairs=pairs, metrics=fragment("rollup_metrics"), **parts
+            )
+        return fragment(f"{name}_raw").format(rows=rows, metrics=fragment("raw_metrics"), **parts)
+
+    @staticmethod
+    def _dim(name: str) -> sql.Identifier:
+        return sql.Identifier(DIMENSION_COLUMN[name])
+
+    def _rows(
+        self,
+        filters: Filters,
+        used: str,
+        *,
+        apps: Apps,
+        use_days: bool = True,
+        extra: Sequence[sql.Composable] = (),
+    ) -> tuple[sql.Composable, dict[str, Any]]:
+        """The filtered source rows (a subquery) and its parameters."""
+        parts: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        for name, frag in _FILTER_FRAGMENTS:
+            value = getattr(filters, name)
+            if value is not None:
+                parts.append(fragment(frag))
+                params[name] = value
+        if filters.app is not None:
+            parts.append(fragment("filter_app"))
+            params["app"] = filters.app
+        elif apps == "each" or used == "raw":
+            parts.append(fragment("filter_any_app"))
+        else:
+            parts.append(fragment("filter_all_apps_row"))
+        parts.extend(extra)
+        if used == "raw":
+            if not filters.include_system:
+                parts.append(fragment("filter_not_system"))
+            params.update({"from": filters.start, "to": filters.end})
+            return fragment("raw_rows").format(filters=sql.SQL(" ").join(parts)), params
+        params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
+        return fragment("rollup_rows").format(filters=sql.SQL(" ").join(parts)), params
+
+    def _fetch(self, q: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(_SESSION)
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(q, params).fetchall()
+
+
+# ---------------------------------------------------------------------- cursors
+
+
+def encode_cursor(collected_at: datetime, snapshot_id: uuid.UUID, row_id: str) -> str:
+    raw = json.dumps([collected_at.isoformat(), str(snapshot_id), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, sid, row = json.loads(raw)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not (row.startswith("(") and row.endswith(")")):
+            raise ValueError(row)
+        block, offset = row[1:-1].split(",")
+        return when, uuid.UUID(sid), f"({int(block)},{int(offset)})"
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+        raise FilterError("cursor", "is not a cursor this api returned") from None
+
+
+__all__ = ["Analytics", "Answer", "METRIC_FIELDS", "decode_cursor", "encode_cursor"]

@@ -1,0 +1,185 @@
+-- Named queries and fragments of dream.analytics. Each starts with a "-- name: <name>" line.
+-- Values are always bound parameters (%(x)s). The {placeholders} are filled by
+-- dream.analytics.queries with other fragments of this file or with column identifiers from a
+-- fixed whitelist (psycopg.sql), never with values.
+--
+-- Rollup rows carry counters twice: over all processes and, prefixed u_, over non-system ones;
+-- {p} is "" or "u_" accordingly (include_system).
+
+-- name: create_usage_stage
+-- Where a write transaction COPYs its hourly rollup rows before adding them to both tables.
+CREATE TEMP TABLE IF NOT EXISTS usage_stage (LIKE usage_hourly) ON COMMIT DELETE ROWS
+
+-- name: copy_usage_stage
+COPY usage_stage (bucket, app, os, faculty, user_name, host, snapshots, processes, cpu_sum,
+                  cpu_n, rss_sum, rss_n, u_snapshots, u_processes, u_cpu_sum, u_cpu_n,
+                  u_rss_sum, u_rss_n) FROM STDIN
+
+-- name: upsert_usage_hourly
+-- In key order, so concurrent writers lock shared rows in the same order (no deadlocks).
+INSERT INTO usage_hourly AS r
+SELECT * FROM usage_stage
+ORDER BY bucket, app, os, faculty, user_name, host
+ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
+    snapshots = r.snapshots + EXCLUDED.snapshots, processes = r.processes + EXCLUDED.processes,
+    cpu_sum = r.cpu_sum + EXCLUDED.cpu_sum, cpu_n = r.cpu_n + EXCLUDED.cpu_n,
+    rss_sum = r.rss_sum + EXCLUDED.rss_sum, rss_n = r.rss_n + EXCLUDED.rss_n,
+    u_snapshots = r.u_snapshots + EXCLUDED.u_snapshots,
+    u_processes = r.u_processes + EXCLUDED.u_processes,
+    u_cpu_sum = r.u_cpu_sum + EXCLUDED.u_cpu_sum, u_cpu_n = r.u_cpu_n + EXCLUDED.u_cpu_n,
+    u_rss_sum = r.u_rss_sum + EXCLUDED.u_rss_sum, u_rss_n = r.u_rss_n + EXCLUDED.u_rss_n
+
+-- name: upsert_usage_daily
+INSERT INTO usage_daily AS r
+SELECT date_trunc('day', bucket, 'UTC') AS day, app, os, faculty, user_name, host,
+       sum(snapshots), sum(processes), sum(cpu_sum), sum(cpu_n), sum(rss_sum), sum(rss_n),
+       sum(u_snapshots), sum(u_processes), sum(u_cpu_sum), sum(u_cpu_n), sum(u_rss_sum),
+       sum(u_rss_n)
+FROM usage_stage
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
+    snapshots = r.snapshots + EXCLUDED.snapshots, processes = r.processes + EXCLUDED.processes,
+    cpu_sum = r.cpu_sum + EXCLUDED.cpu_sum, cpu_n = r.cpu_n + EXCLUDED.cpu_n,
+    rss_sum = r.rss_sum + EXCLUDED.rss_sum, rss_n = r.rss_n + EXCLUDED.rss_n,
+    u_snapshots = r.u_snapshots + EXCLUDED.u_snapshots,
+    u_processes = r.u_processes + EXCLUDED.u_processes,
+    u_cpu_sum = r.u_cpu_sum + EXCLUDED.u_cpu_sum, u_cpu_n = r.u_cpu_n + EXCLUDED.u_cpu_n,
+    u_rss_sum = r.u_rss_sum + EXCLUDED.u_rss_sum, u_rss_n = r.u_rss_n + EXCLUDED.u_rss_n
+
+-- ---------------------------------------------------------------- filter fragments (both sources)
+-- name: filter_faculty
+AND faculty = %(faculty)s
+-- name: filter_os
+AND os = %(os)s
+-- name: filter_user
+AND user_name = %(user)s
+-- name: filter_host
+AND host = %(host)s
+-- name: filter_app
+AND app = %(app)s
+-- name: filter_any_app
+-- Rows of every known application (rollup per-app rows; raw rows with an app).
+AND app <> ''
+-- name: filter_all_apps_row
+-- The rollups' snapshot-level total rows.
+AND app = ''
+-- name: filter_prefix
+AND starts_with(lower({dim}), %(q)s)
+-- name: filter_not_system
+AND NOT is_system
+
+-- ---------------------------------------------------------------- rollup source
+-- name: rollup_rows
+-- The rollup rows of [from, to): whole UTC days from usage_daily, the hours at either end from
+-- usage_hourly (empty ranges when the bounds are whole days, or when no daily rows are wanted).
+SELECT * FROM usage_daily
+WHERE bucket >= %(day_from)s AND bucket < %(day_to)s {filters}
+UNION ALL
+SELECT * FROM usage_hourly
+WHERE bucket >= %(head_from)s AND bucket < %(head_to)s {filters}
+UNION ALL
+SELECT * FROM usage_hourly
+WHERE bucket >= %(tail_from)s AND bucket < %(tail_to)s {filters}
+
+-- name: rollup_pairs
+-- One hash aggregation pass over the rollup rows, per {keys}: the sums (g = 3), and one row per
+-- distinct user (g = 1) and per distinct host (g = 2), which the outer query counts. Cheaper
+-- than count(DISTINCT ...), which sorts.
+-- (d_user, d_host: copies, so that grouping by user or host as a key still works.)
+SELECT {keys}, GROUPING(d_user, d_host) AS g,
+       sum({p}snapshots) AS snapshots, sum({p}processes) AS processes,
+       sum({p}cpu_sum) AS cpu_sum, sum({p}cpu_n) AS cpu_n,
+       sum({p}rss_sum) AS rss_sum, sum({p}rss_n) AS rss_n
+FROM (SELECT *, user_name AS d_user, host AS d_host FROM ({rows}) r0) r
+WHERE {p}snapshots > 0
+GROUP BY GROUPING SETS (({group_keys}), ({group_keys}, d_user), ({group_keys}, d_host))
+
+-- name: rollup_metrics
+count(*) FILTER (WHERE g = 1) AS users,
+count(*) FILTER (WHERE g = 2) AS hosts,
+(sum(snapshots) FILTER (WHERE g = 3))::bigint AS snapshots,
+(sum(processes) FILTER (WHERE g = 3))::bigint AS processes,
+sum(cpu_sum) FILTER (WHERE g = 3) / nullif(sum(cpu_n) FILTER (WHERE g = 3), 0) AS avg_cpu_percent,
+(sum(rss_sum) FILTER (WHERE g = 3))::float8
+    / nullif(sum(rss_n) FILTER (WHERE g = 3), 0) AS avg_rss_kb
+
+-- name: top_apps_rollup
+SELECT app, {metrics}
+FROM ({pairs}) x
+GROUP BY app
+ORDER BY {order} DESC NULLS LAST, app
+LIMIT %(limit)s
+
+-- name: breakdown_rollup
+SELECT value, {metrics}
+FROM ({pairs}) x
+GROUP BY value
+ORDER BY {order} NULLS LAST, value
+LIMIT %(limit)s
+
+-- name: usage_rollup
+SELECT grp, ts, {metrics}
+FROM ({pairs}) x
+GROUP BY grp, ts
+ORDER BY grp, ts
+
+-- ---------------------------------------------------------------- raw source
+-- Ties and groups are ordered by byte value (COLLATE "C"), as the rollups' columns are.
+-- name: raw_rows
+SELECT * FROM processes
+WHERE collected_at >= %(from)s AND collected_at < %(to)s {filters}
+
+-- name: raw_metrics
+count(DISTINCT user_name) AS users,
+count(DISTINCT host) AS hosts,
+count(DISTINCT snapshot_id) AS snapshots,
+count(*) AS processes,
+avg(cpu_percent::float8) AS avg_cpu_percent,
+avg(rss_kb)::float8 AS avg_rss_kb
+
+-- name: top_apps_raw
+WITH r AS ({rows})
+SELECT app, {metrics}
+FROM r
+GROUP BY app
+ORDER BY {order} DESC NULLS LAST, app COLLATE "C"
+LIMIT %(limit)s
+
+-- name: breakdown_raw
+WITH r AS ({rows})
+SELECT {dim} AS value, {metrics}
+FROM r
+GROUP BY 1
+ORDER BY {order} NULLS LAST, {dim} COLLATE "C"
+LIMIT %(limit)s
+
+-- name: usage_raw
+WITH r AS ({rows})
+SELECT {group} AS grp, date_trunc(%(bucket)s, r.collected_at, 'UTC') AS ts, {metrics}
+FROM r
+GROUP BY 1, 2
+ORDER BY {group} COLLATE "C", 2
+
+-- ---------------------------------------------------------------- raw process rows
+-- name: processes_page
+-- Keyset pagination in (collected_at, snapshot_id, row position) order: snapshots come from
+-- their collected_at index, each one's rows by (snapshot_id, collected_at) from its partition.
+SELECT s.collected_at, s.snapshot_id, p.ctid::text AS row_id, s.host, s.os,
+       s.user_name AS "user", s.faculty, p.pid, p.ppid, p.process_user, p.name, p.command, p.app,
+       p.is_system, p.cpu_percent, p.mem_percent, p.rss_kb, p.vsz_kb, p.state, p.tty, p.started,
+       p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title
+FROM (
+    SELECT snapshot_id, collected_at, host, os, user_name, faculty
+    FROM snapshots
+    WHERE status = 'stored' AND collected_at >= %(from)s AND collected_at < %(to)s
+      AND (collected_at, snapshot_id) >= (%(after_at)s, %(after_id)s) {snapshot_filters}
+    ORDER BY collected_at, snapshot_id
+) s
+CROSS JOIN LATERAL (
+    SELECT ctid, * FROM processes
+    WHERE snapshot_id = s.snapshot_id AND collected_at = s.collected_at {process_filters}
+) p
+WHERE (s.collected_at, s.snapshot_id, p.ctid) > (%(after_at)s, %(after_id)s, %(after_row)s::tid)
+ORDER BY s.collected_at, s.snapshot_id, p.ctid
+LIMIT %(limit)s

@@ -1,0 +1,34 @@
+"""Fixtures for the analytics tests: a database holding the generated dataset, and the api."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import analytics_dataset
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
+
+
+@pytest.fixture
+def rows(database_url: str) -> list[analytics_dataset.Row]:
+    """The dataset, written through the real writer; its rows are the oracle's input."""
+    return analytics_dataset.load(database_url)
+
+
+@pytest.fixture
+def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path))
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def client(dream: Dream, rows: list) -> Iterator[TestClient]:
+    app = create_app(dream, publisher=dream.publisher())
+    with TestClient(app) as c:
+        yield c

@@ -1,0 +1,107 @@
+"""`dream query ...` and `dream prune-raw` as a user runs them, against a live api."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+import analytics_dataset as ds
+import services
+from dream.app import Dream
+from dream.ingest.api import create_app
+from helpers import wait_for
+
+
+@pytest.fixture
+def live_api(dream: Dream, rows: list[ds.Row]) -> Iterator[str]:
+    port = services.free_port()
+    app = create_app(dream, publisher=dream.publisher())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, timeout_s=30, what="the api to answer")
+    yield base
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def dream_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dream", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_query_top_apps_json_csv_and_table(live_api: str, rows: list[ds.Row]) -> None:
+    done = dream_cli("query", "top-apps", "--faculty", "law", "--os", "windows", "--limit", "1",
+                     "--json", "--url", live_api)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["items"] == ds.top_apps(rows, {"faculty": "law", "os": "windows"}, limit=1)
+    assert body["items"][0]["app"] == "winword"
+
+    done = dream_cli("query", "top-apps", "--metric", "processes", "--include-system",
+                     "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-03T00:00:00Z",
+                     "--csv", "--url", live_api)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = list(csv.DictReader(io.StringIO(done.stdout)))
+    f = {"include_system": True, "from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"}
+    expected = ds.top_apps(rows, f, "processes")
+    assert [(r["app"], int(r["processes"])) for r in table] == [
+        (e["app"], e["processes"]) for e in expected
+    ]
+
+    done = dream_cli("query", "top-apps", "--faculty", "law", "--url", live_api)
+    assert done.returncode == 0, done.stderr
+    assert "winword" in done.stdout and "faculty=law" in done.stdout.replace("\n", "")
+
+
+def test_query_usage_and_breakdown(live_api: str, rows: list[ds.Row]) -> None:
+    done = dream_cli("query", "usage", "--app", "matlab", "--bucket", "week", "--group-by",
+                     "faculty", "--json", "--url", live_api)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    series = json.loads(done.stdout)["series"]
+    points = sum(len(s["points"]) for s in series)
+    assert points == len(ds.usage(rows, {"app": "matlab"}, "week", "faculty"))
+
+    done = dream_cli("query", "breakdown", "--by", "os", "--csv", "--url", live_api)
+    assert done.returncode == 0, done.stderr
+    table = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [(r["os"], int(r["users"])) for r in table] == [
+        (e["os"], e["users"]) for e in ds.breakdown(rows, {}, "os")
+    ]
+    done = dream_cli("query", "usage", "--app", "matlab", "--url", live_api)
+    assert done.returncode == 0 and "matlab" in done.stdout, done.stderr
+
+
+def test_query_reports_invalid_values(live_api: str) -> None:
+    done = dream_cli("query", "top-apps", "--os", "beos", "--url", live_api)
+    assert done.returncode == 2
+    assert "os" in done.stderr
+
+
+def test_prune_raw_command(database_url: str, rows: list[ds.Row]) -> None:
+    env = {"DREAM_DATABASE_URL": database_url, "DREAM_RAW_RETENTION_DAYS": "1"}
+    done = dream_cli("prune-raw", "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "would drop 2 partition(s)" in done.stderr
+    done = dream_cli("prune-raw", env=env)
+    assert done.returncode == 0 and "dropped 2 partition(s)" in done.stderr, done.stderr
+    done = dream_cli("prune-raw", env={"DREAM_DATABASE_URL": database_url})
+    assert done.returncode == 2  # no retention configured or given

@@ -1,0 +1,124 @@
+"""Rollup maintenance (same transaction, replay-safe), the migration's backfill, and retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+import analytics_dataset as ds
+from dream.analytics.filters import Filters
+from dream.analytics.queries import Analytics
+from dream.analytics.retention import prune_raw, raw_partitions
+from dream.errors import StorageError
+from dream.storage.migrate import available_migrations
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import SnapshotWriter
+
+ROLLUP_SNAPSHOT = "SELECT * FROM {} ORDER BY bucket, app, os, faculty, user_name, host"
+
+
+def rollup_tables(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    return {t: conn.execute(ROLLUP_SNAPSHOT.format(t)).fetchall()  # type: ignore[arg-type]
+            for t in ("usage_hourly", "usage_daily")}  # fmt: skip
+
+
+def test_rollups_add_up_to_the_raw_rows(database_url: str, rows: list[ds.Row]) -> None:
+    with psycopg.connect(database_url) as conn:
+        raw = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT is_system) FROM processes WHERE app <> ''"
+        ).fetchone()
+        for table in ("usage_hourly", "usage_daily"):
+            totals = conn.execute(
+                f"SELECT sum(processes), sum(u_processes), sum(snapshots) FROM {table}"
+                " WHERE app = ''"
+            ).fetchone()
+            assert (totals[0], totals[1]) == raw
+            stored = conn.execute("SELECT count(*) FROM snapshots WHERE status = 'stored'")
+            assert totals[2] == stored.fetchone()[0]  # every snapshot once, the failed one not
+    assert raw[0] == len(ds.select(rows, {"include_system": True}))
+
+
+def test_replaying_everything_changes_no_rollup(database_url: str, rows: list[ds.Row]) -> None:
+    items, _ = ds.generate()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        before = rollup_tables(conn)
+        summary = SnapshotWriter(PartitionManager()).write(conn, items)
+        assert summary.snapshots_written == 0 and summary.process_rows == 0
+        assert rollup_tables(conn) == before
+
+
+def test_a_failed_write_leaves_no_rollup_behind(database_url: str) -> None:
+    items, _ = ds.generate()
+    writer = SnapshotWriter(PartitionManager())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE usage_daily ADD CONSTRAINT boom CHECK (processes < 0) NOT VALID")
+        with pytest.raises(StorageError):
+            writer.write(conn, items[:5])
+        assert conn.execute("SELECT count(*) FROM usage_hourly").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM processes").fetchone()[0] == 0
+        conn.execute("ALTER TABLE usage_daily DROP CONSTRAINT boom")
+        assert writer.write(conn, items[:5]).snapshots_written == 5
+        assert (
+            conn.execute("SELECT sum(snapshots) FROM usage_hourly WHERE app = ''").fetchone()[0]
+            == 5
+        )
+
+
+def test_migration_backfill_equals_what_the_writer_maintains(
+    database_url: str, rows: list[ds.Row]
+) -> None:
+    migration = next(m for m in available_migrations() if m.name == "usage_rollups")
+    backfill = migration.sql[migration.sql.index("INSERT INTO usage_hourly") :]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        maintained = rollup_tables(conn)
+        with conn.transaction():
+            conn.execute("TRUNCATE usage_hourly, usage_daily")
+            conn.execute(backfill.encode())
+        rebuilt = rollup_tables(conn)
+    for table in maintained:
+        assert len(rebuilt[table]) == len(maintained[table])
+        for a, b in zip(rebuilt[table], maintained[table], strict=True):
+            assert a[:8] == b[:8] and a[9:14] == b[9:14] and a[15:] == b[15:]
+            assert a[8] == pytest.approx(b[8]) and a[14] == pytest.approx(b[14])  # cpu sums
+
+
+def test_retention_drops_old_raw_months_and_rollups_still_answer(
+    database_url: str, rows: list[ds.Row]
+) -> None:
+    march = Filters.model_validate({"from": "2026-03-01T00:00:00Z", "to": "2026-03-11T00:00:00Z"})
+    everything = Filters()
+    with ConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        analytics = Analytics(pool)
+        before = analytics.top_apps(march, limit=50).items
+        before_all = analytics.breakdown(everything, by="faculty").items
+        assert analytics.top_apps(march, limit=50, source="raw").items == before
+        with pool.connection() as conn:
+            assert set(raw_partitions(conn)) == {"processes_2026_03", "processes_2026_04"}
+            cache = PartitionManager()
+            now = datetime(2026, 4, 20, tzinfo=UTC)
+            dry = prune_raw(conn, 15, now=now, dry_run=True)
+            assert dry.dropped == ["processes_2026_03"] and dry.kept == ["processes_2026_04"]
+            assert set(raw_partitions(conn)) == {"processes_2026_03", "processes_2026_04"}
+            # April 1st is 19 days before `now`, but April is not over: only March goes.
+            result = prune_raw(conn, 15, now=now, partitions=cache)
+            assert result.dropped == ["processes_2026_03"]
+            assert set(raw_partitions(conn)) == {"processes_2026_04"}
+            assert prune_raw(conn, 15, now=now).dropped == []
+        assert analytics.top_apps(march, limit=50).items == before  # from rollups
+        assert analytics.breakdown(everything, by="faculty").items == before_all
+        assert analytics.top_apps(march, limit=50, source="raw").items == []  # raw rows gone
+
+
+def test_a_late_snapshot_for_a_pruned_month_is_stored_after_a_retry(database_url: str) -> None:
+    items, _ = ds.generate()
+    writer = SnapshotWriter(PartitionManager())  # a worker whose partition cache is stale
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        writer.write(conn, items[:3])
+        prune_raw(conn, 1, now=datetime(2026, 6, 1, tzinfo=UTC))
+        assert raw_partitions(conn) == {}
+        with pytest.raises(StorageError, match="no partition"):
+            writer.write(conn, items[3:5])
+        assert writer.write(conn, items[3:5]).snapshots_written == 2  # the retry

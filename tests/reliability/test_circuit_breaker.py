@@ -1,0 +1,109 @@
+"""The circuit breaker's state machine and the in-flight bound (pure logic, a hand-driven clock)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dream.pipeline.base import Batch
+from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, Unavailable
+from helpers import wait_for
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_opens_after_consecutive_failures_and_refuses_with_retry_after() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=3, reset_timeout_s=5, clock=clock)
+    breaker.record_failure("timeout")
+    breaker.record_success()  # resets the count: failures must be consecutive
+    breaker.record_failure("timeout")
+    breaker.record_failure("timeout")
+    breaker.check()
+    assert breaker.state == "closed"
+    breaker.record_failure("timeout")
+    assert breaker.state == "open"
+    with pytest.raises(Unavailable) as refused:
+        breaker.check()
+    assert refused.value.retry_after_s == 5
+    clock.now += 3.2
+    with pytest.raises(Unavailable) as refused:
+        breaker.check()
+    assert refused.value.retry_after_s == 2
+
+
+def test_half_open_probes_in_the_background_and_closes_on_success() -> None:
+    clock = Clock()
+    answer = threading.Event()
+    outcome = {"ok": False}
+    calls = []
+
+    def probe() -> bool:
+        calls.append(1)
+        answer.wait(5)
+        return outcome["ok"]
+
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout_s=2, probe=probe, clock=clock)
+    breaker.trip("all brokers down")
+    clock.now += 2
+    assert breaker.state == "half-open"
+    for _ in range(5):  # requests are refused while one probe runs
+        with pytest.raises(Unavailable):
+            breaker.check()
+    assert len(calls) == 1
+    answer.set()  # probe fails: open again for another reset period
+    wait_for(lambda: breaker.state == "open", timeout_s=5)
+    answer.clear()
+    clock.now += 2
+    outcome["ok"] = True
+    with pytest.raises(Unavailable):
+        breaker.check()  # starts the second probe
+    answer.set()
+    wait_for(lambda: breaker.state == "closed", timeout_s=5)
+    breaker.check()
+    assert breaker.opened_count == 1
+
+
+def test_without_a_probe_half_open_lets_a_trial_through() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout_s=1, clock=clock)
+    breaker.record_failure("x")
+    clock.now += 1
+    breaker.check()  # the trial
+    breaker.record_failure("still down")
+    assert breaker.state == "open"
+    clock.now += 1
+    breaker.check()
+    breaker.record_success()
+    assert breaker.state == "closed"
+
+
+def test_in_flight_limit_refuses_at_once_beyond_the_bound() -> None:
+    limit = InFlightLimit(2)
+    limit.acquire()
+    limit.acquire()
+    with pytest.raises(Unavailable):
+        limit.acquire()
+    limit.release()
+    limit.acquire()
+    assert limit.count == 2
+
+
+def test_batch_drop_lanes_keeps_the_rest_aligned() -> None:
+    batch = Batch(
+        snapshots=["a", "b", "c"],  # type: ignore[list-item]
+        token={("t", 0): (5, 1), ("t", 1): (9, 1)},
+        lanes=[("t", 0), ("t", 1), ("t", 0)],
+        origins=["ma", "mb", "mc"],
+    )
+    assert batch.drop_lanes({("t", 0)}) == [1]
+    assert (batch.snapshots, batch.origins, batch.token) == (["b"], ["mb"], {("t", 1): (9, 1)})
+    no_lanes = Batch(snapshots=["x", "y"])  # type: ignore[list-item]
+    assert no_lanes.drop_lanes({("t", 0)}) == [0, 1]

@@ -1,0 +1,135 @@
+"""Poison messages: recorded, sent to the dead-letter topic with the original payload, and the
+partition keeps flowing past them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
+from faults import stored
+from helpers import live_ps_aux, snapshot_body, wait_for
+
+
+@pytest.fixture
+def settings(
+    database_url: str, kafka_bootstrap: str, kafka_names: dict, tmp_path: Path
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_partitions=2,
+        batch_size=4,
+        batch_wait_s=0.1,
+        data_dir=tmp_path,
+        **kafka_names,
+    )
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    dream = Dream(settings)
+    with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+        yield client
+    dream.close()
+
+
+def _dead_letters(settings: Settings, n: int) -> list:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([settings.kafka_dlq_topic])
+    found: list = []
+    try:
+
+        def more() -> bool:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                found.append(msg)
+            return len(found) >= n
+
+        wait_for(more, timeout_s=30, what=f"{n} dead letter(s)")
+    finally:
+        consumer.close()
+    return found
+
+
+def test_unparseable_snapshot_is_failed_and_dead_lettered_and_the_partition_flows_on(
+    api: TestClient, settings: Settings
+) -> None:
+    url = settings.database_url.get_secret_value()
+    good = snapshot_body(live_ps_aux(), host="law-pc-01")
+    bad = snapshot_body("this is not a process listing\nat all", host="law-pc-01")
+    after = snapshot_body(live_ps_aux(), host="law-pc-01")  # same host: same partition, later
+    for body in (good, bad, after):
+        assert api.post("/v1/snapshots", json=body).status_code == 202
+
+    dream = Dream(settings)
+    worker = dream.worker()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: stored(url) == 3, what="all three final")
+        wait_for(lambda: worker.totals.dead_lettered == 1, what="the dead letter counted")
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+        worker.source.close()
+        dream.close()
+
+    assert api.get(f"/v1/snapshots/{good['snapshot_id']}").json()["status"] == "stored"
+    assert api.get(f"/v1/snapshots/{after['snapshot_id']}").json()["status"] == "stored"
+    failed = api.get(f"/v1/snapshots/{bad['snapshot_id']}").json()
+    assert failed["status"] == "failed" and "ps aux header" in failed["error"]
+
+    [letter] = _dead_letters(settings, 1)
+    payload = json.loads(letter.value())  # the original message, as the api produced it
+    assert payload["snapshot_id"] == bad["snapshot_id"]
+    assert payload["output"] == bad["output"]
+    headers = dict(letter.headers())
+    assert headers["snapshot_id"] == bad["snapshot_id"].encode()
+    assert b"parse failed" in headers["dream.error"] and b"ps aux header" in headers["dream.error"]
+    assert headers["dream.source"].startswith(settings.kafka_topic.encode())
+
+
+def test_malformed_message_lands_in_the_dead_letter_topic_and_the_rest_is_stored(
+    settings: Settings,
+) -> None:
+    url = settings.database_url.get_secret_value()
+    dream = Dream(settings)
+    dream.publisher().close()  # creates the topics
+    from dream.snapshots import Snapshot, SnapshotIn
+
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    good = [snapshot_body(live_ps_aux(), host="law-pc-02") for _ in range(3)]
+    messages = [Snapshot.accept(SnapshotIn.model_validate(b)).model_dump_json() for b in good]
+    for value in (messages[0], '{"host": "law-pc-02"}', messages[1], "\x00garbage", messages[2]):
+        producer.produce(settings.kafka_topic, key=b"law-pc-02", value=value.encode())
+    assert producer.flush(10) == 0
+
+    worker = dream.worker()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: stored(url) == 3, what="the good snapshots stored")
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+        worker.source.close()
+        dream.close()
+    letters = _dead_letters(settings, 2)
+    assert sorted(m.value() for m in letters) == sorted([b'{"host": "law-pc-02"}', b"\x00garbage"])
+    assert all(b"invalid snapshot message" in dict(m.headers())["dream.error"] for m in letters)

@@ -1,0 +1,148 @@
+"""Two workers in one group under a steady stream; one is killed (-9) during the rebalance its
+partner's arrival starts. Every accepted snapshot must end up stored exactly once."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
+from faults import (
+    assert_each_snapshot_once,
+    dream_env,
+    group_caught_up,
+    spawn,
+    stored,
+    terminate,
+    wait_for_log,
+)
+from helpers import live_ps_aux, snapshot_body, wait_for
+
+
+@pytest.fixture
+def env(database_url: str, kafka_bootstrap: str) -> dict[str, str]:
+    return dream_env(
+        database_url,
+        kafka_bootstrap,
+        DREAM_KAFKA_PARTITIONS=6,
+        DREAM_BATCH_SIZE=3,
+        DREAM_KAFKA_SESSION_TIMEOUT_MS=6000,
+    )
+
+
+@pytest.fixture
+def api(env: dict[str, str], tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=env["DREAM_DATABASE_URL"],
+        kafka_bootstrap=env["DREAM_KAFKA_BOOTSTRAP"],
+        kafka_topic=env["DREAM_KAFKA_TOPIC"],
+        kafka_dlq_topic=env["DREAM_KAFKA_DLQ_TOPIC"],
+        kafka_partitions=6,
+        data_dir=tmp_path,
+    )
+    dream = Dream(settings)
+    with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+        yield client
+    dream.close()
+
+
+class Stream:
+    """Posts snapshots from a thread until stopped; the ids of every 202."""
+
+    def __init__(self, api: TestClient) -> None:
+        self.api = api
+        self.output = live_ps_aux()
+        self.ids: set[str] = set()
+        self.failures: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            i += 1
+            body = snapshot_body(self.output, host=f"arts-lab-{i % 23:02d}")
+            r = self.api.post("/v1/snapshots", json=body)
+            if r.status_code == 202:
+                self.ids.add(body["snapshot_id"])
+            else:
+                self.failures.append(r.status_code)
+
+    def __enter__(self) -> Stream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_worker_killed_during_rebalance_loses_and_doubles_nothing(
+    env: dict[str, str], api: TestClient, logs_dir: Path
+) -> None:
+    url = env["DREAM_DATABASE_URL"]
+    log_a, log_b = logs_dir / "worker-a.log", logs_dir / "worker-b.log"
+    a = spawn(["worker"], env, log_a)
+    b = None
+    try:
+        with Stream(api) as stream:
+            wait_for(lambda: stored(url) >= 30, timeout_s=60, what="worker A storing")
+            b = spawn(["worker"], env, log_b)
+            # B joining makes A give partitions up (cooperative rebalance): kill A right then,
+            # with batches of its own in flight.
+            wait_for_log(log_a, "partitions revoked", timeout_s=60)
+            a.send_signal(signal.SIGKILL)
+            a.wait(timeout=10)
+            # B takes A's partitions once A's session times out; keep the stream going.
+            wait_for_log(log_b, r"partitions assigned +partitions=\[\d", timeout_s=30)
+            time.sleep(3)
+        assert stream.failures == []
+        wait_for(
+            lambda: stored(url) == len(stream.ids) and group_caught_up(env, partitions=6),
+            timeout_s=90,
+            what="every accepted snapshot stored by the survivor",
+        )
+    finally:
+        if a.poll() is None:
+            a.kill()
+        rc_b = terminate(b) if b is not None else 0
+    assert rc_b == 0, log_b.read_text()[-3000:]
+    assert_each_snapshot_once(url, stream.ids)
+
+
+def test_second_worker_joining_and_leaving_doubles_nothing(
+    env: dict[str, str], api: TestClient, logs_dir: Path
+) -> None:
+    """Graceful joins and leaves under load: revoked partitions' batches are finished first."""
+    url = env["DREAM_DATABASE_URL"]
+    log_a, log_b = logs_dir / "worker-a.log", logs_dir / "worker-b.log"
+    a = spawn(["worker"], env, log_a)
+    b = None
+    try:
+        with Stream(api) as stream:
+            wait_for(lambda: stored(url) >= 30, timeout_s=60, what="worker A storing")
+            b = spawn(["worker"], env, log_b)
+            # Cooperative rebalance: A gives partitions up in one round, B gets them in the next.
+            wait_for_log(log_b, r"partitions assigned +partitions=\[\d", timeout_s=60)
+            time.sleep(2)
+            assert terminate(b) == 0, log_b.read_text()[-3000:]  # leaves: A takes it all back
+            time.sleep(2)
+        wait_for(
+            lambda: stored(url) == len(stream.ids) and group_caught_up(env, partitions=6),
+            timeout_s=90,
+            what="every accepted snapshot stored",
+        )
+    finally:
+        rc_a = terminate(a)
+        if b is not None and b.poll() is None:
+            b.kill()
+    assert rc_a == 0, log_a.read_text()[-3000:]
+    assert_each_snapshot_once(url, stream.ids)
