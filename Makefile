@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test services-up services-down bench docker-up docker-down lock clean
+.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean
 
 install: $(VENV)/.installed
 
@@ -19,9 +19,14 @@ run: install
 	$(DREAM) serve --host 127.0.0.1 --port 8080
 
 ## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
-test: install
+test: install browser
 	$(PY) scripts/services.py kafka-libs >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install chromium: tests/frontend skip (and fail under CI=true)"
 
 ## Start / stop a local Kafka (KRaft) broker and PostgreSQL; `up` prints the DREAM_* variables.
 services-up: install

@@ -152,7 +152,9 @@ def _render_copy_text(rows: list[tuple]) -> bytes:
     return "".join("\t".join(cell(v) for v in row) + "\n" for row in rows).encode()
 
 
-def run(snapshots: int, processes: int, concurrency: int) -> E2EResult:
+def run(
+    snapshots: int, processes: int, concurrency: int, telemetry: str = "on", copy_baseline: bool = True
+) -> E2EResult:
     state = services.up()
     server_url = state["postgres"]["url"]
     bootstrap = state["kafka"]["bootstrap"]
@@ -168,6 +170,7 @@ def run(snapshots: int, processes: int, concurrency: int) -> E2EResult:
         "DREAM_KAFKA_DLQ_TOPIC": f"bench-{suffix}.dlq",
         "DREAM_KAFKA_GROUP": f"bench-{suffix}",
         "DREAM_LOG_LEVEL": "warning",
+        "DREAM_TELEMETRY": telemetry,
         "DREAM_PORT": str(port),
     }
     bodies = _bodies(snapshots, processes)
@@ -207,7 +210,9 @@ def run(snapshots: int, processes: int, concurrency: int) -> E2EResult:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-    copy_rate, write_row_rate = _copy_baseline(copy_url, bodies)
+    copy_rate, write_row_rate = (
+        _copy_baseline(copy_url, bodies) if copy_baseline else (float("nan"), float("nan"))
+    )
     _drop_database(server_url, url)
     _drop_database(server_url, copy_url)
     return E2EResult(snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate)

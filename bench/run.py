@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import platform
 
 from rich.console import Console
@@ -13,6 +14,7 @@ console = Console()
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--telemetry-runs", type=int, default=2, help="e2e runs per mode.")
     parser.add_argument("--only", choices=["e2e", "parse", "queries", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
@@ -51,6 +53,19 @@ def main() -> None:
             "[bold]end-to-end / plain COPY", f"[bold]{r.rows_per_s / r.copy_rows_per_s:.2f}"
         )
         console.print(table)
+        # Telemetry cost: the same run with request metrics/spans and per-snapshot spans and
+        # log lines off, alternated with on, so both see the same machine.
+        rates: dict[str, list[float]] = {"on": [r.rows_per_s], "off": []}
+        for mode in ["off", "on", "off"][: 2 * args.telemetry_runs - 1]:
+            rates[mode].append(
+                e2e.run(args.snapshots, args.processes, args.concurrency, telemetry=mode,
+                        copy_baseline=False).rows_per_s  # fmt: skip
+            )
+        on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+        console.print(
+            f"telemetry on: {on:,.0f} rows/s, off: {off:,.0f} rows/s (medians of"
+            f" {len(rates['on'])} and {len(rates['off'])} runs) → overhead {(off - on) / off:+.1%}"
+        )
     if args.only in (None, "queries"):
         from bench import queries
 

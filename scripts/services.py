@@ -202,6 +202,100 @@ def stop_kafka(state: dict, *, kill: bool = False) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+# S3Proxy (an S3-compatible server, for the S3 blob store's tests) -------------------------------
+
+S3PROXY_LIBS = CACHE / "s3proxy" / "libs"
+S3PROXY_POM = ROOT / "scripts" / "s3proxy" / "pom.xml"
+
+
+def s3proxy_jar() -> Path:
+    """S3Proxy's jar-with-dependencies, resolved once from Maven Central."""
+    marker = S3PROXY_LIBS / ".complete"
+    if not (marker.exists() and marker.read_text() == S3PROXY_POM.read_text()):
+        if shutil.which("mvn") is None or shutil.which("java") is None:
+            raise ServiceError("S3Proxy needs `java` (17+) and `mvn` on PATH")
+        if S3PROXY_LIBS.exists():
+            shutil.rmtree(S3PROXY_LIBS)
+        print("resolving S3Proxy from Maven Central ...", file=sys.stderr)
+        result = subprocess.run(
+            [
+                "mvn", "-q", "-B", "-f", str(S3PROXY_POM), "dependency:copy-dependencies",
+                "-DincludeScope=runtime", f"-DoutputDirectory={S3PROXY_LIBS}",
+            ],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ServiceError(f"mvn could not resolve S3Proxy:\n{result.stdout}\n{result.stderr}")
+        marker.write_text(S3PROXY_POM.read_text())
+    jars = sorted(S3PROXY_LIBS.glob("s3proxy-*.jar"))
+    if not jars:
+        raise ServiceError(f"no S3Proxy jar in {S3PROXY_LIBS}")
+    return jars[-1]
+
+
+def start_s3proxy(name: str = "s3proxy") -> dict:
+    """Start S3Proxy (filesystem backend) on a free loopback port; returns its state, with the
+    endpoint and the access key and secret it accepts."""
+    workdir = STATE_DIR / name
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "data").mkdir(parents=True)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    access_key, secret_key = "dream-test", "dream-test-secret"
+    props = workdir / "s3proxy.conf"
+    props.write_text(
+        "\n".join(
+            [
+                f"s3proxy.endpoint={endpoint}",
+                "s3proxy.authorization=aws-v2-or-v4",
+                f"s3proxy.identity={access_key}",
+                f"s3proxy.credential={secret_key}",
+                "jclouds.provider=filesystem",
+                f"jclouds.filesystem.basedir={workdir / 'data'}",
+                "",
+            ]
+        )
+    )
+    jar = s3proxy_jar()
+    log = (workdir / "s3proxy.log").open("ab")
+    proc = subprocess.Popen(
+        ["java", "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+         "-jar", str(jar), "--properties", str(props)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _port_open("127.0.0.1", port):
+        if proc.poll() is not None:
+            raise ServiceError(f"S3Proxy exited; see {workdir / 's3proxy.log'}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise ServiceError(f"S3Proxy did not listen within 60 s; see {workdir / 's3proxy.log'}")
+        time.sleep(0.2)
+    return {
+        "pid": proc.pid, "endpoint": endpoint, "access_key": access_key,
+        "secret_key": secret_key, "workdir": str(workdir),
+    }  # fmt: skip
+
+
+def stop_s3proxy(state: dict) -> None:
+    pid = state.get("pid")
+    if not pid or not _pid_alive(pid):
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    if state.get("workdir"):
+        shutil.rmtree(state["workdir"], ignore_errors=True)  # test data only
+
+
 # PostgreSQL --------------------------------------------------------------------------------------
 
 

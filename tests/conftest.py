@@ -17,6 +17,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+# Tests of other features run without API keys; tests/security turns authentication on.
+os.environ.setdefault("DREAM_AUTH", "off")
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 

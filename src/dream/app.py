@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from functools import cached_property
+from pathlib import Path
+
 import structlog
+from typing import TYPE_CHECKING
 
 from dream.errors import ConfigurationError
 from dream.pipeline.base import Publisher, Source
@@ -10,7 +15,15 @@ from dream.pipeline.direct import DirectPipeline
 from dream.settings import Settings
 from dream.storage.database import Database
 from dream.storage.migrate import migrate
+from dream.security.auth import Authenticator
+from dream.security.keys import KeyStore
+from dream.security.oidc import OidcConfig, OidcVerifier
+from dream.security.pii import Scrubber
+from dream.security.ratelimit import RateLimiter, parse_limits
 from dream.worker.runner import Worker
+
+if TYPE_CHECKING:
+    from dream.blobs.raw import RawOutputs
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +88,50 @@ class Dream:
             batch_size=self.settings.batch_size,
             batch_wait_s=self.settings.batch_wait_s,
             rebalance_wait_s=self.settings.rebalance_wait_s,
+            scrubber=self.scrubber,
+            raw=self.raw_outputs,
+            telemetry=self.settings.telemetry == "on",
         )
+
+    @cached_property
+    def raw_outputs(self) -> RawOutputs:
+        """Raw outputs in the blob store (S3 if DREAM_S3_BUCKET is set, else data_dir/blobs)."""
+        from dream.blobs.raw import RawOutputs
+
+        return RawOutputs(self.settings)
+
+    @cached_property
+    def scrubber(self) -> Scrubber:
+        """The PII scrubber, with the HMAC key from settings or generated once under data_dir."""
+        mode = self.settings.pii_mode
+        if mode != "pseudonymize":
+            return Scrubber(mode)
+        if self.settings.pii_key is not None:
+            return Scrubber(mode, self.settings.pii_key.get_secret_value().encode())
+        return Scrubber(mode, _local_pii_key(self.settings.data_dir))
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.db)
+
+    def authenticator(self) -> Authenticator:
+        s = self.settings
+        oidc = None
+        if s.oidc_issuer and s.oidc_audience and s.oidc_jwks_url:
+            oidc = OidcVerifier(OidcConfig(s.oidc_issuer, s.oidc_audience, s.oidc_jwks_url,
+                                           s.oidc_role_claim))  # fmt: skip
+        return Authenticator(
+            self.keys,
+            enabled=s.auth == "on",
+            oidc=oidc,
+            limiter=RateLimiter(parse_limits(s.rate_limits)),
+        )
+
+    def bootstrap(self) -> None:
+        """Register DREAM_BOOTSTRAP_ADMIN_KEY (idempotent), for automation."""
+        if self.settings.bootstrap_admin_key is not None:
+            token = self.settings.bootstrap_admin_key.get_secret_value()
+            self.keys.create("bootstrap admin", "admin", token=token)
 
     def require_kafka(self) -> None:
         if self.settings.transport != "kafka":
@@ -88,3 +144,17 @@ class Dream:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _local_pii_key(data_dir: Path) -> bytes:
+    """This machine's pseudonym key, created on first use (mode 0600)."""
+    path = data_dir / "pii.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log.warning("DREAM_PII_KEY is not set: using a key generated in the data directory;"
+                    " every worker of a deployment must share one key", path=str(path))  # fmt: skip
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip().encode()

@@ -14,8 +14,12 @@ from rich.console import Console
 
 from dream.app import Dream
 from dream.cli_query import prune_raw, query_app
+from dream.cli_raw import register as register_raw_commands
+from dream.cli_keys import keys_app
 from dream.errors import ConfigurationError, DreamError
 from dream.logs import configure_logging
+from dream.observability.server import MetricsServer
+from dream.observability.tracing import configure_tracing
 from dream.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Dream: process listings in, research answers out.")
@@ -23,8 +27,9 @@ err = Console(stderr=True)
 
 
 def _dream(service: str, **overrides: object) -> Dream:
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     configure_logging(settings.log_format, settings.log_level, service=service)
+    configure_tracing(service)
     return Dream(settings)
 
 
@@ -34,13 +39,15 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     from dream.ingest.api import create_app
 
     dream.migrate()
+    dream.bootstrap()
     publisher = dream.publisher()
     worker = dream.worker() if with_worker else None
     api = create_app(dream, publisher=publisher, worker=worker)
     s = dream.settings
     err.print(
         f"Dream on http://{s.host}:{s.port} — transport {s.transport}, "
-        f"database {'embedded' if s.database_url is None else 'configured'}"
+        f"database {'embedded' if s.database_url is None else 'configured'}, "
+        f"authentication {s.auth}"
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
     # that was there before it. Make that handler a clean exit, so the `finally` below and the
@@ -72,6 +79,13 @@ def serve(
 ) -> None:
     """API and worker in one process (embedded PostgreSQL and direct pipeline by default)."""
     dream = _dream("dream-serve", host=host, port=port, data_dir=data_dir)
+    s = dream.settings
+    if "auth" not in s.model_fields_set and s.database_url is None and s.kafka_bootstrap is None:
+        # The newcomer's laptop default: loopback, embedded database, no keys to hand out yet.
+        s.auth = "off"
+        if s.host not in ("127.0.0.1", "localhost", "::1"):
+            err.print("[yellow]warning:[/yellow] authentication is off and the api listens on"
+                      f" {s.host}; set DREAM_AUTH=on and create keys with `dream keys create`")  # fmt: skip
     _serve_http(dream, with_worker=True)
 
 
@@ -101,6 +115,11 @@ def worker() -> None:
         raise typer.Exit(2) from None
     dream.migrate()
     w = dream.worker()
+    metrics = None
+    if dream.settings.metrics_port:
+        # /metrics for Prometheus, /healthz for the liveness probe (unhealthy once stopped).
+        metrics = MetricsServer(dream.settings.metrics_port,
+                                healthy=lambda: not w.stopping.is_set()).start()  # fmt: skip
 
     def stop(signum: int, _frame: object) -> None:
         w.stop()
@@ -111,6 +130,8 @@ def worker() -> None:
         w.run()
     finally:
         w.source.close()
+        if metrics is not None:
+            metrics.stop()
         dream.close()
 
 
@@ -259,6 +280,35 @@ def ingest(
 
 
 @app.command()
+def status(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
+) -> None:
+    """The pipeline's health: consumer lag, last stored snapshot, pending and failed counts."""
+    from dream.observability.status import pipeline_status
+
+    dream = _dream("dream-status", log_level="warning")
+    try:
+        report = pipeline_status(dream)
+    finally:
+        dream.close()
+    if json_output:
+        print(json.dumps(report, default=str))
+        return
+    from rich.console import Console as RichConsole
+    from rich.table import Table
+
+    table = Table("measure", "value", title="Dream pipeline")
+    for key in ("transport", "database", "last_stored_at", "stored", "pending", "failed",
+                "total_lag"):  # fmt: skip
+        table.add_row(key.replace("_", " "), str(report.get(key, "")))
+    for lane, lag in sorted(report.get("lag", {}).items()):
+        table.add_row(f"  lag {lane}", str(lag))
+    RichConsole().print(table)
+    if not report["healthy"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def healthcheck(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 3.0,
 ) -> None:
@@ -277,7 +327,14 @@ def healthcheck(
 
 
 app.add_typer(query_app, name="query")
+app.add_typer(keys_app, name="keys")
 app.command("prune-raw")(prune_raw)
+register_raw_commands(app)  # dream reprocess, dream gc (dream/cli_raw.py)
+from dream.collector import collect_command  # noqa: E402  (issue 8: collector and demo)
+from dream.demo import demo_command  # noqa: E402
+
+app.command("collect")(collect_command)
+app.command("demo")(demo_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

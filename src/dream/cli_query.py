@@ -16,6 +16,19 @@ query_app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+_credentials: dict[str, str] = {}
+
+
+@query_app.callback()
+def _key_option(
+    key: Annotated[
+        str | None,
+        typer.Option("--key", envvar="DREAM_API_KEY", help="An API key with the query role."),
+    ] = None,
+) -> None:
+    """Ask a Dream api research questions (rich table, or --json / --csv)."""
+    if key:
+        _credentials["Authorization"] = f"Bearer {key}"
 
 Url = Annotated[str, typer.Option(help="Dream api base URL.")]
 Faculty = Annotated[str | None, typer.Option(help="Only this faculty.")]
@@ -45,7 +58,7 @@ def _filters(**values: Any) -> dict[str, Any]:
 def _get(url: str, path: str, params: dict[str, Any], *, as_csv: bool) -> Any:
     import httpx
 
-    headers = {"Accept": "text/csv" if as_csv else "application/json"}
+    headers = {"Accept": "text/csv" if as_csv else "application/json", **_credentials}
     try:
         response = httpx.get(f"{url.rstrip('/')}{path}", params=params, headers=headers,
                              timeout=120)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
@@ -18,7 +19,11 @@ def _add_trace_id(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
-def configure_logging(fmt: str = "console", level: str = "info", service: str = "dream") -> None:
+def configure_logging(
+    fmt: str = "console", level: str = "info", service: str = "dream", file: TextIO | None = None
+) -> None:
+    """Configure structlog for this process (again, if called again: tests do)."""
+    file = file or sys.stderr
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -36,7 +41,8 @@ def configure_logging(fmt: str = "console", level: str = "info", service: str = 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=file),
+        # Not cached: module-level loggers must follow a later configure_logging().
+        cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)

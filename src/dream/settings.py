@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class FileEnvSettingsSource(PydanticBaseSettingsSource):
+    """``DREAM_<NAME>_FILE=/run/secrets/x``: the value is that file's content (newline trimmed)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"DREAM_{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n"), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
 
 
 class Settings(BaseSettings):
@@ -78,8 +97,88 @@ class Settings(BaseSettings):
         description="`dream prune-raw` drops raw process partitions older than this (rollups stay).",
     )
 
+    # Raw outputs (the blob store; see dream/blobs/ and docs/operations.md "Raw outputs")
+    store_raw: bool = Field(
+        default=True, description="Keep every raw output in the blob store (needed by reprocess)."
+    )
+    inline_max_bytes: int = Field(
+        default=256 * 1024, ge=0,
+        description="Larger outputs go to the blob store at the api; only the reference travels.",
+    )
+    blob_dir: Path | None = Field(
+        default=None, description="Filesystem blob store; unset → data_dir/blobs (unless S3)."
+    )
+    s3_bucket: str | None = Field(default=None, description="Set → raw outputs go to S3.")
+    s3_endpoint_url: str | None = Field(default=None, examples=["http://minio:9000"])
+    s3_region: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = Field(default="raw/", description="Key prefix of the content-addressed objects.")
+
+    # Security
+    auth: Literal["on", "off"] = Field(
+        default="on",
+        description="API keys required. `dream serve` with no configuration turns it off unless"
+        " DREAM_AUTH is set: a laptop's loopback-only default.",
+    )
+    bootstrap_admin_key: SecretStr | None = Field(
+        default=None, description="An admin key (dream_<12 hex>_<43 chars>) registered at start."
+    )
+    rate_limits: str = Field(
+        default="ingest=50/s:100,query=20/s:40",
+        description="Per-key token buckets by role: ROLE=RATE/UNIT:BURST, comma separated.",
+    )
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "dream_roles"
+    pii_mode: Literal["pseudonymize", "redact", "off"] = "pseudonymize"
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for user pseudonyms; unset → generated once under data_dir (one"
+        " machine only: every worker of a deployment must share the same key).",
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Closed unless listed.")
+    kafka_security_protocol: str | None = Field(default=None, examples=["SASL_SSL"])
+    kafka_sasl_mechanism: str | None = Field(default=None, examples=["SCRAM-SHA-512"])
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = None
+
+    telemetry: Literal["on", "off"] = Field(
+        default="on",
+        description="Request metrics and spans, per-snapshot spans and log lines (off: only for"
+        " measuring their cost).",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit values, then DREAM_X, then DREAM_X_FILE (the Docker/Kubernetes secrets way).
+        return (init_settings, env_settings, FileEnvSettingsSource(settings_cls), dotenv_settings)
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """Security options shared by every Kafka client (SASL/SSL when configured)."""
+        config: dict[str, str] = {}
+        if self.kafka_security_protocol:
+            config["security.protocol"] = self.kafka_security_protocol
+        if self.kafka_sasl_mechanism:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            config["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password:
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_ca_location:
+            config["ssl.ca.location"] = self.kafka_ssl_ca_location
+        return config
 
     @property
     def transport(self) -> Literal["kafka", "direct"]:

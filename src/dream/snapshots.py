@@ -6,7 +6,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 OperatingSystem = Literal["linux", "windows", "macos"]
 
@@ -61,6 +69,10 @@ OptionalText = (
     | None
 )
 RawOutput = Annotated[str, AfterValidator(_storable_text)]
+# A raw output a collector already uploaded to the object store: s3://bucket/key.
+OutputUrl = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^s3://[^/\s]+/\S+$")
+]
 CollectedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
 
 
@@ -84,7 +96,32 @@ class SnapshotIn(SnapshotMetadata):
     snapshot_id: uuid.UUID | None = Field(
         default=None, description="Client-chosen id; posting the same id again is a no-op."
     )
-    output: RawOutput = Field(description="The raw text the command printed.")
+    output: RawOutput | None = Field(
+        default=None, description="The raw text the command printed (or give `output_url`)."
+    )
+    output_url: OutputUrl | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Instead of `output`: s3://bucket/key of the raw output, already uploaded"
+        " to Dream's bucket by the collector.",
+        examples=["s3://dream-raw/uploads/law-pc-17/2026-11-27T10:00:00Z.txt"],
+    )
+
+    @model_validator(mode="after")
+    def _one_output(self) -> SnapshotIn:
+        if (self.output is None) == (self.output_url is None):
+            raise ValueError("give exactly one of `output` and `output_url`")
+        return self
+
+
+class RawRef(BaseModel):
+    """Where a raw output lives in the blob store (content-addressed: sha256 of the raw bytes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0, description="Bytes of the raw output, uncompressed.")
+    compression: Literal["gzip", "none"]
+    url: str = Field(description="The stored object: file:///... or s3://bucket/key.")
 
 
 class Snapshot(SnapshotMetadata):
@@ -94,7 +131,24 @@ class Snapshot(SnapshotMetadata):
 
     snapshot_id: uuid.UUID
     received_at: datetime
-    output: str
+    # The raw output travels inline (``output``), or by reference: ``raw`` (the api put it in
+    # the blob store: the claim check) or ``output_url`` (the collector uploaded it).
+    output: str | None = None
+    raw: RawRef | None = None
+    output_url: str | None = None
+
+    @model_validator(mode="after")
+    def _has_output(self) -> Snapshot:
+        if self.output is None and self.raw is None and self.output_url is None:
+            raise ValueError("a snapshot needs `output`, `raw` or `output_url`")
+        return self
+
+    @property
+    def output_bytes(self) -> int:
+        """Size of the raw output as far as known here (for logs)."""
+        if self.raw is not None:
+            return self.raw.size
+        return len(self.output) if self.output is not None else 0
 
     @classmethod
     def accept(cls, incoming: SnapshotIn, *, received_at: datetime | None = None) -> Snapshot:
@@ -103,6 +157,8 @@ class Snapshot(SnapshotMetadata):
         return cls.model_construct(
             **fields,
             output=incoming.output,
+            output_url=incoming.output_url,
+            raw=None,
             snapshot_id=incoming.snapshot_id or uuid.uuid4(),
             received_at=received_at or datetime.now(UTC),
         )

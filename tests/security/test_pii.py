@@ -69,6 +69,9 @@ def test_usernames_get_a_stable_keyed_pseudonym() -> None:
     for system in ("root", "NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE", "_windowserver",
                    "messagebus", None):  # fmt: skip
         assert one.user(system) == system
+    # A pseudonym (as /v1/users lists them) is never pseudonymized again.
+    assert one.user(one.user("jdoe")) == one.user("jdoe")
+    assert one.user(f"LAW-PC-17\\{one.user('jdoe')}") == f"LAW-PC-17\\{one.user('jdoe')}"
     assert Scrubber("redact").user("jdoe") == "[user]"
     assert Scrubber("off").user("jdoe") == "jdoe"
     with pytest.raises(ValueError, match="key"):

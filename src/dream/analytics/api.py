@@ -166,6 +166,9 @@ def filters(
     ] = False,
 ) -> Filters:
     start, end = _utc(from_), _utc(to)
+    alias = getattr(request.app.state, "user_alias", None)
+    if user is not None and alias is not None:
+        user = alias(user)  # user names are stored pseudonymized: ask the same way
     if start is not None and end is not None and start >= end:
         raise _error("from", "must be before `to` (`from` is inclusive, `to` exclusive)",
                      request.query_params.get("from"))  # fmt: skip

@@ -13,17 +13,25 @@ from typing import Any, Literal
 import anyio.to_thread
 import psycopg
 import structlog
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from dream.analytics.api import router_for as analytics_router_for
+from dream.analytics.export import export_router_for
 from dream.app import Dream
+from dream.dashboard import dashboard_router
 from dream.errors import SnapshotTooLarge, StorageError, TransportError
+from dream.ingest.errors import install_validation_handler
 from dream.ingest.metrics import install_http_metrics
+from dream.observability.metrics import SNAPSHOT_BYTES_INGESTED, SNAPSHOTS_INGESTED
+from dream.security.api import keys_router
 from dream.ingest.body import BodyTooLarge, decode_output, read_limited
+from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
+from dream.blobs.api import install as install_raw
 from dream.pipeline.base import Publisher
 from dream.snapshots import Snapshot, SnapshotIn
 from dream.worker.runner import Worker
@@ -215,6 +223,8 @@ async def _snapshot_from_request(request: Request, limit: int) -> SnapshotIn:
                 if len(data) > limit:
                     raise BodyTooLarge(limit)
                 fields[key] = decode_output(data)
+                if key == "output":  # the bytes as sent: what the blob store keeps
+                    setattr(request.state, RAW_UPLOAD_STATE, data)
             else:
                 fields[key] = value
         try:
@@ -266,7 +276,21 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
     )
-    install_http_metrics(app)
+    install_http_metrics(app, enabled=settings.telemetry == "on")
+    install_validation_handler(app)
+    auth = dream.authenticator()
+    may_ingest = [Depends(auth.require("ingest"))]
+    may_query = [Depends(auth.require("query"))]
+    may_admin = [Depends(auth.require("admin"))]
+    # A query by a real user name must find that user's pseudonymized rows.
+    app.state.user_alias = dream.scrubber.user
+    if settings.cors_origins:  # closed unless origins are listed
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
 
     @app.exception_handler(TransportError)
     async def transport_unavailable(_: Request, exc: TransportError) -> JSONResponse:
@@ -291,6 +315,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
 
     @app.post(
         "/v1/snapshots",
+        dependencies=may_ingest,
         status_code=202,
         response_model=Accepted,
         responses={
@@ -344,18 +369,22 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
             if incoming.snapshot_id is None and idempotency_key:
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             snapshot = Snapshot.accept(incoming)
+            snapshot = await prepare_raw(dream, snapshot, request)  # claim check (dream/blobs)
             await publisher.publish(snapshot)
+        SNAPSHOTS_INGESTED.labels(settings.transport).inc()
+        SNAPSHOT_BYTES_INGESTED.inc(snapshot.output_bytes)
         recent.add(snapshot.snapshot_id)
         log.info(
             "snapshot accepted",
             snapshot_id=str(snapshot.snapshot_id),
             host=snapshot.host,
-            bytes=len(snapshot.output),
+            bytes=snapshot.output_bytes,
         )
         return Accepted(snapshot_id=snapshot.snapshot_id)
 
     @app.get(
         "/v1/snapshots/{snapshot_id}",
+        dependencies=may_query,
         response_model=SnapshotState,
         responses={404: {"model": Problem}},
         summary="A snapshot's status, process count and parse warnings or error",
@@ -376,6 +405,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
 
     @app.get(
         "/v1/snapshots/{snapshot_id}/processes",
+        dependencies=may_query,
         response_model=SnapshotProcesses,
         responses={404: {"model": Problem}},
         summary="The process rows stored for a snapshot",
@@ -432,5 +462,9 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         }
         return JSONResponse(body, status_code=200 if db_ok and transport_ok else 503)
 
-    app.include_router(analytics_router_for(dream))
+    app.include_router(analytics_router_for(dream), dependencies=may_query)
+    app.include_router(export_router_for(dream), dependencies=may_query)  # /v1/export
+    app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
+    app.include_router(keys_router(dream.keys), dependencies=may_admin)
+    install_raw(app, dream, dependencies=may_admin)  # GET /v1/snapshots/{id}/raw: admin only
     return app

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, cast
@@ -22,12 +23,20 @@ from typing import Any, cast
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from dream.errors import SnapshotTooLarge, TransportError
 from dream.pipeline.base import Batch
 from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, Unavailable
 from dream.settings import Settings
+from dream.observability.metrics import (
+    CIRCUIT_STATE,
+    CONSUMER_LAG,
+    DLQ_MESSAGES,
+    PRODUCE_ERRORS,
+)
+from dream.observability.tracing import inject_headers, tracer
 from dream.snapshots import Snapshot
 
 log = structlog.get_logger(__name__)
@@ -35,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 def ensure_topics(settings: Settings, timeout_s: float = 15.0) -> None:
     """Create the snapshot topic and its dead-letter topic if they do not exist."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()})
     config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
     wanted = [
         NewTopic(
@@ -52,6 +61,9 @@ def ensure_topics(settings: Settings, timeout_s: float = 15.0) -> None:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TransportError(f"could not create topic {topic}: {exc}") from exc
+
+
+_BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
@@ -85,6 +97,7 @@ class KafkaPublisher:
             name="kafka",
         )
         self.in_flight = InFlightLimit(settings.max_in_flight)
+        CIRCUIT_STATE.set_function(lambda: _BREAKER_STATES[self.breaker.state])
         self._lock = threading.Lock()
         self._verifying = False
         self._fatal: str | None = None
@@ -98,6 +111,7 @@ class KafkaPublisher:
         return Producer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap,
+                **self.settings.kafka_client_config(),
                 "client.id": "dream-api",
                 "enable.idempotence": True,
                 "acks": "all",
@@ -177,6 +191,12 @@ class KafkaPublisher:
         log.info("producer rebuilt after a fatal error")
 
     async def publish(self, snapshot: Snapshot) -> None:
+        with tracer().start_as_current_span("produce snapshot", kind=SpanKind.PRODUCER) as span:
+            span.set_attribute("dream.snapshot_id", str(snapshot.snapshot_id))
+            span.set_attribute("messaging.destination.name", self.topic)
+            await self._publish(snapshot)
+
+    async def _publish(self, snapshot: Snapshot) -> None:
         loop = asyncio.get_running_loop()
         delivered: asyncio.Future[None] = loop.create_future()
 
@@ -188,10 +208,11 @@ class KafkaPublisher:
                 self.topic,
                 value=snapshot.model_dump_json().encode(),
                 key=snapshot.host.encode(),
-                headers=[("snapshot_id", str(snapshot.snapshot_id).encode())],
+                headers=[("snapshot_id", str(snapshot.snapshot_id).encode()), *inject_headers()],
                 on_delivery=on_delivery,
             )
         except BufferError as exc:
+            PRODUCE_ERRORS.labels("queue_full").inc()
             raise Unavailable("the producer queue is full; retry shortly", 1) from exc
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
@@ -200,14 +221,17 @@ class KafkaPublisher:
                     f" {self.settings.kafka_max_message_bytes} bytes"
                 ) from exc
             self.breaker.record_failure(str(exc))
+            PRODUCE_ERRORS.labels("produce").inc()
             raise TransportError(f"could not produce: {exc}") from exc
         try:
             await asyncio.wait_for(delivered, timeout=self.timeout_s + 1.0)
         except TimeoutError as exc:
             self.breaker.record_failure("acknowledgement timed out")
+            PRODUCE_ERRORS.labels("ack_timeout").inc()
             raise TransportError("the broker did not acknowledge in time") from exc
         except TransportError as exc:
             self.breaker.record_failure(str(exc))
+            PRODUCE_ERRORS.labels("delivery").inc()
             raise
         self.breaker.record_success()
 
@@ -261,9 +285,11 @@ class KafkaSource:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stopping = threading.Event()
+        self._lag_observed_at = 0.0
         self.consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
+                **settings.kafka_client_config(),
                 "group.id": settings.kafka_group,
                 "client.id": "dream-worker",
                 "enable.auto.commit": False,
@@ -289,6 +315,7 @@ class KafkaSource:
         self._dlq = Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
+                **settings.kafka_client_config(),
                 "client.id": "dream-worker-dlq",
                 "enable.idempotence": True,
                 "acks": "all",
@@ -381,11 +408,31 @@ class KafkaSource:
             batch.snapshots.append(snapshot)
             batch.lanes.append(lane)
             batch.origins.append(msg)
+        self._observe_lag()
         # The batch's offsets are committed later; the dead letters must be durable before that.
         if dead and not self._dead_letter(dead):
             batch.token = {}  # stopping with dead letters undelivered: acknowledge nothing
             batch.abandoned = True
         return batch
+
+    def _observe_lag(self) -> None:
+        """Lag per owned partition, from the client's cached high watermarks (no broker call)."""
+        now = time.monotonic()
+        if now - self._lag_observed_at < 1.0:
+            return
+        self._lag_observed_at = now
+        owned = [TopicPartition(t, p) for (t, p) in self._owned]
+        try:
+            positions = self.consumer.position(owned) if owned else []
+        except KafkaException:
+            return
+        for tp in positions:
+            try:
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high is not None and high >= 0 and tp.offset is not None and tp.offset >= 0:
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
 
     def dead_letter(self, batch: Batch, failures: list[tuple[int, str]]) -> bool:
         """Send the snapshots at ``failures`` (index, reason) with their original message."""
@@ -429,6 +476,7 @@ class KafkaSource:
             offset=msg.offset(),
             reason=reason[:500],
         )
+        DLQ_MESSAGES.labels("parse" if reason.startswith("parse failed") else "invalid").inc()
         headers = list(cast(list[tuple[str, Any]], msg.headers() or []))
         headers += [
             ("dream.error", reason.encode()),

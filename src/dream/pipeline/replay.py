@@ -62,6 +62,7 @@ class ReplaySource:
         self.consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
+                **settings.kafka_client_config(),
                 # Never joins the workers' group and never commits: assign() only.
                 "group.id": f"{settings.kafka_group}.replay-{uuid.uuid4().hex[:8]}",
                 "client.id": "dream-replay",

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 from dream.parsing.model import ProcessRecord
+from dream.snapshots import Snapshot
 
 PiiMode = Literal["pseudonymize", "redact", "off"]
 
@@ -32,6 +33,7 @@ SYSTEM_ACCOUNTS = frozenset(
     }
 )  # fmt: skip
 _PLACEHOLDER_USER = "[user]"
+_PSEUDONYM = re.compile(r"u_[0-9a-f]{20}")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]*@")
@@ -121,6 +123,8 @@ class Scrubber:
         if name is None or self.mode == "off":
             return name
         domain, sep, account = name.rpartition("\\")
+        if _PSEUDONYM.fullmatch(account) or account == _PLACEHOLDER_USER:
+            return name  # already scrubbed (a value from /v1/users, say): never twice
         if account.strip().lower() in SYSTEM_ACCOUNTS or name.strip().lower() in SYSTEM_ACCOUNTS:
             return name
         if name.startswith("_") or account.startswith("_"):  # macOS daemon accounts (_windowserver)
@@ -132,6 +136,44 @@ class Scrubber:
 
     def text(self, text: str | None) -> str | None:
         return text if self.mode == "off" else scrub_text(text)
+
+    def _names_pattern(self, users: set[str]) -> re.Pattern[str] | None:
+        """The personal account names of a listing, as whole words (``DOMAIN\\`` stripped)."""
+        names = set()
+        for user in users:
+            account = user.rpartition("\\")[2].strip()
+            if len(account) >= 3 and self.user(account) != account and not account.endswith("+"):
+                names.add(account)
+        if not names:
+            return None
+        alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+    def _scrub_with(self, text: str | None, names: re.Pattern[str] | None) -> str | None:
+        scrubbed = scrub_text(text)
+        if scrubbed and names is not None:
+            scrubbed = names.sub(lambda m: self.user(m.group(0)) or "", scrubbed)
+        return scrubbed
+
+    def scrub(self, snapshot: Snapshot, records: list[ProcessRecord],
+              messages: list[str]) -> tuple[Snapshot, list[str]]:
+        """Scrub a parsed snapshot: its records in place; returns the snapshot and messages.
+
+        Besides the patterns of ``scrub_text``, the account names seen in the listing (process
+        owners and the logged-in user) are replaced wherever they appear as words.
+        """
+        if self.mode == "off":
+            return snapshot, messages
+        names = self._names_pattern({r.user for r in records if r.user} | {snapshot.user})
+        user = self.user
+        for record in records:
+            record.user = user(record.user)
+            record.command = self._scrub_with(record.command, names)
+            record.window_title = self._scrub_with(record.window_title, names)
+        scrubbed = snapshot.model_copy(
+            update={"user": user(snapshot.user), "command": self._scrub_with(snapshot.command, names)}
+        )
+        return scrubbed, [self._scrub_with(m, names) or "" for m in messages]
 
     def scrub_processes(self, records: list[ProcessRecord]) -> None:
         """Scrub freshly parsed records in place (they are not shared with anyone yet)."""

@@ -11,13 +11,14 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from dream.errors import StorageError
-from dream.snapshots import Snapshot
+from dream.observability.metrics import DB_POOL_CONNECTIONS
+from dream.snapshots import RawRef, Snapshot
 from dream.storage.queries import query
 
 
 def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot's columns as named query parameters."""
-    return {
+    params = {
         "snapshot_id": snapshot.snapshot_id,
         "host": snapshot.host,
         "os": snapshot.os,
@@ -28,7 +29,32 @@ def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
         "received_at": snapshot.received_at,
         "command": snapshot.command,
         "raw_output": snapshot.output,
+        **raw_ref_params(snapshot.raw),
     }
+    if snapshot.raw is None and getattr(snapshot, "output_url", None):
+        # A pending row of the direct pipeline whose output a collector uploaded: raw_url
+        # without raw_sha256 is that upload, which the worker fetches (and stores under its hash).
+        params["raw_url"] = snapshot.output_url
+    return params
+
+
+def raw_ref_params(ref: RawRef | None) -> dict[str, Any]:
+    """A blob reference (or none) as the ``raw_*`` columns."""
+    return {
+        "raw_sha256": ref.sha256 if ref else None,
+        "raw_size": ref.size if ref else None,
+        "raw_compression": ref.compression if ref else None,
+        "raw_url": ref.url if ref else None,
+    }
+
+
+def raw_ref_from_row(row: dict[str, Any]) -> RawRef | None:
+    if not row.get("raw_sha256"):
+        return None
+    return RawRef(
+        sha256=row["raw_sha256"], size=row["raw_size"], compression=row["raw_compression"],
+        url=row["raw_url"],
+    )  # fmt: skip
 
 
 class Database:
@@ -50,6 +76,12 @@ class Database:
 
     def open(self, wait_s: float = 30.0) -> None:
         self.pool.open(wait=True, timeout=wait_s)
+        # Read at scrape time; the last pool opened in a process is the one reported.
+        for state, stat in (("size", "pool_size"), ("idle", "pool_available"),
+                            ("waiting", "requests_waiting")):  # fmt: skip
+            DB_POOL_CONNECTIONS.labels(state).set_function(
+                lambda stat=stat: self.pool.get_stats().get(stat, 0)
+            )
 
     def close(self) -> None:
         self.pool.close()
@@ -107,6 +139,8 @@ class Database:
                 received_at=r["received_at"],
                 command=r["command"],
                 output=r["raw_output"],
+                raw=raw_ref_from_row(r),
+                output_url=r["raw_url"] if not r["raw_sha256"] else None,
             )
             for r in rows
         ]

@@ -4,24 +4,34 @@
 -- name: insert_pending_snapshot
 -- The direct pipeline's hand-over: the snapshot is durable once this commits.
 INSERT INTO snapshots (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
-                       received_at, command, raw_output, status)
+                       received_at, command, raw_output, raw_sha256, raw_size, raw_compression,
+                       raw_url, status)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
-        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, 'pending')
+        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, %(raw_sha256)s,
+        %(raw_size)s, %(raw_compression)s, %(raw_url)s, 'pending')
 ON CONFLICT (snapshot_id) DO NOTHING
 
 -- name: upsert_processed_snapshot
 -- Inserts a processed snapshot, or completes a pending one. Returns a row only when this call
 -- made the snapshot final, so a replayed message writes no process rows twice.
+-- The raw output is a blob reference (raw_*); raw_output (the direct queue's copy) is cleared.
 INSERT INTO snapshots AS s (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
-                            received_at, command, raw_output, status, format, process_count,
+                            received_at, command, raw_output, raw_sha256, raw_size,
+                            raw_compression, raw_url, status, format, process_count,
                             warnings, error, stored_at)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
-        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, %(status)s, %(format)s,
+        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, %(raw_sha256)s,
+        %(raw_size)s, %(raw_compression)s, %(raw_url)s, %(status)s, %(format)s,
         %(process_count)s, %(warnings)s, %(error)s, now())
 ON CONFLICT (snapshot_id) DO UPDATE
     SET status = EXCLUDED.status, format = EXCLUDED.format,
         process_count = EXCLUDED.process_count, warnings = EXCLUDED.warnings,
-        error = EXCLUDED.error, stored_at = EXCLUDED.stored_at
+        error = EXCLUDED.error, stored_at = EXCLUDED.stored_at,
+        raw_output = EXCLUDED.raw_output, raw_sha256 = EXCLUDED.raw_sha256,
+        raw_size = EXCLUDED.raw_size, raw_compression = EXCLUDED.raw_compression,
+        raw_url = EXCLUDED.raw_url,
+        -- the worker's copies are the PII-scrubbed ones
+        user_name = EXCLUDED.user_name, command = EXCLUDED.command
     WHERE s.status = 'pending'
 RETURNING snapshot_id
 
@@ -33,7 +43,7 @@ WHERE snapshot_id = %(snapshot_id)s
 
 -- name: fetch_pending_snapshots
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
-       raw_output
+       raw_output, raw_sha256, raw_size, raw_compression, raw_url
 FROM snapshots
 WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
 ORDER BY received_at
@@ -58,3 +68,14 @@ WHERE p.relname = 'processes'
 
 -- name: ping
 SELECT 1
+
+-- name: get_snapshot_raw
+-- Where a snapshot's raw output is: a blob reference, or (rows from before 0004, pending rows of
+-- the direct pipeline) the text itself.
+SELECT snapshot_id, status, raw_sha256, raw_size, raw_compression, raw_url,
+       raw_output IS NOT NULL AS has_raw_text
+FROM snapshots
+WHERE snapshot_id = %(snapshot_id)s
+
+-- name: get_snapshot_raw_text
+SELECT raw_output FROM snapshots WHERE snapshot_id = %(snapshot_id)s

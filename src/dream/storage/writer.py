@@ -44,6 +44,7 @@ class WriteSummary:
     snapshots_written: int = 0
     snapshots_skipped: int = 0  # already final: a replay or a retry
     process_rows: int = 0
+    written_ids: set = field(default_factory=set)  # the snapshots this write made final
 
 
 def process_row(snapshot: Snapshot, p: ProcessRecord) -> tuple[object, ...]:
@@ -93,6 +94,7 @@ class SnapshotWriter:
             if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
                 self.partitions.forget()  # dropped by retention; the retry creates it again
             raise StorageError(f"could not write batch of {len(batch)} snapshots: {exc}") from exc
+        summary.written_ids = final_now
         summary.snapshots_written = len(final_now)
         summary.snapshots_skipped = len(batch) - len(final_now)
         return summary

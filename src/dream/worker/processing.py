@@ -6,14 +6,27 @@ import structlog
 
 from dream.errors import ParseError
 from dream.parsing import parse
+from dream.security.pii import Scrubber
 from dream.snapshots import Snapshot
 from dream.storage.writer import ProcessedSnapshot
 
 log = structlog.get_logger(__name__)
 
 
-def process_snapshot(snapshot: Snapshot) -> ProcessedSnapshot:
-    """Parse one snapshot. Never raises: an unparseable snapshot is kept as ``failed``."""
+def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None) -> ProcessedSnapshot:
+    """Parse one snapshot, then scrub personal data. Never raises: an unparseable snapshot is
+    kept as ``failed``."""
+    processed = _parse(snapshot)
+    if scrubber is not None and scrubber.mode != "off":
+        messages = [*processed.warnings, *([processed.error] if processed.error else [])]
+        processed.snapshot, scrubbed = scrubber.scrub(snapshot, processed.processes, messages)
+        processed.warnings = scrubbed[: len(processed.warnings)]
+        if processed.error is not None:
+            processed.error = scrubbed[-1]
+    return processed
+
+
+def _parse(snapshot: Snapshot) -> ProcessedSnapshot:
     try:
         result = parse(snapshot.output, os=snapshot.os, command=snapshot.command)
     except ParseError as exc:

@@ -26,12 +26,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from opentelemetry.context import Context
 import structlog
 
+from dream.blobs.raw import RawOutputs
 from dream.errors import StorageError
 from dream.pipeline.base import Batch, Source
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
+from dream.observability.metrics import (
+    BATCH_COMMIT_SECONDS,
+    BATCH_SNAPSHOTS,
+    PARSE_FAILURES,
+    ROWS_WRITTEN,
+    SNAPSHOTS_STORED,
+)
+from dream.observability.tracing import extract_context, tracer
+from dream.parsing.detect import format_from_command
+from dream.security.pii import Scrubber
 from dream.worker.processing import process_snapshot
 
 log = structlog.get_logger(__name__)
@@ -81,8 +93,14 @@ class Worker:
         rebalance_wait_s: float = 10.0,
         keepalive_after_s: float = 5.0,
         connect_timeout_s: float = 5.0,
+        scrubber: Scrubber | None = None,
+        raw: RawOutputs | None = None,
+        telemetry: bool = True,
     ) -> None:
         self.source = source
+        self.scrubber = scrubber
+        self.telemetry = telemetry
+        self.raw = raw  # the blob store for raw outputs; None: raw text stays in the row
         self.db = db
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
@@ -140,7 +158,11 @@ class Worker:
         batch = self.source.fetch(self.batch_size, self.batch_wait_s)
         if batch.abandoned:
             self._abandon("the source gave the batch up")
-        processed = [process_snapshot(s) for s in batch.snapshots]
+        processed = self._process(batch)
+        if processed is None:  # stopped while the blob store was away
+            self.drain()  # the batch before this one is stored: acknowledge it first
+            self._abandon("stopped before the raw outputs could be stored")
+            return
         self._next = _Parsed(batch, processed)  # a revocation during drain() may trim it
         self.drain()
         parsed, self._next = self._next, None
@@ -151,6 +173,34 @@ class Worker:
             return
         future = self._write_thread.submit(self._write_with_retry, parsed.processed)
         self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
+
+    def _process(self, batch: Batch) -> list[ProcessedSnapshot] | None:
+        """Raw outputs into the blob store (see dream/blobs/raw.py), then parse each.
+
+        Each parse runs in a span whose parent is the api's (from the message headers), so one
+        trace follows a snapshot from the request to its rows.
+        """
+        if not self.telemetry:
+            def plain(snapshot: Any) -> ProcessedSnapshot:
+                return process_snapshot(snapshot, self.scrubber)
+
+            if self.raw is None:
+                return [plain(s) for s in batch.snapshots]
+            return self.raw.process_all(batch.snapshots, plain, self.stopping)
+        contexts = _trace_contexts(batch)
+
+        def one(snapshot: Any) -> ProcessedSnapshot:
+            parent = contexts.get(snapshot.snapshot_id)
+            with tracer().start_as_current_span("parse snapshot", context=parent) as span:
+                span.set_attribute("dream.snapshot_id", str(snapshot.snapshot_id))
+                processed = process_snapshot(snapshot, self.scrubber)
+                span.set_attribute("dream.format", processed.format or "")
+                span.set_attribute("dream.processes", len(processed.processes))
+                return processed
+
+        if self.raw is None:
+            return [one(s) for s in batch.snapshots]
+        return self.raw.process_all(batch.snapshots, one, self.stopping)
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
@@ -250,8 +300,14 @@ class Worker:
         delay = 0.2
         while True:
             try:
-                with self.db.pool.connection(timeout=self.connect_timeout_s) as conn:
+                started = time.perf_counter()
+                with (
+                    tracer().start_as_current_span("write batch") as span,
+                    self.db.pool.connection(timeout=self.connect_timeout_s) as conn,
+                ):
+                    span.set_attribute("dream.snapshots", len(processed))
                     summary = self.writer.write(conn, processed)
+                BATCH_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if self._write_failing.is_set():
                     log.info("database writes succeed again")
                     self._write_failing.clear()
@@ -271,6 +327,34 @@ class Worker:
         self.totals.skipped += s.snapshots_skipped
         self.totals.process_rows += s.process_rows
         self.totals.failed_snapshots += sum(1 for p in processed if p.status == "failed")
+        if not self.telemetry:
+            return
+        BATCH_SNAPSHOTS.observe(len(batch.snapshots))
+        ROWS_WRITTEN.inc(s.process_rows)
+        contexts = _trace_contexts(batch)
+        origins = dict(zip((x.snapshot_id for x in batch.snapshots), batch.origins, strict=False))
+        for item in processed:
+            snapshot = item.snapshot
+            if snapshot.snapshot_id not in s.written_ids:
+                continue  # a replay: already counted when it was first stored
+            SNAPSHOTS_STORED.labels(item.status).inc()
+            if item.status == "failed":
+                PARSE_FAILURES.labels(format_from_command(snapshot.command) or "unknown").inc()
+            # One line per snapshot, inside its trace: grep a trace id to follow it api → worker.
+            with tracer().start_as_current_span(
+                "snapshot stored", context=contexts.get(snapshot.snapshot_id)
+            ):
+                msg = origins.get(snapshot.snapshot_id)
+                log.info(
+                    "snapshot stored",
+                    snapshot_id=str(snapshot.snapshot_id),
+                    host=snapshot.host,
+                    status=item.status,
+                    processes=len(item.processes),
+                    **({"error": item.error} if item.error else {}),
+                    **({"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()}
+                       if msg is not None else {}),
+                )  # fmt: skip
         log.debug(
             "batch stored",
             snapshots=len(batch.snapshots),
@@ -278,3 +362,11 @@ class Worker:
             skipped=s.snapshots_skipped,
             rows=s.process_rows,
         )
+
+
+def _trace_contexts(batch: Batch) -> dict[Any, Context]:
+    """Each snapshot's trace context, from its Kafka message headers (none in direct mode)."""
+    return {
+        snapshot.snapshot_id: extract_context(message.headers())
+        for snapshot, message in zip(batch.snapshots, batch.origins, strict=False)
+    }

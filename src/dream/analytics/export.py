@@ -1,0 +1,233 @@
+"""``GET /v1/export``: any analytics question as a CSV or Parquet file.
+
+``/v1/export?query=top-apps&format=parquet&faculty=law`` answers exactly what
+``/v1/analytics/top-apps?faculty=law`` answers, as a file to download: ``query`` names the
+question (``top-apps``, ``usage``, ``breakdown``, ``processes``, ``users``, ``faculties``,
+``hosts``), every other parameter is that question's own. ``processes`` follows the cursor
+itself, up to ``limit`` rows (default 100 000).
+
+Parquet needs pyarrow, an optional dependency (``pip install 'dream[export]'``); without it the
+api answers 415 and says so, and CSV keeps working.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from dream.analytics.api import FILTER_PARAMS, FiltersDep, _answer, _error
+from dream.analytics.csv import render
+from dream.analytics.filters import Bucket, Dimension, Filters, Metric, Source
+from dream.analytics.queries import METRIC_FIELDS, Analytics
+
+ExportQuery = Literal["top-apps", "usage", "breakdown", "processes", "users", "faculties", "hosts"]
+ExportFormat = Literal["csv", "parquet"]
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+MAX_EXPORT_ROWS = 1_000_000
+_PAGE = 10_000
+
+# Which extra parameters each question takes (besides the filters).
+EXTRA_PARAMS: dict[str, frozenset[str]] = {
+    "top-apps": frozenset({"limit", "metric", "source"}),
+    "usage": frozenset({"bucket", "group_by", "source"}),
+    "breakdown": frozenset({"by", "metric", "limit", "source"}),
+    "processes": frozenset({"limit"}),
+    "users": frozenset({"q", "limit"}),
+    "faculties": frozenset({"q", "limit"}),
+    "hosts": frozenset({"q", "limit"}),
+}
+_PICKER_DIMENSION = {"users": "user", "faculties": "faculty", "hosts": "host"}
+PROCESS_COLUMNS: tuple[str, ...] = (
+    "collected_at", "snapshot_id", "host", "os", "user", "faculty", "pid", "ppid",
+    "process_user", "name", "command", "app", "is_system", "cpu_percent", "mem_percent",
+    "rss_kb", "vsz_kb", "state", "tty", "started", "cpu_seconds", "threads", "session",
+    "session_name", "status", "window_title",
+)  # fmt: skip
+
+_INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", "pid", "ppid", "rss_kb",
+                          "vsz_kb", "threads", "session"})  # fmt: skip
+_FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "cpu_percent", "mem_percent",
+                            "cpu_seconds"})  # fmt: skip
+_TIME_COLUMNS = frozenset({"bucket", "collected_at"})
+_BOOL_COLUMNS = frozenset({"is_system"})
+
+
+class ParquetUnavailable(RuntimeError):
+    """pyarrow is not installed where the api runs."""
+
+
+def parquet_bytes(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
+    """``rows`` as one Parquet file with typed columns (ints, floats, UTC timestamps, text)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ParquetUnavailable(str(exc)) from None
+
+    def arrow_type(name: str) -> Any:
+        if name in _INT_COLUMNS:
+            return pa.int64()
+        if name in _FLOAT_COLUMNS:
+            return pa.float64()
+        if name in _TIME_COLUMNS:
+            return pa.timestamp("us", tz="UTC")
+        if name in _BOOL_COLUMNS:
+            return pa.bool_()
+        return pa.string()
+
+    def cell(value: Any, name: str) -> Any:
+        if value is None or isinstance(value, (int, float, bool, datetime)):
+            if name not in _TIME_COLUMNS and isinstance(value, datetime):
+                return value.isoformat()
+            return value
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return value if isinstance(value, str) else str(value)
+
+    schema = pa.schema([pa.field(c, arrow_type(c)) for c in columns])
+    arrays = [
+        pa.array([cell(r.get(c), c) for r in rows], type=arrow_type(c)) for c in columns
+    ]
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    return out.getvalue()
+
+
+def _file_response(
+    name: str, fmt: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> Response:
+    if fmt == "parquet":
+        try:
+            body = parquet_bytes(columns, rows)
+        except ParquetUnavailable:
+            return JSONResponse(
+                {"detail": "Parquet export needs pyarrow on the server, which is not installed"
+                 " (pip install 'dream[export]'); format=csv works without it"},
+                status_code=415,
+            )  # fmt: skip
+        media = PARQUET_MEDIA_TYPE
+    else:
+        body = render(columns, rows).encode("utf-8")
+        media = CSV_MEDIA_TYPE
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+            "X-Row-Count": str(len(rows)),
+        },
+    )
+
+
+def _check_params(request: Request, query: str) -> None:
+    known = FILTER_PARAMS | EXTRA_PARAMS[query] | {"query"}
+    for name in request.query_params:
+        if name not in known:
+            raise _error(name, f"unknown parameter for query={query}; known: "
+                               f"{', '.join(sorted(known))}")  # fmt: skip
+
+
+def _all_processes(analytics: Analytics, f: Filters, limit: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(rows) < limit:
+        page, cursor = analytics.processes(f, limit=min(_PAGE, limit - len(rows)), cursor=cursor)
+        rows.extend(page)
+        if cursor is None:
+            break
+    return rows
+
+
+def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
+    """``GET /v1/export`` over ``get_analytics()`` (called on first use, then cached)."""
+    router = APIRouter(tags=["export"])
+    cached: list[Analytics] = []
+
+    def analytics() -> Analytics:
+        if not cached:
+            cached.append(get_analytics())
+        return cached[0]
+
+    @router.get(
+        "/v1/export",
+        summary="Any analytics question as a CSV or Parquet file",
+        description=(
+            "`query` names the question, every other parameter is that question's own, e.g."
+            " `/v1/export?query=top-apps&format=parquet&faculty=law&os=windows`, or"
+            " `query=processes&host=law-pc-17&limit=500000` (the cursor is followed here)."
+            " Parquet needs pyarrow on the server (`dream[export]`): without it, 415."
+        ),
+        response_class=Response,
+        responses={
+            200: {"content": {"text/csv": {}, PARQUET_MEDIA_TYPE: {}},
+                  "description": "The file; `X-Row-Count` says how many rows it holds."},
+            415: {"description": "format=parquet and pyarrow is not installed on the server."},
+            422: {"description": "An unknown or invalid parameter; the error names it."},
+        },
+    )  # fmt: skip
+    async def export(
+        request: Request,
+        f: FiltersDep,
+        query: Annotated[ExportQuery, Query(description="Which question to export.")],
+        format: Annotated[ExportFormat, Query(description="csv | parquet")] = "csv",
+        limit: Annotated[
+            int | None, Query(ge=1, le=MAX_EXPORT_ROWS, description="Rows (or apps, values).")
+        ] = None,
+        metric: Annotated[Metric, Query()] = "users",
+        bucket: Annotated[Bucket, Query()] = "day",
+        group_by: Annotated[Dimension | None, Query()] = None,
+        by: Annotated[Dimension | None, Query()] = None,
+        q: Annotated[str | None, Query(max_length=256)] = None,
+        source: Annotated[Source, Query()] = "auto",
+    ) -> Response:
+        _check_params(request, query)
+        a = analytics()
+        if query == "top-apps":
+            n = min(limit or 10, 1000)
+            answer = await _answer(lambda: a.top_apps(f, metric=metric, limit=n, source=source))
+            return _file_response("top-apps", format, ("app", *METRIC_FIELDS), answer.items)
+        if query == "usage":
+            answer = await _answer(
+                lambda: a.usage(f, bucket=bucket, group_by=group_by, source=source)
+            )
+            return _file_response("usage", format, ("group", "bucket", *METRIC_FIELDS),
+                                  answer.items)  # fmt: skip
+        if query == "breakdown":
+            if by is None:
+                raise _error("by", "query=breakdown needs `by` (faculty | os | user | host | app)")
+            dim = by
+            n = limit or 1000
+            answer = await _answer(
+                lambda: a.breakdown(f, by=dim, metric=metric, limit=n, source=source)
+            )
+            return _file_response(f"breakdown-{dim}", format, (dim, *METRIC_FIELDS),
+                                  answer.items)  # fmt: skip
+        if query == "processes":
+            n = limit or 100_000
+            rows = await _answer(lambda: _all_processes(a, f, n))
+            return _file_response("processes", format, PROCESS_COLUMNS, rows)
+        dimension = _PICKER_DIMENSION[query]
+        n = limit or 1000
+        answer = await _answer(
+            lambda: a.breakdown(f, by=dimension, metric=None, limit=n, prefix=q)
+        )
+        return _file_response(query, format, (dimension, *METRIC_FIELDS), answer.items)
+
+    return router
+
+
+def export_router_for(dream: Any) -> APIRouter:
+    """The export router over ``dream``'s connection pool (what ``create_app`` mounts)."""
+    return export_router(lambda: Analytics(dream.db.pool))
+
+
+__all__ = ["export_router", "export_router_for", "parquet_bytes", "EXTRA_PARAMS"]

@@ -1,0 +1,73 @@
+"""``dream keys create|list|revoke``: API keys, straight in the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dream.app import Dream
+from dream.logs import configure_logging
+from dream.security.keys import ROLES
+from dream.settings import Settings
+
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+out = Console()
+
+
+def _dream() -> Dream:
+    settings = Settings()
+    configure_logging(settings.log_format, "warning", service="dream-keys")
+    dream = Dream(settings)
+    dream.migrate()
+    return dream
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="ingest | query | admin")],
+) -> None:
+    """Create a key and print its secret (shown this once)."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
+    dream = _dream()
+    try:
+        issued = dream.keys.create(name, role)  # type: ignore[arg-type]
+    finally:
+        dream.close()
+    out.print(f"[bold]{issued.key_id}[/bold] ({issued.role}) — the secret, shown once:",
+              highlight=False)  # fmt: skip
+    print(issued.secret)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """List keys (never their secrets)."""
+    dream = _dream()
+    try:
+        rows = dream.keys.list()
+    finally:
+        dream.close()
+    table = Table("id", "name", "role", "created", "last used", "revoked")
+    for r in rows:
+        table.add_row(r["key_id"], r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+                      f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "",
+                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")  # fmt: skip
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (12 hex digits).")]) -> None:
+    """Revoke a key: it is refused from then on."""
+    dream = _dream()
+    try:
+        revoked = dream.keys.revoke(key_id)
+    finally:
+        dream.close()
+    if not revoked:
+        out.print(f"[red]no active key {key_id}[/red]")
+        raise typer.Exit(1)
+    out.print(f"revoked {key_id}")

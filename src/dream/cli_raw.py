@@ -1,0 +1,113 @@
+"""``dream reprocess`` and ``dream gc``: raw outputs after the fact (see dream/blobs/)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dream.app import Dream
+from dream.errors import DreamError
+from dream.logs import configure_logging
+from dream.settings import Settings
+
+err = Console(stderr=True)
+
+
+def _dream(service: str) -> Dream:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level, service=service)
+    return Dream(settings)
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]error:[/red] {option} {value!r} is not an ISO 8601 time")
+        raise typer.Exit(2) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def reprocess(
+    since: Annotated[
+        str | None, typer.Option(help="Only snapshots collected at or after this ISO 8601 time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only snapshots collected before this ISO 8601 time.")
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option(help="Only snapshots the parser had detected as this format.")
+    ] = None,
+    failed_only: Annotated[
+        bool, typer.Option("--failed-only", help="Only snapshots whose parsing failed.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Snapshots per transaction.")] = 100,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore an unfinished earlier run with these filters.")
+    ] = False,
+) -> None:
+    """Re-parse stored raw outputs with the current parser; each snapshot's rows are replaced
+    atomically, rollups kept consistent. Resumable (same filters) and idempotent."""
+    from dream.reprocess import Filters, Reprocessor
+
+    filters = Filters(_time(since, "--since"), _time(until, "--until"), format, failed_only)
+    dream = _dream("dream-reprocess")
+    try:
+        if not dream.settings.store_raw:
+            err.print("[red]error:[/red] DREAM_STORE_RAW=false: no raw outputs are kept, so there"
+                      " is nothing to re-parse from")  # fmt: skip
+            raise typer.Exit(2)
+        dream.migrate()
+        worker = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber,
+                             batch_size=batch_size)  # fmt: skip
+        total = worker.remaining(filters, restart=restart)
+        with Progress(
+            TextColumn("reprocess"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, transient=False,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("reprocess", total=total)
+            result = worker.run(filters, restart=restart,
+                                progress=lambda n: bar.advance(task, n))  # fmt: skip
+    except DreamError as exc:
+        err.print(f"[red]error:[/red] {exc} (run the same command again to resume)")
+        raise typer.Exit(1) from None
+    finally:
+        dream.close()
+    print(json.dumps(result.as_dict()))
+
+
+def gc(
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Retention in days (default DREAM_RAW_RETENTION_DAYS).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing.")] = False,
+) -> None:
+    """Remove raw outputs older than the retention from the blob store (parsed rows stay)."""
+    from dream.blobs.gc import collect_garbage
+
+    dream = _dream("dream-gc")
+    retention = days or dream.settings.raw_retention_days
+    if retention is None:
+        err.print("[red]error:[/red] give --days or set DREAM_RAW_RETENTION_DAYS")
+        raise typer.Exit(2)
+    try:
+        dream.migrate()
+        result = collect_garbage(dream.db, dream.raw_outputs, retention, dry_run=dry_run)
+    except DreamError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        dream.close()
+    print(json.dumps(result.as_dict()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reprocess")(reprocess)
+    app.command("gc")(gc)

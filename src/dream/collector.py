@@ -1,0 +1,438 @@
+"""``dream collect``: the agent that runs on lab machines.
+
+Each run lists the processes with the command native to the OS it is on, wraps the output in a
+snapshot with an id chosen here, writes it to the spool directory (one JSON file per snapshot,
+written atomically), then drains the spool oldest first: each file is posted (JSON, with
+``Authorization: Bearer <key>``) with retries and exponential backoff, and deleted once the api
+answered 202. So a snapshot is never lost: while the api is unreachable the files wait, and the
+next run that reaches it sends them all. Posting twice is harmless: the api stores a
+``snapshot_id`` once, so a retry after a lost answer stores nothing new.
+
+A snapshot the api refuses for good (422 invalid, 413 too large) moves to ``spool/rejected/``
+with the reason beside it, so it neither blocks the queue nor disappears silently.
+
+Only the standard library and httpx: this module never imports the server side of Dream.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+# The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
+# `user:64` keeps long names whole, `lstart` gives an unambiguous start time, `comm` before
+# `args` gives the executable name even when argv[0] was rewritten. `-ww`: no width cut.
+LINUX_PS_KEYWORDS = (
+    "pid,ppid,user:64,%cpu,%mem,vsz,rss,tty,stat,lstart,time,nlwp,comm,args"
+)
+LINUX_COMMAND = ("ps", "-ww", "-eo", LINUX_PS_KEYWORDS)
+MACOS_COMMAND = ("ps", "auxww")  # BSD ps aux, wide: COMMAND is never cut
+WINDOWS_COMMAND = ("tasklist", "/v", "/fo", "csv")
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+REJECTED_STATUSES = frozenset({400, 413, 415, 422})
+_SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
+
+
+def current_os() -> str:
+    """``linux``, ``macos`` or ``windows`` for the machine this runs on."""
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform == "darwin":
+        return "macos"
+    if sys.platform in ("win32", "cygwin"):
+        return "windows"
+    raise CollectorError(f"unsupported platform {sys.platform!r}: Linux, macOS or Windows only")
+
+
+def listing_command(os_name: str) -> tuple[str, ...]:
+    return {"linux": LINUX_COMMAND, "macos": MACOS_COMMAND, "windows": WINDOWS_COMMAND}[os_name]
+
+
+def os_version(os_name: str) -> str:
+    if os_name == "linux":
+        try:
+            for line in Path("/etc/os-release").read_text(encoding="utf-8").splitlines():
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')[:200]
+        except OSError:
+            pass
+        return f"Linux {platform.release()}"
+    if os_name == "macos":
+        return f"macOS {platform.mac_ver()[0] or platform.release()}"
+    return platform.version()
+
+
+def decode_listing(data: bytes, os_name: str) -> str:
+    """Command output as text: UTF-8, else the console's code page on Windows, else Latin-1."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if os_name == "windows":
+        try:
+            return data.decode("oem")  # the console (OEM) code page tasklist writes in
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode("latin-1")
+
+
+class CollectorError(Exception):
+    """Something the operator has to fix (bad option, command missing)."""
+
+
+def run_listing(os_name: str, timeout_s: float = 60.0) -> tuple[str, str]:
+    """``(command line, output)`` of this OS's process listing command."""
+    argv = listing_command(os_name)
+    try:
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        raise CollectorError(f"{argv[0]!r} is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise CollectorError(f"{' '.join(argv)} did not finish in {timeout_s:.0f}s") from None
+    if done.returncode != 0 or not done.stdout.strip():
+        raise CollectorError(
+            f"{' '.join(argv)} exited {done.returncode}: {decode_listing(done.stderr, os_name)[:500]}"
+        )
+    return " ".join(argv), decode_listing(done.stdout, os_name)
+
+
+def parse_interval(text: str) -> float:
+    """``90``, ``30s``, ``5m``, ``1h``, ``1h30m`` → seconds."""
+    cleaned = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        seconds = float(cleaned)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", cleaned)
+        if not parts or "".join(f"{n}{u}" for n, u in parts) != cleaned.replace(" ", ""):
+            raise ValueError(f"{text!r} is not an interval such as 90, 30s, 5m, 1h or 1h30m")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("the interval must be positive")
+    return seconds
+
+
+def default_spool_dir() -> Path:
+    """Where snapshots wait while the api is unreachable (per user; root gets /var/spool)."""
+    env = os.environ.get("DREAM_SPOOL_DIR")
+    if env:
+        return Path(env)
+    if sys.platform in ("win32", "cygwin"):
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "dream" / "spool"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "dream" / "spool"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/spool/dream")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "dream" / "spool"
+
+
+# ---------------------------------------------------------------------- the spool
+
+
+class Spool:
+    """One JSON file per snapshot, named so that sorting the names sorts by collection time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.rejected = self.directory / "rejected"
+
+    def put(self, body: dict[str, Any]) -> Path:
+        """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
+        name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
+        final = self.directory / name
+        tmp = self.directory / f".{name}.{os.getpid()}.tmp"
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(self.directory)
+        return final
+
+    def pending(self) -> list[Path]:
+        """Spooled snapshots, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if _SPOOL_NAME.match(p.name))
+
+    def done(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def reject(self, path: Path, reason: str) -> Path:
+        self.rejected.mkdir(parents=True, exist_ok=True)
+        target = self.rejected / path.name
+        os.replace(path, target)
+        target.with_suffix(".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------- sending
+
+
+class Unreachable(Exception):
+    """The api could not be reached or answered with a transient error, after all retries."""
+
+
+class Rejected(Exception):
+    """The api refused the snapshot for good (it would refuse it again)."""
+
+
+@dataclass
+class Sender:
+    """POSTs snapshot bodies to ``{url}/v1/snapshots`` with retries and exponential backoff."""
+
+    url: str
+    key: str | None = None
+    retries: int = 3
+    backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    timeout_s: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    client: httpx.Client | None = None
+    _owned: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = httpx.Client(timeout=self.timeout_s)
+            self._owned = True
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
+
+    def post(self, data: bytes) -> str:
+        """Send one snapshot (JSON bytes); returns the stored id, or raises Unreachable/Rejected."""
+        assert self.client is not None
+        endpoint = f"{self.url.rstrip('/')}/v1/snapshots"
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+            wait *= 0.5 + random.random() / 2  # jitter: a lab of machines does not retry in step
+            try:
+                response = self.client.post(endpoint, content=data, headers=self.headers())
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 202:
+                    return str(response.json()["snapshot_id"])
+                last = f"HTTP {response.status_code}: {response.text[:300]}"
+                if response.status_code in REJECTED_STATUSES:
+                    raise Rejected(last)
+                if response.status_code not in TRANSIENT_STATUSES:
+                    # 401/403 (a key to fix), 404 (wrong url)...: keep the snapshot, try later.
+                    raise Unreachable(last)
+                retry_after = response.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    wait = min(self.max_backoff_s, max(wait, float(retry_after)))
+            if attempt < self.retries:
+                self.sleep(wait)
+        raise Unreachable(last)
+
+    def close(self) -> None:
+        if self._owned and self.client is not None:
+            self.client.close()
+
+
+@dataclass
+class RunReport:
+    collected: str | None = None
+    sent: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    pending: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Collector:
+    """One machine's agent: ``run_once`` = collect, spool, drain."""
+
+    sender: Sender
+    spool: Spool
+    user: str
+    faculty: str
+    host: str = field(default_factory=socket.gethostname)
+    os_name: str = field(default_factory=current_os)
+    listing: Callable[[str], tuple[str, str]] = run_listing
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr)
+
+    def snapshot(self) -> dict[str, Any]:
+        command, output = self.listing(self.os_name)
+        return {
+            "snapshot_id": str(uuid.uuid4()),
+            "host": self.host,
+            "os": self.os_name,
+            "os_version": os_version(self.os_name),
+            "user": self.user,
+            "faculty": self.faculty,
+            "collected_at": datetime.now(UTC).isoformat(),
+            "command": command,
+            "output": output,
+        }
+
+    def drain(self, report: RunReport | None = None) -> RunReport:
+        """Send what the spool holds, oldest first; stop at the first snapshot that cannot go."""
+        report = report or RunReport()
+        pending = self.spool.pending()
+        for index, path in enumerate(pending):
+            try:
+                data = path.read_bytes()
+                json.loads(data)
+            except (OSError, ValueError) as exc:
+                self.spool.reject(path, f"unreadable spool file: {exc}")
+                report.rejected.append(path.name)
+                continue
+            try:
+                sid = self.sender.post(data)
+            except Rejected as exc:
+                self.spool.reject(path, str(exc))
+                report.rejected.append(path.name)
+                self.log(f"rejected by the api, kept in {self.spool.rejected}: {exc}")
+                continue
+            except Unreachable as exc:
+                report.pending = len(pending) - index
+                report.error = str(exc)
+                self.log(f"api unreachable ({exc}); {report.pending} snapshot(s) spooled in"
+                         f" {self.spool.directory}")  # fmt: skip
+                return report
+            self.spool.done(path)
+            report.sent.append(sid)
+        report.pending = 0
+        return report
+
+    def run_once(self) -> RunReport:
+        report = RunReport()
+        body = self.snapshot()
+        report.collected = body["snapshot_id"]
+        try:
+            self.spool.put(body)
+        except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
+            self.log(f"cannot write the spool {self.spool.directory}: {exc}; sending directly")
+            try:
+                report.sent.append(self.sender.post(json.dumps(body).encode("utf-8")))
+            except (Unreachable, Rejected) as send_exc:
+                report.error = str(send_exc)
+                return report
+        return self.drain(report)
+
+    def run_forever(self, interval_s: float, stop: threading.Event) -> None:
+        """Collect every ``interval_s`` until ``stop`` is set (SIGTERM/SIGINT set it)."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                report = self.run_once()
+                if report.error is None:
+                    self.log(f"sent {len(report.sent)} snapshot(s)")
+            except CollectorError as exc:
+                self.log(f"error: {exc}")
+            stop.wait(max(1.0, interval_s - (time.monotonic() - started)))
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def collect_command(
+    faculty: Annotated[str, typer.Option(help="Faculty the machine belongs to.")],
+    url: Annotated[str, typer.Option(help="Dream api base URL.", envvar="DREAM_URL")] = (
+        "http://localhost:8080"
+    ),
+    key: Annotated[
+        str | None,
+        typer.Option(help="API key with the ingest role (sent as a Bearer token).",
+                     envvar="DREAM_API_KEY"),
+    ] = None,  # fmt: skip
+    user: Annotated[
+        str | None, typer.Option(help="User of the machine (default: the current user).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Host name (default: this machine's).")] = None,
+    interval: Annotated[str, typer.Option(help="Time between snapshots: 30s, 5m, 1h.")] = "5m",
+    once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit (cron).")] = False,
+    spool_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where snapshots wait while the api is unreachable.",
+                     envvar="DREAM_SPOOL_DIR"),
+    ] = None,  # fmt: skip
+    retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
+) -> None:
+    """Collect this machine's process listing and send it to a Dream api (spooling if down)."""
+    try:
+        seconds = parse_interval(interval)
+        os_name = current_os()
+    except (ValueError, CollectorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    sender = Sender(url=url, key=key, retries=retries, timeout_s=timeout)
+    collector = Collector(
+        sender=sender,
+        spool=Spool(spool_dir or default_spool_dir()),
+        user=user or getpass.getuser(),
+        faculty=faculty,
+        host=host or socket.gethostname(),
+        os_name=os_name,
+    )
+    try:
+        if once:
+            try:
+                report = collector.run_once()
+            except CollectorError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                raise typer.Exit(1) from None
+            print(json.dumps({"snapshot_id": report.collected, "sent": report.sent,
+                              "rejected": report.rejected, "spooled": report.pending,
+                              "error": report.error}))  # fmt: skip
+            # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.
+            raise typer.Exit(3 if report.error else 0)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        collector.run_forever(seconds, stop)
+    finally:
+        sender.close()
+
+
+__all__ = [
+    "Collector", "CollectorError", "LINUX_COMMAND", "MACOS_COMMAND", "Rejected", "RunReport",
+    "Sender", "Spool", "Unreachable", "WINDOWS_COMMAND", "collect_command", "current_os",
+    "decode_listing", "listing_command", "parse_interval", "run_listing",
+]  # fmt: skip

@@ -1,0 +1,57 @@
+"""The dashboard: a static page at ``/`` that asks the analytics api what to draw.
+
+Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
+Dream, charts drawn as SVG by ``charts.js``); nothing is fetched from elsewhere at run time.
+The page and its assets load without credentials; the data calls it makes carry the API key
+typed into the page (kept in ``sessionStorage``) as ``Authorization: Bearer <key>``, so with
+authentication on the data still needs a key with the ``query`` role.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+_ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+# The page's own policy: its scripts and styles from this origin only, data calls to this origin.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
+    " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+@cache
+def asset(name: str) -> bytes:
+    """A file of ``dream/dashboard/static`` (read once)."""
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def dashboard_router() -> APIRouter:
+    """``GET /`` (the page) and ``GET /dashboard/<asset>``; no credentials needed for these."""
+    router = APIRouter(include_in_schema=False)
+    headers = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-cache"}  # fmt: skip
+
+    @router.get("/", response_class=HTMLResponse)
+    async def index() -> Response:
+        return HTMLResponse(asset("index.html"), headers=headers)
+
+    @router.get("/dashboard/{name}")
+    async def static_asset(name: str) -> Response:
+        media = _ASSETS.get(name)
+        if media is None:
+            return Response(status_code=404)
+        return Response(asset(name), media_type=media, headers=headers)
+
+    return router
+
+
+__all__ = ["asset", "dashboard_router"]

@@ -1,0 +1,429 @@
+/* The Dream dashboard: filters → analytics api calls → charts and tables.
+   The view lives in the URL's fragment (#faculty=law&range=7d…), so a view is a link.
+   Data calls carry the API key kept in sessionStorage as `Authorization: Bearer <key>`. */
+"use strict";
+
+(function () {
+  const KEY_STORAGE = "dream.apiKey";
+  const METRIC_COLUMN = { users: "users", hosts: "hosts", snapshots: "snapshots", processes: "processes",
+    cpu: "avg_cpu_percent", memory: "avg_rss_kb" };
+  const DEFAULTS = { faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
+    system: "", group_by: "faculty", bucket: "auto", by: "os" };
+  const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
+  const MAX_SERIES = 8;
+  const $ = (id) => document.getElementById(id);
+  const { barChart, lineChart, formatNumber } = window.DreamCharts;
+
+  let state = Object.assign({}, DEFAULTS);
+  let generation = 0;
+  let processesCursor = null;
+
+  class ApiError extends Error {
+    constructor(status, detail) { super(detail); this.status = status; }
+  }
+
+  // ------------------------------------------------------------------ state ⇄ URL and form
+
+  function readHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    state = Object.assign({}, DEFAULTS);
+    for (const k of Object.keys(DEFAULTS)) if (params.has(k)) state[k] = params.get(k);
+  }
+
+  function writeHash() {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(state)) if (v !== DEFAULTS[k]) params.set(k, v);
+    const hash = params.toString();
+    history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+  }
+
+  function toForm() {
+    $("f-faculty").value = state.faculty;
+    $("f-os").value = state.os;
+    $("f-user").value = state.user;
+    $("f-range").value = state.range;
+    $("f-from").value = state.from;
+    $("f-to").value = state.to;
+    $("f-metric").value = state.metric;
+    $("f-system").checked = state.system === "true";
+    $("f-group-by").value = state.group_by;
+    $("f-bucket").value = state.bucket;
+    $("f-by").value = state.by;
+    $("custom-range").hidden = state.range !== "custom";
+  }
+
+  function fromForm() {
+    state.faculty = $("f-faculty").value;
+    state.os = $("f-os").value;
+    state.user = $("f-user").value.trim();
+    state.range = $("f-range").value;
+    state.from = $("f-from").value;
+    state.to = $("f-to").value;
+    state.metric = $("f-metric").value;
+    state.system = $("f-system").checked ? "true" : "";
+    state.group_by = $("f-group-by").value;
+    state.bucket = $("f-bucket").value;
+    state.by = $("f-by").value;
+    $("custom-range").hidden = state.range !== "custom";
+  }
+
+  // ------------------------------------------------------------------ the api
+
+  function hourCeil(date) {
+    const d = new Date(date.getTime());
+    if (d.getUTCMinutes() || d.getUTCSeconds() || d.getUTCMilliseconds()) {
+      d.setUTCMinutes(0, 0, 0);
+      d.setUTCHours(d.getUTCHours() + 1);
+    }
+    return d;
+  }
+
+  const iso = (d) => d.toISOString().replace(".000Z", "Z");
+
+  /* The time bounds of the view, whole hours so the rollups answer. */
+  function timeBounds() {
+    if (state.range in RANGE_HOURS) {
+      const to = hourCeil(new Date());
+      return { from: iso(new Date(to.getTime() - RANGE_HOURS[state.range] * 3600e3)), to: iso(to) };
+    }
+    if (state.range === "custom") {
+      const b = {};
+      if (state.from) b.from = state.from.slice(0, 13) + ":00:00Z";
+      if (state.to) b.to = state.to.slice(0, 13) + ":00:00Z";
+      return b;
+    }
+    return {};
+  }
+
+  function filterParams() {
+    const p = {};
+    if (state.faculty) p.faculty = state.faculty;
+    if (state.os) p.os = state.os;
+    if (state.user) p.user = state.user;
+    Object.assign(p, timeBounds());
+    if (state.system === "true") p.include_system = "true";
+    return p;
+  }
+
+  function query(params) { return new URLSearchParams(params).toString(); }
+
+  function authHeaders() {
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    return key ? { Authorization: "Bearer " + key } : {};
+  }
+
+  async function api(path, params, accept) {
+    const qs = query(params || {});
+    const response = await fetch(path + (qs ? "?" + qs : ""), {
+      headers: Object.assign({ Accept: accept || "application/json" }, authHeaders()),
+    });
+    if (!response.ok) {
+      let detail = response.statusText;
+      try {
+        const body = await response.json();
+        detail = typeof body.detail === "string" ? body.detail
+          : (body.detail || []).map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ");
+      } catch (_) { /* not JSON */ }
+      throw new ApiError(response.status, detail);
+    }
+    return accept ? response.blob() : response.json();
+  }
+
+  // ------------------------------------------------------------------ links under each panel
+
+  function shellQuote(v) { return /^[\w@%+=:,./-]+$/.test(v) ? v : "'" + String(v).replace(/'/g, "'\\''") + "'"; }
+
+  function cliCommand(sub, params) {
+    const flags = { faculty: "--faculty", os: "--os", user: "--user", from: "--from", to: "--to",
+      limit: "--limit", metric: "--metric", bucket: "--bucket", group_by: "--group-by", by: "--by" };
+    const parts = ["dream", "query", sub];
+    for (const [k, v] of Object.entries(params)) {
+      if (k === "include_system") { if (v === "true") parts.push("--include-system"); continue; }
+      if (flags[k]) parts.push(flags[k], shellQuote(v));
+    }
+    if (location.origin !== "http://localhost:8080") parts.push("--url", location.origin);
+    return parts.join(" ");
+  }
+
+  function renderLinks(panel, path, params, cli, exportQuery) {
+    const box = $(panel).querySelector(".links");
+    box.textContent = "";
+    const url = location.origin + path + "?" + query(params);
+    const a = document.createElement("a");
+    a.href = url; a.className = "rest-link"; a.textContent = "REST: " + url; a.target = "_blank"; a.rel = "noopener";
+    box.appendChild(a);
+    const code = document.createElement("code");
+    code.className = "cli";
+    code.textContent = cli;
+    box.appendChild(code);
+    const downloads = document.createElement("div");
+    downloads.className = "downloads";
+    for (const format of ["csv", "parquet"]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = "Download " + format.toUpperCase();
+      b.addEventListener("click", () => download(Object.assign({ query: exportQuery }, params, { format })));
+      downloads.appendChild(b);
+    }
+    box.appendChild(downloads);
+  }
+
+  async function download(params) {
+    try {
+      const blob = await api("/v1/export", params, "*/*");
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `${params.query}.${params.format}`;
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    } catch (e) { showError(e); }
+  }
+
+  // ------------------------------------------------------------------ panels
+
+  async function topApps(f, gen) {
+    const params = Object.assign({}, f, { limit: "10", metric: state.metric });
+    const body = await api("/v1/analytics/top-apps", params);
+    if (gen !== generation) return null;
+    const column = METRIC_COLUMN[state.metric];
+    barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })));
+    renderLinks("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
+    return body.source;
+  }
+
+  async function usage(f, gen) {
+    const bounds = timeBounds();
+    let bucket = state.bucket;
+    if (bucket === "auto") {
+      const span = bounds.from && bounds.to ? Date.parse(bounds.to) - Date.parse(bounds.from) : null;
+      bucket = span !== null && span <= 8 * 86400e3 ? "hour" : "day";
+    }
+    const params = Object.assign({}, f, { bucket });
+    if (state.group_by) params.group_by = state.group_by;
+    let body = await api("/v1/analytics/usage", params);
+    if (state.bucket === "auto" && bucket === "day") {  // a short history: hours show more
+      const buckets = new Set(body.series.flatMap((s) => s.points.map((p) => p.bucket)));
+      if (buckets.size && buckets.size <= 8) {
+        params.bucket = "hour";
+        body = await api("/v1/analytics/usage", params);
+      }
+    }
+    if (gen !== generation) return null;
+    const column = METRIC_COLUMN[state.metric];
+    let series = body.series.map((s) => ({
+      name: s.group === null ? "all" : String(s.group),
+      points: s.points.map((p) => ({ t: new Date(p.bucket), value: p[column] })),
+    }));
+    const step = { hour: 3600e3, day: 86400e3 }[params.bucket];
+    if (step) {  // no snapshot in a bucket means no use: draw it as 0, not as a straight line
+      const times = series.flatMap((s) => s.points.map((p) => p.t.getTime()));
+      const t0 = Math.min(...times), t1 = Math.max(...times);
+      if ((t1 - t0) / step <= 2000) {
+        for (const s of series) {
+          const have = new Map(s.points.map((p) => [p.t.getTime(), p]));
+          s.points = [];
+          for (let t = t0; t <= t1; t += step) s.points.push(have.get(t) || { t: new Date(t), value: 0, filled: true });
+        }
+      }
+    }
+    if (series.length > MAX_SERIES) {
+      const total = (s) => s.points.reduce((a, p) => a + (p.value || 0), 0);
+      series = series.sort((a, b) => total(b) - total(a)).slice(0, MAX_SERIES);
+    }
+    lineChart($("usage-chart"), series);
+    renderLinks("panel-usage", "/v1/analytics/usage", params, cliCommand("usage", params), "usage");
+    return body.source;
+  }
+
+  async function breakdown(f, gen) {
+    const params = Object.assign({}, f, { by: state.by, metric: state.metric, limit: "50" });
+    const body = await api("/v1/analytics/breakdown", params);
+    if (gen !== generation) return null;
+    const table = $("breakdown-table");
+    const column = METRIC_COLUMN[state.metric];
+    const columns = [state.by, "users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb"];
+    const head = document.createElement("tr");
+    for (const c of columns) {
+      const th = document.createElement("th");
+      th.textContent = c.replace("avg_cpu_percent", "avg CPU %").replace("avg_rss_kb", "avg RSS KiB");
+      if (c !== state.by) th.className = "num";
+      head.appendChild(th);
+    }
+    table.tHead.replaceChildren(head);
+    const max = Math.max(1, ...body.items.map((i) => i[column] || 0));
+    const rows = body.items.map((item) => {
+      const tr = document.createElement("tr");
+      tr.dataset.label = String(item[state.by]);
+      tr.dataset.value = String(item[column]);
+      for (const c of columns) {
+        const td = document.createElement("td");
+        if (c === state.by) {
+          const meter = document.createElement("span");
+          meter.className = "meter";
+          meter.style.width = `${Math.round(60 * (item[column] || 0) / max)}px`;
+          td.append(meter, String(item[c]));
+        } else {
+          td.className = "num";
+          td.dataset.column = c;
+          td.textContent = formatNumber(item[c]);
+          td.title = String(item[c]);
+        }
+        tr.appendChild(td);
+      }
+      return tr;
+    });
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = columns.length; td.className = "muted"; td.textContent = "no data for these filters";
+      tr.appendChild(td); rows.push(tr);
+    }
+    table.tBodies[0].replaceChildren(...rows);
+    renderLinks("panel-breakdown", "/v1/analytics/breakdown", params, cliCommand("breakdown", params), "breakdown");
+    return body.source;
+  }
+
+  const PROCESS_COLUMNS = ["collected_at", "host", "os", "user", "faculty", "app", "name", "pid",
+    "cpu_percent", "rss_kb", "command"];
+
+  async function processes(f, gen, more) {
+    const params = Object.assign({}, f, { limit: "50" });
+    const call = Object.assign({}, params);
+    if (more && processesCursor) call.cursor = processesCursor;
+    const body = await api("/v1/processes", call);
+    if (gen !== generation) return;
+    const table = $("processes-table");
+    if (!more) {
+      const head = document.createElement("tr");
+      for (const c of PROCESS_COLUMNS) {
+        const th = document.createElement("th"); th.textContent = c; head.appendChild(th);
+      }
+      table.tHead.replaceChildren(head);
+      table.tBodies[0].replaceChildren();
+    }
+    for (const row of body.items) {
+      const tr = document.createElement("tr");
+      for (const c of PROCESS_COLUMNS) {
+        const td = document.createElement("td");
+        let v = row[c];
+        if (c === "collected_at" && v) v = String(v).slice(0, 19).replace("T", " ");
+        if (c === "command" && v && v.length > 80) { td.title = v; v = v.slice(0, 79) + "…"; }
+        if (["pid", "cpu_percent", "rss_kb"].includes(c)) td.className = "num";
+        td.textContent = v === null || v === undefined ? "" : String(v);
+        tr.appendChild(td);
+      }
+      table.tBodies[0].appendChild(tr);
+    }
+    processesCursor = body.next_cursor;
+    $("processes-more").hidden = !processesCursor;
+    $("processes-count").textContent = `(${table.tBodies[0].rows.length} shown${processesCursor ? ", more available" : ""})`;
+    if (!more) {
+      const box = $("panel-processes").querySelector(".links");
+      renderLinks("panel-processes", "/v1/processes", params,
+        "curl -s -H \"Authorization: Bearer $DREAM_API_KEY\" " + shellQuote(location.origin + "/v1/processes?" + query(params)),
+        "processes");
+      box.querySelector("code").classList.add("curl");
+    }
+  }
+
+  // ------------------------------------------------------------------ refresh
+
+  function setStatus(message, isError) {
+    const s = $("status");
+    s.textContent = message;
+    s.className = isError ? "error" : "";
+  }
+
+  function showError(e) {
+    if (e instanceof ApiError && e.status === 401) {
+      setStatus("This api needs an API key with the `query` role: type it above and press “Use key”. (" + e.message + ")", true);
+    } else if (e instanceof ApiError && e.status === 403) {
+      setStatus("This API key may not read analytics (it needs the `query` role).", true);
+    } else if (e instanceof ApiError) {
+      setStatus(`The api answered ${e.status}: ${e.message}`, true);
+    } else {
+      setStatus("Cannot reach the api: " + e, true);
+    }
+    document.body.dataset.state = "error";
+  }
+
+  async function refresh() {
+    const gen = ++generation;
+    const f = filterParams();
+    const view = query(Object.assign({}, f, { metric: state.metric, by: state.by,
+      group_by: state.group_by, bucket: state.bucket }));
+    document.body.dataset.state = "loading";
+    setStatus("Loading…");
+    processesCursor = null;
+    try {
+      const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen), processes(f, gen, false)]);
+      if (gen !== generation) return;
+      setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
+      document.body.dataset.view = view;
+      document.body.dataset.state = "ready";
+    } catch (e) {
+      if (gen === generation) showError(e);
+    }
+  }
+
+  async function loadPickers() {
+    try {
+      const faculties = await api("/v1/faculties", { limit: "500" });
+      const select = $("f-faculty");
+      const keep = state.faculty;
+      select.replaceChildren(select.options[0]);
+      for (const item of faculties.items) {
+        const o = document.createElement("option"); o.value = o.textContent = item.faculty; select.appendChild(o);
+      }
+      if (keep && ![...select.options].some((o) => o.value === keep)) {
+        const o = document.createElement("option"); o.value = o.textContent = keep; select.appendChild(o);
+      }
+      select.value = keep;
+      await loadUsers();
+    } catch (e) { showError(e); }
+  }
+
+  async function loadUsers() {
+    const params = { limit: "300" };
+    if (state.faculty) params.faculty = state.faculty;
+    if (state.os) params.os = state.os;
+    const users = await api("/v1/users", params);
+    $("users").replaceChildren(...users.items.map((i) => { const o = document.createElement("option"); o.value = i.user; return o; }));
+  }
+
+  function changed(event) {
+    fromForm();
+    writeHash();
+    if (event && ["f-faculty", "f-os"].includes(event.target.id)) loadUsers().catch(() => {});
+    refresh();
+  }
+
+  function keyState() {
+    $("key-state").textContent = sessionStorage.getItem(KEY_STORAGE) ? "key set for this tab" : "no key";
+  }
+
+  function init() {
+    readHash();
+    toForm();
+    keyState();
+    $("filters").addEventListener("change", changed);
+    $("filters").addEventListener("submit", (e) => { e.preventDefault(); changed(e); });
+    for (const id of ["f-group-by", "f-bucket", "f-by"]) $(id).addEventListener("change", changed);
+    $("processes-more").addEventListener("click", () => processes(filterParams(), generation, true).catch(showError));
+    $("key-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const key = $("key").value.trim();
+      if (key) sessionStorage.setItem(KEY_STORAGE, key);
+      $("key").value = "";
+      keyState();
+      loadPickers().then(refresh);
+    });
+    $("key-forget").addEventListener("click", () => { sessionStorage.removeItem(KEY_STORAGE); keyState(); });
+    window.addEventListener("hashchange", () => { readHash(); toForm(); refresh(); });
+    loadPickers().then(refresh);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,317 @@
+"""``dream reprocess``: re-parse stored raw outputs with the current parser.
+
+For each selected snapshot (final ones: ``stored`` and ``failed``; ``--failed-only``: failed
+ones), in ``(collected_at, snapshot_id)`` order, in batches:
+
+1. its raw output is read from the blob store (rows from before the blob store keep it as text;
+   it is moved to the blob store on the way) and parsed — and scrubbed — as the worker would;
+2. one transaction per batch locks each snapshot row, subtracts the rollup contribution of its
+   current process rows, deletes them (``WHERE collected_at = .. AND snapshot_id = ..``: one
+   partition), COPYs the new ones, adds their contribution, updates status, format, count,
+   warnings and error, drops rollup rows nothing contributes to any more, and advances the run's
+   checkpoint (``reprocess_checkpoints``).
+
+So a snapshot is never half rewritten, an interrupted run resumes after the last committed batch
+(the same filters give the same run key), and running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import psycopg
+import structlog
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from dream.analytics.rollups import RollupBatch, _hour, snapshot_counters
+from dream.blobs import query
+from dream.blobs.raw import RawOutputs
+from dream.blobs.store import BlobError, BlobUnavailable
+from dream.ingest.body import decode_output
+from dream.security.pii import Scrubber
+from dream.snapshots import RawRef, Snapshot
+from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import COPY_PROCESSES, ProcessedSnapshot, process_row
+from dream.worker.processing import process_snapshot
+
+log = structlog.get_logger(__name__)
+
+
+class _OldRow(NamedTuple):
+    """A stored process row, as much of it as the rollup counters read."""
+
+    app: str | None
+    is_system: bool
+    cpu_percent: float | None
+    rss_kb: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    format: str | None = None
+    failed_only: bool = False
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "statuses": ["failed"] if self.failed_only else ["stored", "failed"],
+            "since": self.since,
+            "until": self.until,
+            "format": self.format,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+    @property
+    def run_key(self) -> str:
+        text = json.dumps(self.as_json(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(slots=True)
+class ReprocessResult:
+    selected: int = 0  # snapshots looked at in this run
+    reprocessed: int = 0  # rewritten
+    stored: int = 0  # of which now stored
+    failed: int = 0  # of which now failed
+    no_raw: int = 0  # no raw output kept (retention, DREAM_STORE_RAW=false, missing object)
+    skipped: int = 0  # changed meanwhile, or process rows already pruned
+    resumed: bool = False
+    process_rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["errors"] = d["errors"][:20]
+        return d
+
+
+@dataclass(slots=True)
+class _Item:
+    row: dict[str, Any]
+    snapshot: Snapshot  # as stored (user already scrubbed), without output
+    processed: ProcessedSnapshot
+    ref: RawRef | None
+
+
+class Reprocessor:
+    def __init__(
+        self,
+        db: Database,
+        raw: RawOutputs,
+        *,
+        scrubber: Scrubber | None = None,
+        batch_size: int = 100,
+        partitions: PartitionManager | None = None,
+    ) -> None:
+        self.db = db
+        self.raw = raw
+        self.scrubber = scrubber
+        self.batch_size = batch_size
+        self.partitions = partitions or PartitionManager()
+
+    # Selection ---------------------------------------------------------------------------------
+
+    def _checkpoint(self, filters: Filters, restart: bool) -> tuple[datetime | None, Any, bool]:
+        """(after_at, after_id, resumed): where this run starts."""
+        with self.db.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = cur.execute(query("checkpoint_get"), {"run_key": filters.run_key}).fetchone()
+            if row is not None and row["finished_at"] is None and not restart:
+                return row["last_collected_at"], row["last_snapshot_id"], True
+            conn.execute(
+                query("checkpoint_start"),
+                {"run_key": filters.run_key, "filters": Jsonb(filters.as_json())},
+            )
+        return None, None, False
+
+    def remaining(self, filters: Filters, restart: bool = False) -> int:
+        after_at, after_id, _ = self._peek(filters, restart)
+        with self.db.pool.connection() as conn:
+            params = {**filters.params(), "after_at": after_at, "after_id": after_id}
+            found = conn.execute(query("reprocess_count"), params).fetchone()
+        return int(found[0]) if found else 0
+
+    def _peek(self, filters: Filters, restart: bool) -> tuple[datetime | None, Any, bool]:
+        with self.db.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = cur.execute(query("checkpoint_get"), {"run_key": filters.run_key}).fetchone()
+        if row is not None and row["finished_at"] is None and not restart:
+            return row["last_collected_at"], row["last_snapshot_id"], True
+        return None, None, False
+
+    # The run -----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        filters: Filters,
+        *,
+        restart: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ReprocessResult:
+        result = ReprocessResult()
+        after_at, after_id, result.resumed = self._checkpoint(filters, restart)
+        while True:
+            with self.db.pool.connection() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                params = {**filters.params(), "after_at": after_at, "after_id": after_id,
+                          "limit": self.batch_size}  # fmt: skip
+                rows = cur.execute(query("reprocess_select"), params).fetchall()
+            if not rows:
+                break
+            items = [item for item in (self._prepare(r, result) for r in rows) if item is not None]
+            last = rows[-1]
+            self._rewrite(filters, items, last, result)
+            result.selected += len(rows)
+            after_at, after_id = last["collected_at"], last["snapshot_id"]
+            if progress is not None:
+                progress(len(rows))
+        with self.db.pool.connection() as conn:
+            conn.execute(query("checkpoint_finish"), {"run_key": filters.run_key})
+        return result
+
+    def _prepare(self, row: dict[str, Any], result: ReprocessResult) -> _Item | None:
+        """Raw output in hand and parsed, or None (counted) if it cannot be had."""
+        snapshot = Snapshot.model_construct(
+            snapshot_id=row["snapshot_id"], host=row["host"], os=row["os"],
+            os_version=row["os_version"], user=row["user_name"], faculty=row["faculty"],
+            collected_at=row["collected_at"], received_at=row["received_at"],
+            command=row["command"], output=None, raw=None, output_url=None,
+        )  # fmt: skip
+        ref = raw_ref_from_row(row)
+        try:
+            if ref is not None:
+                text = decode_output(self.raw.get(ref))
+            elif row["has_raw_text"]:  # from before the blob store: move it there now
+                with self.db.pool.connection() as conn:
+                    found = conn.execute(
+                        query("raw_text"), {"snapshot_id": row["snapshot_id"]}
+                    ).fetchone()
+                if found is None or found[0] is None:
+                    result.no_raw += 1
+                    return None
+                text = found[0]
+                if self.raw.keep:
+                    ref = self.raw.store.put(text.encode("utf-8"))
+            else:
+                result.no_raw += 1
+                return None
+        except BlobUnavailable:
+            raise  # transient: the run stops; run it again to resume
+        except BlobError as exc:
+            result.no_raw += 1
+            result.errors.append(f"{row['snapshot_id']}: {exc}")
+            return None
+        processed = process_snapshot(snapshot.model_copy(update={"output": text}), self.scrubber)
+        # The stored metadata is already scrubbed: keep it as it is (only the rows are new).
+        processed.snapshot = snapshot.model_copy(update={"raw": ref})
+        return _Item(row, processed.snapshot, processed, ref)
+
+    def _rewrite(
+        self, filters: Filters, items: list[_Item], last: dict[str, Any], result: ReprocessResult
+    ) -> None:
+        with self.db.pool.connection() as conn:
+            if items:
+                self.partitions.ensure(conn, (i.snapshot.collected_at for i in items))
+            try:
+                with conn.transaction():
+                    done = self._rewrite_in(conn, filters, items, result)
+                    conn.execute(
+                        query("checkpoint_advance"),
+                        {"run_key": filters.run_key, "last_collected_at": last["collected_at"],
+                         "last_snapshot_id": last["snapshot_id"], "reprocessed": done},
+                    )  # fmt: skip
+            except psycopg.errors.CheckViolation:
+                self.partitions.forget()  # a partition dropped by retention meanwhile
+                raise
+
+    def _rewrite_in(
+        self, conn: psycopg.Connection, filters: Filters, items: list[_Item],
+        result: ReprocessResult,
+    ) -> int:  # fmt: skip
+        rollups = RollupBatch()
+        new_rows: list[tuple[object, ...]] = []
+        done = 0
+        counts = {"stored": 0, "failed": 0, "rows": 0}
+        # Lock in snapshot_id order: two runs over overlapping sets cannot deadlock.
+        for item in sorted(items, key=lambda i: str(i.snapshot.snapshot_id)):
+            key = {"snapshot_id": item.snapshot.snapshot_id,
+                   "collected_at": item.snapshot.collected_at}  # fmt: skip
+            cur = conn.cursor(row_factory=dict_row)
+            now = cur.execute(query("reprocess_lock"), key).fetchone()
+            statuses = filters.params()["statuses"]
+            if (
+                now is None
+                or now["status"] not in statuses
+                or now["raw_sha256"] != item.row["raw_sha256"]
+            ):
+                result.skipped += 1  # changed since it was selected
+                continue
+            if now["status"] == "stored":
+                old = [_OldRow(*r) for r in conn.execute(query("reprocess_old_rows"), key)]
+                if len(old) != (now["process_count"] or 0):
+                    # Process rows pruned by retention (or missing): the rollups still hold
+                    # their contribution, which cannot be subtracted exactly. Leave it alone.
+                    result.skipped += 1
+                    result.errors.append(
+                        f"{item.snapshot.snapshot_id}: {len(old)} process rows stored,"
+                        f" {now['process_count']} expected; left alone"
+                    )
+                    continue
+                _add(rollups, item.snapshot, old, sign=-1)
+                conn.execute(query("reprocess_delete_rows"), key)
+            p = item.processed
+            if p.status == "stored":
+                # As the worker adds them. (cpu_percent is a real, but read back as text it
+                # gives the parser's decimal again: a later reprocess subtracts the same value.)
+                _add(rollups, item.snapshot, p.processes, sign=1)
+                new_rows.extend(process_row(item.snapshot, proc) for proc in p.processes)
+                counts["rows"] += len(p.processes)
+            conn.execute(
+                query("reprocess_update_snapshot"),
+                {"snapshot_id": item.snapshot.snapshot_id, "status": p.status, "format": p.format,
+                 "process_count": len(p.processes) if p.status == "stored" else None,
+                 "warnings": Jsonb(p.warnings), "error": p.error, **raw_ref_params(item.ref)},
+            )  # fmt: skip
+            counts[p.status] += 1
+            done += 1
+        if new_rows:
+            with conn.cursor().copy(COPY_PROCESSES) as copy:
+                for row in new_rows:
+                    copy.write_row(row)
+        if rollups:
+            rollups.write(conn)
+            conn.execute(query("rollups_drop_empty_hourly"))
+            conn.execute(query("rollups_drop_empty_daily"))
+        # Counted only once the caller's transaction is about to commit.
+        result.reprocessed += done
+        result.stored += counts["stored"]
+        result.failed += counts["failed"]
+        result.process_rows += counts["rows"]
+        return done
+
+
+def _add(rollups: RollupBatch, snapshot: Snapshot, processes: Iterable[Any], *, sign: int) -> None:
+    """RollupBatch.add, with the counters multiplied by ``sign`` (-1: take a contribution out)."""
+    counters = snapshot_counters(processes)
+    if not counters:
+        return
+    hour = _hour(snapshot.collected_at)
+    dims = (snapshot.os, snapshot.faculty, snapshot.user, snapshot.host)
+    for app, acc in counters.items():
+        key = (hour, app, *dims)
+        have = rollups.hourly.get(key)
+        if have is None:
+            rollups.hourly[key] = [sign * v for v in acc]
+        else:
+            for i, v in enumerate(acc):
+                have[i] += sign * v

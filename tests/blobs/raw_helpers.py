@@ -1,0 +1,115 @@
+"""Helpers of the raw-output tests (tests/blobs)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
+from helpers import wait_for
+
+PS_HEADER = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
+
+
+def ps_aux_lines(count: int, *, seed: int = 0) -> str:
+    """A synthetic ``ps aux`` listing of ``count`` processes (about 110 bytes a line)."""
+    apps = ["/usr/bin/python3 train.py", "/opt/matlab/bin/matlab -nodesktop", "/usr/bin/firefox",
+            "/usr/lib/libreoffice/program/soffice.bin --writer", "/usr/bin/code --unity-launch",
+            "/usr/sbin/sshd -D", "/usr/bin/bash"]  # fmt: skip
+    users = ["msmith", "jdoe", "root", "akhan", "lchen"]
+    lines = [PS_HEADER]
+    for i in range(count):
+        n = i + seed
+        lines.append(
+            f"{users[n % len(users)]:<10} {1000 + i:>6} {n % 97 / 10:>4.1f} {n % 13 / 10:>4.1f}"
+            f" {100000 + n % 5000:>6} {20000 + n % 3000:>5} pts/{n % 9:<5} S    10:{n % 60:02d}"
+            f"   0:{n % 60:02d} {apps[n % len(apps)]} --job {n:08d}\n"
+        )
+    return "".join(lines)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def s3_client(server: dict) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=server["endpoint"], region_name="us-east-1",
+        aws_access_key_id=server["access_key"], aws_secret_access_key=server["secret_key"],
+        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
+    )  # fmt: skip
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """The DREAM_* variables that make a CLI run see the same deployment as ``settings``."""
+    env = {}
+    for name in ("database_url", "data_dir", "blob_dir", "s3_bucket", "s3_endpoint_url",
+                 "s3_region", "s3_access_key_id", "s3_secret_access_key", "pii_mode",
+                 "store_raw", "raw_retention_days"):  # fmt: skip
+        value = getattr(settings, name, None)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"DREAM_{name.upper()}"] = str(value)
+    return env
+
+
+def make_settings(database_url: str, tmp_path: Any, store_settings: dict, **extra: Any) -> Settings:
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05, auth="off",
+        **store_settings, **extra,
+    )  # fmt: skip
+
+
+@contextmanager
+def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
+    """The api with the direct pipeline and a worker in a thread (the embedded shape)."""
+    dream = Dream(settings)
+    app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
+    try:
+        with TestClient(app) as client:
+            yield client, dream
+    finally:
+        dream.close()
+
+
+def settled(client: TestClient, snapshot_id: str, timeout_s: float = 60.0) -> dict:
+    def check() -> dict | None:
+        body = client.get(f"/v1/snapshots/{snapshot_id}").json()
+        return body if body.get("status") in ("stored", "failed") else None
+
+    return wait_for(check, timeout_s=timeout_s, what=f"snapshot {snapshot_id} settled")
+
+
+def snapshot_row(url: str, snapshot_id: str) -> dict:
+    with psycopg.connect(url) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        return cur.execute("SELECT * FROM snapshots WHERE snapshot_id = %s", (snapshot_id,)).fetchone()
+
+
+def process_rows(url: str, snapshot_id: str) -> list[tuple]:
+    """A snapshot's rows, without the snapshot id, in a stable order."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT * FROM processes WHERE snapshot_id = %s", (snapshot_id,)
+        ).fetchall()
+    return sorted((r[1:] for r in rows), key=repr)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,204 @@
+"""`dream collect`: the listing matches /proc, retries and backoff, the spool and its draining."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import services
+from dream.collector import (
+    LINUX_COMMAND, Collector, Rejected, Sender, Spool, Unreachable, parse_interval, run_listing,
+)  # fmt: skip
+from dream.parsing import parse
+from helpers import wait_for
+from served import dream_env, serve
+
+LINUX = pytest.mark.skipif(
+    sys.platform != "linux" or not Path("/proc/self/stat").exists(), reason="needs Linux /proc"
+)
+
+
+def proc_count() -> int:
+    return sum(entry.isdigit() for entry in os.listdir("/proc"))
+
+
+def collect(url: str, spool: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dream", "collect", "--once", "--url", url, "--faculty",
+         "engineering", "--user", "tester", "--host", "collector-test", "--spool-dir",
+         str(spool), *extra],
+        env=dream_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def stored(url: str, snapshot_id: str) -> dict[str, Any] | None:
+    state = httpx.get(f"{url}/v1/snapshots/{snapshot_id}", timeout=5).json()
+    return state if state.get("status") not in (None, "pending") else None
+
+
+# ---------------------------------------------------------------------- units
+
+
+def test_intervals() -> None:
+    assert parse_interval("5m") == 300
+    assert parse_interval("90") == 90
+    assert parse_interval("1h30m") == 5400
+    assert parse_interval("30s") == 30
+    for bad in ("", "5x", "m", "0", "-5m"):
+        with pytest.raises(ValueError):
+            parse_interval(bad)
+
+
+@LINUX
+def test_linux_command_parses_exactly_with_its_keyword_list() -> None:
+    command, output = run_listing("linux")
+    assert command == " ".join(LINUX_COMMAND)
+    result = parse(output, os="linux", command=command)
+    assert result.format == "ps-custom" and result.warnings == []
+    me = next(p for p in result.processes if p.pid == os.getpid())
+    assert me.ppid == os.getppid() and me.rss_kb and me.threads and me.started
+    assert me.cpu_percent is not None and me.vsz_kb and me.command and me.app
+
+
+def test_spool_is_atomic_and_ordered(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    later = spool.put({"snapshot_id": "00000000-0000-0000-0000-000000000002",
+                       "collected_at": "2026-11-27T10:00:00+00:00"})  # fmt: skip
+    earlier = spool.put({"snapshot_id": "00000000-0000-0000-0000-000000000001",
+                         "collected_at": "2026-11-27T09:59:59.5+00:00"})  # fmt: skip
+    (tmp_path / "spool" / ".partial.tmp").write_text("{")  # a crash mid-write leaves only this
+    assert spool.pending() == [earlier, later]
+    assert json.loads(later.read_text())["snapshot_id"].endswith("2")
+
+
+def _transport(answers: list[Any], seen: list[httpx.Request]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return httpx.MockTransport(handler)
+
+
+def test_sender_retries_with_backoff_and_sends_the_key() -> None:
+    seen: list[httpx.Request] = []
+    sleeps: list[float] = []
+    answers = [
+        httpx.ConnectError("refused"),
+        httpx.Response(503, headers={"Retry-After": "7"}, json={"detail": "down"}),
+        httpx.Response(202, json={"snapshot_id": "abc", "status": "accepted"}),
+    ]
+    sender = Sender("http://dream", key="k1", retries=3, backoff_s=1.0, sleep=sleeps.append,
+                    client=httpx.Client(transport=_transport(answers, seen)))  # fmt: skip
+    assert sender.post(b'{"x": 1}') == "abc"
+    assert len(seen) == 3 and all(r.headers["authorization"] == "Bearer k1" for r in seen)
+    assert 0.5 <= sleeps[0] <= 1.0  # first backoff, with jitter
+    assert sleeps[1] >= 7  # Retry-After honoured
+
+
+def test_sender_gives_up_or_refuses() -> None:
+    answers = [httpx.ConnectError("refused")] * 3
+    sender = Sender("http://dream", retries=2, sleep=lambda _: None,
+                    client=httpx.Client(transport=_transport(answers, [])))  # fmt: skip
+    with pytest.raises(Unreachable, match="ConnectError"):
+        sender.post(b"{}")
+    sender = Sender("http://dream", retries=2, sleep=lambda _: None, client=httpx.Client(
+        transport=_transport([httpx.Response(422, json={"detail": "bad"})], [])))  # fmt: skip
+    with pytest.raises(Rejected, match="422"):
+        sender.post(b"{}")
+
+
+def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path) -> None:
+    answers = [httpx.Response(422, json={"detail": "bad"}),
+               httpx.Response(202, json={"snapshot_id": "second", "status": "accepted"})]  # fmt: skip
+    sender = Sender("http://dream", sleep=lambda _: None,
+                    client=httpx.Client(transport=_transport(answers, [])))  # fmt: skip
+    spool = Spool(tmp_path)
+    for i in (1, 2):
+        spool.put({"snapshot_id": f"00000000-0000-0000-0000-00000000000{i}",
+                   "collected_at": f"2026-11-27T10:0{i}:00+00:00"})  # fmt: skip
+    collector = Collector(sender, spool, user="u", faculty="f", host="h", os_name="linux",
+                          log=lambda _: None)  # fmt: skip
+    report = collector.drain()
+    assert report.sent == ["second"] and len(report.rejected) == 1
+    assert spool.pending() == [] and len(list(spool.rejected.glob("*.json"))) == 1
+    assert "422" in next(spool.rejected.glob("*.reason.txt")).read_text()
+
+
+# ---------------------------------------------------------------------- against dream serve
+
+
+@LINUX
+def test_collect_once_stores_what_proc_shows(tmp_path: Path) -> None:
+    """One `dream collect --once`: the stored process count is /proc's at that moment.
+
+    /proc is counted just before and just after the collector runs. Between the two, processes
+    may start or end (the collector's own `ps` child is one that exists only in between), so the
+    stored count must lie within [min - 3, max + 3] of the two counts: 3 allows for `ps` itself
+    and a few short-lived processes (e.g. the embedded PostgreSQL's backends for the post).
+    """
+    with serve(tmp_path / "data") as served:
+        spool = tmp_path / "spool"
+        before = proc_count()
+        done = collect(served.url, spool)
+        after = proc_count()
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["sent"] == [report["snapshot_id"]] and report["spooled"] == 0
+        state = wait_for(lambda: stored(served.url, report["snapshot_id"]), what="the snapshot")
+        assert state["status"] == "stored", state
+        assert state["format"] == "ps-custom" and state["warnings"] == []
+        low, high = min(before, after) - 3, max(before, after) + 3
+        assert low <= state["process_count"] <= high, (state["process_count"], before, after)
+        assert state["os"] == "linux" and state["host"] == "collector-test"
+        assert state["faculty"] == "engineering"
+        assert list(spool.glob("*.json")) == []  # sent, so nothing waits
+
+
+@LINUX
+def test_spools_while_the_api_is_down_and_drains_when_it_returns(tmp_path: Path) -> None:
+    port = services.free_port()
+    url = f"http://127.0.0.1:{port}"
+    spool = tmp_path / "spool"
+    ids = []
+    for _ in range(2):  # nothing listens on the port: both snapshots wait on disk
+        done = collect(url, spool, "--retries", "1", "--timeout", "2")
+        assert done.returncode == 3, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["sent"] == [] and report["error"]
+        ids.append(report["snapshot_id"])
+        time.sleep(0.01)
+    files = sorted(spool.glob("*.json"))
+    assert [json.loads(f.read_text())["snapshot_id"] for f in files] == ids  # oldest first
+    assert report["spooled"] == 2
+    first_spooled = files[0].read_bytes()
+
+    with serve(tmp_path / "data", port=port) as served:
+        done = collect(served.url, spool)
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["sent"] == [*ids, report["snapshot_id"]]  # the spool first, in order
+        assert list(spool.glob("*.json")) == []
+        all_ids = report["sent"]
+        for sid in all_ids:
+            state = wait_for(lambda sid=sid: stored(served.url, sid), what=f"snapshot {sid}")
+            assert state["status"] == "stored" and state["process_count"] > 10
+        # Posting a spooled file again (a lost answer, a crash before deleting it) stores nothing
+        # new: each snapshot is stored exactly once.
+        assert httpx.post(f"{served.url}/v1/snapshots", content=first_spooled,
+                          headers={"Content-Type": "application/json"}).status_code == 202  # fmt: skip
+        time.sleep(1.0)
+        counts = httpx.get(f"{served.url}/v1/analytics/breakdown",
+                           params={"by": "host", "host": "collector-test", "metric": "snapshots",
+                                   "include_system": "true"}).json()["items"]  # fmt: skip
+        assert [(c["host"], c["snapshots"]) for c in counts] == [("collector-test", 3)]

@@ -1,0 +1,204 @@
+"""The dashboard in a real headless browser (Debian's chromium driven by Playwright).
+
+`dream serve` (subprocess, embedded database), `dream demo --hosts 20 --days 2` through its api,
+then the page: the default view's charts are not empty, and after picking a faculty the numbers
+on the page are those the api answers for that faculty. On failure a screenshot is saved and
+its path is in the assertion message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helpers import unavailable
+from served import Served, dream_env, serve
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("dashboard")
+    with serve(root / "data") as served:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "dream", "demo", "--url", served.url, "--hosts", "20",
+             "--days", "2"],
+            env=dream_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        took = time.monotonic() - started
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert took < 60, f"dream demo --hosts 20 --days 2 took {took:.1f}s"
+        print(f"dream demo --hosts 20 --days 2: {took:.1f}s; {done.stdout.strip()}")
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (it is in the dev extras)")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1300, "height": 1400})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    pg.screenshot_path = tmp_path / f"{request.node.name}.png"
+    yield pg
+    context.close()
+
+
+def check(pg: Any, condition: bool, message: str) -> None:
+    """assert, with a screenshot of the page saved and named in the message on failure."""
+    if not condition:
+        path = pg.screenshot_path
+        try:
+            pg.screenshot(path=str(path), full_page=True)
+            where = f"screenshot: {path}"
+        except Exception as exc:
+            where = f"(no screenshot: {exc})"
+        raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
+
+
+def wait_ready(pg: Any, contains: str = "") -> None:
+    selector = "body[data-state=ready]"
+    if contains:
+        selector = f'body[data-state=ready][data-view*="{contains}"]'
+    try:
+        pg.wait_for_selector(selector, timeout=30_000, state="attached")
+    except Exception as exc:
+        status = pg.inner_text("#status") if pg.query_selector("#status") else "?"
+        check(pg, False, f"the dashboard did not finish loading ({selector}): {status}; {exc}")
+
+
+def shown_bars(pg: Any) -> dict[str, float]:
+    return {
+        g.get_attribute("data-label"): float(g.get_attribute("data-value"))
+        for g in pg.query_selector_all("#top-apps-chart g.bar")
+    }
+
+
+def shown_breakdown(pg: Any) -> dict[str, dict[str, str]]:
+    rows = {}
+    for tr in pg.query_selector_all("#breakdown-table tbody tr[data-label]"):
+        cells = {td.get_attribute("data-column"): td.get_attribute("title")
+                 for td in tr.query_selector_all("td[data-column]")}  # fmt: skip
+        rows[tr.get_attribute("data-label")] = cells
+    return rows
+
+
+def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
+    demo_server: Served, page: Any
+) -> None:
+    started = time.monotonic()
+    pg = page
+    api = demo_server.url
+    pg.goto(f"{api}/")
+    wait_ready(pg)
+
+    # Default view: all faculties, all time. Charts drawn with data.
+    bars = shown_bars(pg)
+    check(pg, len(bars) >= 5, f"top applications chart has {len(bars)} bar(s)")
+    points = int(pg.get_attribute("#usage-chart", "data-points") or 0)
+    check(pg, points > 10, f"usage chart has {points} point(s)")
+    check(pg, len(pg.query_selector_all("#processes-table tbody tr")) == 50, "processes table")
+    expected = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
+    check(pg, bars == {i["app"]: i["users"] for i in expected},
+          f"default bars {bars} differ from the api's {expected}")  # fmt: skip
+    faculties = [i["faculty"] for i in httpx.get(f"{api}/v1/faculties").json()["items"]]
+    check(pg, {"law", "engineering", "medicine"} <= set(faculties), f"faculties {faculties}")
+
+    # The REST link reproduces the view.
+    link = pg.get_attribute("#panel-top-apps a.rest-link", "href")
+    check(pg, httpx.get(link).json()["items"] == expected, f"REST link {link}")
+    cli = pg.inner_text("#panel-top-apps code.cli")
+    check(pg, cli.startswith("dream query top-apps") and f"--url {api}" in cli, f"CLI line {cli!r}")
+
+    # Pick a faculty: the numbers become the api's for that faculty.
+    for faculty in ("engineering", "law"):
+        pg.select_option("#f-faculty", faculty)
+        wait_ready(pg, f"faculty={faculty}")
+        bars = shown_bars(pg)
+        answer = httpx.get(f"{api}/v1/analytics/top-apps",
+                           params={"faculty": faculty, "limit": 10}).json()["items"]  # fmt: skip
+        check(pg, bars == {i["app"]: i["users"] for i in answer},
+              f"{faculty}: bars {bars} differ from the api's {answer}")  # fmt: skip
+        breakdown = httpx.get(f"{api}/v1/analytics/breakdown",
+                              params={"faculty": faculty, "by": "os", "limit": 50}).json()  # fmt: skip
+        shown = shown_breakdown(pg)
+        want = {i["os"]: {c: str(i[c]) for c in ("users", "hosts", "snapshots", "processes")}
+                for i in breakdown["items"]}  # fmt: skip
+        got = {k: {c: v[c] for c in ("users", "hosts", "snapshots", "processes")}
+               for k, v in shown.items()}  # fmt: skip
+        check(pg, got == want, f"{faculty}: breakdown {got} differs from the api's {want}")
+        usage = httpx.get(f"{api}/v1/analytics/usage",
+                          params={"faculty": faculty, "bucket": "hour", "group_by": "faculty"}
+                          ).json()  # fmt: skip
+        groups = {g.get_attribute("data-group") for g in pg.query_selector_all("#usage-chart g.line")}
+        check(pg, groups == {faculty}, f"{faculty}: usage lines {groups}")
+        api_points = sum(len(s["points"]) for s in usage["series"])
+        shown_points = int(pg.get_attribute("#usage-chart", "data-points") or 0)
+        check(pg, shown_points == api_points > 0,
+              f"{faculty}: usage chart shows {shown_points} point(s), the api has {api_points}")  # fmt: skip
+        rows = pg.query_selector_all("#processes-table tbody tr")
+        faculty_cells = {r.query_selector_all("td")[4].inner_text() for r in rows}
+        check(pg, faculty_cells == {faculty}, f"{faculty}: processes of {faculty_cells}")
+        check(pg, f"faculty={faculty}" in pg.url, f"the view is not in the URL: {pg.url}")
+
+    check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
+    print(f"browser test: {time.monotonic() - started:.1f}s")
+
+
+def test_dashboard_sends_the_key_it_holds(demo_server: Served, page: Any) -> None:
+    """The page loads without a key; once one is typed, every data call carries it."""
+    pg = page
+    seen: list[str | None] = []
+    pg.on("request", lambda r: seen.append(r.headers.get("authorization"))
+          if "/v1/" in r.url else None)  # fmt: skip
+    pg.goto(f"{demo_server.url}/")
+    wait_ready(pg)
+    check(pg, seen and all(h is None for h in seen), f"keyless calls carried {set(seen)}")
+    seen.clear()
+    pg.fill("#key", "dream_test_key")
+    pg.click("#key-save")
+    pg.wait_for_function("document.getElementById('key-state').textContent.includes('key set')")
+    pg.select_option("#f-os", "linux")
+    wait_ready(pg, "os=linux")
+    check(pg, seen and all(h == "Bearer dream_test_key" for h in seen),
+          f"data calls carried {set(seen)}")  # fmt: skip
+    stored = pg.evaluate("sessionStorage.getItem('dream.apiKey')")
+    check(pg, stored == "dream_test_key", f"sessionStorage holds {stored!r}")
+
+
+def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
+    for path in ("/", "/dashboard/app.js", "/dashboard/charts.js", "/dashboard/style.css"):
+        response = httpx.get(f"{demo_server.url}{path}")
+        assert response.status_code == 200, (path, response.status_code)
+        assert "https://" not in response.text, path  # nothing from elsewhere (no CDN)
+    assert httpx.get(f"{demo_server.url}/dashboard/nope.js").status_code == 404
