@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+import contextlib
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache"
@@ -193,10 +194,8 @@ def stop_kafka(state: dict, *, kill: bool = False) -> None:
     os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     deadline = time.monotonic() + 20
     while _pid_alive(pid) and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.2)
     if _pid_alive(pid):
         os.killpg(pid, signal.SIGKILL)
@@ -285,10 +284,8 @@ def stop_s3proxy(state: dict) -> None:
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     while _pid_alive(pid) and time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.1)
     if _pid_alive(pid):
         os.killpg(pid, signal.SIGKILL)

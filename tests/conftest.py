@@ -45,7 +45,7 @@ def postgres_server_url() -> Iterator[str]:
         try:
             state = services.start_postgres("test-postgres")
             started = True
-        except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        except Exception as exc:
             unavailable(f"could not start embedded PostgreSQL: {exc}")
     yield state["url"]
     if started:
@@ -64,7 +64,7 @@ def kafka_bootstrap() -> Iterator[str]:
         try:
             state = services.start_kafka("test-kafka")
             started = True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             unavailable(f"could not start a Kafka broker: {exc}")
     yield state["bootstrap"]
     if started:

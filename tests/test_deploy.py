@@ -96,9 +96,7 @@ def rendered(overlay: str) -> list[dict[str, Any]]:
 def _pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     specs = []
     for doc in docs:
-        if doc["kind"] == "Deployment":
-            specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
-        elif doc["kind"] == "Job":
+        if doc["kind"] == "Deployment" or doc["kind"] == "Job":
             specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
     return specs
 

@@ -7,7 +7,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -71,10 +71,10 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Interface to listen on.")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: Annotated[
-        Optional[Path], typer.Option(help="Embedded database and local state.")
+        Path | None, typer.Option(help="Embedded database and local state.")
     ] = None,
 ) -> None:
     """API and worker in one process (embedded PostgreSQL and direct pipeline by default)."""
@@ -91,8 +91,8 @@ def serve(
 
 @app.command()
 def api(
-    host: Annotated[Optional[str], typer.Option()] = None,
-    port: Annotated[Optional[int], typer.Option()] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The ingest api alone, producing to Kafka (needs DREAM_KAFKA_BOOTSTRAP)."""
     dream = _dream("dream-api", host=host, port=port)
@@ -146,14 +146,14 @@ def migrate_command() -> None:
 @app.command()
 def replay(
     from_offset: Annotated[
-        Optional[int], typer.Option("--from-offset", help="Re-read every partition from here.")
+        int | None, typer.Option("--from-offset", help="Re-read every partition from here.")
     ] = None,
     since: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Re-read what the broker received from this ISO 8601 time on."),
     ] = None,
     partition: Annotated[
-        Optional[list[int]], typer.Option(help="Only this partition (repeatable).")
+        list[int] | None, typer.Option(help="Only this partition (repeatable).")
     ] = None,
 ) -> None:
     """Re-read the snapshot topic into the database; already stored snapshots stay untouched."""
@@ -210,9 +210,9 @@ def replay(
 @app.command()
 def parse(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A saved listing.")],
-    os: Annotated[Optional[str], typer.Option(help="linux | windows | macos (a hint).")] = None,
-    format: Annotated[Optional[str], typer.Option(help="Force a format.")] = None,
-    command: Annotated[Optional[str], typer.Option(help="The command that printed it.")] = None,
+    os: Annotated[str | None, typer.Option(help="linux | windows | macos (a hint).")] = None,
+    format: Annotated[str | None, typer.Option(help="Force a format.")] = None,
+    command: Annotated[str | None, typer.Option(help="The command that printed it.")] = None,
     summary: Annotated[bool, typer.Option(help="Print format, OS, count, warnings.")] = False,
 ) -> None:
     """Parse a saved listing and print one JSON object per process (NDJSON)."""
@@ -249,9 +249,9 @@ def ingest(
     user: Annotated[str, typer.Option(help="User logged in on the machine.")],
     faculty: Annotated[str, typer.Option(help="Faculty the user belongs to.")],
     collected_at: Annotated[
-        Optional[str], typer.Option(help="ISO 8601 time of collection (default: now).")
+        str | None, typer.Option(help="ISO 8601 time of collection (default: now).")
     ] = None,
-    command: Annotated[Optional[str], typer.Option(help="The command that printed it.")] = None,
+    command: Annotated[str | None, typer.Option(help="The command that printed it.")] = None,
     url: Annotated[str, typer.Option(help="Dream api base URL.")] = "http://localhost:8080",
 ) -> None:
     """Send a saved listing to a Dream api (as a file upload)."""

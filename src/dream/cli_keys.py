@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dream.app import Dream
 from dream.logs import configure_logging
-from dream.security.keys import ROLES
+from dream.security.keys import ROLES, Role
 from dream.settings import Settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
@@ -35,7 +35,7 @@ def create(
         raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
     dream = _dream()
     try:
-        issued = dream.keys.create(name, role)  # type: ignore[arg-type]
+        issued = dream.keys.create(name, cast(Role, role))
     finally:
         dream.close()
     out.print(f"[bold]{issued.key_id}[/bold] ({issued.role}) — the secret, shown once:",

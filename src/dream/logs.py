@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from collections.abc import MutableMapping
+from typing import Any, TextIO
 
 import structlog
 
 
-def _add_trace_id(_logger: object, _method: str, event: dict) -> dict:
+def _add_trace_id(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Every line logged inside a span carries its trace id, to follow a snapshot api → worker."""
     from dream.observability.tracing import current_trace_id
 

@@ -45,16 +45,16 @@ def _not_in_future(value: datetime) -> datetime:
     return value
 
 
-def _label(max_length: int) -> object:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-        AfterValidator(_no_control_characters),
-    ]
-
-
-Host = _label(255)
-UserName = _label(256)
+Host = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(_no_control_characters),
+]
+UserName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_no_control_characters),
+]
 Faculty = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64),
@@ -81,10 +81,10 @@ class SnapshotMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: Host = Field(examples=["law-pc-17"])  # type: ignore[valid-type]
+    host: Host = Field(examples=["law-pc-17"])
     os: OperatingSystem = Field(examples=["windows"])
     os_version: OptionalText = Field(default=None, examples=["10.0.22631"])
-    user: UserName = Field(examples=["jdoe"])  # type: ignore[valid-type]
+    user: UserName = Field(examples=["jdoe"])
     faculty: Faculty = Field(examples=["law"])
     collected_at: CollectedAt = Field(examples=["2026-11-27T10:00:00Z"])
     command: OptionalText = Field(default=None, examples=["tasklist /v"])
@@ -99,7 +99,7 @@ class SnapshotIn(SnapshotMetadata):
     output: RawOutput | None = Field(
         default=None, description="The raw text the command printed (or give `output_url`)."
     )
-    output_url: OutputUrl | None = Field(  # type: ignore[valid-type]
+    output_url: OutputUrl | None = Field(
         default=None,
         description="Instead of `output`: s3://bucket/key of the raw output, already uploaded"
         " to Dream's bucket by the collector.",

@@ -123,7 +123,7 @@ def test_tasklist_table_round_trip(rows: list[tuple], sep: str, eol: str, utf16:
 
     def render(cells: list[str]) -> str:
         return " ".join(c.rjust(w) if i in right else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                        for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
     lines = ["", render(names), " ".join("=" * w for w in widths)]
     for img, pid, sn, s, kb, stt, u, t, w in rows:

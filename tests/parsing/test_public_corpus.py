@@ -27,7 +27,7 @@ def test_rows_agree_with_jc(public_jc: Path, case: str) -> None:
     result, expected = load(public_jc, case)
     assert result.warnings == []
     assert len(result.processes) == len(expected)
-    for got, want in zip(result.processes, expected):
+    for got, want in zip(result.processes, expected, strict=False):
         assert got.pid == want["pid"]
         assert got.user == want.get("user", want.get("uid"))
         assert got.command == want.get("command", want.get("cmd"))

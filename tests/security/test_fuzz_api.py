@@ -6,7 +6,6 @@ import json
 import uuid
 from urllib.parse import quote
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg

@@ -173,8 +173,9 @@ def filters(
         raise _error("from", "must be before `to` (`from` is inclusive, `to` exclusive)",
                      request.query_params.get("from"))  # fmt: skip
     try:
-        return Filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=start,
-                       to=end, include_system=include_system)  # fmt: skip
+        return Filters.model_validate({"faculty": faculty, "os": os, "user": user, "host": host,
+                                       "app": app, "from": start, "to": end,
+                                       "include_system": include_system})  # fmt: skip
     except ValidationError as exc:  # pragma: no cover - the Query() checks come first
         first = exc.errors()[0]
         raise _error(str(first["loc"][0]) if first["loc"] else "from", first["msg"]) from None

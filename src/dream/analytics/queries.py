@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -132,6 +132,7 @@ class Analytics:
         apps: Apps = "each" if by == "app" else "total"
         rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
         params.update(row_params)
+        order: sql.Composable
         if metric is not None:
             order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
         elif used == "rollup":
@@ -262,7 +263,7 @@ class Analytics:
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(_SESSION)
             cur = conn.cursor(row_factory=dict_row)
-            return cur.execute(q, params).fetchall()
+            return cur.execute(cast(sql.Composed, q), params).fetchall()
 
 
 # ---------------------------------------------------------------------- cursors

@@ -8,7 +8,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio.to_thread
 import psycopg
@@ -157,13 +157,16 @@ class ProcessRow(BaseModel):
     window_title: str | None
 
 
+_PROCESS_EXAMPLES = cast(dict[str, Any], ProcessRow.model_config["json_schema_extra"])["examples"]
+
+
 class SnapshotProcesses(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10",
-                    "processes": ProcessRow.model_config["json_schema_extra"]["examples"],
+                    "processes": _PROCESS_EXAMPLES,
                     "truncated": False,
                 }
             ]
@@ -201,8 +204,8 @@ class RecentlyAccepted:
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
     errors = []
-    for err in exc.errors(include_url=False):
-        err = dict(err)
+    for original in exc.errors(include_url=False):
+        err: dict[str, Any] = dict(original)
         err["loc"] = (location, *err["loc"])
         err.pop("ctx", None)  # may hold exception objects, not JSON
         errors.append(err)
@@ -423,7 +426,9 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         if rows is None:
             return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
         return SnapshotProcesses(
-            snapshot_id=snapshot_id, processes=rows[:limit], truncated=len(rows) > limit
+            snapshot_id=snapshot_id,
+            processes=[ProcessRow.model_validate(r) for r in rows[:limit]],
+            truncated=len(rows) > limit,
         )
 
     @app.get(

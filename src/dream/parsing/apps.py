@@ -13,14 +13,7 @@ from functools import lru_cache
 
 # Linux accounts that own daemons (Debian/Ubuntu/RHEL defaults plus common packages).
 _LINUX_SYSTEM_USERS = frozenset(
-    """root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats
-    nobody nfsnobody _apt messagebus syslog uuidd dnsmasq avahi avahi-autoipd colord rtkit
-    pulse saned sshd ntp chrony polkitd usbmux whoopsie kernoops speech-dispatcher geoclue
-    gdm lightdm sddm postfix dbus tss tcpdump libstoragemgmt unbound rpc rpcuser apache nginx
-    mysql postgres redis mongodb memcache haproxy named bind cups hplip landscape pollinate
-    fwupd-refresh lxd dhcpcd statd sssd gluster qemu libvirt-qemu libvirt-dnsmasq nscd
-    adm operator halt shutdown ftp systemd-network systemd-resolve systemd-timesync
-    systemd-journal systemd-coredump systemd-oom""".split()
+    ["root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "nfsnobody", "_apt", "messagebus", "syslog", "uuidd", "dnsmasq", "avahi", "avahi-autoipd", "colord", "rtkit", "pulse", "saned", "sshd", "ntp", "chrony", "polkitd", "usbmux", "whoopsie", "kernoops", "speech-dispatcher", "geoclue", "gdm", "lightdm", "sddm", "postfix", "dbus", "tss", "tcpdump", "libstoragemgmt", "unbound", "rpc", "rpcuser", "apache", "nginx", "mysql", "postgres", "redis", "mongodb", "memcache", "haproxy", "named", "bind", "cups", "hplip", "landscape", "pollinate", "fwupd-refresh", "lxd", "dhcpcd", "statd", "sssd", "gluster", "qemu", "libvirt-qemu", "libvirt-dnsmasq", "nscd", "adm", "operator", "halt", "shutdown", "ftp", "systemd-network", "systemd-resolve", "systemd-timesync", "systemd-journal", "systemd-coredump", "systemd-oom"]
 )
 _WINDOWS_SYSTEM_DOMAINS = ("NT AUTHORITY\\", "NT-AUTORITÄT\\", "AUTORITE NT\\", "AUTORITÉ NT\\",
                            "NT INSTANZ\\", "WINDOW MANAGER\\", "FONT DRIVER HOST\\")

@@ -77,7 +77,7 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
         return ParseResult(fmt, os or detected_os, records, warnings)
     first = failures[0]
     if len(candidates) > 1:
-        tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures))
+        tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures, strict=False))
         raise ParseError(f"could not parse as {' or '.join(candidates)} ({tried})", line=first.line)
     raise first
 

@@ -88,9 +88,8 @@ def detect(lines: list[Line]) -> str | None:
         return None
     first = rows[0].text.strip()
     second = rows[1].text if len(rows) > 1 else ""
-    if first[:1] in ("[", "{"):
-        if first[:1] == "{" or first == "[" or first.startswith(("[{", "[ {", "[\t")):
-            return "get-process-json"
+    if first[:1] == "{" or first == "[" or first.startswith(("[{", "[ {", "[\t")):
+        return "get-process-json"
     if first.startswith("#TYPE"):
         return "get-process-csv"
     if first.startswith('"'):
@@ -146,7 +145,7 @@ def ps_kind(header: str) -> str | None:
     """``ps-aux``, ``ps-ef`` or ``ps-custom`` for a ps header line, else ``None``."""
     words = header.split()
     if len(words) == len(ps.AUX_HEADERS) and all(
-        w in allowed for w, allowed in zip(words, ps.AUX_HEADERS)):
+        w in allowed for w, allowed in zip(words, ps.AUX_HEADERS, strict=False)):
         return "ps-aux"
     if tuple(words) == ps.EF_HEADERS:
         return "ps-ef"

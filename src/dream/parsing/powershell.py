@@ -64,7 +64,7 @@ def parse_table(lines: Iterable[tuple[int, str]], header: str, underline: str,
         tail_start = spans[last][0]
         for m in _TOKEN.finditer(line[:tail_start].rstrip()):
             end = m.end()
-            for index, (start, stop) in enumerate(spans[:last]):
+            for index, (_start, stop) in enumerate(spans[:last]):
                 if end <= stop and (index == 0 or end > spans[index - 1][1]):
                     cells[columns[index][0]] = m.group()
                     break
@@ -198,7 +198,7 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
             if not {"Id", "ProcessId"} & set(header):
                 raise ParseError("CSV has no Id column: not Get-Process output", line=current[0])
             continue
-        record = from_object(dict(zip(header, cells))) if len(cells) == len(header) else None
+        record = from_object(dict(zip(header, cells, strict=False))) if len(cells) == len(header) else None
         if record is None:
             first_bad = first_bad or current[0]
             warnings.append(f"line {current[0]}: skipped malformed Get-Process CSV row")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dream.errors import ParseError
 from dream.parsing.apps import describe_command, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import duration_seconds, iter_line_chunks, size_kb, to_float, to_int
+from dream.parsing.values import duration_seconds, iter_line_chunks, size_kb, to_float
 
 _NO_TTY = frozenset({"?", "??", "-"})
 _WEEKDAYS = frozenset({"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"})

@@ -156,7 +156,7 @@ def parse_table(lines: Iterable[tuple[int, str]], header: str | None, separator:
     if separator is not None:
         spans = [(m.start(), m.end()) for m in re.finditer(r"=+", separator)]
         starts = [start for start, _ in spans]
-        headers = [header[s:e] for s, e in zip(starts, starts[1:] + [len(header or "") + 1])] \
+        headers = [header[s:e] for s, e in zip(starts, starts[1:] + [len(header or "") + 1], strict=False)] \
             if header else []
         layout = layout_for(headers) if header else None
         if layout is None or len(layout) != len(starts):
@@ -182,7 +182,7 @@ def parse_table(lines: Iterable[tuple[int, str]], header: str | None, separator:
             layout = VERBOSE_LAYOUT if verbose else DEFAULT_LAYOUT
             rows = WindowsRows(layout)
         if cut is None:
-            cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None])))
+            cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
         if no_header and not _NH_ROW.match(line):
             record = None
         else:

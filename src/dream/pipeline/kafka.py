@@ -44,7 +44,9 @@ log = structlog.get_logger(__name__)
 
 def ensure_topics(settings: Settings, timeout_s: float = 15.0) -> None:
     """Create the snapshot topic and its dead-letter topic if they do not exist."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **settings.kafka_client_config()})
+    admin = AdminClient(
+        {"bootstrap.servers": settings.kafka_bootstrap or "", **settings.kafka_client_config()}
+    )
     config = {"max.message.bytes": str(settings.kafka_max_message_bytes)}
     wanted = [
         NewTopic(

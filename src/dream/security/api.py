@@ -8,7 +8,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from typing_extensions import Annotated
+from typing import Annotated
 
 from dream.security.keys import KeyStore, Role
 

@@ -9,7 +9,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from psycopg.rows import dict_row

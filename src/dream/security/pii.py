@@ -112,7 +112,7 @@ class Scrubber:
             raise ValueError("pseudonymize needs an HMAC key (DREAM_PII_KEY)")
         self.mode = mode
         self._key = key or b""
-        self.user = lru_cache(maxsize=65536)(self._user)  # type: ignore[method-assign]
+        self.user = lru_cache(maxsize=65536)(self._user)
 
     def _pseudonym(self, account: str) -> str:
         digest = hmac.new(self._key, account.strip().lower().encode(), hashlib.sha256)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -79,9 +80,10 @@ class Database:
         # Read at scrape time; the last pool opened in a process is the one reported.
         for state, stat in (("size", "pool_size"), ("idle", "pool_available"),
                             ("waiting", "requests_waiting")):  # fmt: skip
-            DB_POOL_CONNECTIONS.labels(state).set_function(
-                lambda stat=stat: self.pool.get_stats().get(stat, 0)
-            )
+            DB_POOL_CONNECTIONS.labels(state).set_function(self._pool_stat(stat))
+
+    def _pool_stat(self, name: str) -> Callable[[], float]:
+        return lambda: float(self.pool.get_stats().get(name, 0))
 
     def close(self) -> None:
         self.pool.close()

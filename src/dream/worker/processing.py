@@ -28,7 +28,8 @@ def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None) -> Pr
 
 def _parse(snapshot: Snapshot) -> ProcessedSnapshot:
     try:
-        result = parse(snapshot.output, os=snapshot.os, command=snapshot.command)
+        # The worker fetched a claim-checked output before this; None would be a bug upstream.
+        result = parse(snapshot.output or "", os=snapshot.os, command=snapshot.command)
     except ParseError as exc:
         return ProcessedSnapshot(snapshot, "failed", error=str(exc))
     except Exception as exc:  # a parser bug must not lose the snapshot or stall the partition
