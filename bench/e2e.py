@@ -29,6 +29,7 @@ from dream.storage.partitions import PartitionManager
 from dream.storage.writer import COPY_PROCESSES, process_row
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_KEY = "dream_be0c4be0c4be_" + "K" * 43
 sys.path.insert(0, str(ROOT / "scripts"))
 import services  # noqa: E402
 
@@ -88,7 +89,7 @@ async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
     import aiohttp
 
     todo = list(reversed(bodies))
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base, connector=connector) as session:
 
@@ -170,6 +171,8 @@ def run(
         "DREAM_KAFKA_DLQ_TOPIC": f"bench-{suffix}.dlq",
         "DREAM_KAFKA_GROUP": f"bench-{suffix}",
         "DREAM_LOG_LEVEL": "warning",
+        "DREAM_AUTH": "on",  # as in production: every request carries an ingest-capable key
+        "DREAM_BOOTSTRAP_ADMIN_KEY": BENCH_KEY,
         "DREAM_TELEMETRY": telemetry,
         "DREAM_PORT": str(port),
     }

@@ -28,7 +28,7 @@ import psutil
 import psycopg
 
 from bench.data import ps_aux_output
-from bench.e2e import _drop_database, _fresh_database, services
+from bench.e2e import BENCH_KEY, _drop_database, _fresh_database, services
 
 
 @dataclass
@@ -101,7 +101,7 @@ async def _load(base: str, seconds: float, rate: float, processes: int, concurre
     outputs = [ps_aux_output(processes, seed=i) for i in range(16)]
     accepted: set[str] = set()
     counts = {"retried": 0, "failed": 0}
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
     total = int(seconds * rate)
     gate = asyncio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -173,6 +173,8 @@ def run(seconds: float = 60, rate: float = 50, processes: int = 100, concurrency
         "DREAM_KAFKA_DLQ_TOPIC": f"soak-{suffix}.dlq",
         "DREAM_KAFKA_GROUP": f"soak-{suffix}",
         "DREAM_LOG_LEVEL": "warning",
+        "DREAM_AUTH": "on",  # as in production: every request carries an ingest-capable key
+        "DREAM_BOOTSTRAP_ADMIN_KEY": BENCH_KEY,
         "DREAM_PORT": str(port),
         "DREAM_METRICS_PORT": "0",
     }

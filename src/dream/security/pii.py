@@ -88,18 +88,33 @@ def _ipv6(match: re.Match[str]) -> str:
     return "[ip]"
 
 
+_SECRET_HINTS = ("pass", "pwd", "token", "secret", "key", "credential")
+_HOME_HINTS = ("/home/", "/users/", "\\users\\")
+
+
 def scrub_text(text: str | None) -> str | None:
-    """A command line or window title without the personal and secret parts."""
+    """A command line or window title without the personal and secret parts.
+
+    Most command lines hold none of it; cheap substring tests decide which patterns can match
+    at all, so the regular expressions run only where they may find something.
+    """
     if not text:
         return text
-    text = _URL_CREDENTIALS.sub(r"\g<scheme>[credentials]@", text)
-    text = _EMAIL.sub("[email]", text)
-    text = _BEARER.sub(r"\g<key>[token]", text)
-    text = _SECRET_OPTION.sub(_secret_option, text)
-    text = _SECRET_ASSIGNMENT.sub(r"\g<key>[secret]", text)
-    text = _HOME.sub(_home, text)
-    text = _IPV4.sub("[ip]", text)
-    if ":" in text:
+    low = text.lower()
+    if "@" in text:
+        if "://" in text:
+            text = _URL_CREDENTIALS.sub(r"\g<scheme>[credentials]@", text)
+        text = _EMAIL.sub("[email]", text)
+    if "bearer" in low or "basic" in low:
+        text = _BEARER.sub(r"\g<key>[token]", text)
+    if any(hint in low for hint in _SECRET_HINTS):
+        text = _SECRET_OPTION.sub(_secret_option, text)
+        text = _SECRET_ASSIGNMENT.sub(r"\g<key>[secret]", text)
+    if any(hint in low for hint in _HOME_HINTS):
+        text = _HOME.sub(_home, text)
+    if text.count(".") >= 3:
+        text = _IPV4.sub("[ip]", text)
+    if text.count(":") >= 2:
         text = _IPV6_CANDIDATE.sub(_ipv6, text)
     return text
 
@@ -137,22 +152,27 @@ class Scrubber:
     def text(self, text: str | None) -> str | None:
         return text if self.mode == "off" else scrub_text(text)
 
-    def _names_pattern(self, users: set[str]) -> re.Pattern[str] | None:
+    def _names_pattern(self, users: set[str]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
         """The personal account names of a listing, as whole words (``DOMAIN\\`` stripped)."""
         names = set()
         for user in users:
             account = user.rpartition("\\")[2].strip()
             if len(account) >= 3 and self.user(account) != account and not account.endswith("+"):
                 names.add(account)
+        hints = tuple(n.lower() for n in names)
         if not names:
-            return None
+            return None, hints
         alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-        return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+        return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE), hints
 
-    def _scrub_with(self, text: str | None, names: re.Pattern[str] | None) -> str | None:
+    def _scrub_with(
+        self, text: str | None, names: re.Pattern[str] | None, hints: tuple[str, ...] = ()
+    ) -> str | None:
         scrubbed = scrub_text(text)
         if scrubbed and names is not None:
-            scrubbed = names.sub(lambda m: self.user(m.group(0)) or "", scrubbed)
+            low = scrubbed.lower()
+            if any(hint in low for hint in hints):
+                scrubbed = names.sub(lambda m: self.user(m.group(0)) or "", scrubbed)
         return scrubbed
 
     def scrub(self, snapshot: Snapshot, records: list[ProcessRecord],
@@ -164,16 +184,19 @@ class Scrubber:
         """
         if self.mode == "off":
             return snapshot, messages
-        names = self._names_pattern({r.user for r in records if r.user} | {snapshot.user})
-        user = self.user
+        names, hints = self._names_pattern({r.user for r in records if r.user} | {snapshot.user})
+        user, scrub_with = self.user, self._scrub_with
         for record in records:
             record.user = user(record.user)
-            record.command = self._scrub_with(record.command, names)
-            record.window_title = self._scrub_with(record.window_title, names)
+            if record.command:
+                record.command = scrub_with(record.command, names, hints)
+            if record.window_title:
+                record.window_title = scrub_with(record.window_title, names, hints)
         scrubbed = snapshot.model_copy(
-            update={"user": user(snapshot.user), "command": self._scrub_with(snapshot.command, names)}
-        )
-        return scrubbed, [self._scrub_with(m, names) or "" for m in messages]
+            update={"user": user(snapshot.user),
+                    "command": scrub_with(snapshot.command, names, hints)}
+        )  # fmt: skip
+        return scrubbed, [scrub_with(m, names, hints) or "" for m in messages]
 
     def scrub_processes(self, records: list[ProcessRecord]) -> None:
         """Scrub freshly parsed records in place (they are not shared with anyone yet)."""
