@@ -103,6 +103,20 @@ async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
         await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
+def wait_until_ready(base: str, timeout_s: float = 60.0) -> None:
+    """Poll the api's /readyz until it answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("api did not become ready")
+        time.sleep(0.2)
+
+
 def _stored(url: str) -> tuple[int, int]:
     with psycopg.connect(url) as conn:
         n, rows = conn.execute(
@@ -183,16 +197,7 @@ def run(
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("api did not become ready")
-            time.sleep(0.2)
+        wait_until_ready(base)
         # Warm-up: one snapshot through the whole path (topic metadata, worker assignment).
         asyncio.run(_post_all(base, _bodies(1, processes), 1))
         while _stored(url)[0] < 1:

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import psutil
 import psycopg
 
 from bench.data import ps_aux_output
-from bench.e2e import BENCH_KEY, _drop_database, _fresh_database, services
+from bench.e2e import BENCH_KEY, _drop_database, _fresh_database, services, wait_until_ready
 
 
 @dataclass
@@ -188,16 +187,7 @@ def run(seconds: float = 60, rate: float = 50, processes: int = 100, concurrency
     latencies: list[float] = []
     exit_codes: list[int] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("api did not become ready")
-            time.sleep(0.2)
+        wait_until_ready(base)
         t0 = time.monotonic()
         sampler = threading.Thread(
             target=_sample,
