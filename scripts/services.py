@@ -76,27 +76,32 @@ def _save_state(state: dict) -> None:
 # Kafka -------------------------------------------------------------------------------------------
 
 
-def kafka_libs() -> Path:
-    """The broker's jars, resolved once from Maven Central."""
-    marker = KAFKA_LIBS / ".complete"
-    if marker.exists() and marker.read_text() == POM.read_text():
-        return KAFKA_LIBS
+def _maven_libs(pom: Path, libs: Path, what: str) -> Path:
+    """The runtime jars ``pom`` names, copied into ``libs`` once (again when the pom changes)."""
+    marker = libs / ".complete"
+    if marker.exists() and marker.read_text() == pom.read_text():
+        return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise ServiceError("Kafka needs `java` (17+) and `mvn` on PATH to resolve the broker jars")
-    if KAFKA_LIBS.exists():
-        shutil.rmtree(KAFKA_LIBS)
-    print("resolving Apache Kafka jars from Maven Central ...", file=sys.stderr)
+        raise ServiceError(f"{what} needs `java` (17+) and `mvn` on PATH to resolve its jars")
+    if libs.exists():
+        shutil.rmtree(libs)
+    print(f"resolving {what} from Maven Central ...", file=sys.stderr)
     result = subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={KAFKA_LIBS}",
+            "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+            "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
         ],
         capture_output=True, text=True,
     )  # fmt: skip
     if result.returncode != 0:
-        raise ServiceError(f"mvn could not resolve Kafka:\n{result.stdout}\n{result.stderr}")
-    marker.write_text(POM.read_text())
-    return KAFKA_LIBS
+        raise ServiceError(f"mvn could not resolve {what}:\n{result.stdout}\n{result.stderr}")
+    marker.write_text(pom.read_text())
+    return libs
+
+
+def kafka_libs() -> Path:
+    """The broker's jars, resolved once from Maven Central."""
+    return _maven_libs(POM, KAFKA_LIBS, "Kafka")
 
 
 def _java(*args: str) -> list[str]:
@@ -209,23 +214,7 @@ S3PROXY_POM = ROOT / "scripts" / "s3proxy" / "pom.xml"
 
 def s3proxy_jar() -> Path:
     """S3Proxy's jar-with-dependencies, resolved once from Maven Central."""
-    marker = S3PROXY_LIBS / ".complete"
-    if not (marker.exists() and marker.read_text() == S3PROXY_POM.read_text()):
-        if shutil.which("mvn") is None or shutil.which("java") is None:
-            raise ServiceError("S3Proxy needs `java` (17+) and `mvn` on PATH")
-        if S3PROXY_LIBS.exists():
-            shutil.rmtree(S3PROXY_LIBS)
-        print("resolving S3Proxy from Maven Central ...", file=sys.stderr)
-        result = subprocess.run(
-            [
-                "mvn", "-q", "-B", "-f", str(S3PROXY_POM), "dependency:copy-dependencies",
-                "-DincludeScope=runtime", f"-DoutputDirectory={S3PROXY_LIBS}",
-            ],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise ServiceError(f"mvn could not resolve S3Proxy:\n{result.stdout}\n{result.stderr}")
-        marker.write_text(S3PROXY_POM.read_text())
+    _maven_libs(S3PROXY_POM, S3PROXY_LIBS, "S3Proxy")
     jars = sorted(S3PROXY_LIBS.glob("s3proxy-*.jar"))
     if not jars:
         raise ServiceError(f"no S3Proxy jar in {S3PROXY_LIBS}")

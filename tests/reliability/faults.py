@@ -8,11 +8,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.settings import Settings
 
 from helpers import wait_for
 
@@ -24,6 +31,26 @@ def names() -> dict[str, str]:
         "DREAM_KAFKA_DLQ_TOPIC": f"faults-{suffix}.dlq",
         "DREAM_KAFKA_GROUP": f"faults-{suffix}",
     }
+
+
+@contextmanager
+def in_process_api(env: dict[str, str], data_dir: Path, partitions: int) -> Iterator[TestClient]:
+    """The api in this process over ``env``'s services (Kafka mode: posting never touches the
+    database), creating the topic with ``partitions`` partitions."""
+    settings = Settings(
+        database_url=env["DREAM_DATABASE_URL"],
+        kafka_bootstrap=env["DREAM_KAFKA_BOOTSTRAP"],
+        kafka_topic=env["DREAM_KAFKA_TOPIC"],
+        kafka_dlq_topic=env["DREAM_KAFKA_DLQ_TOPIC"],
+        kafka_partitions=partitions,
+        data_dir=data_dir,
+    )
+    dream = Dream(settings)
+    try:
+        with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+            yield client
+    finally:
+        dream.close()
 
 
 def dream_env(database_url: str, bootstrap: str, **overrides: object) -> dict[str, str]:

@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dream.app import Dream
-from dream.ingest.api import create_app
-from dream.settings import Settings
-from faults import assert_each_snapshot_once, dream_env, group_caught_up, spawn, stored, terminate
+from faults import in_process_api, assert_each_snapshot_once, dream_env, group_caught_up, spawn, stored, terminate
 from helpers import live_ps_aux, snapshot_body, wait_for
 
 MAX_POLL_INTERVAL_MS = 8000  # the outage below lasts longer than this
@@ -35,19 +32,8 @@ def env(own_postgres, kafka_bootstrap: str) -> dict[str, str]:
 
 @pytest.fixture
 def api(env: dict[str, str], tmp_path: Path) -> Iterator[TestClient]:
-    """The api in-process (Kafka mode: posting never touches the database)."""
-    settings = Settings(
-        database_url=env["DREAM_DATABASE_URL"],
-        kafka_bootstrap=env["DREAM_KAFKA_BOOTSTRAP"],
-        kafka_topic=env["DREAM_KAFKA_TOPIC"],
-        kafka_dlq_topic=env["DREAM_KAFKA_DLQ_TOPIC"],
-        kafka_partitions=3,
-        data_dir=tmp_path,
-    )
-    dream = Dream(settings)
-    with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+    with in_process_api(env, tmp_path, partitions=3) as client:
         yield client
-    dream.close()
 
 
 def _post(api: TestClient, n: int, ids: set[str], output: str) -> None:

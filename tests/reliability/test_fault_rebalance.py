@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dream.app import Dream
-from dream.ingest.api import create_app
-from dream.settings import Settings
 from faults import (
+    in_process_api,
     assert_each_snapshot_once,
     dream_env,
     group_caught_up,
@@ -40,18 +38,8 @@ def env(database_url: str, kafka_bootstrap: str) -> dict[str, str]:
 
 @pytest.fixture
 def api(env: dict[str, str], tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=env["DREAM_DATABASE_URL"],
-        kafka_bootstrap=env["DREAM_KAFKA_BOOTSTRAP"],
-        kafka_topic=env["DREAM_KAFKA_TOPIC"],
-        kafka_dlq_topic=env["DREAM_KAFKA_DLQ_TOPIC"],
-        kafka_partitions=6,
-        data_dir=tmp_path,
-    )
-    dream = Dream(settings)
-    with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+    with in_process_api(env, tmp_path, partitions=6) as client:
         yield client
-    dream.close()
 
 
 class Stream:
