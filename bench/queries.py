@@ -4,8 +4,8 @@ The data is generated inside PostgreSQL (``INSERT ... SELECT FROM generate_serie
 into the raw ``processes`` partitions: hosts × days × 12 hourly snapshots (08:00-19:00 UTC) of
 80-106 processes each, ~40 % of them system processes. Lab machines change user every four
 hours, personal ones keep theirs; each user runs eight applications of a faculty-flavoured
-list. The rollups are then built from those rows by the same SQL migration 0002 uses to
-backfill (which the tests prove equal to what the writer maintains), so both sources hold the
+list. The rollups are then built from those rows by the same SQL migrations 0002 and 0005 use
+to backfill (which the tests prove equal to what the writer maintains), so both sources hold the
 same facts. Loading through the api would measure ingestion, which ``bench.e2e`` does.
 
 Every query goes through ``dream.analytics.queries.Analytics``, as the api calls it; the rollup
@@ -128,8 +128,11 @@ def _database(server_url: str, name: str, *, reuse: bool) -> tuple[str, bool]:
 
 
 def _load(url: str, hosts: int, days: int, say: Callable[[str], None]) -> None:
-    backfill_sql = next(m for m in available_migrations() if m.name == "usage_rollups").sql
-    backfill_sql = backfill_sql[backfill_sql.index("INSERT INTO usage_hourly") :]
+    by_name = {m.name: m.sql for m in available_migrations()}
+    backfills = [  # the rollups (0002), then the lean rollups derived from them (0005)
+        by_name["usage_rollups"][by_name["usage_rollups"].index("INSERT INTO usage_hourly") :],
+        by_name["lean_rollups"][by_name["lean_rollups"].index("INSERT INTO usage_daily_apps") :],
+    ]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '1GB'")
@@ -150,9 +153,10 @@ def _load(url: str, hosts: int, days: int, say: Callable[[str], None]) -> None:
         for ddl in _RAW_INDEXES.values():
             conn.execute(ddl)
         say("  building rollups from the raw rows (the migration's backfill)")
-        conn.execute(backfill_sql.encode())
-        conn.execute("VACUUM ANALYZE usage_hourly")
-        conn.execute("VACUUM ANALYZE usage_daily")
+        for backfill in backfills:
+            conn.execute(backfill.encode())
+        for table in ("usage_hourly", "usage_daily", "usage_daily_apps", "usage_presence"):
+            conn.execute(f"VACUUM ANALYZE {table}")
         conn.execute("ANALYZE processes")
         conn.execute("CREATE TABLE bench_loaded ()")
 

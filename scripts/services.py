@@ -328,9 +328,18 @@ def running_state() -> dict:
     if kafka and not (_pid_alive(kafka["pid"]) and _port_open(*_split(kafka["bootstrap"]))):
         state.pop("kafka")
     pg = state.get("postgres")
-    if pg and not (Path(pg["pgdata"]) / "postmaster.pid").exists():
+    if pg and not _postmaster_alive(Path(pg["pgdata"])):
         state.pop("postgres")
     return state
+
+
+def _postmaster_alive(pgdata: Path) -> bool:
+    """A server runs on ``pgdata`` (a postmaster.pid left by a crash or reboot does not count)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return False
+    return _pid_alive(pid)
 
 
 def _split(bootstrap: str) -> tuple[str, int]:

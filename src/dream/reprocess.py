@@ -292,6 +292,8 @@ class Reprocessor:
             rollups.write(conn)
             conn.execute(query("rollups_drop_empty_hourly"))
             conn.execute(query("rollups_drop_empty_daily"))
+            conn.execute(query("rollups_drop_empty_daily_apps"))
+            rollups.rebuild_presence(conn)  # after usage_daily is final: presence derives from it
         # Counted only once the caller's transaction is about to commit.
         result.reprocessed += done
         result.stored += counts["stored"]

@@ -4,6 +4,7 @@ equal to a from-scratch recomputation; a second run changes nothing."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from unittest import mock
 from decimal import Decimal
 from pathlib import Path
@@ -68,12 +69,43 @@ def _normalise(rows: list[tuple]) -> list[tuple]:
     return sorted((tuple(value(v) for v in r) for r in rows), key=repr)
 
 
+RECOMPUTE_DAILY_APPS = f"""
+SELECT bucket, app, os, faculty,
+       sum(snapshots), sum(processes), sum(cpu_sum), sum(cpu_n), sum(rss_sum), sum(rss_n),
+       sum(u_snapshots), sum(u_processes), sum(u_cpu_sum), sum(u_cpu_n), sum(u_rss_sum),
+       sum(u_rss_n)
+FROM ({RECOMPUTE_DAILY}) d (bucket, app, os, faculty, user_name, host, snapshots, processes,
+                           cpu_sum, cpu_n, rss_sum, rss_n, u_snapshots, u_processes, u_cpu_sum,
+                           u_cpu_n, u_rss_sum, u_rss_n)
+GROUP BY 1, 2, 3, 4
+"""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def presence_of(daily: list[tuple]) -> list[tuple]:
+    """usage_presence as its definition says, from usage_daily rows (computed here, in Python)."""
+    bits: dict[tuple, list[int]] = {}
+    for bucket, app, os_, faculty, user, host, snapshots, *rest in daily:
+        block, bit = divmod((bucket - EPOCH).days, 64)
+        mask = 1 << bit
+        for dim, who in (("u", user), ("h", host)):
+            acc = bits.setdefault((block, app, os_, faculty, dim, who), [0, 0])
+            acc[0] |= mask if snapshots > 0 else 0
+            acc[1] |= mask if rest[5] > 0 else 0  # u_snapshots
+    signed = lambda m: m - (1 << 64) if m >= 1 << 63 else m  # noqa: E731
+    return [(*key, signed(a), signed(u)) for key, (a, u) in bits.items()]
+
+
 def assert_rollups_match_recomputation(url: str) -> None:
     with psycopg.connect(url) as conn:
-        for table, recompute in (("usage_hourly", RECOMPUTE_HOURLY), ("usage_daily", RECOMPUTE_DAILY)):
+        for table, recompute in (("usage_hourly", RECOMPUTE_HOURLY), ("usage_daily", RECOMPUTE_DAILY),
+                                 ("usage_daily_apps", RECOMPUTE_DAILY_APPS)):  # fmt: skip
             have = conn.execute(f"SELECT * FROM {table}").fetchall()
             want = conn.execute(recompute).fetchall()
             assert _normalise(have) == _normalise(want), table
+        presence = conn.execute("SELECT block, app, os, faculty, dim, who, days, u_days"
+                                " FROM usage_presence").fetchall()  # fmt: skip
+        assert sorted(presence) == sorted(presence_of(conn.execute(RECOMPUTE_DAILY).fetchall()))
 
 
 def invoke(settings, *args: str):

@@ -150,3 +150,30 @@ def rollup_ranges(start: datetime, end: datetime, *, use_days: bool = True) -> R
         if first_day < last_day:
             return RollupRanges(first_day, last_day, start, first_day, last_day, end)
     return RollupRanges(start, start, start, end, end, end)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ALL_BITS = (1 << 64) - 1
+
+
+def _int8(mask: int) -> int:
+    """A 64-bit mask as PostgreSQL's signed bigint holds it."""
+    return mask - (1 << 64) if mask >= 1 << 63 else mask
+
+
+def presence_masks(day_from: datetime, day_to: datetime) -> dict[str, int]:
+    """The ``usage_presence`` blocks and day masks of the whole UTC days [day_from, day_to).
+
+    Blocks are 64 days since 1970-01-01 (floor division, as the SQL ``usage_block``); the first
+    and last block keep only the days inside the range. No days: an empty block range.
+    """
+    first, end = (day_from - _EPOCH).days, (day_to - _EPOCH).days
+    if first >= end:
+        return {"block_from": 1, "block_to": 0, "first_mask": 0, "last_mask": 0}
+    last = end - 1
+    return {
+        "block_from": first // 64,
+        "block_to": last // 64,
+        "first_mask": _int8(_ALL_BITS ^ ((1 << (first % 64)) - 1)),
+        "last_mask": _int8((1 << (last % 64 + 1)) - 1),
+    }

@@ -3,6 +3,8 @@
 Rollups (``usage_hourly``/``usage_daily``) have every filter as a dimension, so they answer any
 filter set whose ``from``/``to`` fall on whole hours (UTC), including none; a bound inside an
 hour needs the raw ``processes`` rows. Both sources give the same numbers (tests compare them).
+Per app, os or faculty with neither a user nor a host filter, the lean rollups
+(``usage_daily_apps``, ``usage_presence``) give the same numbers from far fewer rows.
 
 Definitions, the same for both sources (processes of unknown app are left out):
 users / hosts: distinct users / hosts of the snapshots in which a matching process appeared;
@@ -32,6 +34,7 @@ from dream.analytics.filters import (
     METRIC_COLUMN,
     Filters,
     FilterError,
+    presence_masks,
     rollup_ranges,
 )
 from dream.analytics.sql import fragment
@@ -45,6 +48,7 @@ _FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user"
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
 Apps = Literal["each", "total"]
+_LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
 
 
 @dataclass(slots=True)
@@ -78,6 +82,10 @@ class Analytics:
         self, filters: Filters, *, metric: str = "users", limit: int = 10, source: str = "auto"
     ) -> Answer:
         used = self.choose_source(filters, source)
+        if used == "rollup" and self._lean(filters, "app"):
+            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+            found = self._lean_answer(filters, key="app", apps="each", order=order, limit=limit)
+            return Answer([{"app": r["key"], **_metrics(r)} for r in found], used)
         rows, params = self._rows(filters, used, apps="each")
         app = sql.Identifier("app")
         q = self._compose(
@@ -130,9 +138,15 @@ class Analytics:
             extra.append(fragment("filter_prefix").format(dim=self._dim(by)))
             params["q"] = prefix.lower()
         apps: Apps = "each" if by == "app" else "total"
+        order: sql.Composable
+        if used == "rollup" and self._lean(filters, by):
+            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric])) if metric \
+                else sql.Identifier("key")
+            found = self._lean_answer(filters, key=by, apps=apps, order=order, limit=limit,
+                                      extra=extra, params=params)  # fmt: skip
+            return Answer([{by: r["key"], **_metrics(r)} for r in found], used)
         rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
         params.update(row_params)
-        order: sql.Composable
         if metric is not None:
             order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
         elif used == "rollup":
@@ -236,6 +250,52 @@ class Analytics:
         extra: Sequence[sql.Composable] = (),
     ) -> tuple[sql.Composable, dict[str, Any]]:
         """The filtered source rows (a subquery) and its parameters."""
+        parts, params = self._filter_parts(filters, used, apps=apps, extra=extra)
+        if used == "raw":
+            params.update({"from": filters.start, "to": filters.end})
+            return fragment("raw_rows").format(filters=sql.SQL(" ").join(parts)), params
+        params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
+        return fragment("rollup_rows").format(filters=sql.SQL(" ").join(parts)), params
+
+    @staticmethod
+    def _lean(filters: Filters, key: str) -> bool:
+        """Whether the lean rollups answer: per app, os or faculty, no user or host filter."""
+        return key in _LEAN_KEYS and filters.user is None and filters.host is None
+
+    def _lean_answer(
+        self,
+        filters: Filters,
+        *,
+        key: str,
+        apps: Apps,
+        order: sql.Composable,
+        limit: int,
+        extra: Sequence[sql.Composable] = (),
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Metrics per ``key`` from usage_daily_apps and usage_presence (see queries.sql)."""
+        parts, filter_params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
+        ranges = rollup_ranges(filters.start, filters.end)
+        params = {**(params or {}), **filter_params, **ranges.params(), "limit": limit,
+                  **presence_masks(ranges.day_from, ranges.day_to)}  # fmt: skip
+        where = sql.SQL(" ").join(parts)
+        dim, p = self._dim(key), self._prefix(filters)
+        q = fragment("lean_answer").format(
+            rows=fragment("lean_rows").format(key=dim, p=p, filters=where),
+            people=fragment("lean_people").format(key=dim, p=p, filters=where),
+            order=order,
+        )
+        return self._fetch(q, params)
+
+    def _filter_parts(
+        self,
+        filters: Filters,
+        used: str,
+        *,
+        apps: Apps,
+        extra: Sequence[sql.Composable] = (),
+    ) -> tuple[list[sql.Composable], dict[str, Any]]:
+        """The filters as SQL fragments (``AND ...``) for either source, and their values."""
         parts: list[sql.Composable] = []
         params: dict[str, Any] = {}
         for name, frag in _FILTER_FRAGMENTS:
@@ -251,13 +311,9 @@ class Analytics:
         else:
             parts.append(fragment("filter_all_apps_row"))
         parts.extend(extra)
-        if used == "raw":
-            if not filters.include_system:
-                parts.append(fragment("filter_not_system"))
-            params.update({"from": filters.start, "to": filters.end})
-            return fragment("raw_rows").format(filters=sql.SQL(" ").join(parts)), params
-        params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
-        return fragment("rollup_rows").format(filters=sql.SQL(" ").join(parts)), params
+        if used == "raw" and not filters.include_system:
+            parts.append(fragment("filter_not_system"))
+        return parts, params
 
     def _fetch(self, q: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.transaction():

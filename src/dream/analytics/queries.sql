@@ -15,19 +15,23 @@ COPY usage_stage (bucket, app, os, faculty, user_name, host, snapshots, processe
                   cpu_n, rss_sum, rss_n, u_snapshots, u_processes, u_cpu_sum, u_cpu_n,
                   u_rss_sum, u_rss_n) FROM STDIN
 
+-- name: add_counters
+-- The SET list of the upserts below: each counter plus the new row's.
+snapshots = r.snapshots + EXCLUDED.snapshots, processes = r.processes + EXCLUDED.processes,
+cpu_sum = r.cpu_sum + EXCLUDED.cpu_sum, cpu_n = r.cpu_n + EXCLUDED.cpu_n,
+rss_sum = r.rss_sum + EXCLUDED.rss_sum, rss_n = r.rss_n + EXCLUDED.rss_n,
+u_snapshots = r.u_snapshots + EXCLUDED.u_snapshots,
+u_processes = r.u_processes + EXCLUDED.u_processes,
+u_cpu_sum = r.u_cpu_sum + EXCLUDED.u_cpu_sum, u_cpu_n = r.u_cpu_n + EXCLUDED.u_cpu_n,
+u_rss_sum = r.u_rss_sum + EXCLUDED.u_rss_sum, u_rss_n = r.u_rss_n + EXCLUDED.u_rss_n
+
 -- name: upsert_usage_hourly
 -- In key order, so concurrent writers lock shared rows in the same order (no deadlocks).
 INSERT INTO usage_hourly AS r
 SELECT * FROM usage_stage
 ORDER BY bucket, app, os, faculty, user_name, host
 ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
-    snapshots = r.snapshots + EXCLUDED.snapshots, processes = r.processes + EXCLUDED.processes,
-    cpu_sum = r.cpu_sum + EXCLUDED.cpu_sum, cpu_n = r.cpu_n + EXCLUDED.cpu_n,
-    rss_sum = r.rss_sum + EXCLUDED.rss_sum, rss_n = r.rss_n + EXCLUDED.rss_n,
-    u_snapshots = r.u_snapshots + EXCLUDED.u_snapshots,
-    u_processes = r.u_processes + EXCLUDED.u_processes,
-    u_cpu_sum = r.u_cpu_sum + EXCLUDED.u_cpu_sum, u_cpu_n = r.u_cpu_n + EXCLUDED.u_cpu_n,
-    u_rss_sum = r.u_rss_sum + EXCLUDED.u_rss_sum, u_rss_n = r.u_rss_n + EXCLUDED.u_rss_n
+    {add_counters}
 
 -- name: upsert_usage_daily
 INSERT INTO usage_daily AS r
@@ -39,13 +43,70 @@ FROM usage_stage
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY 1, 2, 3, 4, 5, 6
 ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
-    snapshots = r.snapshots + EXCLUDED.snapshots, processes = r.processes + EXCLUDED.processes,
-    cpu_sum = r.cpu_sum + EXCLUDED.cpu_sum, cpu_n = r.cpu_n + EXCLUDED.cpu_n,
-    rss_sum = r.rss_sum + EXCLUDED.rss_sum, rss_n = r.rss_n + EXCLUDED.rss_n,
-    u_snapshots = r.u_snapshots + EXCLUDED.u_snapshots,
-    u_processes = r.u_processes + EXCLUDED.u_processes,
-    u_cpu_sum = r.u_cpu_sum + EXCLUDED.u_cpu_sum, u_cpu_n = r.u_cpu_n + EXCLUDED.u_cpu_n,
-    u_rss_sum = r.u_rss_sum + EXCLUDED.u_rss_sum, u_rss_n = r.u_rss_n + EXCLUDED.u_rss_n
+    {add_counters}
+
+-- name: upsert_usage_daily_apps
+INSERT INTO usage_daily_apps AS r
+SELECT date_trunc('day', bucket, 'UTC') AS day, app, os, faculty,
+       sum(snapshots), sum(processes), sum(cpu_sum), sum(cpu_n), sum(rss_sum), sum(rss_n),
+       sum(u_snapshots), sum(u_processes), sum(u_cpu_sum), sum(u_cpu_n), sum(u_rss_sum),
+       sum(u_rss_n)
+FROM usage_stage
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (bucket, app, os, faculty) DO UPDATE SET
+    {add_counters}
+
+-- name: upsert_usage_presence
+-- Sets the bits of the stage's days (only ever adds: see rebuild_usage_presence for removal).
+INSERT INTO usage_presence AS r
+SELECT usage_block(s.bucket), s.app, s.os, s.faculty, w.dim, w.who,
+       coalesce(bit_or(usage_day_bit(s.bucket)) FILTER (WHERE s.snapshots > 0), 0),
+       coalesce(bit_or(usage_day_bit(s.bucket)) FILTER (WHERE s.u_snapshots > 0), 0)
+FROM usage_stage s
+CROSS JOIN LATERAL (VALUES ('u'::"char", s.user_name), ('h'::"char", s.host)) w (dim, who)
+WHERE s.snapshots > 0
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (block, app, os, faculty, dim, who) DO UPDATE SET
+    days = r.days | EXCLUDED.days, u_days = r.u_days | EXCLUDED.u_days
+
+-- name: create_presence_touched
+CREATE TEMP TABLE IF NOT EXISTS presence_touched (
+    block integer, app text COLLATE "C", os text COLLATE "C", faculty text COLLATE "C",
+    dim "char", who text COLLATE "C"
+) ON COMMIT DELETE ROWS
+
+-- name: fill_presence_touched
+INSERT INTO presence_touched
+SELECT DISTINCT usage_block(s.bucket), s.app, s.os, s.faculty, w.dim, w.who
+FROM usage_stage s
+CROSS JOIN LATERAL (VALUES ('u'::"char", s.user_name), ('h'::"char", s.host)) w (dim, who)
+
+-- name: rebuild_usage_presence
+-- The presence of the touched keys, recomputed from usage_daily: after a reprocess subtracted
+-- counters a bit may have to be cleared, which the OR of upsert_usage_presence cannot do. A
+-- key nothing contributes to any more gets days = 0 here and is dropped next.
+INSERT INTO usage_presence AS r
+SELECT t.block, t.app, t.os, t.faculty, t.dim, t.who,
+       coalesce(bit_or(usage_day_bit(d.bucket)) FILTER (WHERE d.snapshots > 0), 0),
+       coalesce(bit_or(usage_day_bit(d.bucket)) FILTER (WHERE d.u_snapshots > 0), 0)
+FROM presence_touched t
+LEFT JOIN usage_daily d
+       ON d.bucket >= to_timestamp(t.block * 64 * 86400::float8)
+      AND d.bucket < to_timestamp((t.block + 1) * 64 * 86400::float8)
+      AND d.app = t.app AND d.os = t.os AND d.faculty = t.faculty
+      AND (CASE t.dim WHEN 'u' THEN d.user_name ELSE d.host END) = t.who
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (block, app, os, faculty, dim, who) DO UPDATE SET
+    days = EXCLUDED.days, u_days = EXCLUDED.u_days
+
+-- name: drop_empty_presence
+DELETE FROM usage_presence p
+USING presence_touched t
+WHERE p.block = t.block AND p.app = t.app AND p.os = t.os AND p.faculty = t.faculty
+  AND p.dim = t.dim AND p.who = t.who AND p.days = 0
 
 -- ---------------------------------------------------------------- filter fragments (both sources)
 -- name: filter_faculty
@@ -103,6 +164,61 @@ count(*) FILTER (WHERE g = 2) AS hosts,
 sum(cpu_sum) FILTER (WHERE g = 3) / nullif(sum(cpu_n) FILTER (WHERE g = 3), 0) AS avg_cpu_percent,
 (sum(rss_sum) FILTER (WHERE g = 3))::float8
     / nullif(sum(rss_n) FILTER (WHERE g = 3), 0) AS avg_rss_kb
+
+-- ---------------------------------------------------------------- lean rollup source
+-- Questions with no user or host filter, per app, os or faculty ({key}): the counters from
+-- usage_daily_apps, distinct users and hosts from usage_presence (whole days) and usage_hourly
+-- (the hours at either end). Same numbers as rollup_rows, far fewer rows read.
+
+-- name: lean_rows
+SELECT {key} AS key, {p}snapshots AS snapshots, {p}processes AS processes,
+       {p}cpu_sum AS cpu_sum, {p}cpu_n AS cpu_n, {p}rss_sum AS rss_sum, {p}rss_n AS rss_n
+FROM usage_daily_apps
+WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}snapshots > 0 {filters}
+UNION ALL
+SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
+FROM usage_hourly
+WHERE bucket >= %(head_from)s AND bucket < %(head_to)s AND {p}snapshots > 0 {filters}
+UNION ALL
+SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
+FROM usage_hourly
+WHERE bucket >= %(tail_from)s AND bucket < %(tail_to)s AND {p}snapshots > 0 {filters}
+
+-- name: lean_people
+-- (key, dim, who) once per user (dim 'u') and host ('h') seen in [from, to). The masks keep
+-- the days of the first and last block that lie inside the range (-1: every day).
+SELECT {key} AS key, dim, who
+FROM usage_presence
+WHERE block BETWEEN %(block_from)s AND %(block_to)s
+  AND {p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint ELSE -1 END)
+              & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint ELSE -1 END) <> 0
+  {filters}
+UNION
+SELECT {key}, w.dim, w.who
+FROM usage_hourly
+CROSS JOIN LATERAL (VALUES ('u'::"char", user_name), ('h'::"char", host)) w (dim, who)
+WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
+       OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) AND {p}snapshots > 0 {filters}
+
+-- name: lean_answer
+-- {order}: e.g. "users DESC"; ties by key, in byte order as the columns' collation is.
+WITH sums AS (
+    SELECT key, sum(snapshots) AS snapshots, sum(processes) AS processes, sum(cpu_sum) AS cpu_sum,
+           sum(cpu_n) AS cpu_n, sum(rss_sum) AS rss_sum, sum(rss_n) AS rss_n
+    FROM ({rows}) r
+    GROUP BY key
+), people AS (
+    SELECT key, count(*) FILTER (WHERE dim = 'u') AS users,
+           count(*) FILTER (WHERE dim = 'h') AS hosts
+    FROM ({people}) q
+    GROUP BY key
+)
+SELECT key, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
+       cpu_sum / nullif(cpu_n, 0) AS avg_cpu_percent,
+       rss_sum::float8 / nullif(rss_n, 0) AS avg_rss_kb
+FROM sums JOIN people USING (key)
+ORDER BY {order} NULLS LAST, key
+LIMIT %(limit)s
 
 -- name: top_apps_rollup
 SELECT app, {metrics}

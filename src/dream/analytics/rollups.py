@@ -1,4 +1,7 @@
-"""Maintains ``usage_hourly`` and ``usage_daily`` from process records already in memory.
+"""Maintains the usage rollups from process records already in memory.
+
+``usage_hourly`` and ``usage_daily`` (per user and host), ``usage_daily_apps`` (summed over them)
+and ``usage_presence`` (who ran an app on which days; see migration 0005).
 
 Called by the writer inside the transaction that COPYs the raw rows, for the snapshots that
 transaction made final. Aggregation to hourly rows happens in Python (the records are at hand,
@@ -12,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 
 import psycopg
+from psycopg import sql
 
-from dream.analytics.sql import query
+from dream.analytics.sql import fragment, query
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import Snapshot
 
@@ -77,6 +82,12 @@ def snapshot_counters(processes: Iterable[ProcessRecord]) -> dict[str, list]:
     return per_app
 
 
+@cache
+def _upsert(name: str) -> sql.Composed:
+    """A named upsert with the shared counter SET list filled in."""
+    return fragment(name).format(add_counters=fragment("add_counters"))
+
+
 class RollupBatch:
     """The counters of a batch of snapshots, merged by hourly key."""
 
@@ -103,10 +114,25 @@ class RollupBatch:
         return bool(self.hourly)
 
     def write(self, conn: psycopg.Connection) -> None:
-        """Add the counters to both rollup tables (inside the caller's transaction)."""
+        """Add the counters to the rollup tables (inside the caller's transaction)."""
         conn.execute(query("create_usage_stage"))
         with conn.cursor().copy(query("copy_usage_stage")) as copy:
             for key, counters in self.hourly.items():
                 copy.write_row((*key, *counters))
-        conn.execute(query("upsert_usage_hourly"))
-        conn.execute(query("upsert_usage_daily"))
+        conn.execute(_upsert("upsert_usage_hourly"))
+        conn.execute(_upsert("upsert_usage_daily"))
+        conn.execute(query("upsert_usage_presence"))
+        # Last: its rows (a day's app x os x faculty) are the ones concurrent workers share, so
+        # their locks are held for the shortest time before the commit.
+        conn.execute(_upsert("upsert_usage_daily_apps"))
+
+    def rebuild_presence(self, conn: psycopg.Connection) -> None:
+        """Recompute the presence of the keys just written from ``usage_daily``.
+
+        For writes that also subtract (a reprocess): ``write`` can only set bits. Call after
+        ``write`` and after emptied ``usage_daily`` rows are dropped, in the same transaction.
+        """
+        conn.execute(query("create_presence_touched"))
+        conn.execute(query("fill_presence_touched"))
+        conn.execute(query("rebuild_usage_presence"))
+        conn.execute(query("drop_empty_presence"))

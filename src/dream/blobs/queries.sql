@@ -68,6 +68,13 @@ USING (SELECT DISTINCT date_trunc('day', bucket, 'UTC') AS bucket, app, os, facu
 WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
   AND d.user_name = s.user_name AND d.host = s.host AND d.snapshots <= 0
 
+-- name: rollups_drop_empty_daily_apps
+DELETE FROM usage_daily_apps d
+USING (SELECT DISTINCT date_trunc('day', bucket, 'UTC') AS bucket, app, os, faculty
+       FROM usage_stage) s
+WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
+  AND d.snapshots <= 0
+
 -- name: checkpoint_get
 SELECT run_key, finished_at, last_collected_at, last_snapshot_id, reprocessed
 FROM reprocess_checkpoints
