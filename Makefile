@@ -8,7 +8,8 @@ DREAM  := $(VENV)/bin/dream
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# setup.py builds the parsers' C accelerator in place (src/dream/parsing/_speedups.*.so).
+$(VENV)/.installed: pyproject.toml setup.py src/dream/parsing/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -1,4 +1,7 @@
-"""Parsing speed: dream.parsing.parse against jc's ps parser, on the same inputs, same run."""
+"""Parsing speed: dream.parsing.parse against jc's ps parser, on the same inputs, same run.
+
+The dream rows use the C accelerator when it is built; the pure-Python rows show the fallback.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.data import ps_aux_output, tasklist_v_output
-from dream.parsing import parse
+from dream.parsing import accel, parse
 
 
 def _rate(fn, text: str, rows: int, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -29,6 +32,12 @@ def report(console: Console, rows: int = 100_000) -> None:
     dream_ps = _rate(lambda t: parse(t, format="ps-aux"), ps_text, rows)
     jc_rate = _rate(lambda t: jc_ps.parse(t, quiet=True), ps_text, rows)
     dream_tl = _rate(lambda t: parse(t, format="tasklist-verbose"), tasklist_text, rows)
+    speedups, accel.SPEEDUPS = accel.SPEEDUPS, None  # the pure-Python reference, for scale
+    try:
+        pure_ps = _rate(lambda t: parse(t, format="ps-aux"), ps_text, rows)
+        pure_tl = _rate(lambda t: parse(t, format="tasklist-verbose"), tasklist_text, rows)
+    finally:
+        accel.SPEEDUPS = speedups
 
     tracemalloc.start()
     big = ps_aux_output(rows, seed=2)
@@ -45,7 +54,13 @@ def report(console: Console, rows: int = 100_000) -> None:
     table.add_row("ps aux", "jc.parsers.ps", f"{jc_rate:,.0f}", "1.00")
     table.add_row("ps aux", "dream.parsing", f"{dream_ps:,.0f}", f"{dream_ps / jc_rate:.2f}")
     table.add_row("tasklist /v", "dream.parsing", f"{dream_tl:,.0f}", f"{dream_tl / jc_rate:.2f}")
+    table.add_row("ps aux", "dream.parsing, pure Python", f"{pure_ps:,.0f}",
+                  f"{pure_ps / jc_rate:.2f}")
+    table.add_row("tasklist /v", "dream.parsing, pure Python", f"{pure_tl:,.0f}",
+                  f"{pure_tl / jc_rate:.2f}")
     console.print(table)
+    console.print("C accelerator: " + ("on" if speedups is not None else
+                                       f"[bold red]off[/bold red] ({accel.UNAVAILABLE})"))
     console.print(
         f"peak memory parsing a {size / 1e6:.1f} MB ps aux output: "
         f"{(peak - base) / 1e6:.1f} MB ({(peak - base) / size:.2f}× its size)"

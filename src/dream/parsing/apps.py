@@ -75,6 +75,7 @@ def _executable(command: str) -> str:
     return parts[0] if parts else command
 
 
+@lru_cache(maxsize=4096)  # snapshots of one host repeat their odd ([kworker], .app) commands
 def describe_command(command: str) -> tuple[str, str, bool]:
     """``(name, app, is_system)`` implied by a command line alone.
 
@@ -90,11 +91,11 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     if text.startswith("(") and text.endswith(")") and len(text) > 2:
         inner = text[1:-1]
         return inner, normalize_app(inner), False
-    return _describe_executable(_executable(text))
+    return describe_executable(_executable(text))
 
 
 @lru_cache(maxsize=16384)
-def _describe_executable(exe: str) -> tuple[str, str, bool]:
+def describe_executable(exe: str) -> tuple[str, str, bool]:
     # Command lines rarely repeat (arguments differ) but executables do: memoize on those.
     name = exe.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or exe
     system = exe.startswith(_SYSTEM_PATH_PREFIXES) or any(

@@ -147,15 +147,13 @@ def _tasklist(text: str, lines: list[Line], os: str | None, command: str | None,
     rows = nonblank(lines)
     if len(rows) > 1 and tasklist.SEPARATOR.match(rows[1].text.strip()):
         header, separator = rows[0], rows[1]
-        fmt, records = tasklist.parse_table(
-            ps.numbered(text, separator.next_offset, separator.number + 1),
-            header.text, separator.text, warnings)
+        fmt, records = tasklist.parse_table(text, separator.next_offset, separator.number + 1,
+                                            header.text, separator.text, warnings)
     elif tasklist.SEPARATOR.match(rows[0].text.strip()):
-        fmt, records = tasklist.parse_table(
-            ps.numbered(text, rows[0].next_offset, rows[0].number + 1), None, rows[0].text,
-            warnings)
+        fmt, records = tasklist.parse_table(text, rows[0].next_offset, rows[0].number + 1, None,
+                                            rows[0].text, warnings)
     else:
-        fmt, records = tasklist.parse_table(ps.numbered(text, 0, 1), None, None, warnings)
+        fmt, records = tasklist.parse_table(text, 0, 1, None, None, warnings)
     return fmt, "windows", records
 
 

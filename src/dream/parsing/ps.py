@@ -2,7 +2,9 @@
 
 ``ps aux`` and ``ps -ef`` get hand-tuned loops (``str.split`` with ``maxsplit``, memoised
 per-command work, positional dataclass construction) because they carry the bulk of the
-traffic; every other layout goes through the column-driven ``parse_columns``.
+traffic; every other layout goes through the column-driven ``parse_columns``. When the C
+accelerator is built (``accel``), its loops take the common rows and these are the reference
+for the rest.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import re
 from collections.abc import Callable, Iterable
 
 from dream.errors import ParseError
-from dream.parsing.apps import describe_command, is_system_user, normalize_app
+from dream.parsing import accel
+from dream.parsing.apps import describe_command, describe_executable, is_system_user, \
+    normalize_app
 from dream.parsing.model import ProcessRecord
 from dream.parsing.values import duration_seconds, iter_line_chunks, size_kb, to_float
 
+# A C row loop: (lines, first line, records to append to) -> index of the line it stopped at.
+FastRows = Callable[[list[str], int, list[ProcessRecord]], int]
 _NO_TTY = frozenset({"?", "??", "-"})
 _WEEKDAYS = frozenset({"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"})
 AUX_HEADERS = (
@@ -115,31 +121,61 @@ class _SlowPath(Exception):
 
 def _parse_chunked(text: str, body_start: int, header_lineno: int, warnings: list[str],
                    chunk: Callable[[list[str], RowBuilder], list[ProcessRecord]],
-                   build: RowBuilder, layout: str, what: str) -> list[ProcessRecord]:
-    """Run the fast ``chunk`` loop; a chunk with a bad line is redone line by line, numbered."""
+                   build: RowBuilder, layout: str, what: str,
+                   fast: FastRows | None = None) -> list[ProcessRecord]:
+    """Parse ~1 MiB chunks of lines; a bad line is redone alone, numbered, and warned about.
+
+    ``fast`` (the C loop, when built) appends what it can and returns where it stopped; that
+    line goes through ``chunk``, the reference, and the C loop resumes after it.
+    """
     records: list[ProcessRecord] = []
     first_bad: int | None = None
-    for index, lines in iter_line_chunks(text, body_start):
-        try:
-            records.extend(chunk(lines, build))
-        except _SlowPath:
-            for offset, line in enumerate(lines):
-                if not line.strip():
-                    continue
+    for index, lines in iter_line_chunks(text, body_start, 1 << 18):
+        if fast is None:
+            try:
+                records.extend(chunk(lines, build))
+                continue
+            except _SlowPath:
+                pass
+        position = 0
+        while position < len(lines):
+            if fast is not None:
+                position = fast(lines, position, records)
+                if position == len(lines):
+                    break
+            line = lines[position]
+            if line.strip():
                 try:
                     records.extend(chunk([line], build))
                 except _SlowPath:
-                    lineno = header_lineno + 1 + index + offset
+                    lineno = header_lineno + 1 + index + position
                     first_bad = first_bad or lineno
                     _bad(warnings, lineno, line, f"expected {layout}")
+            position += 1
     return _finish(records, warnings, first_bad, what)
+
+
+def _fast_rows(build: RowBuilder, ef: bool) -> FastRows | None:
+    """The C loop for ``ps aux`` (or ``-ef``) bound to this parse's memo, if it was built."""
+    speedups = accel.SPEEDUPS
+    if speedups is None:
+        return None
+    rows = speedups.ef_rows if ef else speedups.aux_rows
+    memo = (build.user, build.texts.setdefault, build.time, build.command, describe_executable)
+
+    def fast(lines: list[str], position: int, out: list[ProcessRecord]) -> int:
+        return int(rows(lines, position, out, *memo))
+
+    return fast
 
 
 def parse_aux(text: str, body_start: int, header_lineno: int, os: str | None,
               warnings: list[str]) -> list[ProcessRecord]:
     """``ps aux``/``axu``/``auxww`` (procps and BSD): 11 columns, COMMAND is the rest of the line."""
-    return _parse_chunked(text, body_start, header_lineno, warnings, _aux_chunk, RowBuilder(os),
-                          "USER PID %CPU %MEM VSZ RSS TT STAT START TIME COMMAND", "ps aux")
+    build = RowBuilder(os)
+    return _parse_chunked(text, body_start, header_lineno, warnings, _aux_chunk, build,
+                          "USER PID %CPU %MEM VSZ RSS TT STAT START TIME COMMAND", "ps aux",
+                          _fast_rows(build, ef=False))
 
 
 def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
@@ -173,8 +209,9 @@ def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
 def parse_ef(text: str, body_start: int, header_lineno: int, os: str | None,
              warnings: list[str]) -> list[ProcessRecord]:
     """``ps -ef``: UID PID PPID C STIME TTY TIME CMD (UID is a name on Linux, a number on macOS)."""
-    return _parse_chunked(text, body_start, header_lineno, warnings, _ef_chunk, RowBuilder(os),
-                          "UID PID PPID C STIME TTY TIME CMD", "ps -ef")
+    build = RowBuilder(os)
+    return _parse_chunked(text, body_start, header_lineno, warnings, _ef_chunk, build,
+                          "UID PID PPID C STIME TTY TIME CMD", "ps -ef", _fast_rows(build, ef=True))
 
 
 def _ef_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:

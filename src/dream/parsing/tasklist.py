@@ -4,6 +4,8 @@ Columns of the table are cut at the widths of the ``=====`` separator line, neve
 on spaces: image names (``Adobe Desktop Service.exe``), statuses (``Not Responding``), users and
 window titles contain spaces. Header words vary with the Windows display language, so they are
 matched against known translations and otherwise by position (tasklist's column order is fixed).
+Table rows go through the C loop (``accel``) when it is built; ``WindowsRows.build`` is the
+reference it must agree with.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 from dream.errors import ParseError
+from dream.parsing import accel
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import csv_rows, duration_seconds, memory_kb, to_int
+from dream.parsing.ps import FastRows
+from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, to_int
 
 IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (
     "image", "pid", "session_name", "session", "mem", "status", "user", "cpu_time",
@@ -92,6 +96,38 @@ class WindowsRows:
             info = self.users[user] = (value, is_system_user(value, "windows"))
         return info
 
+    # What the C loop asks (once per distinct text) for the fields ``build`` derives.
+    def image(self, image: str) -> tuple[str | None, str | None, bool]:
+        app, system = self._app(image)
+        return image or None, app or None, system
+
+    def session_name(self, text: str) -> tuple[str, bool]:
+        name = self.texts.setdefault(text, text)
+        return name, name.lower() == "services"
+
+    def time(self, text: str) -> float | None:
+        return self.times[text] if text in self.times else self.times.setdefault(
+            text, duration_seconds(text))
+
+    @staticmethod
+    def title(text: str) -> str | None:
+        return None if text in NOT_AVAILABLE else text
+
+    def fast(self, starts: list[int]) -> FastRows | None:
+        """The C loop for table rows cut at ``starts``, if it was built."""
+        speedups = accel.SPEEDUPS
+        if speedups is None or not 0 < len(starts) <= 16:
+            return None
+        bounds = tuple(zip(starts, [*starts[1:], -1], strict=True))
+        index = tuple(self.index[key] for key in VERBOSE_LAYOUT)
+        memo = (self.image, self.session_name, self.texts.setdefault, self._user, self.time,
+                self.title)
+
+        def fast(lines: list[str], position: int, out: list[ProcessRecord]) -> int:
+            return int(speedups.tasklist_rows(lines, position, out, bounds, index, *memo))
+
+        return fast
+
     def build(self, cells: list[str] | tuple[str, ...]) -> ProcessRecord | None:
         """One record from stripped cells in layout order, or ``None`` if the PID is not a number."""
         index = self.index
@@ -150,48 +186,60 @@ def _finish(records: list[ProcessRecord], first_bad: int | None, what: str) -> l
     return records
 
 
-def parse_table(lines: Iterable[tuple[int, str]], header: str | None, separator: str | None,
-                warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
-    """The default table; with no separator (``/nh``) tasklist's English column widths apply."""
+def parse_table(text: str, start: int, first_lineno: int, header: str | None,
+                separator: str | None, warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
+    """The default table from offset ``start`` (line ``first_lineno``) of ``text``.
+
+    With no separator (``/nh``) tasklist's English column widths apply.
+    """
+    rows: WindowsRows | None = None
+    starts: list[int] = []
+    layout: tuple[str, ...] = ()
+    fast: FastRows | None = None
     if separator is not None:
         spans = [(m.start(), m.end()) for m in re.finditer(r"=+", separator)]
         starts = [start for start, _ in spans]
         headers = [header[s:e] for s, e in zip(starts, starts[1:] + [len(header or "") + 1], strict=False)] \
             if header else []
-        layout = layout_for(headers) if header else None
-        if layout is None or len(layout) != len(starts):
-            layout = {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(starts))
-        if layout is None:
+        found = layout_for(headers) if header else None
+        if found is None or len(found) != len(starts):
+            found = {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(starts))
+        if found is None:
             raise ParseError(f"tasklist separator has {len(starts)} columns; expected 3, 5 or 9")
-        no_header = False
-    else:
-        starts = []
-        layout = ()
-        no_header = True
-    rows = WindowsRows(layout)
+        layout = found
+        rows = WindowsRows(layout)
+        fast = rows.fast(starts)
     records: list[ProcessRecord] = []
     first_bad: int | None = None
     cut = None
-    for lineno, line in lines:
-        if not line.strip():
-            continue
-        if no_header and cut is None:
-            verbose = len(line) > 80 and line[77:].strip() != ""
-            count = 9 if verbose else 5
-            starts = list(_NH_STARTS[:count])
-            layout = VERBOSE_LAYOUT if verbose else DEFAULT_LAYOUT
-            rows = WindowsRows(layout)
-        if cut is None:
-            cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
-        if no_header and not _NH_ROW.match(line):
-            record = None
-        else:
-            record = rows.build([cell.strip() for cell in cut(line)])
-        if record is None:
-            first_bad = first_bad or lineno
-            _bad(warnings, lineno, line)
-            continue
-        records.append(record)
+    for index, lines in iter_line_chunks(text, start):
+        position = 0
+        while position < len(lines):
+            if fast is not None:  # the C loop stops at lines it leaves to the code below
+                position = fast(lines, position, records)
+                if position == len(lines):
+                    break
+            line = lines[position]
+            lineno = first_lineno + index + position
+            position += 1
+            if not line.strip():
+                continue
+            if rows is None:  # /nh: the first row tells the default from the verbose layout
+                verbose = len(line) > 80 and line[77:].strip() != ""
+                starts = list(_NH_STARTS[:9 if verbose else 5])
+                layout = VERBOSE_LAYOUT if verbose else DEFAULT_LAYOUT
+                rows = WindowsRows(layout)
+            if cut is None:
+                cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
+            if separator is None and not _NH_ROW.match(line):
+                record = None
+            else:
+                record = rows.build([cell.strip() for cell in cut(line)])
+            if record is None:
+                first_bad = first_bad or lineno
+                _bad(warnings, lineno, line)
+                continue
+            records.append(record)
     return format_name(layout), _finish(records, first_bad, "tasklist")
 
 
