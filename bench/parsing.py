@@ -24,6 +24,10 @@ def _rate(fn, text: str, rows: int, repeat: int = 3) -> float:  # type: ignore[n
     return rows / best
 
 
+MEMORY_INPUT_BYTES = 100_000_000  # the bound: a 100 MB output within 3x its size
+_PS_AUX_ROW_BYTES = 123  # about, in bench.data's ps aux
+
+
 def report(console: Console, rows: int = 100_000) -> None:
     import jc.parsers.ps as jc_ps
 
@@ -40,7 +44,7 @@ def report(console: Console, rows: int = 100_000) -> None:
         accel.SPEEDUPS = speedups
 
     tracemalloc.start()
-    big = ps_aux_output(rows, seed=2)
+    big = ps_aux_output(MEMORY_INPUT_BYTES // _PS_AUX_ROW_BYTES, seed=2)
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
     parse(big, format="ps-aux")
