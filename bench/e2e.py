@@ -126,6 +126,13 @@ def _stored(url: str) -> tuple[int, int]:
     return int(n), int(rows)
 
 
+def _check_alive(procs: list[subprocess.Popen]) -> None:
+    """Fail instead of waiting forever for snapshots a dead api or worker will never store."""
+    for p in procs:
+        if p.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, p.args))} exited with {p.returncode}")
+
+
 def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
     """Rows/s of a plain COPY of the same rows: pre-rendered text, and row by row (psycopg)."""
     rows: list[tuple] = []
@@ -201,6 +208,7 @@ def run(
         # Warm-up: one snapshot through the whole path (topic metadata, worker assignment).
         asyncio.run(_post_all(base, _bodies(1, processes), 1))
         while _stored(url)[0] < 1:
+            _check_alive(procs)
             time.sleep(0.1)
         done_before, rows_before = _stored(url)
 
@@ -211,6 +219,7 @@ def run(
             n, rows = _stored(url)
             if n - done_before >= snapshots:
                 break
+            _check_alive(procs)
             time.sleep(0.05)
         total_s = time.perf_counter() - t0
     finally:

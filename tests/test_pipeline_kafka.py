@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -145,7 +146,7 @@ def _group_caught_up(settings: Settings) -> bool:
         consumer.close()
 
 
-def _worker_process(settings: Settings) -> subprocess.Popen:
+def _worker_process(settings: Settings, **extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DREAM_DATABASE_URL": settings.database_url.get_secret_value(),
@@ -157,8 +158,10 @@ def _worker_process(settings: Settings) -> subprocess.Popen:
         "DREAM_LOG_LEVEL": "warning",
         # The killed worker's partitions move after its session times out (45 s by default).
         "DREAM_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        **extra,
     }
-    return subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env)
+    return subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_worker_killed_mid_stream_then_restarted_loses_and_doubles_nothing(
@@ -190,6 +193,23 @@ def test_worker_killed_mid_stream_then_restarted_loses_and_doubles_nothing(
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=30) == 0
     assert_each_snapshot_once(url, ids)
+
+
+def test_a_worker_that_cannot_start_exits_with_a_clear_error(settings: Settings) -> None:
+    """Its consumer already exists when the metrics port turns out taken: the process must
+    still exit (an unclosed consumer can hang librdkafka at interpreter exit, forever)."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = _worker_process(settings, DREAM_METRICS_PORT=str(port))
+        try:
+            _, stderr = worker.communicate(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+    assert worker.returncode == 2, stderr
+    assert f"cannot serve metrics on port {port}" in stderr
 
 
 def test_malformed_message_goes_to_the_dead_letter_topic(settings: Settings) -> None:

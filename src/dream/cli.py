@@ -116,17 +116,25 @@ def worker() -> None:
     dream.migrate()
     w = dream.worker()
     metrics = None
-    if dream.settings.metrics_port:
-        # /metrics for Prometheus, /healthz for the liveness probe (unhealthy once stopped).
-        metrics = MetricsServer(dream.settings.metrics_port,
-                                healthy=lambda: not w.stopping.is_set()).start()  # fmt: skip
 
     def stop(signum: int, _frame: object) -> None:
         w.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Everything after the consumer exists runs under the finally: a consumer left open at exit
+    # is destroyed by the interpreter's last GC, which can hang librdkafka (a process that never
+    # exits, spinning) instead of failing.
     try:
+        if dream.settings.metrics_port:
+            # /metrics for Prometheus, /healthz for the liveness probe (unhealthy once stopped).
+            try:
+                metrics = MetricsServer(dream.settings.metrics_port,
+                                        healthy=lambda: not w.stopping.is_set()).start()  # fmt: skip
+            except OSError as exc:
+                err.print(f"[red]error:[/red] cannot serve metrics on port"
+                          f" {dream.settings.metrics_port} (DREAM_METRICS_PORT): {exc.strerror}")
+                raise typer.Exit(2) from None
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
         w.run()
     finally:
         w.source.close()

@@ -308,24 +308,28 @@ class KafkaSource:
         self._epochs = 0
         self._paused = False
         self._listener: RevokeListener | None = None
-        self.consumer.subscribe(
-            [settings.kafka_topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
-        self._dlq = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                **settings.kafka_client_config(),
-                "client.id": "dream-worker-dlq",
-                "enable.idempotence": True,
-                "acks": "all",
-                "message.max.bytes": settings.kafka_max_message_bytes,
-                "message.timeout.ms": 30_000,
-                **_RECONNECT,
-            }
-        )
+        try:
+            self.consumer.subscribe(
+                [settings.kafka_topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            self._dlq = Producer(
+                {
+                    "bootstrap.servers": settings.kafka_bootstrap,
+                    **settings.kafka_client_config(),
+                    "client.id": "dream-worker-dlq",
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "message.max.bytes": settings.kafka_max_message_bytes,
+                    "message.timeout.ms": 30_000,
+                    **_RECONNECT,
+                }
+            )
+        except BaseException:
+            self.consumer.close()  # never leave a consumer to the interpreter's exit (see cli)
+            raise
 
     # Rebalances (callbacks run inside consume/poll, on the worker's thread) -------------------
 
