@@ -70,6 +70,9 @@ GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY 1, 2, 3, 4, 5, 6
 ON CONFLICT (block, app, os, faculty, dim, who) DO UPDATE SET
     days = r.days | EXCLUDED.days, u_days = r.u_days | EXCLUDED.u_days
+-- Usually the bits are set already (the same user ran the same app earlier that day): then
+-- the row is left as it is, no new row version written.
+WHERE (r.days | EXCLUDED.days, r.u_days | EXCLUDED.u_days) <> (r.days, r.u_days)
 
 -- name: create_presence_touched
 CREATE TEMP TABLE IF NOT EXISTS presence_touched (

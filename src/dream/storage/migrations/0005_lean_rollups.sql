@@ -13,15 +13,19 @@
 -- run. Derived from usage_daily: the writer ORs bits in, in the transaction that adds the
 -- counters; a reprocess, which can also clear bits, recomputes the keys it touched.
 
--- The block of a bucket's UTC day, and the day's bit in it (floor division: days before 1970
--- land in negative blocks, bits stay 0-63).
+-- The bucket's UTC day as days since 1970-01-01, its 64-day block and its bit in the block
+-- (floor division in integers: days before 1970 land in negative blocks, bits stay 0-63).
+CREATE FUNCTION usage_day(bucket timestamptz) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (bucket AT TIME ZONE 'UTC')::date - DATE '1970-01-01';
+
 CREATE FUNCTION usage_block(bucket timestamptz) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN floor(((bucket AT TIME ZONE 'UTC')::date - DATE '1970-01-01') / 64.0)::integer;
+RETURN (usage_day(bucket) - (usage_day(bucket) % 64 + 64) % 64) / 64;
 
 CREATE FUNCTION usage_day_bit(bucket timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 1::bigint << (((bucket AT TIME ZONE 'UTC')::date - DATE '1970-01-01') - 64 * usage_block(bucket));
+RETURN 1::bigint << ((usage_day(bucket) % 64 + 64) % 64);
 
 CREATE TABLE usage_daily_apps (LIKE usage_daily);
 ALTER TABLE usage_daily_apps DROP COLUMN user_name, DROP COLUMN host,
