@@ -258,6 +258,9 @@ class KafkaPublisher:
             log.warning("producer closed with messages unacknowledged", messages=remaining)
         self._closed.set()
         self._poller.join(timeout=1.0)
+        # Destroy the client now, not whenever the last reference goes: until then it keeps
+        # reconnecting (and logging) to a broker that may be long gone.
+        self.producer.close()
 
 
 Lane = tuple[str, int]  # (topic, partition)
