@@ -253,6 +253,8 @@ class KafkaPublisher:
         return True, f"{len(metadata.brokers)} broker(s), {len(topic.partitions)} partition(s)"
 
     def close(self) -> None:
+        if self._closed.is_set():
+            return  # closed already (a closed producer refuses every call)
         remaining = self.producer.flush(self.timeout_s)
         if remaining:
             log.warning("producer closed with messages unacknowledged", messages=remaining)
@@ -311,6 +313,7 @@ class KafkaSource:
         self._epochs = 0
         self._paused = False
         self._listener: RevokeListener | None = None
+        self._dlq_closed = False
         try:
             self.consumer.subscribe(
                 [settings.kafka_topic],
@@ -527,5 +530,9 @@ class KafkaSource:
 
     def close(self) -> None:
         self.stopping.set()
+        if self._dlq_closed:
+            return
+        self._dlq_closed = True
         self._dlq.flush(5.0)
         self.consumer.close()
+        self._dlq.close()  # now, rather than left reconnecting until garbage-collected
