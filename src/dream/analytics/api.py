@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
@@ -216,12 +217,7 @@ async def _answer(call: Callable[[], T]) -> T:
 def analytics_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
     """The analytics endpoints over ``get_analytics()`` (called on first use, then cached)."""
     router = APIRouter(tags=["analytics"])
-    cached: list[Analytics] = []
-
-    def analytics() -> Analytics:
-        if not cached:
-            cached.append(get_analytics())
-        return cached[0]
+    analytics = cache(get_analytics)  # built on first use: the database is touched only then
 
     @router.get(
         "/v1/analytics/top-apps",

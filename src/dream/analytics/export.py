@@ -16,6 +16,7 @@ import io
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -150,12 +151,7 @@ def _all_processes(analytics: Analytics, f: Filters, limit: int) -> list[dict[st
 def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
     """``GET /v1/export`` over ``get_analytics()`` (called on first use, then cached)."""
     router = APIRouter(tags=["export"])
-    cached: list[Analytics] = []
-
-    def analytics() -> Analytics:
-        if not cached:
-            cached.append(get_analytics())
-        return cached[0]
+    analytics = cache(get_analytics)  # built on first use: the database is touched only then
 
     @router.get(
         "/v1/export",
