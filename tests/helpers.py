@@ -68,3 +68,19 @@ def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what or check}")
         time.sleep(0.1)
+
+
+def group_caught_up(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """The consumer group committed offsets up to the end of every partition of ``topic``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
+        for tp in consumer.committed(parts, timeout=10):
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()

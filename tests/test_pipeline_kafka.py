@@ -21,7 +21,7 @@ from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
 from dream.worker.runner import Worker
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import group_caught_up, live_ps_aux, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -129,21 +129,8 @@ def test_same_snapshot_id_twice_through_kafka_is_stored_once(
 
 
 def _group_caught_up(settings: Settings) -> bool:
-    from confluent_kafka import TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.kafka_group}
-    )
-    try:
-        parts = [TopicPartition(settings.kafka_topic, p) for p in range(settings.kafka_partitions)]
-        committed = consumer.committed(parts, timeout=10)
-        for tp in committed:
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
+    return group_caught_up(settings.kafka_bootstrap, settings.kafka_group, settings.kafka_topic,
+                           settings.kafka_partitions)
 
 
 def _worker_process(settings: Settings, **extra: str) -> subprocess.Popen:

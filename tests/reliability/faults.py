@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
 
+import helpers
 from helpers import wait_for
 
 
@@ -147,21 +147,8 @@ def assert_each_snapshot_once(
 
 def group_caught_up(env: dict[str, str], partitions: int = 3) -> bool:
     """The worker group committed offsets up to the end of every partition."""
-    consumer = Consumer(
-        {"bootstrap.servers": env["DREAM_KAFKA_BOOTSTRAP"], "group.id": env["DREAM_KAFKA_GROUP"]}
-    )
-    try:
-        topic = env["DREAM_KAFKA_TOPIC"]
-        committed = consumer.committed(
-            [TopicPartition(topic, p) for p in range(partitions)], timeout=10
-        )
-        for tp in committed:
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
+    return helpers.group_caught_up(env["DREAM_KAFKA_BOOTSTRAP"], env["DREAM_KAFKA_GROUP"],
+                                   env["DREAM_KAFKA_TOPIC"], partitions)
 
 
 def wait_for_log(log: Path, pattern: str, timeout_s: float = 30.0) -> None:
