@@ -57,6 +57,11 @@ class Answer:
     source: Literal["rollup", "raw"]
 
 
+def _descending(metric: str) -> sql.Composable:
+    """``ORDER BY`` the metric's column, largest first."""
+    return sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+
+
 def _metrics(row: dict[str, Any]) -> dict[str, Any]:
     """Counts as ints and averages rounded, so both sources print alike."""
     cpu, rss = row["avg_cpu_percent"], row["avg_rss_kb"]
@@ -83,7 +88,7 @@ class Analytics:
     ) -> Answer:
         used = self.choose_source(filters, source)
         if used == "rollup" and self._lean(filters, "app"):
-            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+            order = _descending(metric)
             found = self._lean_answer(filters, key="app", apps="each", order=order, limit=limit)
             return Answer([{"app": r["key"], **_metrics(r)} for r in found], used)
         rows, params = self._rows(filters, used, apps="each")
@@ -140,15 +145,14 @@ class Analytics:
         apps: Apps = "each" if by == "app" else "total"
         order: sql.Composable
         if used == "rollup" and self._lean(filters, by):
-            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric])) if metric \
-                else sql.Identifier("key")
+            order = _descending(metric) if metric is not None else sql.Identifier("key")
             found = self._lean_answer(filters, key=by, apps=apps, order=order, limit=limit,
                                       extra=extra, params=params)  # fmt: skip
             return Answer([{by: r["key"], **_metrics(r)} for r in found], used)
         rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
         params.update(row_params)
         if metric is not None:
-            order = sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+            order = _descending(metric)
         elif used == "rollup":
             order = sql.Identifier("value")
         else:
