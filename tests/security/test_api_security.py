@@ -203,3 +203,18 @@ def test_keys_cli_create_list_revoke(database_url: str, tmp_path: Path) -> None:
     assert dream("create", "--name", "x", "--role", "root").returncode != 0
     assert dream("revoke", key_id).returncode == 0
     assert dream("revoke", key_id).returncode == 1
+
+
+def test_stored_warnings_quote_no_row(client: TestClient, tokens: dict[str, str]) -> None:
+    """A malformed row's user (here one that owns no parsed row, so the worker cannot know the
+    name) must not reach the warnings that query keys read."""
+    listing = SECRET_LISTING + "kwong 77 broken vim /home/kwong/diary.txt\n"
+    body = snapshot_body(listing, user="jdoe")
+    assert client.post("/v1/snapshots", json=body, headers=bearer(tokens["ingest"])).status_code == 202
+    state = wait_for(lambda: (s := client.get(f"/v1/snapshots/{body['snapshot_id']}",
+                                              headers=bearer(tokens["query"])).json())
+                     and s["status"] != "pending" and s)  # fmt: skip
+    assert state["status"] == "stored" and state["warnings"] == [
+        "line 6: skipped malformed row (expected USER PID %CPU %MEM VSZ RSS TT STAT START TIME"
+        " COMMAND)"
+    ]

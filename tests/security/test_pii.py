@@ -109,3 +109,39 @@ def test_scrub_text_is_total_and_idempotent(text: str) -> None:
 def test_no_email_survives(email: str, noise: str) -> None:
     scrubbed = scrub_text(f"{noise} {email} {noise}") or ""
     assert email not in scrubbed
+
+
+_MALFORMED_ROW = "kwong 77 broken vim /home/kwong/diary.txt kwong@uni.example.edu"
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
+        "root           1  0.0  0.1 167744 11660 ?        Ss   Nov27   0:05 /sbin/init\n"
+        f"{_MALFORMED_ROW}\n",
+        "UID          PID    PPID  C STIME TTY          TIME CMD\n"
+        "root           1       0  0 Nov27 ?        00:00:05 /sbin/init\n"
+        f"{_MALFORMED_ROW}\n",
+        "\r\nImage Name                     PID Session Name        Session#    Mem Usage\r\n"
+        "========================= ======== ================ =========== ============\r\n"
+        "System Idle Process              0 Services                   0          8 K\r\n"
+        f"{_MALFORMED_ROW}\r\n",
+        '"Image Name","PID","Session Name","Session#","Mem Usage"\r\n'
+        '"System Idle Process","0","Services","0","8 K"\r\n'
+        f'"{_MALFORMED_ROW}","C:\\Users\\kwong"\r\n',
+        "\r\nHandles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName\r\n"
+        "-------  ------    -----      -----     ------     --  -- -----------\r\n"
+        "    123      10     2048       4096       0.50   1234   1 notepad\r\n"
+        f"{_MALFORMED_ROW}\r\n",
+    ],
+    ids=["ps-aux", "ps-ef", "tasklist", "tasklist-csv", "get-process"],
+)
+def test_warnings_name_the_line_never_the_row(listing: str) -> None:
+    """Warnings are stored where query keys read them: a malformed row's text (its user, files
+    and addresses) must not be in them; the line number says where to look in the raw output."""
+    result = parse(listing)
+    assert len(result.processes) == 1 and len(result.warnings) == 1
+    warning = result.warnings[0]
+    assert re.match(r"line \d+: skipped malformed", warning)
+    assert "kwong" not in warning and "diary" not in warning and "@" not in warning

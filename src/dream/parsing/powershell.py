@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dream.errors import ParseError
 from dream.parsing.apps import is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import csv_rows, to_float, to_int
+from dream.parsing.values import csv_rows, skip_row, to_float, to_int
 
 _DASHES = re.compile(r"-+")
 _TOKEN = re.compile(r"\S+")
@@ -73,7 +73,7 @@ def parse_table(lines: Iterable[tuple[int, str]], header: str, underline: str,
         pid = to_int(cells.get("pid", ""))
         if pid is None or values is None:
             first_bad = first_bad or lineno
-            warnings.append(f"line {lineno}: skipped malformed Get-Process row: {line[:80]!r}")
+            skip_row(warnings, lineno, "malformed Get-Process row")
             continue
         cpu, rss, vsz, session = values
         records.append(_record(pid, name or None, None, None, cpu, rss, vsz, session, None, None,

@@ -17,7 +17,7 @@ from dream.parsing import accel
 from dream.parsing.apps import describe_command, describe_executable, is_system_user, \
     normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import duration_seconds, iter_line_chunks, size_kb, to_float
+from dream.parsing.values import duration_seconds, iter_line_chunks, size_kb, skip_row, to_float
 
 # A C row loop: (lines, first line, records to append to) -> index of the line it stopped at.
 FastRows = Callable[[list[str], int, list[ProcessRecord]], int]
@@ -101,11 +101,6 @@ class RowBuilder:
             return value
 
 
-def _bad(warnings: list[str], lineno: int, line: str, why: str) -> None:
-    shown = line if len(line) <= 80 else line[:77] + "..."
-    warnings.append(f"line {lineno}: skipped malformed row ({why}): {shown!r}")
-
-
 def _finish(records: list[ProcessRecord], warnings: list[str], first_bad: int | None,
             what: str) -> list[ProcessRecord]:
     if not records:
@@ -150,7 +145,7 @@ def _parse_chunked(text: str, body_start: int, header_lineno: int, warnings: lis
                 except _SlowPath:
                     lineno = header_lineno + 1 + index + position
                     first_bad = first_bad or lineno
-                    _bad(warnings, lineno, line, f"expected {layout}")
+                    skip_row(warnings, lineno, f"malformed row (expected {layout})")
             position += 1
     return _finish(records, warnings, first_bad, what)
 
@@ -410,7 +405,7 @@ def parse_columns(lines: Iterable[tuple[int, str]], columns: list[Column], os: s
         record = _record(values, plan, convert, build) if values is not None else None
         if record is None:
             first_bad = first_bad or lineno
-            _bad(warnings, lineno, line, f"does not match the {what} columns")
+            skip_row(warnings, lineno, f"malformed row (does not match the {what} columns)")
             continue
         if threaded and record.pid is not None:
             seen = by_pid.get(record.pid)

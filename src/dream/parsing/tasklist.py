@@ -20,7 +20,7 @@ from dream.parsing import accel
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
 from dream.parsing.ps import FastRows
-from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, to_int
+from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, skip_row, to_int
 
 IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (
     "image", "pid", "session_name", "session", "mem", "status", "user", "cpu_time",
@@ -173,11 +173,6 @@ class WindowsRows:
             None, None, None, cpu, None, session, session_name, status, title)
 
 
-def _bad(warnings: list[str], lineno: int, line: str) -> None:
-    shown = line if len(line) <= 80 else line[:77] + "..."
-    warnings.append(f"line {lineno}: skipped malformed tasklist row: {shown!r}")
-
-
 def _finish(records: list[ProcessRecord], first_bad: int | None, what: str) -> list[ProcessRecord]:
     if not records:
         if first_bad is not None:
@@ -237,7 +232,7 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
                 record = rows.build([cell.strip() for cell in cut(line)])
             if record is None:
                 first_bad = first_bad or lineno
-                _bad(warnings, lineno, line)
+                skip_row(warnings, lineno, "malformed tasklist row")
                 continue
             records.append(record)
     return format_name(layout), _finish(records, first_bad, "tasklist")
@@ -274,7 +269,7 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[st
         record = rows.build([c.strip() for c in cells]) if len(cells) == len(layout) else None
         if record is None:
             first_bad = first_bad or lineno
-            _bad(warnings, lineno, ",".join(cells))
+            skip_row(warnings, lineno, f"malformed tasklist CSV row ({len(cells)} fields)")
             continue
         records.append(record)
     if rows is None:
@@ -300,7 +295,7 @@ def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[s
         record = WindowsRows(layout).build([v for _, v in block]) if layout else None
         if record is None:
             first_bad = first_bad or block_line
-            _bad(warnings, block_line, "; ".join(f"{k}: {v}" for k, v in block))
+            skip_row(warnings, block_line, "malformed tasklist /fo list entry")
         else:
             verbose = verbose or STATUS in layout
             records.append(record)
@@ -314,7 +309,7 @@ def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[s
         key, colon, value = line.partition(":")
         if not colon:
             first_bad = first_bad or lineno
-            _bad(warnings, lineno, line)
+            skip_row(warnings, lineno, "malformed tasklist row")
             continue
         key = key.strip()
         if first_key is None:

@@ -157,3 +157,10 @@ def csv_rows(reader: Iterator[list[str]], current: list[int], warnings: list[str
             return
         except csv.Error as exc:
             warnings.append(f"line {current[0]}: skipped unreadable CSV row ({exc})")
+
+
+def skip_row(warnings: list[str], lineno: int, why: str) -> None:
+    """Warn of a skipped row by its line number and reason, never its text: rows name users and
+    their files, and warnings are stored where ``query`` keys read them (the raw output stays
+    in the blob store for admins)."""
+    warnings.append(f"line {lineno}: skipped {why}")
