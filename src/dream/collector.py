@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import platform
 import random
 import re
@@ -38,6 +37,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from dream.spool import Spool, default_spool_dir
+
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
 # `user:64` keeps long names whole, `lstart` gives an unambiguous start time, `comm` before
 # `args` gives the executable name even when argv[0] was rewritten. `-ww`: no width cut.
@@ -50,7 +51,6 @@ WINDOWS_COMMAND = ("tasklist", "/v", "/fo", "csv")
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REJECTED_STATUSES = frozenset({400, 413, 415, 422})
-_SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
 
 
 def current_os() -> str:
@@ -129,80 +129,6 @@ def parse_interval(text: str) -> float:
     if seconds <= 0:
         raise ValueError("the interval must be positive")
     return seconds
-
-
-def default_spool_dir() -> Path:
-    """Where snapshots wait while the api is unreachable (per user; root gets /var/spool)."""
-    env = os.environ.get("DREAM_SPOOL_DIR")
-    if env:
-        return Path(env)
-    if sys.platform in ("win32", "cygwin"):
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "dream" / "spool"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "dream" / "spool"
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return Path("/var/spool/dream")
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "dream" / "spool"
-
-
-# ---------------------------------------------------------------------- the spool
-
-
-class Spool:
-    """One JSON file per snapshot, named so that sorting the names sorts by collection time."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-        self.rejected = self.directory / "rejected"
-
-    def put(self, body: dict[str, Any]) -> Path:
-        """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
-        name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
-        final = self.directory / name
-        tmp = self.directory / f".{name}.{os.getpid()}.tmp"
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(self.directory)
-        return final
-
-    def pending(self) -> list[Path]:
-        """Spooled snapshots, oldest first."""
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.iterdir() if _SPOOL_NAME.match(p.name))
-
-    def done(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-
-    def reject(self, path: Path, reason: str) -> Path:
-        self.rejected.mkdir(parents=True, exist_ok=True)
-        target = self.rejected / path.name
-        os.replace(path, target)
-        target.with_suffix(".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------- sending

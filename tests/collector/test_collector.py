@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -77,6 +78,29 @@ def test_spool_is_atomic_and_ordered(tmp_path: Path) -> None:
     (tmp_path / "spool" / ".partial.tmp").write_text("{")  # a crash mid-write leaves only this
     assert spool.pending() == [earlier, later]
     assert json.loads(later.read_text())["snapshot_id"].endswith("2")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_spool_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    """Spooled listings name users and their files: directory 0700, files 0600, even under a
+    umask of 0 and in an existing world-readable --spool-dir."""
+    directory = tmp_path / "spool"
+    directory.mkdir(mode=0o777)
+    os.chmod(directory, 0o777)
+    previous = os.umask(0)
+    try:
+        spool = Spool(directory)
+        path = spool.put({"snapshot_id": "00000000-0000-0000-0000-000000000001",
+                          "collected_at": "2026-11-27T10:00:00+00:00"})  # fmt: skip
+        rejected = spool.reject(path, "422: bad")
+    finally:
+        os.umask(previous)
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(os.stat(p).st_mode)
+
+    assert mode(directory) == 0o700 and mode(spool.rejected) == 0o700
+    assert mode(rejected) == 0o600 and mode(rejected.with_suffix(".reason.txt")) == 0o600
 
 
 def _transport(answers: list[Any], seen: list[httpx.Request]) -> httpx.MockTransport:

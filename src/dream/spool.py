@@ -1,0 +1,108 @@
+"""The collector's spool: one JSON file per snapshot waiting to be sent, oldest first.
+
+Files are written atomically (temp file, fsync, rename) and readable by their owner only: a
+spooled snapshot holds a whole process listing (user names, command lines, home paths).
+Only the standard library: the collector never imports the server side of Dream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
+
+
+def default_spool_dir() -> Path:
+    """Where snapshots wait while the api is unreachable (per user; root gets /var/spool)."""
+    env = os.environ.get("DREAM_SPOOL_DIR")
+    if env:
+        return Path(env)
+    if sys.platform in ("win32", "cygwin"):
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "dream" / "spool"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "dream" / "spool"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/spool/dream")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "dream" / "spool"
+
+
+class Spool:
+    """One JSON file per snapshot, named so that sorting the names sorts by collection time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.rejected = self.directory / "rejected"
+
+    def put(self, body: dict[str, Any]) -> Path:
+        """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
+        _private_dir(self.directory)
+        at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
+        name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
+        final = self.directory / name
+        tmp = self.directory / f".{name}.{os.getpid()}.tmp"
+        _write_private(tmp, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        os.replace(tmp, final)
+        _fsync_dir(self.directory)
+        return final
+
+    def pending(self) -> list[Path]:
+        """Spooled snapshots, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if _SPOOL_NAME.match(p.name))
+
+    def done(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def reject(self, path: Path, reason: str) -> Path:
+        _private_dir(self.rejected)
+        target = self.rejected / path.name
+        os.replace(path, target)
+        _write_private(target.with_suffix(".reason.txt"), (reason + "\n").encode("utf-8"))
+        return target
+
+
+# Spooled snapshots hold whole process listings (user names, command lines): owner only, whatever
+# the umask (which can only take bits away, so the mode is set explicitly after creation).
+_DIR_MODE, _FILE_MODE = 0o700, 0o600
+
+
+def _private_dir(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    if os.name == "posix":
+        os.chmod(directory, _DIR_MODE)  # also an existing directory given as --spool-dir
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` durably to a new file readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                 _FILE_MODE)  # fmt: skip
+    with open(fd, "wb") as fh:
+        if os.name == "posix":
+            os.fchmod(fh.fileno(), _FILE_MODE)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
