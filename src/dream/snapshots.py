@@ -10,33 +10,19 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
+from dream.text import no_control_characters, storable_text, visible_name
+
 OperatingSystem = Literal["linux", "windows", "macos"]
 
 # Clocks of lab machines drift; a day of slack keeps honest machines in, a wrong year out.
 _MAX_FUTURE = timedelta(days=1)
-
-
-def _storable_text(value: str) -> str:
-    """PostgreSQL text holds neither NUL nor lone surrogates; refuse them here, not with a 500."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"is not valid Unicode text at position {exc.start}") from None
-    return value
-
-
-def _no_control_characters(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("must not contain control characters")
-    return _storable_text(value)
 
 
 def _not_in_future(value: datetime) -> datetime:
@@ -45,30 +31,31 @@ def _not_in_future(value: datetime) -> datetime:
     return value
 
 
+# Host and faculty names: NFKC-normalized, invisible characters refused (dream.text).
 Host = Annotated[
     str,
+    BeforeValidator(visible_name),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(_no_control_characters),
 ]
 UserName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
 Faculty = Annotated[
     str,
+    BeforeValidator(visible_name),
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64),
-    AfterValidator(_no_control_characters),
 ]
 OptionalText = (
     Annotated[
         str,
         StringConstraints(strip_whitespace=True, max_length=1024),
-        AfterValidator(_no_control_characters),
+        AfterValidator(no_control_characters),
     ]
     | None
 )
-RawOutput = Annotated[str, AfterValidator(_storable_text)]
+RawOutput = Annotated[str, AfterValidator(storable_text)]
 # A raw output a collector already uploaded to the object store: s3://bucket/key.
 OutputUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^s3://[^/\s]+/\S+$")

@@ -4,7 +4,7 @@ pickers ``/v1/users``, ``/v1/faculties``, ``/v1/hosts``. All ``GET``, all filter
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -21,12 +21,14 @@ from dream.analytics.filters import (
     Filters,
     FilterError,
     Metric,
+    Moment,
     OperatingSystem,
     Source,
 )
 from dream.analytics.queries import METRIC_FIELDS, Analytics
 from dream.app import Dream
 from dream.errors import StorageError
+from dream.text import storable_text
 
 T = TypeVar("T")
 
@@ -144,10 +146,14 @@ def _error(param: str, message: str, value: Any = None) -> RequestValidationErro
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+def _storable_query(request: Request) -> None:
+    """Refuse any query parameter PostgreSQL could not compare with (NUL): a 422, not a 503."""
+    for name, value in request.query_params.multi_items():
+        for text in (name, value):
+            try:
+                storable_text(text)
+            except ValueError as exc:
+                raise _error(name, str(exc), value) from None
 
 
 def filters(
@@ -158,28 +164,30 @@ def filters(
     host: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     app: Annotated[str | None, Query(min_length=1, max_length=256, examples=["matlab"])] = None,
     from_: Annotated[
-        datetime | None,
+        Moment | None,
         Query(alias="from", description="ISO 8601, inclusive; a bare date/time is UTC."),
     ] = None,
-    to: Annotated[datetime | None, Query(description="ISO 8601, exclusive.")] = None,
+    to: Annotated[Moment | None, Query(description="ISO 8601, exclusive.")] = None,
     include_system: Annotated[
         bool, Query(description="Count operating-system processes too.")
     ] = False,
 ) -> Filters:
-    start, end = _utc(from_), _utc(to)
+    """The filters of every analytics endpoint; also guards all of its query parameters."""
+    _storable_query(request)
     alias = getattr(request.app.state, "user_alias", None)
     if user is not None and alias is not None:
         user = alias(user)  # user names are stored pseudonymized: ask the same way
-    if start is not None and end is not None and start >= end:
+    if from_ is not None and to is not None and from_ >= to:  # both UTC already (Moment)
         raise _error("from", "must be before `to` (`from` is inclusive, `to` exclusive)",
                      request.query_params.get("from"))  # fmt: skip
     try:
         return Filters.model_validate({"faculty": faculty, "os": os, "user": user, "host": host,
-                                       "app": app, "from": start, "to": end,
+                                       "app": app, "from": from_, "to": to,
                                        "include_system": include_system})  # fmt: skip
-    except ValidationError as exc:  # pragma: no cover - the Query() checks come first
+    except ValidationError as exc:  # host/faculty normalization (dream.text)
         first = exc.errors()[0]
-        raise _error(str(first["loc"][0]) if first["loc"] else "from", first["msg"]) from None
+        param = str(first["loc"][0]) if first["loc"] else "from"
+        raise _error(param, first["msg"], request.query_params.get(param)) from None
 
 
 def only(*extra: str) -> Callable[[Request], None]:
@@ -189,7 +197,8 @@ def only(*extra: str) -> Callable[[Request], None]:
     def check(request: Request) -> None:
         for name in request.query_params:
             if name not in known:
-                raise _error(name, f"unknown parameter; known: {', '.join(sorted(known))}")
+                raise _error(name, f"unknown parameter; known: {', '.join(sorted(known))}",
+                             request.query_params[name])  # fmt: skip
 
     return check
 
@@ -206,7 +215,7 @@ async def _answer(call: Callable[[], T]) -> T:
     try:
         return await anyio.to_thread.run_sync(call)
     except FilterError as exc:
-        raise _error(exc.param, exc.message) from None
+        raise _error(exc.param, exc.message, exc.value) from None
     except psycopg.Error as exc:
         raise StorageError(str(exc)) from exc
 

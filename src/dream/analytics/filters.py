@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from dream.snapshots import Faculty, Host
 
 OperatingSystem = Literal["linux", "windows", "macos"]
 Metric = Literal["users", "hosts", "snapshots", "processes", "cpu", "memory"]
@@ -38,20 +49,44 @@ LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class FilterError(ValueError):
-    """An invalid filter value; ``param`` names the query parameter."""
+    """An invalid filter value; ``param`` names the query parameter, ``value`` what was sent."""
 
-    def __init__(self, param: str, message: str) -> None:
+    def __init__(self, param: str, message: str, value: Any = None) -> None:
         super().__init__(f"{param}: {message}")
         self.param = param
         self.message = message
+        self.value = value
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # a bare ISO time is read as UTC
+# A number is not a time: lax pydantic would read `to=0.5` as 1970-01-01T00:00:00.5Z.
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def iso_8601(value: object) -> object:
+    """``value`` unless it is a number (lax pydantic would take it for a unix time)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date or date-time such as 2026-11-01T00:00:00Z,"
+                         " not a number")  # fmt: skip
+    return value
+
+
+def utc_in_range(value: datetime) -> datetime:
+    """``value`` in UTC (a bare time is read as UTC), or ValueError outside EARLIEST..LATEST."""
+    out_of_range = f"must lie between {EARLIEST.date()} and {LATEST.date()} (UTC)"
+    if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 lies in year 0 in UTC
+        raise ValueError(out_of_range) from None
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(out_of_range)
+    return value
+
+
+# `from`/`to`: ISO 8601 only, within the range the queries can compute with (days and weeks
+# around the bounds must still be representable).
+Moment = Annotated[datetime, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
 
 
 def _hour_aligned(value: datetime | None) -> bool:
@@ -64,25 +99,21 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
 
-    faculty: str | None = Field(default=None, min_length=1, max_length=64)
+    # Host and faculty are normalized as the ingest api stores them (dream.snapshots).
+    faculty: Faculty | None = None
     os: OperatingSystem | None = None
     user: str | None = Field(default=None, min_length=1, max_length=256)
-    host: str | None = Field(default=None, min_length=1, max_length=255)
+    host: Host | None = None
     app: str | None = Field(default=None, min_length=1, max_length=256)
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: Moment | None = Field(default=None, alias="from")
+    to: Moment | None = None
     include_system: bool = False
 
-    @field_validator("faculty", "app")
+    @field_validator("app")
     @classmethod
     def _lower(cls, value: str | None) -> str | None:
-        # Stored lowercased: faculties by the ingest api, apps by the parsers.
+        # Stored lowercased by the parsers.
         return value.strip().lower() if value is not None else None
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return _utc(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> Filters:

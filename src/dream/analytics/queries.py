@@ -15,19 +15,16 @@ avg_cpu_percent / avg_rss_kb: mean over matching processes that reported the val
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal, cast
 
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from dream.analytics.cursor import Position, decode_cursor, encode_cursor
 from dream.analytics.filters import (
     DIMENSION_COLUMN,
     EARLIEST,
@@ -46,6 +43,8 @@ METRIC_FIELDS: tuple[str, ...] = (
 _FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
                      ("host", "filter_host"))  # fmt: skip
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
+_START = Position.model_construct(collected_at=EARLIEST, snapshot_id=uuid.UUID(int=0),
+                                  row_id="(0,0)")  # before every row  # fmt: skip
 
 Apps = Literal["each", "total"]
 _LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
@@ -168,12 +167,11 @@ class Analytics:
         self, filters: Filters, *, limit: int = 100, cursor: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of raw process rows and the cursor of the next page (None after the last)."""
-        after_at, after_id, after_row = decode_cursor(cursor) if cursor else (
-            EARLIEST, uuid.UUID(int=0), "(0,0)"
-        )  # fmt: skip
+        after = decode_cursor(cursor) if cursor else _START
         params: dict[str, Any] = {
             "from": filters.start, "to": filters.end, "limit": limit,
-            "after_at": after_at, "after_id": after_id, "after_row": after_row,
+            "after_at": after.collected_at, "after_id": after.snapshot_id,
+            "after_row": after.row_id,
         }  # fmt: skip
         snapshot_filters = []
         for name, frag in _FILTER_FRAGMENTS:
@@ -324,27 +322,6 @@ class Analytics:
             conn.execute(_SESSION)
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(cast(sql.Composed, q), params).fetchall()
-
-
-# ---------------------------------------------------------------------- cursors
-
-
-def encode_cursor(collected_at: datetime, snapshot_id: uuid.UUID, row_id: str) -> str:
-    raw = json.dumps([collected_at.isoformat(), str(snapshot_id), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, sid, row = json.loads(raw)
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not (row.startswith("(") and row.endswith(")")):
-            raise ValueError(row)
-        block, offset = row[1:-1].split(",")
-        return when, uuid.UUID(sid), f"({int(block)},{int(offset)})"
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
-        raise FilterError("cursor", "is not a cursor this api returned") from None
 
 
 __all__ = ["Analytics", "Answer", "METRIC_FIELDS", "decode_cursor", "encode_cursor"]

@@ -1,0 +1,65 @@
+"""Text a client sends that Dream stores or matches: storable, and (for names) visible.
+
+PostgreSQL ``text`` holds neither NUL nor lone surrogates: refused here with a 422, never a 500.
+Host and faculty names are also compared and grouped by, so two spellings that look alike must
+not become two hosts: they are NFKC-normalized (fullwidth ``ｌａｗ`` is ``law``, ``ﬁ`` is ``fi``)
+and characters that cannot be seen (zero-width, bidi overrides, other format and control
+characters, fillers) are refused, naming the character and its position.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Unicode categories of characters that render as nothing or reorder/alter what is around
+# them: controls, format (zero-width, bidi overrides, tags), surrogates, private use,
+# unassigned, line and paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Letters and marks that draw nothing (Hangul fillers, braille blank, grapheme joiner, ...).
+_INVISIBLE_OTHERS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+_UNNAMED = {"Cc": "a control character", "Cn": "unassigned", "Co": "private use",
+            "Cs": "a lone surrogate"}  # fmt: skip
+
+
+def storable_text(value: str) -> str:
+    """``value`` if PostgreSQL can store it, else ValueError saying where it is not."""
+    if "\x00" in value:
+        raise ValueError(f"must not contain NUL characters (position {value.index(chr(0)) + 1})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"is not valid Unicode text at position {exc.start + 1}") from None
+    return value
+
+
+def no_control_characters(value: str) -> str:
+    """``value`` if it holds no ASCII control character and is storable."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return storable_text(value)
+
+
+def invisible_character(value: str) -> str | None:
+    """Why ``value`` is refused as a name (the first invisible character), or None."""
+    for position, ch in enumerate(value, start=1):
+        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES or ch in _INVISIBLE_OTHERS:
+            name = unicodedata.name(ch, "") or _UNNAMED[unicodedata.category(ch)]
+            return (
+                f"character U+{ord(ch):04X} ({name}) at position {position} is invisible or"
+                " a control character: not allowed"
+            )
+    return None
+
+
+def visible_name(value: object) -> object:
+    """A name NFKC-normalized, or ValueError naming its first invisible character.
+
+    Meant as a pydantic ``BeforeValidator``: the position counts in what the client sent, and
+    length limits apply to the normalized text. Non-strings pass through for the type check.
+    """
+    if not isinstance(value, str):
+        return value
+    problem = invisible_character(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return unicodedata.normalize("NFKC", value)
