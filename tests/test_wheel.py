@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 import services
-from helpers import live_ps_aux, snapshot_body, unavailable, wait_for
+from helpers import unavailable, wait_for
+from smoke import smoke
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = Path(sys.executable).with_name("uv")
@@ -137,21 +138,5 @@ def test_the_installed_wheel_creates_keys_stores_a_snapshot_and_is_ready(
     assert secret.startswith("dream_"), created.stdout
 
     with _serving(installed, tmp_path, env) as url:
-        auth = {"Authorization": f"Bearer {secret}"}
-        body = snapshot_body(live_ps_aux())
-        refused = httpx.post(f"{url}/v1/snapshots", json=body, timeout=10)
-        assert refused.status_code == 401, refused.text  # keys are checked ...
-        accepted = httpx.post(f"{url}/v1/snapshots", json=body, headers=auth, timeout=10)
-        assert accepted.status_code == 202, accepted.text  # ... and the created one passes
-
-        def stored() -> dict | None:
-            state = httpx.get(f"{url}/v1/snapshots/{body['snapshot_id']}", headers=auth,
-                              timeout=5).json()  # fmt: skip
-            return state if state["status"] != "pending" else None
-
-        state = wait_for(stored, timeout_s=60, what="the snapshot to be stored")
-        assert state["status"] == "stored" and state["process_count"] > 1, state
-        ready = httpx.get(f"{url}/readyz", timeout=10)
-        assert ready.status_code == 200, ready.text
-        page = httpx.get(f"{url}/", timeout=10)  # the dashboard's static files came along
-        assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:200]
+        state = smoke(url, secret)  # scripts/smoke.py, which CI runs against the image too
+    assert state["status"] == "stored"

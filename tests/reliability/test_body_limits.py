@@ -1,0 +1,193 @@
+"""Bodies that never end or never arrive: refused while they stream, memory and slots bounded.
+
+A real `dream api` process (Kafka mode, the shared broker) is driven over raw sockets, so the
+framing (chunked, multipart) is exactly what an attacker would send; its RSS is sampled with
+psutil while the request streams.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+
+from faults import dream_env, start_api, terminate
+from helpers import live_ps_aux, snapshot_body, wait_for
+
+MiB = 1024 * 1024
+BODY_TIMEOUT_S = 2
+MAX_IN_FLIGHT = 4
+
+
+@pytest.fixture
+def api(database_url: str, kafka_bootstrap: str, logs_dir: Path) -> Iterator[tuple[str, int]]:
+    env = dream_env(
+        database_url, kafka_bootstrap,
+        DREAM_MAX_IN_FLIGHT=MAX_IN_FLIGHT, DREAM_BODY_TIMEOUT_S=BODY_TIMEOUT_S,
+    )  # fmt: skip
+    proc, base = start_api(env, logs_dir / "api.log")
+    try:
+        yield base, proc.pid
+    finally:
+        terminate(proc)
+
+
+class PeakRss:
+    """The highest RSS of a process while the ``with`` block runs (sampled every 20 ms)."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.start = self.peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / MiB
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+class RawPost:
+    """A POST /v1/snapshots over a bare socket; a reader thread catches the answer as soon as
+    the server sends it, even while this side is still sending."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        url = urlsplit(base)
+        self.sock = socket.create_connection((url.hostname, url.port), timeout=30)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.sock.sendall(f"POST /v1/snapshots HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        self.sent = 0
+        self.response = b""
+        self.answered = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while data := self.sock.recv(65536):
+                self.response += data
+                if b"\r\n\r\n" in self.response:
+                    self.answered.set()
+        except OSError:
+            pass
+        self.answered.set()
+
+    def send(self, data: bytes, *, chunked: bool) -> bool:
+        """False once the server answered or closed: it stopped reading."""
+        if self.answered.is_set():
+            return False
+        try:
+            self.sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n" if chunked else data)
+        except OSError:
+            return False
+        self.sent += len(data)
+        return True
+
+    def answer(self, timeout_s: float = 30) -> tuple[int, str]:
+        assert self.answered.wait(timeout_s), "no answer"
+        head, _, body = self.response.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body.decode(errors="replace")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _multipart_head(boundary: str) -> bytes:
+    fields = snapshot_body("")
+    del fields["output"]
+    return b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+
+
+def _file_part(boundary: str, name: str) -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="ps.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+
+
+def test_chunked_multipart_part_beyond_the_limit_is_refused_while_it_streams(api) -> None:
+    base, pid = api
+    boundary = "dreamboundary"
+    post = RawPost(base, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                          "Transfer-Encoding": "chunked"})  # fmt: skip
+    block = b"x" * MiB
+    with PeakRss(pid) as rss:
+        post.send(_multipart_head(boundary) + _file_part(boundary, "output"), chunked=True)
+        for _ in range(200):  # a 200 MiB output, never declared
+            if not post.send(block, chunked=True):
+                break
+        status, body = post.answer()
+    post.close()
+    assert status == 413, body
+    assert "DREAM_MAX_SNAPSHOT_BYTES" in body and str(64 * MiB) in body
+    # Refused at 64 MiB (plus what the socket buffers held), not after the whole 200 MiB.
+    assert post.sent < 120 * MiB, f"the server read {post.sent / MiB:.0f} MiB before refusing"
+    assert rss.growth_mib < 150, f"api RSS grew {rss.growth_mib:.0f} MiB"
+
+
+def test_many_chunked_multipart_parts_are_refused_with_memory_bounded(api) -> None:
+    base, pid = api
+    boundary = "dreamboundary"
+    post = RawPost(base, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                          "Transfer-Encoding": "chunked"})  # fmt: skip
+    part = b"y" * (MiB - 4096)  # each just under the 1 MiB a part may be buffered in memory
+    with PeakRss(pid) as rss:
+        post.send(_multipart_head(boundary), chunked=True)
+        for i in range(200):
+            if not post.send(_file_part(boundary, f"f{i}") + part + b"\r\n", chunked=True):
+                break
+        else:
+            post.send(f"--{boundary}--\r\n".encode(), chunked=True)
+            post.send(b"", chunked=True)
+        status, body = post.answer()
+    post.close()
+    assert status == 400, body
+    assert "Too many files" in body
+    assert rss.growth_mib < 150, f"api RSS grew {rss.growth_mib:.0f} MiB"
+
+
+def test_slow_bodies_time_out_and_free_their_slots(api) -> None:
+    base, _ = api
+    normal = snapshot_body(live_ps_aux())
+    slow = []
+    for _ in range(MAX_IN_FLIGHT + 2):  # more than there are slots, one byte each
+        post = RawPost(base, {"Content-Type": "application/json", "Content-Length": "100000"})
+        post.send(b"{", chunked=False)
+        slow.append(post)
+    try:
+        # Every slot is held by a body that will never come: a normal post is refused ...
+        wait_for(lambda: httpx.post(f"{base}/v1/snapshots", json=normal, timeout=10).status_code
+                 == 503, timeout_s=10, what="the slots to fill")  # fmt: skip
+        # ... until the body deadline answers the slow ones 408 and frees the slots.
+        answers = [post.answer(timeout_s=BODY_TIMEOUT_S + 20) for post in slow]
+        timed_out = [body for status, body in answers if status == 408]
+        assert len(timed_out) >= MAX_IN_FLIGHT - 1, answers  # the rest got 503 at once
+        assert all("DREAM_BODY_TIMEOUT_S" in body for body in timed_out)
+        response = wait_for(
+            lambda: (r := httpx.post(f"{base}/v1/snapshots", json=normal, timeout=10)).status_code
+            == 202 and r, timeout_s=15, what="a normal post accepted",
+        )  # fmt: skip
+        assert json.loads(response.text)["snapshot_id"] == normal["snapshot_id"]
+    finally:
+        for post in slow:
+            post.close()
