@@ -13,6 +13,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -151,6 +152,118 @@ def test_prod_overlay_ships_operator_examples() -> None:
     topic = next(d for d in rendered("prod") if d["kind"] == "KafkaTopic"
                  and d["metadata"]["name"] == "dream.snapshots")  # fmt: skip
     assert topic["spec"]["replicas"] == 3 and topic["spec"]["config"]["min.insync.replicas"] == 2
+
+
+# The environment each Dream container gets, turned into Settings and a blob store ----------------
+
+IMAGE_DATA_DIR = re.search(r"DREAM_DATA_DIR=(\S+)", (ROOT / "Dockerfile").read_text()).group(1)
+S3_ENV = {"DREAM_S3_BUCKET", "DREAM_S3_ENDPOINT_URL", "DREAM_S3_ACCESS_KEY_ID",
+          "DREAM_S3_SECRET_ACCESS_KEY"}  # fmt: skip
+
+
+def _container_env(container: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, str]:
+    """What the container's process sees: its ConfigMaps, then its own entries; Secrets come
+    from the rendered Secret when the overlay generates it, else a dummy value."""
+    import base64
+
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    secrets = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "Secret"}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]])
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+            continue
+        ref = entry["valueFrom"]["secretKeyRef"]
+        if ref["name"] in secrets:
+            if ref["key"] not in secrets[ref["name"]]:
+                assert ref.get("optional"), f"Secret {ref['name']} has no key {ref['key']}"
+                continue
+            env[entry["name"]] = base64.b64decode(secrets[ref["name"]][ref["key"]]).decode()
+        elif ref["key"] == "database-url":
+            env[entry["name"]] = "postgresql://dream:dummy@dream-db-rw:5432/dream"
+        elif not ref.get("optional"):
+            env[entry["name"]] = f"dummy-{ref['key']}"
+    return env
+
+
+def _settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as the process would build them from exactly ``env`` (and the image's ENV)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("DREAM_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"DREAM_DATA_DIR": IMAGE_DATA_DIR, **env}.items():
+        monkeypatch.setenv(name, str(value))
+    return Settings()
+
+
+def _assert_raw_outputs_wired(where: str, env: dict[str, str], settings: Settings) -> Any:
+    from dream.blobs.raw import store_from_settings
+    from dream.blobs.store import S3BlobStore
+
+    missing = S3_ENV - set(env)
+    assert not missing, f"{where}: {missing} missing: raw outputs would go to disk"
+    store = store_from_settings(settings)
+    assert isinstance(store, S3BlobStore), where
+    assert store.describe().startswith(f"s3://{env['DREAM_S3_BUCKET']}/"), where
+    return store
+
+
+def _writable_dirs(pod: dict[str, Any], container: dict[str, Any]) -> list[Path]:
+    empty_dirs = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
+    return [Path(m["mountPath"]) for m in container.get("volumeMounts", [])
+            if m["name"] in empty_dirs and not m.get("readOnly")]  # fmt: skip
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_rendered_environment_builds_settings_and_the_blob_store(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = rendered(overlay)
+    egress_ports = {p["port"] for d in docs if d["kind"] == "NetworkPolicy"
+                    for rule in d["spec"].get("egress", []) for p in rule.get("ports", [])}  # fmt: skip
+    seen = set()
+    for name, pod in _pod_specs(docs):
+        for container in pod["containers"]:
+            where = f"{overlay}: {name}/{container['name']}"
+            env = _container_env(container, docs)
+            settings = _settings_from(env, monkeypatch)  # every value valid for its setting
+            assert settings.transport == "kafka" and settings.database_url is not None, where
+            if container["securityContext"].get("readOnlyRootFilesystem"):
+                writable = _writable_dirs(pod, container)
+                for path in (settings.data_dir, settings.blob_dir):
+                    assert path is None or any(
+                        path.is_absolute() and path.is_relative_to(d) for d in writable
+                    ), f"{where}: {path} is on the read-only root file system"
+            role = container["args"][0]
+            if role in ("api", "worker"):
+                seen.add(role)
+                _assert_raw_outputs_wired(where, env, settings)
+                endpoint = urlsplit(env["DREAM_S3_ENDPOINT_URL"])
+                port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+                assert port in egress_ports, f"{where}: egress to the S3 endpoint is not allowed"
+    assert seen == {"api", "worker"}
+
+
+def test_compose_environment_points_dream_at_the_minio_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = compose()["services"]
+    minio = services["minio"]["environment"]
+    bucket_command = " ".join(services["minio-bucket"]["command"])
+    alias = re.search(r"mc alias set local (\S+) (\S+) (\S+)", bucket_command)
+    made = re.search(r"mc mb [^&]*local/(\S+)", bucket_command).group(1)
+    for name in ("api", "worker"):
+        env = {k: str(v) for k, v in services[name]["environment"].items()}
+        store = _assert_raw_outputs_wired(name, env, _settings_from(env, monkeypatch))
+        assert store.describe() == f"s3://{made}/raw/", name
+        assert env["DREAM_S3_ENDPOINT_URL"] == alias.group(1), name
+        assert urlsplit(env["DREAM_S3_ENDPOINT_URL"]).hostname == "minio"
+        assert (env["DREAM_S3_ACCESS_KEY_ID"], env["DREAM_S3_SECRET_ACCESS_KEY"]) == (
+            minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"])  # fmt: skip
+        assert "minio-bucket" in services[name]["depends_on"], f"{name} may start before the bucket"
 
 
 # Schema check against the official Kubernetes client's models (offline) -----------------------

@@ -20,6 +20,7 @@ from dream.security.keys import KeyStore
 from dream.security.oidc import OidcConfig, OidcVerifier
 from dream.security.pii import Scrubber
 from dream.security.ratelimit import RateLimiter, parse_limits
+from dream.worker.health import Progress
 from dream.worker.runner import Worker
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class Dream:
             scrubber=self.scrubber,
             raw=self.raw_outputs,
             telemetry=self.settings.telemetry == "on",
+            progress=Progress(self.settings.worker_stuck_after_s),
         )
 
     @cached_property

@@ -19,6 +19,7 @@ from dream.cli_keys import keys_app
 from dream.errors import ConfigurationError, DreamError
 from dream.logs import configure_logging
 from dream.observability.server import MetricsServer
+from dream.worker.health import readiness
 from dream.observability.tracing import configure_tracing
 from dream.settings import Settings
 
@@ -125,10 +126,13 @@ def worker() -> None:
     # exits, spinning) instead of failing.
     try:
         if dream.settings.metrics_port:
-            # /metrics for Prometheus, /healthz for the liveness probe (unhealthy once stopped).
+            # /metrics for Prometheus, /healthz for the liveness probe (unhealthy once stopped),
+            # /readyz for readiness (not ready while the worker cannot make progress).
             try:
                 metrics = MetricsServer(dream.settings.metrics_port,
-                                        healthy=lambda: not w.stopping.is_set()).start()  # fmt: skip
+                                        healthy=lambda: not w.stopping.is_set(),
+                                        ready=lambda: readiness(w.progress, dream.db.ping),
+                                        ).start()  # fmt: skip
             except OSError as exc:
                 err.print(f"[red]error:[/red] cannot serve metrics on port"
                           f" {dream.settings.metrics_port} (DREAM_METRICS_PORT): {exc.strerror}")

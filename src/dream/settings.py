@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="Worker's /metrics and /healthz port (0: off)."
     )
+    worker_stuck_after_s: float = Field(
+        default=300.0, gt=0, description="A batch in hand this long unstored: worker not ready."
+    )
 
     # Analytics
     raw_retention_days: int | None = Field(

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -37,6 +38,9 @@ from dream.ingest.body import decode_output
 from dream.settings import Settings
 from dream.snapshots import RawRef, Snapshot
 from dream.storage.writer import ProcessedSnapshot
+
+if TYPE_CHECKING:
+    from dream.worker.health import Progress
 
 log = structlog.get_logger(__name__)
 
@@ -154,15 +158,20 @@ class RawOutputs:
         return snapshot, ref
 
     def _resolve_retrying(
-        self, snapshot: Snapshot, stopping: threading.Event
+        self, snapshot: Snapshot, stopping: threading.Event, progress: Progress | None = None
     ) -> tuple[Snapshot, RawRef | None] | str | None:
-        """resolve(), retried while the store is away; a reason string if it cannot be had,
-        None if asked to stop first."""
+        """resolve(), retried while the store is away (reported to ``progress``); a reason
+        string if it cannot be had, None if asked to stop first."""
         delay = 0.2
         while True:
             try:
-                return self.resolve(snapshot)
+                resolved = self.resolve(snapshot)
+                if progress is not None:
+                    progress.recovered("blob store")
+                return resolved
             except BlobUnavailable as exc:
+                if progress is not None:
+                    progress.failing("blob store", f"{self.store.describe()}: {exc}")
                 log.warning("blob store unavailable; retrying", error=str(exc), retry_in_s=delay)
                 if stopping.wait(delay):
                     return None
@@ -174,13 +183,19 @@ class RawOutputs:
                 return f"raw output unavailable: internal error: {exc!r}"
 
     def process_all(
-        self, snapshots: Sequence[Snapshot], process: ProcessFn, stopping: threading.Event
+        self,
+        snapshots: Sequence[Snapshot],
+        process: ProcessFn,
+        stopping: threading.Event,
+        progress: Progress | None = None,
     ) -> list[ProcessedSnapshot] | None:
         """Store (or fetch) each raw output, then parse; None if stopped while the store was
         away (the batch must then be abandoned, unacknowledged)."""
         if not snapshots:
             return []
-        resolved = list(self._pool.map(lambda s: self._resolve_retrying(s, stopping), snapshots))
+        resolved = list(
+            self._pool.map(lambda s: self._resolve_retrying(s, stopping, progress), snapshots)
+        )
         out: list[ProcessedSnapshot] = []
         for snapshot, got in zip(snapshots, resolved, strict=True):
             if got is None:

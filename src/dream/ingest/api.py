@@ -442,7 +442,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
 
     @app.get(
         "/readyz",
-        summary="Readiness: database and pipeline reachable",
+        summary="Readiness: database and pipeline reachable (and, in `dream serve`, the worker making progress)",
         responses={
             200: {"content": {"application/json": {"example": _READY_EXAMPLE}}},
             503: {
@@ -454,18 +454,16 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
     async def readyz() -> JSONResponse:
         db_ok = await anyio.to_thread.run_sync(dream.db.ping)
         transport_ok, transport_detail = await anyio.to_thread.run_sync(publisher.ready)
-        body = {
-            "status": "ready" if db_ok and transport_ok else "unavailable",
-            "checks": {
-                "database": {"ok": db_ok},
-                "pipeline": {
-                    "ok": transport_ok,
-                    "transport": settings.transport,
-                    "detail": transport_detail,
-                },
-            },
-        }
-        return JSONResponse(body, status_code=200 if db_ok and transport_ok else 503)
+        checks: dict[str, Any] = {
+            "database": {"ok": db_ok},
+            "pipeline": {"ok": transport_ok, "transport": settings.transport,
+                         "detail": transport_detail},
+        }  # fmt: skip
+        if worker is not None:  # `dream serve`: accepted snapshots are stored only if it moves
+            checks["worker"] = worker.progress.check().as_dict()
+        ok = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ok else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     app.include_router(analytics_router_for(dream), dependencies=may_query)
     app.include_router(export_router_for(dream), dependencies=may_query)  # /v1/export

@@ -1,11 +1,13 @@
-"""The worker's HTTP endpoint: ``/metrics`` for Prometheus and ``/healthz`` for probes.
+"""The worker's HTTP endpoint: ``/metrics`` for Prometheus, ``/healthz`` (liveness: the process
+runs) and ``/readyz`` (readiness: it makes progress; see dream/worker/health.py) for probes.
 
-The api serves both on its own port; the worker has no web framework, so a threaded WSGI server
-from the standard library answers these two paths.
+The api serves these on its own port; the worker has no web framework, so a threaded WSGI
+server from the standard library answers these paths.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -14,7 +16,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 
-WORKER_PATHS = ("/metrics", "/healthz")
+WORKER_PATHS = ("/metrics", "/healthz", "/readyz")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -29,7 +31,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def worker_app(
-    registry: CollectorRegistry = REGISTRY, healthy: Callable[[], bool] = lambda: True
+    registry: CollectorRegistry = REGISTRY,
+    healthy: Callable[[], bool] = lambda: True,
+    ready: Callable[[], tuple[bool, dict[str, Any]]] = lambda: (True, {"status": "ready"}),
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
 
@@ -42,6 +46,13 @@ def worker_app(
                 [("Content-Type", "application/json")],
             )
             return [b'{"status": "ok"}' if ok else b'{"status": "unhealthy"}']
+        if path == "/readyz":
+            ok, body = ready()
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable",
+                [("Content-Type", "application/json")],
+            )
+            return [json.dumps(body).encode()]
         if path == "/metrics":
             return metrics(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])

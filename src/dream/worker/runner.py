@@ -44,6 +44,7 @@ from dream.observability.metrics import (
 from dream.observability.tracing import extract_context, tracer
 from dream.parsing.detect import format_from_command
 from dream.security.pii import Scrubber
+from dream.worker.health import Progress
 from dream.worker.processing import process_snapshot
 
 log = structlog.get_logger(__name__)
@@ -96,11 +97,13 @@ class Worker:
         scrubber: Scrubber | None = None,
         raw: RawOutputs | None = None,
         telemetry: bool = True,
+        progress: Progress | None = None,
     ) -> None:
         self.source = source
         self.scrubber = scrubber
         self.telemetry = telemetry
         self.raw = raw  # the blob store for raw outputs; None: raw text stays in the row
+        self.progress = progress or Progress()  # what readiness probes report
         self.db = db
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
@@ -132,7 +135,11 @@ class Worker:
                     break
                 self.step()
             self.drain()
+        except Exception as exc:
+            self.progress.stopped(f"crashed: {exc!r}")
+            raise
         finally:
+            self.progress.stopped("the loop has ended")
             self._write_thread.shutdown(wait=True)
         log.info(
             "worker stopped",
@@ -156,6 +163,7 @@ class Worker:
     def step(self) -> None:
         """Fetch and parse a batch, then hand it to the writer once the previous one is done."""
         batch = self.source.fetch(self.batch_size, self.batch_wait_s)
+        self.progress.started(batch, len(batch.snapshots))
         if batch.abandoned:
             self._abandon("the source gave the batch up")
         processed = self._process(batch)
@@ -170,6 +178,7 @@ class Worker:
             return
         if not parsed.batch.snapshots:
             self.source.ack(parsed.batch)  # may carry offsets of dead-lettered messages
+            self.progress.finished(parsed.batch)
             return
         future = self._write_thread.submit(self._write_with_retry, parsed.processed)
         self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
@@ -186,7 +195,7 @@ class Worker:
 
             if self.raw is None:
                 return [plain(s) for s in batch.snapshots]
-            return self.raw.process_all(batch.snapshots, plain, self.stopping)
+            return self.raw.process_all(batch.snapshots, plain, self.stopping, self.progress)
         contexts = _trace_contexts(batch)
 
         def one(snapshot: Any) -> ProcessedSnapshot:
@@ -200,7 +209,7 @@ class Worker:
 
         if self.raw is None:
             return [one(s) for s in batch.snapshots]
-        return self.raw.process_all(batch.snapshots, one, self.stopping)
+        return self.raw.process_all(batch.snapshots, one, self.stopping, self.progress)
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
@@ -263,6 +272,7 @@ class Worker:
         if self._abandoned:
             return
         self.source.ack(in_flight.batch)
+        self.progress.finished(in_flight.batch)
         self._count(in_flight.batch, in_flight.processed, summary)
 
     def _abandon(self, why: str) -> None:
@@ -308,12 +318,14 @@ class Worker:
                     span.set_attribute("dream.snapshots", len(processed))
                     summary = self.writer.write(conn, processed)
                 BATCH_COMMIT_SECONDS.observe(time.perf_counter() - started)
+                self.progress.recovered("database")
                 if self._write_failing.is_set():
                     log.info("database writes succeed again")
                     self._write_failing.clear()
                 return summary
             except (StorageError, psycopg.Error, OSError) as exc:  # PoolTimeout is a psycopg.Error
                 self._write_failing.set()
+                self.progress.failing("database", str(exc))
                 if self.stopping.is_set():
                     return None
                 log.warning("database write failed; retrying", error=str(exc), retry_in_s=delay)
