@@ -141,6 +141,8 @@ def _worker_process(settings: Settings, **extra: str) -> subprocess.Popen:
         "DREAM_KAFKA_TOPIC": settings.kafka_topic,
         "DREAM_KAFKA_DLQ_TOPIC": settings.kafka_dlq_topic,
         "DREAM_KAFKA_GROUP": settings.kafka_group,
+        # The api's blob store (raw outputs travel by reference) and pseudonym key.
+        "DREAM_DATA_DIR": str(settings.data_dir),
         "DREAM_BATCH_SIZE": "3",
         "DREAM_LOG_LEVEL": "warning",
         # The killed worker's partitions move after its session times out (45 s by default).

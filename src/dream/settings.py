@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     )
     inline_max_bytes: int = Field(
         default=256 * 1024, ge=0,
-        description="Larger outputs go to the blob store at the api; only the reference travels.",
+        description="With DREAM_PII_MODE=off, outputs up to this size travel inline; all others"
+        " (every one while PII scrubbing is on) go to the blob store at the api.",
     )
     blob_dir: Path | None = Field(
         default=None, description="Filesystem blob store; unset → data_dir/blobs (unless S3)."

@@ -208,9 +208,10 @@ def test_snapshot_over_the_message_limit_is_413_and_does_not_open_the_circuit(
         database_url=database_url,
         kafka_bootstrap=kafka_bootstrap,
         kafka_max_message_bytes=1024 * 1024,
-        # Outputs up to 4 MiB travel inline (no claim check), so this one meets the broker's
-        # limit rather than going to the blob store.
+        # Outputs up to 4 MiB travel inline (no claim check: only without PII scrubbing), so
+        # this one meets the broker's limit rather than going to the blob store.
         inline_max_bytes=4 * 1024 * 1024,
+        pii_mode="off",
         breaker_failures=2,
         data_dir=tmp_path,
         **kafka_names,

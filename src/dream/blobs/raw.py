@@ -1,8 +1,11 @@
 """Raw outputs between api, worker and blob store: the claim check.
 
-Api (``offload``): an output larger than ``DREAM_INLINE_MAX_BYTES`` — or an uploaded file whose
-bytes are not simply the UTF-8 text (UTF-16 from PowerShell, Windows-1252) — is written to the
-blob store before the snapshot is published, and only its reference (``Snapshot.raw``) travels.
+Api (``offload``): the raw output is written to the blob store before the snapshot is published,
+and only its reference (``Snapshot.raw``) travels, so no topic or pending row holds raw text.
+Only with ``DREAM_PII_MODE=off`` do outputs up to ``DREAM_INLINE_MAX_BYTES`` travel inline (an
+uploaded file whose bytes are not simply the UTF-8 text — UTF-16 from PowerShell,
+Windows-1252 — still goes by reference, to be kept byte for byte). With ``DREAM_STORE_RAW=false``
+the object only carries the output to the worker, which deletes it once stored (``release``).
 A client's ``output_url`` is checked (configured bucket only, object present, size within
 ``DREAM_MAX_SNAPSHOT_BYTES``) and travels as is.
 
@@ -78,7 +81,11 @@ class RawOutputs:
         self.settings = settings
         self.store = store or store_from_settings(settings)
         self.keep = settings.store_raw
-        self.inline_max = settings.inline_max_bytes
+        # Raw outputs name users: with PII scrubbing on, none travels in a Kafka message, a
+        # dead letter or a pending row, whatever its size; the blob store is the one place raw
+        # text stays (docs/security.md). Only with DREAM_PII_MODE=off may small ones go inline.
+        self.by_reference = settings.pii_mode != "off"
+        self.inline_max = -1 if self.by_reference else settings.inline_max_bytes
         self.max_bytes = settings.max_snapshot_bytes
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dream-blobs")
         self._fs_fallback: FilesystemBlobStore | None = None
@@ -117,11 +124,12 @@ class RawOutputs:
             raise BlobRefused(f"{url} is larger than the limit of {self.max_bytes} bytes")
 
     def offload(self, snapshot: Snapshot, original: bytes | None = None) -> Snapshot:
-        """The snapshot as it should travel: large (or non-UTF-8 uploaded) outputs by reference.
+        """The snapshot as it should travel: every output by reference while PII scrubbing is
+        on; with it off, only large (or non-UTF-8 uploaded) ones.
 
         ``original``: the bytes of an uploaded file, when the output came as one.
         """
-        if not self.keep or snapshot.output is None:
+        if snapshot.output is None or not (self.keep or self.by_reference):
             return snapshot
         data = original
         if data is None:
@@ -215,6 +223,22 @@ class RawOutputs:
             )
             out.append(item)
         return out
+
+    def release(self, snapshots: Sequence[Snapshot], processed: Sequence[ProcessedSnapshot]) -> None:
+        """With ``DREAM_STORE_RAW=false``, delete the objects that only carried outputs from the
+        api to the worker, once their snapshots are stored (after the commit: a crash before it
+        reads them again). Failed ones keep theirs for a replay of the dead letter; ``dream gc``
+        removes those after the retention."""
+        if self.keep:
+            return
+        stored = {p.snapshot.snapshot_id for p in processed if p.status == "stored"}
+        for snapshot in snapshots:
+            if snapshot.raw is None or snapshot.snapshot_id not in stored:
+                continue
+            try:
+                self.store_for(snapshot.raw.url).delete(snapshot.raw.url)
+            except BlobError as exc:  # left for `dream gc`; the snapshot is stored all the same
+                log.warning("could not delete a raw output in transit", error=str(exc))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)

@@ -373,6 +373,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             snapshot = Snapshot.accept(incoming)
             snapshot = await prepare_raw(dream, snapshot, request)  # claim check (dream/blobs)
+            snapshot = dream.scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
         SNAPSHOTS_INGESTED.labels(settings.transport).inc()
         SNAPSHOT_BYTES_INGESTED.inc(snapshot.output_bytes)

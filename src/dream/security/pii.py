@@ -198,6 +198,20 @@ class Scrubber:
         )  # fmt: skip
         return scrubbed, [scrub_with(m, names, hints) or "" for m in messages]
 
+    def for_transport(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot as the api hands it to the pipeline: the user pseudonymized and the
+        command scrubbed (with the user's name as a word), so no broker topic, dead-letter topic
+        or pending row holds them in clear. The raw output goes to the blob store instead
+        (blobs/raw.py ``offload``); the worker scrubs the parsed rows as before and leaves the
+        pseudonym as it is (``user`` never pseudonymizes twice)."""
+        if self.mode == "off":
+            return snapshot
+        names, hints = self._names_pattern({snapshot.user})
+        return snapshot.model_copy(
+            update={"user": self.user(snapshot.user),
+                    "command": self._scrub_with(snapshot.command, names, hints)}
+        )  # fmt: skip
+
     def scrub_processes(self, records: list[ProcessRecord]) -> None:
         """Scrub freshly parsed records in place (they are not shared with anyone yet)."""
         if self.mode == "off":

@@ -272,6 +272,8 @@ class Worker:
         if self._abandoned:
             return
         self.source.ack(in_flight.batch)
+        if self.raw is not None:  # DREAM_STORE_RAW=false: outputs in transit go, now stored
+            self.raw.release(in_flight.batch.snapshots, in_flight.processed)
         self.progress.finished(in_flight.batch)
         self._count(in_flight.batch, in_flight.processed, summary)
 
