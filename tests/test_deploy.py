@@ -28,6 +28,7 @@ SETTINGS_ENV = {f"DREAM_{name.upper()}" for name in Settings.model_fields}
 CLI_COMMANDS = {c.name or c.callback.__name__.replace("_", "-") for c in cli_app.registered_commands}
 CLI_COMMANDS |= {g.name for g in cli_app.registered_groups if g.name}
 OPERATIONS_DOC = (ROOT / "docs" / "operations.md").read_text()
+OVERLAYS = sorted(p.name for p in (ROOT / "deploy/k8s/overlays").iterdir())
 
 
 def api_paths() -> set[str]:
@@ -102,12 +103,13 @@ def _pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return specs
 
 
-@pytest.mark.parametrize("overlay", ["dev", "prod"])
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_rendered_manifests_use_real_commands_settings_and_endpoints(overlay: str) -> None:
     docs = rendered(overlay)
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-            "NetworkPolicy", "ConfigMap", "Job", "ScaledObject"} <= kinds  # fmt: skip
+            "NetworkPolicy", "ConfigMap", "Job", "Namespace"} <= kinds  # fmt: skip
+    assert ("ScaledObject" in kinds) is (overlay != "plain")  # plain: built-in kinds only
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
     secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
     paths = {"api": api_paths(), "worker": set(WORKER_PATHS)}
@@ -217,7 +219,7 @@ def _writable_dirs(pod: dict[str, Any], container: dict[str, Any]) -> list[Path]
             if m["name"] in empty_dirs and not m.get("readOnly")]  # fmt: skip
 
 
-@pytest.mark.parametrize("overlay", ["dev", "prod"])
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_rendered_environment_builds_settings_and_the_blob_store(
     overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +266,132 @@ def test_compose_environment_points_dream_at_the_minio_bucket(
         assert (env["DREAM_S3_ACCESS_KEY_ID"], env["DREAM_S3_SECRET_ACCESS_KEY"]) == (
             minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"])  # fmt: skip
         assert "minio-bucket" in services[name]["depends_on"], f"{name} may start before the bucket"
+
+
+# Namespace, migration Job, operators and monitoring -------------------------------------------
+
+
+def _one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"{len(found)} {kind} {name or ''}"
+    return found[0]
+
+
+def _kustomization(overlay: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "deploy/k8s/overlays" / overlay / "kustomization.yaml").read_text())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_creates_the_namespace_everything_lives_in(overlay: str) -> None:
+    docs = rendered(overlay)
+    namespace = _one(docs, "Namespace")
+    name = namespace["metadata"]["name"]
+    assert name == _kustomization(overlay)["namespace"]
+    # Dream's pods meet the restricted Pod Security Standard: enforce it.
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == name, (doc["kind"], doc["metadata"]["name"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_migration_job_is_named_after_the_release_so_an_upgrade_runs_it_again(overlay: str) -> None:
+    docs = rendered(overlay)
+    job = _one(docs, "Job")
+    api = _one(docs, "Deployment", "dream-api")["spec"]["template"]["spec"]["containers"][0]
+    tag = api["image"].rsplit(":", 1)[1]
+    assert job["metadata"]["name"] == f"dream-migrate-{tag}"
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == api["image"]
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 7 * 86400  # old Jobs do not pile up
+    if overlay == "prod":
+        import tomllib
+
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        assert tag == project["version"], "the prod overlay pins the image of this version"
+
+
+def test_plain_overlay_needs_no_operator() -> None:
+    docs = rendered("plain")
+    custom = [(d["apiVersion"], d["kind"]) for d in docs if _model_for(d) is None]
+    assert custom == [], f"custom resources need their operators: {custom}"
+    worker = _one(docs, "Deployment", "dream-worker")
+    assert 1 <= worker["spec"]["replicas"] <= Settings().kafka_partitions
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_scaled_object_scales_the_worker_on_its_own_topic_and_group(overlay: str) -> None:
+    docs = rendered(overlay)
+    scaled = _one(docs, "ScaledObject")
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    _one(docs, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
+    config = _one(docs, "ConfigMap")["data"]
+    trigger = scaled["spec"]["triggers"][0]
+    assert trigger["type"] == "kafka"
+    assert trigger["metadata"]["topic"] == config["DREAM_KAFKA_TOPIC"]
+    assert trigger["metadata"]["consumerGroup"] == config["DREAM_KAFKA_GROUP"]
+    assert trigger["metadata"]["bootstrapServers"] == config["DREAM_KAFKA_BOOTSTRAP"]
+    topics = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaTopic"}
+    partitions = (topics[config["DREAM_KAFKA_TOPIC"]]["spec"]["partitions"] if topics
+                  else int(config["DREAM_KAFKA_PARTITIONS"]))  # fmt: skip
+    assert scaled["spec"]["maxReplicaCount"] <= partitions, "more workers than partitions idle"
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return selector["matchLabels"].items() <= labels.items()
+
+
+def test_prometheus_operator_examples_scrape_what_dream_serves() -> None:
+    docs = rendered("prod")
+    service = _one(docs, "Service", "dream-api")
+    monitor = _one(docs, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert _selects(monitor["spec"]["selector"], service["metadata"]["labels"])
+    service_ports = {p["name"] for p in service["spec"]["ports"]}
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert endpoint["port"] in service_ports and endpoint["path"] in api_paths()
+    worker = _one(docs, "Deployment", "dream-worker")["spec"]["template"]
+    pod_monitor = _one(docs, "PodMonitor")
+    assert pod_monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert _selects(pod_monitor["spec"]["selector"], worker["metadata"]["labels"])
+    container_ports = {p["name"] for p in worker["spec"]["containers"][0]["ports"]}
+    for endpoint in pod_monitor["spec"]["podMetricsEndpoints"]:
+        assert endpoint["port"] in container_ports and endpoint["path"] in WORKER_PATHS
+
+
+def test_prometheus_rule_is_generated_from_the_alert_file() -> None:
+    import prometheus_rule  # scripts/prometheus_rule.py
+
+    alerts = (ROOT / "deploy/prometheus/alerts.yml").read_text()
+    assert prometheus_rule.TARGET.read_text() == prometheus_rule.render(alerts), (
+        "run `python scripts/prometheus_rule.py` after editing deploy/prometheus/alerts.yml"
+    )
+    rule = _one(rendered("prod"), "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["spec"]["groups"] == yaml.safe_load(alerts)["groups"]
+
+
+def test_operations_doc_names_the_prerequisites_of_each_overlay() -> None:
+    for overlay in OVERLAYS:
+        assert f"overlays/{overlay}" in OPERATIONS_DOC, overlay
+    for prerequisite in ("KEDA", "Strimzi", "CloudNativePG", "Prometheus Operator", "ingress-nginx"):
+        assert prerequisite in OPERATIONS_DOC, prerequisite
+
+
+def test_release_waits_for_ci_to_pass_on_the_tag() -> None:
+    def load(name: str) -> dict[str, Any]:
+        workflow = yaml.safe_load((ROOT / ".github/workflows" / name).read_text())
+        workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads `on` as true
+        return workflow
+
+    ci, release = load("ci.yml"), load("release.yml")
+    assert "v*" in ci["on"]["push"]["tags"]
+    assert set(release["on"]) == {"workflow_run"}, "a release must start only after CI"
+    run = release["on"]["workflow_run"]
+    assert run["workflows"] == [ci["name"]] and run["types"] == ["completed"]
+    job = release["jobs"]["release"]
+    assert "github.event.workflow_run.conclusion == 'success'" in job["if"]
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
 
 
 # Schema check against the official Kubernetes client's models (offline) -----------------------
@@ -316,7 +444,7 @@ def _schema_errors(value: Any, openapi_type: str, where: str) -> list[str]:
     return errors
 
 
-@pytest.mark.parametrize("overlay", ["dev", "prod"])
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_built_in_objects_match_the_kubernetes_schema(overlay: str) -> None:
     checked = 0
     for doc in rendered(overlay):
