@@ -10,15 +10,15 @@ from typing import Any, TextIO
 import structlog
 
 
-def _add_trace_id(
+def _add_trace_context(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Every line logged inside a span carries its trace id, to follow a snapshot api → worker."""
-    from dream.observability.tracing import current_trace_id
+    """Every line logged inside a span carries its trace id, span id and trace flags (the
+    OpenTelemetry log correlation fields), to follow a snapshot api → worker."""
+    from dream.observability.tracing import current_log_correlation
 
-    trace_id = current_trace_id()
-    if trace_id is not None:
-        event.setdefault("trace_id", trace_id)
+    for key, value in current_log_correlation().items():
+        event.setdefault(key, value)
     return event
 
 
@@ -35,7 +35,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            _add_trace_id,
+            _add_trace_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks if fmt == "json" else structlog.dev.set_exc_info,

@@ -34,13 +34,32 @@ def settings(database_url: str, kafka_bootstrap: str, kafka_names: dict, tmp_pat
                     batch_wait_s=0.05, data_dir=tmp_path, **kafka_names)  # fmt: skip
 
 
+def assert_build_info(exposition: str) -> None:
+    """``dream_build_info{version, python} 1``, as the Prometheus text format prints it."""
+    import platform
+
+    import dream
+
+    labels = f'python="{platform.python_version()}",version="{dream.__version__}"'
+    assert f"dream_build_info{{{labels}}} 1.0" in exposition
+
+
+def assert_correlated(accepted: dict, stored: dict) -> None:
+    """OpenTelemetry log correlation: one trace, each line with its own span, sampled."""
+    assert accepted["trace_id"] == stored["trace_id"] and len(stored["trace_id"]) == 32
+    for line in (accepted, stored):
+        assert len(line["span_id"]) == 16 and int(line["span_id"], 16) != 0
+        assert len(line["trace_flags"]) == 2 and int(line["trace_flags"], 16) & 0x01  # sampled
+    assert accepted["span_id"] != stored["span_id"]
+
+
 def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) -> None:
     logs = io.StringIO()
     configure_logging("json", "info", service="dream-test", file=logs)
     configure_tracing("dream-test")
     good = snapshot_body(live_ps_aux())
     bad = snapshot_body(f"{MARKER} is not a listing\nnor is this\n", host="eng-lab-09")
-    names = ("dream_snapshots_ingested_total", "dream_snapshot_bytes_ingested_total",
+    names = ("dream_snapshots_ingested_total", "dream_snapshot_ingested_bytes_total",
              "dream_process_rows_written_total", "dream_snapshots_stored_total",
              "dream_parse_failures_total", "dream_dlq_messages_total")  # fmt: skip
     before = {
@@ -85,6 +104,8 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
     assert sample(names[5], reason="parse") - before["dlq"] == 1
     assert 'dream_http_request_duration_seconds_count{method="POST",route="/v1/snapshots",status="202"}' in api_metrics
     assert "dream_process_rows_written_total" in worker_metrics
+    for exposition in (api_metrics, worker_metrics):
+        assert_build_info(exposition)
 
     # One trace from the api's request to the worker's rows.
     lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
@@ -93,6 +114,7 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
     stored = next(e for e in lines if e["event"] == "snapshot stored"
                   and e["snapshot_id"] == good["snapshot_id"])  # fmt: skip
     assert accepted["trace_id"] == stored["trace_id"] and len(stored["trace_id"]) == 32
+    assert_correlated(accepted, stored)
     assert accepted["service"] == "dream-test" and accepted["request_id"]
     assert {"topic", "partition", "offset"} <= set(stored)
     # The failure is logged with its reason, never with the raw text.
@@ -100,6 +122,32 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
                   and e["snapshot_id"] == bad["snapshot_id"])  # fmt: skip
     assert failed["status"] == "failed" and failed["error"].startswith("line 1: ")
     assert MARKER not in logs.getvalue()
+
+
+def test_dream_serve_logs_one_trace_from_the_api_to_the_embedded_worker(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Direct mode (``dream serve``): no message headers carry the trace, the pipeline does."""
+    logs = io.StringIO()
+    configure_logging("json", "info", service="dream-test", file=logs)
+    configure_tracing("dream-test")
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
+    body = snapshot_body(live_ps_aux())
+    try:
+        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
+        with TestClient(app) as client:
+            assert client.post("/v1/snapshots", json=body).status_code == 202
+            wait_for(lambda: client.get(f"/v1/snapshots/{body['snapshot_id']}").json()["status"]
+                     == "stored", what="the snapshot stored")  # fmt: skip
+            assert_build_info(client.get("/metrics").text)
+    finally:
+        dream.close()
+        configure_logging()
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    accepted, stored = (next(e for e in lines if e["event"] == event
+                             and e.get("snapshot_id") == body["snapshot_id"])
+                        for event in ("snapshot accepted", "snapshot stored"))  # fmt: skip
+    assert_correlated(accepted, stored)
 
 
 def test_request_id_is_echoed_and_generated(database_url: str, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from dream.dashboard import dashboard_router
 from dream.errors import SnapshotTooLarge, StorageError, TransportError
 from dream.ingest.errors import install_validation_handler
 from dream.ingest.metrics import install_http_metrics
-from dream.observability.metrics import SNAPSHOT_BYTES_INGESTED, SNAPSHOTS_INGESTED
+from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
 from dream.ingest.body import BodyTooLarge, decode_output, read_limited
 from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
@@ -376,7 +376,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
             snapshot = dream.scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
         SNAPSHOTS_INGESTED.labels(settings.transport).inc()
-        SNAPSHOT_BYTES_INGESTED.inc(snapshot.output_bytes)
+        SNAPSHOT_INGESTED_BYTES.inc(snapshot.output_bytes)
         recent.add(snapshot.snapshot_id)
         log.info(
             "snapshot accepted",

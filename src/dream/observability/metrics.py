@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+from dream import __version__
+
+# both ------------------------------------------------------------------------------------------
+# dream_build_info{version, python} 1: which build each api and worker runs (mixed versions in a
+# rolling upgrade show up at a glance; join on it to split any series by version).
+BUILD_INFO = Info("dream_build", "The Dream build this process runs.")
+BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
 
 # api ---------------------------------------------------------------------------------------------
 HTTP_REQUEST_SECONDS = Histogram(
@@ -14,8 +24,8 @@ HTTP_REQUEST_SECONDS = Histogram(
 SNAPSHOTS_INGESTED = Counter(
     "dream_snapshots_ingested_total", "Snapshots accepted (202) by the api.", ["transport"]
 )
-SNAPSHOT_BYTES_INGESTED = Counter(
-    "dream_snapshot_bytes_ingested_total", "Bytes of raw output accepted by the api."
+SNAPSHOT_INGESTED_BYTES = Counter(  # Prometheus naming: the unit before _total
+    "dream_snapshot_ingested_bytes_total", "Bytes of raw output accepted by the api."
 )
 PRODUCE_ERRORS = Counter(
     "dream_produce_errors_total", "Snapshots the pipeline refused or failed to take.", ["reason"]

@@ -37,10 +37,14 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer("dream")
 
 
-def current_trace_id() -> str | None:
-    """The current span's trace id as 32 hex digits, or None outside a recorded span."""
+def current_log_correlation() -> dict[str, str]:
+    """The current span as OpenTelemetry's log correlation fields (``trace_id``, 32 hex;
+    ``span_id``, 16 hex; ``trace_flags``, 2 hex: 01 = sampled), or {} outside a valid span."""
     context = trace.get_current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None
+    if not context.is_valid:
+        return {}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}",
+            "trace_flags": f"{context.trace_flags:02x}"}  # fmt: skip
 
 
 def inject_headers() -> list[tuple[str, bytes]]:

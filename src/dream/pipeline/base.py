@@ -38,6 +38,9 @@ class Batch:
     origins: list[Any] = field(default_factory=list)
     # The source gave up on this batch (stopping): it must not be acknowledged, nor any after it.
     abandoned: bool = False
+    # snapshot_id → the api's trace context as W3C headers, from sources whose messages carry
+    # no headers of their own (direct), so the worker's spans continue the api's trace.
+    traces: dict[Any, list[tuple[str, bytes]]] = field(default_factory=dict)
 
     def drop_lanes(self, lanes: set[Any]) -> list[int]:
         """Forget the snapshots (and offsets) of ``lanes``; returns the indices kept."""

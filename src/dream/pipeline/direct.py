@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import OrderedDict
 
 import anyio.to_thread
 
+from dream.observability.tracing import inject_headers
 from dream.pipeline.base import Batch
 from dream.snapshots import Snapshot
 from dream.storage.database import Database
 
+_MAX_TRACES = 100_000
 
 class DirectPipeline:
     """Both ends of the direct pipeline; the publisher wakes the source up."""
@@ -25,10 +28,19 @@ class DirectPipeline:
         # Fetched but not yet acknowledged: not to be fetched again while being written.
         self._in_flight: set[uuid.UUID] = set()
         self._lock = threading.Lock()
+        # The api's trace context of each pending snapshot (api and worker share this process),
+        # bounded: a snapshot past the bound, or pending across a restart, starts a new trace.
+        self._traces: OrderedDict[uuid.UUID, list[tuple[str, bytes]]] = OrderedDict()
 
     # Publisher side
     async def publish(self, snapshot: Snapshot) -> None:
+        headers = inject_headers()  # the request's trace, for the worker's spans
         await anyio.to_thread.run_sync(self.db.insert_pending, snapshot)
+        if headers:
+            with self._lock:
+                self._traces[snapshot.snapshot_id] = headers
+                if len(self._traces) > _MAX_TRACES:
+                    self._traces.popitem(last=False)
         self._wake.set()
 
     def ready(self) -> tuple[bool, str]:
@@ -42,7 +54,10 @@ class DirectPipeline:
             self._wake.wait(wait_s)
             self._wake.clear()
             snapshots = self._fetch(max_snapshots)
-        return Batch(snapshots=snapshots)
+        with self._lock:
+            traces = {s.snapshot_id: self._traces[s.snapshot_id]
+                      for s in snapshots if s.snapshot_id in self._traces}  # fmt: skip
+        return Batch(snapshots=snapshots, traces=traces)
 
     def _fetch(self, max_snapshots: int) -> list[Snapshot]:
         with self._lock:
@@ -56,6 +71,8 @@ class DirectPipeline:
         """The status change in the write transaction was the real acknowledgement."""
         with self._lock:
             self._in_flight.difference_update(s.snapshot_id for s in batch.snapshots)
+            for snapshot in batch.snapshots:
+                self._traces.pop(snapshot.snapshot_id, None)
 
     def close(self) -> None:
         self._wake.set()

@@ -379,8 +379,10 @@ class Worker:
 
 
 def _trace_contexts(batch: Batch) -> dict[Any, Context]:
-    """Each snapshot's trace context, from its Kafka message headers (none in direct mode)."""
-    return {
+    """Each snapshot's trace context: from its Kafka message headers, or (direct) the source's."""
+    contexts = {
         snapshot.snapshot_id: extract_context(message.headers())
         for snapshot, message in zip(batch.snapshots, batch.origins, strict=False)
     }
+    contexts.update((sid, extract_context(headers)) for sid, headers in batch.traces.items())
+    return contexts
