@@ -145,3 +145,23 @@ def test_warnings_name_the_line_never_the_row(listing: str) -> None:
     warning = result.warnings[0]
     assert re.match(r"line \d+: skipped malformed", warning)
     assert "kwong" not in warning and "diary" not in warning and "@" not in warning
+
+
+def test_the_logged_in_users_name_is_found_behind_its_pseudonym() -> None:
+    """The api pseudonymizes the user before the snapshot travels; in a listing without a user
+    column the worker still finds that name in command lines (by its pseudonym) and replaces it."""
+    from datetime import UTC, datetime
+
+    from dream.snapshots import Snapshot, SnapshotIn
+    from dream.worker.processing import process_snapshot
+
+    scrubber = Scrubber("pseudonymize", b"k")
+    listing = ("    PID COMMAND\n      1 /sbin/init\n"
+               "     42 rsync -a /srv/data backup:/x --owner kwong\n")  # fmt: skip
+    incoming = SnapshotIn(host="h", os="linux", user="kwong", faculty="law", output=listing,
+                          collected_at=datetime.now(UTC), command="ps -eo pid,args")  # fmt: skip
+    travelled = scrubber.for_transport(Snapshot.accept(incoming))
+    assert travelled.user == scrubber.user("kwong")
+    processed = process_snapshot(travelled, scrubber)
+    assert processed.snapshot.user == scrubber.user("kwong")  # not pseudonymized twice
+    assert processed.processes[1].command == f"rsync -a /srv/data backup:/x --owner {travelled.user}"

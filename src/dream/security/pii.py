@@ -165,6 +165,26 @@ class Scrubber:
         alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
         return re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE), hints
 
+    _WORD = re.compile(r"(?<![\w.-])[\w.-]{3,}")
+
+    def _names_behind(self, user: str, users: set[str], records: list[ProcessRecord]) -> set[str]:
+        """The clear name behind ``user`` when it came pseudonymized (the api's ``for_transport``)
+        and no process owner gives it away: the words of the command lines and window titles
+        whose pseudonym it is. So the logged-in user's name is found in the rows of a listing
+        without a user column, as it was when the name travelled in clear."""
+        account = user.rpartition("\\")[2]
+        if self.mode != "pseudonymize" or not _PSEUDONYM.fullmatch(account):
+            return set()
+        if any(self.user(other) == user for other in users if other != user):
+            return set()  # an owner's name is it: the names pattern has it already
+        found: set[str] = set()
+        for record in records:
+            for text in (record.command, record.window_title):
+                for word in self._WORD.findall(text or ""):
+                    if self.user(word) == account:
+                        found.add(word)
+        return found
+
     def _scrub_with(
         self, text: str | None, names: re.Pattern[str] | None, hints: tuple[str, ...] = ()
     ) -> str | None:
@@ -184,7 +204,9 @@ class Scrubber:
         """
         if self.mode == "off":
             return snapshot, messages
-        names, hints = self._names_pattern({r.user for r in records if r.user} | {snapshot.user})
+        users = {r.user for r in records if r.user} | {snapshot.user}
+        users |= self._names_behind(snapshot.user, users, records)
+        names, hints = self._names_pattern(users)
         user, scrub_with = self.user, self._scrub_with
         for record in records:
             record.user = user(record.user)
