@@ -94,7 +94,8 @@ class SnapshotState(BaseModel):
             "examples": [
                 {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "stored",
                  "host": "law-pc-17", "os": "windows", "os_version": "10.0.22631",
-                 "user": "jdoe", "faculty": "law", "collected_at": "2026-11-27T10:00:00Z",
+                 "user": "u_5b1e0c7d9a2f4e6b8c3d", "faculty": "law",
+                 "collected_at": "2026-11-27T10:00:00Z",
                  "received_at": "2026-11-27T10:00:02Z", "stored_at": "2026-11-27T10:00:02Z",
                  "command": "tasklist", "format": "tasklist", "process_count": 2,
                  "warnings": [], "error": None}
@@ -125,7 +126,8 @@ class ProcessRow(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\msmith", "name": "matlab.exe",
+                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\u_0f9e8d7c6b5a49382716",
+                 "name": "matlab.exe",
                  "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
                  "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None,
                  "tty": None, "started": None, "cpu_seconds": 9669.0, "threads": None,
