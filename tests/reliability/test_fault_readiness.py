@@ -1,7 +1,9 @@
 """A worker that cannot make progress is alive but not ready, and says why.
 
 While its blob store or database fails the worker retries for ever (nothing is lost), so only
-readiness can tell the operator that snapshots stay ``pending``. Real worker set-ups:
+readiness can tell the operator that snapshots stay ``pending``. Where the worker is the one
+storing raw outputs (they travel inline: ``DREAM_PII_MODE=off``; otherwise the api stores them
+and a post answers 503 while the store is away), real worker set-ups:
 `dream serve`'s in-process worker over a blob directory that cannot be created (then fixed), a
 `dream worker` process whose S3 endpoint is a closed port, and one whose PostgreSQL stops.
 """
@@ -41,7 +43,7 @@ def blocked(tmp_path: Path) -> Path:
 @pytest.fixture
 def serve(database_url: str, tmp_path: Path, blocked: Path) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, data_dir=tmp_path, blob_dir=blocked,
-                        batch_wait_s=0.05)  # fmt: skip
+                        pii_mode="off", batch_wait_s=0.05)  # fmt: skip
     dream = Dream(settings)
     try:
         app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
@@ -75,9 +77,9 @@ def test_serve_is_not_ready_while_the_blob_store_fails_and_recovers(
         == "stored" and s, what="the snapshot stored",
     )  # fmt: skip
     assert state["process_count"] == 2
-    assert _worker_check(serve)[0] == 200
-    worker = _worker_check(serve)[1]
-    assert worker == {**worker, "ok": True, "reason": None} and worker["last_stored"]
+    # (acknowledged just after the commit the GET saw)
+    _, worker = wait_for(lambda: (got := _worker_check(serve))[1]["last_stored"] and got)
+    assert worker["ok"] is True and worker["reason"] is None
 
 
 def test_serve_is_not_ready_while_a_batch_is_stuck(database_url: str, tmp_path: Path) -> None:
@@ -143,10 +145,12 @@ def _post_one(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_worker_process_is_not_ready_while_s3_is_unreachable(
-    database_url: str, kafka_bootstrap: str, tmp_path: Path
+    database_url: str, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DREAM_PII_MODE", "off")  # the in-process api's settings read it
     env = dream_env(
         database_url, kafka_bootstrap,
+        DREAM_PII_MODE="off",
         DREAM_S3_BUCKET="dream-raw",
         DREAM_S3_ENDPOINT_URL=f"http://127.0.0.1:{services.free_port()}",  # nothing listens
         DREAM_S3_ACCESS_KEY_ID="dream",
@@ -177,7 +181,7 @@ def test_worker_process_is_not_ready_while_its_database_is_down(
         checks = worker.wait_readyz(503, "database unavailable: ")  # its write fails
         assert checks["database"] == {"ok": False}
         own_postgres.restart()
-        checks = worker.wait_readyz(200)
-        assert checks["worker"]["ok"] and checks["worker"]["last_stored"]
+        worker.wait_readyz(200)
+        wait_for(lambda: worker.wait_readyz(200)["worker"]["last_stored"], what="batch stored")
     finally:
         worker.stop()
