@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     )
 
     metrics_port: int = Field(
-        default=9464, ge=0, le=65535, description="Worker's /metrics and /healthz port (0: off)."
+        default=9464, ge=0, le=65535,
+        description="Worker's /metrics, /healthz and /readyz port (0: off).",
     )
     worker_stuck_after_s: float = Field(
         default=300.0, gt=0, description="A batch in hand this long unstored: worker not ready."
