@@ -84,3 +84,10 @@ def group_caught_up(bootstrap: str, group: str, topic: str, partitions: int) -> 
         return True
     finally:
         consumer.close()
+
+
+def listing_with_absurd_pid() -> str:
+    """A real ``ps aux`` plus one row whose PID no PostgreSQL ``integer`` holds: it parses, and
+    the database refuses it (a poison snapshot that only the write reveals)."""
+    output = live_ps_aux().rstrip("\n")
+    return output + "\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
-from helpers import live_ps_aux, shared_fixture, snapshot_body, wait_for
+from helpers import listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -242,3 +242,51 @@ def test_stored_rows_are_queryable_per_snapshot(client: TestClient, dream: Dream
     two = client.get(f"/v1/snapshots/{body['snapshot_id']}/processes?limit=2").json()
     assert len(two["processes"]) == 2 and two["truncated"] is True
     assert client.get(f"/v1/snapshots/{uuid.uuid4()}/processes").status_code == 404
+
+
+def _status_and_error(url: str, snapshot_id: str) -> tuple[str, str | None]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT status, error FROM snapshots WHERE snapshot_id = %s", (snapshot_id,)
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_pending_row_that_cannot_be_read_is_failed_and_the_queue_flows_on(
+    client: TestClient, database_url: str
+) -> None:
+    """A pending row at year 1, +14:00 (stored as 1 BC) used to kill the embedded worker."""
+    poison = str(uuid.uuid4())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO snapshots (snapshot_id, host, os, user_name, faculty, collected_at,"
+            " received_at, command, raw_output, status) VALUES (%s, 'law-pc-09', 'linux',"
+            " 'msmith', 'law', '0001-01-01T00:00:00+14:00', now() - interval '1 minute',"
+            " 'ps aux', %s, 'pending')",
+            (poison, live_ps_aux()),
+        )
+    body = snapshot_body(live_ps_aux())
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    state = wait_for(lambda: settled(client, body["snapshot_id"]), what="the good one stored")
+    assert state["status"] == "stored"
+    status, error = _status_and_error(database_url, poison)
+    assert status == "failed"
+    assert error is not None and error.startswith("rejected: the stored row is unreadable")
+
+
+def test_snapshot_the_database_refuses_is_failed_and_the_rest_stored(
+    client: TestClient, database_url: str
+) -> None:
+    bodies = [snapshot_body(live_ps_aux()), snapshot_body(listing_with_absurd_pid()),
+              snapshot_body(live_ps_aux())]  # fmt: skip
+    for body in bodies:
+        assert client.post("/v1/snapshots", json=body).status_code == 202
+    for body in bodies:
+        wait_for(lambda b=body: settled(client, b["snapshot_id"]), what="every snapshot final")
+    assert [settled(client, b["snapshot_id"])["status"] for b in bodies] == [  # type: ignore[index]
+        "stored", "failed", "stored"
+    ]  # fmt: skip
+    _, error = _status_and_error(database_url, bodies[1]["snapshot_id"])
+    assert error is not None and error.startswith("rejected: refused by the database")
+    assert "out of range" in error

@@ -32,7 +32,11 @@ class SnapshotTooLarge(DreamError):
 
 
 class StorageError(DreamError):
-    """The database could not be reached or refused a write."""
+    """The database could not be reached or refused a write; retrying later may succeed.
+
+    Not for data the database will never take: the writer reports those snapshots as rejected
+    (``WriteSummary.rejected``) and the worker dead-letters them instead of retrying.
+    """
 
 
 class NotFoundError(DreamError):

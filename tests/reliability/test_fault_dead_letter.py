@@ -7,8 +7,11 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 from fastapi.testclient import TestClient
@@ -16,8 +19,10 @@ from fastapi.testclient import TestClient
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
-from faults import stored
-from helpers import live_ps_aux, snapshot_body, wait_for
+from dream.snapshots import Snapshot, SnapshotIn
+from dream.worker.runner import Worker
+from faults import count, stored
+from helpers import listing_with_absurd_pid, live_ps_aux, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -67,6 +72,29 @@ def _dead_letters(settings: Settings, n: int) -> list:
     return found
 
 
+@contextmanager
+def running_worker(settings: Settings) -> Iterator[tuple[Worker, threading.Thread]]:
+    """A worker of its own in a thread, stopped (and its consumer closed) afterwards."""
+    dream = Dream(settings)
+    worker = dream.worker()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield worker, thread
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+        worker.source.close()
+        dream.close()
+
+
+def _message(body: dict[str, Any], **changes: Any) -> bytes:
+    """The message the api would produce for ``body``, with ``changes`` made behind its back."""
+    message = json.loads(Snapshot.accept(SnapshotIn.model_validate(body)).model_dump_json())
+    message.update(changes)
+    return json.dumps(message).encode()
+
+
 def test_unparseable_snapshot_is_failed_and_dead_lettered_and_the_partition_flows_on(
     api: TestClient, settings: Settings
 ) -> None:
@@ -77,18 +105,9 @@ def test_unparseable_snapshot_is_failed_and_dead_lettered_and_the_partition_flow
     for body in (good, bad, after):
         assert api.post("/v1/snapshots", json=body).status_code == 202
 
-    dream = Dream(settings)
-    worker = dream.worker()
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
+    with running_worker(settings) as (worker, _):
         wait_for(lambda: stored(url) == 3, what="all three final")
         wait_for(lambda: worker.totals.dead_lettered == 1, what="the dead letter counted")
-    finally:
-        worker.stop()
-        thread.join(timeout=20)
-        worker.source.close()
-        dream.close()
 
     assert api.get(f"/v1/snapshots/{good['snapshot_id']}").json()["status"] == "stored"
     assert api.get(f"/v1/snapshots/{after['snapshot_id']}").json()["status"] == "stored"
@@ -112,8 +131,7 @@ def test_malformed_message_lands_in_the_dead_letter_topic_and_the_rest_is_stored
     url = settings.database_url.get_secret_value()
     dream = Dream(settings)
     dream.publisher().close()  # creates the topics
-    from dream.snapshots import Snapshot, SnapshotIn
-
+    dream.close()
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     good = [snapshot_body(live_ps_aux(), host="law-pc-02") for _ in range(3)]
     messages = [Snapshot.accept(SnapshotIn.model_validate(b)).model_dump_json() for b in good]
@@ -121,16 +139,68 @@ def test_malformed_message_lands_in_the_dead_letter_topic_and_the_rest_is_stored
         producer.produce(settings.kafka_topic, key=b"law-pc-02", value=value.encode())
     assert producer.flush(10) == 0
 
-    worker = dream.worker()
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
+    with running_worker(settings):
         wait_for(lambda: stored(url) == 3, what="the good snapshots stored")
-    finally:
-        worker.stop()
-        thread.join(timeout=20)
-        worker.source.close()
-        dream.close()
     letters = _dead_letters(settings, 2)
     assert sorted(m.value() for m in letters) == sorted([b'{"host": "law-pc-02"}', b"\x00garbage"])
     assert all(b"invalid snapshot message" in dict(m.headers())["dream.error"] for m in letters)
+
+
+def test_snapshot_no_partition_can_hold_is_dead_lettered_and_the_worker_goes_on(
+    settings: Settings,
+) -> None:
+    """Year 1 at +14:00 is year 0 in UTC: produced behind the api's back, it must not stop
+    the partition (it used to crash the worker on every restart)."""
+    url = settings.database_url.get_secret_value()
+    dream = Dream(settings)
+    dream.publisher().close()  # creates the topics
+    dream.close()
+    good = [snapshot_body(live_ps_aux(), host="law-pc-03") for _ in range(3)]
+    poison = snapshot_body(live_ps_aux(), host="law-pc-03")
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for value in (
+        _message(good[0]),
+        _message(poison, collected_at="0001-01-01T00:00:00+14:00"),
+        _message(good[1]),
+        _message(good[2]),
+    ):
+        producer.produce(settings.kafka_topic, key=b"law-pc-03", value=value)
+    assert producer.flush(10) == 0
+
+    with running_worker(settings) as (worker, thread):
+        wait_for(lambda: stored(url) == 3, what="the good snapshots stored")
+        wait_for(lambda: worker.totals.dead_lettered == 1, what="the poison dead-lettered")
+        assert thread.is_alive() and worker.totals.rejected == 1
+    with psycopg.connect(url) as conn:
+        ids = {str(r[0]) for r in conn.execute("SELECT snapshot_id FROM snapshots")}
+    assert ids == {b["snapshot_id"] for b in good}
+    assert count(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'processes'::regclass") == 1
+
+    [letter] = _dead_letters(settings, 1)
+    assert json.loads(letter.value())["snapshot_id"] == poison["snapshot_id"]
+    reason = dict(letter.headers())["dream.error"]
+    assert reason.startswith(b"rejected: collected_at") and b"0001-01-01T00:00:00+14:00" in reason
+
+
+def test_snapshot_the_database_refuses_is_isolated_from_its_batch(
+    api: TestClient, settings: Settings
+) -> None:
+    """A PID beyond ``integer`` fails the batch's COPY: the batch is split until only that
+    snapshot is left out, dead-lettered with the database's reason; no endless retry."""
+    url = settings.database_url.get_secret_value()
+    before = snapshot_body(live_ps_aux(), host="law-pc-04")
+    poison = snapshot_body(listing_with_absurd_pid(), host="law-pc-04")
+    after = snapshot_body(live_ps_aux(), host="law-pc-04")
+    for body in (before, poison, after):
+        assert api.post("/v1/snapshots", json=body).status_code == 202
+
+    with running_worker(settings) as (worker, thread):
+        wait_for(lambda: stored(url) == 2, what="the two good snapshots stored")
+        wait_for(lambda: worker.totals.dead_lettered == 1, what="the poison dead-lettered")
+        assert thread.is_alive()
+    for body in (before, after):
+        assert api.get(f"/v1/snapshots/{body['snapshot_id']}").json()["status"] == "stored"
+    [letter] = _dead_letters(settings, 1)
+    assert json.loads(letter.value())["snapshot_id"] == poison["snapshot_id"]
+    reason = dict(letter.headers())["dream.error"]
+    assert reason.startswith(b"rejected: refused by the database") and b"out of range" in reason

@@ -60,8 +60,8 @@ class Source(Protocol):
     """Yields batches of snapshots for the worker; ``ack`` after they are stored.
 
     Optional, used by the worker when present (the Kafka source has them):
-    ``dead_letter(batch, [(index, reason)]) -> bool`` before ``ack`` for snapshots that failed
-    to parse; ``pause()`` / ``resume()`` / ``idle(timeout_s)`` while the database is away;
+    ``dead_letter(batch, [(index, reason)]) -> bool`` before ``ack`` for snapshots that can
+    never be stored (and, with ``origins``, those that failed to parse); ``pause()`` / ``resume()`` / ``idle(timeout_s)`` while the database is away;
     ``set_revoke_listener(fn)`` to hear of lanes taken away; ``interrupt()`` when stopping.
     """
 

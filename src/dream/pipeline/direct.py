@@ -11,12 +11,15 @@ import uuid
 from collections import OrderedDict
 
 import anyio.to_thread
+import psycopg
+import structlog
 
 from dream.observability.tracing import inject_headers
 from dream.pipeline.base import Batch
 from dream.snapshots import Snapshot
 from dream.storage.database import Database
 
+log = structlog.get_logger(__name__)
 _MAX_TRACES = 100_000
 
 class DirectPipeline:
@@ -28,6 +31,7 @@ class DirectPipeline:
         # Fetched but not yet acknowledged: not to be fetched again while being written.
         self._in_flight: set[uuid.UUID] = set()
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         # The api's trace context of each pending snapshot (api and worker share this process),
         # bounded: a snapshot past the bound, or pending across a restart, starts a new trace.
         self._traces: OrderedDict[uuid.UUID, list[tuple[str, bytes]]] = OrderedDict()
@@ -74,5 +78,26 @@ class DirectPipeline:
             for snapshot in batch.snapshots:
                 self._traces.pop(snapshot.snapshot_id, None)
 
+    def dead_letter(self, batch: Batch, failures: list[tuple[int, str]]) -> bool:
+        """Mark the snapshots at ``failures`` (index, reason) failed: they can never be stored.
+
+        Retried while the database is away; False if closed before that.
+        """
+        delay = 0.2
+        for i, reason in failures:
+            snapshot_id = batch.snapshots[i].snapshot_id
+            log.error("snapshot marked failed", snapshot_id=str(snapshot_id), reason=reason[:500])
+            while True:
+                try:
+                    self.db.fail_pending(snapshot_id, reason)
+                    break
+                except psycopg.Error as exc:  # includes pool timeouts
+                    log.warning("could not mark snapshot failed; retrying", error=str(exc))
+                    if self._closed.wait(delay):
+                        return False
+                    delay = min(delay * 2, 10.0)
+        return True
+
     def close(self) -> None:
+        self._closed.set()
         self._wake.set()

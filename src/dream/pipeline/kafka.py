@@ -488,7 +488,9 @@ class KafkaSource:
             offset=msg.offset(),
             reason=reason[:500],
         )
-        DLQ_MESSAGES.labels("parse" if reason.startswith("parse failed") else "invalid").inc()
+        # "parse failed: …", "rejected: …" (never storable), else an undecodable message
+        kind = reason.split(" ", 1)[0].rstrip(":")
+        DLQ_MESSAGES.labels(kind if kind in ("parse", "rejected") else "invalid").inc()
         headers = list(cast(list[tuple[str, Any]], msg.headers() or []))
         headers += [
             ("dream.error", reason.encode()),

@@ -10,11 +10,14 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
+import structlog
 
 from dream.errors import StorageError
 from dream.observability.metrics import DB_POOL_CONNECTIONS
 from dream.snapshots import RawRef, Snapshot
 from dream.storage.queries import query
+
+log = structlog.get_logger(__name__)
 
 
 def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
@@ -124,28 +127,64 @@ class Database:
             return cur.execute(query("snapshot_processes"), params).fetchall()
 
     def fetch_pending(self, limit: int, exclude: list[uuid.UUID] | None = None) -> list[Snapshot]:
-        """The oldest pending snapshots, leaving out ``exclude`` (those being written)."""
+        """The oldest pending snapshots, leaving out ``exclude`` (those being written).
+
+        A row that cannot be read (psycopg refuses its value, e.g. a timestamp before year 1)
+        is marked failed with the reason, so it never blocks the queue.
+        """
+        params = {"limit": limit, "exclude": exclude or []}
+        try:
+            with self.pool.connection() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                rows = cur.execute(query("fetch_pending_snapshots"), params).fetchall()
+        except psycopg.DataError:
+            rows = self._readable_pending(params)
+        return [_pending_snapshot(r) for r in rows]
+
+    def _readable_pending(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = []
         with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            params = {"limit": limit, "exclude": exclude or []}
-            rows = cur.execute(query("fetch_pending_snapshots"), params).fetchall()
-        return [
-            Snapshot.model_construct(
-                snapshot_id=r["snapshot_id"],
-                host=r["host"],
-                os=r["os"],
-                os_version=r["os_version"],
-                user=r["user_name"],
-                faculty=r["faculty"],
-                collected_at=r["collected_at"],
-                received_at=r["received_at"],
-                command=r["command"],
-                output=r["raw_output"],
-                raw=raw_ref_from_row(r),
-                output_url=r["raw_url"] if not r["raw_sha256"] else None,
+            for (snapshot_id,) in conn.execute(query("fetch_pending_ids"), params).fetchall():
+                try:
+                    row = cur.execute(
+                        query("fetch_pending_snapshot"), {"snapshot_id": snapshot_id}
+                    ).fetchone()
+                except psycopg.DataError as exc:
+                    reason = f"rejected: the stored row is unreadable: {exc}"
+                    log.error("pending snapshot marked failed", snapshot_id=str(snapshot_id),
+                              reason=reason)  # fmt: skip
+                    conn.execute(
+                        query("fail_pending_snapshot"), {"snapshot_id": snapshot_id, "error": reason}
+                    )
+                    continue
+                if row is not None:
+                    rows.append(row)
+        return rows
+
+    def fail_pending(self, snapshot_id: uuid.UUID, reason: str) -> None:
+        """Make a pending snapshot final as ``failed`` with ``reason`` (it can never be stored)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("fail_pending_snapshot"), {"snapshot_id": snapshot_id, "error": reason}
             )
-            for r in rows
-        ]
+
+
+def _pending_snapshot(r: dict[str, Any]) -> Snapshot:
+    return Snapshot.model_construct(
+        snapshot_id=r["snapshot_id"],
+        host=r["host"],
+        os=r["os"],
+        os_version=r["os_version"],
+        user=r["user_name"],
+        faculty=r["faculty"],
+        collected_at=r["collected_at"],
+        received_at=r["received_at"],
+        command=r["command"],
+        output=r["raw_output"],
+        raw=raw_ref_from_row(r),
+        output_url=r["raw_url"] if not r["raw_sha256"] else None,
+    )
 
 
 __all__ = ["Database", "Jsonb", "snapshot_params"]

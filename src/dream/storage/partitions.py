@@ -15,6 +15,7 @@ _PARTITION_LOCK_KEY = 0x44524550  # "DREP": serializes partition DDL across work
 
 
 def month_of(moment: datetime) -> date:
+    """The UTC month of ``moment``; OverflowError when that falls outside year 1..9999."""
     utc = moment.astimezone(UTC)
     return date(utc.year, utc.month, 1)
 
@@ -34,13 +35,28 @@ class PartitionManager:
         self._known: set[str] = set()
         self._lock = threading.Lock()
 
-    def ensure(self, conn: psycopg.Connection, moments: Iterable[datetime]) -> None:
+    def ensure(self, conn: psycopg.Connection, moments: Iterable[datetime]) -> dict[datetime, str]:
         """Create the partitions covering ``moments`` that do not exist yet.
 
+        Returns the moments refused, with why: no partition is made for them, so rows at those
+        moments cannot be written (the writer rejects their snapshots rather than retry).
         Runs its own short transactions: partition DDL locks the parent table, so it must not
         sit inside a long data transaction.
         """
-        wanted = {month_of(m) for m in moments}
+        refused: dict[datetime, str] = {}
+        wanted: set[date] = set()
+        for moment in set(moments):
+            try:
+                month = month_of(moment)
+                next_month(month)  # December 9999 has no upper bound either
+            except (OverflowError, ValueError):
+                refused[moment] = f"{moment.isoformat()} is outside the years 1 to 9999 in UTC"
+                continue
+            wanted.add(month)
+        self._create(conn, wanted)
+        return refused
+
+    def _create(self, conn: psycopg.Connection, wanted: set[date]) -> None:
         with self._lock:
             missing = [m for m in wanted if partition_name(m) not in self._known]
             if not missing:

@@ -49,6 +49,27 @@ WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
 ORDER BY received_at
 LIMIT %(limit)s
 
+-- name: fetch_pending_ids
+-- The same choice as fetch_pending_snapshots, ids only: to read the rows one at a time when one
+-- of them cannot be read (a timestamp before year 1, stored before the api refused those).
+SELECT snapshot_id
+FROM snapshots
+WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
+ORDER BY received_at
+LIMIT %(limit)s
+
+-- name: fetch_pending_snapshot
+SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
+       raw_output, raw_sha256, raw_size, raw_compression, raw_url
+FROM snapshots
+WHERE status = 'pending' AND snapshot_id = %(snapshot_id)s
+
+-- name: fail_pending_snapshot
+-- A pending snapshot that can never be stored: final, with the reason (its output stays).
+UPDATE snapshots
+SET status = 'failed', error = %(error)s, stored_at = now()
+WHERE snapshot_id = %(snapshot_id)s AND status = 'pending'
+
 -- name: snapshot_processes
 -- A snapshot's process rows. collected_at narrows the scan to one partition.
 SELECT pid, ppid, process_user AS user, name, command, app, is_system, cpu_percent, mem_percent,

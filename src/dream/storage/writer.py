@@ -45,6 +45,8 @@ class WriteSummary:
     snapshots_skipped: int = 0  # already final: a replay or a retry
     process_rows: int = 0
     written_ids: set = field(default_factory=set)  # the snapshots this write made final
+    # (index in the batch, why) of snapshots that can never be stored as they are: not written
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 def process_row(snapshot: Snapshot, p: ProcessRecord) -> tuple[object, ...]:
@@ -64,40 +66,91 @@ class SnapshotWriter:
         self.partitions = partitions or PartitionManager()
 
     def write(self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]) -> WriteSummary:
-        """Write ``batch`` in one transaction. ``conn`` must be in autocommit mode.
+        """Write ``batch``; ``conn`` must be in autocommit mode.
 
         A snapshot already final in the database (stored or failed) is left untouched and its
         process rows are not written again: replaying a message changes nothing.
+
+        One snapshot never holds the others back: those that can never be stored (no partition
+        for their time; data PostgreSQL refuses) are left out and listed in
+        ``summary.rejected``, the rest is written. Raises StorageError only for what may pass
+        (database away, pool exhausted): retrying the whole batch is then safe (idempotent).
         """
         summary = WriteSummary()
         if not batch:
             return summary
         try:
-            self.partitions.ensure(conn, (item.snapshot.collected_at for item in batch))
-            with conn.transaction():
-                final_now = self._upsert_snapshots(conn, batch)
-                to_copy = set(final_now)  # a message twice in one batch is written once
-                rollups = RollupBatch()  # usage rollups, kept in this same transaction
-                with conn.cursor().copy(COPY_PROCESSES) as copy:
-                    for item in batch:
-                        if item.snapshot.snapshot_id not in to_copy:
-                            continue
-                        to_copy.discard(item.snapshot.snapshot_id)
-                        snapshot = item.snapshot
-                        for proc in item.processes:
-                            copy.write_row(process_row(snapshot, proc))
-                        summary.process_rows += len(item.processes)
-                        rollups.add(snapshot, item.processes)
-                if rollups:
-                    rollups.write(conn)
+            refused = self.partitions.ensure(conn, (item.snapshot.collected_at for item in batch))
         except psycopg.Error as exc:
+            raise StorageError(f"could not create partitions: {exc}") from exc
+        storable = []
+        for i, item in enumerate(batch):
+            why = refused.get(item.snapshot.collected_at)
+            if why is None:
+                storable.append(i)
+            else:
+                summary.rejected.append((i, f"collected_at has no partition: {why}"))
+        self._write_isolating(conn, batch, storable, summary)
+        summary.snapshots_written = len(summary.written_ids)
+        summary.snapshots_skipped = len(batch) - len(summary.written_ids) - len(summary.rejected)
+        summary.rejected.sort()
+        return summary
+
+    def _write_isolating(
+        self,
+        conn: psycopg.Connection,
+        batch: Sequence[ProcessedSnapshot],
+        indices: list[int],
+        summary: WriteSummary,
+    ) -> None:
+        """Write ``batch[indices]`` in one transaction; if its data is refused, bisect.
+
+        Each half is its own transaction, so a poison snapshot costs log2(batch) extra
+        transactions and every other snapshot is still stored.
+        """
+        if not indices:
+            return
+        try:
+            written, rows = self._write_once(conn, [batch[i] for i in indices])
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError, OverflowError,
+                ValueError) as exc:  # fmt: skip
             if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
                 self.partitions.forget()  # dropped by retention; the retry creates it again
-            raise StorageError(f"could not write batch of {len(batch)} snapshots: {exc}") from exc
-        summary.written_ids = final_now
-        summary.snapshots_written = len(final_now)
-        summary.snapshots_skipped = len(batch) - len(final_now)
-        return summary
+                raise StorageError(f"could not write batch: {exc}") from exc
+            if len(indices) == 1:
+                summary.rejected.append((indices[0], f"refused by the database: {exc}"))
+                return
+            half = len(indices) // 2
+            self._write_isolating(conn, batch, indices[:half], summary)
+            self._write_isolating(conn, batch, indices[half:], summary)
+            return
+        except psycopg.Error as exc:
+            raise StorageError(f"could not write batch of {len(indices)} snapshots: {exc}") from exc
+        summary.written_ids |= written
+        summary.process_rows += rows
+
+    def _write_once(
+        self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]
+    ) -> tuple[set, int]:
+        """One transaction: the snapshots' rows, their process rows and rollups."""
+        process_rows = 0
+        with conn.transaction():
+            final_now = self._upsert_snapshots(conn, batch)
+            to_copy = set(final_now)  # a message twice in one batch is written once
+            rollups = RollupBatch()  # usage rollups, kept in this same transaction
+            with conn.cursor().copy(COPY_PROCESSES) as copy:
+                for item in batch:
+                    if item.snapshot.snapshot_id not in to_copy:
+                        continue
+                    to_copy.discard(item.snapshot.snapshot_id)
+                    snapshot = item.snapshot
+                    for proc in item.processes:
+                        copy.write_row(process_row(snapshot, proc))
+                    process_rows += len(item.processes)
+                    rollups.add(snapshot, item.processes)
+            if rollups:
+                rollups.write(conn)
+        return final_now, process_rows
 
     @staticmethod
     def _upsert_snapshots(conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]) -> set:

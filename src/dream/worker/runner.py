@@ -58,6 +58,7 @@ class WorkerTotals:
     process_rows: int = 0
     failed_snapshots: int = 0
     dead_lettered: int = 0
+    rejected: int = 0  # could never be stored as they are (dead-lettered, not written)
 
 
 @dataclass(slots=True)
@@ -258,17 +259,24 @@ class Worker:
             self._abandon("stopped before the batch could be stored")
             return
         in_flight.summary = summary
-        failures = [
-            (i, f"parse failed: {p.error}")
-            for i, p in enumerate(in_flight.processed)
-            if p.status == "failed"
-        ]
+        # Rejected snapshots (never storable as they are) were not written: the source records
+        # them (Kafka: dead-letter topic; direct: the row marked failed) and the batch moves on.
+        failures = [(i, f"rejected: {why}") for i, why in summary.rejected]
+        if in_flight.batch.origins:  # the original messages, for the dead-letter topic
+            failures += [
+                (i, f"parse failed: {p.error}")
+                for i, p in enumerate(in_flight.processed)
+                if p.status == "failed"
+            ]
         dead_letter = self._source_op("dead_letter")
-        if failures and dead_letter is not None and in_flight.batch.origins:
-            if not dead_letter(in_flight.batch, failures):
+        if failures and dead_letter is None:
+            log.error("snapshots rejected and no dead-letter destination", rejected=failures)
+        elif failures and dead_letter is not None:
+            if not dead_letter(in_flight.batch, sorted(failures)):
                 self._abandon("stopped before the dead letters were acknowledged")
                 return
             self.totals.dead_lettered += len(failures)
+        self.totals.rejected += len(summary.rejected)
         if self._abandoned:
             return
         self.source.ack(in_flight.batch)
