@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -165,3 +166,72 @@ def test_names_are_stored_and_queried_nfkc_normalized(client: TestClient, databa
         page = client.get("/v1/processes", params={"host": host, "faculty": faculty,
                                                    "include_system": "true"}).json()  # fmt: skip
         assert page["items"] and page["filters"]["host"] == "LAW-PC-17", page["filters"]
+
+
+def _multipart(fields: dict[str, bytes], files: dict[str, bytes]) -> tuple[bytes, str]:
+    boundary = "dreamboundary7d3"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v
+             for k, v in fields.items()]  # fmt: skip
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{k}.txt"'
+              f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + v
+              for k, v in files.items()]  # fmt: skip
+    body = b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _form_fields(**overrides: str) -> dict[str, bytes]:
+    body = snapshot_body("", **overrides)
+    return {k: str(v).encode() for k, v in body.items() if k != "output"}
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_multipart_field_that_is_not_utf8_is_422_naming_it(
+    client: TestClient, as_file: bool
+) -> None:
+    fields = _form_fields()
+    host = fields.pop("host")[:-1] + b"\xe9"  # Latin-1 'é': was stored as Latin-1, silently
+    files = {"output": live_ps_aux().encode()}
+    if as_file:
+        files["host"] = host  # was decoded as Windows-1252, silently
+    else:
+        fields["host"] = host
+    content, content_type = _multipart(fields, files)
+    response = client.post("/v1/snapshots", content=content,
+                           headers={"Content-Type": content_type})  # fmt: skip
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "host"] and "not valid UTF-8" in error["msg"], error
+    assert "0xe9" in error["msg"], error
+
+
+def test_urlencoded_field_that_is_not_utf8_is_422_naming_it(client: TestClient) -> None:
+    body = snapshot_body("USER PID COMMAND\n")
+    encoded = "&".join(f"{k}={quote(str(v))}" for k, v in body.items() if k != "faculty")
+    response = client.post("/v1/snapshots", content=encoded + "&faculty=law%FF",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "faculty"] and "not valid UTF-8" in error["msg"], error
+
+
+def test_multipart_output_keeps_its_code_page_decoding(client: TestClient, database: str) -> None:
+    """The listing itself may be Windows-1252 (a legacy console), as a file or a text field."""
+    listing = "USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n" + \
+        "jos\u00e9 1 0.0 0.1 1000 900 ? S 10:00 0:00 caf\u00e9\n"  # fmt: skip
+    for as_file in (False, True):
+        fields = _form_fields()
+        sid = fields["snapshot_id"].decode()
+        raw = listing.encode("cp1252")
+        if as_file:
+            content, content_type = _multipart(fields, {"output": raw})
+        else:
+            content, content_type = _multipart({**fields, "output": raw}, {})
+        response = client.post("/v1/snapshots", content=content,
+                               headers={"Content-Type": content_type})  # fmt: skip
+        assert response.status_code == 202, response.text
+        wait_for(lambda sid=sid: client.get(f"/v1/snapshots/{sid}").json()["status"]
+                 in ("stored", "failed") or None, what="snapshot settled")  # fmt: skip
+        with psycopg.connect(database) as conn:
+            (command,) = conn.execute("SELECT command FROM processes WHERE snapshot_id = %s",
+                                      (sid,)).fetchone() or (None,)  # fmt: skip
+        assert command == "caf\u00e9", (as_file, command)

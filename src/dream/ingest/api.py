@@ -29,7 +29,7 @@ from dream.ingest.errors import install_validation_handler
 from dream.ingest.metrics import install_http_metrics
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
-from dream.ingest.body import BodyTooLarge, decode_output, read_limited
+from dream.ingest.body import BodyTooLarge, field_text, read_limited
 from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
 from dream.blobs.api import install as install_raw
 from dream.pipeline.base import Publisher
@@ -227,7 +227,7 @@ async def _snapshot_from_request(request: Request, limit: int) -> SnapshotIn:
                 data = await value.read(limit + 1)
                 if len(data) > limit:
                     raise BodyTooLarge(limit)
-                fields[key] = decode_output(data)
+                fields[key] = field_text(key, data)  # output: decode_output
                 if key == "output":  # the bytes as sent: what the blob store keeps
                     setattr(request.state, RAW_UPLOAD_STATE, data)
             else:

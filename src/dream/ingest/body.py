@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncGenerator
+from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import anyio
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import FormData
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
@@ -16,6 +19,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 MAX_FORM_FIELDS = 32
 MAX_FORM_FILES = 2
 MAX_FIELD_BYTES = 1024 * 1024
+OUTPUT_FIELD = "output"  # the listing: decoded by decode_output, every other field is UTF-8
 
 
 class BodyTooLarge(HTTPException):
@@ -78,12 +82,12 @@ async def read_form(request: Request, limit: int, timeout_s: float) -> FormData:
     stream = limited_stream(request, limit, timeout_s)
     parser: MultiPartParser | FormParser
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
-        parser = MultiPartParser(
+        parser = Utf8MultiPartParser(
             request.headers, stream, max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS,
             max_part_size=MAX_FIELD_BYTES,
         )  # fmt: skip
     else:
-        parser = FormParser(
+        parser = Utf8FormParser(
             request.headers, stream, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
         )
     try:
@@ -112,3 +116,83 @@ def decode_output(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+# Starlette decodes a multipart text field that is not UTF-8 as Latin-1, and urlencoded escapes
+# with U+FFFD replacements, without a word: a host name would be stored garbled. The parsers
+# below check every field's raw bytes instead (422 naming the field).
+
+
+def _not_utf8(name: str, data: bytes) -> dict[str, object] | None:
+    """The validation error of field ``name`` if ``data`` is not UTF-8, else None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {
+            "type": "unicode_decode",
+            "loc": ("body", name),
+            "msg": f"is not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "input": data[:200].decode("utf-8", errors="replace"),
+        }
+    return None
+
+
+def field_text(name: str, data: bytes) -> str:
+    """An uploaded file's text: ``output`` by ``decode_output``, any other field UTF-8 or 422."""
+    if name == OUTPUT_FIELD:
+        return decode_output(data)
+    error = _not_utf8(name, data)
+    if error is not None:
+        raise RequestValidationError([error])
+    return data.decode("utf-8")
+
+
+class Utf8MultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, refusing text fields that are not UTF-8 (422)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._errors: list[dict[str, object]] = []
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
+            data = bytes(part.data)
+            if part.field_name == OUTPUT_FIELD:
+                self.items.append((part.field_name, decode_output(data)))
+                return
+            error = _not_utf8(part.field_name, data)
+            if error is not None:
+                self._errors.append(error)
+        super().on_part_end()
+
+    async def parse(self) -> FormData:
+        form = await super().parse()
+        if self._errors:
+            await form.close()
+            raise RequestValidationError(self._errors)
+        return form
+
+
+class Utf8FormParser(FormParser):
+    """Starlette's urlencoded parser, refusing fields whose escapes are not UTF-8 (422); here
+    ``output`` too: urlencoded text has no BOM or code page to go by."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._errors: list[dict[str, object]] = []
+
+    def on_field_end(self) -> None:
+        name = unquote_to_bytes(bytes(self._field_name).replace(b"+", b" "))
+        value = unquote_to_bytes(bytes(self._field_value).replace(b"+", b" "))
+        field = name.decode("utf-8", errors="replace")
+        error = _not_utf8(field, name) or _not_utf8(field, value)
+        if error is not None:
+            self._errors.append(error)
+        super().on_field_end()
+
+    async def parse(self) -> FormData:
+        form = await super().parse()
+        if self._errors:
+            raise RequestValidationError(self._errors)
+        return form
