@@ -48,9 +48,10 @@ docker-up:
 docker-down:
 	docker compose down
 
-## Re-pin the image's dependencies after changing pyproject.toml.
+## Re-pin the image's dependencies after changing pyproject.toml (with the `export` extra:
+## the image answers Parquet exports).
 lock: install
-	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	$(VENV)/bin/uv pip compile pyproject.toml --extra export --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
 
 clean:

@@ -1,5 +1,5 @@
 """Smoke test of a running Dream api: keys are checked, a posted `ps aux` is stored, the api is
-ready, the dashboard answers. Exits non-zero naming the first failure.
+ready, the dashboard and a Parquet export answer. Exits non-zero naming the first failure.
 
     python scripts/smoke.py http://127.0.0.1:8080 dream_<admin key>
 
@@ -57,6 +57,11 @@ def smoke(url: str, admin_key: str, *, timeout_s: float = 60.0) -> dict[str, Any
         page = _expect(http.get("/"), 200, "the dashboard")
         if "<html" not in page.text.lower():
             raise SmokeFailure(f"the dashboard is not HTML: {page.text[:200]}")
+        parquet = _expect(http.get("/v1/export", headers=auth,
+                                   params={"query": "processes", "format": "parquet"}),
+                          200, "a Parquet export")  # fmt: skip
+        if not parquet.content.startswith(b"PAR1"):
+            raise SmokeFailure(f"the Parquet export is not Parquet: {parquet.content[:40]!r}")
     return state
 
 
