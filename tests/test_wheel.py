@@ -8,6 +8,7 @@ file missing from ``package-data`` only shows here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,30 @@ def test_the_wheel_holds_every_data_file_the_package_ships(installed: Installed)
     with zipfile.ZipFile(installed.wheel) as wheel:
         missing = wanted - set(wheel.namelist())
     assert not missing, f"package-data in pyproject.toml leaves these out of the wheel: {missing}"
+
+
+# `pip install dream` (bare, or with extras) fetches an unrelated 2011 package from PyPI.
+_WRONG_INSTALL = re.compile(r"install\s+['\"]?dream(\[|['\"`\s)]|$)", re.MULTILINE)
+
+
+def test_the_distribution_is_dream_usage_and_every_instruction_says_so(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        (metadata,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        headers = wheel.read(metadata).decode()
+        entry_points = next(wheel.read(n).decode() for n in wheel.namelist()
+                            if n.endswith(".dist-info/entry_points.txt"))  # fmt: skip
+    assert "\nName: dream-usage\n" in headers
+    assert "dream = dream.cli:app" in entry_points  # the command keeps its name
+    wrong: dict[str, list[str]] = {}
+    for name in _git_files("--cached", "--others", "--exclude-standard"):
+        path = ROOT / name
+        if path.is_file() and path.suffix in {".md", ".py", ".ipynb", ".yml", ".yaml", ".toml", ""}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found = [m.group(0) for m in _WRONG_INSTALL.finditer(text.replace("dream-usage", ""))]
+            if found:
+                wrong[name] = found
+    wrong.pop("tests/test_wheel.py", None)
+    assert not wrong, f"instructions that install the wrong package: {wrong}"
 
 
 def _env(tmp: Path, database_url: str) -> dict[str, str]:

@@ -8,7 +8,7 @@
 Every method takes the api's filters as keyword arguments: ``faculty``, ``os``, ``user``,
 ``host``, ``app``, ``from_`` (``from`` is a Python keyword; ``datetime`` or ISO 8601 text),
 ``to`` and ``include_system``. ``dataframe=True`` answers with a pandas DataFrame (pandas is
-optional: ``pip install 'dream[client]'``). The key is sent as ``Authorization: Bearer <key>``;
+optional: ``pip install 'dream-usage[client]'``). The key is sent as ``Authorization: Bearer <key>``;
 without ``key`` the ``DREAM_API_KEY`` environment variable is used when set.
 """
 
@@ -52,7 +52,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
         import pandas as pd
     except ImportError:
         raise ImportError(
-            "dataframe=True needs pandas: pip install pandas (or 'dream[client]')"
+            "dataframe=True needs pandas: pip install pandas (or 'dream-usage[client]')"
         ) from None
     frame = pd.DataFrame(rows, columns=columns)
     for column in _TIME_COLUMNS:

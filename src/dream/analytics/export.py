@@ -6,7 +6,7 @@ question (``top-apps``, ``usage``, ``breakdown``, ``processes``, ``users``, ``fa
 ``hosts``), every other parameter is that question's own. ``processes`` follows the cursor
 itself, up to ``limit`` rows (default 100 000).
 
-Parquet needs pyarrow, an optional dependency (``pip install 'dream[export]'``); without it the
+Parquet needs pyarrow, an optional dependency (``pip install 'dream-usage[export]'``); without it the
 api answers 415 and says so, and CSV keeps working.
 """
 
@@ -112,7 +112,7 @@ def _file_response(
         except ParquetUnavailable:
             return JSONResponse(
                 {"detail": "Parquet export needs pyarrow on the server, which is not installed"
-                 " (pip install 'dream[export]'); format=csv works without it"},
+                 " (pip install 'dream-usage[export]'); format=csv works without it"},
                 status_code=415,
             )  # fmt: skip
         media = PARQUET_MEDIA_TYPE
@@ -160,7 +160,7 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
             "`query` names the question, every other parameter is that question's own, e.g."
             " `/v1/export?query=top-apps&format=parquet&faculty=law&os=windows`, or"
             " `query=processes&host=law-pc-17&limit=500000` (the cursor is followed here)."
-            " Parquet needs pyarrow on the server (`dream[export]`): without it, 415."
+            " Parquet needs pyarrow on the server (`dream-usage[export]`): without it, 415."
         ),
         response_class=Response,
         responses={
