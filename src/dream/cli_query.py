@@ -19,18 +19,20 @@ err = Console(stderr=True)
 _credentials: dict[str, str] = {}
 
 
+# --key works before the question (`dream query --key K top-apps`) and after it, as --url does.
+Key = Annotated[
+    str | None,
+    typer.Option("--key", envvar="DREAM_API_KEY", help="An API key with the query role."),
+]
+
+
 @query_app.callback()
-def _key_option(
-    key: Annotated[
-        str | None,
-        typer.Option("--key", envvar="DREAM_API_KEY", help="An API key with the query role."),
-    ] = None,
-) -> None:
+def _key_option(key: Key = None) -> None:
     """Ask a Dream api research questions (rich table, or --json / --csv)."""
     if key:
         _credentials["Authorization"] = f"Bearer {key}"
 
-Url = Annotated[str, typer.Option(help="Dream api base URL.")]
+Url = Annotated[str, typer.Option(help="Dream api base URL.", envvar="DREAM_URL")]
 Faculty = Annotated[str | None, typer.Option(help="Only this faculty.")]
 Os = Annotated[str | None, typer.Option("--os", help="linux | windows | macos")]
 User = Annotated[str | None, typer.Option(help="Only this user.")]
@@ -81,8 +83,10 @@ def _get(url: str, path: str, params: dict[str, Any], *, as_csv: bool) -> Any:
 
 def _emit(
     url: str, path: str, params: dict[str, Any], as_json: bool, as_csv: bool,
-    table: Any,
+    table: Any, key: str | None,
 ) -> None:  # fmt: skip
+    if key:  # given after the question: it wins over one given before
+        _credentials["Authorization"] = f"Bearer {key}"
     if as_json and as_csv:
         err.print("[red]error:[/red] choose one of --json and --csv")
         raise typer.Exit(2)
@@ -119,12 +123,14 @@ def top_apps(
     limit: Annotated[int, typer.Option(help="How many applications.")] = 10,
     metric: Metric = "users",
     url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
+    key: Key = None,
 ) -> None:  # fmt: skip
     """The most used applications (by distinct users unless --metric says otherwise)."""
     params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
                       include_system=include_system, limit=limit, metric=metric)  # fmt: skip
     _emit(url, "/v1/analytics/top-apps", params, as_json, as_csv,
-          lambda b: _table(f"Top applications by {metric} ({_caption(b)})", ["app"], b["items"]))  # fmt: skip
+          lambda b: _table(f"Top applications by {metric} ({_caption(b)})", ["app"], b["items"]),
+          key)  # fmt: skip
 
 
 @query_app.command()
@@ -136,6 +142,7 @@ def usage(
         str | None, typer.Option(help="faculty | os | user | host | app")
     ] = None,
     url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
+    key: Key = None,
 ) -> None:  # fmt: skip
     """A time series per group (e.g. --app matlab --bucket week --group-by faculty)."""
     params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
@@ -146,7 +153,7 @@ def usage(
         first = ["group", "bucket"] if group_by else ["bucket"]
         return _table(f"Usage per {bucket} ({_caption(body)})", first, rows)
 
-    _emit(url, "/v1/analytics/usage", params, as_json, as_csv, table)
+    _emit(url, "/v1/analytics/usage", params, as_json, as_csv, table, key)
 
 
 @query_app.command()
@@ -157,12 +164,13 @@ def breakdown(
     metric: Metric = "users",
     limit: Annotated[int, typer.Option(help="At most this many values.")] = 1000,
     url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
+    key: Key = None,
 ) -> None:  # fmt: skip
     """Counts per faculty, OS, user, host or app."""
     params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
                       include_system=include_system, by=by, metric=metric, limit=limit)  # fmt: skip
     _emit(url, "/v1/analytics/breakdown", params, as_json, as_csv,
-          lambda b: _table(f"By {by} ({_caption(b)})", [by], b["items"]))  # fmt: skip
+          lambda b: _table(f"By {by} ({_caption(b)})", [by], b["items"]), key)  # fmt: skip
 
 
 def prune_raw(

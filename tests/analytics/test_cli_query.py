@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +20,29 @@ import analytics_dataset as ds
 import services
 from dream.app import Dream
 from dream.ingest.api import create_app
+from dream.settings import Settings
 from helpers import wait_for
 
 
 @pytest.fixture
 def live_api(dream: Dream, rows: list[ds.Row]) -> Iterator[str]:
+    yield from _serve(dream)
+
+
+@pytest.fixture
+def secured_api(database_url: str, tmp_path: Path, rows: list[ds.Row]) -> Iterator[tuple[str, str]]:
+    """An api that wants keys, and the secret of a `query` key."""
+    secured = Dream(Settings(database_url=database_url, data_dir=tmp_path, pii_mode="off",
+                             auth="on"))  # fmt: skip
+    key = secured.keys.create("analyst", "query").secret
+    try:
+        for url in _serve(secured):
+            yield url, key
+    finally:
+        secured.close()
+
+
+def _serve(dream: Dream) -> Iterator[str]:
     port = services.free_port()
     app = create_app(dream, publisher=dream.publisher())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -88,6 +107,30 @@ def test_query_usage_and_breakdown(live_api: str, rows: list[ds.Row]) -> None:
     ]
     done = dream_cli("query", "usage", "--app", "matlab", "--url", live_api)
     assert done.returncode == 0 and "matlab" in done.stdout, done.stderr
+
+
+def test_query_reads_the_url_from_dream_url(live_api: str, rows: list[ds.Row]) -> None:
+    done = dream_cli("query", "top-apps", "--json", env={"DREAM_URL": live_api})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["items"] == ds.top_apps(rows, {})
+
+
+def test_query_key_before_or_after_the_question_or_from_dream_api_key(
+    secured_api: tuple[str, str],
+) -> None:
+    url, key = secured_api
+    env = {"DREAM_URL": url, "DREAM_API_KEY": ""}
+    refused = dream_cli("query", "top-apps", "--json", env=env)
+    assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
+    for args, extra in (
+        (["--key", key, "top-apps", "--json"], {}),
+        (["top-apps", "--json", "--key", key], {}),
+        (["breakdown", "--by", "faculty", "--key", key, "--json"], {}),
+        (["usage", "--json"], {"DREAM_API_KEY": key}),
+    ):
+        done = dream_cli("query", *args, env={**env, **extra})
+        assert done.returncode == 0, (args, done.stderr)
+        assert json.loads(done.stdout), args
 
 
 def test_query_reports_invalid_values(live_api: str) -> None:
