@@ -13,8 +13,11 @@ from dream.errors import ConfigurationError
 from dream.pipeline.base import Publisher, Source
 from dream.pipeline.direct import DirectPipeline
 from dream.settings import Settings
+from dream.snapshots import ClockWindow
 from dream.storage.database import Database
 from dream.storage.migrate import migrate
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import SnapshotWriter
 from dream.security.auth import Authenticator
 from dream.security.keys import KeyStore
 from dream.security.oidc import OidcConfig, OidcVerifier
@@ -89,11 +92,18 @@ class Dream:
             batch_size=self.settings.batch_size,
             batch_wait_s=self.settings.batch_wait_s,
             rebalance_wait_s=self.settings.rebalance_wait_s,
+            # No partition for months the api would refuse: their number stays bounded.
+            writer=SnapshotWriter(PartitionManager(self.clock_window)),
             scrubber=self.scrubber,
             raw=self.raw_outputs,
             telemetry=self.settings.telemetry == "on",
             progress=Progress(self.settings.worker_stuck_after_s),
         )
+
+    @cached_property
+    def clock_window(self) -> ClockWindow:
+        """The collected_at the api accepts (DREAM_MAX_CLOCK_SKEW, DREAM_MAX_SNAPSHOT_AGE)."""
+        return ClockWindow(self.settings.max_clock_skew, self.settings.max_snapshot_age)
 
     @cached_property
     def raw_outputs(self) -> RawOutputs:

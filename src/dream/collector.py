@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,7 +163,10 @@ class Sender:
             self._owned = True
 
     def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector"}
+        # Date: this machine's clock when sending, so the api can tell how far off it is
+        # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.
+        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector",
+                   "Date": formatdate(usegmt=True)}  # fmt: skip
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         return headers

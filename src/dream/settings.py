@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -27,6 +28,16 @@ class FileEnvSettingsSource(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = value
         return values
+
+
+def _seconds_or_iso(value: Any) -> Any:
+    """``DREAM_X=86400`` means seconds; anything else (``P1D``, ``PT36H``) is left to pydantic."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class Settings(BaseSettings):
@@ -67,6 +78,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_snapshot_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_clock_skew: Duration = Field(
+        default=timedelta(days=1), gt=timedelta(0),
+        description="collected_at further ahead of the api's clock → 422 (seconds or ISO 8601: P1D).",
+    )
+    max_snapshot_age: Duration = Field(
+        default=timedelta(days=400), gt=timedelta(0),
+        description="collected_at older than this → 422 (a spool drained after weeks offline"
+        " and last year's listings still fit the default).",
+    )
     max_in_flight: int = Field(
         default=256, ge=1, description="Posts being read or produced at once; beyond → 503."
     )

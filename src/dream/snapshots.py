@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -21,14 +22,35 @@ from dream.text import no_control_characters, storable_text, visible_name
 
 OperatingSystem = Literal["linux", "windows", "macos"]
 
-# Clocks of lab machines drift; a day of slack keeps honest machines in, a wrong year out.
-_MAX_FUTURE = timedelta(days=1)
+
+@dataclass(frozen=True, slots=True)
+class ClockWindow:
+    """The ``collected_at`` a deployment accepts (DREAM_MAX_CLOCK_SKEW, DREAM_MAX_SNAPSHOT_AGE).
+
+    Clocks of lab machines drift, so a little future is fine; a spool drained after weeks
+    offline or last year's listings imported are old but honest. Beyond that it is a wrong
+    clock, refused before it becomes a partition of its own.
+    """
+
+    max_skew: timedelta = timedelta(days=1)
+    max_age: timedelta = timedelta(days=400)
+
+    def problem(self, collected_at: datetime, now: datetime) -> str | None:
+        """Why ``collected_at`` is refused at ``now``, naming the allowed window; None if fine."""
+        now = now.astimezone(UTC)
+        earliest, latest = now - self.max_age, now + self.max_skew
+        window = f"accepted: {earliest:%Y-%m-%dT%H:%M:%SZ} to {latest:%Y-%m-%dT%H:%M:%SZ}"
+        if collected_at > latest:
+            return f"lies more than {_duration(self.max_skew)} in the future ({window})"
+        if collected_at < earliest:
+            return f"is more than {_duration(self.max_age)} old ({window})"
+        return None
 
 
-def _not_in_future(value: datetime) -> datetime:
-    if value > datetime.now(UTC) + _MAX_FUTURE:
-        raise ValueError("lies more than a day in the future")
-    return value
+def _duration(span: timedelta) -> str:
+    if span % timedelta(days=1) == timedelta(0):
+        return f"{span.days} day{'s' if span.days != 1 else ''}"
+    return f"{span.total_seconds():g} seconds"
 
 
 # Host and faculty names: NFKC-normalized, invisible characters refused (dream.text).
@@ -60,7 +82,8 @@ RawOutput = Annotated[str, AfterValidator(storable_text)]
 OutputUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^s3://[^/\s]+/\S+$")
 ]
-CollectedAt = Annotated[AwareDatetime, AfterValidator(_not_in_future)]
+# Which times are plausible depends on the deployment: the api checks them (ClockWindow).
+CollectedAt = AwareDatetime
 
 
 class SnapshotMetadata(BaseModel):

@@ -8,6 +8,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 import anyio.to_thread
@@ -25,6 +26,7 @@ from dream.analytics.export import export_router_for
 from dream.app import Dream
 from dream.dashboard import dashboard_router
 from dream.errors import SnapshotTooLarge, StorageError, TransportError
+from dream.ingest.clock import check_collected_at, observe_agent_clock
 from dream.ingest.errors import install_validation_handler
 from dream.ingest.metrics import install_http_metrics
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
@@ -373,7 +375,10 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
             incoming = await _snapshot_from_request(request, settings.max_snapshot_bytes)
             if incoming.snapshot_id is None and idempotency_key:
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
-            snapshot = Snapshot.accept(incoming)
+            received_at = datetime.now(UTC)
+            check_collected_at(incoming, dream.clock_window, received_at)  # else 422
+            observe_agent_clock(request, incoming.host, received_at)
+            snapshot = Snapshot.accept(incoming, received_at=received_at)
             snapshot = await prepare_raw(dream, snapshot, request)  # claim check (dream/blobs)
             snapshot = dream.scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)

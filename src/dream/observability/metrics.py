@@ -27,6 +27,11 @@ SNAPSHOTS_INGESTED = Counter(
 SNAPSHOT_INGESTED_BYTES = Counter(  # Prometheus naming: the unit before _total
     "dream_snapshot_ingested_bytes_total", "Bytes of raw output accepted by the api."
 )
+CLOCK_SKEW = Histogram(
+    "dream_clock_skew_seconds",
+    "How far a collector's clock (its Date header) is from the api's, either way.",
+    buckets=(1, 5, 30, 60, 300, 3600, 6 * 3600, 86400, 7 * 86400),
+)
 PRODUCE_ERRORS = Counter(
     "dream_produce_errors_total", "Snapshots the pipeline refused or failed to take.", ["reason"]
 )
