@@ -71,19 +71,29 @@ def kafka_bootstrap() -> Iterator[str]:
         services.stop_kafka(state)
 
 
-@pytest.fixture
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
+def _fresh_database(server_url: str) -> Iterator[str]:
     from dream.storage.migrate import migrate
 
     name = f"dream_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(postgres_server_url, dbname=name)
+    url = make_conninfo(server_url, dbname=name)
     migrate(url)
     yield url
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+    with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    yield from _fresh_database(postgres_server_url)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, migrated database shared by one module's tests (many cases, one set-up)."""
+    yield from _fresh_database(postgres_server_url)
 
 
 @pytest.fixture

@@ -6,10 +6,14 @@ from __future__ import annotations
 import io
 import json
 import sys
+import uuid
+import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -20,9 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "analytics"))
 import analytics_dataset as ds
 import dream.client
 from dream.app import Dream
-from dream.client import Client, DreamAPIError
+from dream.client import Client, DreamAPIError, TruncatedWarning
 from dream.ingest.api import create_app
+from dream.parsing.model import ProcessRecord
 from dream.settings import Settings
+from dream.snapshots import Snapshot
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import ProcessedSnapshot, SnapshotWriter
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "notebook.ipynb"
 
@@ -53,7 +61,8 @@ def test_answers_equal_the_api(api: TestClient) -> None:
     assert dream.hosts(os="linux")
     rows = dream.processes(host="eng-lx-1", max_rows=None, page_size=7)
     assert len(rows) > 7 and all(r["host"] == "eng-lx-1" for r in rows)
-    assert len(dream.processes(host="eng-lx-1", max_rows=5)) == 5
+    with pytest.warns(TruncatedWarning, match="max_rows=5"):
+        assert len(dream.processes(host="eng-lx-1", max_rows=5)) == 5
     frm = dream.top_apps(from_="2026-03-03T00:00:00Z", to="2026-03-04T00:00:00Z")
     assert frm == api.get("/v1/analytics/top-apps", params={
         "from": "2026-03-03T00:00:00Z", "to": "2026-03-04T00:00:00Z"}).json()["items"]  # fmt: skip
@@ -66,7 +75,30 @@ def test_dataframes(api: TestClient) -> None:
     assert list(frame["app"]) == [r["app"] for r in dream.top_apps(faculty="engineering")]
     usage = dream.usage(bucket="day", dataframe=True)
     assert str(usage["bucket"].dtype).startswith("datetime64") and str(usage["bucket"].dt.tz) == "UTC"
-    assert len(dream.processes(max_rows=20, dataframe=True)) == 20
+    with pytest.warns(TruncatedWarning):
+        assert len(dream.processes(max_rows=20, dataframe=True)) == 20
+
+
+def test_processes_reads_past_ten_thousand_rows(database_url: str, tmp_path: Path) -> None:
+    """Every matching row, however many pages: no quiet cap."""
+    at = datetime.now(UTC) - timedelta(hours=1)
+    snap = Snapshot(snapshot_id=uuid.uuid4(), host="big-host", os="linux", user="ann",
+                    faculty="law", collected_at=at, received_at=at, command="ps aux",
+                    output="(generated)")  # fmt: skip
+    procs = [ProcessRecord(pid=p, user="ann", name="worker", app="worker", is_system=False,
+                           cpu_percent=0.0, rss_kb=1000) for p in range(1, 10_052)]  # fmt: skip
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        SnapshotWriter(PartitionManager()).write(
+            conn, [ProcessedSnapshot(snap, "stored", format="ps-aux", processes=procs)]
+        )
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off"))
+    try:
+        with TestClient(create_app(d, publisher=d.publisher())) as api, warnings.catch_warnings():
+            warnings.simplefilter("error", TruncatedWarning)  # the whole answer: nothing cut
+            rows = Client("http://testserver", http=api).processes(page_size=2000)
+    finally:
+        d.close()
+    assert sorted(r["pid"] for r in rows) == list(range(1, 10_052))
 
 
 def test_dataframe_without_pandas(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

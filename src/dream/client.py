@@ -15,6 +15,7 @@ without ``key`` the ``DREAM_API_KEY`` environment variable is used when set.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,10 @@ class DreamAPIError(Exception):
         super().__init__(f"HTTP {status}: {text}")
         self.status = status
         self.detail = detail
+
+
+class TruncatedWarning(UserWarning):
+    """An answer was cut at the ``max_rows`` asked for while more rows match."""
 
 
 def _param(value: Any) -> Any:
@@ -167,13 +172,19 @@ class Client:
                 return
 
     def processes(
-        self, *, max_rows: int | None = 10_000, page_size: int = 1000, dataframe: bool = False,
+        self, *, max_rows: int | None = None, page_size: int = 1000, dataframe: bool = False,
         **filters: Any,
     ) -> Any:  # fmt: skip
-        """Raw process rows (at most ``max_rows``; None: all of them)."""
+        """Every raw process row under the filters, following the cursor to the end; with
+        ``max_rows``, at most that many, and a TruncatedWarning when more rows match."""
         rows: list[dict[str, Any]] = []
         for row in self.iter_processes(page_size=page_size, **filters):
             if max_rows is not None and len(rows) >= max_rows:
+                warnings.warn(
+                    f"processes() stopped at max_rows={max_rows}: more rows match"
+                    " (max_rows=None reads them all; iter_processes() streams them)",
+                    TruncatedWarning, stacklevel=2,
+                )  # fmt: skip
                 break
             rows.append(row)
         return self._answer(rows, dataframe)
@@ -207,4 +218,4 @@ class Client:
         return self.get(f"/v1/snapshots/{snapshot_id}")
 
 
-__all__ = ["Client", "DreamAPIError"]
+__all__ = ["Client", "DreamAPIError", "TruncatedWarning"]

@@ -27,7 +27,8 @@ from dream.app import Dream
 from dream.dashboard import dashboard_router
 from dream.errors import SnapshotTooLarge, StorageError, TransportError
 from dream.ingest.clock import check_collected_at, observe_agent_clock
-from dream.ingest.errors import install_validation_handler
+from dream.ingest.errors import install_method_not_allowed, install_validation_handler
+from dream.ingest.openapi import install_openapi
 from dream.ingest.metrics import install_http_metrics
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
@@ -285,6 +286,8 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
     )
     install_http_metrics(app, enabled=settings.telemetry == "on")
     install_validation_handler(app)
+    install_method_not_allowed(app)
+    install_openapi(app, models=[SnapshotIn], problem=Problem)  # SnapshotIn: see openapi_extra
     auth = dream.authenticator()
     may_ingest = [Depends(auth.require("ingest"))]
     may_query = [Depends(auth.require("query"))]

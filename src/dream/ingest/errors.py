@@ -1,13 +1,15 @@
-"""422 responses that always serialize, whatever the client sent."""
+"""Error responses that always serialize, whatever the client sent, and say what is allowed."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 def _safe(value: Any, depth: int = 0) -> Any:
@@ -39,3 +41,21 @@ def install_validation_handler(app: FastAPI) -> None:
                 item["input"] = _safe(error["input"])
             detail.append(_safe(item))
         return JSONResponse({"detail": detail}, status_code=422)
+
+
+_PARAMETER = re.compile(r"\\\{[^/]+?\\\}")  # a `{name}` of an escaped path template
+
+
+def install_method_not_allowed(app: FastAPI) -> None:
+    """405 with ``Allow`` naming every method of the path: Starlette lists only those of the
+    first route it matched (``OPTIONS /v1/keys`` said POST, not GET). The methods come from the
+    published schema's paths, where routes of included routers are listed too."""
+
+    @app.exception_handler(405)
+    async def method_not_allowed(request: Request, exc: HTTPException) -> JSONResponse:
+        allow = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+        for template, item in app.openapi().get("paths", {}).items():
+            if re.fullmatch(_PARAMETER.sub("[^/]+", re.escape(template)), request.url.path):
+                allow.update(method.upper() for method in item)
+        headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allow))}
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers=headers)
