@@ -17,13 +17,11 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg.conninfo import make_conninfo
 
 from dream.analytics.cursor import encode_cursor
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
-from dream.storage.migrate import migrate
 from helpers import live_ps_aux, snapshot_body, wait_for
 
 ANALYTICS = ("/v1/analytics/top-apps", "/v1/analytics/usage", "/v1/analytics/breakdown?by=os",
@@ -34,16 +32,8 @@ AT = "2026-03-02T10:00:00+00:00"
 
 
 @pytest.fixture(scope="module")
-def database(postgres_server_url: str) -> Iterator[str]:
-    """One migrated database for the module: the many cases here only read it."""
-    name = f"dream_mistakes_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(postgres_server_url, dbname=name)
-    migrate(url)
-    yield url
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database(module_database_url: str) -> str:
+    return module_database_url
 
 
 @pytest.fixture(scope="module")
