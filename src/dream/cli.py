@@ -299,6 +299,12 @@ def status(
     from dream.observability.status import pipeline_status
 
     dream = _dream("dream-status", log_level="warning")
+    s = dream.settings
+    if s.database_url is None and not (s.embedded_pgdata / "PG_VERSION").exists():
+        # Starting the embedded default here would create an empty database and report on it.
+        err.print(f"[red]error:[/red] no database to report on: DREAM_DATABASE_URL is unset and"
+                  f" there is no embedded database under {s.embedded_pgdata} (DREAM_DATA_DIR)")  # fmt: skip
+        raise typer.Exit(2)
     try:
         report = pipeline_status(dream)
     finally:
