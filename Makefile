@@ -20,9 +20,10 @@ run: install
 	$(DREAM) serve --host 127.0.0.1 --port 8080
 
 ## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
+## Services the suite starts it stops; ones it found running stay, and a last line says so.
 test: install browser
 	$(PY) scripts/services.py kafka-libs >/dev/null
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; $(PY) scripts/services.py note; exit $$status
 
 ## Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser download).
 browser:
@@ -36,10 +37,11 @@ services-up: install
 services-down: install
 	@$(PY) scripts/services.py down
 
-## End-to-end and parsing benchmarks (figures printed; nothing asserted).
+## End-to-end and parsing benchmarks (figures printed; nothing asserted). Kafka and PostgreSQL
+## stay up for the next run; the last line says so (`make services-down` stops them).
 bench: install
 	$(PY) scripts/services.py kafka-libs >/dev/null
-	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS); status=$$?; $(PY) scripts/services.py note; exit $$status
 
 ## Dream, Kafka, PostgreSQL, MinIO, Prometheus and Grafana on one Docker host.
 docker-up:

