@@ -165,3 +165,13 @@ def test_the_installed_wheel_creates_keys_stores_a_snapshot_and_is_ready(
     with _serving(installed, tmp_path, env) as url:
         state = smoke(url, secret)  # scripts/smoke.py, which CI runs against the image too
     assert state["status"] == "stored"
+
+
+def test_ci_runs_the_same_smoke_test_against_the_image() -> None:
+    import yaml
+
+    jobs = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]
+    steps = " ".join(str(step.get("run", "")) for step in jobs["image-smoke"]["steps"])
+    assert "docker build" in steps and "keys create" in steps and " serve " in steps
+    assert "scripts/smoke.py" in steps
+    assert "image-smoke" in jobs["image"]["needs"]  # nothing is pushed that failed it
