@@ -18,7 +18,7 @@ from dream.storage.database import Database
 from dream.storage.migrate import migrate
 from dream.storage.partitions import PartitionManager
 from dream.storage.writer import SnapshotWriter
-from dream.security.auth import Authenticator
+from dream.security.auth import FAILURES, Authenticator
 from dream.security.keys import KeyStore
 from dream.security.oidc import OidcConfig, OidcVerifier
 from dream.security.pii import Scrubber
@@ -131,12 +131,14 @@ class Dream:
         oidc = None
         if s.oidc_issuer and s.oidc_audience and s.oidc_jwks_url:
             oidc = OidcVerifier(OidcConfig(s.oidc_issuer, s.oidc_audience, s.oidc_jwks_url,
-                                           s.oidc_role_claim))  # fmt: skip
+                                           s.oidc_role_claim,
+                                           jwks_timeout_s=s.oidc_jwks_timeout_s))  # fmt: skip
         return Authenticator(
             self.keys,
             enabled=s.auth == "on",
             oidc=oidc,
             limiter=RateLimiter(parse_limits(s.rate_limits)),
+            failures=RateLimiter(parse_limits(f"{FAILURES}={s.auth_failure_limit}")),
         )
 
     def bootstrap(self) -> None:

@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     pii_mode: Literal["pseudonymize", "redact", "off"] = "pseudonymize"
     pii_key: SecretStr | None = Field(
         default=None,
+    oidc_jwks_timeout_s: float = Field(
+        default=3.0, gt=0, description="Longest wait for the issuer's key set (fetched in the"
+        " background; a token whose key is not cached waits at most this, then 503)."
+    )
+    auth_failure_limit: str = Field(
+        default="30/m:30",
+        description="Failed authentications per client address: RATE/UNIT:BURST; beyond → 429.",
+    )
         description="HMAC key for user pseudonyms; unset → generated once under data_dir (one"
         " machine only: every worker of a deployment must share the same key).",
     )

@@ -1,7 +1,9 @@
 """Authentication and authorization for the api: ``Authorization: Bearer <key or token>``.
 
 Missing or invalid credentials → 401; a valid caller without the role → 403; over its rate
-limit → 429 with ``Retry-After``. With ``DREAM_AUTH=off`` every caller is an anonymous admin.
+limit → 429 with ``Retry-After``; a client address with too many failed authentications → 429
+until its bucket refills (``DREAM_AUTH_FAILURE_LIMIT``). With ``DREAM_AUTH=off`` every caller is
+an anonymous admin.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import structlog
 from fastapi import HTTPException, Request
 
 from dream.errors import StorageError
+from dream.security.jwks import KeysUnavailable
 from dream.security.keys import InvalidKey, KeyStore, Principal, Role
-from dream.security.oidc import OidcVerifier
+from dream.security.oidc import NoDreamRole, OidcVerifier
 from dream.security.ratelimit import RateLimiter, retry_after_header
 
 log = structlog.get_logger(__name__)
 
 ANONYMOUS = Principal(key_id="anonymous", name="anonymous", role="admin")
+FAILURES = "auth_failures"  # the failure limiter's only "role"
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -37,18 +41,33 @@ class Authenticator:
         enabled: bool = True,
         oidc: OidcVerifier | None = None,
         limiter: RateLimiter | None = None,
+        failures: RateLimiter | None = None,
     ) -> None:
         self.keys = keys
         self.enabled = enabled
         self.oidc = oidc
         self.limiter = limiter
+        self.failures = failures  # keyed by client address, limit under FAILURES
 
-    def _verify(self, token: str) -> Principal:
-        if self.oidc is not None and OidcVerifier.looks_like_jwt(token):
-            return self.oidc.verify(token)
+    def _verify_key(self, token: str) -> Principal:
         if self.keys is None:
             raise InvalidKey("API keys are not available")
         return self.keys.verify(token)
+
+    async def _verify(self, token: str) -> Principal:
+        if self.oidc is not None and OidcVerifier.looks_like_jwt(token):
+            # On the event loop: the key set is cached, checking a signature takes microseconds,
+            # and a slow identity provider must not hold the worker threads API keys need.
+            return await self.oidc.verify(token)
+        return await anyio.to_thread.run_sync(self._verify_key, token)
+
+    def _too_many_failures(self, client: str, wait_s: float) -> HTTPException:
+        log.warning("authentication failures over the limit", client=client)
+        return HTTPException(
+            429,
+            "too many failed authentications from this address; retry later",
+            headers={"Retry-After": retry_after_header(wait_s)},
+        )
 
     async def authenticate(self, request: Request) -> Principal:
         if not self.enabled:
@@ -57,10 +76,19 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("missing bearer credentials: send `Authorization: Bearer <key>`")
+        client = request.client.host if request.client else "unknown"
+        if self.failures is not None and (wait := self.failures.waiting(client, FAILURES)) > 0:
+            raise self._too_many_failures(client, wait)  # no more guesses checked for now
         try:
-            return await anyio.to_thread.run_sync(self._verify, token.strip())
+            return await self._verify(token.strip())
         except InvalidKey as exc:
+            if self.failures is not None and (wait := self.failures.acquire(client, FAILURES)) > 0:
+                raise self._too_many_failures(client, wait) from None
             raise _unauthorized(str(exc)) from None
+        except NoDreamRole as exc:
+            raise HTTPException(403, str(exc)) from None
+        except KeysUnavailable as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
         except psycopg.Error as exc:
             raise StorageError(f"cannot check the API key: {exc}") from exc
 
