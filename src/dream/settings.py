@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         default=256, ge=1, description="Posts being read or produced at once; beyond → 503."
     )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="A post's whole body must arrive within this; else 408."
+    )
     breaker_failures: int = Field(
         default=3, ge=1, description="Consecutive produce failures that open the circuit."
     )

@@ -32,7 +32,7 @@ from dream.ingest.openapi import install_openapi
 from dream.ingest.metrics import install_http_metrics
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
-from dream.ingest.body import BodyTooLarge, field_text, read_limited
+from dream.ingest.body import field_text, read_form, read_limited
 from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
 from dream.blobs.api import install as install_raw
 from dream.pipeline.base import Publisher
@@ -217,24 +217,22 @@ def _validation_error(exc: ValidationError, location: str) -> RequestValidationE
     return RequestValidationError(errors)
 
 
-async def _snapshot_from_request(request: Request, limit: int) -> SnapshotIn:
+async def _snapshot_from_request(request: Request, limit: int, timeout_s: float) -> SnapshotIn:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(limit)
-        form = await request.form(max_part_size=1024 * 1024)
+        form = await read_form(request, limit, timeout_s)  # the whole body within limit
         fields: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data = await value.read(limit + 1)
-                if len(data) > limit:
-                    raise BodyTooLarge(limit)
-                fields[key] = field_text(key, data)  # output: decode_output
-                if key == "output":  # the bytes as sent: what the blob store keeps
-                    setattr(request.state, RAW_UPLOAD_STATE, data)
-            else:
-                fields[key] = value
+        try:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    data = await value.read()
+                    fields[key] = field_text(key, data)  # output: decode_output
+                    if key == "output":  # the bytes as sent: what the blob store keeps
+                        setattr(request.state, RAW_UPLOAD_STATE, data)
+                else:
+                    fields[key] = value
+        finally:
+            await form.close()
         try:
             return SnapshotIn.model_validate(fields)
         except ValidationError as exc:
@@ -250,7 +248,7 @@ async def _snapshot_from_request(request: Request, limit: int) -> SnapshotIn:
                 }
             ]
         )
-    body = await read_limited(request, limit)
+    body = await read_limited(request, limit, timeout_s)
     try:
         return SnapshotIn.model_validate_json(body)
     except ValidationError as exc:
@@ -329,6 +327,8 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         status_code=202,
         response_model=Accepted,
         responses={
+            400: {"model": Problem, "description": "A multipart body with too many parts."},
+            408: {"model": Problem, "description": "Body not received within DREAM_BODY_TIMEOUT_S."},
             413: {"model": Problem, "description": "Body larger than DREAM_MAX_SNAPSHOT_BYTES."},
             422: {"description": "A field is missing or invalid; the error names it."},
             503: {"model": Problem, "description": "Pipeline unavailable; retry after a while."},
@@ -375,7 +375,9 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         # flight (KafkaPublisher.admit): a fast 503, no pile-up, bounded memory.
         admit = getattr(publisher, "admit", None)
         with admit() if admit is not None else nullcontext():
-            incoming = await _snapshot_from_request(request, settings.max_snapshot_bytes)
+            incoming = await _snapshot_from_request(
+                request, settings.max_snapshot_bytes, settings.body_timeout_s
+            )
             if incoming.snapshot_id is None and idempotency_key:
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             received_at = datetime.now(UTC)
