@@ -66,7 +66,7 @@ class Dream:
 
     def _direct_pipeline(self) -> DirectPipeline:
         if self._direct is None:
-            self._direct = DirectPipeline(self.db)
+            self._direct = DirectPipeline(self.db, max_batch_bytes=self.settings.batch_max_bytes)
         return self._direct
 
     def publisher(self) -> Publisher:
@@ -124,8 +124,7 @@ class Dream:
 
     @cached_property
     def keys(self) -> KeyStore:
-        return KeyStore(self.db, self.settings.key_cache_s,
-                        stale_s=self.settings.key_cache_stale_s)  # fmt: skip
+        return KeyStore(self.db)
 
     def authenticator(self) -> Authenticator:
         s = self.settings

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
 
     # Worker
     batch_size: int = Field(default=200, ge=1, le=10_000, description="Snapshots per transaction.")
+    batch_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1,
+        description="A batch also closes at this much output (always at least one snapshot).",
+    )
     batch_wait_s: float = Field(default=0.2, gt=0, description="Max wait to fill a batch.")
     rebalance_wait_s: float = Field(
         default=10.0, ge=0, description="Partitions revoked: wait for the batch being written."
@@ -163,13 +167,6 @@ class Settings(BaseSettings):
     oidc_jwks_timeout_s: float = Field(
         default=3.0, gt=0, description="Longest wait for the issuer's key set (fetched in the"
         " background; a token whose key is not cached waits at most this, then 503)."
-    )
-    key_cache_s: float = Field(
-        default=10.0, gt=0, description="Verified API keys are re-checked after this (revocations"
-        " through another replica take effect within it)."
-    )
-    key_cache_stale_s: float = Field(
-        default=3600.0, ge=0, description="Database away: keys verified within this keep working."
     )
     auth_failure_limit: str = Field(
         default="30/m:30",

@@ -25,8 +25,9 @@ _MAX_TRACES = 100_000
 class DirectPipeline:
     """Both ends of the direct pipeline; the publisher wakes the source up."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, max_batch_bytes: int | None = None) -> None:
         self.db = db
+        self.max_batch_bytes = max_batch_bytes  # a batch closes at this much output, or its count
         self._wake = threading.Event()
         # Fetched but not yet acknowledged: not to be fetched again while being written.
         self._in_flight: set[uuid.UUID] = set()
@@ -66,7 +67,9 @@ class DirectPipeline:
     def _fetch(self, max_snapshots: int) -> list[Snapshot]:
         with self._lock:
             exclude = list(self._in_flight)
-        snapshots = self.db.fetch_pending(max_snapshots, exclude=exclude)
+        snapshots = self.db.fetch_pending(
+            max_snapshots, exclude=exclude, max_bytes=self.max_batch_bytes
+        )
         with self._lock:
             self._in_flight.update(s.snapshot_id for s in snapshots)
         return snapshots

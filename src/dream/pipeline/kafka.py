@@ -397,11 +397,25 @@ class KafkaSource:
 
     # Fetching and acknowledging -------------------------------------------------------------------
 
+    def _messages(self, batch: Batch, max_snapshots: int, wait_s: float) -> Iterator[Message]:
+        """Messages one at a time, until ``max_snapshots`` came, ``wait_s`` passed or ``batch``
+        holds ``DREAM_BATCH_MAX_BYTES`` of output: memory is bounded by bytes, not only counts
+        (it may pass the bound by the last snapshot; claim-checked outputs count by raw size)."""
+        deadline = time.monotonic() + wait_s
+        for _ in range(max_snapshots):
+            if sum(s.output_bytes for s in batch.snapshots) >= self.settings.batch_max_bytes:
+                return
+            messages = self.consumer.consume(
+                num_messages=1, timeout=max(0.0, deadline - time.monotonic())
+            )
+            if not messages:
+                return
+            yield messages[0]
+
     def fetch(self, max_snapshots: int, wait_s: float) -> Batch:
-        messages = self.consumer.consume(num_messages=max_snapshots, timeout=wait_s)
         batch = Batch(token={})
         dead: list[tuple[Message, str]] = []
-        for msg in messages:
+        for msg in self._messages(batch, max_snapshots, wait_s):
             where = consumed(msg)
             if where is None:
                 continue

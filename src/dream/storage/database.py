@@ -126,13 +126,16 @@ class Database:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("snapshot_processes"), params).fetchall()
 
-    def fetch_pending(self, limit: int, exclude: list[uuid.UUID] | None = None) -> list[Snapshot]:
-        """The oldest pending snapshots, leaving out ``exclude`` (those being written).
+    def fetch_pending(
+        self, limit: int, exclude: list[uuid.UUID] | None = None, max_bytes: int | None = None
+    ) -> list[Snapshot]:
+        """The oldest pending snapshots, leaving out ``exclude`` (those being written): at most
+        ``limit`` and ``max_bytes`` of output (always at least one).
 
         A row that cannot be read (psycopg refuses its value, e.g. a timestamp before year 1)
         is marked failed with the reason, so it never blocks the queue.
         """
-        params = {"limit": limit, "exclude": exclude or []}
+        params = {"limit": limit, "exclude": exclude or [], "max_bytes": max_bytes or 2**62}
         try:
             with self.pool.connection() as conn:
                 cur = conn.cursor(row_factory=dict_row)
