@@ -124,7 +124,8 @@ class Dream:
 
     @cached_property
     def keys(self) -> KeyStore:
-        return KeyStore(self.db)
+        return KeyStore(self.db, self.settings.key_cache_s,
+                        stale_s=self.settings.key_cache_stale_s)  # fmt: skip
 
     def authenticator(self) -> Authenticator:
         s = self.settings

@@ -168,6 +168,13 @@ class Settings(BaseSettings):
         default=3.0, gt=0, description="Longest wait for the issuer's key set (fetched in the"
         " background; a token whose key is not cached waits at most this, then 503)."
     )
+    key_cache_s: float = Field(
+        default=10.0, gt=0, description="Verified API keys are re-checked after this (revocations"
+        " through another replica take effect within it)."
+    )
+    key_cache_stale_s: float = Field(
+        default=3600.0, ge=0, description="Database away: keys verified within this keep working."
+    )
     auth_failure_limit: str = Field(
         default="30/m:30",
         description="Failed authentications per client address: RATE/UNIT:BURST; beyond → 429.",

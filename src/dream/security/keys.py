@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -11,9 +12,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import psycopg
+import structlog
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 
-from dream.errors import DreamError
+from dream.errors import DreamError, StorageError
 from dream.storage.database import Database
 from dream.storage.queries import load_named_queries
 
@@ -25,6 +29,7 @@ GRANTS: dict[Role, frozenset[Role]] = {
     "query": frozenset({"query"}),
     "admin": frozenset({"ingest", "query", "admin"}),
 }
+log = structlog.get_logger(__name__)
 _TOKEN = re.compile(r"^dream_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 
 
@@ -65,14 +70,28 @@ class KeyStore:
 
     Verified keys are remembered for ``cache_s`` seconds so a busy collector does not cost a
     query per request; a revocation through this process takes effect at once, through another
-    replica within ``cache_s``.
+    replica within ``cache_s``. While the database is away, keys verified within ``stale_s``
+    keep working (ingestion over Kafka must not depend on PostgreSQL) and are re-checked in the
+    background; an unknown key fails at once with StorageError (503), never waits for the
+    database longer than ``check_timeout_s``.
     """
 
-    def __init__(self, db: Database, cache_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache_s: float = 10.0,
+        *,
+        stale_s: float = 3600.0,
+        check_timeout_s: float = 2.0,
+    ) -> None:
         self.db = db
         self.cache_s = cache_s
+        self.stale_s = stale_s
+        self.check_timeout_s = check_timeout_s
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._down_at: float | None = None  # when a key check last found the database away
+        self._rechecking = False
 
     def create(self, name: str, role: Role, token: str | None = None) -> IssuedKey:
         """A new key; with ``token`` (DREAM_BOOTSTRAP_ADMIN_KEY) that exact token is registered."""
@@ -96,23 +115,80 @@ class KeyStore:
         match = _TOKEN.match(token)
         if match is None:
             raise InvalidKey("malformed API key")
-        key_id, secret = match["key_id"], match["secret"]
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(token)
+            down = self._down_at is not None
         if cached is not None and now - cached[0] < self.cache_s:
             return cached[1]
-        with self.db.pool.connection() as conn:
-            row = conn.cursor(row_factory=dict_row).execute(_q("get_key"), {"key_id": key_id}).fetchone()
-            if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
-                raise InvalidKey("unknown API key")
-            if row["revoked_at"] is not None:
-                raise InvalidKey("revoked API key")
-            conn.execute(_q("touch_key"), {"key_id": key_id})
+        usable = cached is not None and now - cached[0] < self.stale_s
+        if down:
+            self._recheck_in_background()
+            if usable and cached is not None:
+                return cached[1]
+            raise StorageError("the database is unavailable to check this API key")
+        try:
+            return self._check(token, match["key_id"], match["secret"])
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            with self._lock:
+                self._down_at = now
+            log.warning("API keys cannot be checked: database unavailable", error=str(exc))
+            if usable and cached is not None:
+                return cached[1]
+            raise StorageError(f"cannot check the API key: {exc}") from exc
+
+    def _check(self, token: str, key_id: str, secret: str) -> Principal:
+        """Verify against the database and cache the result (a refusal drops the cache)."""
+        checked_at = time.monotonic()
+        try:
+            with self.db.pool.connection(timeout=self.check_timeout_s) as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                row = cur.execute(_q("get_key"), {"key_id": key_id}).fetchone()
+                if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
+                    raise InvalidKey("unknown API key")
+                if row["revoked_at"] is not None:
+                    raise InvalidKey("revoked API key")
+                conn.execute(_q("touch_key"), {"key_id": key_id})
+        except InvalidKey:
+            with self._lock:
+                self._cache.pop(token, None)
+            raise
         principal = Principal(key_id, row["name"], row["role"])
         with self._lock:
-            self._cache[token] = (now, principal)
+            self._cache[token] = (checked_at, principal)
+            self._down_at = None
         return principal
+
+    def _recheck_in_background(self) -> None:
+        """One thread at a time re-checks the cached keys; the first success ends the outage."""
+        with self._lock:
+            if self._rechecking:
+                return
+            self._rechecking = True
+        threading.Thread(target=self._recheck, name="key-recheck", daemon=True).start()
+
+    def _recheck(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    tokens = list(self._cache)
+                try:
+                    if not tokens:  # nothing to re-check: ask the database whether it is back
+                        with self.db.pool.connection(timeout=self.check_timeout_s) as conn:
+                            conn.execute(b"SELECT 1")
+                        with self._lock:
+                            self._down_at = None
+                    for token in tokens:
+                        match = _TOKEN.match(token)
+                        if match is not None:
+                            with contextlib.suppress(InvalidKey):  # revoked: dropped
+                                self._check(token, match["key_id"], match["secret"])
+                    return
+                except (psycopg.OperationalError, PoolTimeout):
+                    time.sleep(min(1.0, self.cache_s))  # still away; try again shortly
+        finally:
+            with self._lock:
+                self._rechecking = False
 
     def list(self) -> list[dict[str, Any]]:
         with self.db.pool.connection() as conn:

@@ -1,0 +1,69 @@
+"""Kafka mode while PostgreSQL is away: verified API keys keep ingesting, unknown ones fail fast.
+
+A PostgreSQL of the test's own is stopped and started again; the api runs in this process over
+the shared broker with authentication on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from dream.app import Dream
+from dream.ingest.api import create_app
+from dream.security.keys import KeyStore
+from dream.settings import Settings
+from dream.storage.database import Database
+from faults import names
+from helpers import snapshot_body, wait_for
+
+LISTING = "USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n"
+CACHE_S = 1.0
+
+
+def test_verified_keys_ingest_through_a_database_outage(own_postgres, kafka_bootstrap: str,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    topics = names()
+    settings = Settings(
+        database_url=own_postgres.url, kafka_bootstrap=kafka_bootstrap,
+        kafka_topic=topics["DREAM_KAFKA_TOPIC"], kafka_dlq_topic=topics["DREAM_KAFKA_DLQ_TOPIC"],
+        kafka_partitions=1, data_dir=tmp_path, auth="on", rate_limits="",
+        key_cache_s=CACHE_S,
+    )  # fmt: skip
+    dream = Dream(settings)
+    known = dream.keys.create("lab collectors", "ingest").secret
+    other = dream.keys.create("law collectors", "ingest").secret  # never used before the outage
+    try:
+        with TestClient(create_app(dream, publisher=dream.publisher())) as client:
+
+            def post(token: str) -> tuple[int, float, dict[str, str]]:
+                t0 = time.monotonic()
+                r = client.post("/v1/snapshots", json=snapshot_body(LISTING),
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                return r.status_code, time.monotonic() - t0, {k.lower(): v for k, v in r.headers.items()}
+
+            assert post(known)[0] == 202
+            own_postgres.stop()
+            time.sleep(CACHE_S + 0.5)  # the key's cache entry has expired
+            for _ in range(5):
+                status, took, _ = post(known)
+                assert status == 202 and took < 10, (status, took)
+            status, took, headers = post(other)
+            assert status == 503 and "retry-after" in headers and took < 10, (status, took)
+            status, took, _ = post(other)
+            assert status == 503 and took < 1, "an unknown key waited on the absent database"
+
+            own_postgres.restart()
+            # Another replica revokes the key: once the database is back it stops working.
+            replica = Database(own_postgres.url)
+            replica.open()
+            try:
+                KeyStore(replica).revoke(known.split("_")[1])
+            finally:
+                replica.close()
+            wait_for(lambda: post(known)[0] == 401, timeout_s=30, what="the revocation to apply")
+            assert post(other)[0] == 202
+    finally:
+        dream.close()
