@@ -66,7 +66,11 @@ class Dream:
 
     def _direct_pipeline(self) -> DirectPipeline:
         if self._direct is None:
-            self._direct = DirectPipeline(self.db, max_batch_bytes=self.settings.batch_max_bytes)
+            s = self.settings
+            self._direct = DirectPipeline(
+                self.db, max_batch_bytes=s.batch_max_bytes, max_in_flight=s.max_in_flight,
+                breaker_failures=s.breaker_failures, breaker_reset_s=s.breaker_reset_s,
+            )  # fmt: skip
         return self._direct
 
     def publisher(self) -> Publisher:

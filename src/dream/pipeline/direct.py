@@ -2,6 +2,10 @@
 
 Used by the embedded default. The api's hand-over is the commit of the pending row, so a crash
 after the 202 loses nothing: the worker finds pending rows again when it starts.
+
+While the database is away, a circuit breaker (breaker.py, as for the broker) refuses posts at
+once with 503 and ``Retry-After`` instead of each waiting for a connection; a background ping
+closes it again.
 """
 
 from __future__ import annotations
@@ -9,13 +13,17 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import anyio.to_thread
 import psycopg
 import structlog
 
+from dream.errors import StorageError
 from dream.observability.tracing import inject_headers
 from dream.pipeline.base import Batch
+from dream.pipeline.breaker import CircuitBreaker, InFlightLimit
 from dream.snapshots import Snapshot
 from dream.storage.database import Database
 
@@ -25,8 +33,24 @@ _MAX_TRACES = 100_000
 class DirectPipeline:
     """Both ends of the direct pipeline; the publisher wakes the source up."""
 
-    def __init__(self, db: Database, *, max_batch_bytes: int | None = None) -> None:
+    # A post waits at most this for a database connection; the breaker spares the ones after.
+    INSERT_TIMEOUT_S = 5.0
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch_bytes: int | None = None,
+        max_in_flight: int = 256,
+        breaker_failures: int = 3,
+        breaker_reset_s: float = 5.0,
+    ) -> None:
         self.db = db
+        self.breaker = CircuitBreaker(
+            failure_threshold=breaker_failures, reset_timeout_s=breaker_reset_s,
+            probe=lambda: self.db.ping(timeout_s=2.0), name="database",
+        )  # fmt: skip
+        self.in_flight = InFlightLimit(max_in_flight)
         self.max_batch_bytes = max_batch_bytes  # a batch closes at this much output, or its count
         self._wake = threading.Event()
         # Fetched but not yet acknowledged: not to be fetched again while being written.
@@ -38,9 +62,25 @@ class DirectPipeline:
         self._traces: OrderedDict[uuid.UUID, list[tuple[str, bytes]]] = OrderedDict()
 
     # Publisher side
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Guards a whole post (body read included), as ``KafkaPublisher.admit`` does: refused
+        at once while the database is known down or ``max_in_flight`` posts are in progress."""
+        self.breaker.check()
+        self.in_flight.acquire()
+        try:
+            yield
+        finally:
+            self.in_flight.release()
+
     async def publish(self, snapshot: Snapshot) -> None:
         headers = inject_headers()  # the request's trace, for the worker's spans
-        await anyio.to_thread.run_sync(self.db.insert_pending, snapshot)
+        try:
+            await anyio.to_thread.run_sync(self._insert, snapshot)
+        except StorageError as exc:
+            self.breaker.record_failure(str(exc))
+            raise
+        self.breaker.record_success()
         if headers:
             with self._lock:
                 self._traces[snapshot.snapshot_id] = headers
@@ -48,7 +88,17 @@ class DirectPipeline:
                     self._traces.popitem(last=False)
         self._wake.set()
 
+    def _insert(self, snapshot: Snapshot) -> None:
+        try:
+            self.db.insert_pending(snapshot, timeout_s=self.INSERT_TIMEOUT_S)
+        except StorageError as exc:
+            if not self.db.ping(timeout_s=1.0):  # the database is gone, not this one row
+                self.breaker.trip(str(exc))
+            raise
+
     def ready(self) -> tuple[bool, str]:
+        if self.breaker.state != "closed":
+            return False, f"circuit {self.breaker.state}: {self.breaker.reason}"
         return True, "direct (in-process)"
 
     # Source side

@@ -99,10 +99,11 @@ class Database:
         except (psycopg.Error, OSError, TimeoutError):
             return False
 
-    def insert_pending(self, snapshot: Snapshot) -> None:
-        """Durably record an accepted snapshot for the direct pipeline (no-op if already there)."""
+    def insert_pending(self, snapshot: Snapshot, timeout_s: float | None = None) -> None:
+        """Durably record an accepted snapshot for the direct pipeline (no-op if already there),
+        waiting at most ``timeout_s`` (else the pool's default) for a connection."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=timeout_s) as conn:
                 conn.execute(query("insert_pending_snapshot"), snapshot_params(snapshot))
         except psycopg.Error as exc:
             raise StorageError(f"could not record snapshot: {exc}") from exc
