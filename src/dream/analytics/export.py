@@ -13,14 +13,15 @@ api answers 415 and says so, and CSV keeps working.
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from dream.analytics.api import FILTER_PARAMS, FiltersDep, _answer, _error
 from dream.analytics.csv import render
@@ -67,9 +68,24 @@ class ParquetUnavailable(RuntimeError):
 
 def parquet_bytes(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
     """``rows`` as one Parquet file with typed columns (ints, floats, UTC timestamps, text)."""
+    table = arrow_table(columns, rows)
+    out = io.BytesIO()
+    _parquet().write_table(table, out, compression="zstd")
+    return out.getvalue()
+
+
+def _parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ParquetUnavailable(str(exc)) from None
+    return pq
+
+
+def arrow_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
+    """``rows`` as a pyarrow Table with typed columns (ints, floats, UTC timestamps, text)."""
     try:
         import pyarrow as pa
-        import pyarrow.parquet as pq
     except ImportError as exc:
         raise ParquetUnavailable(str(exc)) from None
 
@@ -97,10 +113,15 @@ def parquet_bytes(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> byt
     arrays = [
         pa.array([cell(r.get(c), c) for r in rows], type=arrow_type(c)) for c in columns
     ]
-    table = pa.Table.from_arrays(arrays, schema=schema)
-    out = io.BytesIO()
-    pq.write_table(table, out, compression="zstd")
-    return out.getvalue()
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _parquet_unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Parquet export needs pyarrow on the server, which is not installed"
+         " (pip install 'dream-usage[export]'); format=csv works without it"},
+        status_code=415,
+    )  # fmt: skip
 
 
 def _file_response(
@@ -110,11 +131,7 @@ def _file_response(
         try:
             body = parquet_bytes(columns, rows)
         except ParquetUnavailable:
-            return JSONResponse(
-                {"detail": "Parquet export needs pyarrow on the server, which is not installed"
-                 " (pip install 'dream-usage[export]'); format=csv works without it"},
-                status_code=415,
-            )  # fmt: skip
+            return _parquet_unavailable()
         media = PARQUET_MEDIA_TYPE
     else:
         body = render(columns, rows).encode("utf-8")
@@ -137,15 +154,65 @@ def _check_params(request: Request, query: str) -> None:
                                f"{', '.join(sorted(known))}")  # fmt: skip
 
 
-def _all_processes(analytics: Analytics, f: Filters, limit: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(rows) < limit:
-        page, cursor = analytics.processes(f, limit=min(_PAGE, limit - len(rows)), cursor=cursor)
-        rows.extend(page)
+def _process_pages(analytics: Analytics, f: Filters, limit: int) -> Iterator[list[dict[str, Any]]]:
+    """Up to ``limit`` process rows, a keyset page at a time."""
+    count, cursor = 0, None
+    while count < limit:
+        page, cursor = analytics.processes(f, limit=min(_PAGE, limit - count), cursor=cursor)
+        count += len(page)
+        if page:
+            yield page
         if cursor is None:
             break
-    return rows
+
+
+def spool_processes(
+    analytics: Analytics, f: Filters, limit: int, fmt: str
+) -> tuple[Any, int]:
+    """The processes export written page by page (Parquet: a row group per page) to a spooled
+    file, so memory holds one page whatever the export's size (up to a million rows); returns
+    the file, rewound, and the row count (for ``X-Row-Count``)."""
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (returned)
+    count = 0
+    try:
+        if fmt == "parquet":
+            pq = _parquet()
+            writer = None
+            for page in _process_pages(analytics, f, limit):
+                table = arrow_table(PROCESS_COLUMNS, page)
+                writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
+                writer.write_table(table)
+                count += len(page)
+            if writer is None:  # no rows: still a valid file with the columns
+                pq.write_table(arrow_table(PROCESS_COLUMNS, []), out, compression="zstd")
+            else:
+                writer.close()
+        else:
+            out.write(render(PROCESS_COLUMNS, []).encode("utf-8"))  # the header
+            for page in _process_pages(analytics, f, limit):
+                out.write(render(PROCESS_COLUMNS, page).split("\r\n", 1)[1].encode("utf-8"))
+                count += len(page)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out, count
+
+
+def _spooled_response(out: Any, count: int, fmt: str) -> Response:
+    def chunks() -> Iterator[bytes]:
+        with out:
+            while chunk := out.read(1024 * 1024):
+                yield chunk
+
+    return StreamingResponse(
+        chunks(),
+        media_type=PARQUET_MEDIA_TYPE if fmt == "parquet" else CSV_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="processes.{fmt}"',
+            "X-Row-Count": str(count),
+        },
+    )
 
 
 def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
@@ -209,8 +276,11 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
                                   answer.items)  # fmt: skip
         if query == "processes":
             n = limit or 100_000
-            rows = await _answer(lambda: _all_processes(a, f, n))
-            return _file_response("processes", format, PROCESS_COLUMNS, rows)
+            try:
+                out, count = await _answer(lambda: spool_processes(a, f, n, format))
+            except ParquetUnavailable:
+                return _parquet_unavailable()
+            return _spooled_response(out, count, format)
         dimension = _PICKER_DIMENSION[query]
         n = limit or 1000
         answer = await _answer(
