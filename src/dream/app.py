@@ -39,6 +39,7 @@ class Dream:
         self.settings = settings or Settings()
         self._database_url: str | None = None
         self._db: Database | None = None
+        self._analytics_db: Database | None = None
         self._direct: DirectPipeline | None = None
 
     @property
@@ -63,6 +64,18 @@ class Dream:
             self._db = Database(self.database_url, pool_size=self.settings.db_pool_size)
             self._db.open()
         return self._db
+
+    @property
+    def analytics_db(self) -> Database:
+        """The analytics pool: its own connections, so slow questions never starve ingestion,
+        key checks or status; each statement cancelled after DREAM_QUERY_TIMEOUT_S."""
+        if self._analytics_db is None:
+            s = self.settings
+            self._analytics_db = Database(self.database_url, pool_size=s.analytics_pool_size,
+                                          name="dream-analytics",
+                                          statement_timeout_s=s.query_timeout_s)  # fmt: skip
+            self._analytics_db.open(report=False)
+        return self._analytics_db
 
     def _direct_pipeline(self) -> DirectPipeline:
         if self._direct is None:
@@ -160,6 +173,9 @@ class Dream:
             )
 
     def close(self) -> None:
+        if self._analytics_db is not None:
+            self._analytics_db.close()
+            self._analytics_db = None
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".dream"), description="Embedded database and local state.")
     db_pool_size: int = Field(default=4, ge=1, le=64)
+    analytics_pool_size: int = Field(
+        default=4, ge=1, le=64,
+        description="Connections of the analytics pool, apart from ingestion's and the worker's.",
+    )
+    query_timeout_s: float = Field(
+        default=30.0, gt=0, description="An analytics query running longer is cancelled → 503."
+    )
+    raw_window_max_days: float = Field(
+        default=366.0, gt=0,
+        description="`from`/`to` not on whole hours read raw rows: at most this far apart.",
+    )
 
     # Transport
     kafka_bootstrap: str | None = Field(

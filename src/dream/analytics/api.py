@@ -4,13 +4,15 @@ pickers ``/v1/users``, ``/v1/faculties``, ``/v1/hosts``. All ``GET``, all filter
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 import anyio.to_thread
 import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+import psycopg.errors
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -211,11 +213,23 @@ SourceParam = Annotated[
 ]
 
 
+# Analytics waits in these threads only: slow questions cannot take every worker thread the
+# api's other requests need (beyond, they wait without a thread for one of these).
+_THREADS = anyio.CapacityLimiter(16)
+
+
 async def _answer(call: Callable[[], T]) -> T:
     try:
-        return await anyio.to_thread.run_sync(call)
+        return await anyio.to_thread.run_sync(call, limiter=_THREADS)
     except FilterError as exc:
         raise _error(exc.param, exc.message, exc.value) from None
+    except psycopg.errors.QueryCanceled as exc:
+        raise HTTPException(
+            503,
+            "the query ran longer than DREAM_QUERY_TIMEOUT_S and was cancelled: narrow the"
+            " filters or the range (whole hours read the rollups)",
+            headers={"Retry-After": "30"},
+        ) from exc
     except psycopg.Error as exc:
         raise StorageError(str(exc)) from exc
 
@@ -378,4 +392,10 @@ def analytics_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
 
 def router_for(dream: Dream) -> APIRouter:
     """The analytics router over ``dream``'s connection pool (what ``create_app`` mounts)."""
-    return analytics_router(lambda: Analytics(dream.db.pool))
+    return analytics_router(lambda: analytics_for(dream))
+
+
+def analytics_for(dream: Dream) -> Analytics:
+    """Analytics over ``dream``'s analytics pool, the raw fallback bounded by its settings."""
+    window = timedelta(days=dream.settings.raw_window_max_days)
+    return Analytics(dream.analytics_db.pool, raw_window_max=window)

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from dream.analytics.api import FILTER_PARAMS, FiltersDep, _answer, _error
+from dream.analytics.api import FILTER_PARAMS, FiltersDep, _answer, _error, analytics_for
 from dream.analytics.csv import render
 from dream.analytics.filters import Bucket, Dimension, Filters, Metric, Source
 from dream.analytics.queries import METRIC_FIELDS, Analytics
@@ -293,7 +293,7 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
 
 def export_router_for(dream: Any) -> APIRouter:
     """The export router over ``dream``'s connection pool (what ``create_app`` mounts)."""
-    return export_router(lambda: Analytics(dream.db.pool))
+    return export_router(lambda: analytics_for(dream))
 
 
 __all__ = ["export_router", "export_router_for", "parquet_bytes", "EXTRA_PARAMS"]

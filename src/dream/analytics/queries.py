@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from psycopg import sql
@@ -77,8 +78,9 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
 class Analytics:
     """The analytics queries over a connection pool."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, *, raw_window_max: timedelta | None = None) -> None:
         self.pool = pool
+        self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
 
     # ------------------------------------------------------------------ public questions
 
@@ -200,8 +202,7 @@ class Analytics:
 
     # ------------------------------------------------------------------ building blocks
 
-    @staticmethod
-    def choose_source(filters: Filters, source: str = "auto") -> Literal["rollup", "raw"]:
+    def choose_source(self, filters: Filters, source: str = "auto") -> Literal["rollup", "raw"]:
         if source == "raw":
             return "raw"
         if filters.hour_aligned:
@@ -209,6 +210,17 @@ class Analytics:
         if source == "rollup":
             raise FilterError(
                 "source", "rollups answer only when `from` and `to` fall on whole hours (UTC)"
+            )
+        limit = self.raw_window_max
+        # No row lies beyond tomorrow (collected_at is refused further ahead): an open `to`
+        # reads up to now.
+        end = min(filters.end, datetime.now(UTC) + timedelta(days=1))
+        if limit is not None and end - filters.start > limit:
+            raise FilterError(
+                "from" if filters.from_ is not None and not filters.hour_aligned else "to",
+                f"`from`/`to` not on whole hours read raw process rows, at most {limit} apart"
+                " (DREAM_RAW_WINDOW_MAX_DAYS): put both on whole hours (UTC) to read the"
+                " rollups, or narrow the range",
             )
         return "raw"
 

@@ -64,8 +64,18 @@ def raw_ref_from_row(row: dict[str, Any]) -> RawRef | None:
 class Database:
     """A psycopg connection pool with Dream's queries on it."""
 
-    def __init__(self, conninfo: str, *, pool_size: int = 4, name: str = "dream") -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        pool_size: int = 4,
+        name: str = "dream",
+        statement_timeout_s: float | None = None,
+    ) -> None:
         self.conninfo = conninfo
+        options = {}
+        if statement_timeout_s is not None:  # PostgreSQL cancels statements running longer
+            options["options"] = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -73,13 +83,15 @@ class Database:
             name=name,
             open=False,
             # Transactions are always explicit (``with conn.transaction()``), never implicit.
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **options},
             # A pooled connection may have died with a database restart; check before lending it.
             check=ConnectionPool.check_connection,
         )
 
-    def open(self, wait_s: float = 30.0) -> None:
+    def open(self, wait_s: float = 30.0, *, report: bool = True) -> None:
         self.pool.open(wait=True, timeout=wait_s)
+        if not report:
+            return
         # Read at scrape time; the last pool opened in a process is the one reported.
         for state, stat in (("size", "pool_size"), ("idle", "pool_available"),
                             ("waiting", "requests_waiting")):  # fmt: skip
