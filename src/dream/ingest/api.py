@@ -30,6 +30,7 @@ from dream.ingest.clock import check_collected_at, observe_agent_clock
 from dream.ingest.errors import install_method_not_allowed, install_validation_handler
 from dream.ingest.openapi import install_openapi
 from dream.ingest.metrics import install_http_metrics
+from dream.ingest.receipts import Receipts
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
 from dream.ingest.body import field_text, read_form, read_limited
@@ -255,14 +256,25 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
         raise _validation_error(exc, "body") from None
 
 
+def _known_or_storage_error(receipts: Receipts, snapshot_id: uuid.UUID) -> bool:
+    try:
+        return receipts.known(snapshot_id)
+    except psycopg.Error as exc:
+        raise StorageError(str(exc)) from exc
+
+
 def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = None) -> FastAPI:
     """The api over ``dream``; with ``worker``, also runs it in a thread (``dream serve``)."""
     settings = dream.settings
     recent = RecentlyAccepted()
+    # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (dream/ingest/receipts).
+    receipts = Receipts(dream.db) if settings.transport == "kafka" else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         thread = None
+        if receipts is not None:
+            receipts.start()
         if worker is not None:
             thread = threading.Thread(target=worker.run, name="dream-worker", daemon=True)
             thread.start()
@@ -275,6 +287,8 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
                 thread.join(timeout=30)
             else:
                 publisher.close()
+            if receipts is not None:
+                receipts.close()
 
     app = FastAPI(
         title="Dream",
@@ -390,6 +404,8 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         SNAPSHOTS_INGESTED.labels(settings.transport).inc()
         SNAPSHOT_INGESTED_BYTES.inc(snapshot.output_bytes)
         recent.add(snapshot.snapshot_id)
+        if receipts is not None:
+            receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
         log.info(
             "snapshot accepted",
             snapshot_id=str(snapshot.snapshot_id),
@@ -411,7 +427,10 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         except psycopg.Error as exc:  # includes pool timeouts
             raise StorageError(str(exc)) from exc
         if row is None:
-            if snapshot_id in recent:
+            if snapshot_id in recent or (
+                receipts is not None
+                and await anyio.to_thread.run_sync(_known_or_storage_error, receipts, snapshot_id)
+            ):
                 return SnapshotState(snapshot_id=snapshot_id, status="pending")
             return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
         row["user"] = row.pop("user_name")

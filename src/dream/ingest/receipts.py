@@ -1,0 +1,97 @@
+"""Receipts of accepted snapshots in PostgreSQL, so any api replica can answer ``pending``.
+
+In Kafka mode a snapshot exists only in the topic until the worker stores it; the replica that
+took the post remembers it in memory, the others would answer 404. Each replica therefore
+records (snapshot_id, received_at, host) in ``snapshot_receipts`` — off the request path, in
+batches, best-effort: the 202 never waits on PostgreSQL, and a failed write is logged and
+counted, never retried into memory without bound.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+from datetime import datetime
+
+import psycopg
+import structlog
+from prometheus_client import Counter
+
+from dream.storage.database import Database
+
+log = structlog.get_logger(__name__)
+
+RECEIPTS_DROPPED = Counter(
+    "dream_receipts_dropped_total",
+    "Receipts of accepted snapshots not recorded (queue full or database away); those snapshots"
+    " may answer 404 on other replicas until stored.",
+)
+
+_INSERT = """
+INSERT INTO snapshot_receipts (snapshot_id, received_at, host)
+SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[])
+ON CONFLICT (snapshot_id) DO NOTHING
+"""
+_PRUNE = "DELETE FROM snapshot_receipts WHERE received_at < now() - interval '7 days'"
+_LOOKUP = "SELECT 1 FROM snapshot_receipts WHERE snapshot_id = %s"
+
+
+class Receipts:
+    """A bounded queue of receipts and the thread that writes them every ``flush_s``."""
+
+    def __init__(
+        self, db: Database, *, flush_s: float = 0.2, capacity: int = 100_000, batch: int = 5000
+    ) -> None:
+        self.db = db
+        self.flush_s = flush_s
+        self._batch = batch
+        self._queue: queue.Queue[tuple[uuid.UUID, datetime, str]] = queue.Queue(capacity)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dream-receipts", daemon=True)
+        self._flushes = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, snapshot_id: uuid.UUID, received_at: datetime, host: str) -> None:
+        """Never blocks: a full queue (database away for long) drops the receipt, counted."""
+        try:
+            self._queue.put_nowait((snapshot_id, received_at, host))
+        except queue.Full:
+            RECEIPTS_DROPPED.inc()
+
+    def known(self, snapshot_id: uuid.UUID) -> bool:
+        """Some replica accepted ``snapshot_id`` (raises psycopg.Error while the database is away)."""
+        with self.db.pool.connection() as conn:
+            return conn.execute(_LOOKUP, (snapshot_id,)).fetchone() is not None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        items: list[tuple[uuid.UUID, datetime, str]] = []
+        while len(items) < self._batch:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not items:
+            return
+        ids, times, hosts = (list(column) for column in zip(*items, strict=True))
+        try:
+            with self.db.pool.connection(timeout=5) as conn:
+                conn.execute(_INSERT, (ids, times, hosts))
+                self._flushes += 1
+                if self._flushes % 1000 == 1:
+                    conn.execute(_PRUNE)
+        except psycopg.Error as exc:  # includes pool timeouts: the database is away
+            RECEIPTS_DROPPED.inc(len(items))
+            log.warning("could not record receipts", count=len(items), error=str(exc))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
