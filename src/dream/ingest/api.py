@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any
 
 import anyio.to_thread
 import psycopg
@@ -18,7 +17,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from dream.analytics.api import router_for as analytics_router_for
@@ -30,7 +29,17 @@ from dream.ingest.clock import check_collected_at, observe_agent_clock
 from dream.ingest.errors import install_method_not_allowed, install_validation_handler
 from dream.ingest.openapi import install_openapi
 from dream.ingest.metrics import install_http_metrics
-from dream.ingest.receipts import Receipts
+from dream.ingest.receipts import Receipts, RecentlyAccepted
+from dream.ingest.schemas import (
+    EXAMPLE_SNAPSHOT,
+    READY_EXAMPLE,
+    UNREADY_EXAMPLE,
+    Accepted,
+    Problem,
+    ProcessRow,
+    SnapshotProcesses,
+    SnapshotState,
+)
 from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
 from dream.security.api import keys_router
 from dream.ingest.body import field_text, read_form, read_limited
@@ -45,168 +54,6 @@ log = structlog.get_logger(__name__)
 # Client retries carrying the same Idempotency-Key map to the same snapshot id.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
 _RETRY_AFTER_S = "5"
-
-EXAMPLE_SNAPSHOT: dict[str, Any] = {
-    "host": "law-pc-17",
-    "os": "windows",
-    "os_version": "10.0.22631",
-    "user": "jdoe",
-    "faculty": "law",
-    "collected_at": "2026-11-27T10:00:00Z",
-    "command": "tasklist",
-    "output": (
-        "\r\nImage Name                     PID Session Name        Session#    Mem Usage\r\n"
-        "========================= ======== ================ =========== ============\r\n"
-        "System Idle Process              0 Services                   0          8 K\r\n"
-        "WINWORD.EXE                   4312 Console                    1    184,220 K\r\n"
-    ),
-}
-
-
-_READY_EXAMPLE = {
-    "status": "ready",
-    "checks": {
-        "database": {"ok": True},
-        "pipeline": {"ok": True, "transport": "kafka", "detail": "1 broker(s), 6 partition(s)"},
-    },
-}
-_UNREADY_EXAMPLE = {
-    "status": "unavailable",
-    "checks": {
-        "database": {"ok": True},
-        "pipeline": {"ok": False, "transport": "kafka", "detail": "broker unreachable: ..."},
-    },
-}
-
-
-class Accepted(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "accepted"}
-            ]
-        }
-    )
-
-    snapshot_id: uuid.UUID
-    status: Literal["accepted"] = "accepted"
-
-
-class SnapshotState(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "stored",
-                 "host": "law-pc-17", "os": "windows", "os_version": "10.0.22631",
-                 "user": "u_5b1e0c7d9a2f4e6b8c3d", "faculty": "law",
-                 "collected_at": "2026-11-27T10:00:00Z",
-                 "received_at": "2026-11-27T10:00:02Z", "stored_at": "2026-11-27T10:00:02Z",
-                 "command": "tasklist", "format": "tasklist", "process_count": 2,
-                 "warnings": [], "error": None}
-            ]
-        }
-    )  # fmt: skip
-
-    snapshot_id: uuid.UUID
-    status: Literal["pending", "stored", "failed"]
-    host: str | None = None
-    os: str | None = None
-    os_version: str | None = None
-    user: str | None = None
-    faculty: str | None = None
-    collected_at: Any = None
-    received_at: Any = None
-    stored_at: Any = None
-    command: str | None = None
-    format: str | None = Field(default=None, description="The listing format the parser detected.")
-    process_count: int | None = None
-    warnings: list[str] = Field(default_factory=list)
-    error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
-
-
-class ProcessRow(BaseModel):
-    """One stored process (fields the listing's format does not carry are null)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\u_0f9e8d7c6b5a49382716",
-                 "name": "matlab.exe",
-                 "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
-                 "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None,
-                 "tty": None, "started": None, "cpu_seconds": 9669.0, "threads": None,
-                 "session": 1, "session_name": "Console", "status": "Running",
-                 "window_title": "MATLAB R2023b - academic use"}
-            ]
-        }
-    )  # fmt: skip
-
-    pid: int | None
-    ppid: int | None
-    user: str | None
-    name: str | None
-    command: str | None
-    app: str | None
-    is_system: bool
-    cpu_percent: float | None
-    mem_percent: float | None
-    rss_kb: int | None
-    vsz_kb: int | None
-    state: str | None
-    tty: str | None
-    started: str | None
-    cpu_seconds: float | None
-    threads: int | None
-    session: int | None
-    session_name: str | None
-    status: str | None
-    window_title: str | None
-
-
-_PROCESS_EXAMPLES = cast(dict[str, Any], ProcessRow.model_config["json_schema_extra"])["examples"]
-
-
-class SnapshotProcesses(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10",
-                    "processes": _PROCESS_EXAMPLES,
-                    "truncated": False,
-                }
-            ]
-        }
-    )
-
-    snapshot_id: uuid.UUID
-    processes: list[ProcessRow]
-    truncated: bool = Field(description="True when more rows exist than `limit` returned.")
-
-
-class Problem(BaseModel):
-    detail: str
-
-
-class RecentlyAccepted:
-    """Ids this api process accepted lately, so a GET right after a POST says ``pending``."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._ids: OrderedDict[uuid.UUID, None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def add(self, snapshot_id: uuid.UUID) -> None:
-        with self._lock:
-            self._ids[snapshot_id] = None
-            self._ids.move_to_end(snapshot_id)
-            if len(self._ids) > self._capacity:
-                self._ids.popitem(last=False)
-
-    def __contains__(self, snapshot_id: object) -> bool:
-        with self._lock:
-            return snapshot_id in self._ids
-
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
     errors = []
@@ -476,10 +323,10 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         "/readyz",
         summary="Readiness: database and pipeline reachable (and, in `dream serve`, the worker making progress)",
         responses={
-            200: {"content": {"application/json": {"example": _READY_EXAMPLE}}},
+            200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
             503: {
                 "description": "A dependency is down; the body says which.",
-                "content": {"application/json": {"example": _UNREADY_EXAMPLE}},
+                "content": {"application/json": {"example": UNREADY_EXAMPLE}},
             },
         },
     )

@@ -10,6 +10,7 @@ counted, never retried into memory without bound.
 from __future__ import annotations
 
 import queue
+from collections import OrderedDict
 import threading
 import uuid
 from datetime import datetime
@@ -95,3 +96,23 @@ class Receipts:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+class RecentlyAccepted:
+    """Ids this api process accepted lately, so a GET right after a POST says ``pending``."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._ids: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def add(self, snapshot_id: uuid.UUID) -> None:
+        with self._lock:
+            self._ids[snapshot_id] = None
+            self._ids.move_to_end(snapshot_id)
+            if len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, snapshot_id: object) -> bool:
+        with self._lock:
+            return snapshot_id in self._ids

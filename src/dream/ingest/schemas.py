@@ -1,0 +1,149 @@
+"""The api's request and response bodies as published in the OpenAPI schema, with examples."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXAMPLE_SNAPSHOT: dict[str, Any] = {
+    "host": "law-pc-17",
+    "os": "windows",
+    "os_version": "10.0.22631",
+    "user": "jdoe",
+    "faculty": "law",
+    "collected_at": "2026-11-27T10:00:00Z",
+    "command": "tasklist",
+    "output": (
+        "\r\nImage Name                     PID Session Name        Session#    Mem Usage\r\n"
+        "========================= ======== ================ =========== ============\r\n"
+        "System Idle Process              0 Services                   0          8 K\r\n"
+        "WINWORD.EXE                   4312 Console                    1    184,220 K\r\n"
+    ),
+}
+
+
+READY_EXAMPLE = {
+    "status": "ready",
+    "checks": {
+        "database": {"ok": True},
+        "pipeline": {"ok": True, "transport": "kafka", "detail": "1 broker(s), 6 partition(s)"},
+    },
+}
+UNREADY_EXAMPLE = {
+    "status": "unavailable",
+    "checks": {
+        "database": {"ok": True},
+        "pipeline": {"ok": False, "transport": "kafka", "detail": "broker unreachable: ..."},
+    },
+}
+
+
+class Accepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "accepted"}
+            ]
+        }
+    )
+
+    snapshot_id: uuid.UUID
+    status: Literal["accepted"] = "accepted"
+
+
+class SnapshotState(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "status": "stored",
+                 "host": "law-pc-17", "os": "windows", "os_version": "10.0.22631",
+                 "user": "u_5b1e0c7d9a2f4e6b8c3d", "faculty": "law",
+                 "collected_at": "2026-11-27T10:00:00Z",
+                 "received_at": "2026-11-27T10:00:02Z", "stored_at": "2026-11-27T10:00:02Z",
+                 "command": "tasklist", "format": "tasklist", "process_count": 2,
+                 "warnings": [], "error": None}
+            ]
+        }
+    )  # fmt: skip
+
+    snapshot_id: uuid.UUID
+    status: Literal["pending", "stored", "failed"]
+    host: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    user: str | None = None
+    faculty: str | None = None
+    collected_at: Any = None
+    received_at: Any = None
+    stored_at: Any = None
+    command: str | None = None
+    format: str | None = Field(default=None, description="The listing format the parser detected.")
+    process_count: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
+
+
+class ProcessRow(BaseModel):
+    """One stored process (fields the listing's format does not carry are null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\u_0f9e8d7c6b5a49382716",
+                 "name": "matlab.exe",
+                 "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
+                 "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None,
+                 "tty": None, "started": None, "cpu_seconds": 9669.0, "threads": None,
+                 "session": 1, "session_name": "Console", "status": "Running",
+                 "window_title": "MATLAB R2023b - academic use"}
+            ]
+        }
+    )  # fmt: skip
+
+    pid: int | None
+    ppid: int | None
+    user: str | None
+    name: str | None
+    command: str | None
+    app: str | None
+    is_system: bool
+    cpu_percent: float | None
+    mem_percent: float | None
+    rss_kb: int | None
+    vsz_kb: int | None
+    state: str | None
+    tty: str | None
+    started: str | None
+    cpu_seconds: float | None
+    threads: int | None
+    session: int | None
+    session_name: str | None
+    status: str | None
+    window_title: str | None
+
+
+_PROCESS_EXAMPLES = cast(dict[str, Any], ProcessRow.model_config["json_schema_extra"])["examples"]
+
+
+class SnapshotProcesses(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10",
+                    "processes": _PROCESS_EXAMPLES,
+                    "truncated": False,
+                }
+            ]
+        }
+    )
+
+    snapshot_id: uuid.UUID
+    processes: list[ProcessRow]
+    truncated: bool = Field(description="True when more rows exist than `limit` returned.")
+
+
+class Problem(BaseModel):
+    detail: str
