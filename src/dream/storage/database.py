@@ -149,33 +149,36 @@ class Database:
         is marked failed with the reason, so it never blocks the queue.
         """
         params = {"limit": limit, "exclude": exclude or [], "max_bytes": max_bytes or 2**62}
-        try:
-            with self.pool.connection() as conn:
-                cur = conn.cursor(row_factory=dict_row)
-                rows = cur.execute(query("fetch_pending_snapshots"), params).fetchall()
-        except psycopg.DataError:
-            rows = self._readable_pending(params)
+        with self.pool.connection() as conn:
+            ids = [r[0] for r in conn.execute(query("fetch_pending_ids"), params).fetchall()]
+            if not ids:
+                return []
+            cur = conn.cursor(row_factory=dict_row)
+            try:
+                rows = cur.execute(query("fetch_pending_snapshots"), {"ids": ids}).fetchall()
+            except psycopg.DataError:
+                rows = self._readable_pending(conn, ids)
         return [_pending_snapshot(r) for r in rows]
 
-    def _readable_pending(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _readable_pending(
+        self, conn: psycopg.Connection[Any], ids: list[uuid.UUID]
+    ) -> list[dict[str, Any]]:
+        """Read ``ids`` one at a time, marking failed those psycopg cannot read."""
         rows = []
-        with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            for (snapshot_id,) in conn.execute(query("fetch_pending_ids"), params).fetchall():
-                try:
-                    row = cur.execute(
-                        query("fetch_pending_snapshot"), {"snapshot_id": snapshot_id}
-                    ).fetchone()
-                except psycopg.DataError as exc:
-                    reason = f"rejected: the stored row is unreadable: {exc}"
-                    log.error("pending snapshot marked failed", snapshot_id=str(snapshot_id),
-                              reason=reason)  # fmt: skip
-                    conn.execute(
-                        query("fail_pending_snapshot"), {"snapshot_id": snapshot_id, "error": reason}
-                    )
-                    continue
-                if row is not None:
-                    rows.append(row)
+        cur = conn.cursor(row_factory=dict_row)
+        for snapshot_id in ids:
+            try:
+                row = cur.execute(query("fetch_pending_snapshots"), {"ids": [snapshot_id]}).fetchone()
+            except psycopg.DataError as exc:
+                reason = f"rejected: the stored row is unreadable: {exc}"
+                log.error("pending snapshot marked failed", snapshot_id=str(snapshot_id),
+                          reason=reason)  # fmt: skip
+                conn.execute(
+                    query("fail_pending_snapshot"), {"snapshot_id": snapshot_id, "error": reason}
+                )
+                continue
+            if row is not None:
+                rows.append(row)
         return rows
 
     def fail_pending(self, snapshot_id: uuid.UUID, reason: str) -> None:

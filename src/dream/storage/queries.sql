@@ -41,7 +41,7 @@ SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, rece
 FROM snapshots
 WHERE snapshot_id = %(snapshot_id)s
 
--- name: fetch_pending_snapshots
+-- name: fetch_pending_ids
 -- The oldest pending snapshots: at most %(limit)s, and no more than %(max_bytes)s of output in
 -- all (the first always, whatever its size), so a batch's memory is bounded by bytes. The
 -- running sum reads sizes only (raw_size, or the TOAST header of raw_output), not the outputs.
@@ -54,32 +54,15 @@ WITH chosen AS (
     ORDER BY received_at, snapshot_id
     LIMIT %(limit)s
 )
-SELECT s.snapshot_id, s.host, s.os, s.os_version, s.user_name, s.faculty, s.collected_at,
-       s.received_at, s.command, s.raw_output, s.raw_sha256, s.raw_size, s.raw_compression,
-       s.raw_url
-FROM chosen c JOIN snapshots s USING (snapshot_id)
-WHERE c.n = 1 OR c.upto <= %(max_bytes)s
-ORDER BY c.received_at, c.snapshot_id
-
--- name: fetch_pending_ids
--- The same choice as fetch_pending_snapshots, ids only: to read the rows one at a time when one
--- of them cannot be read (a timestamp before year 1, stored before the api refused those).
-WITH chosen AS (
-    SELECT snapshot_id, received_at, sum(coalesce(raw_size, octet_length(raw_output), 0))
-               OVER (ORDER BY received_at, snapshot_id) AS upto,
-           row_number() OVER (ORDER BY received_at, snapshot_id) AS n
-    FROM snapshots
-    WHERE status = 'pending' AND snapshot_id <> ALL(%(exclude)s::uuid[])
-    ORDER BY received_at, snapshot_id
-    LIMIT %(limit)s
-)
 SELECT snapshot_id FROM chosen WHERE n = 1 OR upto <= %(max_bytes)s ORDER BY received_at, snapshot_id
 
--- name: fetch_pending_snapshot
+-- name: fetch_pending_snapshots
+-- The pending snapshots among %(ids)s (chosen by fetch_pending_ids), oldest first.
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
        raw_output, raw_sha256, raw_size, raw_compression, raw_url
 FROM snapshots
-WHERE status = 'pending' AND snapshot_id = %(snapshot_id)s
+WHERE status = 'pending' AND snapshot_id = ANY(%(ids)s::uuid[])
+ORDER BY received_at, snapshot_id
 
 -- name: fail_pending_snapshot
 -- A pending snapshot that can never be stored: final, with the reason (its output stays).
