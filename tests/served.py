@@ -34,13 +34,26 @@ def dream_env() -> dict[str, str]:
 @contextmanager
 def serve(data_dir: Path, port: int | None = None, timeout_s: float = 90) -> Iterator[Served]:
     port = port or services.free_port()
-    log = data_dir.parent / f"serve-{port}.log"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "dream", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    with serve_command(argv, port, env=dream_env(), log=data_dir.parent / f"serve-{port}.log",
+                       timeout_s=timeout_s) as served:  # fmt: skip
+        yield served
+
+
+@contextmanager
+def serve_command(
+    argv: list[str | Path],
+    port: int,
+    *,
+    env: dict[str, str],
+    log: Path,
+    cwd: Path | None = None,
+    timeout_s: float = 90,
+) -> Iterator[Served]:
+    """Run ``argv`` (a `dream serve` on ``port``) until its /healthz answers; SIGTERM after."""
     with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dream", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            env=dream_env(), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -52,7 +65,7 @@ def serve(data_dir: Path, port: int | None = None, timeout_s: float = 90) -> Ite
             return False
 
     try:
-        wait_for(healthy, timeout_s=timeout_s, what="dream serve to answer")
+        wait_for(healthy, timeout_s=timeout_s, what=f"{' '.join(map(str, argv[:3]))} to answer")
         yield Served(url, port, process, log)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import services
-from helpers import unavailable, wait_for
+from helpers import unavailable
+from served import serve_command
 from smoke import smoke
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,30 +123,9 @@ def _env(tmp: Path, database_url: str) -> dict[str, str]:
 @contextmanager
 def _serving(installed: Installed, cwd: Path, env: dict[str, str]) -> Iterator[str]:
     port = services.free_port()
-    log = cwd / "serve.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([installed.bin / "dream", "serve", "--port", str(port)],
-                                   cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"dream serve exited: {log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(up, timeout_s=60, what="the installed dream serve to answer")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    argv: list[str | Path] = [installed.bin / "dream", "serve", "--port", str(port)]
+    with serve_command(argv, port, env=env, log=cwd / "serve.log", cwd=cwd, timeout_s=60) as served:
+        yield served.url
 
 
 def test_the_installed_wheel_creates_keys_stores_a_snapshot_and_is_ready(
