@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import structlog
@@ -170,3 +171,15 @@ class InFlightLimit:
     def release(self) -> None:
         with self._lock:
             self._count -= 1
+
+
+@contextmanager
+def admitted(breaker: CircuitBreaker, in_flight: InFlightLimit) -> Iterator[None]:
+    """Hold a place for one request, or raise ``Unavailable`` (→ 503) at once: the circuit is
+    open, or ``in_flight`` is full. Guards a whole post, body read included."""
+    breaker.check()
+    in_flight.acquire()
+    try:
+        yield
+    finally:
+        in_flight.release()

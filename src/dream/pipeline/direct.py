@@ -23,7 +23,7 @@ import structlog
 from dream.errors import StorageError
 from dream.observability.tracing import inject_headers
 from dream.pipeline.base import Batch
-from dream.pipeline.breaker import CircuitBreaker, InFlightLimit
+from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, admitted
 from dream.snapshots import Snapshot
 from dream.storage.database import Database
 
@@ -66,12 +66,8 @@ class DirectPipeline:
     def admit(self) -> Iterator[None]:
         """Guards a whole post (body read included), as ``KafkaPublisher.admit`` does: refused
         at once while the database is known down or ``max_in_flight`` posts are in progress."""
-        self.breaker.check()
-        self.in_flight.acquire()
-        try:
+        with admitted(self.breaker, self.in_flight):
             yield
-        finally:
-            self.in_flight.release()
 
     async def publish(self, snapshot: Snapshot) -> None:
         headers = inject_headers()  # the request's trace, for the worker's spans

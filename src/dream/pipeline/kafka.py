@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from dream.errors import SnapshotTooLarge, TransportError
 from dream.pipeline.base import Batch
-from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, Unavailable
+from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, Unavailable, admitted
 from dream.settings import Settings
 from dream.observability.metrics import (
     CIRCUIT_STATE,
@@ -176,12 +176,8 @@ class KafkaPublisher:
         """Hold a place for one request, or raise ``Unavailable`` (→ 503) at once."""
         if self._fatal is not None:
             self._rebuild()
-        self.breaker.check()
-        self.in_flight.acquire()
-        try:
+        with admitted(self.breaker, self.in_flight):
             yield
-        finally:
-            self.in_flight.release()
 
     def _rebuild(self) -> None:
         with self._lock:
