@@ -6,12 +6,19 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from dream.app import Dream
+    from dream.settings import Settings
 
 T = TypeVar("T")
 
@@ -91,3 +98,20 @@ def listing_with_absurd_pid() -> str:
     the database refuses it (a poison snapshot that only the write reveals)."""
     output = live_ps_aux().rstrip("\n")
     return output + "\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"
+
+
+@contextmanager
+def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
+    """The api with the direct pipeline and a worker in a thread (the embedded shape)."""
+    from fastapi.testclient import TestClient
+
+    from dream.app import Dream
+    from dream.ingest.api import create_app
+
+    dream = Dream(settings)
+    try:
+        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
+        with TestClient(app) as client:
+            yield client, dream
+    finally:
+        dream.close()

@@ -15,22 +15,15 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from dream.app import Dream
 from dream.collector import Sender
-from dream.ingest.api import create_app
 from dream.settings import Settings
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import direct_client, live_ps_aux, snapshot_body, wait_for
 
 
 def _serve(database_url: str, data_dir: Path, **settings: object) -> Iterator[TestClient]:
-    dream = Dream(Settings(database_url=database_url, data_dir=data_dir, batch_wait_s=0.05,
-                           **settings))  # type: ignore[arg-type]  # fmt: skip
-    try:
-        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-        with TestClient(app) as client:
-            yield client
-    finally:
-        dream.close()
+    with direct_client(Settings(database_url=database_url, data_dir=data_dir, batch_wait_s=0.05,
+                                **settings)) as (client, _):  # type: ignore[arg-type]  # fmt: skip
+        yield client
 
 
 @pytest.fixture

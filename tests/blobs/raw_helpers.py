@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
 
-from dream.app import Dream
-from dream.ingest.api import create_app
 from dream.settings import Settings
 from helpers import wait_for
 
@@ -74,18 +70,6 @@ def make_settings(database_url: str, tmp_path: Any, store_settings: dict, **extr
         database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05, auth="off",
         **store_settings, **extra,
     )  # fmt: skip
-
-
-@contextmanager
-def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
-    """The api with the direct pipeline and a worker in a thread (the embedded shape)."""
-    dream = Dream(settings)
-    app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-    try:
-        with TestClient(app) as client:
-            yield client, dream
-    finally:
-        dream.close()
 
 
 def settled(client: TestClient, snapshot_id: str, timeout_s: float = 60.0) -> dict:

@@ -12,7 +12,8 @@ import psycopg
 from dream.app import Dream
 from dream.blobs.gc import collect_garbage
 from helpers import snapshot_body
-from raw_helpers import direct_client, make_settings, ps_aux_lines, settled, snapshot_row
+from helpers import direct_client
+from raw_helpers import make_settings, ps_aux_lines, settled, snapshot_row
 from test_reprocess import invoke
 
 

@@ -9,9 +9,8 @@ import psycopg
 import pytest
 
 from dream.blobs.store import BlobRefused
-from helpers import snapshot_body
+from helpers import direct_client, snapshot_body
 from raw_helpers import (
-    direct_client,
     make_settings,
     new_id,
     process_rows,

@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 import dream.worker.processing as processing
 from dream.cli_raw import register
 from dream.errors import ParseError
-from helpers import snapshot_body
+from helpers import direct_client, snapshot_body
 from raw_helpers import (
-    direct_client,
     make_settings,
     process_rows,
     ps_aux_lines,

@@ -19,11 +19,9 @@ import pytest
 import services
 from fastapi.testclient import TestClient
 
-from dream.app import Dream
-from dream.ingest.api import create_app
 from dream.settings import Settings
 from faults import dream_env, in_process_api, spawn, terminate
-from helpers import snapshot_body, wait_for
+from helpers import direct_client, snapshot_body, wait_for
 
 OUTPUT = "  PID TTY          TIME CMD\n    1 ?        00:00:01 init\n  412 pts/0    00:00:00 bash\n"
 
@@ -44,13 +42,8 @@ def blocked(tmp_path: Path) -> Path:
 def serve(database_url: str, tmp_path: Path, blocked: Path) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, data_dir=tmp_path, blob_dir=blocked,
                         pii_mode="off", batch_wait_s=0.05)  # fmt: skip
-    dream = Dream(settings)
-    try:
-        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-        with TestClient(app) as client:
-            yield client
-    finally:
-        dream.close()
+    with direct_client(settings) as (client, _):
+        yield client
 
 
 def test_serve_is_not_ready_while_the_blob_store_fails_and_recovers(
@@ -87,23 +80,18 @@ def test_serve_is_not_ready_while_a_batch_is_stuck(database_url: str, tmp_path: 
     has been in hand longer than DREAM_WORKER_STUCK_AFTER_S."""
     settings = Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05,
                         worker_stuck_after_s=1)  # fmt: skip
-    dream = Dream(settings)
-    try:
-        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-        with TestClient(app) as client, psycopg.connect(database_url) as blocker:
-            blocker.execute("LOCK TABLE processes IN ACCESS EXCLUSIVE MODE")
-            body = snapshot_body(OUTPUT)
-            assert client.post("/v1/snapshots", json=body).status_code == 202
-            _, worker = wait_for(
-                lambda: (got := _worker_check(client))[0] == 503 and got, what="a stuck batch"
-            )
-            assert "a batch has been in hand for" in worker["reason"], worker
-            blocker.rollback()  # the lock goes: the write goes through
-            wait_for(lambda: client.get("/readyz").status_code == 200, what="readiness back")
-            stored = client.get(f"/v1/snapshots/{body['snapshot_id']}").json()
-            assert stored["status"] == "stored"
-    finally:
-        dream.close()
+    with direct_client(settings) as (client, _), psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE processes IN ACCESS EXCLUSIVE MODE")
+        body = snapshot_body(OUTPUT)
+        assert client.post("/v1/snapshots", json=body).status_code == 202
+        _, worker = wait_for(
+            lambda: (got := _worker_check(client))[0] == 503 and got, what="a stuck batch"
+        )
+        assert "a batch has been in hand for" in worker["reason"], worker
+        blocker.rollback()  # the lock goes: the write goes through
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="readiness back")
+        stored = client.get(f"/v1/snapshots/{body['snapshot_id']}").json()
+        assert stored["status"] == "stored"
 
 
 class WorkerProcess:
