@@ -8,6 +8,7 @@ psutil while the request streams.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -80,14 +81,23 @@ class RawPost:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        # The server writes the head and the body separately: an answer is complete once the
+        # body has the head's Content-Length (or the server closed the connection).
         try:
             while data := self.sock.recv(65536):
                 self.response += data
-                if b"\r\n\r\n" in self.response:
+                if self._complete():
                     self.answered.set()
         except OSError:
             pass
         self.answered.set()
+
+    def _complete(self) -> bool:
+        head, separator, body = self.response.partition(b"\r\n\r\n")
+        if not separator:
+            return False
+        length = re.search(rb"^content-length:\s*(\d+)", head, re.IGNORECASE | re.MULTILINE)
+        return length is None or len(body) >= int(length.group(1))
 
     def send(self, data: bytes, *, chunked: bool) -> bool:
         """False once the server answered or closed: it stopped reading."""
