@@ -183,7 +183,7 @@ def prune_raw(
     """Drop raw process partitions (whole months) older than the retention; rollups stay."""
     import psycopg
 
-    from dream.analytics.retention import prune_raw as prune
+    from dream.storage.retention import prune_raw as prune
     from dream.app import Dream
     from dream.settings import Settings
 

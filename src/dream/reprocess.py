@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -29,7 +29,6 @@ import structlog
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from dream.analytics.rollups import RollupBatch, _hour, snapshot_counters
 from dream.blobs import query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
@@ -38,6 +37,7 @@ from dream.security.pii import Scrubber
 from dream.snapshots import RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.partitions import PartitionManager
+from dream.storage.rollups import RollupBatch
 from dream.storage.writer import COPY_PROCESSES, ProcessedSnapshot, process_row
 from dream.worker.processing import process_snapshot
 
@@ -267,13 +267,13 @@ class Reprocessor:
                         f" {now['process_count']} expected; left alone"
                     )
                     continue
-                _add(rollups, item.snapshot, old, sign=-1)
+                rollups.add(item.snapshot, old, sign=-1)
                 conn.execute(query("reprocess_delete_rows"), key)
             p = item.processed
             if p.status == "stored":
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
-                _add(rollups, item.snapshot, p.processes, sign=1)
+                rollups.add(item.snapshot, p.processes)
                 new_rows.extend(process_row(item.snapshot, proc) for proc in p.processes)
                 counts["rows"] += len(p.processes)
             conn.execute(
@@ -289,31 +289,10 @@ class Reprocessor:
                 for row in new_rows:
                     copy.write_row(row)
         if rollups:
-            rollups.write(conn)
-            conn.execute(query("rollups_drop_empty_hourly"))
-            conn.execute(query("rollups_drop_empty_daily"))
-            conn.execute(query("rollups_drop_empty_daily_apps"))
-            rollups.rebuild_presence(conn)  # after usage_daily is final: presence derives from it
+            rollups.write_correction(conn)
         # Counted only once the caller's transaction is about to commit.
         result.reprocessed += done
         result.stored += counts["stored"]
         result.failed += counts["failed"]
         result.process_rows += counts["rows"]
         return done
-
-
-def _add(rollups: RollupBatch, snapshot: Snapshot, processes: Iterable[Any], *, sign: int) -> None:
-    """RollupBatch.add, with the counters multiplied by ``sign`` (-1: take a contribution out)."""
-    counters = snapshot_counters(processes)
-    if not counters:
-        return
-    hour = _hour(snapshot.collected_at)
-    dims = (snapshot.os, snapshot.faculty, snapshot.user, snapshot.host)
-    for app, acc in counters.items():
-        key = (hour, app, *dims)
-        have = rollups.hourly.get(key)
-        if have is None:
-            rollups.hourly[key] = [sign * v for v in acc]
-        else:
-            for i, v in enumerate(acc):
-                have[i] += sign * v

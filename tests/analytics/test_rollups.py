@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 import analytics_dataset as ds
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
-from dream.analytics.retention import prune_raw, raw_partitions
+from dream.storage.retention import prune_raw, raw_partitions
 from dream.errors import StorageError
 from dream.storage.migrate import available_migrations
 from dream.storage.partitions import PartitionManager

@@ -1,1 +1,2 @@
-"""Analytics: rollups maintained on write, and the queries, api and CLI that answer from them."""
+"""Analytics, the read side: research questions answered from the rollups ``dream.storage``
+keeps (or from raw rows), and the api and CLI that ask them."""

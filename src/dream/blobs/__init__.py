@@ -4,9 +4,6 @@ dream/reprocess.py. Named SQL: queries.sql beside this file."""
 
 from __future__ import annotations
 
-from dream.storage.queries import load_named_queries
+from dream.storage.queries import NamedQueries
 
-
-def query(name: str) -> bytes:
-    """A named query of ``dream/blobs/queries.sql``, as bytes."""
-    return load_named_queries("dream.blobs")[name].encode()
+query = NamedQueries("dream.blobs").query

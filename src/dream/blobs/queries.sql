@@ -53,28 +53,6 @@ WHERE snapshot_id = %(snapshot_id)s
 -- name: raw_text
 SELECT raw_output FROM snapshots WHERE snapshot_id = %(snapshot_id)s
 
--- name: rollups_drop_empty_hourly
--- Rows a reprocess emptied (no snapshot contributes any more), among the keys it touched.
-DELETE FROM usage_hourly h
-USING usage_stage s
-WHERE h.bucket = s.bucket AND h.app = s.app AND h.os = s.os AND h.faculty = s.faculty
-  AND h.user_name = s.user_name AND h.host = s.host AND h.snapshots <= 0
-
--- name: rollups_drop_empty_daily
-DELETE FROM usage_daily d
-USING (SELECT DISTINCT date_trunc('day', bucket, 'UTC') AS bucket, app, os, faculty, user_name,
-              host
-       FROM usage_stage) s
-WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
-  AND d.user_name = s.user_name AND d.host = s.host AND d.snapshots <= 0
-
--- name: rollups_drop_empty_daily_apps
-DELETE FROM usage_daily_apps d
-USING (SELECT DISTINCT date_trunc('day', bucket, 'UTC') AS bucket, app, os, faculty
-       FROM usage_stage) s
-WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
-  AND d.snapshots <= 0
-
 -- name: checkpoint_get
 SELECT run_key, finished_at, last_collected_at, last_snapshot_id, reprocessed
 FROM reprocess_checkpoints

@@ -1,10 +1,16 @@
-"""Loads the named queries of ``queries.sql`` (procrastinate-style: SQL stays in SQL files)."""
+"""Loads named queries from ``.sql`` files (procrastinate-style: SQL stays in SQL files).
+
+The one loader of the project: every package with SQL ships it beside its code and reads it
+through a ``NamedQueries`` (storage's own, the rollups', the blobs', the keys', analytics').
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 from importlib import resources
+
+from psycopg import sql
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
@@ -28,10 +34,25 @@ def load_named_queries(package: str, filename: str = "queries.sql") -> dict[str,
     return parse_named_queries(text)
 
 
-def queries() -> dict[str, str]:
-    return load_named_queries("dream.storage")
+class NamedQueries:
+    """The named queries of one ``.sql`` file, read on first use."""
+
+    def __init__(self, package: str, filename: str = "queries.sql") -> None:
+        self.package = package
+        self.filename = filename
+
+    def all(self) -> dict[str, str]:
+        return load_named_queries(self.package, self.filename)
+
+    def query(self, name: str) -> bytes:
+        """A complete named query, as bytes (what psycopg takes for a non-literal query)."""
+        return self.all()[name].encode()
+
+    def fragment(self, name: str) -> sql.SQL:
+        """A named query or fragment as composable SQL, for ``{placeholders}`` to be filled."""
+        return sql.SQL(self.all()[name])
 
 
-def query(name: str) -> bytes:
-    """The SQL text of the named query, as bytes (what psycopg takes for a non-literal query)."""
-    return queries()[name].encode()
+STORAGE = NamedQueries("dream.storage")
+queries = STORAGE.all
+query = STORAGE.query

@@ -9,12 +9,12 @@ from typing import Literal
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dream.analytics.rollups import RollupBatch
 from dream.errors import StorageError
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import Snapshot
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
+from dream.storage.rollups import RollupBatch
 from dream.storage.database import snapshot_params
 
 PROCESS_COLUMNS: tuple[str, ...] = (

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
+from typing import Protocol
 
 import psycopg
 from psycopg import sql
 
-from dream.analytics.sql import fragment, query
-from dream.parsing.model import ProcessRecord
+from dream.storage.queries import NamedQueries
 from dream.snapshots import Snapshot
 
 ALL_APPS = ""  # the app of the snapshot-level total rows
@@ -33,13 +33,29 @@ _WIDTH = 12
 
 Key = tuple[datetime, str, str, str, str, str]  # bucket, app, os, faculty, user_name, host
 
+_SQL = NamedQueries("dream.storage", "rollups.sql")
+query = _SQL.query
+
 
 def _hour(moment: datetime) -> datetime:
     utc = moment.astimezone(UTC)
     return utc.replace(minute=0, second=0, microsecond=0)
 
 
-def snapshot_counters(processes: Iterable[ProcessRecord]) -> dict[str, list]:
+class Counted(Protocol):
+    """What the counters read of a process: a ProcessRecord, or a stored row read back."""
+
+    @property
+    def app(self) -> str | None: ...
+    @property
+    def is_system(self) -> bool: ...
+    @property
+    def cpu_percent(self) -> float | None: ...
+    @property
+    def rss_kb(self) -> int | None: ...
+
+
+def snapshot_counters(processes: Iterable[Counted]) -> dict[str, list]:
     """Per app (and ``ALL_APPS``), the counters one snapshot contributes."""
     # The hot loop keeps system counters in slots 1-5 and user ones in 7-11; "all" = both.
     per_app: dict[str, list] = {}
@@ -85,7 +101,7 @@ def snapshot_counters(processes: Iterable[ProcessRecord]) -> dict[str, list]:
 @cache
 def _upsert(name: str) -> sql.Composed:
     """A named upsert with the shared counter SET list filled in."""
-    return fragment(name).format(add_counters=fragment("add_counters"))
+    return _SQL.fragment(name).format(add_counters=_SQL.fragment("add_counters"))
 
 
 class RollupBatch:
@@ -94,7 +110,8 @@ class RollupBatch:
     def __init__(self) -> None:
         self.hourly: dict[Key, list] = {}
 
-    def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
+    def add(self, snapshot: Snapshot, processes: Iterable[Counted], sign: int = 1) -> None:
+        """Merge one snapshot's counters; ``sign=-1`` takes a contribution out (a reprocess)."""
         counters = snapshot_counters(processes)
         if not counters:
             return
@@ -105,10 +122,10 @@ class RollupBatch:
             key = (hour, app, *dims)
             have = table.get(key)
             if have is None:
-                table[key] = acc
+                table[key] = acc if sign == 1 else [sign * v for v in acc]
             else:
                 for i in range(_WIDTH):
-                    have[i] += acc[i]
+                    have[i] += sign * acc[i]
 
     def __bool__(self) -> bool:
         return bool(self.hourly)
@@ -126,13 +143,16 @@ class RollupBatch:
         # their locks are held for the shortest time before the commit.
         conn.execute(_upsert("upsert_usage_daily_apps"))
 
-    def rebuild_presence(self, conn: psycopg.Connection) -> None:
-        """Recompute the presence of the keys just written from ``usage_daily``.
+    def write_correction(self, conn: psycopg.Connection) -> None:
+        """``write`` for a batch that also subtracted (a reprocess), in the caller's transaction.
 
-        For writes that also subtract (a reprocess): ``write`` can only set bits. Call after
-        ``write`` and after emptied ``usage_daily`` rows are dropped, in the same transaction.
+        Then drops the rows nothing contributes to any more and recomputes the presence of the
+        keys touched from ``usage_daily`` (``write`` can only set presence bits, not clear them).
         """
-        conn.execute(query("create_presence_touched"))
+        self.write(conn)
+        for name in ("drop_empty_hourly", "drop_empty_daily", "drop_empty_daily_apps"):
+            conn.execute(query(name))
+        conn.execute(query("create_presence_touched"))  # after usage_daily is final
         conn.execute(query("fill_presence_touched"))
         conn.execute(query("rebuild_usage_presence"))
         conn.execute(query("drop_empty_presence"))
