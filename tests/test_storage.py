@@ -9,11 +9,11 @@ import psycopg
 import pytest
 
 from dream.parsing.model import ProcessRecord
-from dream.snapshots import Snapshot
+from dream.snapshots import ProcessedSnapshot, Snapshot
 from dream.storage.migrate import available_migrations, migrate
 from dream.storage.partitions import PartitionManager, next_month, month_of
 from dream.storage.queries import parse_named_queries, queries
-from dream.storage.writer import ProcessedSnapshot, SnapshotWriter
+from dream.storage.writer import SnapshotWriter
 
 
 def make_snapshot(collected_at: datetime, host: str = "med-pc-02") -> Snapshot:

@@ -306,7 +306,7 @@ def status(
                   f" there is no embedded database under {s.embedded_pgdata} (DREAM_DATA_DIR)")  # fmt: skip
         raise typer.Exit(2)
     try:
-        report = pipeline_status(dream)
+        report = pipeline_status(s, dream.database_url)
     finally:
         dream.close()
     if json_output:

@@ -32,13 +32,13 @@ from psycopg.types.json import Jsonb
 from dream.blobs import query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
-from dream.ingest.body import decode_output
 from dream.security.pii import Scrubber
-from dream.snapshots import RawRef, Snapshot
+from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
-from dream.storage.writer import COPY_PROCESSES, ProcessedSnapshot, process_row
+from dream.text import decode_output
+from dream.storage.writer import COPY_PROCESSES, process_row
 from dream.worker.processing import process_snapshot
 
 log = structlog.get_logger(__name__)

@@ -1,9 +1,10 @@
-"""The snapshot: what a collector posts, and the message that travels through the pipeline."""
+"""The snapshot: what a collector posts, the message that travels through the pipeline, and
+what parsing made of it (``ProcessedSnapshot``, which the writer stores)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from dream.parsing.model import ProcessRecord
 from dream.text import no_control_characters, storable_text, visible_name
 
 OperatingSystem = Literal["linux", "windows", "macos"]
@@ -172,3 +174,15 @@ class Snapshot(SnapshotMetadata):
             snapshot_id=incoming.snapshot_id or uuid.uuid4(),
             received_at=received_at or datetime.now(UTC),
         )
+
+
+@dataclass(slots=True)
+class ProcessedSnapshot:
+    """A snapshot after parsing: ready to be written, whether parsing succeeded or not."""
+
+    snapshot: Snapshot
+    status: Literal["stored", "failed"]
+    format: str | None = None
+    processes: list[ProcessRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None

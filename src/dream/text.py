@@ -1,4 +1,5 @@
-"""Text a client sends that Dream stores or matches: storable, and (for names) visible.
+"""Text a client sends that Dream stores or matches: a listing's bytes decoded, storable, and
+(for names) visible.
 
 PostgreSQL ``text`` holds neither NUL nor lone surrogates: refused here with a 422, never a 500.
 Host and faculty names are also compared and grouped by, so two spellings that look alike must
@@ -9,6 +10,7 @@ characters, fillers) are refused, naming the character and its position.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Unicode categories of characters that render as nothing or reorder/alter what is around
@@ -63,3 +65,34 @@ def visible_name(value: object) -> object:
     if problem is not None:
         raise ValueError(problem)
     return unicodedata.normalize("NFKC", value)
+
+
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+
+
+def decode_output(data: str | bytes) -> str:
+    """A listing as text, however a collector captured it: the one decoder of Dream (the api
+    decodes an upload with it, the worker and ``dream reprocess`` a raw output, ``parse`` bytes).
+
+    Windows tools write UTF-16 (PowerShell 5.1's ``>``, with a BOM; some pipes without one) or
+    UTF-8 with a BOM; anything else is UTF-8 if it decodes. Consoles redirected write their OEM
+    code page: undecodable bytes are cp850 when its letters' byte range (0x80-0x9f, unused by
+    text in Windows-1252) appears, else Windows-1252. Never raises; a str loses its BOM only.
+    """
+    if isinstance(data, str):
+        return data[1:] if data.startswith("\ufeff") else data
+    if data.startswith(b"\xff\xfe"):
+        return data[2:].decode("utf-16-le", errors="replace")
+    if data.startswith(b"\xfe\xff"):
+        return data[2:].decode("utf-16-be", errors="replace")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
+        return data.decode("utf-16-le", errors="replace")  # ASCII in UTF-16 LE, no BOM
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if _C1_BYTES.search(data):
+        return data.decode("cp850", errors="replace")
+    return data.decode("cp1252", errors="replace")

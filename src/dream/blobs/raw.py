@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
@@ -37,17 +37,20 @@ from dream.blobs.store import (
     FilesystemBlobStore,
     S3BlobStore,
 )
-from dream.ingest.body import decode_output
 from dream.settings import Settings
-from dream.snapshots import RawRef, Snapshot
-from dream.storage.writer import ProcessedSnapshot
-
-if TYPE_CHECKING:
-    from dream.worker.health import Progress
+from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
+from dream.text import decode_output
 
 log = structlog.get_logger(__name__)
 
 ProcessFn = Callable[[Snapshot], ProcessedSnapshot]
+
+
+class Progress(Protocol):
+    """Where the blob store's outages are reported (the worker's health: dream.worker.health)."""
+
+    def failing(self, component: str, error: str) -> None: ...
+    def recovered(self, component: str) -> None: ...
 
 
 def blob_dir(settings: Settings) -> Path:

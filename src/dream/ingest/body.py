@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -13,6 +12,8 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import FormData
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+
+from dream.text import decode_output
 
 # A snapshot has nine text fields and one file; a few spare, so a client adding a field of its
 # own still passes, while thousands of parts (each buffered up to 1 MiB) cannot pile up.
@@ -96,26 +97,6 @@ async def read_form(request: Request, limit: int, timeout_s: float) -> FormData:
         raise HTTPException(400, f"multipart body refused: {exc.message}") from None
     finally:
         await stream.aclose()
-
-
-def decode_output(data: bytes) -> str:
-    """Text of an uploaded output file.
-
-    Windows tools write UTF-16 LE with a BOM (PowerShell 5.1's ``>``) or UTF-8 with a BOM;
-    anything else is taken as UTF-8, and failing that as Windows-1252, which never fails for
-    the legacy code pages lab machines use and keeps ASCII columns intact.
-    """
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 # Starlette decodes a multipart text field that is not UTF-8 as Latin-1, and urlencoded escapes

@@ -6,14 +6,13 @@ from typing import Any
 
 import psycopg
 
-from dream.app import Dream
+from dream.settings import Settings
 
 
-def consumer_lag(dream: Dream, timeout_s: float = 5.0) -> dict[str, int]:
+def consumer_lag(s: Settings, timeout_s: float = 5.0) -> dict[str, int]:
     """Messages not yet committed by the worker group, per partition of the snapshot topic."""
     from confluent_kafka import Consumer, TopicPartition
 
-    s = dream.settings
     consumer = Consumer(
         {"bootstrap.servers": s.kafka_bootstrap, **s.kafka_client_config(),
          "group.id": s.kafka_group, "enable.auto.commit": False}  # fmt: skip
@@ -34,10 +33,12 @@ def consumer_lag(dream: Dream, timeout_s: float = 5.0) -> dict[str, int]:
         consumer.close()
 
 
-def pipeline_status(dream: Dream) -> dict[str, Any]:
-    report: dict[str, Any] = {"transport": dream.settings.transport, "healthy": True}
+def pipeline_status(settings: Settings, database_url: str) -> dict[str, Any]:
+    """The report of ``dream status``; given the settings and database, not the app (it sits
+    below it)."""
+    report: dict[str, Any] = {"transport": settings.transport, "healthy": True}
     try:
-        with psycopg.connect(dream.database_url, connect_timeout=5) as conn:
+        with psycopg.connect(database_url, connect_timeout=5) as conn:
             row = conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'stored'),"
                 " count(*) FILTER (WHERE status = 'pending'),"
@@ -48,9 +49,9 @@ def pipeline_status(dream: Dream) -> dict[str, Any]:
                       last_stored_at=row[3])  # fmt: skip
     except psycopg.Error as exc:
         report.update(database=f"unreachable: {exc}", healthy=False)
-    if dream.settings.transport == "kafka":
+    if settings.transport == "kafka":
         try:
-            report["lag"] = consumer_lag(dream)
+            report["lag"] = consumer_lag(settings)
             report["total_lag"] = sum(report["lag"].values())
         except Exception as exc:
             report.update(lag={}, total_lag=f"unknown: {exc}", healthy=False)

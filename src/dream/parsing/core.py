@@ -10,7 +10,7 @@ from dream.parsing import powershell, ps, tasklist
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
     head, nonblank, ps_kind
 from dream.parsing.model import ProcessRecord, ParseResult
-from dream.parsing.values import decode
+from dream.text import decode_output
 
 OS_NAMES = {"linux": "linux", "windows": "windows", "win32": "windows", "win": "windows",
             "macos": "macos", "darwin": "macos", "osx": "macos", "mac": "macos"}
@@ -50,7 +50,7 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
 
 
 def _parse(data: str | bytes, os: str | None, command: str | None, forced: str | None) -> ParseResult:
-    text = decode(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
+    text = decode_output(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
     if not text.strip():
         raise ParseError("empty input: no process listing to parse")
     lines = head(text)

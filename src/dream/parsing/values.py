@@ -95,31 +95,6 @@ def duration_seconds(text: str) -> float | None:
     return round(days * 86400 + total, 3)
 
 
-def decode(data: str | bytes) -> str:
-    """Text from whatever a collector captured: UTF-16 (with or without BOM), UTF-8 (BOM or not).
-
-    Windows consoles write OEM code pages when redirected, so undecodable UTF-8 falls back to
-    cp850 when its letters' byte range appears and to cp1252 otherwise; never raises.
-    """
-    if isinstance(data, str):
-        return data[1:] if data.startswith("\ufeff") else data
-    if data.startswith(b"\xff\xfe"):
-        return data[2:].decode("utf-16-le", errors="replace")
-    if data.startswith(b"\xfe\xff"):
-        return data[2:].decode("utf-16-be", errors="replace")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        return data.decode("utf-16-le", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if re.search(rb"[\x80-\x9f]", data):
-        return data.decode("cp850", errors="replace")
-    return data.decode("cp1252", errors="replace")
-
-
 def iter_line_chunks(text: str, start: int = 0, chunk_chars: int = 1 << 20) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(index of first line, lines)`` for ~1 MiB slices of ``text`` from offset ``start``.
 

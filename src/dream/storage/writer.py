@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from dream.errors import StorageError
 from dream.parsing.model import ProcessRecord
-from dream.snapshots import Snapshot
+from dream.snapshots import ProcessedSnapshot, Snapshot
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
 from dream.storage.rollups import RollupBatch
@@ -25,18 +24,6 @@ PROCESS_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 COPY_PROCESSES = ("COPY processes (" + ", ".join(PROCESS_COLUMNS) + ") FROM STDIN").encode()
-
-
-@dataclass(slots=True)
-class ProcessedSnapshot:
-    """A snapshot after parsing: ready to be written, whether parsing succeeded or not."""
-
-    snapshot: Snapshot
-    status: Literal["stored", "failed"]
-    format: str | None = None
-    processes: list[ProcessRecord] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
 
 
 @dataclass(slots=True)
