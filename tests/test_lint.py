@@ -1,9 +1,11 @@
-"""The linter CI's workflow runs, kept green by the suite itself."""
+"""The linters CI's workflow runs (ruff, mypy, import-linter), kept green by the suite itself."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from helpers import unavailable
@@ -30,3 +32,46 @@ def test_mypy_finds_nothing() -> None:
         [str(mypy), "src/dream"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_imports_point_down_only() -> None:
+    """The layers contract in pyproject.toml (import-linter): no module imports a layer above."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    if not lint_imports.exists():
+        unavailable("import-linter is not installed (a dev dependency)")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dream_modules() -> set[str]:
+    """Every package and top-level module of dream, as the source tree has them."""
+    src = ROOT / "src" / "dream"
+    names = {f"dream.{p.stem}" for p in src.glob("*.py") if p.stem != "__init__"}
+    names |= {f"dream.{d.name}" for d in src.iterdir() if d.is_dir() and any(d.rglob("*.py"))}
+    return names
+
+
+def test_layers_contract_names_every_module() -> None:
+    """A module the contract does not name is not checked at all: name it where it belongs."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    named = {
+        name.strip().strip("()")
+        for layer in contract["layers"]
+        for name in re.split(r"[|:]", layer)
+    }
+    assert dream_modules() - named == set(), "name these in pyproject's layers contract"
+    assert named - dream_modules() == set(), "these no longer exist: remove them from the contract"
+
+
+def test_every_package_is_a_regular_package() -> None:
+    """A directory without ``__init__.py`` is a namespace package, which the linter skips."""
+    src = ROOT / "src" / "dream"
+    missing = [
+        str(d.relative_to(src))
+        for d in src.rglob("*")
+        if d.is_dir() and any(d.glob("*.py")) and not (d / "__init__.py").exists()
+    ]
+    assert missing == []

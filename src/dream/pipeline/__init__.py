@@ -1,0 +1,1 @@
+"""The transport between api and worker: Kafka, the direct (PostgreSQL-as-queue) mode, replay."""
