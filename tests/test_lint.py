@@ -13,36 +13,28 @@ from helpers import unavailable
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ruff_finds_nothing() -> None:
-    ruff = Path(sys.executable).parent / "ruff"
-    if not ruff.exists():
-        unavailable("ruff is not installed (a dev dependency)")
+def assert_finds_nothing(tool: str, *args: str, timeout: float = 120) -> None:
+    """Run a linter installed beside this Python (a dev dependency); it must report nothing."""
+    path = Path(sys.executable).parent / tool
+    if not path.exists():
+        unavailable(f"{tool} is not installed (a dev dependency)")
     result = subprocess.run(
-        [str(ruff), "check", "src", "tests", "bench", "scripts"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [str(path), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_finds_nothing() -> None:
+    assert_finds_nothing("ruff", "check", "src", "tests", "bench", "scripts")
 
 
 def test_mypy_finds_nothing() -> None:
-    mypy = Path(sys.executable).parent / "mypy"
-    if not mypy.exists():
-        unavailable("mypy is not installed (a dev dependency)")
-    result = subprocess.run(
-        [str(mypy), "src/dream"], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_finds_nothing("mypy", "src/dream", timeout=600)
 
 
 def test_imports_point_down_only() -> None:
     """The layers contract in pyproject.toml (import-linter): no module imports a layer above."""
-    lint_imports = Path(sys.executable).parent / "lint-imports"
-    if not lint_imports.exists():
-        unavailable("import-linter is not installed (a dev dependency)")
-    result = subprocess.run(
-        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_finds_nothing("lint-imports", "--no-cache")
 
 
 def dream_modules() -> set[str]:
