@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from dream.demo import APPS, DEFAULT_FACULTIES, PROFILES, activity, campus, generate, listing
+from dream.demo.campus import APPS, DEFAULT_FACULTIES, PROFILES, activity, app_processes, campus
+from dream.demo.history import generate
+from dream.demo.listings import listing, ps_aux_linux, ps_aux_macos, tasklist_v
 from dream.parsing import parse
 from served import dream_env, serve
 
@@ -36,8 +38,6 @@ def test_every_generated_listing_parses_as_the_real_tool_prints_it() -> None:
 def test_each_app_shows_up_under_its_own_name_on_each_os() -> None:
     """Every catalogued application, on every OS it exists on, parses to a non-system app."""
     import random
-
-    from dream.demo import app_processes, ps_aux_linux, ps_aux_macos, tasklist_v
 
     rng = random.Random(1)
     for app, spec in APPS.items():

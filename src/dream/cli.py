@@ -349,7 +349,7 @@ app.add_typer(keys_app, name="keys")
 app.command("prune-raw")(prune_raw)
 register_raw_commands(app)  # dream reprocess, dream gc (dream/cli_raw.py)
 from dream.collector import collect_command  # noqa: E402  (issue 8: collector and demo)
-from dream.demo import demo_command  # noqa: E402
+from dream.demo.command import demo_command  # noqa: E402
 
 app.command("collect")(collect_command)
 app.command("demo")(demo_command)

@@ -1,0 +1,106 @@
+"""Listings laid out exactly as the real tools print them, from rows of ``Process``: procps
+``ps aux`` (Linux), BSD ``ps aux`` (macOS), ``tasklist /v`` (Windows: CRLF, fixed widths).
+
+The one generator of realistic listings: the demo, the benchmarks (bench/data.py) and the
+tests all lay theirs out here, so all of them feed the parsers what machines really send.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from dream.demo.campus import Host, Process, app_processes, open_apps, system_processes
+
+def _clock(seconds: int, os_name: str) -> str:
+    if os_name == "macos":
+        return f"{seconds // 60}:{seconds % 60:02d}.{seconds * 7 % 100:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def ps_aux_linux(rows: list[Process], user: str, at: datetime, rng: random.Random) -> str:
+    """procps-ng ``ps aux``: 8-wide user (longer ones cut to 7 + '+'), START as HH:MM or MmmDD."""
+    lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
+    boot = at - timedelta(days=rng.randint(1, 9))
+    pid = 1
+    for p in rows:
+        owner = p.owner or user
+        owner = owner if len(owner) <= 8 else owner[:7] + "+"
+        kernel = p.command.startswith("[")
+        vsz = 0 if kernel else p.rss_kb * rng.randint(3, 12) + rng.randrange(1000)
+        rss = 0 if kernel else p.rss_kb
+        started = boot if p.system else at - timedelta(minutes=rng.randint(1, 300))
+        start = started.strftime("%H:%M") if started.date() == at.date() else started.strftime("%b%d")
+        tty = "?" if p.system or rng.random() < 0.9 else "pts/0"
+        stat = "I<" if kernel else rng.choice(["S", "Ss", "Sl", "Ssl", "R"])
+        cpu_time = _clock(rng.randrange(0, 6000 if not p.system else 600), "linux")
+        lines.append(f"{owner:<8} {pid:>7} {p.cpu:4.1f} {min(99.9, rss / 160_000):4.1f} {vsz:>6} "
+                     f"{rss:>5} {tty:<8} {stat:<4} {start:>5} {cpu_time:>6} {p.command}")  # fmt: skip
+        pid += rng.randint(1, 40)
+    return "\n".join(lines) + "\n"
+
+
+def ps_aux_macos(rows: list[Process], user: str, at: datetime, rng: random.Random) -> str:
+    """BSD (macOS) ``ps aux``: STARTED as 9:12AM / Mon09AM / 28Nov25, TIME as m:ss.hh."""
+    lines = ["USER               PID  %CPU %MEM      VSZ    RSS   TT  STAT STARTED      TIME COMMAND"]
+    pid = 1
+    for p in rows:
+        owner = p.owner or user
+        started = at - timedelta(minutes=rng.randint(1, 600 if not p.system else 20000))
+        if started.date() == at.date():
+            label = started.strftime("%I:%M%p").lstrip("0")
+        elif (at - started).days < 7:
+            label = started.strftime("%a%I%p")
+        else:
+            label = started.strftime("%d%b%y")
+        vsz = 400_000_000 + rng.randrange(50_000_000)
+        lines.append(f"{owner:<16} {pid:>6} {p.cpu:5.1f} {min(99.9, p.rss_kb / 160_000):4.1f} "
+                     f"{vsz:>9} {p.rss_kb:>6}   ??  {rng.choice(['S', 'Ss', 'R', 'S+']):<4} "
+                     f"{label:>7} {_clock(rng.randrange(0, 9000), 'macos'):>9} {p.command}")  # fmt: skip
+        pid += rng.randint(1, 60)
+    return "\n".join(lines) + "\n"
+
+
+_TASKLIST_WIDTHS = (25, 8, 16, 11, 12, 15, 50, 12, 72)
+_TASKLIST_RIGHT = frozenset({1, 3, 4, 7})
+
+
+def tasklist_v(rows: list[Process], user: str, host: str, rng: random.Random) -> str:
+    """Windows ``tasklist /v``: leading blank line, '=' rule, fixed widths, CRLF."""
+
+    def row(cells: list[str]) -> str:
+        out = []
+        for i, (cell, width) in enumerate(zip(cells, _TASKLIST_WIDTHS, strict=True)):
+            cell = cell[:width]
+            out.append(cell.rjust(width) if i in _TASKLIST_RIGHT else cell.ljust(width))
+        return " ".join(out).rstrip()
+
+    header = ["Image Name", "PID", "Session Name", "Session#", "Mem Usage", "Status",
+              "User Name", "CPU Time", "Window Title"]  # fmt: skip
+    lines = ["", row(header), " ".join("=" * w for w in _TASKLIST_WIDTHS)]
+    pid = 0
+    account = f"UNI\\{user}"
+    for p in rows:
+        session_name, session = ("Services", "0") if p.session0 else ("Console", "1")
+        owner = p.owner or account
+        status = "Unknown" if p.session0 else ("Running" if p.title != "N/A" or rng.random() < 0.7
+                                               else "Not Responding" if rng.random() < 0.02 else "Running")  # fmt: skip
+        secs = rng.randrange(0, 20_000)
+        cpu_time = f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+        lines.append(row([p.command, str(pid), session_name, session, f"{p.rss_kb:,} K", status,
+                          owner, cpu_time, p.title]))  # fmt: skip
+        pid += 4 * rng.randint(1, 60)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def listing(host: Host, user: str, at: datetime, rng: random.Random) -> tuple[str, list[str]]:
+    """One listing for ``host`` at ``at`` and the applications it shows open."""
+    apps = open_apps(host, at, rng)
+    rows = system_processes(host.os, rng)  # desktop shells left out: they would top every chart
+    for app in apps:
+        rows += app_processes(app, host.os, rng)
+    if host.os == "linux":
+        return ps_aux_linux(rows, user, at, rng), apps
+    if host.os == "macos":
+        return ps_aux_macos(rows, user, at, rng), apps
+    return tasklist_v(rows, user, host.name, rng), apps
