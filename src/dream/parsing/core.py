@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 from dream.errors import ParseError
 from dream.parsing import powershell, ps, tasklist
+from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
+    parse_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
     head, nonblank, ps_kind
 from dream.parsing.model import ProcessRecord, ParseResult
+from dream.parsing.values import numbered
 from dream.text import decode_output
 
 OS_NAMES = {"linux": "linux", "windows": "windows", "win32": "windows", "win": "windows",
@@ -110,13 +113,13 @@ def _ps_ef(text: str, lines: list[Line], os: str | None, command: str | None,
 def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None,
                warnings: list[str]) -> Parsed:
     first = nonblank(lines)[0]
-    keywords = ps.keywords_from_command(command)
-    columns = ps.header_columns(first.text, keywords)
+    keywords = keywords_from_command(command)
+    columns = header_columns(first.text, keywords)
     if columns is not None:
         start, lineno = first.next_offset, first.number + 1
     elif keywords:  # --no-headers: the -o list is the layout
-        columns = [ps.Column(ps.KEYWORD_FIELDS.get(k.split(":")[0], ""),
-                             "STARTED" if k.startswith("lstart") else k.upper(), 0, 0)
+        columns = [Column(KEYWORD_FIELDS.get(k.split(":")[0], ""),
+                          "STARTED" if k.startswith("lstart") else k.upper(), 0, 0)
                    for k in keywords]
         start, lineno = 0, 1
     else:
@@ -124,7 +127,7 @@ def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None
     kind = ps_kind(first.text)
     if kind in ("ps-aux", "ps-ef") and keywords is None:
         return (_ps_aux if kind == "ps-aux" else _ps_ef)(text, lines, os, command, warnings)
-    records = ps.parse_columns(ps.numbered(text, start, lineno), columns, os, warnings,
+    records = parse_columns(numbered(text, start, lineno), columns, os, warnings,
                                "ps")
     return "ps-custom", None, records
 
@@ -134,10 +137,10 @@ def _top(text: str, lines: list[Line], os: str | None, command: str | None,
     header = find_top_header(lines)
     if header is None:
         raise ParseError("no top column header (PID USER ... COMMAND) found")
-    columns = ps.header_columns(header.text, top=not (command and " -c" in f" {command}"))
+    columns = header_columns(header.text, top=not (command and " -c" in f" {command}"))
     if columns is None:
         raise ParseError("unknown column in top header", line=header.number)
-    records = ps.parse_columns(ps.numbered(text, header.next_offset, header.number + 1),
+    records = parse_columns(numbered(text, header.next_offset, header.number + 1),
                                columns, os or "linux", warnings, "top")
     return "top", "linux", records
 
@@ -159,13 +162,13 @@ def _tasklist(text: str, lines: list[Line], os: str | None, command: str | None,
 
 def _tasklist_csv(text: str, lines: list[Line], os: str | None, command: str | None,
                   warnings: list[str]) -> Parsed:
-    _, records = tasklist.parse_csv(ps.numbered(text, 0, 1), warnings)
+    _, records = tasklist.parse_csv(numbered(text, 0, 1), warnings)
     return "tasklist-csv", "windows", records
 
 
 def _tasklist_list(text: str, lines: list[Line], os: str | None, command: str | None,
                    warnings: list[str]) -> Parsed:
-    _, records = tasklist.parse_list(ps.numbered(text, 0, 1), warnings)
+    _, records = tasklist.parse_list(numbered(text, 0, 1), warnings)
     return "tasklist-list", "windows", records
 
 
@@ -175,14 +178,14 @@ def _get_process(text: str, lines: list[Line], os: str | None, command: str | No
     if len(rows) < 2 or not powershell.is_table_header(rows[0].text, rows[1].text):
         raise ParseError("not a Get-Process table (Handles ... Id ... ProcessName)",
                          line=rows[0].number)
-    records = powershell.parse_table(ps.numbered(text, rows[1].next_offset, rows[1].number + 1),
+    records = powershell.parse_table(numbered(text, rows[1].next_offset, rows[1].number + 1),
                                      rows[0].text, rows[1].text, warnings)
     return "get-process", "windows", records
 
 
 def _get_process_csv(text: str, lines: list[Line], os: str | None, command: str | None,
                      warnings: list[str]) -> Parsed:
-    return "get-process-csv", "windows", powershell.parse_csv(ps.numbered(text, 0, 1), warnings)
+    return "get-process-csv", "windows", powershell.parse_csv(numbered(text, 0, 1), warnings)
 
 
 def _get_process_json(text: str, lines: list[Line], os: str | None, command: str | None,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from dream.parsing import ps, tasklist
+from dream.parsing.columns import header_columns, keywords_from_command
 from dream.parsing.powershell import is_table_header
 
 FORMATS: tuple[str, ...] = (
@@ -69,7 +70,7 @@ def format_from_command(command: str | None) -> str | None:
         return "top"
     if base == "ps":
         args = words[1:]
-        if ps.keywords_from_command(command):
+        if keywords_from_command(command):
             return "ps-custom"
         flags = "".join(a.lstrip("-") for a in args if a.startswith("-"))
         bsd = "".join(a for a in args if not a.startswith("-"))
@@ -149,7 +150,7 @@ def ps_kind(header: str) -> str | None:
         return "ps-aux"
     if tuple(words) == ps.EF_HEADERS:
         return "ps-ef"
-    columns = ps.header_columns(header)
+    columns = header_columns(header)
     if columns is None:
         return None
     fields = {c.field for c in columns}

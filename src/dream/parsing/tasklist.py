@@ -19,7 +19,7 @@ from dream.errors import ParseError
 from dream.parsing import accel
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.ps import FastRows
+from dream.parsing.rows import FastRows
 from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, skip_row, to_int
 
 IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 # Thousands separators seen in tasklist memory cells across locales (en ",", de ".", fr/ru
 # no-break or narrow no-break space, ch "'").
@@ -139,3 +139,10 @@ def skip_row(warnings: list[str], lineno: int, why: str) -> None:
     their files, and warnings are stored where ``query`` keys read them (the raw output stays
     in the blob store for admins)."""
     warnings.append(f"line {lineno}: skipped {why}")
+
+
+def numbered(text: str, start: int, first_lineno: int) -> Iterable[tuple[int, str]]:
+    """``(1-based line number, line)`` from offset ``start`` whose line is ``first_lineno``."""
+    for index, lines in iter_line_chunks(text, start):
+        for offset, line in enumerate(lines):
+            yield first_lineno + index + offset, line
