@@ -203,7 +203,7 @@ def _settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Sett
 
 def _assert_raw_outputs_wired(where: str, env: dict[str, str], settings: Settings) -> Any:
     from dream.blobs.raw import store_from_settings
-    from dream.blobs.store import S3BlobStore
+    from dream.blobs.s3 import S3BlobStore
 
     missing = S3_ENV - set(env)
     assert not missing, f"{where}: {missing} missing: raw outputs would go to disk"

@@ -35,8 +35,8 @@ from dream.blobs.store import (
     BlobStore,
     BlobUnavailable,
     FilesystemBlobStore,
-    S3BlobStore,
 )
+from dream.blobs.s3 import S3BlobStore
 from dream.settings import Settings
 from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.text import decode_output
