@@ -21,7 +21,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from bench.data import ps_aux_output
+from dream.demo.listings import ps_aux_output
 from dream.parsing import parse
 from dream.snapshots import Snapshot
 from dream.storage.migrate import migrate

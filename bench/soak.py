@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import psycopg
 
-from bench.data import ps_aux_output
+from dream.demo.listings import ps_aux_output
 from bench.e2e import BENCH_KEY, _drop_database, _fresh_database, services, wait_until_ready
 
 

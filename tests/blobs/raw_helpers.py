@@ -12,26 +12,6 @@ from fastapi.testclient import TestClient
 from dream.settings import Settings
 from helpers import wait_for
 
-PS_HEADER = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
-
-
-def ps_aux_lines(count: int, *, seed: int = 0) -> str:
-    """A synthetic ``ps aux`` listing of ``count`` processes (about 110 bytes a line)."""
-    apps = ["/usr/bin/python3 train.py", "/opt/matlab/bin/matlab -nodesktop", "/usr/bin/firefox",
-            "/usr/lib/libreoffice/program/soffice.bin --writer", "/usr/bin/code --unity-launch",
-            "/usr/sbin/sshd -D", "/usr/bin/bash"]  # fmt: skip
-    users = ["msmith", "jdoe", "root", "akhan", "lchen"]
-    lines = [PS_HEADER]
-    for i in range(count):
-        n = i + seed
-        lines.append(
-            f"{users[n % len(users)]:<10} {1000 + i:>6} {n % 97 / 10:>4.1f} {n % 13 / 10:>4.1f}"
-            f" {100000 + n % 5000:>6} {20000 + n % 3000:>5} pts/{n % 9:<5} S    10:{n % 60:02d}"
-            f"   0:{n % 60:02d} {apps[n % len(apps)]} --job {n:08d}\n"
-        )
-    return "".join(lines)
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -11,9 +11,10 @@ import psycopg
 
 from dream.app import Dream
 from dream.blobs.gc import collect_garbage
+from dream.demo.listings import ps_aux_output
 from helpers import snapshot_body
 from helpers import direct_client
-from raw_helpers import make_settings, ps_aux_lines, settled, snapshot_row
+from raw_helpers import make_settings, settled, snapshot_row
 from test_reprocess import invoke
 
 
@@ -36,8 +37,8 @@ def test_gc_removes_old_objects_and_leaves_recent_ones(database_url: str, tmp_pa
     settings = make_settings(database_url, tmp_path, {"blob_dir": tmp_path / "blobs"},
                              raw_retention_days=7)  # fmt: skip
     with direct_client(settings) as (client, dream):
-        old_id = _post(client, ps_aux_lines(5, seed=1))
-        recent_id = _post(client, ps_aux_lines(5, seed=2))
+        old_id = _post(client, ps_aux_output(5, seed=1))
+        recent_id = _post(client, ps_aux_output(5, seed=2))
         store = dream.raw_outputs.store
         orphan_old = store.put(b"stored by a worker that crashed before its commit, long ago")
         orphan_new = store.put(b"stored by a worker right now; its commit is on the way")
@@ -70,11 +71,11 @@ def test_gc_keeps_an_object_a_recent_snapshot_still_shares(
 ) -> None:
     """Same bytes twice: one object. The old snapshot's reference goes, the object stays."""
     settings = make_settings(database_url, tmp_path, store_settings)
-    output = ps_aux_lines(5, seed=3)
+    output = ps_aux_output(5, seed=3)
     with direct_client(settings) as (client, dream):
         old_id = _post(client, output)
         new_id = _post(client, output)
-        lonely_id = _post(client, ps_aux_lines(5, seed=4))
+        lonely_id = _post(client, ps_aux_output(5, seed=4))
         _age_snapshot(database_url, old_id, 30)
         _age_snapshot(database_url, lonely_id, 30)
         # Objects cannot be back-dated in S3: look at the store from 10 days on instead, with

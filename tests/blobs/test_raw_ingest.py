@@ -9,12 +9,12 @@ import psycopg
 import pytest
 
 from dream.blobs.store import BlobRefused
+from dream.demo.listings import ps_aux_output
 from helpers import direct_client, snapshot_body
 from raw_helpers import (
     make_settings,
     new_id,
     process_rows,
-    ps_aux_lines,
     s3_client,
     settled,
     sha,
@@ -25,7 +25,7 @@ from raw_helpers import (
 def test_small_inline_output_lands_in_the_blob_store_not_in_the_row(
     database_url: str, tmp_path: Path, store_settings: dict
 ) -> None:
-    output = ps_aux_lines(30)
+    output = ps_aux_output(30)
     body = snapshot_body(output)
     with direct_client(make_settings(database_url, tmp_path, store_settings)) as (client, _):
         assert client.post("/v1/snapshots", json=body).status_code == 202
@@ -46,7 +46,7 @@ def test_small_inline_output_lands_in_the_blob_store_not_in_the_row(
 def test_large_output_is_offloaded_by_the_api_and_parsed(
     database_url: str, tmp_path: Path, store_settings: dict
 ) -> None:
-    output = ps_aux_lines(3000)  # ~330 KB > 64 KiB inline limit below
+    output = ps_aux_output(3000)  # ~330 KB > 64 KiB inline limit below
     body = snapshot_body(output)
     settings = make_settings(database_url, tmp_path, store_settings, inline_max_bytes=64 * 1024)
     with direct_client(settings) as (client, _):
@@ -57,7 +57,7 @@ def test_large_output_is_offloaded_by_the_api_and_parsed(
 
 
 def test_utf16_upload_is_kept_as_sent(database_url: str, tmp_path: Path) -> None:
-    text = ps_aux_lines(5)
+    text = ps_aux_output(5)
     utf16 = b"\xff\xfe" + text.encode("utf-16-le")  # PowerShell 5.1's `>`
     sid = new_id()
     fields = {"host": "law-pc-17", "os": "linux", "user": "jdoe", "faculty": "law",
@@ -103,7 +103,7 @@ def test_output_url_from_the_collector_is_fetched_parsed_and_kept(
     database_url: str, tmp_path: Path, s3_settings: dict, s3proxy: dict
 ) -> None:
     bucket = s3_settings["s3_bucket"]
-    output = ps_aux_lines(40).encode()
+    output = ps_aux_output(40).encode()
     s3_client(s3proxy).put_object(Bucket=bucket, Key="uploads/eng-lab-04/ps.txt", Body=output)
     body = snapshot_body("unused")
     del body["output"]
@@ -151,7 +151,7 @@ def test_worker_refuses_a_foreign_bucket_even_if_a_message_names_one(
 
 
 def test_store_raw_false_keeps_no_raw_output(database_url: str, tmp_path: Path) -> None:
-    output = ps_aux_lines(10)
+    output = ps_aux_output(10)
     body = snapshot_body(output)
     settings = make_settings(database_url, tmp_path, {"blob_dir": tmp_path / "blobs"},
                              store_raw=False)  # fmt: skip

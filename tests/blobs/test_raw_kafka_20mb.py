@@ -14,10 +14,11 @@ from confluent_kafka import Consumer
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
+from dream.demo.listings import ps_aux_output
 from dream.ingest.api import create_app
 from dream.settings import Settings
 from helpers import snapshot_body
-from raw_helpers import ps_aux_lines, settled, sha, snapshot_row
+from raw_helpers import settled, sha, snapshot_row
 
 pytestmark = pytest.mark.kafka
 
@@ -44,7 +45,7 @@ def test_20_mb_output_travels_by_reference_and_comes_back_identical(
     store_settings: dict,
 ) -> None:  # fmt: skip
     lines = 185_000
-    output = ps_aux_lines(lines)
+    output = ps_aux_output(lines)
     raw = output.encode()
     assert len(raw) > 20_000_000
     settings = Settings(

@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 import dream.worker.processing as processing
 from dream.cli_raw import register
+from dream.demo.listings import ps_aux_output
 from dream.errors import ParseError
 from helpers import direct_client, snapshot_body
 from raw_helpers import (
     make_settings,
     process_rows,
-    ps_aux_lines,
     settings_env,
     settled,
     snapshot_row,
@@ -142,7 +142,7 @@ def test_failed_snapshot_recovers_with_the_fixed_parser(
     database_url: str, tmp_path: Path, store_settings: dict, broken_parser
 ) -> None:
     settings = make_settings(database_url, tmp_path, store_settings)
-    output = ps_aux_lines(60)
+    output = ps_aux_output(60)
     failed = snapshot_body(output)
     with direct_client(settings) as (client, _):
         assert client.post("/v1/snapshots", json=failed).status_code == 202
@@ -191,7 +191,7 @@ def test_parser_upgrade_replaces_rows_and_keeps_rollups_consistent(
         return result
 
     monkeypatch.setattr(processing, "parse", old_parser)
-    bodies = [snapshot_body(ps_aux_lines(40 + 7 * i, seed=i), host=f"lab-{i % 2}",
+    bodies = [snapshot_body(ps_aux_output(40 + 7 * i, seed=i), host=f"lab-{i % 2}",
                             collected_at=f"2026-11-2{i % 3}T1{i}:15:00Z") for i in range(5)]  # fmt: skip
     with direct_client(settings) as (client, _):
         for body in bodies:
@@ -232,7 +232,7 @@ def test_interrupted_run_resumes_after_its_checkpoint(
     from dream.reprocess import Filters, Reprocessor
 
     settings = make_settings(database_url, tmp_path, {"blob_dir": tmp_path / "blobs"})
-    bodies = [snapshot_body(ps_aux_lines(10, seed=i)) for i in range(6)]
+    bodies = [snapshot_body(ps_aux_output(10, seed=i)) for i in range(6)]
     with direct_client(settings) as (client, _):
         for body in bodies:
             client.post("/v1/snapshots", json=body)

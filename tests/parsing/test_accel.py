@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.data import ps_aux_output, tasklist_v_output
+from dream.demo.listings import ps_aux_output, tasklist_v_output
 from dream.parsing import ParseError, parse
 from dream.parsing import accel
 from helpers import SHARED

@@ -1,16 +1,16 @@
 """Listings laid out exactly as the real tools print them, from rows of ``Process``: procps
 ``ps aux`` (Linux), BSD ``ps aux`` (macOS), ``tasklist /v`` (Windows: CRLF, fixed widths).
 
-The one generator of realistic listings: the demo, the benchmarks (bench/data.py) and the
-tests all lay theirs out here, so all of them feed the parsers what machines really send.
+The one generator of realistic listings: the demo, the benchmarks (bench/) and the tests
+all lay theirs out here, so all of them feed the parsers what machines really send.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from dream.demo.campus import Host, Process, app_processes, open_apps, system_processes
+from dream.demo.campus import APPS, Host, Process, app_processes, open_apps, system_processes
 
 def _clock(seconds: int, os_name: str) -> str:
     if os_name == "macos":
@@ -104,3 +104,30 @@ def listing(host: Host, user: str, at: datetime, rng: random.Random) -> tuple[st
     if host.os == "macos":
         return ps_aux_macos(rows, user, at, rng), apps
     return tasklist_v(rows, user, host.name, rng), apps
+
+
+# A fixed moment, so that a seed alone decides a sized listing (START columns included).
+SIZED_AT = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+
+
+def sized_rows(os_name: str, processes: int, rng: random.Random) -> list[Process]:
+    """Exactly ``processes`` rows: the OS's system processes, then applications opened in turn
+    (any the OS has), as a busy machine shows them."""
+    rows = system_processes(os_name, rng)[:processes]
+    apps = [app for app, spec in APPS.items() if os_name in spec]
+    while len(rows) < processes:
+        rows += app_processes(rng.choice(apps), os_name, rng)
+    return rows[:processes]
+
+
+def ps_aux_output(processes: int = 300, seed: int = 0, user: str = "jdoe") -> str:
+    """A procps ``ps aux`` listing of exactly ``processes`` rows, the same for the same seed:
+    the benchmarks' and tests' input of any size."""
+    rng = random.Random(f"sized/linux/{seed}")
+    return ps_aux_linux(sized_rows("linux", processes, rng), user, SIZED_AT, rng)
+
+
+def tasklist_v_output(processes: int = 300, seed: int = 0, user: str = "jdoe") -> str:
+    """A ``tasklist /v`` listing of exactly ``processes`` rows (see ``ps_aux_output``)."""
+    rng = random.Random(f"sized/windows/{seed}")
+    return tasklist_v(sized_rows("windows", processes, rng), user, "LAW-PC-17", rng)
