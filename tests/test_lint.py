@@ -67,3 +67,11 @@ def test_every_package_is_a_regular_package() -> None:
         if d.is_dir() and any(d.glob("*.py")) and not (d / "__init__.py").exists()
     ]
     assert missing == []
+
+
+def test_readme_layout_names_every_module() -> None:
+    """The README's layout section lists every package and top-level module of dream."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^  (\w+)(?:/|\.py)\s", layout, re.MULTILINE))
+    assert {name.removeprefix("dream.") for name in dream_modules()} == listed
