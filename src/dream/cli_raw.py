@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,10 +20,20 @@ from dream.settings import Settings
 err = Console(stderr=True)
 
 
-def _dream(service: str) -> Dream:
+@contextmanager
+def _dream(service: str, on_error: str = "") -> Iterator[Dream]:
+    """The app for one command, closed after it; a DreamError ends the command with exit 1
+    (``on_error`` added to the message)."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level, service=service)
-    return Dream(settings)
+    dream = Dream(settings)
+    try:
+        yield dream
+    except DreamError as exc:
+        err.print(f"[red]error:[/red] {exc}{on_error}")
+        raise typer.Exit(1) from None
+    finally:
+        dream.close()
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -58,8 +70,7 @@ def reprocess(
     from dream.reprocess import Filters, Reprocessor
 
     filters = Filters(_time(since, "--since"), _time(until, "--until"), format, failed_only)
-    dream = _dream("dream-reprocess")
-    try:
+    with _dream("dream-reprocess", " (run the same command again to resume)") as dream:
         if not dream.settings.store_raw:
             err.print("[red]error:[/red] DREAM_STORE_RAW=false: no raw outputs are kept, so there"
                       " is nothing to re-parse from")  # fmt: skip
@@ -75,11 +86,6 @@ def reprocess(
             task = bar.add_task("reprocess", total=total)
             result = worker.run(filters, restart=restart,
                                 progress=lambda n: bar.advance(task, n))  # fmt: skip
-    except DreamError as exc:
-        err.print(f"[red]error:[/red] {exc} (run the same command again to resume)")
-        raise typer.Exit(1) from None
-    finally:
-        dream.close()
     print(json.dumps(result.as_dict()))
 
 
@@ -92,19 +98,13 @@ def gc(
     """Remove raw outputs older than the retention from the blob store (parsed rows stay)."""
     from dream.blobs.gc import collect_garbage
 
-    dream = _dream("dream-gc")
-    retention = days or dream.settings.raw_retention_days
-    if retention is None:
-        err.print("[red]error:[/red] give --days or set DREAM_RAW_RETENTION_DAYS")
-        raise typer.Exit(2)
-    try:
+    with _dream("dream-gc") as dream:
+        retention = days or dream.settings.raw_retention_days
+        if retention is None:
+            err.print("[red]error:[/red] give --days or set DREAM_RAW_RETENTION_DAYS")
+            raise typer.Exit(2)
         dream.migrate()
         result = collect_garbage(dream.db, dream.raw_outputs, retention, dry_run=dry_run)
-    except DreamError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        dream.close()
     print(json.dumps(result.as_dict()))
 
 

@@ -22,14 +22,16 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 import psycopg
 import structlog
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from dream.blobs import query
+from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.security.pii import Scrubber
@@ -37,11 +39,17 @@ from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
-from dream.text import decode_output
 from dream.storage.writer import COPY_PROCESSES, process_row
+from dream.text import decode_output
 from dream.worker.processing import process_snapshot
 
 log = structlog.get_logger(__name__)
+
+
+@cache
+def _selecting(name: str) -> sql.Composed:
+    """``reprocess_select`` or ``reprocess_count`` over the run's selection (one WHERE)."""
+    return fragment(name).format(selection=fragment("reprocess_selection"))
 
 
 class _OldRow(NamedTuple):
@@ -138,7 +146,7 @@ class Reprocessor:
         after_at, after_id, _ = self._peek(filters, restart)
         with self.db.pool.connection() as conn:
             params = {**filters.params(), "after_at": after_at, "after_id": after_id}
-            found = conn.execute(query("reprocess_count"), params).fetchone()
+            found = conn.execute(_selecting("reprocess_count"), params).fetchone()
         return int(found[0]) if found else 0
 
     def _peek(self, filters: Filters, restart: bool) -> tuple[datetime | None, Any, bool]:
@@ -165,7 +173,7 @@ class Reprocessor:
                 cur = conn.cursor(row_factory=dict_row)
                 params = {**filters.params(), "after_at": after_at, "after_id": after_id,
                           "limit": self.batch_size}  # fmt: skip
-                rows = cur.execute(query("reprocess_select"), params).fetchall()
+                rows = cur.execute(_selecting("reprocess_select"), params).fetchall()
             if not rows:
                 break
             items = [item for item in (self._prepare(r, result) for r in rows) if item is not None]

@@ -6,4 +6,6 @@ from __future__ import annotations
 
 from dream.storage.queries import NamedQueries
 
-query = NamedQueries("dream.blobs").query
+_SQL = NamedQueries("dream.blobs")
+query = _SQL.query
+fragment = _SQL.fragment

@@ -1,29 +1,26 @@
 -- Named queries of dream.blobs (raw outputs: reprocess and gc). Each starts with "-- name: x".
 
+-- name: reprocess_selection
+-- The snapshots a run selects, after its checkpoint: {selection} in the two queries below.
+FROM snapshots
+WHERE status = ANY(%(statuses)s::text[])
+  AND (%(since)s::timestamptz IS NULL OR collected_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR collected_at < %(until)s::timestamptz)
+  AND (%(format)s::text IS NULL OR format = %(format)s::text)
+  AND (%(after_at)s::timestamptz IS NULL
+       OR (collected_at, snapshot_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
+
 -- name: reprocess_select
 -- The next snapshots to re-parse, in (collected_at, snapshot_id) order after the checkpoint.
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
        status, process_count, raw_sha256, raw_size, raw_compression, raw_url,
        raw_output IS NOT NULL AS has_raw_text
-FROM snapshots
-WHERE status = ANY(%(statuses)s::text[])
-  AND (%(since)s::timestamptz IS NULL OR collected_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR collected_at < %(until)s::timestamptz)
-  AND (%(format)s::text IS NULL OR format = %(format)s::text)
-  AND (%(after_at)s::timestamptz IS NULL
-       OR (collected_at, snapshot_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
+{selection}
 ORDER BY collected_at, snapshot_id
 LIMIT %(limit)s
 
 -- name: reprocess_count
-SELECT count(*)
-FROM snapshots
-WHERE status = ANY(%(statuses)s::text[])
-  AND (%(since)s::timestamptz IS NULL OR collected_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR collected_at < %(until)s::timestamptz)
-  AND (%(format)s::text IS NULL OR format = %(format)s::text)
-  AND (%(after_at)s::timestamptz IS NULL
-       OR (collected_at, snapshot_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
+SELECT count(*) {selection}
 
 -- name: reprocess_lock
 -- Inside the rewrite transaction: the snapshot as it is now (a concurrent run waits here).

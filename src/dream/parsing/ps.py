@@ -91,12 +91,8 @@ def parse_aux(text: str, body_start: int, header_lineno: int, os: str | None,
 def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
     """The hot loop: everything bound to locals, memo dicts hit directly."""
     out: list[ProcessRecord] = []
-    append = out.append
-    record = ProcessRecord
-    commands, users, times, texts = build.commands, build.users, build.times, build.texts
-    cmd_info, user_info, time_of = build.command, build.user, build.time
-    intern = texts.setdefault
-    no_tty = NO_TTY
+    append, record, no_tty = out.append, ProcessRecord, NO_TTY
+    commands, users, times, cmd_info, user_info, time_of, intern = build.hot_loop()
     try:
         for fields in map(str.split, lines, [None] * len(lines), [10] * len(lines)):
             command = fields[10]
@@ -126,12 +122,8 @@ def parse_ef(text: str, body_start: int, header_lineno: int, os: str | None,
 
 def _ef_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
     out: list[ProcessRecord] = []
-    append = out.append
-    record = ProcessRecord
-    commands, users, times = build.commands, build.users, build.times
-    cmd_info, user_info, time_of = build.command, build.user, build.time
-    intern = build.texts.setdefault
-    no_tty = NO_TTY
+    append, record, no_tty = out.append, ProcessRecord, NO_TTY
+    commands, users, times, cmd_info, user_info, time_of, intern = build.hot_loop()
     try:
         for fields in map(str.split, lines, [None] * len(lines), [7] * len(lines)):
             command = fields[7]

@@ -31,6 +31,12 @@ class RowBuilder:
         self.times: dict[str, float | None] = {}
         self.texts: dict[str, str] = {}
 
+    def hot_loop(self) -> tuple[dict, dict, dict, Callable, Callable, Callable, Callable]:
+        """What a row loop binds to locals: the memo dicts (hit directly), the functions that
+        fill them on a miss, and the interning of short texts."""
+        return (self.commands, self.users, self.times, self.command, self.user, self.time,
+                self.texts.setdefault)
+
     def command(self, command: str) -> tuple[str, str, bool]:
         info = self.commands.get(command)
         if info is None:
