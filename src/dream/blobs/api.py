@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import psycopg
@@ -18,16 +18,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from psycopg.rows import dict_row
 
+from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobNotFound, BlobUnavailable
 from dream.errors import StorageError
 from dream.snapshots import Snapshot
-from dream.storage.database import raw_ref_from_row
+from dream.storage.database import Database, raw_ref_from_row
 from dream.storage.queries import query
 
 RAW_UPLOAD_STATE = "dream_raw_upload"  # request.state attribute: an uploaded file's bytes
 
 
-async def prepare_raw(dream: Any, snapshot: Snapshot, request: Request) -> Snapshot:
+class RawServices(Protocol):
+    """What the route and the claim check use of the app (read when a request needs them: the
+    app starts its database and blob store on first use)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def raw_outputs(self) -> RawOutputs: ...
+
+
+async def prepare_raw(dream: RawServices, snapshot: Snapshot, request: Request) -> Snapshot:
     """The snapshot as it is to travel: large outputs by reference (see blobs/raw.py).
 
     A client's ``output_url`` is checked here (422 if it cannot be used, 503 if the store is
@@ -49,19 +60,19 @@ async def prepare_raw(dream: Any, snapshot: Snapshot, request: Request) -> Snaps
     return await anyio.to_thread.run_sync(raw.offload, snapshot, original)
 
 
-def _raw_row(dream: Any, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
+def _raw_row(dream: RawServices, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
     with dream.db.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         return cur.execute(query("get_snapshot_raw"), {"snapshot_id": snapshot_id}).fetchone()
 
 
-def _raw_text(dream: Any, snapshot_id: uuid.UUID) -> str | None:
+def _raw_text(dream: RawServices, snapshot_id: uuid.UUID) -> str | None:
     with dream.db.pool.connection() as conn:
         row = conn.execute(query("get_snapshot_raw_text"), {"snapshot_id": snapshot_id}).fetchone()
     return row[0] if row else None
 
 
-def router_for(dream: Any) -> APIRouter:
+def router_for(dream: RawServices) -> APIRouter:
     router = APIRouter()
 
     # ADMIN ONLY: raw outputs hold personal data. Included with the admin dependency by
@@ -112,7 +123,7 @@ def router_for(dream: Any) -> APIRouter:
     return router
 
 
-def install(app: FastAPI, dream: Any, *, dependencies: Sequence[Any] = ()) -> None:
+def install(app: FastAPI, dream: RawServices, *, dependencies: Sequence[Any] = ()) -> None:
     """Add the raw-output route (behind ``dependencies``: admin) and the blob-store 503."""
 
     @app.exception_handler(BlobUnavailable)
