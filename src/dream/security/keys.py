@@ -19,7 +19,7 @@ from psycopg_pool import PoolTimeout
 
 from dream.errors import DreamError, StorageError
 from dream.storage.database import Database
-from dream.storage.queries import load_named_queries
+from dream.storage.queries import NamedQueries
 
 Role = Literal["ingest", "query", "admin"]
 ROLES: tuple[Role, ...] = ("ingest", "query", "admin")
@@ -61,8 +61,7 @@ def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _q(name: str) -> bytes:
-    return load_named_queries("dream.security")[name].encode()
+_q = NamedQueries("dream.security").query
 
 
 class KeyStore:
