@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import anyio.to_thread
-import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -20,9 +19,9 @@ from psycopg.rows import dict_row
 
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobNotFound, BlobUnavailable
-from dream.errors import StorageError
 from dream.snapshots import Snapshot
 from dream.storage.database import Database, raw_ref_from_row
+from dream.storage.errors import storage_errors
 from dream.storage.queries import query
 
 RAW_UPLOAD_STATE = "dream_raw_upload"  # request.state attribute: an uploaded file's bytes
@@ -61,13 +60,13 @@ async def prepare_raw(dream: RawServices, snapshot: Snapshot, request: Request) 
 
 
 def _raw_row(dream: RawServices, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
-    with dream.db.pool.connection() as conn:
+    with storage_errors("could not read the snapshot"), dream.db.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         return cur.execute(query("get_snapshot_raw"), {"snapshot_id": snapshot_id}).fetchone()
 
 
 def _raw_text(dream: RawServices, snapshot_id: uuid.UUID) -> str | None:
-    with dream.db.pool.connection() as conn:
+    with storage_errors("could not read the raw output"), dream.db.pool.connection() as conn:
         row = conn.execute(query("get_snapshot_raw_text"), {"snapshot_id": snapshot_id}).fetchone()
     return row[0] if row else None
 
@@ -91,10 +90,7 @@ def router_for(dream: RawServices) -> APIRouter:
         summary="The raw output of a snapshot, byte for byte (admin)",
     )
     async def get_raw(snapshot_id: uuid.UUID) -> Response:
-        try:
-            row = await anyio.to_thread.run_sync(_raw_row, dream, snapshot_id)
-        except psycopg.Error as exc:
-            raise StorageError(str(exc)) from exc
+        row = await anyio.to_thread.run_sync(_raw_row, dream, snapshot_id)
         if row is None:
             return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
         ref = raw_ref_from_row(row)

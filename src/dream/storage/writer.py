@@ -11,10 +11,11 @@ from psycopg.types.json import Jsonb
 from dream.errors import StorageError
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import ProcessedSnapshot, Snapshot
+from dream.storage.database import snapshot_params
+from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
 from dream.storage.rollups import RollupBatch
-from dream.storage.database import snapshot_params
 
 PROCESS_COLUMNS: tuple[str, ...] = (
     "snapshot_id", "collected_at", "host", "os", "user_name", "faculty",
@@ -66,10 +67,8 @@ class SnapshotWriter:
         summary = WriteSummary()
         if not batch:
             return summary
-        try:
+        with storage_errors("could not create partitions"):
             refused = self.partitions.ensure(conn, (item.snapshot.collected_at for item in batch))
-        except psycopg.Error as exc:
-            raise StorageError(f"could not create partitions: {exc}") from exc
         storable = []
         for i, item in enumerate(batch):
             why = refused.get(item.snapshot.collected_at)
