@@ -30,16 +30,13 @@ from dream.analytics.filters import (
     DIMENSION_COLUMN,
     EARLIEST,
     METRIC_COLUMN,
+    METRIC_FIELDS,
     Filters,
     FilterError,
     presence_masks,
     rollup_ranges,
 )
 from dream.analytics.sql import fragment
-
-METRIC_FIELDS: tuple[str, ...] = (
-    "users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb",
-)  # fmt: skip
 
 _FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
                      ("host", "filter_host"))  # fmt: skip
@@ -53,8 +50,11 @@ _LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps 
 
 @dataclass(slots=True)
 class Answer:
+    """A question's rows, what answered them, and for a page the cursor of the next one."""
+
     items: list[dict[str, Any]]
     source: Literal["rollup", "raw"]
+    next_cursor: str | None = None
 
 
 def _descending(metric: str) -> sql.Composable:
@@ -81,6 +81,11 @@ class Analytics:
     def __init__(self, pool: ConnectionPool, *, raw_window_max: timedelta | None = None) -> None:
         self.pool = pool
         self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
+
+    @classmethod
+    def of(cls, pool: ConnectionPool, raw_window_max_days: float) -> Analytics:
+        """Analytics over ``pool``, the raw fallback bounded as DREAM_RAW_WINDOW_MAX_DAYS says."""
+        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days))
 
     # ------------------------------------------------------------------ public questions
 
@@ -167,7 +172,7 @@ class Analytics:
 
     def processes(
         self, filters: Filters, *, limit: int = 100, cursor: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Answer:
         """A page of raw process rows and the cursor of the next page (None after the last)."""
         after = decode_cursor(cursor) if cursor else _START
         params: dict[str, Any] = {
@@ -198,7 +203,7 @@ class Analytics:
             next_cursor = encode_cursor(last["collected_at"], last["snapshot_id"], last["row_id"])
         for r in rows:
             del r["row_id"]
-        return rows, next_cursor
+        return Answer(rows, "raw", next_cursor)
 
     # ------------------------------------------------------------------ building blocks
 
