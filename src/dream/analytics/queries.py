@@ -143,11 +143,7 @@ class Analytics:
     ) -> Answer:
         """Counts per value of ``by``, ordered by ``metric`` (descending) or, with None, by value."""
         used = self.choose_source(filters, source)
-        extra = []
-        params: dict[str, Any] = {}
-        if prefix:
-            extra.append(fragment("filter_prefix").format(dim=self._dim(by)))
-            params["q"] = prefix.lower()
+        extra, params = self._starting(by, prefix)
         apps: Apps = "each" if by == "app" else "total"
         order: sql.Composable
         if used == "rollup" and self._lean(filters, by):
@@ -205,6 +201,25 @@ class Analytics:
             del r["row_id"]
         return Answer(rows, "raw", next_cursor)
 
+    def named(
+        self,
+        name: str,
+        filters: Filters,
+        *,
+        source: str = "auto",
+        prefix: tuple[str, str | None] | None = None,
+        **values: Any,
+    ) -> Answer:
+        """The question ``name`` of queries.sql over the rows the filters select: its query
+        ``<name>_rollup`` or ``<name>_raw`` (whichever source answers), given ``{rows}`` (the
+        filtered rows of known apps) and ``{p}`` (the rollup counters' prefix); ``values`` are
+        its bound parameters, ``prefix`` (dimension, text) keeps values starting with text."""
+        used = self.choose_source(filters, source)
+        extra, bound = self._starting(*(prefix or ("app", None)))
+        rows, params = self._rows(filters, used, apps="each", extra=extra)
+        q = fragment(f"{name}_{used}").format(rows=rows, p=self._prefix(filters))
+        return Answer(self._fetch(q, {**params, **bound, **values}), used)
+
     # ------------------------------------------------------------------ building blocks
 
     def choose_source(self, filters: Filters, source: str = "auto") -> Literal["rollup", "raw"]:
@@ -228,6 +243,14 @@ class Analytics:
                 " rollups, or narrow the range",
             )
         return "raw"
+
+    def _starting(
+        self, dimension: str, text: str | None
+    ) -> tuple[list[sql.Composable], dict[str, Any]]:
+        """The filter keeping values of ``dimension`` that start with ``text`` (any case)."""
+        if not text:
+            return [], {}
+        return [fragment("filter_prefix").format(dim=self._dim(dimension))], {"q": text.lower()}
 
     @staticmethod
     def _prefix(filters: Filters) -> sql.SQL:
