@@ -46,6 +46,12 @@ _FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "cpu_percent", "mem
                             "cpu_seconds"})  # fmt: skip
 _TIME_COLUMNS = frozenset({"bucket", "collected_at"})
 _BOOL_COLUMNS = frozenset({"is_system"})
+_INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (bool, lambda pa: pa.bool_()),  # before int: a bool is an int
+    (int, lambda pa: pa.int64()),
+    (float, lambda pa: pa.float64()),
+    (datetime, lambda pa: pa.timestamp("us", tz="UTC")),
+)
 
 
 class ParquetUnavailable(RuntimeError):
@@ -84,20 +90,26 @@ def arrow_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
             return pa.timestamp("us", tz="UTC")
         if name in _BOOL_COLUMNS:
             return pa.bool_()
+        # A column known by no name here (a new question's) is typed by its first value.
+        value = next((r[name] for r in rows if r.get(name) is not None), None)
+        for kind, arrow in _INFERRED:
+            if isinstance(value, kind):
+                return arrow(pa)
         return pa.string()
 
-    def cell(value: Any, name: str) -> Any:
+    def cell(value: Any, kind: Any) -> Any:
         if value is None or isinstance(value, (int, float, bool, datetime)):
-            if name not in _TIME_COLUMNS and isinstance(value, datetime):
+            if isinstance(value, datetime) and not pa.types.is_timestamp(kind):
                 return value.isoformat()
             return value
         if isinstance(value, uuid.UUID):
             return str(value)
         return value if isinstance(value, str) else str(value)
 
-    schema = pa.schema([pa.field(c, arrow_type(c)) for c in columns])
+    types = {c: arrow_type(c) for c in columns}
+    schema = pa.schema([pa.field(c, types[c]) for c in columns])
     arrays = [
-        pa.array([cell(r.get(c), c) for r in rows], type=arrow_type(c)) for c in columns
+        pa.array([cell(r.get(c), types[c]) for r in rows], type=types[c]) for c in columns
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 

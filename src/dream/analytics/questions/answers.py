@@ -102,3 +102,12 @@ class Values(BaseModel):
 
     items: list[dict[str, Any]]
     filters: dict[str, Any]
+
+
+class Rows(BaseModel):
+    """The answer of a question that needs no model of its own: its rows (the columns the
+    question lists), the filters and what answered."""
+
+    items: list[dict[str, Any]]
+    filters: dict[str, Any]
+    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
