@@ -185,7 +185,7 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
         question.path,
         endpoint,
         methods=["GET"],
-        response_model=question.response_model,
+        response_model=question.answer_model,
         dependencies=[Depends(only(*question.fields))],
         summary=question.summary,
         description=question.description,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class Metrics(BaseModel):
@@ -111,3 +111,14 @@ class Rows(BaseModel):
     items: list[dict[str, Any]]
     filters: dict[str, Any]
     source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+
+
+def rows_model(name: str, example: dict[str, Any] | None) -> type[Rows]:
+    """``Rows`` named for a question (``<name>Answer``), with ``example`` as its one row."""
+    model = create_model(f"{name}Answer", __base__=Rows)
+    if example is not None:
+        model.model_config.update(
+            _examples({"items": [example], "filters": _FILTERS_EXAMPLE, "source": "rollup"})
+        )
+        model.model_rebuild(force=True)
+    return model

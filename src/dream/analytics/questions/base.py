@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from dream.analytics.questions.answers import rows_model
+
 if TYPE_CHECKING:
     from dream.analytics.filters import Filters
     from dream.analytics.queries import Analytics, Answer
@@ -51,9 +53,12 @@ class Question(Generic[P]):
     params: type[P]  # its own parameters besides the filters: validation, defaults, help
     run: Callable[[Analytics, Filters, P], Answer]  # the query
     columns: Callable[[P], tuple[str, ...]]  # the answer's columns (CSV, Parquet, tables)
-    response_model: type[BaseModel]  # the JSON answer; it keeps only the keys it declares
     summary: str
     description: str | None = None
+    # The JSON answer; it keeps only the keys it declares. None: the rows, the filters and the
+    # source (answers.Rows), documented with ``example``, one row.
+    response_model: type[BaseModel] | None = None
+    example: dict[str, Any] | None = None
     operation: str | None = None  # the route's name (OpenAPI operationId); default from name
     file: str | None = None  # download name, formatted with the parameters; default name
     title: str | None = None  # the `dream query` table's title, formatted likewise
@@ -63,6 +68,13 @@ class Question(Generic[P]):
     paged: bool = False  # answers a page and a `next_cursor` to continue from
     body: Callable[[Answer, Filters, P], dict[str, Any]] | None = None  # else the default
     rows: Callable[[dict[str, Any]], list[dict[str, Any]]] = items  # JSON answer → rows
+
+    @property
+    def answer_model(self) -> type[BaseModel]:
+        if self.response_model is not None:
+            return self.response_model
+        name = "".join(part.title() for part in self.name.split("-"))
+        return rows_model(name, self.example)
 
     @property
     def route_name(self) -> str:
