@@ -66,6 +66,12 @@ class PickerParams(Params):
     limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many values.")] = 1000
 
 
+class AppsParams(Params):
+    q: Annotated[str | None, Field(max_length=256, description="Case-insensitive prefix.")] = None
+    limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many apps.")] = 1000
+    source: SourceField = "auto"
+
+
 def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
     """Usage rows as one series of points per group."""
     series: dict[str | None, list[dict[str, Any]]] = {}
@@ -164,4 +170,22 @@ QUESTIONS: tuple[Question[Any], ...] = (
     picker("user", "users"),
     picker("faculty", "faculties"),
     picker("host", "hosts"),
+    Question(
+        name="apps",
+        path="/v1/apps",
+        params=AppsParams,
+        run=lambda a, f, p: a.named(
+            "apps", f, source=p.source, prefix=("app", p.q), limit=p.limit
+        ),
+        columns=lambda p: ("app", "first_seen", "last_seen", "snapshots"),
+        summary="The applications seen under the filters, with the first and last day each ran",
+        description=(
+            "By name; `first_seen`/`last_seen` are UTC days, `snapshots` those it ran in."
+            " *Which apps did engineering start using this term*: `apps?faculty=engineering"
+            "&from=2026-09-01`, then compare `first_seen`."
+        ),
+        example={"app": "matlab", "first_seen": "2026-09-01T00:00:00Z",
+                 "last_seen": "2026-11-27T00:00:00Z", "snapshots": 412},  # fmt: skip
+        export=ExportLimit(1000),
+    ),
 )
