@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -29,7 +30,9 @@ import httpx
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Question
 
 _FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system")
+# Times: these columns always, any other whose values are all ISO 8601 with an offset.
 _TIME_COLUMNS = ("bucket", "collected_at")
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 class DreamAPIError(Exception):
@@ -65,8 +68,11 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
             "dataframe=True needs pandas: pip install pandas (or 'dream-usage[client]')"
         ) from None
     frame = pd.DataFrame(rows, columns=columns)
-    for column in _TIME_COLUMNS:
-        if column in frame.columns:
+    for column in frame.columns:  # times (bucket, collected_at, any question's) as datetimes
+        values = frame[column].dropna()
+        if column in _TIME_COLUMNS or (
+            len(values) and all(isinstance(v, str) and _MOMENT.fullmatch(v) for v in values)
+        ):
             frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
