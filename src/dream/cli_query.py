@@ -118,7 +118,7 @@ def _ask(question: Question[Any], values: dict[str, Any]) -> None:
     own = {name: values.pop(name) for name in question.fields}
     filters = {k: v for k, v in values.items() if v is not None}
     with Client(url, key=key or "") as client:
-        params = client.request(question.name, filters, **own)
+        params = client.params_for(question.name, filters, **own)
         try:
             if as_csv:
                 sys.stdout.write(client.fetch(question.path, params, accept="text/csv").text)

@@ -155,14 +155,12 @@ class Client:
 
     # ------------------------------------------------------------------ questions
 
-    def request(self, question: str, filters: dict[str, Any], **own: Any) -> dict[str, Any]:
+    def params_for(self, question: str, filters: dict[str, Any], **own: Any) -> dict[str, Any]:
         """The query parameters asking ``question``: its own parameters and the filters
         (TypeError naming any the question does not take)."""
-        q = BY_NAME[question]
-        for name in list(filters):
-            if name in q.fields:
-                own[name] = filters.pop(name)
-        return self._params(filters, **own)
+        fields = BY_NAME[question].fields
+        own.update({k: v for k, v in filters.items() if k in fields})
+        return self._params({k: v for k, v in filters.items() if k not in fields}, **own)
 
     def ask(self, question: str, *, dataframe: bool = False, **params: Any) -> Any:
         """``question``'s rows (a list of dicts, or a DataFrame): its own parameters and the
@@ -170,7 +168,7 @@ class Client:
         q = BY_NAME[question]
         if q.paged:
             return self._all_rows(q, dataframe=dataframe, **params)
-        body = self.get(q.path, self.request(question, params))
+        body = self.get(q.path, self.params_for(question, params))
         return self._answer(q.rows(body), dataframe)
 
     def iter_rows(
@@ -180,8 +178,8 @@ class Client:
         q = BY_NAME[question]
         cursor = None
         while True:
-            body = self.get(q.path, self.request(question, dict(filters), limit=page_size,
-                                                 **{CURSOR: cursor}))  # fmt: skip
+            params = self.params_for(question, filters, limit=page_size, **{CURSOR: cursor})
+            body = self.get(q.path, params)
             yield from q.rows(body)
             cursor = body["next_cursor"]
             if not cursor:
