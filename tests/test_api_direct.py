@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from dream.analytics.questions import QUESTIONS
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
@@ -211,6 +212,7 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
         "/v1/snapshots/{snapshot_id}/raw", "/healthz", "/readyz",
         "/v1/analytics/top-apps", "/v1/analytics/usage", "/v1/analytics/breakdown",
         "/v1/processes", "/v1/users", "/v1/faculties", "/v1/hosts", "/v1/keys", "/v1/keys/{key_id}", "/v1/export",
+        *(question.path for question in QUESTIONS),  # and any question added since
     }  # fmt: skip
     post = spec["paths"]["/v1/snapshots"]["post"]["requestBody"]["content"]
     assert post["application/json"]["example"]["os"] == "windows"

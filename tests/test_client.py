@@ -75,6 +75,10 @@ def test_dataframes(api: TestClient) -> None:
     assert list(frame["app"]) == [r["app"] for r in dream.top_apps(faculty="engineering")]
     usage = dream.usage(bucket="day", dataframe=True)
     assert str(usage["bucket"].dtype).startswith("datetime64") and str(usage["bucket"].dt.tz) == "UTC"
+    apps = dream.apps(faculty="law", dataframe=True)  # any question's times, not only bucket
+    assert list(apps["app"]) == [a["app"] for a in dream.apps(faculty="law")]
+    assert str(apps["first_seen"].dt.tz) == "UTC"
+    assert not pd.api.types.is_datetime64_any_dtype(apps["app"])  # text stays text
     with pytest.warns(TruncatedWarning):
         assert len(dream.processes(max_rows=20, dataframe=True)) == 20
 

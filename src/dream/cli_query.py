@@ -1,14 +1,24 @@
-"""``dream query ...``: research questions asked of a Dream api, and ``dream prune-raw``."""
+"""``dream query NAME``: each question of the registry asked of a Dream api (through
+``dream.client.Client``) as a rich table, or ``--json`` / ``--csv``; and ``dream prune-raw``."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
 
 import typer
+from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
+
+from dream.analytics.filters import METRIC_FIELDS
+from dream.analytics.questions import QUESTIONS, Question
+
+if TYPE_CHECKING:
+    from dream.client import DreamAPIError
 
 query_app = typer.Typer(
     no_args_is_help=True,
@@ -30,85 +40,51 @@ Key = Annotated[
 def _key_option(key: Key = None) -> None:
     """Ask a Dream api research questions (rich table, or --json / --csv)."""
     if key:
-        _credentials["Authorization"] = f"Bearer {key}"
-
-Url = Annotated[str, typer.Option(help="Dream api base URL.", envvar="DREAM_URL")]
-Faculty = Annotated[str | None, typer.Option(help="Only this faculty.")]
-Os = Annotated[str | None, typer.Option("--os", help="linux | windows | macos")]
-User = Annotated[str | None, typer.Option(help="Only this user.")]
-Host = Annotated[str | None, typer.Option(help="Only this host.")]
-App = Annotated[str | None, typer.Option(help="Only this application.")]
-From = Annotated[str | None, typer.Option("--from", help="ISO 8601, inclusive.")]
-To = Annotated[str | None, typer.Option("--to", help="ISO 8601, exclusive.")]
-IncludeSystem = Annotated[
-    bool, typer.Option("--include-system", help="Count operating-system processes too.")
-]
-Json = Annotated[bool, typer.Option("--json", help="Print the api's JSON answer.")]
-Csv = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
-Metric = Annotated[str, typer.Option(help="users | hosts | snapshots | processes | cpu | memory")]
-
-_METRIC_COLUMNS = ("users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb")
+        _credentials["key"] = key
 
 
-def _filters(**values: Any) -> dict[str, Any]:
-    params = {("from" if k == "from_" else k): v for k, v in values.items() if v is not None}
-    if params.get("include_system") is False:
-        del params["include_system"]
-    return params
+def _option(annotation: Any, default: Any, *decls: str, **kwargs: Any) -> inspect.Parameter:
+    name = decls[0] if decls and not decls[0].startswith("-") else None
+    flags = decls[1:] if name else decls
+    return inspect.Parameter(
+        name or flags[0].lstrip("-").replace("-", "_"), inspect.Parameter.KEYWORD_ONLY,
+        default=default, annotation=Annotated[annotation, typer.Option(*flags, **kwargs)],
+    )  # fmt: skip
 
 
-def _get(url: str, path: str, params: dict[str, Any], *, as_csv: bool) -> Any:
-    import httpx
-
-    headers = {"Accept": "text/csv" if as_csv else "application/json", **_credentials}
-    try:
-        response = httpx.get(f"{url.rstrip('/')}{path}", params=params, headers=headers,
-                             timeout=120)  # fmt: skip
-    except httpx.HTTPError as exc:
-        err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
-        raise typer.Exit(1) from None
-    if response.status_code == 422:
-        try:
-            problems = response.json()["detail"]
-            text = "; ".join(f"{p['loc'][-1]}: {p['msg']}" for p in problems)
-        except (ValueError, KeyError, TypeError):
-            text = response.text
-        err.print(f"[red]invalid:[/red] {text}")
-        raise typer.Exit(2)
-    if response.status_code != 200:
-        err.print(f"[red]{response.status_code}[/red] {response.text}")
-        raise typer.Exit(1)
-    return response.text if as_csv else response.json()
+# The filters every question takes, then the question's own options, then these.
+FILTER_OPTIONS = (
+    _option(str | None, None, "--faculty", help="Only this faculty."),
+    _option(str | None, None, "--os", help="linux | windows | macos"),
+    _option(str | None, None, "--user", help="Only this user."),
+    _option(str | None, None, "--host", help="Only this host."),
+    _option(str | None, None, "--app", help="Only this application."),
+    _option(str | None, None, "from_", "--from", help="ISO 8601, inclusive."),
+    _option(str | None, None, "--to", help="ISO 8601, exclusive."),
+    _option(bool, False, "--include-system", help="Count operating-system processes too."),
+)
+COMMON_OPTIONS = (
+    _option(str, "http://localhost:8080", "--url", help="Dream api base URL.",
+            envvar="DREAM_URL"),
+    _option(bool, False, "as_json", "--json", help="Print the api's JSON answer."),
+    _option(bool, False, "as_csv", "--csv", help="Print CSV."),
+    _option(str | None, None, "--key", envvar="DREAM_API_KEY",
+            help="An API key with the query role."),
+)  # fmt: skip
 
 
-def _emit(
-    url: str, path: str, params: dict[str, Any], as_json: bool, as_csv: bool,
-    table: Any, key: str | None,
-) -> None:  # fmt: skip
-    if key:  # given after the question: it wins over one given before
-        _credentials["Authorization"] = f"Bearer {key}"
-    if as_json and as_csv:
-        err.print("[red]error:[/red] choose one of --json and --csv")
-        raise typer.Exit(2)
-    if as_csv:
-        sys.stdout.write(_get(url, path, params, as_csv=True))
-        return
-    body = _get(url, path, params, as_csv=False)
-    if as_json:
-        print(json.dumps(body, indent=2, ensure_ascii=False))
-        return
-    out.print(table(body))
-
-
-def _table(title: str, first: list[str], rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for col in (*first, *_METRIC_COLUMNS):
-        table.add_column(col, justify="left" if col in first else "right")
-    for row in rows:
-        table.add_row(
-            *("" if row.get(c) is None else str(row.get(c)) for c in (*first, *_METRIC_COLUMNS))
-        )
-    return table
+def _own_option(name: str, field: FieldInfo) -> inspect.Parameter:
+    """A question's parameter as an option: text, a number or a flag; the api validates it
+    (one place), and its choices are listed in the help."""
+    kind = int if field.annotation is int else bool if field.annotation is bool else str
+    choices = [c for c in get_args(field.annotation) if isinstance(c, str)]
+    if not choices:  # Literal[...] | None
+        choices = [c for a in get_args(field.annotation) for c in get_args(a) if isinstance(c, str)]
+    help = (field.description or "") + (f" ({' | '.join(choices)})" if choices else "")
+    required = field.is_required()
+    return _option(kind if required or field.default is not None else kind | None,
+                   ... if required else field.default, "--" + name.replace("_", "-"),
+                   help=help)  # fmt: skip
 
 
 def _caption(body: dict[str, Any]) -> str:
@@ -116,61 +92,74 @@ def _caption(body: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in active.items()) or "no filters"
 
 
-@query_app.command("top-apps")
-def top_apps(
-    faculty: Faculty = None, os: Os = None, user: User = None, host: Host = None,
-    app: App = None, from_: From = None, to: To = None, include_system: IncludeSystem = False,
-    limit: Annotated[int, typer.Option(help="How many applications.")] = 10,
-    metric: Metric = "users",
-    url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
-    key: Key = None,
-) -> None:  # fmt: skip
-    """The most used applications (by distinct users unless --metric says otherwise)."""
-    params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
-                      include_system=include_system, limit=limit, metric=metric)  # fmt: skip
-    _emit(url, "/v1/analytics/top-apps", params, as_json, as_csv,
-          lambda b: _table(f"Top applications by {metric} ({_caption(b)})", ["app"], b["items"]),
-          key)  # fmt: skip
+def _table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Table:
+    """The rows as a table: the keys (left), then the metrics (right); key columns that are
+    empty in every row (usage's ``group`` without ``--group-by``) are left out."""
+    shown = [c for c in columns if c in METRIC_FIELDS or any(r.get(c) is not None for r in rows)]
+    table = Table(title=title)
+    for col in shown:
+        table.add_column(col, justify="right" if col in METRIC_FIELDS else "left")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in shown))
+    return table
 
 
-@query_app.command()
-def usage(
-    faculty: Faculty = None, os: Os = None, user: User = None, host: Host = None,
-    app: App = None, from_: From = None, to: To = None, include_system: IncludeSystem = False,
-    bucket: Annotated[str, typer.Option(help="hour | day | week | month")] = "day",
-    group_by: Annotated[
-        str | None, typer.Option(help="faculty | os | user | host | app")
-    ] = None,
-    url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
-    key: Key = None,
-) -> None:  # fmt: skip
-    """A time series per group (e.g. --app matlab --bucket week --group-by faculty)."""
-    params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
-                      include_system=include_system, bucket=bucket, group_by=group_by)  # fmt: skip
+def _ask(question: Question[Any], values: dict[str, Any]) -> None:
+    """Ask the api; print its JSON, its CSV or a table; exit 2 on an invalid value, else 1."""
+    import httpx
 
-    def table(body: dict[str, Any]) -> Table:
-        rows = [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
-        first = ["group", "bucket"] if group_by else ["bucket"]
-        return _table(f"Usage per {bucket} ({_caption(body)})", first, rows)
+    from dream.client import Client, DreamAPIError
 
-    _emit(url, "/v1/analytics/usage", params, as_json, as_csv, table, key)
+    url, as_json, as_csv = values.pop("url"), values.pop("as_json"), values.pop("as_csv")
+    key = values.pop("key") or _credentials.get("key")  # after the question wins over before
+    if as_json and as_csv:
+        err.print("[red]error:[/red] choose one of --json and --csv")
+        raise typer.Exit(2)
+    own = {name: values.pop(name) for name in question.fields}
+    filters = {k: v for k, v in values.items() if v is not None}
+    with Client(url, key=key or "") as client:
+        params = client.params_for(question.name, filters, **own)
+        try:
+            if as_csv:
+                sys.stdout.write(client.fetch(question.path, params, accept="text/csv").text)
+                return
+            body = client.get(question.path, params)
+        except DreamAPIError as exc:
+            _fail(exc)
+        except httpx.HTTPError as exc:  # could not connect, timed out
+            err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
+            raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    p = question.params.model_validate({k: v for k, v in own.items() if v is not None})
+    title = f"{question.table_title(p)} ({_caption(body)})"
+    out.print(_table(title, question.columns(p), question.rows(body)))
 
 
-@query_app.command()
-def breakdown(
-    by: Annotated[str, typer.Option(help="faculty | os | user | host | app")],
-    faculty: Faculty = None, os: Os = None, user: User = None, host: Host = None,
-    app: App = None, from_: From = None, to: To = None, include_system: IncludeSystem = False,
-    metric: Metric = "users",
-    limit: Annotated[int, typer.Option(help="At most this many values.")] = 1000,
-    url: Url = "http://localhost:8080", as_json: Json = False, as_csv: Csv = False,
-    key: Key = None,
-) -> None:  # fmt: skip
-    """Counts per faculty, OS, user, host or app."""
-    params = _filters(faculty=faculty, os=os, user=user, host=host, app=app, from_=from_, to=to,
-                      include_system=include_system, by=by, metric=metric, limit=limit)  # fmt: skip
-    _emit(url, "/v1/analytics/breakdown", params, as_json, as_csv,
-          lambda b: _table(f"By {by} ({_caption(b)})", [by], b["items"]), key)  # fmt: skip
+def _fail(exc: DreamAPIError) -> NoReturn:
+    if exc.status == 422 and isinstance(exc.detail, list):
+        text = "; ".join(f"{p.get('loc', ['?'])[-1]}: {p.get('msg')}" for p in exc.detail)
+        err.print(f"[red]invalid:[/red] {text}")
+        raise typer.Exit(2)
+    err.print(f"[red]{exc.status}[/red] {exc.detail}")
+    raise typer.Exit(1)
+
+
+def _command(question: Question[Any]) -> Callable[..., None]:
+    def command(**values: Any) -> None:
+        _ask(question, values)
+
+    own = [_own_option(name, field) for name, field in question.fields.items()]
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*FILTER_OPTIONS, *own, *COMMON_OPTIONS], return_annotation=None
+    )
+    command.__doc__ = question.description or question.summary
+    return command
+
+
+for _question in QUESTIONS:
+    query_app.command(_question.name, help=_question.summary)(_command(_question))
 
 
 def prune_raw(

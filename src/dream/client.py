@@ -5,7 +5,9 @@
 >>> dream.top_apps(faculty="law", os="windows", limit=3)          # → list of dicts
 >>> dream.usage(app="matlab", bucket="week", group_by="faculty", dataframe=True)  # → DataFrame
 
-Every method takes the api's filters as keyword arguments: ``faculty``, ``os``, ``user``,
+One method per question of the registry (``dream.analytics.questions``): ``top_apps``,
+``usage``, ``breakdown``, ``processes``, ``users``, ``faculties``, ``hosts``, ...; each takes
+that question's own parameters and the api's filters as keyword arguments: ``faculty``, ``os``, ``user``,
 ``host``, ``app``, ``from_`` (``from`` is a Python keyword; ``datetime`` or ISO 8601 text),
 ``to`` and ``include_system``. ``dataframe=True`` answers with a pandas DataFrame (pandas is
 optional: ``pip install 'dream-usage[client]'``). The key is sent as ``Authorization: Bearer <key>``;
@@ -14,17 +16,23 @@ without ``key`` the ``DREAM_API_KEY`` environment variable is used when set.
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Question
+
 _FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system")
+# Times: these columns always, any other whose values are all ISO 8601 with an offset.
 _TIME_COLUMNS = ("bucket", "collected_at")
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 class DreamAPIError(Exception):
@@ -60,14 +68,22 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
             "dataframe=True needs pandas: pip install pandas (or 'dream-usage[client]')"
         ) from None
     frame = pd.DataFrame(rows, columns=columns)
-    for column in _TIME_COLUMNS:
-        if column in frame.columns:
+    for column in frame.columns:  # times (bucket, collected_at, any question's) as datetimes
+        values = frame[column].dropna()
+        if column in _TIME_COLUMNS or (
+            len(values) and all(isinstance(v, str) and _MOMENT.fullmatch(v) for v in values)
+        ):
             frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
 
 class Client:
-    """The Dream api at ``url``; use as a context manager or call ``close()``."""
+    """The Dream api at ``url``; use as a context manager or call ``close()``.
+
+    The one HTTP client of the api's users (notebooks, scripts, ``dream query``): base URL,
+    key, timeout, retries and the error policy (DreamAPIError) live here. ``retries``: how
+    often a request that could not connect is tried again (nothing was sent: safe to repeat).
+    """
 
     def __init__(
         self,
@@ -75,6 +91,7 @@ class Client:
         key: str | None = None,
         *,
         timeout: float = 120.0,
+        retries: int = 2,
         http: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
@@ -83,7 +100,8 @@ class Client:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         if http is None:
-            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+                                      transport=httpx.HTTPTransport(retries=retries))  # fmt: skip
             self._owned = True
         else:  # e.g. FastAPI's TestClient, or a client with custom TLS settings
             self._http = http
@@ -110,10 +128,16 @@ class Client:
         params.update({k: _param(v) for k, v in extra.items()})
         return {k: v for k, v in params.items() if v is not None and v != "false"}
 
+    def fetch(
+        self, path: str, params: dict[str, Any] | None = None, *, accept: str | None = None
+    ) -> httpx.Response:
+        """``GET path`` → the response, or DreamAPIError when the api answered an error."""
+        headers = {"Accept": accept} if accept else None
+        return self._check(self._http.get(path, params=params, headers=headers))
+
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """``GET path`` → the decoded JSON answer, or DreamAPIError."""
-        response = self._http.get(path, params=params)
-        return self._check(response).json()
+        return self.fetch(path, params).json()
 
     @staticmethod
     def _check(response: httpx.Response) -> httpx.Response:
@@ -131,72 +155,57 @@ class Client:
 
     # ------------------------------------------------------------------ questions
 
-    def top_apps(
-        self, *, limit: int = 10, metric: str = "users", dataframe: bool = False, **filters: Any
-    ) -> Any:
-        """Applications ranked by ``metric`` (users, hosts, snapshots, processes, cpu, memory)."""
-        body = self.get("/v1/analytics/top-apps", self._params(filters, limit=limit, metric=metric))
-        return self._answer(body["items"], dataframe)
+    def params_for(self, question: str, filters: dict[str, Any], **own: Any) -> dict[str, Any]:
+        """The query parameters asking ``question``: its own parameters and the filters
+        (TypeError naming any the question does not take)."""
+        fields = BY_NAME[question].fields
+        own.update({k: v for k, v in filters.items() if k in fields})
+        return self._params({k: v for k, v in filters.items() if k not in fields}, **own)
 
-    def usage(
-        self, *, bucket: str = "day", group_by: str | None = None, dataframe: bool = False,
-        **filters: Any,
-    ) -> Any:  # fmt: skip
-        """One row per (group, bucket): ``group`` is None without ``group_by``."""
-        body = self.get(
-            "/v1/analytics/usage", self._params(filters, bucket=bucket, group_by=group_by)
-        )
-        rows = [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
-        return self._answer(rows, dataframe)
+    def ask(self, question: str, *, dataframe: bool = False, **params: Any) -> Any:
+        """``question``'s rows (a list of dicts, or a DataFrame): its own parameters and the
+        filters as keyword arguments. A paged question is read to the end (see ``processes``)."""
+        q = BY_NAME[question]
+        if q.paged:
+            return self._all_rows(q, dataframe=dataframe, **params)
+        body = self.get(q.path, self.params_for(question, params))
+        return self._answer(q.rows(body), dataframe)
 
-    def breakdown(
-        self, by: str, *, metric: str = "users", limit: int = 1000, dataframe: bool = False,
-        **filters: Any,
-    ) -> Any:  # fmt: skip
-        """Counts per ``by`` (faculty, os, user, host, app)."""
-        body = self.get(
-            "/v1/analytics/breakdown", self._params(filters, by=by, metric=metric, limit=limit)
-        )
-        return self._answer(body["items"], dataframe)
-
-    def iter_processes(self, *, page_size: int = 1000, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every raw process row under the filters, following the cursor."""
+    def iter_rows(
+        self, question: str, *, page_size: int = 1000, **filters: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of a paged question under the filters, following the cursor."""
+        q = BY_NAME[question]
         cursor = None
         while True:
-            body = self.get(
-                "/v1/processes", self._params(filters, limit=page_size, cursor=cursor)
-            )
-            yield from body["items"]
+            params = self.params_for(question, filters, limit=page_size, **{CURSOR: cursor})
+            body = self.get(q.path, params)
+            yield from q.rows(body)
             cursor = body["next_cursor"]
             if not cursor:
                 return
 
-    def processes(
-        self, *, max_rows: int | None = None, page_size: int = 1000, dataframe: bool = False,
-        **filters: Any,
+    def iter_processes(self, *, page_size: int = 1000, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every raw process row under the filters, following the cursor."""
+        return self.iter_rows("processes", page_size=page_size, **filters)
+
+    def _all_rows(
+        self, q: Question[Any], *, max_rows: int | None = None, page_size: int = 1000,
+        dataframe: bool = False, **filters: Any,
     ) -> Any:  # fmt: skip
-        """Every raw process row under the filters, following the cursor to the end; with
-        ``max_rows``, at most that many, and a TruncatedWarning when more rows match."""
+        """Every row following the cursor to the end; with ``max_rows``, at most that many,
+        and a TruncatedWarning when more rows match."""
         rows: list[dict[str, Any]] = []
-        for row in self.iter_processes(page_size=page_size, **filters):
+        for row in self.iter_rows(q.name, page_size=page_size, **filters):
             if max_rows is not None and len(rows) >= max_rows:
                 warnings.warn(
-                    f"processes() stopped at max_rows={max_rows}: more rows match"
-                    " (max_rows=None reads them all; iter_processes() streams them)",
-                    TruncatedWarning, stacklevel=2,
+                    f"{q.method_name}() stopped at max_rows={max_rows}: more rows match"
+                    f" (max_rows=None reads them all; iter_rows({q.name!r}) streams them)",
+                    TruncatedWarning, stacklevel=4,
                 )  # fmt: skip
                 break
             rows.append(row)
         return self._answer(rows, dataframe)
-
-    def faculties(self, *, dataframe: bool = False, **filters: Any) -> Any:
-        return self._answer(self.get("/v1/faculties", self._params(filters))["items"], dataframe)
-
-    def users(self, *, q: str | None = None, dataframe: bool = False, **filters: Any) -> Any:
-        return self._answer(self.get("/v1/users", self._params(filters, q=q))["items"], dataframe)
-
-    def hosts(self, *, q: str | None = None, dataframe: bool = False, **filters: Any) -> Any:
-        return self._answer(self.get("/v1/hosts", self._params(filters, q=q))["items"], dataframe)
 
     def export(
         self, query: str, *, format: str = "csv", path: str | Path | None = None, **params: Any
@@ -206,7 +215,7 @@ class Client:
         filters = {k: v for k, v in params.items() if k in _FILTERS}
         extra = {k: v for k, v in params.items() if k not in _FILTERS}
         call = self._params(filters, query=query, format=format, **extra)
-        response = self._check(self._http.get("/v1/export", params=call))
+        response = self.fetch("/v1/export", call)
         if path is None:
             return response.content
         target = Path(path)
@@ -216,6 +225,42 @@ class Client:
     def snapshot(self, snapshot_id: str) -> dict[str, Any]:
         """A snapshot's state (pending, stored, failed), format and process count."""
         return self.get(f"/v1/snapshots/{snapshot_id}")
+
+
+def _method(question: Question[Any]) -> Callable[..., Any]:
+    """``Client.<question>(...)``: ``ask(question, ...)``, its positional parameters too."""
+
+    def method(self: Client, *args: Any, dataframe: bool = False, **params: Any) -> Any:
+        if len(args) > len(question.positional):
+            raise TypeError(f"{question.method_name}() takes {len(question.positional)}"
+                            f" positional argument(s), {len(args)} given")  # fmt: skip
+        params.update(zip(question.positional, args, strict=False))
+        return self.ask(question.name, dataframe=dataframe, **params)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD
+                          if name in question.positional else keyword,
+                          default=inspect.Parameter.empty if field.is_required() else field.default,
+                          annotation=field.annotation)
+        for name, field in question.fields.items() if not (question.paged and name in ("limit", CURSOR))
+    ]  # fmt: skip
+    if question.paged:
+        own += [inspect.Parameter("max_rows", keyword, default=None, annotation=int | None),
+                inspect.Parameter("page_size", keyword, default=1000, annotation=int)]  # fmt: skip
+    own.sort(key=lambda p: p.kind)
+    method.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *own,
+         inspect.Parameter("dataframe", keyword, default=False, annotation=bool),
+         inspect.Parameter("filters", inspect.Parameter.VAR_KEYWORD)]
+    )  # fmt: skip
+    method.__name__ = method.__qualname__ = question.method_name
+    method.__doc__ = question.description or question.summary
+    return method
+
+
+for _question in QUESTIONS:
+    setattr(Client, _question.method_name, _method(_question))
 
 
 __all__ = ["Client", "DreamAPIError", "TruncatedWarning"]

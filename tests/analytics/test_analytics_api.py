@@ -278,3 +278,29 @@ def test_filter_values_are_bound_not_formatted(client: TestClient) -> None:
     assert get(client, "/v1/analytics/top-apps", faculty=nasty)["items"] == []
     assert get(client, "/v1/users", q="%")["items"] == []
     assert get(client, "/v1/analytics/top-apps")["items"]
+
+
+def day(r: ds.Row) -> str:
+    return f"{ds.truncate(r.snapshot.collected_at, 'day'):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def apps_oracle(rows: list[ds.Row], f: dict[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[str, list[ds.Row]] = {}
+    for r in ds.select(rows, f):
+        seen.setdefault(r.process.app, []).append(r)
+    return [{"app": app, "first_seen": min(map(day, rs)), "last_seen": max(map(day, rs)),
+             "snapshots": len({r.snapshot.snapshot_id for r in rs})}
+            for app, rs in sorted(seen.items())]  # fmt: skip
+
+
+@pytest.mark.parametrize("params", FILTER_SETS, ids=range(len(FILTER_SETS)))
+def test_apps_with_first_and_last_day(
+    client: TestClient, rows: list[ds.Row], params: dict[str, Any]
+) -> None:
+    body = get(client, "/v1/apps", **params)
+    assert body["items"] == apps_oracle(rows, oracle_filters(params))
+    assert body["source"] == ("rollup" if aligned(params) else "raw")
+    if aligned(params):  # the raw rows say the same
+        assert get(client, "/v1/apps", **params, source="raw")["items"] == body["items"]
+    matlab = get(client, "/v1/apps", q="MAT", faculty="engineering")["items"]
+    assert [a["app"] for a in matlab] == ["matlab"]

@@ -18,10 +18,14 @@ import uvicorn
 
 import analytics_dataset as ds
 import services
+from dream.analytics.questions import QUESTIONS, Question
+from dream.cli import app as cli
 from dream.app import Dream
 from dream.ingest.api import create_app
 from dream.settings import Settings
 from helpers import wait_for
+from test_questions import sample
+from typer.testing import CliRunner
 
 
 @pytest.fixture
@@ -137,6 +141,20 @@ def test_query_reports_invalid_values(live_api: str) -> None:
     done = dream_cli("query", "top-apps", "--os", "beos", "--url", live_api)
     assert done.returncode == 2
     assert "os" in done.stderr
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=[q.name for q in QUESTIONS])
+def test_each_question_is_a_command(live_api: str, question: Question) -> None:
+    """`dream query NAME --json` prints what the api answers; without --json, a table."""
+    params = sample(question)
+    options = [arg for name, value in params.items() for arg in (f"--{name}", value)]
+    runner = CliRunner()
+    done = runner.invoke(cli, ["query", question.name, *options, "--json", "--url", live_api])
+    assert done.exit_code == 0, done.output
+    expected = httpx.get(f"{live_api}{question.path}", params=params, timeout=60).json()
+    assert json.loads(done.stdout) == expected and question.rows(expected)
+    table = runner.invoke(cli, ["query", question.name, *options, "--url", live_api])
+    assert table.exit_code == 0 and "no filters" in table.stdout.replace("\n", ""), table.output
 
 
 def test_prune_raw_command(database_url: str, rows: list[ds.Row]) -> None:

@@ -1,10 +1,14 @@
-"""The analytics api: ``/v1/analytics/{top-apps,usage,breakdown}``, ``/v1/processes`` and the
-pickers ``/v1/users``, ``/v1/faculties``, ``/v1/hosts``. All ``GET``, all filters optional."""
+"""The analytics api, one ``GET`` route per question of the registry (``questions``): the
+filters every question takes, its own parameters, its JSON or CSV answer. All filters optional.
+
+The router is given how to reach the analytics (``get_analytics``), not the application: it
+needs nothing else, and the database is touched only when a question is first asked.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -14,21 +18,13 @@ import psycopg
 import psycopg.errors
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from dream.analytics.csv import csv_response, wants_csv
-from dream.analytics.filters import (
-    Bucket,
-    Dimension,
-    Filters,
-    FilterError,
-    Metric,
-    Moment,
-    OperatingSystem,
-    Source,
-)
-from dream.analytics.queries import METRIC_FIELDS, Analytics
-from dream.app import Dream
+from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
+from dream.analytics.queries import Analytics
+from dream.analytics.questions import QUESTIONS, Question
 from dream.errors import StorageError
 from dream.text import storable_text
 
@@ -39,104 +35,9 @@ FILTER_PARAMS = frozenset(
 )
 Format = Literal["json", "csv"]
 
-
-# ---------------------------------------------------------------------- response models
-
-
-class Metrics(BaseModel):
-    users: int = Field(description="Distinct users of the matching snapshots.")
-    hosts: int = Field(description="Distinct hosts of the matching snapshots.")
-    snapshots: int = Field(description="Snapshots in which a matching process appeared.")
-    processes: int = Field(description="Matching process rows.")
-    avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
-    avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
-
-
-class TopApp(Metrics):
-    app: str
-
-
-_METRICS_EXAMPLE = {"users": 41, "hosts": 23, "snapshots": 1180, "processes": 1432,
-                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5}  # fmt: skip
-_FILTERS_EXAMPLE = {"faculty": "law", "os": "windows", "user": None, "host": None, "app": None,
-                    "from": "2026-11-01T00:00:00+00:00", "to": None, "include_system": False}  # fmt: skip
-
-
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
-
-
-class TopApps(BaseModel):
-    model_config = _examples(
-        {"items": [{"app": "winword", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE,
-         "source": "rollup"}
-    )  # fmt: skip
-
-    items: list[TopApp]
-    filters: dict[str, Any]
-    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
-
-
-class UsagePoint(Metrics):
-    bucket: datetime
-
-
-class UsageSeries(BaseModel):
-    group: str | None = Field(description="The `group_by` value; null without `group_by`.")
-    points: list[UsagePoint]
-
-
-class Usage(BaseModel):
-    model_config = _examples(
-        {"bucket": "week", "group_by": "faculty",
-         "series": [{"group": "engineering",
-                     "points": [{"bucket": "2026-11-02T00:00:00Z", **_METRICS_EXAMPLE}]}],
-         "filters": {**_FILTERS_EXAMPLE, "app": "matlab", "faculty": None, "os": None},
-         "source": "rollup"}
-    )  # fmt: skip
-
-    bucket: str
-    group_by: str | None
-    series: list[UsageSeries]
-    filters: dict[str, Any]
-    source: Literal["rollup", "raw"]
-
-
-class Breakdown(BaseModel):
-    model_config = _examples(
-        {"by": "os", "items": [{"os": "windows", **_METRICS_EXAMPLE}],
-         "filters": _FILTERS_EXAMPLE, "source": "rollup"}
-    )  # fmt: skip
-
-    by: str
-    items: list[dict[str, Any]] = Field(description="`{<by>: value, users, hosts, ...}` rows.")
-    filters: dict[str, Any]
-    source: Literal["rollup", "raw"]
-
-
-class ProcessesPage(BaseModel):
-    model_config = _examples(
-        {"items": [{"collected_at": "2026-11-27T10:00:00Z",
-                    "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "host": "law-pc-17",
-                    "os": "windows", "user": "jdoe", "faculty": "law", "pid": 4312,
-                    "process_user": "LAW-PC-17\\jdoe", "name": "WINWORD.EXE", "app": "winword",
-                    "is_system": False, "rss_kb": 184220}],
-         "next_cursor": "WyIyMDI2LTExLTI3VDEwOjAwOjAwKzAwOjAwIiwgIjBiNmY3YTNlIiwgIigwLDEpIl0",
-         "filters": _FILTERS_EXAMPLE}
-    )  # fmt: skip
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
-    filters: dict[str, Any]
-
-
-class Values(BaseModel):
-    model_config = _examples(
-        {"items": [{"user": "jdoe", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE}
-    )
-
-    items: list[dict[str, Any]]
-    filters: dict[str, Any]
+# The constraints of a parameter's field that its Query() declares (and so documents).
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
+_FIELD_DEFAULT: Any = object()  # query_param(): the default the field declares
 
 
 # ---------------------------------------------------------------------- parameters
@@ -207,10 +108,32 @@ def only(*extra: str) -> Callable[[Request], None]:
 
 FiltersDep = Annotated[Filters, Depends(filters)]
 FormatParam = Annotated[Format | None, Query(description="`csv` = Accept: text/csv.")]
-SourceParam = Annotated[
-    Source,
-    Query(description="`auto` reads rollups when `from`/`to` are whole hours, else raw rows."),
-]
+
+
+def query_param(
+    name: str, field: FieldInfo, *, annotation: Any = None, default: Any = _FIELD_DEFAULT
+) -> inspect.Parameter:
+    """A question's parameter as a FastAPI query parameter: its type, default, constraints and
+    description as its model declares them (``annotation``/``default`` override them)."""
+    constraints = {
+        key: getattr(m, key) for m in field.metadata for key in _CONSTRAINTS if hasattr(m, key)
+    }
+    query = Query(description=field.description, **constraints)
+    if default is _FIELD_DEFAULT:
+        default = inspect.Parameter.empty if field.is_required() else field.default
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default,
+        annotation=Annotated[annotation or field.annotation, query],
+    )  # fmt: skip
+
+
+def signature(*parameters: inspect.Parameter) -> inspect.Signature:
+    """The signature FastAPI reads a generated endpoint's parameters from."""
+    fixed = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter("f", inspect.Parameter.KEYWORD_ONLY, annotation=FiltersDep),
+    ]
+    return inspect.Signature([*fixed, *parameters], return_annotation=Any)
 
 
 # Analytics waits in these threads only: slow questions cannot take every worker thread the
@@ -237,165 +160,47 @@ async def _answer(call: Callable[[], T]) -> T:
 # ---------------------------------------------------------------------- the router
 
 
+def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[], Analytics]) -> None:
+    """``GET question.path``: the question's JSON answer, or its CSV (``Accept``/``format``)."""
+
+    async def endpoint(request: Request, f: Filters, format: Format | None = None,
+                       **values: Any) -> Any:  # fmt: skip
+        params = question.params.model_validate(values)
+        answer = await _answer(lambda: question.run(analytics(), f, params))
+        if not wants_csv(request, format):
+            return question.answer(answer, f, params)
+        response = csv_response(
+            question.file_name(params), question.columns(params), answer.items
+        )
+        if answer.next_cursor:
+            response.headers["X-Next-Cursor"] = answer.next_cursor
+        return response
+
+    own = [query_param(name, field) for name, field in question.fields.items()]
+    format_param = inspect.Parameter(
+        "format", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=FormatParam
+    )
+    endpoint.__signature__ = signature(*own, format_param)  # type: ignore[attr-defined]
+    router.add_api_route(
+        question.path,
+        endpoint,
+        methods=["GET"],
+        response_model=question.answer_model,
+        dependencies=[Depends(only(*question.fields))],
+        summary=question.summary,
+        description=question.description,
+        name=question.route_name,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+
+
 def analytics_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
     """The analytics endpoints over ``get_analytics()`` (called on first use, then cached)."""
     router = APIRouter(tags=["analytics"])
     analytics = cache(get_analytics)  # built on first use: the database is touched only then
-
-    @router.get(
-        "/v1/analytics/top-apps",
-        response_model=TopApps,
-        dependencies=[Depends(only("limit", "metric", "source"))],
-        summary="Applications ranked by a metric",
-        description=(
-            "The most used applications under the filters, ordered by `metric` (default `users`:"
-            " distinct users who ran the app). *Most used application by law students on"
-            " Windows*: `top-apps?faculty=law&os=windows&limit=1`."
-        ),
-        responses={200: {"content": {"text/csv": {}}}},
-    )
-    async def top_apps(
-        request: Request,
-        f: FiltersDep,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-        metric: Annotated[Metric, Query()] = "users",
-        format: FormatParam = None,
-        source: SourceParam = "auto",
-    ) -> Any:
-        answer = await _answer(
-            lambda: analytics().top_apps(f, metric=metric, limit=limit, source=source)
-        )
-        if wants_csv(request, format):
-            return csv_response("top-apps", ("app", *METRIC_FIELDS), answer.items)
-        return {"items": answer.items, "filters": f.as_dict(), "source": answer.source}
-
-    @router.get(
-        "/v1/analytics/usage",
-        response_model=Usage,
-        dependencies=[Depends(only("bucket", "group_by", "source"))],
-        summary="A time series per group",
-        description=(
-            "Metrics per time bucket (UTC; weeks start on Monday), one series per value of"
-            " `group_by`. *MATLAB in engineering by week*:"
-            " `usage?app=matlab&faculty=engineering&bucket=week`."
-        ),
-        responses={200: {"content": {"text/csv": {}}}},
-    )
-    async def usage(
-        request: Request,
-        f: FiltersDep,
-        bucket: Annotated[Bucket, Query()] = "day",
-        group_by: Annotated[Dimension | None, Query()] = None,
-        format: FormatParam = None,
-        source: SourceParam = "auto",
-    ) -> Any:
-        answer = await _answer(
-            lambda: analytics().usage(f, bucket=bucket, group_by=group_by, source=source)
-        )
-        if wants_csv(request, format):
-            return csv_response("usage", ("group", "bucket", *METRIC_FIELDS), answer.items)
-        series: dict[str | None, list[dict[str, Any]]] = {}
-        for row in answer.items:
-            point = {k: v for k, v in row.items() if k != "group"}
-            series.setdefault(row["group"], []).append(point)
-        return {
-            "bucket": bucket,
-            "group_by": group_by,
-            "series": [{"group": g, "points": pts} for g, pts in series.items()],
-            "filters": f.as_dict(),
-            "source": answer.source,
-        }
-
-    @router.get(
-        "/v1/analytics/breakdown",
-        response_model=Breakdown,
-        dependencies=[Depends(only("by", "metric", "limit", "source"))],
-        summary="Counts per faculty, OS, user, host or app",
-        responses={200: {"content": {"text/csv": {}}}},
-    )
-    async def breakdown(
-        request: Request,
-        f: FiltersDep,
-        by: Annotated[Dimension, Query()],
-        metric: Annotated[Metric, Query(description="Order by (descending).")] = "users",
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
-        format: FormatParam = None,
-        source: SourceParam = "auto",
-    ) -> Any:
-        answer = await _answer(
-            lambda: analytics().breakdown(f, by=by, metric=metric, limit=limit, source=source)
-        )
-        if wants_csv(request, format):
-            return csv_response(f"breakdown-{by}", (by, *METRIC_FIELDS), answer.items)
-        return {"by": by, "items": answer.items, "filters": f.as_dict(), "source": answer.source}
-
-    @router.get(
-        "/v1/processes",
-        response_model=ProcessesPage,
-        dependencies=[Depends(only("limit", "cursor"))],
-        summary="Raw process rows under the filters, keyset-paginated",
-        description=(
-            "Rows in (collected_at, snapshot, listing order) order. Pass `next_cursor` back as"
-            " `cursor` for the next page. `include_system=false` (default) leaves system"
-            " processes out, like every analytics endpoint."
-        ),
-        responses={200: {"content": {"text/csv": {}}}},
-    )
-    async def processes(
-        request: Request,
-        f: FiltersDep,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
-        format: FormatParam = None,
-    ) -> Any:
-        rows, next_cursor = await _answer(
-            lambda: analytics().processes(f, limit=limit, cursor=cursor)
-        )
-        if wants_csv(request, format):
-            columns = tuple(rows[0]) if rows else ("collected_at", "snapshot_id")
-            response = csv_response("processes", columns, rows)
-            if next_cursor:
-                response.headers["X-Next-Cursor"] = next_cursor
-            return response
-        return {"items": rows, "next_cursor": next_cursor, "filters": f.as_dict()}
-
-    def picker(path: str, dimension: str, plural: str) -> None:
-        @router.get(
-            path,
-            response_model=Values,
-            dependencies=[Depends(only("q", "limit"))],
-            summary=f"The {plural} seen under the filters (for pickers)",
-            name=f"list_{plural}",
-            responses={200: {"content": {"text/csv": {}}}},
-        )
-        async def values(
-            request: Request,
-            f: FiltersDep,
-            q: Annotated[
-                str | None, Query(max_length=256, description="Case-insensitive prefix.")
-            ] = None,
-            limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
-            format: FormatParam = None,
-        ) -> Any:
-            answer = await _answer(
-                lambda: analytics().breakdown(f, by=dimension, metric=None, limit=limit, prefix=q)
-            )
-            if wants_csv(request, format):
-                return csv_response(plural, (dimension, *METRIC_FIELDS), answer.items)
-            return {"items": answer.items, "filters": f.as_dict()}
-
-    picker("/v1/users", "user", "users")
-    picker("/v1/faculties", "faculty", "faculties")
-    picker("/v1/hosts", "host", "hosts")
+    for question in QUESTIONS:
+        _add_route(router, question, analytics)
     return router
 
 
-def router_for(dream: Dream) -> APIRouter:
-    """The analytics router over ``dream``'s connection pool (what ``create_app`` mounts)."""
-    return analytics_router(lambda: analytics_for(dream))
-
-
-def analytics_for(dream: Dream) -> Analytics:
-    """Analytics over ``dream``'s analytics pool, the raw fallback bounded by its settings."""
-    window = timedelta(days=dream.settings.raw_window_max_days)
-    return Analytics(dream.analytics_db.pool, raw_window_max=window)
+__all__ = ["FILTER_PARAMS", "FiltersDep", "analytics_router", "filters", "only", "query_param"]

@@ -1,10 +1,10 @@
 """``GET /v1/export``: any analytics question as a CSV or Parquet file.
 
 ``/v1/export?query=top-apps&format=parquet&faculty=law`` answers exactly what
-``/v1/analytics/top-apps?faculty=law`` answers, as a file to download: ``query`` names the
-question (``top-apps``, ``usage``, ``breakdown``, ``processes``, ``users``, ``faculties``,
-``hosts``), every other parameter is that question's own. ``processes`` follows the cursor
-itself, up to ``limit`` rows (default 100 000).
+``/v1/analytics/top-apps?faculty=law`` answers, as a file to download: ``query`` names a
+question of the registry (``dream.analytics.questions``), every other parameter is that
+question's own. A paged question (``processes``) is followed through its cursor here, up to
+``limit`` rows (default 100 000).
 
 Parquet needs pyarrow, an optional dependency (``pip install 'dream-usage[export]'``); without it the
 api answers 415 and says so, and CSV keeps working.
@@ -12,23 +12,24 @@ api answers 415 and says so, and CSV keeps working.
 
 from __future__ import annotations
 
+import inspect
 import io
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from dream.analytics.api import FILTER_PARAMS, FiltersDep, _answer, _error, analytics_for
+from dream.analytics.api import FILTER_PARAMS, _answer, _error, query_param, signature
 from dream.analytics.csv import render
-from dream.analytics.filters import Bucket, Dimension, Filters, Metric, Source
-from dream.analytics.queries import METRIC_FIELDS, Analytics
+from dream.analytics.filters import Filters
+from dream.analytics.queries import Analytics
+from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
 
-ExportQuery = Literal["top-apps", "usage", "breakdown", "processes", "users", "faculties", "hosts"]
 ExportFormat = Literal["csv", "parquet"]
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -37,22 +38,7 @@ MAX_EXPORT_ROWS = 1_000_000
 _PAGE = 10_000
 
 # Which extra parameters each question takes (besides the filters).
-EXTRA_PARAMS: dict[str, frozenset[str]] = {
-    "top-apps": frozenset({"limit", "metric", "source"}),
-    "usage": frozenset({"bucket", "group_by", "source"}),
-    "breakdown": frozenset({"by", "metric", "limit", "source"}),
-    "processes": frozenset({"limit"}),
-    "users": frozenset({"q", "limit"}),
-    "faculties": frozenset({"q", "limit"}),
-    "hosts": frozenset({"q", "limit"}),
-}
-_PICKER_DIMENSION = {"users": "user", "faculties": "faculty", "hosts": "host"}
-PROCESS_COLUMNS: tuple[str, ...] = (
-    "collected_at", "snapshot_id", "host", "os", "user", "faculty", "pid", "ppid",
-    "process_user", "name", "command", "app", "is_system", "cpu_percent", "mem_percent",
-    "rss_kb", "vsz_kb", "state", "tty", "started", "cpu_seconds", "threads", "session",
-    "session_name", "status", "window_title",
-)  # fmt: skip
+EXTRA_PARAMS: dict[str, frozenset[str]] = {q.name: q.exported for q in QUESTIONS}
 
 _INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", "pid", "ppid", "rss_kb",
                           "vsz_kb", "threads", "session"})  # fmt: skip
@@ -60,6 +46,12 @@ _FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "cpu_percent", "mem
                             "cpu_seconds"})  # fmt: skip
 _TIME_COLUMNS = frozenset({"bucket", "collected_at"})
 _BOOL_COLUMNS = frozenset({"is_system"})
+_INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (bool, lambda pa: pa.bool_()),  # before int: a bool is an int
+    (int, lambda pa: pa.int64()),
+    (float, lambda pa: pa.float64()),
+    (datetime, lambda pa: pa.timestamp("us", tz="UTC")),
+)
 
 
 class ParquetUnavailable(RuntimeError):
@@ -98,20 +90,26 @@ def arrow_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
             return pa.timestamp("us", tz="UTC")
         if name in _BOOL_COLUMNS:
             return pa.bool_()
+        # A column known by no name here (a new question's) is typed by its first value.
+        value = next((r[name] for r in rows if r.get(name) is not None), None)
+        for kind, arrow in _INFERRED:
+            if isinstance(value, kind):
+                return arrow(pa)
         return pa.string()
 
-    def cell(value: Any, name: str) -> Any:
+    def cell(value: Any, kind: Any) -> Any:
         if value is None or isinstance(value, (int, float, bool, datetime)):
-            if name not in _TIME_COLUMNS and isinstance(value, datetime):
+            if isinstance(value, datetime) and not pa.types.is_timestamp(kind):
                 return value.isoformat()
             return value
         if isinstance(value, uuid.UUID):
             return str(value)
         return value if isinstance(value, str) else str(value)
 
-    schema = pa.schema([pa.field(c, arrow_type(c)) for c in columns])
+    types = {c: arrow_type(c) for c in columns}
+    schema = pa.schema([pa.field(c, types[c]) for c in columns])
     arrays = [
-        pa.array([cell(r.get(c), c) for r in rows], type=arrow_type(c)) for c in columns
+        pa.array([cell(r.get(c), types[c]) for r in rows], type=types[c]) for c in columns
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -146,51 +144,72 @@ def _file_response(
     )
 
 
-def _check_params(request: Request, query: str) -> None:
-    known = FILTER_PARAMS | EXTRA_PARAMS[query] | {"query"}
+def _check_params(request: Request, question: Question[Any]) -> None:
+    known = FILTER_PARAMS | question.exported | {"query"}
     for name in request.query_params:
         if name not in known:
-            raise _error(name, f"unknown parameter for query={query}; known: "
+            raise _error(name, f"unknown parameter for query={question.name}; known: "
                                f"{', '.join(sorted(known))}")  # fmt: skip
 
 
-def _process_pages(analytics: Analytics, f: Filters, limit: int) -> Iterator[list[dict[str, Any]]]:
-    """Up to ``limit`` process rows, a keyset page at a time."""
+def _params(question: Question[Any], request: Request, values: dict[str, Any]) -> Params:
+    """The question's parameters from those the request gave (the rest take its defaults);
+    ``limit`` as the export reads it (its own default, and the question's cap)."""
+    given = {name: values[name] for name in question.exported if name in request.query_params}
+    for name, field in question.fields.items():
+        if field.is_required() and name not in given:
+            choices = getattr(field.annotation, "__args__", ())
+            also = f" ({' | '.join(choices)})" if choices else ""
+            raise _error(name, f"query={question.name} needs `{name}`{also}")
+    if question.export is not None:
+        given["limit"] = question.export.rows(values["limit"])
+    # Each value was validated by its Query(); the export's limit may exceed the endpoint's.
+    return cast(Params, question.params.model_construct(**given))
+
+
+def _pages(
+    question: Question[Any], analytics: Analytics, f: Filters, params: Params
+) -> Iterator[list[dict[str, Any]]]:
+    """Up to ``params.limit`` rows of a paged question, a keyset page at a time."""
+    limit = int(params.model_dump()["limit"])  # paged questions take a limit
     count, cursor = 0, None
     while count < limit:
-        page, cursor = analytics.processes(f, limit=min(_PAGE, limit - count), cursor=cursor)
-        count += len(page)
-        if page:
-            yield page
+        page = params.model_copy(update={"limit": min(_PAGE, limit - count), CURSOR: cursor})
+        answer = question.run(analytics, f, page)
+        count += len(answer.items)
+        cursor = answer.next_cursor
+        if answer.items:
+            yield answer.items
         if cursor is None:
             break
 
 
-def spool_processes(
-    analytics: Analytics, f: Filters, limit: int, fmt: str
+def spool(
+    question: Question[Any], analytics: Analytics, f: Filters, params: Params, fmt: str
 ) -> tuple[Any, int]:
-    """The processes export written page by page (Parquet: a row group per page) to a spooled
-    file, so memory holds one page whatever the export's size (up to a million rows); returns
-    the file, rewound, and the row count (for ``X-Row-Count``)."""
+    """A paged question's export written page by page (Parquet: a row group per page) to a
+    spooled file, so memory holds one page whatever the export's size (up to a million rows);
+    returns the file, rewound, and the row count (for ``X-Row-Count``)."""
+    columns = question.columns(params)
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (returned)
     count = 0
     try:
         if fmt == "parquet":
             pq = _parquet()
             writer = None
-            for page in _process_pages(analytics, f, limit):
-                table = arrow_table(PROCESS_COLUMNS, page)
+            for page in _pages(question, analytics, f, params):
+                table = arrow_table(columns, page)
                 writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
                 writer.write_table(table)
                 count += len(page)
             if writer is None:  # no rows: still a valid file with the columns
-                pq.write_table(arrow_table(PROCESS_COLUMNS, []), out, compression="zstd")
+                pq.write_table(arrow_table(columns, []), out, compression="zstd")
             else:
                 writer.close()
         else:
-            out.write(render(PROCESS_COLUMNS, []).encode("utf-8"))  # the header
-            for page in _process_pages(analytics, f, limit):
-                out.write(render(PROCESS_COLUMNS, page).split("\r\n", 1)[1].encode("utf-8"))
+            out.write(render(columns, []).encode("utf-8"))  # the header
+            for page in _pages(question, analytics, f, params):
+                out.write(render(columns, page).split("\r\n", 1)[1].encode("utf-8"))
                 count += len(page)
     except BaseException:
         out.close()
@@ -199,7 +218,7 @@ def spool_processes(
     return out, count
 
 
-def _spooled_response(out: Any, count: int, fmt: str) -> Response:
+def _spooled_response(out: Any, count: int, name: str, fmt: str) -> Response:
     def chunks() -> Iterator[bytes]:
         with out:
             while chunk := out.read(1024 * 1024):
@@ -209,10 +228,34 @@ def _spooled_response(out: Any, count: int, fmt: str) -> Response:
         chunks(),
         media_type=PARQUET_MEDIA_TYPE if fmt == "parquet" else CSV_MEDIA_TYPE,
         headers={
-            "Content-Disposition": f'attachment; filename="processes.{fmt}"',
+            "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
             "X-Row-Count": str(count),
         },
     )
+
+
+def _export_parameters() -> list[inspect.Parameter]:
+    """``query``, ``format``, ``limit`` and every question's own parameters (optional here:
+    which apply depends on ``query``)."""
+    names = tuple(q.name for q in QUESTIONS)
+    parameters = [
+        inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[
+            Literal[names], Query(description="Which question to export.")]),
+        inspect.Parameter("format", inspect.Parameter.KEYWORD_ONLY, default="csv", annotation=(
+            Annotated[ExportFormat, Query(description="csv | parquet")])),
+        inspect.Parameter("limit", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=(
+            Annotated[int | None, Query(ge=1, le=MAX_EXPORT_ROWS,
+                                        description="Rows (or apps, values).")])),
+    ]  # fmt: skip
+    seen = {"limit", CURSOR}
+    for question in QUESTIONS:
+        for name, field in question.fields.items():
+            if name not in seen:
+                seen.add(name)
+                optional = cast(Any, field.annotation) | None if field.is_required() else None
+                parameters.append(query_param(name, field, annotation=optional,
+                                              default=None if optional else field.default))  # fmt: skip
+    return parameters
 
 
 def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
@@ -220,8 +263,27 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
     router = APIRouter(tags=["export"])
     analytics = cache(get_analytics)  # built on first use: the database is touched only then
 
-    @router.get(
+    async def export(request: Request, f: Filters, query: str, format: str,
+                     **values: Any) -> Response:  # fmt: skip
+        question = BY_NAME[query]
+        _check_params(request, question)
+        params = _params(question, request, values)
+        a = analytics()
+        name = question.file_name(params)
+        if question.paged:
+            try:
+                out, count = await _answer(lambda: spool(question, a, f, params, format))
+            except ParquetUnavailable:
+                return _parquet_unavailable()
+            return _spooled_response(out, count, name, format)
+        answer = await _answer(lambda: question.run(a, f, params))
+        return _file_response(name, format, question.columns(params), answer.items)
+
+    export.__signature__ = signature(*_export_parameters())  # type: ignore[attr-defined]
+    router.add_api_route(
         "/v1/export",
+        export,
+        methods=["GET"],
         summary="Any analytics question as a CSV or Parquet file",
         description=(
             "`query` names the question, every other parameter is that question's own, e.g."
@@ -237,63 +299,7 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
             422: {"description": "An unknown or invalid parameter; the error names it."},
         },
     )  # fmt: skip
-    async def export(
-        request: Request,
-        f: FiltersDep,
-        query: Annotated[ExportQuery, Query(description="Which question to export.")],
-        format: Annotated[ExportFormat, Query(description="csv | parquet")] = "csv",
-        limit: Annotated[
-            int | None, Query(ge=1, le=MAX_EXPORT_ROWS, description="Rows (or apps, values).")
-        ] = None,
-        metric: Annotated[Metric, Query()] = "users",
-        bucket: Annotated[Bucket, Query()] = "day",
-        group_by: Annotated[Dimension | None, Query()] = None,
-        by: Annotated[Dimension | None, Query()] = None,
-        q: Annotated[str | None, Query(max_length=256)] = None,
-        source: Annotated[Source, Query()] = "auto",
-    ) -> Response:
-        _check_params(request, query)
-        a = analytics()
-        if query == "top-apps":
-            n = min(limit or 10, 1000)
-            answer = await _answer(lambda: a.top_apps(f, metric=metric, limit=n, source=source))
-            return _file_response("top-apps", format, ("app", *METRIC_FIELDS), answer.items)
-        if query == "usage":
-            answer = await _answer(
-                lambda: a.usage(f, bucket=bucket, group_by=group_by, source=source)
-            )
-            return _file_response("usage", format, ("group", "bucket", *METRIC_FIELDS),
-                                  answer.items)  # fmt: skip
-        if query == "breakdown":
-            if by is None:
-                raise _error("by", "query=breakdown needs `by` (faculty | os | user | host | app)")
-            dim = by
-            n = limit or 1000
-            answer = await _answer(
-                lambda: a.breakdown(f, by=dim, metric=metric, limit=n, source=source)
-            )
-            return _file_response(f"breakdown-{dim}", format, (dim, *METRIC_FIELDS),
-                                  answer.items)  # fmt: skip
-        if query == "processes":
-            n = limit or 100_000
-            try:
-                out, count = await _answer(lambda: spool_processes(a, f, n, format))
-            except ParquetUnavailable:
-                return _parquet_unavailable()
-            return _spooled_response(out, count, format)
-        dimension = _PICKER_DIMENSION[query]
-        n = limit or 1000
-        answer = await _answer(
-            lambda: a.breakdown(f, by=dimension, metric=None, limit=n, prefix=q)
-        )
-        return _file_response(query, format, (dimension, *METRIC_FIELDS), answer.items)
-
     return router
 
 
-def export_router_for(dream: Any) -> APIRouter:
-    """The export router over ``dream``'s connection pool (what ``create_app`` mounts)."""
-    return export_router(lambda: analytics_for(dream))
-
-
-__all__ = ["export_router", "export_router_for", "parquet_bytes", "EXTRA_PARAMS"]
+__all__ = ["EXTRA_PARAMS", "export_router", "parquet_bytes", "spool"]

@@ -34,6 +34,8 @@ METRIC_COLUMN: dict[str, str] = {
     "cpu": "avg_cpu_percent",
     "memory": "avg_rss_kb",
 }
+# The metric columns every aggregate answer has, in the order answers list them.
+METRIC_FIELDS: tuple[str, ...] = tuple(METRIC_COLUMN.values())
 # API dimension name → column (rollups and raw rows name them alike).
 DIMENSION_COLUMN: dict[str, str] = {
     "faculty": "faculty",

@@ -30,16 +30,13 @@ from dream.analytics.filters import (
     DIMENSION_COLUMN,
     EARLIEST,
     METRIC_COLUMN,
+    METRIC_FIELDS,
     Filters,
     FilterError,
     presence_masks,
     rollup_ranges,
 )
 from dream.analytics.sql import fragment
-
-METRIC_FIELDS: tuple[str, ...] = (
-    "users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb",
-)  # fmt: skip
 
 _FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
                      ("host", "filter_host"))  # fmt: skip
@@ -53,8 +50,11 @@ _LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps 
 
 @dataclass(slots=True)
 class Answer:
+    """A question's rows, what answered them, and for a page the cursor of the next one."""
+
     items: list[dict[str, Any]]
     source: Literal["rollup", "raw"]
+    next_cursor: str | None = None
 
 
 def _descending(metric: str) -> sql.Composable:
@@ -81,6 +81,11 @@ class Analytics:
     def __init__(self, pool: ConnectionPool, *, raw_window_max: timedelta | None = None) -> None:
         self.pool = pool
         self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
+
+    @classmethod
+    def of(cls, pool: ConnectionPool, raw_window_max_days: float) -> Analytics:
+        """Analytics over ``pool``, the raw fallback bounded as DREAM_RAW_WINDOW_MAX_DAYS says."""
+        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days))
 
     # ------------------------------------------------------------------ public questions
 
@@ -138,11 +143,7 @@ class Analytics:
     ) -> Answer:
         """Counts per value of ``by``, ordered by ``metric`` (descending) or, with None, by value."""
         used = self.choose_source(filters, source)
-        extra = []
-        params: dict[str, Any] = {}
-        if prefix:
-            extra.append(fragment("filter_prefix").format(dim=self._dim(by)))
-            params["q"] = prefix.lower()
+        extra, params = self._starting(by, prefix)
         apps: Apps = "each" if by == "app" else "total"
         order: sql.Composable
         if used == "rollup" and self._lean(filters, by):
@@ -167,7 +168,7 @@ class Analytics:
 
     def processes(
         self, filters: Filters, *, limit: int = 100, cursor: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> Answer:
         """A page of raw process rows and the cursor of the next page (None after the last)."""
         after = decode_cursor(cursor) if cursor else _START
         params: dict[str, Any] = {
@@ -198,7 +199,26 @@ class Analytics:
             next_cursor = encode_cursor(last["collected_at"], last["snapshot_id"], last["row_id"])
         for r in rows:
             del r["row_id"]
-        return rows, next_cursor
+        return Answer(rows, "raw", next_cursor)
+
+    def named(
+        self,
+        name: str,
+        filters: Filters,
+        *,
+        source: str = "auto",
+        prefix: tuple[str, str | None] | None = None,
+        **values: Any,
+    ) -> Answer:
+        """The question ``name`` of queries.sql over the rows the filters select: its query
+        ``<name>_rollup`` or ``<name>_raw`` (whichever source answers), given ``{rows}`` (the
+        filtered rows of known apps) and ``{p}`` (the rollup counters' prefix); ``values`` are
+        its bound parameters, ``prefix`` (dimension, text) keeps values starting with text."""
+        used = self.choose_source(filters, source)
+        extra, bound = self._starting(*(prefix or ("app", None)))
+        rows, params = self._rows(filters, used, apps="each", extra=extra)
+        q = fragment(f"{name}_{used}").format(rows=rows, p=self._prefix(filters))
+        return Answer(self._fetch(q, {**params, **bound, **values}), used)
 
     # ------------------------------------------------------------------ building blocks
 
@@ -223,6 +243,14 @@ class Analytics:
                 " rollups, or narrow the range",
             )
         return "raw"
+
+    def _starting(
+        self, dimension: str, text: str | None
+    ) -> tuple[list[sql.Composable], dict[str, Any]]:
+        """The filter keeping values of ``dimension`` that start with ``text`` (any case)."""
+        if not text:
+            return [], {}
+        return [fragment("filter_prefix").format(dim=self._dim(dimension))], {"q": text.lower()}
 
     @staticmethod
     def _prefix(filters: Filters) -> sql.SQL:

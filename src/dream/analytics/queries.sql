@@ -175,6 +175,26 @@ FROM r
 GROUP BY 1, 2
 ORDER BY {group} COLLATE "C", 2
 
+-- name: apps_rollup
+-- Each app under the filters: the first and last UTC day it ran, and in how many snapshots.
+SELECT app, date_trunc('day', min(bucket), 'UTC') AS first_seen,
+       date_trunc('day', max(bucket), 'UTC') AS last_seen,
+       sum({p}snapshots)::bigint AS snapshots
+FROM ({rows}) r
+WHERE {p}snapshots > 0
+GROUP BY app
+ORDER BY app
+LIMIT %(limit)s
+
+-- name: apps_raw
+SELECT app, date_trunc('day', min(collected_at), 'UTC') AS first_seen,
+       date_trunc('day', max(collected_at), 'UTC') AS last_seen,
+       count(DISTINCT snapshot_id) AS snapshots
+FROM ({rows}) r
+GROUP BY app
+ORDER BY app COLLATE "C"
+LIMIT %(limit)s
+
 -- ---------------------------------------------------------------- raw process rows
 -- name: processes_page
 -- Keyset pagination in (collected_at, snapshot_id, row position) order: snapshots come from

@@ -20,8 +20,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dream.analytics.api import router_for as analytics_router_for
-from dream.analytics.export import export_router_for
+from dream.analytics.api import analytics_router
+from dream.analytics.export import export_router
+from dream.analytics.queries import Analytics
 from dream.app import Dream
 from dream.dashboard import dashboard_router
 from dream.errors import SnapshotTooLarge, StorageError, TransportError
@@ -344,8 +345,11 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         body = {"status": "ready" if ok else "unavailable", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    app.include_router(analytics_router_for(dream), dependencies=may_query)
-    app.include_router(export_router_for(dream), dependencies=may_query)  # /v1/export
+    def analytics() -> Analytics:  # the analytics pool; settings bound the raw fallback
+        return Analytics.of(dream.analytics_db.pool, dream.settings.raw_window_max_days)
+
+    app.include_router(analytics_router(analytics), dependencies=may_query)
+    app.include_router(export_router(analytics), dependencies=may_query)  # /v1/export
     app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
     app.include_router(keys_router(dream.keys), dependencies=may_admin)
     install_raw(app, dream, dependencies=may_admin)  # GET /v1/snapshots/{id}/raw: admin only

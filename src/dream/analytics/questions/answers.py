@@ -1,0 +1,124 @@
+"""The JSON answers' models, with the examples the OpenAPI documentation shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+
+class Metrics(BaseModel):
+    users: int = Field(description="Distinct users of the matching snapshots.")
+    hosts: int = Field(description="Distinct hosts of the matching snapshots.")
+    snapshots: int = Field(description="Snapshots in which a matching process appeared.")
+    processes: int = Field(description="Matching process rows.")
+    avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
+    avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
+
+
+class TopApp(Metrics):
+    app: str
+
+
+_METRICS_EXAMPLE = {"users": 41, "hosts": 23, "snapshots": 1180, "processes": 1432,
+                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5}  # fmt: skip
+_FILTERS_EXAMPLE = {"faculty": "law", "os": "windows", "user": None, "host": None, "app": None,
+                    "from": "2026-11-01T00:00:00+00:00", "to": None, "include_system": False}  # fmt: skip
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class TopApps(BaseModel):
+    model_config = _examples(
+        {"items": [{"app": "winword", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE,
+         "source": "rollup"}
+    )  # fmt: skip
+
+    items: list[TopApp]
+    filters: dict[str, Any]
+    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+
+
+class UsagePoint(Metrics):
+    bucket: datetime
+
+
+class UsageSeries(BaseModel):
+    group: str | None = Field(description="The `group_by` value; null without `group_by`.")
+    points: list[UsagePoint]
+
+
+class Usage(BaseModel):
+    model_config = _examples(
+        {"bucket": "week", "group_by": "faculty",
+         "series": [{"group": "engineering",
+                     "points": [{"bucket": "2026-11-02T00:00:00Z", **_METRICS_EXAMPLE}]}],
+         "filters": {**_FILTERS_EXAMPLE, "app": "matlab", "faculty": None, "os": None},
+         "source": "rollup"}
+    )  # fmt: skip
+
+    bucket: str
+    group_by: str | None
+    series: list[UsageSeries]
+    filters: dict[str, Any]
+    source: Literal["rollup", "raw"]
+
+
+class Breakdown(BaseModel):
+    model_config = _examples(
+        {"by": "os", "items": [{"os": "windows", **_METRICS_EXAMPLE}],
+         "filters": _FILTERS_EXAMPLE, "source": "rollup"}
+    )  # fmt: skip
+
+    by: str
+    items: list[dict[str, Any]] = Field(description="`{<by>: value, users, hosts, ...}` rows.")
+    filters: dict[str, Any]
+    source: Literal["rollup", "raw"]
+
+
+class ProcessesPage(BaseModel):
+    model_config = _examples(
+        {"items": [{"collected_at": "2026-11-27T10:00:00Z",
+                    "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "host": "law-pc-17",
+                    "os": "windows", "user": "jdoe", "faculty": "law", "pid": 4312,
+                    "process_user": "LAW-PC-17\\jdoe", "name": "WINWORD.EXE", "app": "winword",
+                    "is_system": False, "rss_kb": 184220}],
+         "next_cursor": "WyIyMDI2LTExLTI3VDEwOjAwOjAwKzAwOjAwIiwgIjBiNmY3YTNlIiwgIigwLDEpIl0",
+         "filters": _FILTERS_EXAMPLE}
+    )  # fmt: skip
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+    filters: dict[str, Any]
+
+
+class Values(BaseModel):
+    model_config = _examples(
+        {"items": [{"user": "jdoe", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE}
+    )
+
+    items: list[dict[str, Any]]
+    filters: dict[str, Any]
+
+
+class Rows(BaseModel):
+    """The answer of a question that needs no model of its own: its rows (the columns the
+    question lists), the filters and what answered."""
+
+    items: list[dict[str, Any]]
+    filters: dict[str, Any]
+    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+
+
+def rows_model(name: str, example: dict[str, Any] | None) -> type[Rows]:
+    """``Rows`` named for a question (``<name>Answer``), with ``example`` as its one row."""
+    model = create_model(f"{name}Answer", __base__=Rows)
+    if example is not None:
+        model.model_config.update(
+            _examples({"items": [example], "filters": _FILTERS_EXAMPLE, "source": "rollup"})
+        )
+        model.model_rebuild(force=True)
+    return model

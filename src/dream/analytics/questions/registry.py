@@ -1,0 +1,191 @@
+"""The questions. Adding one: an entry here (its parameters, columns, how it runs) and, when it
+needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client follow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
+from dream.analytics.questions.answers import Breakdown, ProcessesPage, TopApps, Usage, Values
+from dream.analytics.questions.base import ExportLimit, Question
+
+PROCESS_COLUMNS: tuple[str, ...] = (
+    "collected_at", "snapshot_id", "host", "os", "user", "faculty", "pid", "ppid",
+    "process_user", "name", "command", "app", "is_system", "cpu_percent", "mem_percent",
+    "rss_kb", "vsz_kb", "state", "tty", "started", "cpu_seconds", "threads", "session",
+    "session_name", "status", "window_title",
+)  # fmt: skip
+
+SourceField = Annotated[
+    Source,
+    Field(description="`auto` reads rollups when `from`/`to` are whole hours, else raw rows."),
+]
+MetricField = Annotated[Metric, Field(description="Order by (descending).")]
+
+
+class Params(BaseModel):
+    """A question's own parameters (the filters are every question's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TopAppsParams(Params):
+    limit: Annotated[int, Field(ge=1, le=1000, description="How many applications.")] = 10
+    metric: MetricField = "users"
+    source: SourceField = "auto"
+
+
+class UsageParams(Params):
+    bucket: Annotated[Bucket, Field(description="Time bucket (UTC; weeks start on Monday).")] = (
+        "day"
+    )
+    group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
+        None
+    )
+    source: SourceField = "auto"
+
+
+class BreakdownParams(Params):
+    by: Annotated[Dimension, Field(description="Count per value of this.")]
+    metric: MetricField = "users"
+    limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many values.")] = 1000
+    source: SourceField = "auto"
+
+
+class ProcessesParams(Params):
+    limit: Annotated[int, Field(ge=1, le=10_000, description="Rows per page.")] = 100
+    cursor: Annotated[
+        str | None, Field(max_length=512, description="A page's `next_cursor`: the next page.")
+    ] = None
+
+
+class PickerParams(Params):
+    q: Annotated[str | None, Field(max_length=256, description="Case-insensitive prefix.")] = None
+    limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many values.")] = 1000
+
+
+class AppsParams(Params):
+    q: Annotated[str | None, Field(max_length=256, description="Case-insensitive prefix.")] = None
+    limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many apps.")] = 1000
+    source: SourceField = "auto"
+
+
+def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
+    """Usage rows as one series of points per group."""
+    series: dict[str | None, list[dict[str, Any]]] = {}
+    for row in answer.items:
+        series.setdefault(row["group"], []).append({k: v for k, v in row.items() if k != "group"})
+    return {"bucket": p.bucket, "group_by": p.group_by,
+            "series": [{"group": g, "points": points} for g, points in series.items()],
+            "filters": filters.as_dict(), "source": answer.source}  # fmt: skip
+
+
+def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
+
+
+def picker(dimension: Dimension, plural: str) -> Question[PickerParams]:
+    """The values of ``dimension`` seen under the filters, with their metrics (for pickers)."""
+    return Question(
+        name=plural,
+        path=f"/v1/{plural}",
+        params=PickerParams,
+        run=lambda a, f, p: a.breakdown(f, by=dimension, metric=None, limit=p.limit, prefix=p.q),
+        columns=lambda p: (dimension, *METRIC_FIELDS),
+        response_model=Values,
+        summary=f"The {plural} seen under the filters (for pickers)",
+        operation=f"list_{plural}",
+        export=ExportLimit(1000),
+    )
+
+
+QUESTIONS: tuple[Question[Any], ...] = (
+    Question(
+        name="top-apps",
+        path="/v1/analytics/top-apps",
+        params=TopAppsParams,
+        run=lambda a, f, p: a.top_apps(f, metric=p.metric, limit=p.limit, source=p.source),
+        columns=lambda p: ("app", *METRIC_FIELDS),
+        response_model=TopApps,
+        summary="Applications ranked by a metric",
+        description=(
+            "The most used applications under the filters, ordered by `metric` (default `users`:"
+            " distinct users who ran the app). *Most used application by law students on"
+            " Windows*: `top-apps?faculty=law&os=windows&limit=1`."
+        ),
+        title="Top applications by {metric}",
+        export=ExportLimit(10, cap=1000),
+    ),
+    Question(
+        name="usage",
+        path="/v1/analytics/usage",
+        params=UsageParams,
+        run=lambda a, f, p: a.usage(f, bucket=p.bucket, group_by=p.group_by, source=p.source),
+        columns=lambda p: ("group", "bucket", *METRIC_FIELDS),
+        response_model=Usage,
+        summary="A time series per group",
+        description=(
+            "Metrics per time bucket (UTC; weeks start on Monday), one series per value of"
+            " `group_by`. *MATLAB in engineering by week*:"
+            " `usage?app=matlab&faculty=engineering&bucket=week`."
+        ),
+        title="Usage per {bucket}",
+        body=_series,
+        rows=_points,
+    ),
+    Question(
+        name="breakdown",
+        path="/v1/analytics/breakdown",
+        params=BreakdownParams,
+        run=lambda a, f, p: a.breakdown(
+            f, by=p.by, metric=p.metric, limit=p.limit, source=p.source
+        ),
+        columns=lambda p: (p.by, *METRIC_FIELDS),
+        response_model=Breakdown,
+        summary="Counts per faculty, OS, user, host or app",
+        file="breakdown-{by}",
+        title="By {by}",
+        positional=("by",),
+        export=ExportLimit(1000),
+    ),
+    Question(
+        name="processes",
+        path="/v1/processes",
+        params=ProcessesParams,
+        run=lambda a, f, p: a.processes(f, limit=p.limit, cursor=p.cursor),
+        columns=lambda p: PROCESS_COLUMNS,
+        response_model=ProcessesPage,
+        summary="Raw process rows under the filters, keyset-paginated",
+        description=(
+            "Rows in (collected_at, snapshot, listing order) order. Pass `next_cursor` back as"
+            " `cursor` for the next page. `include_system=false` (default) leaves system"
+            " processes out, like every analytics endpoint."
+        ),
+        title="Processes",
+        export=ExportLimit(100_000),
+        paged=True,
+    ),
+    picker("user", "users"),
+    picker("faculty", "faculties"),
+    picker("host", "hosts"),
+    Question(
+        name="apps",
+        path="/v1/apps",
+        params=AppsParams,
+        run=lambda a, f, p: a.named(
+            "apps", f, source=p.source, prefix=("app", p.q), limit=p.limit
+        ),
+        columns=lambda p: ("app", "first_seen", "last_seen", "snapshots"),
+        summary="The applications seen under the filters, with the first and last day each ran",
+        description=(
+            "By name; `first_seen`/`last_seen` are UTC days, `snapshots` those it ran in."
+            " *Which apps did engineering start using this term*: `apps?faculty=engineering"
+            "&from=2026-09-01`, then compare `first_seen`."
+        ),
+        example={"app": "matlab", "first_seen": "2026-09-01T00:00:00Z",
+                 "last_seen": "2026-11-27T00:00:00Z", "snapshots": 412},  # fmt: skip
+        export=ExportLimit(1000),
+    ),
+)
