@@ -169,7 +169,7 @@ def replay(
     ] = None,
 ) -> None:
     """Re-read the snapshot topic into the database; already stored snapshots stay untouched."""
-    from dream.pipeline.replay import ReplaySource
+    from dream.transport.kafka.replay import ReplaySource
 
     if (from_offset is None) == (since is None):
         err.print("[red]error:[/red] give exactly one of --from-offset and --since")

@@ -13,11 +13,10 @@ def consumer_lag(dream: Dream, timeout_s: float = 5.0) -> dict[str, int]:
     """Messages not yet committed by the worker group, per partition of the snapshot topic."""
     from confluent_kafka import Consumer, TopicPartition
 
+    from dream.transport.kafka.client import client_config
+
     s = dream.settings
-    consumer = Consumer(
-        {"bootstrap.servers": s.kafka_bootstrap, **s.kafka_client_config(),
-         "group.id": s.kafka_group, "enable.auto.commit": False}  # fmt: skip
-    )
+    consumer = Consumer(client_config(s, "status"))
     try:
         metadata = consumer.list_topics(s.kafka_topic, timeout=timeout_s)
         partitions = sorted(metadata.topics[s.kafka_topic].partitions)

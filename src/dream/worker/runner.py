@@ -1,4 +1,10 @@
-"""The worker loop: fetch a batch → parse each snapshot → write in one transaction → ack.
+"""The worker loop, one batch at a time through explicit steps:
+
+fetch → resolve raw outputs (blob store) → decode → parse → scrub → write (one transaction) →
+dead-letter what cannot be stored → acknowledge.
+
+The worker knows the transport only through the ``Source`` contract (dream/transport/base.py):
+``Delivery`` values with typed positions, never a client library's objects.
 
 Parsing (CPU in this process) and writing (mostly PostgreSQL's work) overlap: while batch N is
 being written by the writer thread, batch N+1 is fetched and parsed. Batches are still
@@ -18,12 +24,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from opentelemetry.context import Context
@@ -31,7 +37,7 @@ import structlog
 
 from dream.blobs.raw import RawOutputs
 from dream.errors import StorageError
-from dream.pipeline.base import Batch, Source
+from dream.snapshots import Snapshot
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
 from dream.observability.metrics import (
@@ -44,6 +50,7 @@ from dream.observability.metrics import (
 from dream.observability.tracing import extract_context, tracer
 from dream.parsing.detect import format_from_command
 from dream.security.pii import Scrubber
+from dream.transport.base import Batch, DeadLetter, Lane, Source
 from dream.worker.health import Progress
 from dream.worker.processing import process_snapshot
 
@@ -120,12 +127,7 @@ class Worker:
         self._next: _Parsed | None = None  # fetched and parsed, waiting for the writer
         self._abandoned = False  # a batch was given up: acknowledge nothing from now on
         self._write_failing = threading.Event()
-        self._source_op: Callable[[str], Callable[..., Any] | None] = lambda name: getattr(
-            source, name, None
-        )
-        listen = self._source_op("set_revoke_listener")
-        if listen is not None:
-            listen(self._on_revoked)
+        source.set_revoke_listener(self._on_revoked)
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Run until ``stop()`` (or ``until()``); the batch in hand is finished first."""
@@ -152,9 +154,7 @@ class Worker:
     def stop(self) -> None:
         """Ask ``run`` to finish (safe from a signal handler)."""
         self.stopping.set()
-        interrupt = self._source_op("interrupt")
-        if interrupt is not None:
-            interrupt()
+        self.source.interrupt()
 
     def run_once(self) -> WriteSummary | None:
         """Fetch, parse and store one batch, waiting for its write (for tools and tests)."""
@@ -191,7 +191,7 @@ class Worker:
         trace follows a snapshot from the request to its rows.
         """
         if not self.telemetry:
-            def plain(snapshot: Any) -> ProcessedSnapshot:
+            def plain(snapshot: Snapshot) -> ProcessedSnapshot:
                 return process_snapshot(snapshot, self.scrubber)
 
             if self.raw is None:
@@ -199,7 +199,7 @@ class Worker:
             return self.raw.process_all(batch.snapshots, plain, self.stopping, self.progress)
         contexts = _trace_contexts(batch)
 
-        def one(snapshot: Any) -> ProcessedSnapshot:
+        def one(snapshot: Snapshot) -> ProcessedSnapshot:
             parent = contexts.get(snapshot.snapshot_id)
             with tracer().start_as_current_span("parse snapshot", context=parent) as span:
                 span.set_attribute("dream.snapshot_id", str(snapshot.snapshot_id))
@@ -226,29 +226,27 @@ class Worker:
 
     def _wait_for(self, in_flight: _InFlight) -> None:
         """Wait for a write; if it takes long or keeps failing, pause the source and poll it."""
-        pause, resume, idle = (self._source_op(n) for n in ("pause", "resume", "idle"))
         paused = False
         started = time.monotonic()
         try:
             while not in_flight.written.done() and not in_flight.settled:
                 if (
-                    pause is not None
-                    and not paused
+                    not paused
                     and (
                         self._write_failing.is_set()
                         or time.monotonic() - started > self.keepalive_after_s
                     )
                 ):
-                    pause()
+                    self.source.pause()
                     paused = True
                     log.warning("database write pending; consumption paused")
-                if paused and idle is not None:
-                    idle(0.2)  # serves rebalances; may settle in_flight through _on_revoked
+                if paused:
+                    self.source.idle(0.2)  # serves rebalances; may settle in_flight through _on_revoked
                 else:
                     wait_futures([in_flight.written], timeout=0.05)
         finally:
-            if paused and resume is not None:
-                resume()
+            if paused:
+                self.source.resume()
                 log.info("consumption resumed")
 
     def _settle(self, in_flight: _InFlight) -> None:
@@ -261,21 +259,19 @@ class Worker:
         in_flight.summary = summary
         # Rejected snapshots (never storable as they are) were not written: the source records
         # them (Kafka: dead-letter topic; direct: the row marked failed) and the batch moves on.
-        failures = [(i, f"rejected: {why}") for i, why in summary.rejected]
-        if in_flight.batch.origins:  # the original messages, for the dead-letter topic
-            failures += [
-                (i, f"parse failed: {p.error}")
-                for i, p in enumerate(in_flight.processed)
-                if p.status == "failed"
-            ]
-        dead_letter = self._source_op("dead_letter")
-        if failures and dead_letter is None:
-            log.error("snapshots rejected and no dead-letter destination", rejected=failures)
-        elif failures and dead_letter is not None:
-            if not dead_letter(in_flight.batch, sorted(failures)):
+        # Parse failures were stored as failed; the source also keeps their originals if it can.
+        letters = [DeadLetter(i, f"rejected: {why}") for i, why in summary.rejected]
+        letters += [
+            DeadLetter(i, f"parse failed: {p.error}", "parse")
+            for i, p in enumerate(in_flight.processed)
+            if p.status == "failed"
+        ]
+        if letters:
+            sent = self.source.dead_letter(in_flight.batch, sorted(letters, key=lambda d: d.index))
+            if sent is None:
                 self._abandon("stopped before the dead letters were acknowledged")
                 return
-            self.totals.dead_lettered += len(failures)
+            self.totals.dead_lettered += sent
         self.totals.rejected += len(summary.rejected)
         if self._abandoned:
             return
@@ -290,7 +286,7 @@ class Worker:
             log.warning("batch abandoned unacknowledged; it will be read again", reason=why)
         self._abandoned = True
 
-    def _on_revoked(self, lanes: list[Any]) -> None:
+    def _on_revoked(self, lanes: list[Lane]) -> None:
         """Partitions are being taken away (called inside the source's poll, on our thread)."""
         revoked = set(lanes)
         in_flight = self._in_flight
@@ -354,7 +350,7 @@ class Worker:
         BATCH_SNAPSHOTS.observe(len(batch.snapshots))
         ROWS_WRITTEN.inc(s.process_rows)
         contexts = _trace_contexts(batch)
-        origins = dict(zip((x.snapshot_id for x in batch.snapshots), batch.origins, strict=False))
+        positions = {d.snapshot.snapshot_id: d.position for d in batch.deliveries}
         for item in processed:
             snapshot = item.snapshot
             if snapshot.snapshot_id not in s.written_ids:
@@ -366,7 +362,7 @@ class Worker:
             with tracer().start_as_current_span(
                 "snapshot stored", context=contexts.get(snapshot.snapshot_id)
             ):
-                msg = origins.get(snapshot.snapshot_id)
+                at = positions.get(snapshot.snapshot_id)
                 log.info(
                     "snapshot stored",
                     snapshot_id=str(snapshot.snapshot_id),
@@ -374,8 +370,8 @@ class Worker:
                     status=item.status,
                     processes=len(item.processes),
                     **({"error": item.error} if item.error else {}),
-                    **({"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()}
-                       if msg is not None else {}),
+                    **({"topic": at.lane.name, "partition": at.lane.index, "offset": at.offset}
+                       if at is not None and at.offset is not None else {}),
                 )  # fmt: skip
         log.debug(
             "batch stored",
@@ -386,11 +382,10 @@ class Worker:
         )
 
 
-def _trace_contexts(batch: Batch) -> dict[Any, Context]:
-    """Each snapshot's trace context: from its Kafka message headers, or (direct) the source's."""
-    contexts = {
-        snapshot.snapshot_id: extract_context(message.headers())
-        for snapshot, message in zip(batch.snapshots, batch.origins, strict=False)
+def _trace_contexts(batch: Batch) -> dict[uuid.UUID, Context]:
+    """Each snapshot's trace context, as the api's request left it (the delivery carries it)."""
+    return {
+        d.snapshot.snapshot_id: extract_context(d.trace_context)
+        for d in batch.deliveries
+        if d.trace_context
     }
-    contexts.update((sid, extract_context(headers)) for sid, headers in batch.traces.items())
-    return contexts
