@@ -195,12 +195,13 @@ class MemorySource(Source):
         return True
 
     def dead_letter(self, batch: Batch, letters: list[DeadLetter]) -> int | None:
+        """The original messages, with their reasons, to ``broker.dead_letters``."""
+        originals = []
         with self.broker.changed:
-            originals = [
-                (self.broker.log[d.position.lane][d.position.offset or 0][0], letter.reason)
-                for letter in letters
-                for d in [batch.deliveries[letter.index]]
-            ]
+            for letter in letters:
+                position = batch.deliveries[letter.index].position
+                value, _headers = self.broker.log[position.lane][position.offset or 0]
+                originals.append((value, letter.reason))
         return len(originals) if self._send(originals) else None
 
     def ack(self, batch: Batch) -> None:
