@@ -1,7 +1,7 @@
 """The worker's fault handling, on the in-memory transport and a real PostgreSQL: nothing is
 acknowledged before its transaction committed, a database outage is waited out, a stop while
 the database is away gives the batch up unacknowledged, and snapshots that can never be stored
-leave through the dead-letter destination."""
+leave through the dead-letter destination (and a stop while it is away acknowledges nothing)."""
 
 from __future__ import annotations
 
@@ -74,3 +74,23 @@ def test_what_can_never_be_stored_leaves_through_the_dead_letter_destination(
                                     str(unparseable.snapshot_id): "failed",
                                     str(after.snapshot_id): "stored"}  # fmt: skip
     assert (worker.totals.dead_lettered, worker.totals.rejected) == (2, 1)
+
+
+def test_stopping_while_the_dead_letter_destination_is_away_acknowledges_nothing(
+    broker: MemoryBroker, db: Database, database_url: str
+) -> None:
+    broker.dead_letters_down = True
+    good = publish(broker, live_ps_aux())
+    publish(broker, "complete garbage\nnot a listing")
+    worker = new_worker(broker, db)
+    with running(worker):
+        wait_for(lambda: len(stored(database_url)) == 2, what="the batch written")
+        worker.stopping.wait(0.5)  # the dead letter is being retried
+    assert broker.dead_letters == [] and broker.committed == {}
+    assert stored(database_url)[str(good.snapshot_id)] == "stored"  # idempotent when re-read
+
+    broker.dead_letters_down = False
+    again = new_worker(broker, db)
+    with running(again):
+        wait_for(lambda: sum(broker.committed.values()) == 2, what="the batch acknowledged")
+    assert len(broker.dead_letters) == 1 and again.totals.skipped == 2
