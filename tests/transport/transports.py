@@ -38,9 +38,9 @@ class Harness:
     dead_lettered: Callable[[], set[uuid.UUID]]
     # What the worker's write transaction does to a batch before ``ack`` (direct: the
     # transaction itself is the acknowledgement, as its rows leave ``pending``).
-    commit_write: Callable[[Batch], None]
-    lanes_move: bool  # whether lanes can be dealt to another consumer (direct: one lane, never)
-    wait_s: float  # how long a consumer may take to be handed its lanes
+    commit_write: Callable[[Batch], None] = lambda _batch: None
+    lanes_move: bool = True  # whether lanes can be dealt to another consumer (direct: never)
+    wait_s: float = 2.0  # how long a consumer may take to be handed its lanes
     opened: list[Publisher | Source] = field(default_factory=list)
 
     def open_publisher(self) -> Publisher:
@@ -62,10 +62,6 @@ def make_snapshot(host: str = "eng-lab-04", minutes_ago: float = 5.0) -> Snapsho
     return Snapshot.accept(SnapshotIn.model_validate(body), received_at=datetime.now(UTC))
 
 
-def _nothing(_batch: Batch) -> None:
-    return None
-
-
 @contextmanager
 def memory() -> Iterator[Harness]:
     broker = MemoryBroker(lanes=3)
@@ -76,9 +72,6 @@ def memory() -> Iterator[Harness]:
         dead_lettered=lambda: {
             uuid.UUID(json.loads(value)["snapshot_id"]) for value, _ in broker.dead_letters
         },
-        commit_write=_nothing,
-        lanes_move=True,
-        wait_s=2.0,
     )) as harness:  # fmt: skip
         yield harness
 
@@ -105,7 +98,6 @@ def direct(database_url: str) -> Iterator[Harness]:
         dead_lettered=failed,
         commit_write=stored,
         lanes_move=False,
-        wait_s=2.0,
     )
     try:
         with _closing(harness):
@@ -140,8 +132,6 @@ def kafka(settings: Settings) -> Iterator[Harness]:
         publisher=lambda: KafkaPublisher(settings),
         source=lambda: KafkaSource(settings),
         dead_lettered=dead_lettered,
-        commit_write=_nothing,
-        lanes_move=True,
         wait_s=30.0,
     )) as harness:  # fmt: skip
         yield harness
