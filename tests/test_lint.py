@@ -78,9 +78,6 @@ def test_readme_layout_names_every_module() -> None:
 
 
 MAX_MODULE_LINES = 400
-# Python modules still over the limit, being split in their own changes (issue #14): an entry
-# goes when its module is split (the test fails while it is listed but no longer too long).
-OVER_THE_LIMIT_FOR_NOW = {"pipeline/kafka.py", "analytics/api.py"}
 
 
 def test_no_python_module_is_over_400_lines() -> None:
@@ -91,6 +88,4 @@ def test_no_python_module_is_over_400_lines() -> None:
         str(path.relative_to(src)): len(path.read_text(encoding="utf-8").splitlines())
         for path in src.rglob("*.py")
     }
-    too_long = {name for name, count in lines.items() if count > MAX_MODULE_LINES}
-    assert too_long - OVER_THE_LIMIT_FOR_NOW == set()
-    assert OVER_THE_LIMIT_FOR_NOW - too_long == set(), "split: remove from OVER_THE_LIMIT_FOR_NOW"
+    assert {name: n for name, n in lines.items() if n > MAX_MODULE_LINES} == {}

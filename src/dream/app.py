@@ -10,8 +10,8 @@ import structlog
 from typing import TYPE_CHECKING
 
 from dream.errors import ConfigurationError
-from dream.pipeline.base import Publisher, Source
-from dream.pipeline.direct import DirectPipeline
+from dream.transport.base import Publisher, Source
+from dream.transport.direct import DirectTransport
 from dream.settings import Settings
 from dream.snapshots import ClockWindow
 from dream.storage.database import Database
@@ -40,7 +40,7 @@ class Dream:
         self._database_url: str | None = None
         self._db: Database | None = None
         self._analytics_db: Database | None = None
-        self._direct: DirectPipeline | None = None
+        self._direct: DirectTransport | None = None
 
     @property
     def database_url(self) -> str:
@@ -77,10 +77,10 @@ class Dream:
             self._analytics_db.open(report=False)
         return self._analytics_db
 
-    def _direct_pipeline(self) -> DirectPipeline:
+    def _direct_transport(self) -> DirectTransport:
         if self._direct is None:
             s = self.settings
-            self._direct = DirectPipeline(
+            self._direct = DirectTransport(
                 self.db, max_batch_bytes=s.batch_max_bytes, max_in_flight=s.max_in_flight,
                 breaker_failures=s.breaker_failures, breaker_reset_s=s.breaker_reset_s,
             )  # fmt: skip
@@ -88,16 +88,18 @@ class Dream:
 
     def publisher(self) -> Publisher:
         if self.settings.transport == "direct":
-            return self._direct_pipeline()
-        from dream.pipeline.kafka import KafkaPublisher, ensure_topics
+            return self._direct_transport()
+        from dream.transport.kafka.admin import ensure_topics
+        from dream.transport.kafka.publisher import KafkaPublisher
 
         ensure_topics(self.settings)
         return KafkaPublisher(self.settings)
 
     def source(self) -> Source:
         if self.settings.transport == "direct":
-            return self._direct_pipeline()
-        from dream.pipeline.kafka import KafkaSource, ensure_topics
+            return self._direct_transport()
+        from dream.transport.kafka.admin import ensure_topics
+        from dream.transport.kafka.source import KafkaSource
 
         ensure_topics(self.settings)
         return KafkaSource(self.settings)

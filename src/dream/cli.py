@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -169,7 +170,7 @@ def replay(
     ] = None,
 ) -> None:
     """Re-read the snapshot topic into the database; already stored snapshots stay untouched."""
-    from dream.pipeline.replay import ReplaySource
+    from dream.transport.kafka.replay import ReplaySource
 
     if (from_offset is None) == (since is None):
         err.print("[red]error:[/red] give exactly one of --from-offset and --since")
@@ -306,7 +307,12 @@ def status(
                   f" there is no embedded database under {s.embedded_pgdata} (DREAM_DATA_DIR)")  # fmt: skip
         raise typer.Exit(2)
     try:
-        report = pipeline_status(s, dream.database_url)
+        lag = None
+        if s.transport == "kafka":
+            from dream.transport.kafka.admin import consumer_lag
+
+            lag = partial(consumer_lag, s)
+        report = pipeline_status(s, dream.database_url, lag)
     finally:
         dream.close()
     if json_output:

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from dream.pipeline.base import Batch
-from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, Unavailable
+from dream.transport.base import Batch, Delivery, Lane, Position
+from dream.transport.breaker import CircuitBreaker, InFlightLimit, Unavailable
 from helpers import wait_for
 
 
@@ -97,13 +97,18 @@ def test_in_flight_limit_refuses_at_once_beyond_the_bound() -> None:
 
 
 def test_batch_drop_lanes_keeps_the_rest_aligned() -> None:
+    t0, t1 = Lane("t", 0), Lane("t", 1)
+
+    def delivery(name: str, position: Position) -> Delivery:
+        return Delivery(name, position)  # type: ignore[arg-type]
+
     batch = Batch(
-        snapshots=["a", "b", "c"],  # type: ignore[list-item]
-        token={("t", 0): (5, 1), ("t", 1): (9, 1)},
-        lanes=[("t", 0), ("t", 1), ("t", 0)],
-        origins=["ma", "mb", "mc"],
-    )
-    assert batch.drop_lanes({("t", 0)}) == [1]
-    assert (batch.snapshots, batch.origins, batch.token) == (["b"], ["mb"], {("t", 1): (9, 1)})
-    no_lanes = Batch(snapshots=["x", "y"])  # type: ignore[list-item]
-    assert no_lanes.drop_lanes({("t", 0)}) == [0, 1]
+        deliveries=[delivery("a", Position(t0, 3, 1)), delivery("b", Position(t1, 8, 1)),
+                    delivery("c", Position(t0, 4, 1))],
+        ends={t0: Position(t0, 4, 1), t1: Position(t1, 8, 1)},
+    )  # fmt: skip
+    assert batch.drop_lanes({t0}) == [1]
+    assert (batch.snapshots, batch.ends) == (["b"], {t1: Position(t1, 8, 1)})
+    one_lane = Batch(deliveries=[delivery("x", Position(Lane("pending"))),
+                                 delivery("y", Position(Lane("pending")))])  # fmt: skip
+    assert one_lane.drop_lanes({t0}) == [0, 1]

@@ -6,7 +6,7 @@ import json
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +46,7 @@ from dream.security.api import keys_router
 from dream.ingest.body import field_text, read_form, read_limited
 from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
 from dream.blobs.api import install as install_raw
-from dream.pipeline.base import Publisher
+from dream.transport.base import Publisher
 from dream.snapshots import Snapshot, SnapshotIn
 from dream.worker.runner import Worker
 
@@ -234,9 +234,8 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         idempotency_key: str | None = Header(default=None, max_length=256),
     ) -> Accepted:
         # Refused before the body is read while the broker is known down or too many are in
-        # flight (KafkaPublisher.admit): a fast 503, no pile-up, bounded memory.
-        admit = getattr(publisher, "admit", None)
-        with admit() if admit is not None else nullcontext():
+        # flight (Publisher.admit): a fast 503, no pile-up, bounded memory.
+        with publisher.admit():
             incoming = await _snapshot_from_request(
                 request, settings.max_snapshot_bytes, settings.body_timeout_s
             )

@@ -1,1 +1,1 @@
-"""The worker: takes batches from a pipeline source, parses them and writes them to PostgreSQL."""
+"""The worker: takes batches from a transport source, parses them and writes them to PostgreSQL."""

@@ -1,4 +1,11 @@
-"""The worker loop: fetch a batch → parse each snapshot → write in one transaction → ack.
+"""The worker loop, one batch at a time through explicit steps:
+
+fetch → resolve raw outputs (blob store) → decode → parse → scrub → write (one transaction) →
+dead-letter what cannot be stored → acknowledge. ``step`` runs them; transform.py, writing.py
+and accounting.py hold the steps, this module their order and the acknowledgement rules.
+
+The worker knows the transport only through the ``Source`` contract (dream/transport/base.py):
+``Delivery`` values with typed positions, never a client library's objects.
 
 Parsing (CPU in this process) and writing (mostly PostgreSQL's work) overlap: while batch N is
 being written by the writer thread, batch N+1 is fetched and parsed. Batches are still
@@ -23,42 +30,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
-from typing import Any
 
-import psycopg
-from opentelemetry.context import Context
 import structlog
 
 from dream.blobs.raw import RawOutputs
-from dream.errors import StorageError
-from dream.pipeline.base import Batch, Source
+from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
-from dream.observability.metrics import (
-    BATCH_COMMIT_SECONDS,
-    BATCH_SNAPSHOTS,
-    PARSE_FAILURES,
-    ROWS_WRITTEN,
-    SNAPSHOTS_STORED,
-)
-from dream.observability.tracing import extract_context, tracer
-from dream.parsing.detect import format_from_command
-from dream.security.pii import Scrubber
+from dream.transport.base import Batch, DeadLetter, Lane, Source
+from dream.worker.accounting import WorkerTotals, observe
 from dream.worker.health import Progress
-from dream.worker.processing import process_snapshot
+from dream.worker.transform import Transform
+from dream.worker.writing import RetryingWrite
+
+__all__ = ["Worker", "WorkerTotals"]
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(slots=True)
-class WorkerTotals:
-    batches: int = 0
-    snapshots: int = 0
-    skipped: int = 0  # already stored: replays, redeliveries
-    process_rows: int = 0
-    failed_snapshots: int = 0
-    dead_lettered: int = 0
-    rejected: int = 0  # could never be stored as they are (dead-lettered, not written)
 
 
 @dataclass(slots=True)
@@ -77,7 +64,7 @@ class _InFlight:
 
 
 class Worker:
-    """Moves snapshots from a pipeline source into PostgreSQL.
+    """Moves snapshots from a transport source into PostgreSQL.
 
     Acknowledges a batch only after its transaction committed. When the database is down, the
     batch in hand is retried with backoff, so the worker resumes where it was.
@@ -101,31 +88,28 @@ class Worker:
         progress: Progress | None = None,
     ) -> None:
         self.source = source
-        self.scrubber = scrubber
+        self.db = db
         self.telemetry = telemetry
         self.raw = raw  # the blob store for raw outputs; None: raw text stays in the row
         self.progress = progress or Progress()  # what readiness probes report
-        self.db = db
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
-        self.writer = writer or SnapshotWriter()
-        self.max_backoff_s = max_backoff_s
         self.rebalance_wait_s = rebalance_wait_s
         self.keepalive_after_s = keepalive_after_s
-        self.connect_timeout_s = connect_timeout_s
         self.totals = WorkerTotals()
         self.stopping = threading.Event()
+        # The steps, in order: fetch (the source) → transform → write → settle (below).
+        self.transform = Transform(scrubber=scrubber, raw=raw, telemetry=telemetry,
+                                   stopping=self.stopping, progress=self.progress)  # fmt: skip
+        self.write = RetryingWrite(
+            db, writer or SnapshotWriter(), stopping=self.stopping, progress=self.progress,
+            max_backoff_s=max_backoff_s, connect_timeout_s=connect_timeout_s,
+        )  # fmt: skip
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-write")
         self._in_flight: _InFlight | None = None
         self._next: _Parsed | None = None  # fetched and parsed, waiting for the writer
         self._abandoned = False  # a batch was given up: acknowledge nothing from now on
-        self._write_failing = threading.Event()
-        self._source_op: Callable[[str], Callable[..., Any] | None] = lambda name: getattr(
-            source, name, None
-        )
-        listen = self._source_op("set_revoke_listener")
-        if listen is not None:
-            listen(self._on_revoked)
+        source.set_revoke_listener(self._on_revoked)
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Run until ``stop()`` (or ``until()``); the batch in hand is finished first."""
@@ -152,9 +136,7 @@ class Worker:
     def stop(self) -> None:
         """Ask ``run`` to finish (safe from a signal handler)."""
         self.stopping.set()
-        interrupt = self._source_op("interrupt")
-        if interrupt is not None:
-            interrupt()
+        self.source.interrupt()
 
     def run_once(self) -> WriteSummary | None:
         """Fetch, parse and store one batch, waiting for its write (for tools and tests)."""
@@ -167,7 +149,7 @@ class Worker:
         self.progress.started(batch, len(batch.snapshots))
         if batch.abandoned:
             self._abandon("the source gave the batch up")
-        processed = self._process(batch)
+        processed = self.transform(batch)
         if processed is None:  # stopped while the blob store was away
             self.drain()  # the batch before this one is stored: acknowledge it first
             self._abandon("stopped before the raw outputs could be stored")
@@ -181,36 +163,8 @@ class Worker:
             self.source.ack(parsed.batch)  # may carry offsets of dead-lettered messages
             self.progress.finished(parsed.batch)
             return
-        future = self._write_thread.submit(self._write_with_retry, parsed.processed)
+        future = self._write_thread.submit(self.write, parsed.processed)
         self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
-
-    def _process(self, batch: Batch) -> list[ProcessedSnapshot] | None:
-        """Raw outputs into the blob store (see dream/blobs/raw.py), then parse each.
-
-        Each parse runs in a span whose parent is the api's (from the message headers), so one
-        trace follows a snapshot from the request to its rows.
-        """
-        if not self.telemetry:
-            def plain(snapshot: Any) -> ProcessedSnapshot:
-                return process_snapshot(snapshot, self.scrubber)
-
-            if self.raw is None:
-                return [plain(s) for s in batch.snapshots]
-            return self.raw.process_all(batch.snapshots, plain, self.stopping, self.progress)
-        contexts = _trace_contexts(batch)
-
-        def one(snapshot: Any) -> ProcessedSnapshot:
-            parent = contexts.get(snapshot.snapshot_id)
-            with tracer().start_as_current_span("parse snapshot", context=parent) as span:
-                span.set_attribute("dream.snapshot_id", str(snapshot.snapshot_id))
-                processed = process_snapshot(snapshot, self.scrubber)
-                span.set_attribute("dream.format", processed.format or "")
-                span.set_attribute("dream.processes", len(processed.processes))
-                return processed
-
-        if self.raw is None:
-            return [one(s) for s in batch.snapshots]
-        return self.raw.process_all(batch.snapshots, one, self.stopping, self.progress)
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
@@ -226,29 +180,27 @@ class Worker:
 
     def _wait_for(self, in_flight: _InFlight) -> None:
         """Wait for a write; if it takes long or keeps failing, pause the source and poll it."""
-        pause, resume, idle = (self._source_op(n) for n in ("pause", "resume", "idle"))
         paused = False
         started = time.monotonic()
         try:
             while not in_flight.written.done() and not in_flight.settled:
                 if (
-                    pause is not None
-                    and not paused
+                    not paused
                     and (
-                        self._write_failing.is_set()
+                        self.write.failing.is_set()
                         or time.monotonic() - started > self.keepalive_after_s
                     )
                 ):
-                    pause()
+                    self.source.pause()
                     paused = True
                     log.warning("database write pending; consumption paused")
-                if paused and idle is not None:
-                    idle(0.2)  # serves rebalances; may settle in_flight through _on_revoked
+                if paused:
+                    self.source.idle(0.2)  # serves rebalances; may settle in_flight through _on_revoked
                 else:
                     wait_futures([in_flight.written], timeout=0.05)
         finally:
-            if paused and resume is not None:
-                resume()
+            if paused:
+                self.source.resume()
                 log.info("consumption resumed")
 
     def _settle(self, in_flight: _InFlight) -> None:
@@ -261,21 +213,19 @@ class Worker:
         in_flight.summary = summary
         # Rejected snapshots (never storable as they are) were not written: the source records
         # them (Kafka: dead-letter topic; direct: the row marked failed) and the batch moves on.
-        failures = [(i, f"rejected: {why}") for i, why in summary.rejected]
-        if in_flight.batch.origins:  # the original messages, for the dead-letter topic
-            failures += [
-                (i, f"parse failed: {p.error}")
-                for i, p in enumerate(in_flight.processed)
-                if p.status == "failed"
-            ]
-        dead_letter = self._source_op("dead_letter")
-        if failures and dead_letter is None:
-            log.error("snapshots rejected and no dead-letter destination", rejected=failures)
-        elif failures and dead_letter is not None:
-            if not dead_letter(in_flight.batch, sorted(failures)):
+        # Parse failures were stored as failed; the source also keeps their originals if it can.
+        letters = [DeadLetter(i, f"rejected: {why}") for i, why in summary.rejected]
+        letters += [
+            DeadLetter(i, f"parse failed: {p.error}", "parse")
+            for i, p in enumerate(in_flight.processed)
+            if p.status == "failed"
+        ]
+        if letters:
+            sent = self.source.dead_letter(in_flight.batch, sorted(letters, key=lambda d: d.index))
+            if sent is None:
                 self._abandon("stopped before the dead letters were acknowledged")
                 return
-            self.totals.dead_lettered += len(failures)
+            self.totals.dead_lettered += sent
         self.totals.rejected += len(summary.rejected)
         if self._abandoned:
             return
@@ -283,14 +233,16 @@ class Worker:
         if self.raw is not None:  # DREAM_STORE_RAW=false: outputs in transit go, now stored
             self.raw.release(in_flight.batch.snapshots, in_flight.processed)
         self.progress.finished(in_flight.batch)
-        self._count(in_flight.batch, in_flight.processed, summary)
+        self.totals.add(in_flight.processed, summary)
+        if self.telemetry:
+            observe(in_flight.batch, in_flight.processed, summary)
 
     def _abandon(self, why: str) -> None:
         if not self._abandoned:
             log.warning("batch abandoned unacknowledged; it will be read again", reason=why)
         self._abandoned = True
 
-    def _on_revoked(self, lanes: list[Any]) -> None:
+    def _on_revoked(self, lanes: list[Lane]) -> None:
         """Partitions are being taken away (called inside the source's poll, on our thread)."""
         revoked = set(lanes)
         in_flight = self._in_flight
@@ -315,82 +267,3 @@ class Worker:
                     dropped=len(self._next.processed) - len(keep),
                 )
                 self._next.processed = [self._next.processed[i] for i in keep]
-
-    def _write_with_retry(self, processed: list[ProcessedSnapshot]) -> WriteSummary | None:
-        delay = 0.2
-        while True:
-            try:
-                started = time.perf_counter()
-                with (
-                    tracer().start_as_current_span("write batch") as span,
-                    self.db.pool.connection(timeout=self.connect_timeout_s) as conn,
-                ):
-                    span.set_attribute("dream.snapshots", len(processed))
-                    summary = self.writer.write(conn, processed)
-                BATCH_COMMIT_SECONDS.observe(time.perf_counter() - started)
-                self.progress.recovered("database")
-                if self._write_failing.is_set():
-                    log.info("database writes succeed again")
-                    self._write_failing.clear()
-                return summary
-            except (StorageError, psycopg.Error, OSError) as exc:  # PoolTimeout is a psycopg.Error
-                self._write_failing.set()
-                self.progress.failing("database", str(exc))
-                if self.stopping.is_set():
-                    return None
-                log.warning("database write failed; retrying", error=str(exc), retry_in_s=delay)
-                if self.stopping.wait(delay):
-                    return None
-                delay = min(delay * 2, self.max_backoff_s)
-
-    def _count(self, batch: Batch, processed: list[ProcessedSnapshot], s: WriteSummary) -> None:
-        self.totals.batches += 1
-        self.totals.snapshots += s.snapshots_written
-        self.totals.skipped += s.snapshots_skipped
-        self.totals.process_rows += s.process_rows
-        self.totals.failed_snapshots += sum(1 for p in processed if p.status == "failed")
-        if not self.telemetry:
-            return
-        BATCH_SNAPSHOTS.observe(len(batch.snapshots))
-        ROWS_WRITTEN.inc(s.process_rows)
-        contexts = _trace_contexts(batch)
-        origins = dict(zip((x.snapshot_id for x in batch.snapshots), batch.origins, strict=False))
-        for item in processed:
-            snapshot = item.snapshot
-            if snapshot.snapshot_id not in s.written_ids:
-                continue  # a replay: already counted when it was first stored
-            SNAPSHOTS_STORED.labels(item.status).inc()
-            if item.status == "failed":
-                PARSE_FAILURES.labels(format_from_command(snapshot.command) or "unknown").inc()
-            # One line per snapshot, inside its trace: grep a trace id to follow it api → worker.
-            with tracer().start_as_current_span(
-                "snapshot stored", context=contexts.get(snapshot.snapshot_id)
-            ):
-                msg = origins.get(snapshot.snapshot_id)
-                log.info(
-                    "snapshot stored",
-                    snapshot_id=str(snapshot.snapshot_id),
-                    host=snapshot.host,
-                    status=item.status,
-                    processes=len(item.processes),
-                    **({"error": item.error} if item.error else {}),
-                    **({"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()}
-                       if msg is not None else {}),
-                )  # fmt: skip
-        log.debug(
-            "batch stored",
-            snapshots=len(batch.snapshots),
-            written=s.snapshots_written,
-            skipped=s.snapshots_skipped,
-            rows=s.process_rows,
-        )
-
-
-def _trace_contexts(batch: Batch) -> dict[Any, Context]:
-    """Each snapshot's trace context: from its Kafka message headers, or (direct) the source's."""
-    contexts = {
-        snapshot.snapshot_id: extract_context(message.headers())
-        for snapshot, message in zip(batch.snapshots, batch.origins, strict=False)
-    }
-    contexts.update((sid, extract_context(headers)) for sid, headers in batch.traces.items())
-    return contexts

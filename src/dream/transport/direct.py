@@ -1,4 +1,4 @@
-"""The direct pipeline: PostgreSQL itself is the queue (``snapshots`` rows with status pending).
+"""The direct transport: PostgreSQL itself is the queue (``snapshots`` rows with status pending).
 
 Used by the embedded default. The api's hand-over is the commit of the pending row, so a crash
 after the 202 loses nothing: the worker finds pending rows again when it starts.
@@ -6,6 +6,9 @@ after the 202 loses nothing: the worker finds pending rows again when it starts.
 While the database is away, a circuit breaker (breaker.py, as for the broker) refuses posts at
 once with 503 and ``Retry-After`` instead of each waiting for a connection; a background ping
 closes it again.
+
+The queue's SQL is the storage layer's (``Database`` satisfies ``PendingQueue``); it is handed in
+by the app, so the transport does not reach sideways into storage.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import anyio.to_thread
 import psycopg
@@ -22,23 +26,39 @@ import structlog
 
 from dream.errors import StorageError
 from dream.observability.tracing import inject_headers
-from dream.pipeline.base import Batch
-from dream.pipeline.breaker import CircuitBreaker, InFlightLimit, admitted
 from dream.snapshots import Snapshot
-from dream.storage.database import Database
+from dream.transport.base import Batch, DeadLetter, Delivery, Lane, Position, Publisher, Source
+from dream.transport.breaker import CircuitBreaker, InFlightLimit, admitted
 
 log = structlog.get_logger(__name__)
 _MAX_TRACES = 100_000
+# One lane: the pending rows, read oldest first.
+LANE = Lane("pending")
 
-class DirectPipeline:
-    """Both ends of the direct pipeline; the publisher wakes the source up."""
+
+class PendingQueue(Protocol):
+    """The pending rows of the ``snapshots`` table (implemented by ``storage.Database``)."""
+
+    def insert_pending(self, snapshot: Snapshot, timeout_s: float | None = None) -> None: ...
+
+    def fetch_pending(
+        self, limit: int, exclude: list[uuid.UUID] | None = None, max_bytes: int | None = None
+    ) -> list[Snapshot]: ...
+
+    def fail_pending(self, snapshot_id: uuid.UUID, reason: str) -> None: ...
+
+    def ping(self, timeout_s: float = 2.0) -> bool: ...
+
+
+class DirectTransport(Publisher, Source):
+    """Both ends of the direct transport; the publisher wakes the source up."""
 
     # A post waits at most this for a database connection; the breaker spares the ones after.
     INSERT_TIMEOUT_S = 5.0
 
     def __init__(
         self,
-        db: Database,
+        db: PendingQueue,
         *,
         max_batch_bytes: int | None = None,
         max_in_flight: int = 256,
@@ -105,10 +125,12 @@ class DirectPipeline:
             self._wake.wait(wait_s)
             self._wake.clear()
             snapshots = self._fetch(max_snapshots)
+        batch = Batch()
         with self._lock:
-            traces = {s.snapshot_id: self._traces[s.snapshot_id]
-                      for s in snapshots if s.snapshot_id in self._traces}  # fmt: skip
-        return Batch(snapshots=snapshots, traces=traces)
+            for snapshot in snapshots:
+                trace = self._traces.get(snapshot.snapshot_id, [])
+                batch.deliveries.append(Delivery(snapshot, Position(LANE), trace))
+        return batch
 
     def _fetch(self, max_snapshots: int) -> list[Snapshot]:
         with self._lock:
@@ -127,14 +149,16 @@ class DirectPipeline:
             for snapshot in batch.snapshots:
                 self._traces.pop(snapshot.snapshot_id, None)
 
-    def dead_letter(self, batch: Batch, failures: list[tuple[int, str]]) -> bool:
-        """Mark the snapshots at ``failures`` (index, reason) failed: they can never be stored.
+    def dead_letter(self, batch: Batch, letters: list[DeadLetter]) -> int | None:
+        """Mark the rejected snapshots failed: they can never be stored. (Parse failures are
+        already stored as ``failed`` rows: this table is their dead-letter destination.)
 
-        Retried while the database is away; False if closed before that.
+        Retried while the database is away; None if closed before that.
         """
         delay = 0.2
-        for i, reason in failures:
-            snapshot_id = batch.snapshots[i].snapshot_id
+        rejected = [letter for letter in letters if letter.kind == "rejected"]
+        for letter in rejected:
+            snapshot_id, reason = batch.deliveries[letter.index].snapshot.snapshot_id, letter.reason
             log.error("snapshot marked failed", snapshot_id=str(snapshot_id), reason=reason[:500])
             while True:
                 try:
@@ -143,9 +167,9 @@ class DirectPipeline:
                 except psycopg.Error as exc:  # includes pool timeouts
                     log.warning("could not mark snapshot failed; retrying", error=str(exc))
                     if self._closed.wait(delay):
-                        return False
+                        return None
                     delay = min(delay * 2, 10.0)
-        return True
+        return len(rejected)
 
     def close(self) -> None:
         self._closed.set()

@@ -23,10 +23,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from dream.errors import TransportError
-from dream.pipeline.base import Batch
-from dream.pipeline.kafka import consumed
 from dream.settings import Settings
 from dream.snapshots import Snapshot
+from dream.transport.base import Batch, DeadLetter, Delivery, Lane, Position, Source
+from dream.transport.kafka.client import client_config
+from dream.transport.kafka.source import consumed, trace_headers
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ class ReplayPlan:
         return sum(max(0, self.end[p] - self.start[p]) for p in self.start)
 
 
-class ReplaySource:
+class ReplaySource(Source):
     """A Source reading a fixed range of the topic; ``exhausted`` once it has all been read."""
 
     def __init__(
@@ -60,19 +61,13 @@ class ReplaySource:
             raise ValueError("give exactly one of from_offset and since")
         self.settings = settings
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                **settings.kafka_client_config(),
+            client_config(
+                settings, "replay",
                 # Never joins the workers' group and never commits: assign() only.
-                "group.id": f"{settings.kafka_group}.replay-{uuid.uuid4().hex[:8]}",
-                "client.id": "dream-replay",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest",
-                "max.partition.fetch.bytes": settings.kafka_max_message_bytes,
-                "fetch.max.bytes": 4 * settings.kafka_max_message_bytes,
-            }
-        )
+                **{"group.id": f"{settings.kafka_group}.replay-{uuid.uuid4().hex[:8]}",
+                   "enable.auto.offset.store": False},
+            )
+        )  # fmt: skip
         self.plan = self._plan(from_offset, since, partitions, timeout_s)
         self.position = dict(self.plan.start)
         self.undecodable = 0
@@ -136,20 +131,32 @@ class ReplaySource:
             where = consumed(msg)
             if where is None:
                 continue
-            _, p, offset = where
+            topic, p, offset = where
             if offset >= self.plan.end[p]:
                 continue  # produced after the replay began: the live worker's business
             self.position[p] = max(self.position[p], offset + 1)
             self.read += 1
             self._progress_at = time.monotonic()
             try:
-                batch.snapshots.append(Snapshot.model_validate_json(msg.value() or b""))
+                snapshot = Snapshot.model_validate_json(msg.value() or b"")
             except ValidationError:
                 self.undecodable += 1
+                continue
+            position = Position(Lane(topic, p), offset)
+            batch.deliveries.append(Delivery(snapshot, position, trace_headers(msg)))
         return batch
 
     def ack(self, batch: Batch) -> None:
         """Nothing to commit: the replay's progress is not recorded anywhere."""
+
+    def dead_letter(self, batch: Batch, letters: list[DeadLetter]) -> int:
+        """Sends nothing: the live worker already dead-lettered these messages when it first
+        read them; a replay only fills in what is missing from the database."""
+        for letter in letters:
+            if letter.kind == "rejected":
+                log.error("replayed snapshot cannot be stored; left out", reason=letter.reason,
+                          snapshot_id=str(batch.deliveries[letter.index].snapshot.snapshot_id))
+        return 0
 
     def close(self) -> None:
         self.consumer.close()

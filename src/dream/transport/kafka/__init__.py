@@ -1,0 +1,1 @@
+"""The Kafka transport: an idempotent producer (api), a consumer group (worker), replay."""

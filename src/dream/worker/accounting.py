@@ -1,0 +1,76 @@
+"""What the worker counts once a batch is stored: its totals, the metrics, one log line per
+snapshot inside that snapshot's trace (grep a trace id to follow it api → worker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from dream.observability.metrics import (
+    BATCH_SNAPSHOTS,
+    PARSE_FAILURES,
+    ROWS_WRITTEN,
+    SNAPSHOTS_STORED,
+)
+from dream.observability.tracing import tracer
+from dream.parsing.detect import format_from_command
+from dream.storage.writer import ProcessedSnapshot, WriteSummary
+from dream.transport.base import Batch
+from dream.worker.transform import trace_contexts
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class WorkerTotals:
+    batches: int = 0
+    snapshots: int = 0
+    skipped: int = 0  # already stored: replays, redeliveries
+    process_rows: int = 0
+    failed_snapshots: int = 0
+    dead_lettered: int = 0
+    rejected: int = 0  # could never be stored as they are (dead-lettered, not written)
+
+    def add(self, processed: list[ProcessedSnapshot], s: WriteSummary) -> None:
+        self.batches += 1
+        self.snapshots += s.snapshots_written
+        self.skipped += s.snapshots_skipped
+        self.process_rows += s.process_rows
+        self.failed_snapshots += sum(1 for p in processed if p.status == "failed")
+
+
+def observe(batch: Batch, processed: list[ProcessedSnapshot], s: WriteSummary) -> None:
+    """Metrics and the per-snapshot log lines of a stored batch (with telemetry on)."""
+    BATCH_SNAPSHOTS.observe(len(batch.deliveries))
+    ROWS_WRITTEN.inc(s.process_rows)
+    contexts = trace_contexts(batch)
+    positions = {d.snapshot.snapshot_id: d.position for d in batch.deliveries}
+    for item in processed:
+        snapshot = item.snapshot
+        if snapshot.snapshot_id not in s.written_ids:
+            continue  # a replay: already counted when it was first stored
+        SNAPSHOTS_STORED.labels(item.status).inc()
+        if item.status == "failed":
+            PARSE_FAILURES.labels(format_from_command(snapshot.command) or "unknown").inc()
+        with tracer().start_as_current_span(
+            "snapshot stored", context=contexts.get(snapshot.snapshot_id)
+        ):
+            at = positions.get(snapshot.snapshot_id)
+            log.info(
+                "snapshot stored",
+                snapshot_id=str(snapshot.snapshot_id),
+                host=snapshot.host,
+                status=item.status,
+                processes=len(item.processes),
+                **({"error": item.error} if item.error else {}),
+                **({"topic": at.lane.name, "partition": at.lane.index, "offset": at.offset}
+                   if at is not None and at.offset is not None else {}),
+            )  # fmt: skip
+    log.debug(
+        "batch stored",
+        snapshots=len(batch.deliveries),
+        written=s.snapshots_written,
+        skipped=s.snapshots_skipped,
+        rows=s.process_rows,
+    )

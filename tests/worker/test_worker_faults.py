@@ -1,0 +1,96 @@
+"""The worker's fault handling, on the in-memory transport and a real PostgreSQL: nothing is
+acknowledged before its transaction committed, a database outage is waited out, a stop while
+the database is away gives the batch up unacknowledged, and snapshots that can never be stored
+leave through the dead-letter destination (and a stop while it is away acknowledges nothing)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from dream.storage.database import Database
+from dream.transport.memory import MemoryBroker
+from worker_helpers import new_worker, publish, running, stored
+
+from helpers import listing_with_absurd_pid, live_ps_aux, wait_for
+
+
+def test_a_database_outage_is_waited_out_and_nothing_is_acknowledged_before_the_commit(
+    broker: MemoryBroker, db: Database, database_url: str, database_away: Callable[[bool], None]
+) -> None:
+    database_away(True)
+    ids = {str(publish(broker, live_ps_aux(), host=f"lab-{i}").snapshot_id) for i in range(4)}
+    worker = new_worker(broker, db)
+    with running(worker):
+        wait_for(lambda: not worker.progress.check().ok, what="the outage reported")
+        assert "database unavailable" in (worker.progress.check().reason or "")
+        worker.stopping.wait(1.0)  # several retries while away
+        assert broker.committed == {}, "acknowledged before the batch was stored"
+        database_away(False)
+        wait_for(lambda: set(stored(database_url)) == ids, what="the batch stored once back")
+        wait_for(lambda: sum(broker.committed.values()) == 4, what="the batch acknowledged")
+        wait_for(lambda: worker.progress.check().ok, what="readiness back")
+    assert set(stored(database_url).values()) == {"stored"}
+    assert worker.totals.snapshots == 4
+
+
+def test_stopping_while_the_database_is_away_gives_the_batch_up_unacknowledged(
+    broker: MemoryBroker, db: Database, database_url: str, database_away: Callable[[bool], None]
+) -> None:
+    database_away(True)
+    ids = {str(publish(broker, live_ps_aux(), host=f"lab-{i}").snapshot_id) for i in range(3)}
+    worker = new_worker(broker, db)
+    with running(worker):
+        wait_for(lambda: not worker.progress.check().ok, what="the outage reported")
+    assert worker.totals.snapshots == 0
+    assert broker.committed == {}, "a batch that was never stored was acknowledged"
+    assert "worker stopped" in (worker.progress.check().reason or "")
+
+    database_away(False)  # the next worker of the group reads the batch again and stores it
+    again = new_worker(broker, db)
+    with running(again):
+        wait_for(lambda: set(stored(database_url)) == ids, what="the abandoned batch stored")
+    assert again.totals.snapshots == 3
+
+
+def test_what_can_never_be_stored_leaves_through_the_dead_letter_destination(
+    broker: MemoryBroker, db: Database, database_url: str
+) -> None:
+    good = publish(broker, live_ps_aux())
+    unparseable = publish(broker, "complete garbage\nnot a listing")
+    refused = publish(broker, listing_with_absurd_pid())  # parses; the database refuses it
+    broker.append(broker.lane_of("eng-lab-04"), b'{"host": "law-pc-02"}')  # not a snapshot
+    after = publish(broker, live_ps_aux())
+    worker = new_worker(broker, db)
+    with running(worker):
+        wait_for(lambda: len(broker.dead_letters) == 3, what="three dead letters")
+        wait_for(lambda: sum(broker.committed.values()) == 5, what="the lane acknowledged")
+
+    reasons = {json.loads(value).get("snapshot_id"): why for value, why in broker.dead_letters}
+    assert reasons[str(unparseable.snapshot_id)].startswith("parse failed: ")
+    assert reasons[str(refused.snapshot_id)].startswith("rejected: refused by the database")
+    assert reasons[None].startswith("invalid snapshot message")
+    assert stored(database_url) == {str(good.snapshot_id): "stored",
+                                    str(unparseable.snapshot_id): "failed",
+                                    str(after.snapshot_id): "stored"}  # fmt: skip
+    assert (worker.totals.dead_lettered, worker.totals.rejected) == (2, 1)
+
+
+def test_stopping_while_the_dead_letter_destination_is_away_acknowledges_nothing(
+    broker: MemoryBroker, db: Database, database_url: str
+) -> None:
+    broker.dead_letters_down = True
+    good = publish(broker, live_ps_aux())
+    publish(broker, "complete garbage\nnot a listing")
+    worker = new_worker(broker, db)
+    with running(worker):
+        wait_for(lambda: len(stored(database_url)) == 2, what="the batch written")
+        worker.stopping.wait(0.5)  # the dead letter is being retried
+    assert broker.dead_letters == [] and broker.committed == {}
+    assert stored(database_url)[str(good.snapshot_id)] == "stored"  # idempotent when re-read
+
+    broker.dead_letters_down = False
+    again = new_worker(broker, db)
+    with running(again):
+        wait_for(lambda: sum(broker.committed.values()) == 2, what="the batch acknowledged")
+    assert len(broker.dead_letters) == 1 and again.totals.skipped == 2
