@@ -197,7 +197,7 @@ def test_dashboard_sends_the_key_it_holds(demo_server: Served, page: Any) -> Non
 
 
 def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
-    for path in ("/", "/dashboard/app.js", "/dashboard/charts.js", "/dashboard/style.css"):
+    for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js", "/dashboard/style.css"):
         response = httpx.get(f"{demo_server.url}{path}")
         assert response.status_code == 200, (path, response.status_code)
         assert "https://" not in response.text, path  # nothing from elsewhere (no CDN)

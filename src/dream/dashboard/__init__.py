@@ -1,7 +1,8 @@
 """The dashboard: a static page at ``/`` that asks the analytics api what to draw.
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
-Dream, charts drawn as SVG by ``charts.js``); nothing is fetched from elsewhere at run time.
+Dream: ``app.js`` the page, ``api.js`` its calls to the api, charts drawn as SVG by
+``charts.js``); nothing is fetched from elsewhere at run time.
 The page and its assets load without credentials; the data calls it makes carry the API key
 typed into the page (kept in ``sessionStorage``) as ``Authorization: Bearer <key>``, so with
 authentication on the data still needs a key with the ``query`` role.
@@ -16,6 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 _ASSETS = {
+    "api.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",

@@ -4,7 +4,6 @@
 "use strict";
 
 (function () {
-  const KEY_STORAGE = "dream.apiKey";
   const METRIC_COLUMN = { users: "users", hosts: "hosts", snapshots: "snapshots", processes: "processes",
     cpu: "avg_cpu_percent", memory: "avg_rss_kb" };
   const DEFAULTS = { faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
@@ -13,14 +12,11 @@
   const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
   const { barChart, lineChart, formatNumber } = window.DreamCharts;
+  const { KEY_STORAGE, ApiError, api, query, shellQuote, cliCommand } = window.DreamApi;
 
   let state = Object.assign({}, DEFAULTS);
   let generation = 0;
   let processesCursor = null;
-
-  class ApiError extends Error {
-    constructor(status, detail) { super(detail); this.status = status; }
-  }
 
   // ------------------------------------------------------------------ state ⇄ URL and form
 
@@ -67,7 +63,7 @@
     $("custom-range").hidden = state.range !== "custom";
   }
 
-  // ------------------------------------------------------------------ the api
+  // ------------------------------------------------------------------ the view as api parameters
 
   function hourCeil(date) {
     const d = new Date(date.getTime());
@@ -105,45 +101,7 @@
     return p;
   }
 
-  function query(params) { return new URLSearchParams(params).toString(); }
-
-  function authHeaders() {
-    const key = sessionStorage.getItem(KEY_STORAGE);
-    return key ? { Authorization: "Bearer " + key } : {};
-  }
-
-  async function api(path, params, accept) {
-    const qs = query(params || {});
-    const response = await fetch(path + (qs ? "?" + qs : ""), {
-      headers: Object.assign({ Accept: accept || "application/json" }, authHeaders()),
-    });
-    if (!response.ok) {
-      let detail = response.statusText;
-      try {
-        const body = await response.json();
-        detail = typeof body.detail === "string" ? body.detail
-          : (body.detail || []).map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ");
-      } catch (_) { /* not JSON */ }
-      throw new ApiError(response.status, detail);
-    }
-    return accept ? response.blob() : response.json();
-  }
-
   // ------------------------------------------------------------------ links under each panel
-
-  function shellQuote(v) { return /^[\w@%+=:,./-]+$/.test(v) ? v : "'" + String(v).replace(/'/g, "'\\''") + "'"; }
-
-  function cliCommand(sub, params) {
-    const flags = { faculty: "--faculty", os: "--os", user: "--user", from: "--from", to: "--to",
-      limit: "--limit", metric: "--metric", bucket: "--bucket", group_by: "--group-by", by: "--by" };
-    const parts = ["dream", "query", sub];
-    for (const [k, v] of Object.entries(params)) {
-      if (k === "include_system") { if (v === "true") parts.push("--include-system"); continue; }
-      if (flags[k]) parts.push(flags[k], shellQuote(v));
-    }
-    if (location.origin !== "http://localhost:8080") parts.push("--url", location.origin);
-    return parts.join(" ");
-  }
 
   function renderLinks(panel, path, params, cli, exportQuery) {
     const box = $(panel).querySelector(".links");
