@@ -120,13 +120,6 @@ def router_for(dream: RawServices) -> APIRouter:
 
 
 def install(app: FastAPI, dream: RawServices, *, dependencies: Sequence[Any] = ()) -> None:
-    """Add the raw-output route (behind ``dependencies``: admin) and the blob-store 503."""
-
-    @app.exception_handler(BlobUnavailable)
-    async def blob_store_unavailable(_: Request, exc: BlobUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"blob store unavailable: {exc}"}, status_code=503,
-            headers={"Retry-After": "5"},
-        )  # fmt: skip
+    """Add the raw-output route (behind ``dependencies``: admin)."""
 
     app.include_router(router_for(dream), dependencies=list(dependencies))

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
-import psycopg
 import structlog
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,9 +24,12 @@ from dream.analytics.export import export_router
 from dream.analytics.queries import Analytics
 from dream.app import Dream
 from dream.dashboard import dashboard_router
-from dream.errors import SnapshotTooLarge, StorageError, TransportError
 from dream.ingest.clock import check_collected_at, observe_agent_clock
-from dream.ingest.errors import install_method_not_allowed, install_validation_handler
+from dream.ingest.errors import (
+    install_method_not_allowed,
+    install_problems,
+    install_validation_handler,
+)
 from dream.ingest.openapi import install_openapi
 from dream.ingest.metrics import install_http_metrics
 from dream.ingest.receipts import Receipts, RecentlyAccepted
@@ -54,7 +56,6 @@ log = structlog.get_logger(__name__)
 
 # Client retries carrying the same Idempotency-Key map to the same snapshot id.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
-_RETRY_AFTER_S = "5"
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
     errors = []
@@ -104,13 +105,6 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
         raise _validation_error(exc, "body") from None
 
 
-def _known_or_storage_error(receipts: Receipts, snapshot_id: uuid.UUID) -> bool:
-    try:
-        return receipts.known(snapshot_id)
-    except psycopg.Error as exc:
-        raise StorageError(str(exc)) from exc
-
-
 def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = None) -> FastAPI:
     """The api over ``dream``; with ``worker``, also runs it in a thread (``dream serve``)."""
     settings = dream.settings
@@ -145,6 +139,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         lifespan=lifespan,
     )
     install_http_metrics(app, enabled=settings.telemetry == "on")
+    install_problems(app)  # DreamError -> status, body, Retry-After (ingest/errors.py)
     install_validation_handler(app)
     install_method_not_allowed(app)
     install_openapi(app, models=[SnapshotIn], problem=Problem)  # SnapshotIn: see openapi_extra
@@ -160,27 +155,6 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        )
-
-    @app.exception_handler(TransportError)
-    async def transport_unavailable(_: Request, exc: TransportError) -> JSONResponse:
-        retry_after = getattr(exc, "retry_after_s", None)  # set by the circuit breaker
-        return JSONResponse(
-            {"detail": f"pipeline unavailable: {exc}"},
-            status_code=503,
-            headers={"Retry-After": str(retry_after) if retry_after else _RETRY_AFTER_S},
-        )
-
-    @app.exception_handler(SnapshotTooLarge)
-    async def snapshot_too_large(_: Request, exc: SnapshotTooLarge) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=413)
-
-    @app.exception_handler(StorageError)
-    async def storage_unavailable(_: Request, exc: StorageError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"database unavailable: {exc}"},
-            status_code=503,
-            headers={"Retry-After": _RETRY_AFTER_S},
         )
 
     @app.post(
@@ -269,14 +243,11 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         summary="A snapshot's status, process count and parse warnings or error",
     )
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
-        try:
-            row = await anyio.to_thread.run_sync(dream.db.get_snapshot, snapshot_id)
-        except psycopg.Error as exc:  # includes pool timeouts
-            raise StorageError(str(exc)) from exc
+        row = await anyio.to_thread.run_sync(dream.db.get_snapshot, snapshot_id)
         if row is None:
             if snapshot_id in recent or (
                 receipts is not None
-                and await anyio.to_thread.run_sync(_known_or_storage_error, receipts, snapshot_id)
+                and await anyio.to_thread.run_sync(receipts.known, snapshot_id)
             ):
                 return SnapshotState(snapshot_id=snapshot_id, status="pending")
             return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
@@ -296,12 +267,7 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         snapshot_id: uuid.UUID,
         limit: int = Query(default=1000, ge=1, le=100_000, description="At most this many rows."),
     ) -> Any:
-        try:
-            rows = await anyio.to_thread.run_sync(
-                dream.db.snapshot_processes, snapshot_id, limit + 1
-            )
-        except psycopg.Error as exc:
-            raise StorageError(str(exc)) from exc
+        rows = await anyio.to_thread.run_sync(dream.db.snapshot_processes, snapshot_id, limit + 1)
         if rows is None:
             return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
         return SnapshotProcesses(
