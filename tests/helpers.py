@@ -106,7 +106,7 @@ def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
     from fastapi.testclient import TestClient
 
     from dream.app import Dream
-    from dream.ingest.api import create_app
+    from dream.web.app import create_app
 
     dream = Dream(settings)
     try:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -38,7 +38,7 @@ def _dream(service: str, **overrides: object) -> Dream:
 def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     import uvicorn
 
-    from dream.ingest.api import create_app
+    from dream.web.app import create_app
 
     dream.migrate()
     dream.bootstrap()

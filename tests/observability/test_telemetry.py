@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 import services
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.logs import configure_logging
 from dream.observability.server import MetricsServer
 from dream.observability.tracing import configure_tracing

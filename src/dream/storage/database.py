@@ -125,6 +125,19 @@ class Database:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("get_snapshot"), {"snapshot_id": snapshot_id}).fetchone()
 
+    def snapshot_raw(self, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
+        """Where a snapshot's raw output is (``raw_ref_from_row``; ``has_raw_text``), or None."""
+        with storage_errors("could not read the snapshot"), self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(query("get_snapshot_raw"), {"snapshot_id": snapshot_id}).fetchone()
+
+    def snapshot_raw_text(self, snapshot_id: uuid.UUID) -> str | None:
+        """A raw output kept as text in the row (from before the blob store, or pending)."""
+        with storage_errors("could not read the raw output"), self.pool.connection() as conn:
+            row = conn.execute(query("get_snapshot_raw_text"), {"snapshot_id": snapshot_id})
+            found = row.fetchone()
+        return found[0] if found else None
+
     def snapshot_processes(self, snapshot_id: uuid.UUID, limit: int) -> list[dict[str, Any]] | None:
         """The stored process rows of a snapshot, or None if there is no such snapshot."""
         snapshot = self.get_snapshot(snapshot_id)

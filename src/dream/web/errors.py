@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from dream.blobs.store import BlobUnavailable
 from dream.errors import (
     DreamError,
+    NotFoundError,
     SnapshotTooLarge,
     StatementTimeout,
     StorageError,
@@ -47,6 +48,7 @@ PROBLEMS: dict[type[DreamError], Problem] = {
         retry_after_s=30,
     ),
     BlobUnavailable: Problem(503, "blob store unavailable: "),
+    NotFoundError: Problem(404),
 }
 
 

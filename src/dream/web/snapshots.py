@@ -1,61 +1,58 @@
-"""The HTTP api: ``POST /v1/snapshots``, ``GET /v1/snapshots/{id}``, health and readiness."""
+"""The snapshot routes: ``POST /v1/snapshots`` (a listing into the pipeline) and what became of
+a snapshot (``GET /v1/snapshots/{id}``, its processes)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
 import structlog
-from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.params import Depends
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dream.analytics.api import analytics_router
-from dream.analytics.export import export_router
-from dream.analytics.queries import Analytics
-from dream.app import Dream
-from dream.dashboard import dashboard_router
-from dream.ingest.clock import check_collected_at, observe_agent_clock
-from dream.ingest.errors import (
-    install_method_not_allowed,
-    install_problems,
-    install_validation_handler,
-)
-from dream.ingest.openapi import install_openapi
-from dream.ingest.metrics import install_http_metrics
-from dream.ingest.receipts import Receipts, RecentlyAccepted
-from dream.ingest.schemas import (
+from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
+from dream.security.pii import Scrubber
+from dream.errors import NotFoundError
+from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
+from dream.storage.database import Database
+from dream.transport.base import Publisher
+from dream.web.body import field_text, read_form, read_limited
+from dream.web.clock import check_collected_at, observe_agent_clock
+from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
+from dream.web.receipts import Receipts, RecentlyAccepted
+from dream.web.schemas import (
     EXAMPLE_SNAPSHOT,
-    READY_EXAMPLE,
-    UNREADY_EXAMPLE,
     Accepted,
     Problem,
     ProcessRow,
     SnapshotProcesses,
     SnapshotState,
 )
-from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
-from dream.security.api import keys_router
-from dream.ingest.body import field_text, read_form, read_limited
-from dream.blobs.api import RAW_UPLOAD_STATE, prepare_raw
-from dream.blobs.api import install as install_raw
-from dream.transport.base import Publisher
-from dream.snapshots import Snapshot, SnapshotIn
-from dream.worker.runner import Worker
 
 log = structlog.get_logger(__name__)
 
 # Client retries carrying the same Idempotency-Key map to the same snapshot id.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a post is held to (from the settings): body size and time, the clock window, and
+    the transport's name (the ingestion metric's label)."""
+
+    max_bytes: int
+    body_timeout_s: float
+    clock_window: ClockWindow
+    transport: str
+
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
     errors = []
@@ -105,61 +102,25 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
         raise _validation_error(exc, "body") from None
 
 
-def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = None) -> FastAPI:
-    """The api over ``dream``; with ``worker``, also runs it in a thread (``dream serve``)."""
-    settings = dream.settings
+def snapshots_router(
+    publisher: Publisher,
+    db: Database,
+    raw_outputs: RawProvider,
+    scrubber: Scrubber,
+    intake: Intake,
+    *,
+    receipts: Receipts | None,
+    ingest: Sequence[Depends] = (),
+    query: Sequence[Depends] = (),
+) -> APIRouter:
+    """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
+    from ``db`` (behind ``query``); ``receipts`` (Kafka) let any replica answer ``pending``."""
+    router = APIRouter()
     recent = RecentlyAccepted()
-    # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (dream/ingest/receipts).
-    receipts = Receipts(dream.db) if settings.transport == "kafka" else None
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        thread = None
-        if receipts is not None:
-            receipts.start()
-        if worker is not None:
-            thread = threading.Thread(target=worker.run, name="dream-worker", daemon=True)
-            thread.start()
-        try:
-            yield
-        finally:
-            if worker is not None and thread is not None:
-                worker.stop()
-                publisher.close()  # wakes the direct source up
-                thread.join(timeout=30)
-            else:
-                publisher.close()
-            if receipts is not None:
-                receipts.close()
-
-    app = FastAPI(
-        title="Dream",
-        version="0.1.0",
-        summary="Process listings from university machines, ready for research questions.",
-        lifespan=lifespan,
-    )
-    install_http_metrics(app, enabled=settings.telemetry == "on")
-    install_problems(app)  # DreamError -> status, body, Retry-After (ingest/errors.py)
-    install_validation_handler(app)
-    install_method_not_allowed(app)
-    install_openapi(app, models=[SnapshotIn], problem=Problem)  # SnapshotIn: see openapi_extra
-    auth = dream.authenticator()
-    may_ingest = [Depends(auth.require("ingest"))]
-    may_query = [Depends(auth.require("query"))]
-    may_admin = [Depends(auth.require("admin"))]
-    # A query by a real user name must find that user's pseudonymized rows.
-    app.state.user_alias = dream.scrubber.user
-    if settings.cors_origins:  # closed unless origins are listed
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-        )
-
-    @app.post(
+    @router.post(
         "/v1/snapshots",
-        dependencies=may_ingest,
+        dependencies=list(ingest),
         status_code=202,
         response_model=Accepted,
         responses={
@@ -211,18 +172,18 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         # flight (Publisher.admit): a fast 503, no pile-up, bounded memory.
         with publisher.admit():
             incoming = await _snapshot_from_request(
-                request, settings.max_snapshot_bytes, settings.body_timeout_s
+                request, intake.max_bytes, intake.body_timeout_s
             )
             if incoming.snapshot_id is None and idempotency_key:
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             received_at = datetime.now(UTC)
-            check_collected_at(incoming, dream.clock_window, received_at)  # else 422
+            check_collected_at(incoming, intake.clock_window, received_at)  # else 422
             observe_agent_clock(request, incoming.host, received_at)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
-            snapshot = await prepare_raw(dream, snapshot, request)  # claim check (dream/blobs)
-            snapshot = dream.scrubber.for_transport(snapshot)  # no clear user in the pipeline
+            snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
+            snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
-        SNAPSHOTS_INGESTED.labels(settings.transport).inc()
+        SNAPSHOTS_INGESTED.labels(intake.transport).inc()
         SNAPSHOT_INGESTED_BYTES.inc(snapshot.output_bytes)
         recent.add(snapshot.snapshot_id)
         if receipts is not None:
@@ -235,30 +196,30 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         )
         return Accepted(snapshot_id=snapshot.snapshot_id)
 
-    @app.get(
+    @router.get(
         "/v1/snapshots/{snapshot_id}",
-        dependencies=may_query,
+        dependencies=list(query),
         response_model=SnapshotState,
         responses={404: {"model": Problem}},
         summary="A snapshot's status, process count and parse warnings or error",
     )
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
-        row = await anyio.to_thread.run_sync(dream.db.get_snapshot, snapshot_id)
+        row = await anyio.to_thread.run_sync(db.get_snapshot, snapshot_id)
         if row is None:
             if snapshot_id in recent or (
                 receipts is not None
                 and await anyio.to_thread.run_sync(receipts.known, snapshot_id)
             ):
                 return SnapshotState(snapshot_id=snapshot_id, status="pending")
-            return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
+            raise NotFoundError(f"no snapshot {snapshot_id}")
         row["user"] = row.pop("user_name")
         if isinstance(row.get("warnings"), str):
             row["warnings"] = json.loads(row["warnings"])
         return SnapshotState.model_validate(row)
 
-    @app.get(
+    @router.get(
         "/v1/snapshots/{snapshot_id}/processes",
-        dependencies=may_query,
+        dependencies=list(query),
         response_model=SnapshotProcesses,
         responses={404: {"model": Problem}},
         summary="The process rows stored for a snapshot",
@@ -267,55 +228,13 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
         snapshot_id: uuid.UUID,
         limit: int = Query(default=1000, ge=1, le=100_000, description="At most this many rows."),
     ) -> Any:
-        rows = await anyio.to_thread.run_sync(dream.db.snapshot_processes, snapshot_id, limit + 1)
+        rows = await anyio.to_thread.run_sync(db.snapshot_processes, snapshot_id, limit + 1)
         if rows is None:
-            return JSONResponse({"detail": f"no snapshot {snapshot_id}"}, status_code=404)
+            raise NotFoundError(f"no snapshot {snapshot_id}")
         return SnapshotProcesses(
             snapshot_id=snapshot_id,
             processes=[ProcessRow.model_validate(r) for r in rows[:limit]],
             truncated=len(rows) > limit,
         )
 
-    @app.get(
-        "/healthz",
-        summary="Liveness: the process is up",
-        response_model=dict[str, str],
-        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
-    )
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        summary="Readiness: database and pipeline reachable (and, in `dream serve`, the worker making progress)",
-        responses={
-            200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
-            503: {
-                "description": "A dependency is down; the body says which.",
-                "content": {"application/json": {"example": UNREADY_EXAMPLE}},
-            },
-        },
-    )
-    async def readyz() -> JSONResponse:
-        db_ok = await anyio.to_thread.run_sync(dream.db.ping)
-        transport_ok, transport_detail = await anyio.to_thread.run_sync(publisher.ready)
-        checks: dict[str, Any] = {
-            "database": {"ok": db_ok},
-            "pipeline": {"ok": transport_ok, "transport": settings.transport,
-                         "detail": transport_detail},
-        }  # fmt: skip
-        if worker is not None:  # `dream serve`: accepted snapshots are stored only if it moves
-            checks["worker"] = worker.progress.check().as_dict()
-        ok = all(check["ok"] for check in checks.values())
-        body = {"status": "ready" if ok else "unavailable", "checks": checks}
-        return JSONResponse(body, status_code=200 if ok else 503)
-
-    def analytics() -> Analytics:  # the analytics pool; settings bound the raw fallback
-        return Analytics.of(dream.analytics_db.pool, dream.settings.raw_window_max_days)
-
-    app.include_router(analytics_router(analytics), dependencies=may_query)
-    app.include_router(export_router(analytics), dependencies=may_query)  # /v1/export
-    app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
-    app.include_router(keys_router(dream.keys), dependencies=may_admin)
-    install_raw(app, dream, dependencies=may_admin)  # GET /v1/snapshots/{id}/raw: admin only
-    return app
+    return router
