@@ -3,7 +3,6 @@ given the services it uses (not the app object)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,32 +30,27 @@ from dream.web.raw import raw_router
 from dream.web.receipts import Receipts
 from dream.web.schemas import Problem
 from dream.web.snapshots import Intake, snapshots_router
-from dream.worker.runner import Worker
+from dream.worker.health import Progress
 
 
-def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = None) -> FastAPI:
-    """The api over ``dream``; with ``worker``, also runs it in a thread (``dream serve``)."""
+def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None = None) -> FastAPI:
+    """The api over ``dream``, publishing through ``publisher`` (closed when the api stops).
+
+    ``progress``: that of a worker running beside the api (``dream serve``, see
+    worker/thread.py), for readiness; the api neither starts nor stops it.
+    """
     settings = dream.settings
     # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
     receipts = Receipts(dream.db) if settings.transport == "kafka" else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        thread = None
         if receipts is not None:
             receipts.start()
-        if worker is not None:
-            thread = threading.Thread(target=worker.run, name="dream-worker", daemon=True)
-            thread.start()
         try:
             yield
         finally:
-            if worker is not None and thread is not None:
-                worker.stop()
-                publisher.close()  # wakes the direct source up
-                thread.join(timeout=30)
-            else:
-                publisher.close()
+            publisher.close()  # also wakes a direct source up, when a worker runs beside
             if receipts is not None:
                 receipts.close()
 
@@ -95,7 +89,6 @@ def create_app(dream: Dream, *, publisher: Publisher, worker: Worker | None = No
                     settings.transport)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, ingest=may_ingest, query=may_query))  # fmt: skip
-    progress = worker.progress if worker is not None else None
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_query)
     app.include_router(export_router(analytics), dependencies=may_query)  # /v1/export
