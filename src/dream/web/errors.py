@@ -25,7 +25,7 @@ from dream.errors import (
 
 
 @dataclass(frozen=True)
-class Problem:
+class ErrorAnswer:
     """How one kind of DreamError answers: its status, a prefix of its message (or a fixed
     ``detail``), and the Retry-After of a retryable one unless the error says its own."""
 
@@ -37,18 +37,18 @@ class Problem:
 
 # The one exception -> HTTP table. Handlers raise; none catches to answer. The most specific
 # class of an error wins (Starlette looks its handler up along the error's MRO).
-PROBLEMS: dict[type[DreamError], Problem] = {
-    TransportError: Problem(503, "pipeline unavailable: "),
-    SnapshotTooLarge: Problem(413),
-    StorageError: Problem(503, "database unavailable: "),
-    StatementTimeout: Problem(
+PROBLEMS: dict[type[DreamError], ErrorAnswer] = {
+    TransportError: ErrorAnswer(503, "pipeline unavailable: "),
+    SnapshotTooLarge: ErrorAnswer(413),
+    StorageError: ErrorAnswer(503, "database unavailable: "),
+    StatementTimeout: ErrorAnswer(
         503,
         detail="the query ran longer than DREAM_QUERY_TIMEOUT_S and was cancelled: narrow the"
         " filters or the range (whole hours read the rollups)",
         retry_after_s=30,
     ),
-    BlobUnavailable: Problem(503, "blob store unavailable: "),
-    NotFoundError: Problem(404),
+    BlobUnavailable: ErrorAnswer(503, "blob store unavailable: "),
+    NotFoundError: ErrorAnswer(404),
 }
 
 
