@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from dream.app import Dream
@@ -106,12 +107,22 @@ def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
     from fastapi.testclient import TestClient
 
     from dream.app import Dream
-    from dream.ingest.api import create_app
 
     dream = Dream(settings)
     try:
-        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-        with TestClient(app) as client:
+        with beside_a_worker(dream) as app, TestClient(app) as client:
             yield client, dream
     finally:
         dream.close()
+
+
+@contextmanager
+def beside_a_worker(dream: Dream) -> Iterator[FastAPI]:
+    """The api with a worker running beside it, as `dream serve` runs them: the worker stops
+    after the api (leave the api's TestClient first)."""
+    from dream.web.app import create_app
+    from dream.worker.thread import WorkerThread
+
+    worker = dream.worker()
+    with WorkerThread(worker):
+        yield create_app(dream, publisher=dream.publisher(), progress=worker.progress)

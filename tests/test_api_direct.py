@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
-from helpers import listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
+from helpers import beside_a_worker, listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -26,8 +26,7 @@ def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
 
 @pytest.fixture
 def client(dream: Dream) -> Iterator[TestClient]:
-    app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-    with TestClient(app) as c:
+    with beside_a_worker(dream) as app, TestClient(app) as c:
         yield c
 
 

@@ -25,7 +25,7 @@ import analytics_dataset as ds
 import dream.client
 from dream.app import Dream
 from dream.client import Client, DreamAPIError, TruncatedWarning
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.parsing.model import ProcessRecord
 from dream.settings import Settings
 from dream.snapshots import Snapshot

@@ -20,9 +20,8 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.cursor import encode_cursor
 from dream.app import Dream
-from dream.ingest.api import create_app
 from dream.settings import Settings
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import beside_a_worker, live_ps_aux, snapshot_body, wait_for
 
 ANALYTICS = ("/v1/analytics/top-apps", "/v1/analytics/usage", "/v1/analytics/breakdown?by=os",
              "/v1/processes", "/v1/users", "/v1/faculties", "/v1/hosts",
@@ -40,8 +39,7 @@ def database(module_database_url: str) -> str:
 def client(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     dream = Dream(Settings(database_url=database, data_dir=tmp_path_factory.mktemp("mistakes"),
                            batch_wait_s=0.05))  # fmt: skip
-    with TestClient(create_app(dream, publisher=dream.publisher(), worker=dream.worker()),
-                    raise_server_exceptions=False) as c:  # fmt: skip
+    with beside_a_worker(dream) as app, TestClient(app, raise_server_exceptions=False) as c:
         yield c
     dream.close()
 

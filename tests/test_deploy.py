@@ -33,7 +33,7 @@ OVERLAYS = sorted(p.name for p in (ROOT / "deploy/k8s/overlays").iterdir())
 
 def api_paths() -> set[str]:
     from dream.app import Dream
-    from dream.ingest.api import create_app
+    from dream.web.app import create_app
 
     class _NoPublisher:
         def close(self) -> None: ...

@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from dream.worker.runner import Worker
 from helpers import group_caught_up, live_ps_aux, snapshot_body, wait_for

@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dream.app import Dream
-from dream.ingest.api import create_app
 from dream.settings import Settings
+from helpers import beside_a_worker
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]  # fmt: skip
@@ -43,7 +43,8 @@ EXAMPLES = settings(max_examples=25, derandomize=True, deadline=None, database=N
 def app(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     dream = Dream(Settings(database_url=module_database_url, auth="off", batch_wait_s=0.05,
                            data_dir=tmp_path_factory.mktemp("schemathesis")))  # fmt: skip
-    yield create_app(dream, publisher=dream.publisher(), worker=dream.worker())
+    with beside_a_worker(dream) as app:
+        yield app
     dream.close()
 
 

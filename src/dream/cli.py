@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -38,13 +39,14 @@ def _dream(service: str, **overrides: object) -> Dream:
 def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     import uvicorn
 
-    from dream.ingest.api import create_app
+    from dream.web.app import create_app
+    from dream.worker.thread import WorkerThread
 
     dream.migrate()
     dream.bootstrap()
     publisher = dream.publisher()
     worker = dream.worker() if with_worker else None
-    api = create_app(dream, publisher=publisher, worker=worker)
+    api = create_app(dream, publisher=publisher, progress=worker.progress if worker else None)
     s = dream.settings
     err.print(
         f"Dream on http://{s.host}:{s.port} — transport {s.transport}, "
@@ -57,12 +59,14 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
     try:
+        # The worker runs beside the api, not inside it: stopped once the api has stopped.
         # SIGTERM: uvicorn stops accepting, lets requests in progress finish (each waits at
         # most for the broker's acknowledgement), then the lifespan flushes the producer.
-        uvicorn.run(
-            api, host=s.host, port=s.port, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=max(1, round(s.shutdown_timeout_s)),
-        )  # fmt: skip
+        with WorkerThread(worker) if worker is not None else nullcontext():
+            uvicorn.run(
+                api, host=s.host, port=s.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=max(1, round(s.shutdown_timeout_s)),
+            )  # fmt: skip
     finally:
         dream.close()
 

@@ -34,9 +34,11 @@ from psycopg.types.json import Jsonb
 from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
+from dream.errors import StorageRefused
 from dream.security.pii import Scrubber
 from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
+from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
 from dream.storage.writer import COPY_PROCESSES, process_row
@@ -142,6 +144,7 @@ class Reprocessor:
             )
         return None, None, False
 
+    @storage_errors("could not count the snapshots to reprocess")
     def remaining(self, filters: Filters, restart: bool = False) -> int:
         after_at, after_id, _ = self._peek(filters, restart)
         with self.db.pool.connection() as conn:
@@ -159,6 +162,7 @@ class Reprocessor:
 
     # The run -----------------------------------------------------------------------------------
 
+    @storage_errors("could not reprocess")
     def run(
         self,
         filters: Filters,
@@ -231,15 +235,15 @@ class Reprocessor:
             if items:
                 self.partitions.ensure(conn, (i.snapshot.collected_at for i in items))
             try:
-                with conn.transaction():
+                with storage_errors("could not rewrite snapshots"), conn.transaction():
                     done = self._rewrite_in(conn, filters, items, result)
                     conn.execute(
                         query("checkpoint_advance"),
                         {"run_key": filters.run_key, "last_collected_at": last["collected_at"],
                          "last_snapshot_id": last["snapshot_id"], "reprocessed": done},
                     )  # fmt: skip
-            except psycopg.errors.CheckViolation:
-                self.partitions.forget()  # a partition dropped by retention meanwhile
+            except StorageRefused:  # a row "no partition ... for": dropped by retention meanwhile
+                self.partitions.forget()
                 raise
 
     def _rewrite_in(

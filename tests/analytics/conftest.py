@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 import analytics_dataset
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 
 

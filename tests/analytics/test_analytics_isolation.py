@@ -12,7 +12,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import snapshot_body
 

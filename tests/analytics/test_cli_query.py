@@ -21,7 +21,7 @@ import services
 from dream.analytics.questions import QUESTIONS, Question
 from dream.cli import app as cli
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import wait_for
 from test_questions import sample

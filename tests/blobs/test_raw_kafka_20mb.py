@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from dream.app import Dream
 from dream.demo.listings import ps_aux_output
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import snapshot_body
 from raw_helpers import settled, sha, snapshot_row

@@ -14,12 +14,12 @@ from prometheus_client import REGISTRY
 
 import services
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.logs import configure_logging
 from dream.observability.server import MetricsServer
 from dream.observability.tracing import configure_tracing
 from dream.settings import Settings
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import beside_a_worker, live_ps_aux, snapshot_body, wait_for
 
 MARKER = "ZQX-raw-text-marker-7781"
 
@@ -134,8 +134,7 @@ def test_dream_serve_logs_one_trace_from_the_api_to_the_embedded_worker(
     dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
     body = snapshot_body(live_ps_aux())
     try:
-        app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-        with TestClient(app) as client:
+        with beside_a_worker(dream) as app, TestClient(app) as client:
             assert client.post("/v1/snapshots", json=body).status_code == 202
             wait_for(lambda: client.get(f"/v1/snapshots/{body['snapshot_id']}").json()["status"]
                      == "stored", what="the snapshot stored")  # fmt: skip

@@ -201,7 +201,7 @@ def test_snapshot_over_the_message_limit_is_413_and_does_not_open_the_circuit(
     from fastapi.testclient import TestClient
 
     from dream.app import Dream
-    from dream.ingest.api import create_app
+    from dream.web.app import create_app
     from dream.settings import Settings
 
     settings = Settings(

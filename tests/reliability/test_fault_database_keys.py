@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.security.keys import KeyStore
 from dream.settings import Settings
 from dream.storage.database import Database

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from dream.snapshots import Snapshot, SnapshotIn
 from dream.worker.runner import Worker

@@ -14,7 +14,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from faults import assert_each_snapshot_once, dream_env, group_caught_up, spawn, stored, terminate
 from helpers import live_ps_aux, snapshot_body, wait_for

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
-from helpers import snapshot_body, wait_for
+from helpers import beside_a_worker, snapshot_body, wait_for
 from pii_data import SECRET_LISTING, SECRETS, text_values
 
 ADMIN_TOKEN = "dream_a0a0a0a0a0a0_" + "B" * 43
@@ -40,8 +40,7 @@ def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
 
 @pytest.fixture
 def client(dream: Dream) -> Iterator[TestClient]:
-    app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
-    with TestClient(app) as c:
+    with beside_a_worker(dream) as app, TestClient(app) as c:
         yield c
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.security.ratelimit import RateLimiter, parse_limits
 from test_api_security import ADMIN_TOKEN, bearer, make_dream
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from dream.storage.migrate import migrate
 from helpers import snapshot_body

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.security.jwks import KeysUnavailable
 from dream.security.keys import InvalidKey, Principal
 from dream.security.oidc import NoDreamRole, OidcConfig, OidcVerifier

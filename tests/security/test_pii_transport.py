@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Message
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
-from dream.ingest.api import create_app
+from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import snapshot_body, wait_for
 from pii_data import SECRET_LISTING, SECRETS, text_values

@@ -14,9 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
-import psycopg
-import psycopg.errors
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -25,7 +23,7 @@ from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import QUESTIONS, Question
-from dream.errors import StorageError
+from dream.storage.errors import storage_errors
 from dream.text import storable_text
 
 T = TypeVar("T")
@@ -143,18 +141,10 @@ _THREADS = anyio.CapacityLimiter(16)
 
 async def _answer(call: Callable[[], T]) -> T:
     try:
-        return await anyio.to_thread.run_sync(call, limiter=_THREADS)
+        with storage_errors():  # a cancelled statement: StatementTimeout (the api's 503)
+            return await anyio.to_thread.run_sync(call, limiter=_THREADS)
     except FilterError as exc:
         raise _error(exc.param, exc.message, exc.value) from None
-    except psycopg.errors.QueryCanceled as exc:
-        raise HTTPException(
-            503,
-            "the query ran longer than DREAM_QUERY_TIMEOUT_S and was cancelled: narrow the"
-            " filters or the range (whole hours read the rollups)",
-            headers={"Retry-After": "30"},
-        ) from exc
-    except psycopg.Error as exc:
-        raise StorageError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------- the router

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from dream.errors import DreamError, NotFoundError, StorageError
+from dream.errors import DreamError, NotFoundError, StorageUnavailable
 from dream.snapshots import RawRef
 
 COMPRESSION: Literal["gzip"] = "gzip"
@@ -47,7 +47,7 @@ class BlobNotFound(BlobError, NotFoundError):
     """No object under that reference (removed by retention, or never stored)."""
 
 
-class BlobUnavailable(BlobError, StorageError):
+class BlobUnavailable(BlobError, StorageUnavailable):
     """The blob store could not be reached (transient: retry)."""
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
-import psycopg
 import structlog
 from fastapi import HTTPException, Request
 
-from dream.errors import StorageError
 from dream.security.jwks import KeysUnavailable
 from dream.security.keys import InvalidKey, KeyStore, Principal, Role
 from dream.security.oidc import NoDreamRole, OidcVerifier
@@ -89,8 +87,6 @@ class Authenticator:
             raise HTTPException(403, str(exc)) from None
         except KeysUnavailable as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot check the API key: {exc}") from exc
 
     def require(self, role: Role) -> Callable[[Request], Awaitable[Principal]]:
         """A FastAPI dependency admitting callers whose key grants ``role``."""

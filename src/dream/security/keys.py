@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
 import structlog
 from psycopg.rows import dict_row
-from psycopg_pool import PoolTimeout
 
-from dream.errors import DreamError, StorageError
+from dream.errors import DreamError, StorageUnavailable
 from dream.storage.database import Database
+from dream.storage.errors import storage_errors
 from dream.storage.queries import NamedQueries
 
 Role = Literal["ingest", "query", "admin"]
@@ -125,22 +124,25 @@ class KeyStore:
             self._recheck_in_background()
             if usable and cached is not None:
                 return cached[1]
-            raise StorageError("the database is unavailable to check this API key")
+            raise StorageUnavailable("the database is unavailable to check this API key")
         try:
             return self._check(token, match["key_id"], match["secret"])
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except StorageUnavailable as exc:
             with self._lock:
                 self._down_at = now
             log.warning("API keys cannot be checked: database unavailable", error=str(exc))
             if usable and cached is not None:
                 return cached[1]
-            raise StorageError(f"cannot check the API key: {exc}") from exc
+            raise StorageUnavailable(f"cannot check the API key: {exc}") from exc
 
     def _check(self, token: str, key_id: str, secret: str) -> Principal:
         """Verify against the database and cache the result (a refusal drops the cache)."""
         checked_at = time.monotonic()
         try:
-            with self.db.pool.connection(timeout=self.check_timeout_s) as conn:
+            with (
+                storage_errors(),
+                self.db.pool.connection(timeout=self.check_timeout_s) as conn,
+            ):
                 cur = conn.cursor(row_factory=dict_row)
                 row = cur.execute(_q("get_key"), {"key_id": key_id}).fetchone()
                 if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(secret)):
@@ -173,7 +175,10 @@ class KeyStore:
                     tokens = list(self._cache)
                 try:
                     if not tokens:  # nothing to re-check: ask the database whether it is back
-                        with self.db.pool.connection(timeout=self.check_timeout_s) as conn:
+                        with (
+                            storage_errors(),
+                            self.db.pool.connection(timeout=self.check_timeout_s) as conn,
+                        ):
                             conn.execute(b"SELECT 1")
                         with self._lock:
                             self._down_at = None
@@ -183,7 +188,7 @@ class KeyStore:
                             with contextlib.suppress(InvalidKey):  # revoked: dropped
                                 self._check(token, match["key_id"], match["secret"])
                     return
-                except (psycopg.OperationalError, PoolTimeout):
+                except StorageUnavailable:
                     time.sleep(min(1.0, self.cache_s))  # still away; try again shortly
         finally:
             with self._lock:

@@ -12,9 +12,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 import structlog
 
-from dream.errors import StorageError
 from dream.observability.metrics import DB_POOL_CONNECTIONS
 from dream.snapshots import RawRef, Snapshot
+from dream.storage.errors import storage_errors
 from dream.storage.queries import query
 
 log = structlog.get_logger(__name__)
@@ -114,16 +114,29 @@ class Database:
     def insert_pending(self, snapshot: Snapshot, timeout_s: float | None = None) -> None:
         """Durably record an accepted snapshot for the direct pipeline (no-op if already there),
         waiting at most ``timeout_s`` (else the pool's default) for a connection."""
-        try:
-            with self.pool.connection(timeout=timeout_s) as conn:
-                conn.execute(query("insert_pending_snapshot"), snapshot_params(snapshot))
-        except psycopg.Error as exc:
-            raise StorageError(f"could not record snapshot: {exc}") from exc
+        with (
+            storage_errors("could not record snapshot"),
+            self.pool.connection(timeout=timeout_s) as conn,
+        ):
+            conn.execute(query("insert_pending_snapshot"), snapshot_params(snapshot))
 
     def get_snapshot(self, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
-        with self.pool.connection() as conn:
+        with storage_errors(), self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("get_snapshot"), {"snapshot_id": snapshot_id}).fetchone()
+
+    def snapshot_raw(self, snapshot_id: uuid.UUID) -> dict[str, Any] | None:
+        """Where a snapshot's raw output is (``raw_ref_from_row``; ``has_raw_text``), or None."""
+        with storage_errors("could not read the snapshot"), self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            return cur.execute(query("get_snapshot_raw"), {"snapshot_id": snapshot_id}).fetchone()
+
+    def snapshot_raw_text(self, snapshot_id: uuid.UUID) -> str | None:
+        """A raw output kept as text in the row (from before the blob store, or pending)."""
+        with storage_errors("could not read the raw output"), self.pool.connection() as conn:
+            row = conn.execute(query("get_snapshot_raw_text"), {"snapshot_id": snapshot_id})
+            found = row.fetchone()
+        return found[0] if found else None
 
     def snapshot_processes(self, snapshot_id: uuid.UUID, limit: int) -> list[dict[str, Any]] | None:
         """The stored process rows of a snapshot, or None if there is no such snapshot."""
@@ -135,7 +148,7 @@ class Database:
             "collected_at": snapshot["collected_at"],
             "limit": limit,
         }
-        with self.pool.connection() as conn:
+        with storage_errors(), self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(query("snapshot_processes"), params).fetchall()
 
@@ -149,7 +162,7 @@ class Database:
         is marked failed with the reason, so it never blocks the queue.
         """
         params = {"limit": limit, "exclude": exclude or [], "max_bytes": max_bytes or 2**62}
-        with self.pool.connection() as conn:
+        with storage_errors("could not read pending snapshots"), self.pool.connection() as conn:
             ids = [r[0] for r in conn.execute(query("fetch_pending_ids"), params).fetchall()]
             if not ids:
                 return []
@@ -183,7 +196,7 @@ class Database:
 
     def fail_pending(self, snapshot_id: uuid.UUID, reason: str) -> None:
         """Make a pending snapshot final as ``failed`` with ``reason`` (it can never be stored)."""
-        with self.pool.connection() as conn:
+        with storage_errors("could not mark the snapshot failed"), self.pool.connection() as conn:
             conn.execute(
                 query("fail_pending_snapshot"), {"snapshot_id": snapshot_id, "error": reason}
             )

@@ -1,6 +1,11 @@
 """Driver errors turned into Dream's at the storage boundary, so that code above storage catches
-``StorageError`` and never psycopg's own (whose pool timeouts, dropped connections and
-cancelled statements all mean the same to a caller: the database is not answering now)."""
+``StorageError`` and never psycopg's own, and decides on its ``retryable`` alone.
+
+Permanent are the SQLSTATE classes of the data itself: 22 (data exception: out of range,
+invalid text) and 23 (integrity constraint violation). Everything else is transient: pool
+timeouts, lost connections, admin shutdown (57P01), serialization failures (40001), deadlocks
+(40P01), statement timeouts (57014), and errors a migration or a restart can cure.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg import errors as pg
 
-from dream.errors import StorageError
+from dream.errors import StatementTimeout, StorageError, StorageRefused, StorageUnavailable
+
+def storage_error(exc: psycopg.Error, what: str | None = None) -> StorageError:
+    """Dream's error for the driver's ``exc`` (``what`` prefixes the message)."""
+    message = f"{what}: {exc}" if what else str(exc)
+    if isinstance(exc, pg.QueryCanceled):
+        return StatementTimeout(message)
+    if isinstance(exc, pg.DataError | pg.IntegrityError):
+        return StorageRefused(message)
+    return StorageUnavailable(message)
 
 
 @contextmanager
-def storage_errors(what: str) -> Iterator[None]:
-    """Raise a psycopg error of the block as ``StorageError("<what>: <error>")``."""
+def storage_errors(what: str | None = None) -> Iterator[None]:
+    """Raise a psycopg error of the block as Dream's (``"<what>: <error>"``)."""
     try:
         yield
     except psycopg.Error as exc:  # includes psycopg_pool.PoolTimeout
-        raise StorageError(f"{what}: {exc}") from exc
+        raise storage_error(exc, what) from exc

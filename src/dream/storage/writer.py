@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from dream.errors import StorageError
+from dream.errors import StorageUnavailable
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import ProcessedSnapshot, Snapshot
 from dream.storage.database import snapshot_params
-from dream.storage.errors import storage_errors
+from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
 from dream.storage.rollups import RollupBatch
@@ -102,7 +102,7 @@ class SnapshotWriter:
                 ValueError) as exc:  # fmt: skip
             if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
                 self.partitions.forget()  # dropped by retention; the retry creates it again
-                raise StorageError(f"could not write batch: {exc}") from exc
+                raise StorageUnavailable(f"could not write batch: {exc}") from exc
             if len(indices) == 1:
                 summary.rejected.append((indices[0], f"refused by the database: {exc}"))
                 return
@@ -110,8 +110,8 @@ class SnapshotWriter:
             self._write_isolating(conn, batch, indices[:half], summary)
             self._write_isolating(conn, batch, indices[half:], summary)
             return
-        except psycopg.Error as exc:
-            raise StorageError(f"could not write batch of {len(indices)} snapshots: {exc}") from exc
+        except psycopg.Error as exc:  # refused data was handled above: what is left may pass
+            raise storage_error(exc, f"could not write batch of {len(indices)} snapshots") from exc
         summary.written_ids |= written
         summary.process_rows += rows
 

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import anyio.to_thread
-import psycopg
 import structlog
 
 from dream.errors import StorageError
@@ -164,7 +163,7 @@ class DirectTransport(Publisher, Source):
                 try:
                     self.db.fail_pending(snapshot_id, reason)
                     break
-                except psycopg.Error as exc:  # includes pool timeouts
+                except StorageError as exc:  # retried whatever the kind: the row must end final
                     log.warning("could not mark snapshot failed; retrying", error=str(exc))
                     if self._closed.wait(delay):
                         return None

@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 import time
 
-import psycopg
 import structlog
 
 from dream.errors import StorageError
 from dream.observability.metrics import BATCH_COMMIT_SECONDS
 from dream.observability.tracing import tracer
 from dream.storage.database import Database
+from dream.storage.errors import storage_errors
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
 from dream.worker.health import Progress
 
@@ -52,6 +52,7 @@ class RetryingWrite:
                 started = time.perf_counter()
                 with (
                     tracer().start_as_current_span("write batch") as span,
+                    storage_errors("could not write batch"),
                     self.db.pool.connection(timeout=self.connect_timeout_s) as conn,
                 ):
                     span.set_attribute("dream.snapshots", len(processed))
@@ -62,7 +63,9 @@ class RetryingWrite:
                     log.info("database writes succeed again")
                     self.failing.clear()
                 return summary
-            except (StorageError, psycopg.Error, OSError) as exc:  # PoolTimeout is a psycopg.Error
+            except (StorageError, OSError) as exc:
+                if isinstance(exc, StorageError) and not exc.retryable:
+                    raise  # the writer rejects refused data itself: this is a bug, not an outage
                 self.failing.set()
                 self.progress.failing("database", str(exc))
                 if self.stopping.is_set():

@@ -15,11 +15,12 @@ import threading
 import uuid
 from datetime import datetime
 
-import psycopg
 import structlog
 from prometheus_client import Counter
 
+from dream.errors import StorageError
 from dream.storage.database import Database
+from dream.storage.errors import storage_errors
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +64,8 @@ class Receipts:
             RECEIPTS_DROPPED.inc()
 
     def known(self, snapshot_id: uuid.UUID) -> bool:
-        """Some replica accepted ``snapshot_id`` (raises psycopg.Error while the database is away)."""
-        with self.db.pool.connection() as conn:
+        """Some replica accepted ``snapshot_id`` (raises StorageError while the database is away)."""
+        with storage_errors("could not look the snapshot up"), self.db.pool.connection() as conn:
             return conn.execute(_LOOKUP, (snapshot_id,)).fetchone() is not None
 
     def _run(self) -> None:
@@ -83,12 +84,12 @@ class Receipts:
             return
         ids, times, hosts = (list(column) for column in zip(*items, strict=True))
         try:
-            with self.db.pool.connection(timeout=5) as conn:
+            with storage_errors(), self.db.pool.connection(timeout=5) as conn:
                 conn.execute(_INSERT, (ids, times, hosts))
                 self._flushes += 1
                 if self._flushes % 1000 == 1:
                     conn.execute(_PRUNE)
-        except psycopg.Error as exc:  # includes pool timeouts: the database is away
+        except StorageError as exc:  # receipts are a convenience: dropped, counted
             RECEIPTS_DROPPED.inc(len(items))
             log.warning("could not record receipts", count=len(items), error=str(exc))
 

@@ -1,0 +1,1 @@
+"""The web side: the HTTP api (snapshots in, answers out), composed from routers in app.py."""

@@ -1,0 +1,99 @@
+"""The HTTP api, composed: middleware, the exception table, and one router per concern, each
+given the services it uses (not the app object)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from dream.analytics.api import analytics_router
+from dream.analytics.export import export_router
+from dream.analytics.queries import Analytics
+from dream.app import Dream
+from dream.blobs.raw import RawOutputs
+from dream.dashboard import dashboard_router
+from dream.security.api import keys_router
+from dream.snapshots import SnapshotIn
+from dream.transport.base import Publisher
+from dream.web.errors import (
+    install_method_not_allowed,
+    install_problems,
+    install_validation_handler,
+)
+from dream.web.health import health_router
+from dream.web.metrics import install_http_metrics
+from dream.web.openapi import install_openapi
+from dream.web.raw import raw_router
+from dream.web.receipts import Receipts
+from dream.web.schemas import Problem
+from dream.web.snapshots import Intake, snapshots_router
+from dream.worker.health import Progress
+
+
+def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None = None) -> FastAPI:
+    """The api over ``dream``, publishing through ``publisher`` (closed when the api stops).
+
+    ``progress``: that of a worker running beside the api (``dream serve``, see
+    worker/thread.py), for readiness; the api neither starts nor stops it.
+    """
+    settings = dream.settings
+    # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
+    receipts = Receipts(dream.db) if settings.transport == "kafka" else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if receipts is not None:
+            receipts.start()
+        try:
+            yield
+        finally:
+            publisher.close()  # also wakes a direct source up, when a worker runs beside
+            if receipts is not None:
+                receipts.close()
+
+    app = FastAPI(
+        title="Dream",
+        version="0.1.0",
+        summary="Process listings from university machines, ready for research questions.",
+        lifespan=lifespan,
+    )
+    install_http_metrics(app, enabled=settings.telemetry == "on")  # and GET /metrics
+    install_problems(app)  # DreamError -> status, body, Retry-After (web/errors.py)
+    install_validation_handler(app)
+    install_method_not_allowed(app)
+    install_openapi(app, models=[SnapshotIn], problem=Problem)  # SnapshotIn: see openapi_extra
+    auth = dream.authenticator()
+    may_ingest = [Depends(auth.require("ingest"))]
+    may_query = [Depends(auth.require("query"))]
+    may_admin = [Depends(auth.require("admin"))]
+    # A query by a real user name must find that user's pseudonymized rows.
+    app.state.user_alias = dream.scrubber.user
+    if settings.cors_origins:  # closed unless origins are listed
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+
+    def raw_outputs() -> RawOutputs:  # the blob store is set up when a request first needs it
+        return dream.raw_outputs
+
+    def analytics() -> Analytics:  # the analytics pool; settings bound the raw fallback
+        return Analytics.of(dream.analytics_db.pool, settings.raw_window_max_days)
+
+    intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
+                    settings.transport)  # fmt: skip
+    app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
+                                        receipts=receipts, ingest=may_ingest, query=may_query))  # fmt: skip
+    app.include_router(health_router(dream.db, publisher, settings.transport, progress))
+    app.include_router(analytics_router(analytics), dependencies=may_query)
+    app.include_router(export_router(analytics), dependencies=may_query)  # /v1/export
+    app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
+    app.include_router(keys_router(dream.keys), dependencies=may_admin)
+    # GET /v1/snapshots/{id}/raw: raw outputs name users, admin only.
+    app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_admin)
+    return app

@@ -1,0 +1,240 @@
+"""The snapshot routes: ``POST /v1/snapshots`` (a listing into the pipeline) and what became of
+a snapshot (``GET /v1/snapshots/{id}``, its processes)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.params import Depends
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
+from dream.security.pii import Scrubber
+from dream.errors import NotFoundError
+from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
+from dream.storage.database import Database
+from dream.transport.base import Publisher
+from dream.web.body import field_text, read_form, read_limited
+from dream.web.clock import check_collected_at, observe_agent_clock
+from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
+from dream.web.receipts import Receipts, RecentlyAccepted
+from dream.web.schemas import (
+    EXAMPLE_SNAPSHOT,
+    Accepted,
+    Problem,
+    ProcessRow,
+    SnapshotProcesses,
+    SnapshotState,
+)
+
+log = structlog.get_logger(__name__)
+
+# Client retries carrying the same Idempotency-Key map to the same snapshot id.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a post is held to (from the settings): body size and time, the clock window, and
+    the transport's name (the ingestion metric's label)."""
+
+    max_bytes: int
+    body_timeout_s: float
+    clock_window: ClockWindow
+    transport: str
+
+
+def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
+    errors = []
+    for original in exc.errors(include_url=False):
+        err: dict[str, Any] = dict(original)
+        err["loc"] = (location, *err["loc"])
+        err.pop("ctx", None)  # may hold exception objects, not JSON
+        errors.append(err)
+    return RequestValidationError(errors)
+
+
+async def _snapshot_from_request(request: Request, limit: int, timeout_s: float) -> SnapshotIn:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await read_form(request, limit, timeout_s)  # the whole body within limit
+        fields: dict[str, Any] = {}
+        try:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    data = await value.read()
+                    fields[key] = field_text(key, data)  # output: decode_output
+                    if key == "output":  # the bytes as sent: what the blob store keeps
+                        setattr(request.state, RAW_UPLOAD_STATE, data)
+                else:
+                    fields[key] = value
+        finally:
+            await form.close()
+        try:
+            return SnapshotIn.model_validate(fields)
+        except ValidationError as exc:
+            raise _validation_error(exc, "body") from None
+    if content_type not in ("application/json", ""):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "content_type",
+                    "loc": ("header", "content-type"),
+                    "msg": "send application/json or multipart/form-data",
+                    "input": content_type,
+                }
+            ]
+        )
+    body = await read_limited(request, limit, timeout_s)
+    try:
+        return SnapshotIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise _validation_error(exc, "body") from None
+
+
+def snapshots_router(
+    publisher: Publisher,
+    db: Database,
+    raw_outputs: RawProvider,
+    scrubber: Scrubber,
+    intake: Intake,
+    *,
+    receipts: Receipts | None,
+    ingest: Sequence[Depends] = (),
+    query: Sequence[Depends] = (),
+) -> APIRouter:
+    """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
+    from ``db`` (behind ``query``); ``receipts`` (Kafka) let any replica answer ``pending``."""
+    router = APIRouter()
+    recent = RecentlyAccepted()
+
+    @router.post(
+        "/v1/snapshots",
+        dependencies=list(ingest),
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            400: {"model": Problem, "description": "A multipart body with too many parts."},
+            408: {"model": Problem, "description": "Body not received within DREAM_BODY_TIMEOUT_S."},
+            413: {"model": Problem, "description": "Body larger than DREAM_MAX_SNAPSHOT_BYTES."},
+            422: {"description": "A field is missing or invalid; the error names it."},
+            503: {"model": Problem, "description": "Pipeline unavailable; retry after a while."},
+        },
+        summary="Submit a process listing",
+        description=(
+            "Accepts a snapshot as JSON, or as multipart form fields with the output as a file"
+            " upload (field `output`). Answers 202 once the snapshot is durably in the"
+            " pipeline. Posting the same `snapshot_id` (or `Idempotency-Key`) again is a no-op."
+        ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/SnapshotIn"},
+                        "example": EXAMPLE_SNAPSHOT,
+                    },
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["host", "os", "user", "faculty", "collected_at", "output"],
+                            "properties": {
+                                **{
+                                    k: {"type": "string"}
+                                    for k in (
+                                        "host", "os", "os_version", "user", "faculty",
+                                        "collected_at", "command", "snapshot_id",
+                                    )
+                                },  # fmt: skip
+                                "output": {"type": "string", "format": "binary"},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    )
+    async def post_snapshot(
+        request: Request,
+        idempotency_key: str | None = Header(default=None, max_length=256),
+    ) -> Accepted:
+        # Refused before the body is read while the broker is known down or too many are in
+        # flight (Publisher.admit): a fast 503, no pile-up, bounded memory.
+        with publisher.admit():
+            incoming = await _snapshot_from_request(
+                request, intake.max_bytes, intake.body_timeout_s
+            )
+            if incoming.snapshot_id is None and idempotency_key:
+                incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
+            received_at = datetime.now(UTC)
+            check_collected_at(incoming, intake.clock_window, received_at)  # else 422
+            observe_agent_clock(request, incoming.host, received_at)
+            snapshot = Snapshot.accept(incoming, received_at=received_at)
+            snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
+            snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
+            await publisher.publish(snapshot)
+        SNAPSHOTS_INGESTED.labels(intake.transport).inc()
+        SNAPSHOT_INGESTED_BYTES.inc(snapshot.output_bytes)
+        recent.add(snapshot.snapshot_id)
+        if receipts is not None:
+            receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
+        log.info(
+            "snapshot accepted",
+            snapshot_id=str(snapshot.snapshot_id),
+            host=snapshot.host,
+            bytes=snapshot.output_bytes,
+        )
+        return Accepted(snapshot_id=snapshot.snapshot_id)
+
+    @router.get(
+        "/v1/snapshots/{snapshot_id}",
+        dependencies=list(query),
+        response_model=SnapshotState,
+        responses={404: {"model": Problem}},
+        summary="A snapshot's status, process count and parse warnings or error",
+    )
+    async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
+        row = await anyio.to_thread.run_sync(db.get_snapshot, snapshot_id)
+        if row is None:
+            if snapshot_id in recent or (
+                receipts is not None
+                and await anyio.to_thread.run_sync(receipts.known, snapshot_id)
+            ):
+                return SnapshotState(snapshot_id=snapshot_id, status="pending")
+            raise NotFoundError(f"no snapshot {snapshot_id}")
+        row["user"] = row.pop("user_name")
+        if isinstance(row.get("warnings"), str):
+            row["warnings"] = json.loads(row["warnings"])
+        return SnapshotState.model_validate(row)
+
+    @router.get(
+        "/v1/snapshots/{snapshot_id}/processes",
+        dependencies=list(query),
+        response_model=SnapshotProcesses,
+        responses={404: {"model": Problem}},
+        summary="The process rows stored for a snapshot",
+    )
+    async def get_snapshot_processes(
+        snapshot_id: uuid.UUID,
+        limit: int = Query(default=1000, ge=1, le=100_000, description="At most this many rows."),
+    ) -> Any:
+        rows = await anyio.to_thread.run_sync(db.snapshot_processes, snapshot_id, limit + 1)
+        if rows is None:
+            raise NotFoundError(f"no snapshot {snapshot_id}")
+        return SnapshotProcesses(
+            snapshot_id=snapshot_id,
+            processes=[ProcessRow.model_validate(r) for r in rows[:limit]],
+            truncated=len(rows) > limit,
+        )
+
+    return router
