@@ -108,7 +108,7 @@ def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
     from dream.app import Dream
     from dream.ingest.api import create_app
 
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         app = create_app(dream, publisher=dream.publisher(), worker=dream.worker())
         with TestClient(app) as client:

@@ -240,7 +240,7 @@ def test_interrupted_run_resumes_after_its_checkpoint(
         for body in bodies:
             settled(client, body["snapshot_id"])
 
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         reprocessor = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber, batch_size=2)
         calls = {"n": 0}

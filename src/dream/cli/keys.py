@@ -17,7 +17,7 @@ out = Console()
 
 
 def _dream() -> Dream:
-    dream = dream_for("dream-keys", log_level="warning")
+    dream = dream_for("dream-keys", log_level="warning").open(analytics=False)
     dream.migrate()
     return dream
 

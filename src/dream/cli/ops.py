@@ -38,7 +38,7 @@ def status(
             from dream.transport.kafka.admin import consumer_lag
 
             lag = partial(consumer_lag, s)
-        report = pipeline_status(s, dream.database_url, lag)
+        report = pipeline_status(s, dream.open(write=False, analytics=False).database_url, lag)
     finally:
         dream.close()
     if json_output:
@@ -76,7 +76,7 @@ def replay(
     dream = dream_for("dream-replay", tracing=True)
     try:
         dream.require_kafka()
-        dream.migrate()
+        dream.open(analytics=False).migrate()
         source = ReplaySource(
             dream.settings, from_offset=from_offset, since=since_at, partitions=partition or None
         )
@@ -114,7 +114,7 @@ def prune_raw(
     days = days if days is not None else settings.raw_retention_days
     if days is None or days < 1:
         raise fail("give --days N or set DREAM_RAW_RETENTION_DAYS (N ≥ 1)")
-    dream = Dream(settings)
+    dream = Dream(settings).open(write=False, analytics=False)
     try:
         dream.migrate()
         with psycopg.connect(dream.database_url, autocommit=True) as conn:

@@ -21,6 +21,7 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
 
     from dream.ingest.api import create_app
 
+    dream.open()
     dream.migrate()
     dream.bootstrap()
     publisher = dream.publisher()
@@ -93,6 +94,7 @@ def worker() -> None:
     except ConfigurationError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    dream.open(analytics=False)
     dream.migrate()
     w = dream.worker()
     metrics = None
@@ -128,6 +130,6 @@ def worker() -> None:
 
 def migrate_command() -> None:
     """Apply pending database migrations."""
-    dream = dream_for("dream-migrate", tracing=True)
-    applied = dream.migrate()
+    with dream_for("dream-migrate", tracing=True).open(write=False, analytics=False) as dream:
+        applied = dream.migrate()
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")

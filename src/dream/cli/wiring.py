@@ -27,11 +27,11 @@ def dream_for(service: str, *, tracing: bool = False, **overrides: object) -> Dr
 
 @contextmanager
 def running(service: str, on_error: str = "") -> Iterator[Dream]:
-    """The app for one command, closed after it; a DreamError ends the command with exit 1
-    (``on_error`` added to the message)."""
+    """The app for one command, its write pool open, closed after it; a DreamError ends the
+    command with exit 1 (``on_error`` added to the message)."""
     dream = dream_for(service)
     try:
-        yield dream
+        yield dream.open(analytics=False)
     except DreamError as exc:
         err.print(f"[red]error:[/red] {exc}{on_error}")
         raise typer.Exit(1) from None
