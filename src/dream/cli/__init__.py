@@ -8,6 +8,7 @@ installed, and otherwise answer with the line that installs it.
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from dream.cli import ingest, query
 from dream.cli.output import SERVER_INSTALL, err
@@ -31,11 +32,11 @@ def _missing_server(name: str, missing: str) -> None:
 
     def command() -> None:
         err.print(f"[red]error:[/red] `dream {name}` is part of the server, which this install"
-                  f" does not have ({missing} is missing): {SERVER_INSTALL}")  # fmt: skip
+                  f" does not have ({missing} is missing): {escape(SERVER_INSTALL)}")  # fmt: skip
         raise typer.Exit(2)
 
     settings = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True},
-                "help": f"(server) Needs {SERVER_INSTALL}."}  # fmt: skip
+                "help": f"(server) Needs {escape(SERVER_INSTALL)}."}  # fmt: skip
     app.command(name, **settings)(command)  # type: ignore[arg-type]  # its options go unread
 
 
