@@ -1,6 +1,7 @@
 # One image for every Dream process; the command chooses: `api`, `worker`, `migrate`, `replay`.
 # Dependencies come from requirements.lock (hashes pinned), so a rebuild installs the same bits;
-# the lock holds the `export` extra too (pyarrow: /v1/export?format=parquet), see `make lock`.
+# the lock holds the `server` extra (the base distribution is only the collector's) and `export`
+# (pyarrow: /v1/export?format=parquet), see `make lock`.
 
 FROM python:3.11.11-slim-bookworm AS build
 # DREAM_REQUIRE_SPEEDUPS: the parsers' C accelerator must build here (setup.py), never fall back.

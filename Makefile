@@ -9,6 +9,7 @@ DREAM  := $(VENV)/bin/dream
 install: $(VENV)/.installed
 
 # setup.py builds the parsers' C accelerator in place (src/dream/parsing/_speedups.*.so).
+# The `dev` extra includes `server`: the base distribution is only the collector's.
 $(VENV)/.installed: pyproject.toml setup.py src/dream/parsing/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -50,11 +51,12 @@ docker-up:
 docker-down:
 	docker compose down
 
-## Re-pin the image's dependencies after changing pyproject.toml (with the `export` extra:
-## the image answers Parquet exports).
+## Re-pin the image's dependencies after changing pyproject.toml: the `server` extra (the base
+## install is only the collector's) and `export` (the image answers Parquet exports).
 lock: install
-	$(VENV)/bin/uv pip compile pyproject.toml --extra export --generate-hashes --python-version 3.11 \
-		--python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra server --extra export --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet \
+		-o requirements.lock
 
 clean:
 	-$(PY) scripts/services.py down

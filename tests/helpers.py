@@ -108,7 +108,7 @@ def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
 
     from dream.app import Dream
 
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         with beside_a_worker(dream) as app, TestClient(app) as client:
             yield client, dream

@@ -19,7 +19,7 @@ from helpers import beside_a_worker, listing_with_absurd_pid, live_ps_aux, share
 
 @pytest.fixture
 def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
-    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05)).open()
     yield d
     d.close()
 
@@ -183,7 +183,7 @@ def test_unparseable_output_is_kept_as_failed_with_reason(
 
 
 def test_body_over_the_limit_is_413(database_url: str, tmp_path: Path) -> None:
-    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, max_snapshot_bytes=4096))
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, max_snapshot_bytes=4096)).open()
     app = create_app(dream, publisher=dream.publisher())
     with TestClient(app) as client:
         response = client.post("/v1/snapshots", json=snapshot_body("x" * 10_000))

@@ -50,7 +50,7 @@ def test_batches_are_cut_by_bytes(
         database_url=database_url, data_dir=tmp_path, batch_max_bytes=3 * MiB,
         store_raw=False, inline_max_bytes=16 * MiB, **kafka,  # type: ignore[arg-type]
     )  # fmt: skip
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         publisher = dream.publisher()
         for _ in range(10):
@@ -66,7 +66,7 @@ def test_batches_are_cut_by_bytes(
 def test_one_snapshot_larger_than_the_bound_still_makes_a_batch(
     database_url: str, tmp_path: Path
 ) -> None:
-    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_max_bytes=MiB // 2))
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_max_bytes=MiB // 2)).open()
     try:
         publisher = dream.publisher()
         for _ in range(2):

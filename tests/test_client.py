@@ -38,7 +38,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "notebook.ipynb"
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     ds.load(database_url)
-    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off"))
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off")).open()
     with TestClient(create_app(d, publisher=d.publisher())) as c:
         yield c
     d.close()
@@ -95,7 +95,7 @@ def test_processes_reads_past_ten_thousand_rows(database_url: str, tmp_path: Pat
         SnapshotWriter(PartitionManager()).write(
             conn, [ProcessedSnapshot(snap, "stored", format="ps-aux", processes=procs)]
         )
-    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off"))
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off")).open()
     try:
         with TestClient(create_app(d, publisher=d.publisher())) as api, warnings.catch_warnings():
             warnings.simplefilter("error", TruncatedWarning)  # the whole answer: nothing cut

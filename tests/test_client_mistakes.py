@@ -38,7 +38,7 @@ def database(module_database_url: str) -> str:
 @pytest.fixture(scope="module")
 def client(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     dream = Dream(Settings(database_url=database, data_dir=tmp_path_factory.mktemp("mistakes"),
-                           batch_wait_s=0.05))  # fmt: skip
+                           batch_wait_s=0.05)).open()  # fmt: skip
     with beside_a_worker(dream) as app, TestClient(app, raise_server_exceptions=False) as c:
         yield c
     dream.close()

@@ -38,7 +38,8 @@ def api_paths() -> set[str]:
     class _NoPublisher:
         def close(self) -> None: ...
 
-    api = create_app(Dream(Settings()), publisher=_NoPublisher())  # type: ignore[arg-type]
+    with Dream(Settings()).open(analytics=False) as dream:  # the keys' routes take its pool
+        api = create_app(dream, publisher=_NoPublisher())  # type: ignore[arg-type]
     return set(api.openapi()["paths"]) | {
         path for route in api.routes if (path := getattr(route, "path", None))
     }

@@ -21,7 +21,7 @@ ADMIN = "dream_a1a1a1a1a1a1_" + "A" * 43
 def dream(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dream]:
     d = Dream(Settings(database_url=module_database_url, data_dir=tmp_path_factory.mktemp("oa"),
                        auth="on", bootstrap_admin_key=ADMIN, max_snapshot_bytes=4096,
-                       rate_limits="query=1/h:2"))  # fmt: skip
+                       rate_limits="query=1/h:2")).open()  # fmt: skip
     d.bootstrap()
     yield d
     d.close()

@@ -39,7 +39,7 @@ def settings(database_url: str, kafka_bootstrap: str, kafka_names: dict, tmp_pat
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     app = create_app(dream, publisher=dream.publisher())
     with TestClient(app) as client:
         yield client
@@ -48,7 +48,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 class WorkerThread:
     def __init__(self, settings: Settings) -> None:
-        self.dream = Dream(settings)
+        self.dream = Dream(settings).open()
         self.worker: Worker = self.dream.worker()
         self.thread = threading.Thread(target=self.worker.run, daemon=True)
 
@@ -203,7 +203,7 @@ def test_a_worker_that_cannot_start_exits_with_a_clear_error(settings: Settings)
 
 def test_malformed_message_goes_to_the_dead_letter_topic(settings: Settings) -> None:
     url = settings.database_url.get_secret_value()
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     dream.publisher().close()  # creates the topics
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     producer.produce(settings.kafka_topic, key=b"eng-lab-01", value=b"{not json")

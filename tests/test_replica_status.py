@@ -20,7 +20,7 @@ def test_status_is_the_same_on_every_replica(
 ) -> None:
     settings = Settings(database_url=database_url, kafka_bootstrap=kafka_bootstrap,
                         kafka_partitions=1, data_dir=tmp_path, **kafka_names)  # fmt: skip
-    dreams = [Dream(settings) for _ in range(3)]  # two api replicas and a worker
+    dreams = [Dream(settings).open() for _ in range(3)]  # two api replicas and a worker
     a, b = (create_app(d, publisher=d.publisher()) for d in dreams[:2])
     try:
         with TestClient(a) as api_a, TestClient(b) as api_b:

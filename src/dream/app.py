@@ -32,8 +32,17 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+class NotOpenError(RuntimeError):
+    """The app was used before ``open()`` (or after ``close()``): a mistake in the caller."""
+
+
 class Dream:
-    """One Dream deployment as seen from one process."""
+    """One Dream deployment as seen from one process.
+
+    Nothing starts on construction or on attribute access: ``open()`` starts the database (the
+    embedded one when DREAM_DATABASE_URL is unset) and the pools this process uses, ``close()``
+    closes them; ``with Dream(settings).open() as dream:`` does both.
+    """
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -42,17 +51,51 @@ class Dream:
         self._analytics_db: Database | None = None
         self._direct: DirectTransport | None = None
 
+    def open(self, *, write: bool = True, analytics: bool = True) -> Dream:
+        """Start the database, then the ``write`` pool (ingestion, keys, the worker) and the
+        ``analytics`` pool (questions: their own connections, so slow questions never starve
+        ingestion). A command that connects once (status, migrate) opens neither; what is
+        already open stays. Returns the app, for ``with``."""
+        try:
+            if self._database_url is None:
+                self._database_url = self._start_database()
+            s = self.settings
+            if write and self._db is None:
+                db = Database(self._database_url, pool_size=s.db_pool_size)
+                db.open()
+                self._db = db
+            if analytics and self._analytics_db is None:
+                # Each statement cancelled after DREAM_QUERY_TIMEOUT_S.
+                pool = Database(self._database_url, pool_size=s.analytics_pool_size,
+                                name="dream-analytics", statement_timeout_s=s.query_timeout_s)  # fmt: skip
+                pool.open(report=False)
+                self._analytics_db = pool
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_database(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        from dream.storage.embedded import start_embedded_postgres
+
+        log.info("starting embedded PostgreSQL", pgdata=str(self.settings.embedded_pgdata))
+        # It stops when the last process using it exits, not on close(): others may share it.
+        return start_embedded_postgres(self.settings.embedded_pgdata)
+
+    def __enter__(self) -> Dream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @property
     def database_url(self) -> str:
-        """The configured database, or the embedded one (started on first use)."""
+        """The configured database, or the embedded one ``open()`` started."""
         if self._database_url is None:
-            if self.settings.database_url is not None:
-                self._database_url = self.settings.database_url.get_secret_value()
-            else:
-                from dream.storage.embedded import start_embedded_postgres
-
-                log.info("starting embedded PostgreSQL", pgdata=str(self.settings.embedded_pgdata))
-                self._database_url = start_embedded_postgres(self.settings.embedded_pgdata)
+            raise NotOpenError("Dream is not open: call open() first (with Dream(settings).open()"
+                               " as dream: ...)")  # fmt: skip
         return self._database_url
 
     def migrate(self) -> list[str]:
@@ -60,22 +103,18 @@ class Dream:
 
     @property
     def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.database_url, pool_size=self.settings.db_pool_size)
-            self._db.open()
-        return self._db
+        """The write pool: ingestion, keys, the worker."""
+        return self._pool(self._db, "write")
 
     @property
     def analytics_db(self) -> Database:
-        """The analytics pool: its own connections, so slow questions never starve ingestion,
-        key checks or status; each statement cancelled after DREAM_QUERY_TIMEOUT_S."""
-        if self._analytics_db is None:
-            s = self.settings
-            self._analytics_db = Database(self.database_url, pool_size=s.analytics_pool_size,
-                                          name="dream-analytics",
-                                          statement_timeout_s=s.query_timeout_s)  # fmt: skip
-            self._analytics_db.open(report=False)
-        return self._analytics_db
+        """The analytics pool (questions), so slow questions never starve ingestion."""
+        return self._pool(self._analytics_db, "analytics")
+
+    def _pool(self, db: Database | None, name: str) -> Database:
+        if db is None:
+            raise NotOpenError(f"Dream's {name} pool is not open: call open({name}=True) first")
+        return db
 
     def _direct_transport(self) -> DirectTransport:
         if self._direct is None:
@@ -175,6 +214,11 @@ class Dream:
             )
 
     def close(self) -> None:
+        """Close the pools; the app can be opened again. Clients made by ``publisher()`` and
+        ``source()`` are their caller's to close."""
+        self._direct = None
+        self._database_url = None
+        self.__dict__.pop("keys", None)  # its cache holds the write pool
         if self._analytics_db is not None:
             self._analytics_db.close()
             self._analytics_db = None

@@ -24,7 +24,7 @@ def rows(database_url: str) -> list[analytics_dataset.Row]:
 def dream(database_url: str, tmp_path: Path) -> Iterator[Dream]:
     # The dataset goes straight into the writer, not through the worker's PII scrubber, so
     # queries must not pseudonymize user names either (tests/security covers that path).
-    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, pii_mode="off"))
+    d = Dream(Settings(database_url=database_url, data_dir=tmp_path, pii_mode="off")).open()
     yield d
     d.close()
 

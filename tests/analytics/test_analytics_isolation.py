@@ -22,7 +22,7 @@ LISTING = "USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n"
 def test_slow_analytics_leave_ingestion_prompt_and_time_out_clearly(database_url: str,
                                                                      tmp_path: Path) -> None:  # fmt: skip
     dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off",
-                           query_timeout_s=3.0))  # fmt: skip
+                           query_timeout_s=3.0)).open()  # fmt: skip
     locker = psycopg.connect(database_url)
     release = threading.Timer(20, locker.close)  # a stuck query cannot hang the test forever
     release.start()
@@ -51,7 +51,7 @@ def test_slow_analytics_leave_ingestion_prompt_and_time_out_clearly(database_url
 
 def test_raw_fallback_reads_a_bounded_window(database_url: str, tmp_path: Path) -> None:
     dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="off",
-                           raw_window_max_days=7))  # fmt: skip
+                           raw_window_max_days=7)).open()  # fmt: skip
     try:
         with TestClient(create_app(dream, publisher=dream.publisher())) as client:
             wide = client.get("/v1/analytics/top-apps",

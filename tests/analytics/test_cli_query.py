@@ -37,7 +37,7 @@ def live_api(dream: Dream, rows: list[ds.Row]) -> Iterator[str]:
 def secured_api(database_url: str, tmp_path: Path, rows: list[ds.Row]) -> Iterator[tuple[str, str]]:
     """An api that wants keys, and the secret of a `query` key."""
     secured = Dream(Settings(database_url=database_url, data_dir=tmp_path, pii_mode="off",
-                             auth="on"))  # fmt: skip
+                             auth="on")).open()  # fmt: skip
     key = secured.keys.create("analyst", "query").secret
     try:
         for url in _serve(secured):

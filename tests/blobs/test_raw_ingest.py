@@ -132,7 +132,7 @@ def test_worker_refuses_a_foreign_bucket_even_if_a_message_names_one(
     from dream.app import Dream
     from dream.snapshots import Snapshot
 
-    dream = Dream(make_settings(database_url, tmp_path, s3_settings))
+    dream = Dream(make_settings(database_url, tmp_path, s3_settings)).open()
     try:
         snapshot = Snapshot.model_construct(
             snapshot_id=uuid.uuid4(), host="h", os="linux", os_version=None, user="u",

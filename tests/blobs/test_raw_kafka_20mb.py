@@ -54,7 +54,7 @@ def test_20_mb_output_travels_by_reference_and_comes_back_identical(
         **store_settings,
     )  # fmt: skip
     body = snapshot_body(output)
-    api_dream = Dream(settings)
+    api_dream = Dream(settings).open()
     app = create_app(api_dream, publisher=api_dream.publisher())
     with TestClient(app) as client:
         response = client.post("/v1/snapshots", content=json.dumps(body),
@@ -68,7 +68,7 @@ def test_20_mb_output_travels_by_reference_and_comes_back_identical(
         assert travelled["output"] is None
         assert travelled["raw"]["sha256"] == sha(raw) and travelled["raw"]["size"] == len(raw)
 
-        worker_dream = Dream(settings)
+        worker_dream = Dream(settings).open()
         worker = worker_dream.worker()
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()

@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 import dream.worker.processing as processing
-from dream.cli_raw import register
+from dream.cli.raw import gc, reprocess
 from dream.demo.listings import ps_aux_output
 from dream.errors import ParseError
 from helpers import direct_client, snapshot_body
@@ -111,8 +111,9 @@ def invoke(settings, *args: str):
     """The commands in this process (the monkeypatched parser applies). Logging is left as it
     is: configured onto CliRunner's stderr, it would write to a closed file afterwards."""
     app = typer.Typer()
-    register(app)
-    with mock.patch("dream.cli_raw.configure_logging"):
+    app.command()(reprocess)
+    app.command()(gc)
+    with mock.patch("dream.cli.wiring.configure_logging"):
         return CliRunner().invoke(app, list(args), env=settings_env(settings))
 
 
@@ -239,7 +240,7 @@ def test_interrupted_run_resumes_after_its_checkpoint(
         for body in bodies:
             settled(client, body["snapshot_id"])
 
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         reprocessor = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber, batch_size=2)
         calls = {"n": 0}

@@ -68,8 +68,8 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
         "failed": sample(names[3], status="failed"), "parse": sample(names[4], format="ps-aux"),
         "dlq": sample(names[5], reason="parse"),
     }  # fmt: skip
-    dream = Dream(settings)
-    worker_dream = Dream(settings)
+    dream = Dream(settings).open()
+    worker_dream = Dream(settings).open()
     worker = worker_dream.worker()
     metrics = MetricsServer(services.free_port(), host="127.0.0.1").start()
     thread = threading.Thread(target=worker.run, daemon=True)
@@ -131,7 +131,7 @@ def test_dream_serve_logs_one_trace_from_the_api_to_the_embedded_worker(
     logs = io.StringIO()
     configure_logging("json", "info", service="dream-test", file=logs)
     configure_tracing("dream-test")
-    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05)).open()
     body = snapshot_body(live_ps_aux())
     try:
         with beside_a_worker(dream) as app, TestClient(app) as client:
@@ -150,7 +150,7 @@ def test_dream_serve_logs_one_trace_from_the_api_to_the_embedded_worker(
 
 
 def test_request_id_is_echoed_and_generated(database_url: str, tmp_path: Path) -> None:
-    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path))
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path)).open()
     with TestClient(create_app(dream, publisher=dream.publisher())) as client:
         assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
         generated = client.get("/healthz", headers={"X-Request-ID": "bad id\twith tab"}).headers["x-request-id"]
@@ -165,7 +165,7 @@ def test_dream_status_reports_lag_and_counts(settings: Settings) -> None:
     env = {"DREAM_DATABASE_URL": settings.database_url.get_secret_value(),  # type: ignore[union-attr]
            "DREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
            "DREAM_KAFKA_TOPIC": settings.kafka_topic, "DREAM_KAFKA_GROUP": settings.kafka_group}  # fmt: skip
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     with TestClient(create_app(dream, publisher=dream.publisher())) as client:
         for _ in range(3):
             assert client.post("/v1/snapshots", json=snapshot_body(live_ps_aux())).status_code == 202

@@ -45,7 +45,7 @@ def in_process_api(env: dict[str, str], data_dir: Path, partitions: int) -> Iter
         kafka_partitions=partitions,
         data_dir=data_dir,
     )
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     try:
         with TestClient(create_app(dream, publisher=dream.publisher())) as client:
             yield client

@@ -216,7 +216,7 @@ def test_snapshot_over_the_message_limit_is_413_and_does_not_open_the_circuit(
         data_dir=tmp_path,
         **kafka_names,
     )
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     publisher = dream.publisher()
     huge = "x" * (1024 * 1024 + 1)  # within DREAM_MAX_SNAPSHOT_BYTES, over the broker's limit
     with TestClient(create_app(dream, publisher=publisher)) as api:

@@ -18,7 +18,7 @@ def test_direct_posts_fail_fast_while_the_database_is_down_and_recover(
     own_postgres, tmp_path: Path
 ) -> None:
     settings = Settings(database_url=own_postgres.url, data_dir=tmp_path, breaker_reset_s=1.0)
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     output = live_ps_aux()
     try:
         with TestClient(create_app(dream, publisher=dream.publisher())) as api:

@@ -32,7 +32,7 @@ def test_verified_keys_ingest_through_a_database_outage(own_postgres, kafka_boot
         kafka_partitions=1, data_dir=tmp_path, auth="on", rate_limits="",
         key_cache_s=CACHE_S,
     )  # fmt: skip
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     known = dream.keys.create("lab collectors", "ingest").secret
     other = dream.keys.create("law collectors", "ingest").secret  # never used before the outage
     try:

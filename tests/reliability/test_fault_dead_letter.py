@@ -42,7 +42,7 @@ def settings(
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     with TestClient(create_app(dream, publisher=dream.publisher())) as client:
         yield client
     dream.close()
@@ -75,7 +75,7 @@ def _dead_letters(settings: Settings, n: int) -> list:
 @contextmanager
 def running_worker(settings: Settings) -> Iterator[tuple[Worker, threading.Thread]]:
     """A worker of its own in a thread, stopped (and its consumer closed) afterwards."""
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     worker = dream.worker()
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -129,7 +129,7 @@ def test_malformed_message_lands_in_the_dead_letter_topic_and_the_rest_is_stored
     settings: Settings,
 ) -> None:
     url = settings.database_url.get_secret_value()
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     dream.publisher().close()  # creates the topics
     dream.close()
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
@@ -152,7 +152,7 @@ def test_snapshot_no_partition_can_hold_is_dead_lettered_and_the_worker_goes_on(
     """Year 1 at +14:00 is year 0 in UTC: produced behind the api's back, it must not stop
     the partition (it used to crash the worker on every restart)."""
     url = settings.database_url.get_secret_value()
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     dream.publisher().close()  # creates the topics
     dream.close()
     good = [snapshot_body(live_ps_aux(), host="law-pc-03") for _ in range(3)]

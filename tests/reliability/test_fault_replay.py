@@ -47,7 +47,7 @@ def test_replay_from_offset_and_since_fills_in_exactly_what_is_missing(
         kafka_partitions=3,
         data_dir=tmp_path,
     )
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     output = live_ps_aux()
     early, late = [], []
     with TestClient(create_app(dream, publisher=dream.publisher())) as api:

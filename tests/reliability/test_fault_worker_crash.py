@@ -44,7 +44,7 @@ def test_worker_killed_mid_transaction_then_restarted_stores_each_snapshot_once(
         kafka_partitions=3,
         data_dir=tmp_path,
     )
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     output = live_ps_aux()
     ids: set[str] = set()
     with TestClient(create_app(dream, publisher=dream.publisher())) as api:

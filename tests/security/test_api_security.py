@@ -26,7 +26,7 @@ def make_dream(database_url: str, tmp_path: Path, **overrides: object) -> Dream:
     settings = Settings(database_url=database_url, data_dir=tmp_path, auth="on",
                         bootstrap_admin_key=ADMIN_TOKEN, batch_wait_s=0.05,
                         **overrides)  # type: ignore[arg-type]  # fmt: skip
-    dream = Dream(settings)
+    dream = Dream(settings).open()
     dream.bootstrap()
     return dream
 

@@ -32,7 +32,7 @@ def client(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -
     url = make_conninfo(postgres_server_url, dbname=name)
     migrate(url)
     dream = Dream(Settings(database_url=url, data_dir=tmp_path_factory.mktemp("fuzz"), auth="on",
-                           bootstrap_admin_key=ADMIN, rate_limits=""))  # fmt: skip
+                           bootstrap_admin_key=ADMIN, rate_limits="")).open()  # fmt: skip
     dream.bootstrap()
     with TestClient(create_app(dream, publisher=dream.publisher()),
                     headers={"Authorization": f"Bearer {ADMIN}"}) as c:  # fmt: skip

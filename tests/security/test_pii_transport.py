@@ -69,8 +69,8 @@ def kafka_settings(database_url: str, kafka_bootstrap: str, kafka_names: dict,
 
 @contextmanager
 def _kafka_api_and_worker(settings: Settings) -> Iterator[TestClient]:
-    dream = Dream(settings)
-    worker = Dream(settings).worker()
+    dream = Dream(settings).open()
+    worker = Dream(settings).open().worker()
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
@@ -123,7 +123,7 @@ def test_a_pending_snapshot_shows_no_clear_user_in_direct_mode(database_url: str
                                                                tmp_path: Path) -> None:  # fmt: skip
     """Direct mode's queue is the snapshots table: a pending row must hold what a stored one
     may, nothing more (the raw output is in the blob store)."""
-    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05))
+    dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05)).open()
     body = snapshot_body(SECRET_LISTING, user="jdoe", command="ps aux --user jdoe")
     with TestClient(create_app(dream, publisher=dream.publisher())) as client:  # no worker
         assert client.post("/v1/snapshots", json=body).status_code == 202
@@ -143,7 +143,7 @@ def test_without_raw_storage_the_output_leaves_the_blob_store_once_stored(
     """DREAM_STORE_RAW=false: the blob store only carries the output to the worker."""
     blobs = tmp_path / "blobs"
     dream = Dream(Settings(database_url=database_url, data_dir=tmp_path, store_raw=False,
-                           blob_dir=blobs))  # fmt: skip
+                           blob_dir=blobs)).open()  # fmt: skip
     body = snapshot_body(SECRET_LISTING, user="jdoe")
     with TestClient(create_app(dream, publisher=dream.publisher())) as client:
         assert client.post("/v1/snapshots", json=body).status_code == 202

@@ -20,6 +20,17 @@ from dream.storage.queries import query
 log = structlog.get_logger(__name__)
 
 
+def snapshot_counts(database_url: str, connect_timeout_s: float = 5.0) -> dict[str, Any]:
+    """Snapshots stored, pending and failed, and the last stored time, over a connection of its
+    own (``dream status`` must answer quickly when the database is away, not wait for a pool)."""
+    with storage_errors(), psycopg.connect(
+        database_url, connect_timeout=round(connect_timeout_s), row_factory=dict_row
+    ) as conn:
+        row = conn.execute(query("snapshot_counts")).fetchone()
+    assert row is not None
+    return dict(row)
+
+
 def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot's columns as named query parameters."""
     params = {

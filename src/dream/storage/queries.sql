@@ -90,6 +90,15 @@ WHERE p.relname = 'processes'
 -- name: ping
 SELECT 1
 
+-- name: snapshot_counts
+-- What `dream status` reports of the snapshots: how many stored, pending and failed, and when
+-- the last was stored.
+SELECT count(*) FILTER (WHERE status = 'stored') AS stored,
+       count(*) FILTER (WHERE status = 'pending') AS pending,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       max(stored_at) AS last_stored_at
+FROM snapshots
+
 -- name: get_snapshot_raw
 -- Where a snapshot's raw output is: a blob reference, or (rows from before 0004, pending rows of
 -- the direct pipeline) the text itself.

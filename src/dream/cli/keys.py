@@ -9,18 +9,15 @@ from rich.console import Console
 from rich.table import Table
 
 from dream.app import Dream
-from dream.logs import configure_logging
+from dream.cli.wiring import dream_for
 from dream.security.keys import ROLES, Role
-from dream.settings import Settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 out = Console()
 
 
 def _dream() -> Dream:
-    settings = Settings()
-    configure_logging(settings.log_format, "warning", service="dream-keys")
-    dream = Dream(settings)
+    dream = dream_for("dream-keys", log_level="warning").open(analytics=False)
     dream.migrate()
     return dream
 

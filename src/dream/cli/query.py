@@ -1,5 +1,6 @@
 """``dream query NAME``: each question of the registry asked of a Dream api (through
-``dream.client.Client``) as a rich table, or ``--json`` / ``--csv``; and ``dream prune-raw``."""
+``dream.client.Client``) as a rich table, or ``--json`` / ``--csv``. Runs on a collector-only
+install: it needs the client, not the server."""
 
 from __future__ import annotations
 
@@ -160,36 +161,3 @@ def _command(question: Question[Any]) -> Callable[..., None]:
 
 for _question in QUESTIONS:
     query_app.command(_question.name, help=_question.summary)(_command(_question))
-
-
-def prune_raw(
-    days: Annotated[
-        int | None,
-        typer.Option(help="Keep this many days of raw rows (default: DREAM_RAW_RETENTION_DAYS)."),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Only say what would be dropped.")] = False,
-) -> None:
-    """Drop raw process partitions (whole months) older than the retention; rollups stay."""
-    import psycopg
-
-    from dream.storage.retention import prune_raw as prune
-    from dream.app import Dream
-    from dream.settings import Settings
-
-    settings = Settings()
-    days = days if days is not None else settings.raw_retention_days
-    if days is None or days < 1:
-        err.print("[red]error:[/red] give --days N or set DREAM_RAW_RETENTION_DAYS (N ≥ 1)")
-        raise typer.Exit(2)
-    dream = Dream(settings)
-    try:
-        dream.migrate()
-        with psycopg.connect(dream.database_url, autocommit=True) as conn:
-            result = prune(conn, days, dry_run=dry_run)
-    finally:
-        dream.close()
-    verb = "would drop" if dry_run else "dropped"
-    err.print(
-        f"cutoff {result.cutoff.isoformat()}: {verb} {len(result.dropped)} partition(s)"
-        f" {', '.join(result.dropped) or ''}; kept {len(result.kept)}"
-    )

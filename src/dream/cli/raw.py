@@ -3,48 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dream.app import Dream
-from dream.errors import DreamError
-from dream.logs import configure_logging
-from dream.settings import Settings
-
-err = Console(stderr=True)
-
-
-@contextmanager
-def _dream(service: str, on_error: str = "") -> Iterator[Dream]:
-    """The app for one command, closed after it; a DreamError ends the command with exit 1
-    (``on_error`` added to the message)."""
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level, service=service)
-    dream = Dream(settings)
-    try:
-        yield dream
-    except DreamError as exc:
-        err.print(f"[red]error:[/red] {exc}{on_error}")
-        raise typer.Exit(1) from None
-    finally:
-        dream.close()
-
-
-def _time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        err.print(f"[red]error:[/red] {option} {value!r} is not an ISO 8601 time")
-        raise typer.Exit(2) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+from dream.cli.output import err, parse_time
+from dream.cli.wiring import running
 
 
 def reprocess(
@@ -69,8 +34,8 @@ def reprocess(
     atomically, rollups kept consistent. Resumable (same filters) and idempotent."""
     from dream.reprocess import Filters, Reprocessor
 
-    filters = Filters(_time(since, "--since"), _time(until, "--until"), format, failed_only)
-    with _dream("dream-reprocess", " (run the same command again to resume)") as dream:
+    filters = Filters(parse_time(since, "--since"), parse_time(until, "--until"), format, failed_only)
+    with running("dream-reprocess", " (run the same command again to resume)") as dream:
         if not dream.settings.store_raw:
             err.print("[red]error:[/red] DREAM_STORE_RAW=false: no raw outputs are kept, so there"
                       " is nothing to re-parse from")  # fmt: skip
@@ -98,7 +63,7 @@ def gc(
     """Remove raw outputs older than the retention from the blob store (parsed rows stay)."""
     from dream.blobs.gc import collect_garbage
 
-    with _dream("dream-gc") as dream:
+    with running("dream-gc") as dream:
         retention = days or dream.settings.raw_retention_days
         if retention is None:
             err.print("[red]error:[/red] give --days or set DREAM_RAW_RETENTION_DAYS")
@@ -106,8 +71,3 @@ def gc(
         dream.migrate()
         result = collect_garbage(dream.db, dream.raw_outputs, retention, dry_run=dry_run)
     print(json.dumps(result.as_dict()))
-
-
-def register(app: typer.Typer) -> None:
-    app.command("reprocess")(reprocess)
-    app.command("gc")(gc)
