@@ -10,6 +10,7 @@ import structlog
 from typing import TYPE_CHECKING
 
 from dream.errors import ConfigurationError
+from dream.observability.sensors import Sensor, sensor_for
 from dream.transport.base import Publisher, Source
 from dream.transport.direct import DirectTransport
 from dream.settings import Settings
@@ -62,7 +63,7 @@ class Dream:
     def db(self) -> Database:
         if self._db is None:
             self._db = Database(self.database_url, pool_size=self.settings.db_pool_size)
-            self._db.open()
+            self._db.open(sensor=self.sensor)
         return self._db
 
     @property
@@ -74,7 +75,7 @@ class Dream:
             self._analytics_db = Database(self.database_url, pool_size=s.analytics_pool_size,
                                           name="dream-analytics",
                                           statement_timeout_s=s.query_timeout_s)  # fmt: skip
-            self._analytics_db.open(report=False)
+            self._analytics_db.open()
         return self._analytics_db
 
     def _direct_transport(self) -> DirectTransport:
@@ -93,7 +94,7 @@ class Dream:
         from dream.transport.kafka.publisher import KafkaPublisher
 
         ensure_topics(self.settings)
-        return KafkaPublisher(self.settings)
+        return KafkaPublisher(self.settings, self.sensor)
 
     def source(self) -> Source:
         if self.settings.transport == "direct":
@@ -102,7 +103,7 @@ class Dream:
         from dream.transport.kafka.source import KafkaSource
 
         ensure_topics(self.settings)
-        return KafkaSource(self.settings)
+        return KafkaSource(self.settings, self.sensor)
 
     def worker(self, source: Source | None = None) -> Worker:
         return Worker(
@@ -115,9 +116,14 @@ class Dream:
             writer=SnapshotWriter(PartitionManager(self.clock_window)),
             scrubber=self.scrubber,
             raw=self.raw_outputs,
-            telemetry=self.settings.telemetry == "on",
+            sensor=self.sensor,
             progress=Progress(self.settings.worker_stuck_after_s),
         )
+
+    @cached_property
+    def sensor(self) -> Sensor:
+        """What telemetry sees (DREAM_TELEMETRY): Prometheus and spans, or nothing."""
+        return sensor_for(self.settings.telemetry)
 
     @cached_property
     def clock_window(self) -> ClockWindow:
