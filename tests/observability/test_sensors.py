@@ -140,3 +140,40 @@ def test_the_hot_paths_report_through_a_sensor_only() -> None:
                     if name == "telemetry":
                         offences.append(f"{path.name}:{node.lineno}: branches on telemetry")
     assert offences == []
+
+
+def test_the_tracing_sensor_hangs_the_workers_spans_from_the_delivered_trace() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from dream.observability.tracing import configure_tracing, inject_headers, tracer
+
+    configure_tracing("dream-test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    with tracer().start_as_current_span("POST /v1/snapshots") as request:
+        headers = inject_headers()  # what the delivery carries to the worker
+    api_trace = request.get_span_context().trace_id
+
+    sensor = TracingSensor()
+    snapshot_id = uuid.uuid4()
+    with sensor.parsing(snapshot_id, headers) as notes:
+        notes("ps-aux", 12)
+    sensor.on_batch_written(1, 0.05)
+    sensor.on_snapshot_stored("stored", "ps-aux", headers, {"snapshot_id": str(snapshot_id)})
+    spans.shutdown()
+
+    by_name = {s.name: s for s in spans.get_finished_spans()}
+    parse, write, stored = (by_name[n] for n in ("parse snapshot", "write batch", "snapshot stored"))
+    assert parse.context is not None and stored.context is not None
+    assert parse.context.trace_id == stored.context.trace_id == api_trace
+    assert dict(parse.attributes or {}) == {
+        "dream.snapshot_id": str(snapshot_id), "dream.format": "ps-aux", "dream.processes": 12
+    }  # fmt: skip
+    assert write.attributes == {"dream.snapshots": 1}
+    assert write.end_time is not None and write.start_time is not None
+    assert abs((write.end_time - write.start_time) / 1e9 - 0.05) < 0.001
