@@ -10,6 +10,7 @@ import structlog
 from typing import TYPE_CHECKING
 
 from dream.errors import ConfigurationError
+from dream.observability.sensors import Sensor, sensor_for
 from dream.transport.base import Publisher, Source
 from dream.transport.direct import DirectTransport
 from dream.settings import Settings
@@ -62,13 +63,13 @@ class Dream:
             s = self.settings
             if write and self._db is None:
                 db = Database(self._database_url, pool_size=s.db_pool_size)
-                db.open()
+                db.open(sensor=self.sensor)
                 self._db = db
             if analytics and self._analytics_db is None:
                 # Each statement cancelled after DREAM_QUERY_TIMEOUT_S.
                 pool = Database(self._database_url, pool_size=s.analytics_pool_size,
                                 name="dream-analytics", statement_timeout_s=s.query_timeout_s)  # fmt: skip
-                pool.open(report=False)
+                pool.open()
                 self._analytics_db = pool
         except BaseException:
             self.close()
@@ -132,7 +133,7 @@ class Dream:
         from dream.transport.kafka.publisher import KafkaPublisher
 
         ensure_topics(self.settings)
-        return KafkaPublisher(self.settings)
+        return KafkaPublisher(self.settings, self.sensor)
 
     def source(self) -> Source:
         if self.settings.transport == "direct":
@@ -141,7 +142,7 @@ class Dream:
         from dream.transport.kafka.source import KafkaSource
 
         ensure_topics(self.settings)
-        return KafkaSource(self.settings)
+        return KafkaSource(self.settings, self.sensor)
 
     def worker(self, source: Source | None = None) -> Worker:
         return Worker(
@@ -154,9 +155,14 @@ class Dream:
             writer=SnapshotWriter(PartitionManager(self.clock_window)),
             scrubber=self.scrubber,
             raw=self.raw_outputs,
-            telemetry=self.settings.telemetry == "on",
+            sensor=self.sensor,
             progress=Progress(self.settings.worker_stuck_after_s),
         )
+
+    @cached_property
+    def sensor(self) -> Sensor:
+        """What telemetry sees (DREAM_TELEMETRY): Prometheus and spans, or nothing."""
+        return sensor_for(self.settings.telemetry)
 
     @cached_property
     def clock_window(self) -> ClockWindow:

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
 
     # Transport
+    transport: Literal["kafka", "direct"] = Field(
+        default="direct",
+        description="kafka: a topic and a consumer group (needs kafka_bootstrap); direct:"
+        " PostgreSQL is the queue (one process). Unset: kafka when kafka_bootstrap is set.",
+    )
     kafka_bootstrap: str | None = Field(
         default=None, description="Kafka bootstrap servers; unset → in-process direct pipeline."
     )
@@ -205,8 +210,8 @@ class Settings(BaseSettings):
 
     telemetry: Literal["on", "off"] = Field(
         default="on",
-        description="Request metrics and spans, per-snapshot spans and log lines (off: only for"
-        " measuring their cost).",
+        description="Prometheus metrics, request and per-snapshot spans, per-snapshot log lines"
+        " (observability/sensors.py; off: a null sensor, only for measuring their cost).",
     )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
@@ -238,9 +243,22 @@ class Settings(BaseSettings):
             config["ssl.ca.location"] = self.kafka_ssl_ca_location
         return config
 
-    @property
-    def transport(self) -> Literal["kafka", "direct"]:
-        return "kafka" if self.kafka_bootstrap else "direct"
+    @model_validator(mode="before")
+    @classmethod
+    def _transport_follows_bootstrap(cls, data: Any) -> Any:
+        """No DREAM_TRANSPORT: Kafka exactly when brokers are named (as before it existed)."""
+        if isinstance(data, dict) and not data.get("transport"):  # unset or empty
+            return {**data, "transport": "kafka" if data.get("kafka_bootstrap") else "direct"}
+        return data
+
+    @model_validator(mode="after")
+    def _kafka_needs_brokers(self) -> Settings:
+        if self.transport == "kafka" and not self.kafka_bootstrap:
+            raise ValueError(
+                "DREAM_TRANSPORT=kafka needs DREAM_KAFKA_BOOTSTRAP (the brokers, host:port,...);"
+                " set it, or choose DREAM_TRANSPORT=direct"
+            )
+        return self
 
     @cached_property
     def embedded_pgdata(self) -> Path:

@@ -83,7 +83,7 @@ def test_past_rebalance_wait_the_lane_is_given_up_and_its_new_owner_stores_nothi
         wait_for(lambda: ("workers", kept) in broker.committed, what="the kept lane acknowledged")
         # The revoked lane was not acknowledged on the new owner's behalf: it reads it again.
         assert ("workers", gone) not in broker.committed
-        second = Worker(newcomer, db, batch_size=10, batch_wait_s=0.05, telemetry=False)
+        second = Worker(newcomer, db, batch_size=10, batch_wait_s=0.05)
         second.run_once()
         assert (second.totals.snapshots, second.totals.skipped) == (0, 4)
         assert broker.committed[("workers", gone)] == 4

@@ -42,7 +42,7 @@ def publish(broker: MemoryBroker, output: str, host: str = "eng-lab-04") -> Snap
 def new_worker(broker: MemoryBroker, db: Database, **options: object) -> Worker:
     """A worker as `dream worker` runs it, minus the blob store, with short waits."""
     defaults: dict[str, object] = {"batch_size": 10, "batch_wait_s": 0.05, "max_backoff_s": 0.2,
-                                   "connect_timeout_s": 0.5, "telemetry": False}  # fmt: skip
+                                   "connect_timeout_s": 0.5}  # fmt: skip
     return Worker(MemorySource(broker), db, **(defaults | options))  # type: ignore[arg-type]
 
 

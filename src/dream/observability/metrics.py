@@ -35,6 +35,11 @@ CLOCK_SKEW = Histogram(
 PRODUCE_ERRORS = Counter(
     "dream_produce_errors_total", "Snapshots the pipeline refused or failed to take.", ["reason"]
 )
+RECEIPTS_DROPPED = Counter(
+    "dream_receipts_dropped_total",
+    "Receipts of accepted snapshots not recorded (queue full or database away); those snapshots"
+    " may answer 404 on other replicas until stored.",
+)
 CIRCUIT_STATE = Gauge(
     "dream_circuit_breaker_state", "Producer circuit breaker: 0 closed, 1 half-open, 2 open."
 )

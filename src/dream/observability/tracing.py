@@ -16,6 +16,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+# A delivery's trace context: W3C ``traceparent`` (and friends) as message headers.
+TraceHeaders = list[tuple[str, bytes]]
+
 _configured = False
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -12,7 +11,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 import structlog
 
-from dream.observability.metrics import DB_POOL_CONNECTIONS
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.snapshots import RawRef, Snapshot
 from dream.storage.errors import storage_errors
 from dream.storage.queries import query
@@ -99,17 +98,10 @@ class Database:
             check=ConnectionPool.check_connection,
         )
 
-    def open(self, wait_s: float = 30.0, *, report: bool = True) -> None:
+    def open(self, wait_s: float = 30.0, *, sensor: Sensor = NULL_SENSOR) -> None:
+        """Open the pool; ``sensor`` watches its connections (the ingestion pool's only)."""
         self.pool.open(wait=True, timeout=wait_s)
-        if not report:
-            return
-        # Read at scrape time; the last pool opened in a process is the one reported.
-        for state, stat in (("size", "pool_size"), ("idle", "pool_available"),
-                            ("waiting", "requests_waiting")):  # fmt: skip
-            DB_POOL_CONNECTIONS.labels(state).set_function(self._pool_stat(stat))
-
-    def _pool_stat(self, name: str) -> Callable[[], float]:
-        return lambda: float(self.pool.get_stats().get(name, 0))
+        sensor.watch_pool(self.pool.get_stats)
 
     def close(self) -> None:
         self.pool.close()

@@ -16,10 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dream.observability.tracing import TraceHeaders as TraceHeaders  # a delivery's context
 from dream.snapshots import Snapshot
-
-# W3C trace-context headers (``traceparent``...), as Kafka message headers carry them.
-TraceHeaders = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True, order=True)

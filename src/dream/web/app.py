@@ -41,7 +41,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     """
     settings = dream.settings
     # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
-    receipts = Receipts(dream.db) if settings.transport == "kafka" else None
+    receipts = Receipts(dream.db, sensor=dream.sensor) if settings.transport == "kafka" else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +60,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
     )
-    install_http_metrics(app, enabled=settings.telemetry == "on")  # and GET /metrics
+    install_http_metrics(app, dream.sensor, enabled=settings.telemetry == "on")  # and GET /metrics
     install_problems(app)  # DreamError -> status, body, Retry-After (web/errors.py)
     install_validation_handler(app)
     install_method_not_allowed(app)
@@ -86,7 +86,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         return Analytics.of(dream.analytics_db.pool, settings.raw_window_max_days)
 
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
-                    settings.transport)  # fmt: skip
+                    settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, ingest=may_ingest, query=may_query))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))

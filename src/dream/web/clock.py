@@ -18,7 +18,7 @@ import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
-from dream.observability.metrics import CLOCK_SKEW
+from dream.observability.sensors import Sensor
 from dream.snapshots import ClockWindow, SnapshotIn
 
 log = structlog.get_logger(__name__)
@@ -42,7 +42,9 @@ def check_collected_at(incoming: SnapshotIn, window: ClockWindow, now: datetime)
         )
 
 
-def observe_agent_clock(request: Request, host: str, now: datetime) -> float | None:
+def observe_agent_clock(
+    request: Request, host: str, now: datetime, sensor: Sensor
+) -> float | None:
     """The sender's clock (its ``Date`` header) minus ours, in seconds; None without one."""
     sent = request.headers.get("date")
     if not sent:
@@ -54,7 +56,7 @@ def observe_agent_clock(request: Request, host: str, now: datetime) -> float | N
     if agent.tzinfo is None:  # "-0000": UTC, origin unknown
         agent = agent.replace(tzinfo=UTC)
     skew = (agent - now).total_seconds()
-    CLOCK_SKEW.observe(abs(skew))
+    sensor.on_clock_skew(skew)
     if abs(skew) >= _LOG_SKEW_S:
         log.warning("agent clock skewed", host=host, skew_s=round(skew))
     return skew

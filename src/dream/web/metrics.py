@@ -1,5 +1,5 @@
-"""The api's ``/metrics`` endpoint, and a middleware giving each request its latency metric,
-its span (the root of the snapshot's trace) and a request id bound into every log line."""
+"""The api's ``/metrics`` endpoint, and a middleware reporting each request to the sensor,
+giving it its span (the root of the snapshot's trace) and a request id bound into every log line."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dream.observability.metrics import HTTP_REQUEST_SECONDS
+from dream.observability.sensors import Sensor
 from dream.observability.tracing import tracer
 
 
 class HttpMetricsMiddleware:
-    """Observes each request's latency, labelled by route template, method and status.
+    """Reports each request's latency to ``sensor``, by route template, method and status.
 
     Plain ASGI (not BaseHTTPMiddleware): cheaper, and the router's ``scope["route"]`` is visible
     here afterwards, so paths are labelled by template (``/v1/snapshots/{snapshot_id}``) and
     the label set stays bounded.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, sensor: Sensor) -> None:
         self.app = app
+        self.sensor = sensor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,9 +59,7 @@ class HttpMetricsMiddleware:
                 span.update_name(f"{method} {template}")
                 span.set_attribute("http.route", template)
                 span.set_attribute("http.response.status_code", status)
-                HTTP_REQUEST_SECONDS.labels(template, method, str(status)).observe(
-                    time.perf_counter() - started
-                )
+                self.sensor.on_request(template, method, status, time.perf_counter() - started)
 
 
 def _request_id(scope: Scope) -> str:
@@ -73,9 +72,10 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def install_http_metrics(app: FastAPI, enabled: bool = True) -> None:
+def install_http_metrics(app: FastAPI, sensor: Sensor, *, enabled: bool = True) -> None:
+    """``GET /metrics``, and (``enabled``) the middleware: request ids, spans, the sensor."""
     if enabled:
-        app.add_middleware(HttpMetricsMiddleware)
+        app.add_middleware(HttpMetricsMiddleware, sensor=sensor)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -16,19 +16,13 @@ import uuid
 from datetime import datetime
 
 import structlog
-from prometheus_client import Counter
 
 from dream.errors import StorageError
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.storage.database import Database
 from dream.storage.errors import storage_errors
 
 log = structlog.get_logger(__name__)
-
-RECEIPTS_DROPPED = Counter(
-    "dream_receipts_dropped_total",
-    "Receipts of accepted snapshots not recorded (queue full or database away); those snapshots"
-    " may answer 404 on other replicas until stored.",
-)
 
 _INSERT = """
 INSERT INTO snapshot_receipts (snapshot_id, received_at, host)
@@ -43,9 +37,16 @@ class Receipts:
     """A bounded queue of receipts and the thread that writes them every ``flush_s``."""
 
     def __init__(
-        self, db: Database, *, flush_s: float = 0.2, capacity: int = 100_000, batch: int = 5000
+        self,
+        db: Database,
+        *,
+        flush_s: float = 0.2,
+        capacity: int = 100_000,
+        batch: int = 5000,
+        sensor: Sensor = NULL_SENSOR,
     ) -> None:
         self.db = db
+        self.sensor = sensor
         self.flush_s = flush_s
         self._batch = batch
         self._queue: queue.Queue[tuple[uuid.UUID, datetime, str]] = queue.Queue(capacity)
@@ -61,7 +62,7 @@ class Receipts:
         try:
             self._queue.put_nowait((snapshot_id, received_at, host))
         except queue.Full:
-            RECEIPTS_DROPPED.inc()
+            self.sensor.on_receipts_dropped(1)
 
     def known(self, snapshot_id: uuid.UUID) -> bool:
         """Some replica accepted ``snapshot_id`` (raises StorageError while the database is away)."""
@@ -90,7 +91,7 @@ class Receipts:
                 if self._flushes % 1000 == 1:
                     conn.execute(_PRUNE)
         except StorageError as exc:  # receipts are a convenience: dropped, counted
-            RECEIPTS_DROPPED.inc(len(items))
+            self.sensor.on_receipts_dropped(len(items))
             log.warning("could not record receipts", count=len(items), error=str(exc))
 
     def close(self) -> None:

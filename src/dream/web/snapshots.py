@@ -18,7 +18,7 @@ from fastapi.params import Depends
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dream.observability.metrics import SNAPSHOT_INGESTED_BYTES, SNAPSHOTS_INGESTED
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
@@ -45,13 +45,14 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2c1e-8d3b-4c51-9a59-6d2f0d6c7e11")
 
 @dataclass(frozen=True)
 class Intake:
-    """What a post is held to (from the settings): body size and time, the clock window, and
-    the transport's name (the ingestion metric's label)."""
+    """What a post is held to (from the settings): body size and time, the clock window; the
+    transport's name and the sensor each accepted snapshot is reported to."""
 
     max_bytes: int
     body_timeout_s: float
     clock_window: ClockWindow
     transport: str
+    sensor: Sensor = NULL_SENSOR
 
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
@@ -178,13 +179,12 @@ def snapshots_router(
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             received_at = datetime.now(UTC)
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
-            observe_agent_clock(request, incoming.host, received_at)
+            observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
             snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
             snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
-        SNAPSHOTS_INGESTED.labels(intake.transport).inc()
-        SNAPSHOT_INGESTED_BYTES.inc(snapshot.output_bytes)
+        intake.sensor.on_snapshot_accepted(intake.transport, snapshot.output_bytes)
         recent.add(snapshot.snapshot_id)
         if receipts is not None:
             receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)

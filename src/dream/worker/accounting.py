@@ -1,5 +1,5 @@
-"""What the worker counts once a batch is stored: its totals, the metrics, one log line per
-snapshot inside that snapshot's trace (grep a trace id to follow it api → worker)."""
+"""What the worker counts once a batch is stored: its totals, and what it tells its sensor
+(per batch, and per snapshot stored for the first time, with its trace and log details)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from dream.observability.metrics import (
-    BATCH_SNAPSHOTS,
-    PARSE_FAILURES,
-    ROWS_WRITTEN,
-    SNAPSHOTS_STORED,
-)
-from dream.observability.tracing import tracer
+from dream.observability.sensors import Sensor
 from dream.parsing.detect import format_from_command
 from dream.storage.writer import ProcessedSnapshot, WriteSummary
 from dream.transport.base import Batch
@@ -40,33 +34,31 @@ class WorkerTotals:
         self.failed_snapshots += sum(1 for p in processed if p.status == "failed")
 
 
-def observe(batch: Batch, processed: list[ProcessedSnapshot], s: WriteSummary) -> None:
-    """Metrics and the per-snapshot log lines of a stored batch (with telemetry on)."""
-    BATCH_SNAPSHOTS.observe(len(batch.deliveries))
-    ROWS_WRITTEN.inc(s.process_rows)
+def observe(
+    sensor: Sensor, batch: Batch, processed: list[ProcessedSnapshot], s: WriteSummary
+) -> None:
+    """Tells ``sensor`` about a stored batch and each snapshot it made final."""
+    sensor.on_batch_stored(len(batch.deliveries), s.process_rows)
     contexts = trace_contexts(batch)
     positions = {d.snapshot.snapshot_id: d.position for d in batch.deliveries}
     for item in processed:
         snapshot = item.snapshot
         if snapshot.snapshot_id not in s.written_ids:
             continue  # a replay: already counted when it was first stored
-        SNAPSHOTS_STORED.labels(item.status).inc()
-        if item.status == "failed":
-            PARSE_FAILURES.labels(format_from_command(snapshot.command) or "unknown").inc()
-        with tracer().start_as_current_span(
-            "snapshot stored", context=contexts.get(snapshot.snapshot_id)
-        ):
-            at = positions.get(snapshot.snapshot_id)
-            log.info(
-                "snapshot stored",
-                snapshot_id=str(snapshot.snapshot_id),
-                host=snapshot.host,
-                status=item.status,
-                processes=len(item.processes),
+        at = positions.get(snapshot.snapshot_id)
+        sensor.on_snapshot_stored(
+            item.status,
+            format_from_command(snapshot.command),
+            contexts.get(snapshot.snapshot_id),
+            {
+                "snapshot_id": str(snapshot.snapshot_id),
+                "host": snapshot.host,
+                "processes": len(item.processes),
                 **({"error": item.error} if item.error else {}),
                 **({"topic": at.lane.name, "partition": at.lane.index, "offset": at.offset}
                    if at is not None and at.offset is not None else {}),
-            )  # fmt: skip
+            },
+        )  # fmt: skip
     log.debug(
         "batch stored",
         snapshots=len(batch.deliveries),

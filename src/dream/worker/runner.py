@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import structlog
 
 from dream.blobs.raw import RawOutputs
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
@@ -84,12 +85,12 @@ class Worker:
         connect_timeout_s: float = 5.0,
         scrubber: Scrubber | None = None,
         raw: RawOutputs | None = None,
-        telemetry: bool = True,
+        sensor: Sensor = NULL_SENSOR,
         progress: Progress | None = None,
     ) -> None:
         self.source = source
         self.db = db
-        self.telemetry = telemetry
+        self.sensor = sensor  # what telemetry sees (observability/sensors.py)
         self.raw = raw  # the blob store for raw outputs; None: raw text stays in the row
         self.progress = progress or Progress()  # what readiness probes report
         self.batch_size = batch_size
@@ -99,11 +100,11 @@ class Worker:
         self.totals = WorkerTotals()
         self.stopping = threading.Event()
         # The steps, in order: fetch (the source) → transform → write → settle (below).
-        self.transform = Transform(scrubber=scrubber, raw=raw, telemetry=telemetry,
+        self.transform = Transform(scrubber=scrubber, raw=raw, sensor=sensor,
                                    stopping=self.stopping, progress=self.progress)  # fmt: skip
         self.write = RetryingWrite(
             db, writer or SnapshotWriter(), stopping=self.stopping, progress=self.progress,
-            max_backoff_s=max_backoff_s, connect_timeout_s=connect_timeout_s,
+            max_backoff_s=max_backoff_s, connect_timeout_s=connect_timeout_s, sensor=sensor,
         )  # fmt: skip
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dream-write")
         self._in_flight: _InFlight | None = None
@@ -234,8 +235,7 @@ class Worker:
             self.raw.release(in_flight.batch.snapshots, in_flight.processed)
         self.progress.finished(in_flight.batch)
         self.totals.add(in_flight.processed, summary)
-        if self.telemetry:
-            observe(in_flight.batch, in_flight.processed, summary)
+        observe(self.sensor, in_flight.batch, in_flight.processed, summary)
 
     def _abandon(self, why: str) -> None:
         if not self._abandoned:

@@ -13,8 +13,7 @@ import time
 import structlog
 
 from dream.errors import StorageError
-from dream.observability.metrics import BATCH_COMMIT_SECONDS
-from dream.observability.tracing import tracer
+from dream.observability.sensors import Sensor
 from dream.storage.database import Database
 from dream.storage.errors import storage_errors
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
@@ -35,6 +34,7 @@ class RetryingWrite:
         progress: Progress,
         max_backoff_s: float,
         connect_timeout_s: float,
+        sensor: Sensor,
     ) -> None:
         self.db = db
         self.writer = writer
@@ -43,6 +43,7 @@ class RetryingWrite:
         self.max_backoff_s = max_backoff_s
         self.connect_timeout_s = connect_timeout_s
         self.failing = threading.Event()
+        self.sensor = sensor
 
     def __call__(self, processed: list[ProcessedSnapshot]) -> WriteSummary | None:
         """The batch's summary once committed; None if stopped while the database was away."""
@@ -51,13 +52,11 @@ class RetryingWrite:
             try:
                 started = time.perf_counter()
                 with (
-                    tracer().start_as_current_span("write batch") as span,
                     storage_errors("could not write batch"),
                     self.db.pool.connection(timeout=self.connect_timeout_s) as conn,
                 ):
-                    span.set_attribute("dream.snapshots", len(processed))
                     summary = self.writer.write(conn, processed)
-                BATCH_COMMIT_SECONDS.observe(time.perf_counter() - started)
+                self.sensor.on_batch_written(len(processed), time.perf_counter() - started)
                 self.progress.recovered("database")
                 if self.failing.is_set():
                     log.info("database writes succeed again")

@@ -14,7 +14,7 @@ from typing import Any, cast
 import structlog
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from dream.observability.metrics import DLQ_MESSAGES
+from dream.observability.sensors import Sensor
 from dream.settings import Settings
 from dream.transport.base import Position
 from dream.transport.kafka.client import client_config
@@ -39,7 +39,8 @@ class Original:
 class DeadLetters:
     """Produces letters until the broker acknowledges them all, or until ``stopping``."""
 
-    def __init__(self, settings: Settings, stopping: threading.Event) -> None:
+    def __init__(self, settings: Settings, stopping: threading.Event, sensor: Sensor) -> None:
+        self.sensor = sensor
         self.topic = settings.kafka_dlq_topic
         self.stopping = stopping
         self.producer = Producer(client_config(settings, "dead-letter"))
@@ -86,7 +87,7 @@ class DeadLetters:
         )
         # "parse failed: …", "rejected: …" (never storable), else an undecodable message
         kind = reason.split(" ", 1)[0].rstrip(":")
-        DLQ_MESSAGES.labels(kind if kind in ("parse", "rejected") else "invalid").inc()
+        self.sensor.on_dead_lettered(kind if kind in ("parse", "rejected") else "invalid")
         headers = [
             *original.headers,
             ("dream.error", reason.encode()),

@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from opentelemetry.trace import SpanKind
 
 from dream.errors import SnapshotTooLarge, TransportError
-from dream.observability.metrics import CIRCUIT_STATE, PRODUCE_ERRORS
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.observability.tracing import inject_headers, tracer
 from dream.snapshots import Snapshot
 from dream.transport.base import Publisher
@@ -28,7 +28,6 @@ from dream.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-_BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
@@ -47,8 +46,9 @@ class KafkaPublisher(Publisher):
     circuit is open or ``max_in_flight`` requests are being served.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sensor: Sensor = NULL_SENSOR) -> None:
         self.settings = settings
+        self.sensor = sensor
         self.topic = settings.kafka_topic
         self.timeout_s = settings.kafka_produce_timeout_s
         self.breaker = CircuitBreaker(
@@ -58,7 +58,7 @@ class KafkaPublisher(Publisher):
             name="kafka",
         )
         self.in_flight = InFlightLimit(settings.max_in_flight)
-        CIRCUIT_STATE.set_function(lambda: _BREAKER_STATES[self.breaker.state])
+        sensor.watch_breaker(lambda: self.breaker.state)
         self._lock = threading.Lock()
         self._verifying = False
         self._fatal: str | None = None
@@ -153,7 +153,7 @@ class KafkaPublisher(Publisher):
                 on_delivery=on_delivery,
             )
         except BufferError as exc:
-            PRODUCE_ERRORS.labels("queue_full").inc()
+            self.sensor.on_produce_failed("queue_full")
             raise Unavailable("the producer queue is full; retry shortly", 1) from exc
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
@@ -162,17 +162,17 @@ class KafkaPublisher(Publisher):
                     f" {self.settings.kafka_max_message_bytes} bytes"
                 ) from exc
             self.breaker.record_failure(str(exc))
-            PRODUCE_ERRORS.labels("produce").inc()
+            self.sensor.on_produce_failed("produce")
             raise TransportError(f"could not produce: {exc}") from exc
         try:
             await asyncio.wait_for(delivered, timeout=self.timeout_s + 1.0)
         except TimeoutError as exc:
             self.breaker.record_failure("acknowledgement timed out")
-            PRODUCE_ERRORS.labels("ack_timeout").inc()
+            self.sensor.on_produce_failed("ack_timeout")
             raise TransportError("the broker did not acknowledge in time") from exc
         except TransportError as exc:
             self.breaker.record_failure(str(exc))
-            PRODUCE_ERRORS.labels("delivery").inc()
+            self.sensor.on_produce_failed("delivery")
             raise
         self.breaker.record_success()
 

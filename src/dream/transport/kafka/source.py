@@ -21,7 +21,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
-from dream.observability.metrics import CONSUMER_LAG
+from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.settings import Settings
 from dream.snapshots import Snapshot
 from dream.transport.base import (
@@ -61,8 +61,9 @@ class KafkaSource(Source):
     assignment (a generation). A listener (the worker) is told of revocations *before* they
     take effect, so it can finish and commit the batch in hand or give those partitions up."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sensor: Sensor = NULL_SENSOR) -> None:
         self.settings = settings
+        self.sensor = sensor
         self.stopping = threading.Event()
         self._lag_observed_at = 0.0
         self.consumer = Consumer(client_config(settings, "worker"))
@@ -78,7 +79,7 @@ class KafkaSource(Source):
                 on_revoke=self._on_revoke,
                 on_lost=self._on_lost,
             )
-            self._letters = DeadLetters(settings, self.stopping)
+            self._letters = DeadLetters(settings, self.stopping, sensor)
         except BaseException:
             self.consumer.close()  # never leave a consumer to the interpreter's exit (see cli)
             raise
@@ -209,7 +210,7 @@ class KafkaSource(Source):
             except KafkaException:
                 continue
             if high is not None and high >= 0 and tp.offset is not None and tp.offset >= 0:
-                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+                self.sensor.on_consumer_lag(tp.topic, tp.partition, max(0, high - tp.offset))
 
     def dead_letter(self, batch: Batch, letters: list[DeadLetter]) -> int | None:
         """Send the deliveries at ``letters`` with their original message."""
