@@ -160,8 +160,12 @@ def run_and_compare(args: list[str]) -> tuple[list[ProcessRecord], dict[int, Pro
     after = snapshot()
     result = parse(output, os="linux", command=" ".join(args))
     assert result.warnings == []
+    # Compared: processes that stayed the same while ps ran. One that renamed itself meanwhile
+    # (a PostgreSQL backend's title says what it runs) or was re-parented cannot be checked.
     stable = {pid: p for pid, p in after.items()
-              if pid in before and before[pid].starttime == p.starttime}
+              if pid in before and (before[pid].starttime, before[pid].ppid, before[pid].comm,
+                                    before[pid].cmdline) == (p.starttime, p.ppid, p.comm,
+                                                             p.cmdline)}  # fmt: skip
     steady_threads.clear()
     steady_threads.update(pid for pid, p in stable.items() if before[pid].threads == p.threads)
     compared = 0
