@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from dream.parsing.model import ProcessRecord
+from dream.parsing.model import PROCESS_COLUMNS, ProcessRecord
 from dream.text import no_control_characters, storable_text, visible_name
 
 OperatingSystem = Literal["linux", "windows", "macos"]
@@ -174,6 +174,14 @@ class Snapshot(SnapshotMetadata):
             snapshot_id=incoming.snapshot_id or uuid.uuid4(),
             received_at=received_at or datetime.now(UTC),
         )
+
+
+# The snapshot's fields every stored process row repeats (so rows filter and prune partitions
+# without a join), then the process's own: a process row as stored and exported, in export order.
+ROW_SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "collected_at", "snapshot_id", "host", "os", "user", "faculty",
+)  # fmt: skip
+PROCESS_ROW_COLUMNS: tuple[str, ...] = ROW_SNAPSHOT_FIELDS + PROCESS_COLUMNS
 
 
 @dataclass(slots=True)

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import cast
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from dream.errors import StorageUnavailable
-from dream.parsing.model import ProcessRecord
-from dream.snapshots import ProcessedSnapshot, Snapshot
+from dream.parsing.model import PROCESS_FIELDS, ProcessRecord
+from dream.snapshots import PROCESS_ROW_COLUMNS, ROW_SNAPSHOT_FIELDS, ProcessedSnapshot, Snapshot
 from dream.storage.database import snapshot_params
 from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
 from dream.storage.rollups import RollupBatch
 
-PROCESS_COLUMNS: tuple[str, ...] = (
-    "snapshot_id", "collected_at", "host", "os", "user_name", "faculty",
-    "pid", "ppid", "process_user", "name", "command", "app", "is_system",
-    "cpu_percent", "mem_percent", "rss_kb", "vsz_kb", "state", "tty", "started",
-    "cpu_seconds", "threads", "session", "session_name", "status", "window_title",
-)  # fmt: skip
-
-COPY_PROCESSES = ("COPY processes (" + ", ".join(PROCESS_COLUMNS) + ") FROM STDIN").encode()
+# The ``processes`` table's columns: the row's, where the snapshot's ``user`` is ``user_name``.
+TABLE_COLUMNS: tuple[str, ...] = tuple(
+    "user_name" if c == "user" else c for c in PROCESS_ROW_COLUMNS
+)
+COPY_PROCESSES = ("COPY processes (" + ", ".join(TABLE_COLUMNS) + ") FROM STDIN").encode()
+_snapshot_values = attrgetter(*ROW_SNAPSHOT_FIELDS)
+_record_values = attrgetter(*PROCESS_FIELDS)
 
 
 @dataclass(slots=True)
@@ -38,13 +39,8 @@ class WriteSummary:
 
 
 def process_row(snapshot: Snapshot, p: ProcessRecord) -> tuple[object, ...]:
-    """One ``processes`` row, in ``PROCESS_COLUMNS`` order."""
-    return (
-        snapshot.snapshot_id, snapshot.collected_at, snapshot.host, snapshot.os, snapshot.user,
-        snapshot.faculty, p.pid, p.ppid, p.user, p.name, p.command, p.app, p.is_system,
-        p.cpu_percent, p.mem_percent, p.rss_kb, p.vsz_kb, p.state, p.tty, p.started,
-        p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title,
-    )  # fmt: skip
+    """One ``processes`` row, in ``TABLE_COLUMNS`` order."""
+    return cast(tuple[object, ...], _snapshot_values(snapshot) + _record_values(p))
 
 
 class SnapshotWriter:
