@@ -35,9 +35,8 @@ from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
-from dream.parsing.model import ProcessRecord
 from dream.security.pii import Scrubber
-from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
+from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager

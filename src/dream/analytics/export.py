@@ -29,7 +29,7 @@ from dream.analytics.csv import render
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
-from dream.parsing.model import COLUMN_TYPES
+from dream.snapshots import COLUMN_TYPES
 
 ExportFormat = Literal["csv", "parquet"]
 

@@ -21,8 +21,7 @@ import psycopg
 from psycopg import sql
 
 from dream.storage.queries import NamedQueries
-from dream.parsing.model import ProcessRecord
-from dream.snapshots import Snapshot
+from dream.snapshots import ProcessRecord, Snapshot
 
 ALL_APPS = ""  # the app of the snapshot-level total rows
 

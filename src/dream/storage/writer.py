@@ -11,8 +11,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from dream.errors import StorageUnavailable
-from dream.parsing.model import PROCESS_FIELDS, ProcessRecord
-from dream.snapshots import PROCESS_ROW_COLUMNS, ROW_SNAPSHOT_FIELDS, ProcessedSnapshot, Snapshot
+from dream.snapshots import (
+    PROCESS_FIELDS,
+    PROCESS_ROW_COLUMNS,
+    ROW_SNAPSHOT_FIELDS,
+    ProcessedSnapshot,
+    ProcessRecord,
+    Snapshot,
+)
 from dream.storage.database import snapshot_params
 from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager

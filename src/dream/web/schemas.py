@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from dream.parsing.model import PROCESS_TYPES
+from dream.snapshots import PROCESS_TYPES
 
 EXAMPLE_SNAPSHOT: dict[str, Any] = {
     "host": "law-pc-17",
