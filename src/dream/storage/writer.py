@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import cast
 
 import psycopg
@@ -30,8 +29,20 @@ TABLE_COLUMNS: tuple[str, ...] = tuple(
     "user_name" if c == "user" else c for c in PROCESS_ROW_COLUMNS
 )
 COPY_PROCESSES = ("COPY processes (" + ", ".join(TABLE_COLUMNS) + ") FROM STDIN").encode()
-_snapshot_values = attrgetter(*ROW_SNAPSHOT_FIELDS)
-_record_values = attrgetter(*PROCESS_FIELDS)
+
+
+def _compile_process_row() -> Callable[[Snapshot, ProcessRecord], tuple[object, ...]]:
+    """The row function written from the column tuples, as dataclasses write ``__init__``: the
+    tuple spelled out runs as fast as one written by hand (``operator.attrgetter`` costs ~40%
+    more per row on the COPY's hot path), yet no column is named twice."""
+    assert all(name.isidentifier() for name in ROW_SNAPSHOT_FIELDS + PROCESS_FIELDS)
+    items = [f"s.{name}" for name in ROW_SNAPSHOT_FIELDS] + [f"p.{name}" for name in PROCESS_FIELDS]
+    return cast(Callable[[Snapshot, ProcessRecord], tuple[object, ...]],
+                eval(f"lambda s, p: ({', '.join(items)},)"))  # fmt: skip
+
+
+# One ``processes`` row, in ``TABLE_COLUMNS`` order: process_row(snapshot, record).
+process_row = _compile_process_row()
 
 
 @dataclass(slots=True)
@@ -42,11 +53,6 @@ class WriteSummary:
     written_ids: set = field(default_factory=set)  # the snapshots this write made final
     # (index in the batch, why) of snapshots that can never be stored as they are: not written
     rejected: list[tuple[int, str]] = field(default_factory=list)
-
-
-def process_row(snapshot: Snapshot, p: ProcessRecord) -> tuple[object, ...]:
-    """One ``processes`` row, in ``TABLE_COLUMNS`` order."""
-    return cast(tuple[object, ...], _snapshot_values(snapshot) + _record_values(p))
 
 
 class SnapshotWriter:
