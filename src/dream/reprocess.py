@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 import structlog
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, kwargs_row
 from psycopg.types.json import Jsonb
 
 from dream.blobs import fragment, query
@@ -36,7 +36,7 @@ from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
 from dream.security.pii import Scrubber
-from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
+from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
 from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
@@ -52,15 +52,6 @@ log = structlog.get_logger(__name__)
 def _selecting(name: str) -> sql.Composed:
     """``reprocess_select`` or ``reprocess_count`` over the run's selection (one WHERE)."""
     return fragment(name).format(selection=fragment("reprocess_selection"))
-
-
-class _OldRow(NamedTuple):
-    """A stored process row, as much of it as the rollup counters read."""
-
-    app: str | None
-    is_system: bool
-    cpu_percent: float | None
-    rss_kb: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +260,10 @@ class Reprocessor:
                 result.skipped += 1  # changed since it was selected
                 continue
             if now["status"] == "stored":
-                old = [_OldRow(*r) for r in conn.execute(query("reprocess_old_rows"), key)]
+                # as much of each stored row as the rollup counters read
+                old = conn.cursor(row_factory=kwargs_row(ProcessRecord)).execute(
+                    query("reprocess_old_rows"), key
+                ).fetchall()
                 if len(old) != (now["process_count"] or 0):
                     # Process rows pruned by retention (or missing): the rollups still hold
                     # their contribution, which cannot be subtracted exactly. Leave it alone.

@@ -1,5 +1,11 @@
-"""The snapshot: what a collector posts, the message that travels through the pipeline, and
-what parsing made of it (``ProcessedSnapshot``, which the writer stores)."""
+"""Dream's model: the snapshot a collector posts, the message that travels through the
+pipeline, what parsing made of it (``ProcessedSnapshot``, which the writer stores) and the
+process row.
+
+The layers above parsing import all of it from here. ``ProcessRecord`` itself is defined in
+``dream.parsing.model``, because the parsers (the lowest domain layer, below this module)
+produce it; the stored row adds the snapshot's fields to it here, once.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +25,21 @@ from pydantic import (
     model_validator,
 )
 
-from dream.parsing.model import ProcessRecord
+from dream.parsing.model import (
+    COLUMN_TYPES,
+    PROCESS_COLUMNS,
+    PROCESS_FIELDS,
+    PROCESS_TYPES,
+    ProcessRecord,
+)
 from dream.text import no_control_characters, storable_text, visible_name
+
+__all__ = [
+    "COLUMN_TYPES", "PROCESS_COLUMNS", "PROCESS_FIELDS", "PROCESS_ROW_COLUMNS", "PROCESS_TYPES",
+    "ROW_SNAPSHOT_FIELDS", "ClockWindow", "CollectedAt", "Faculty", "Host", "OperatingSystem",
+    "OptionalText", "OutputUrl", "ProcessRecord", "ProcessedSnapshot", "RawOutput", "RawRef",
+    "Snapshot", "SnapshotIn", "SnapshotMetadata", "UserName",
+]  # fmt: skip
 
 OperatingSystem = Literal["linux", "windows", "macos"]
 
@@ -174,6 +193,14 @@ class Snapshot(SnapshotMetadata):
             snapshot_id=incoming.snapshot_id or uuid.uuid4(),
             received_at=received_at or datetime.now(UTC),
         )
+
+
+# The snapshot's fields every stored process row repeats (so rows filter and prune partitions
+# without a join), then the process's own: a process row as stored and exported, in export order.
+ROW_SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "collected_at", "snapshot_id", "host", "os", "user", "faculty",
+)  # fmt: skip
+PROCESS_ROW_COLUMNS: tuple[str, ...] = ROW_SNAPSHOT_FIELDS + PROCESS_COLUMNS
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from dream.analytics.csv import render
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
+from dream.snapshots import COLUMN_TYPES
 
 ExportFormat = Literal["csv", "parquet"]
 
@@ -40,12 +41,16 @@ _PAGE = 10_000
 # Which extra parameters each question takes (besides the filters).
 EXTRA_PARAMS: dict[str, frozenset[str]] = {q.name: q.exported for q in QUESTIONS}
 
-_INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", "pid", "ppid", "rss_kb",
-                          "vsz_kb", "threads", "session"})  # fmt: skip
-_FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "cpu_percent", "mem_percent",
-                            "cpu_seconds"})  # fmt: skip
+
+def _process_columns(kind: type) -> set[str]:
+    """The process row's columns whose values are ``kind`` (from ProcessRecord's fields)."""
+    return {column for column, value in COLUMN_TYPES.items() if value is kind}
+
+
+_INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", *_process_columns(int)})
+_FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", *_process_columns(float)})
 _TIME_COLUMNS = frozenset({"bucket", "collected_at"})
-_BOOL_COLUMNS = frozenset({"is_system"})
+_BOOL_COLUMNS = frozenset(_process_columns(bool))
 _INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (bool, lambda pa: pa.bool_()),  # before int: a bool is an int
     (int, lambda pa: pa.int64()),

@@ -1,7 +1,14 @@
-"""The parsed form of a process listing: what every parser produces."""
+"""The parsed form of a process listing: what every parser produces.
+
+The single source of a process row's fields: the writer's COPY, the api's response model, the
+exports and the SQL select lists (held to it by tests/test_process_columns.py) all derive from
+``ProcessRecord``. It lives in parsing, the lowest domain layer, so every layer above can use it.
+"""
 
 from __future__ import annotations
 
+import typing
+import types
 from dataclasses import dataclass, field, fields
 
 
@@ -35,6 +42,29 @@ class ProcessRecord:
 
 
 PROCESS_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProcessRecord))
+# The same fields as stored and exported: a row there also carries its snapshot's ``user`` (who
+# ran the collector), so the process's own user is ``process_user``.
+PROCESS_COLUMNS: tuple[str, ...] = tuple(
+    "process_user" if name == "user" else name for name in PROCESS_FIELDS
+)
+# Each field's annotation (``int | None``, ``bool``...), for models and typed exports.
+PROCESS_TYPES: dict[str, object] = typing.get_type_hints(ProcessRecord)
+
+
+def value_type(annotation: object) -> type:
+    """The value type of a field's annotation: ``int`` for ``int | None``."""
+    if isinstance(annotation, types.UnionType):
+        (inner,) = (a for a in typing.get_args(annotation) if a is not type(None))
+        return value_type(inner)
+    assert isinstance(annotation, type)
+    return annotation
+
+
+# Each stored column's value type, for exports typed without looking at the values.
+COLUMN_TYPES: dict[str, type] = {
+    column: value_type(PROCESS_TYPES[name])
+    for column, name in zip(PROCESS_COLUMNS, PROCESS_FIELDS, strict=True)
+}
 
 
 @dataclass(slots=True)

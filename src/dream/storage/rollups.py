@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Protocol
 
 import psycopg
 from psycopg import sql
 
 from dream.storage.queries import NamedQueries
-from dream.snapshots import Snapshot
+from dream.snapshots import ProcessRecord, Snapshot
 
 ALL_APPS = ""  # the app of the snapshot-level total rows
 
@@ -42,20 +41,7 @@ def _hour(moment: datetime) -> datetime:
     return utc.replace(minute=0, second=0, microsecond=0)
 
 
-class Counted(Protocol):
-    """What the counters read of a process: a ProcessRecord, or a stored row read back."""
-
-    @property
-    def app(self) -> str | None: ...
-    @property
-    def is_system(self) -> bool: ...
-    @property
-    def cpu_percent(self) -> float | None: ...
-    @property
-    def rss_kb(self) -> int | None: ...
-
-
-def snapshot_counters(processes: Iterable[Counted]) -> dict[str, list]:
+def snapshot_counters(processes: Iterable[ProcessRecord]) -> dict[str, list]:
     """Per app (and ``ALL_APPS``), the counters one snapshot contributes."""
     # The hot loop keeps system counters in slots 1-5 and user ones in 7-11; "all" = both.
     per_app: dict[str, list] = {}
@@ -110,7 +96,7 @@ class RollupBatch:
     def __init__(self) -> None:
         self.hourly: dict[Key, list] = {}
 
-    def add(self, snapshot: Snapshot, processes: Iterable[Counted], sign: int = 1) -> None:
+    def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord], sign: int = 1) -> None:
         """Merge one snapshot's counters; ``sign=-1`` takes a contribution out (a reprocess)."""
         counters = snapshot_counters(processes)
         if not counters:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+
+from dream.snapshots import PROCESS_TYPES
 
 EXAMPLE_SNAPSHOT: dict[str, Any] = {
     "host": "law-pc-17",
@@ -85,46 +87,26 @@ class SnapshotState(BaseModel):
     error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
 
 
-class ProcessRow(BaseModel):
+_PROCESS_EXAMPLE: dict[str, JsonValue] = {
+    "pid": 9911, "ppid": None, "user": "ENG-LAB-04\\u_0f9e8d7c6b5a49382716", "name": "matlab.exe",
+    "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
+    "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None, "tty": None,
+    "started": None, "cpu_seconds": 9669.0, "threads": None, "session": 1,
+    "session_name": "Console", "status": "Running", "window_title": "MATLAB R2023b - academic use",
+}  # fmt: skip
+_PROCESS_EXAMPLES: list[JsonValue] = [_PROCESS_EXAMPLE]
+
+# ProcessRecord's fields, each required: the api answers every one, null where unknown.
+_ProcessFields: type[BaseModel] = create_model(
+    "_ProcessFields",
+    **{name: (annotation, ...) for name, annotation in PROCESS_TYPES.items()},  # type: ignore[call-overload]
+)
+
+
+class ProcessRow(_ProcessFields):  # type: ignore[misc,valid-type]
     """One stored process (fields the listing's format does not carry are null)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"pid": 9911, "ppid": None, "user": "ENG-LAB-04\\u_0f9e8d7c6b5a49382716",
-                 "name": "matlab.exe",
-                 "command": None, "app": "matlab", "is_system": False, "cpu_percent": None,
-                 "mem_percent": None, "rss_kb": 2045112, "vsz_kb": None, "state": None,
-                 "tty": None, "started": None, "cpu_seconds": 9669.0, "threads": None,
-                 "session": 1, "session_name": "Console", "status": "Running",
-                 "window_title": "MATLAB R2023b - academic use"}
-            ]
-        }
-    )  # fmt: skip
-
-    pid: int | None
-    ppid: int | None
-    user: str | None
-    name: str | None
-    command: str | None
-    app: str | None
-    is_system: bool
-    cpu_percent: float | None
-    mem_percent: float | None
-    rss_kb: int | None
-    vsz_kb: int | None
-    state: str | None
-    tty: str | None
-    started: str | None
-    cpu_seconds: float | None
-    threads: int | None
-    session: int | None
-    session_name: str | None
-    status: str | None
-    window_title: str | None
-
-
-_PROCESS_EXAMPLES = cast(dict[str, Any], ProcessRow.model_config["json_schema_extra"])["examples"]
+    model_config = ConfigDict(json_schema_extra={"examples": _PROCESS_EXAMPLES})
 
 
 class SnapshotProcesses(BaseModel):

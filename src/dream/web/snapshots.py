@@ -196,11 +196,12 @@ def snapshots_router(
         )
         return Accepted(snapshot_id=snapshot.snapshot_id)
 
-    @router.get(
+    # The reads: behind ``query``, a 404 for a snapshot id Dream never saw.
+    reads = APIRouter(dependencies=list(query), responses={404: {"model": Problem}})
+
+    @reads.get(
         "/v1/snapshots/{snapshot_id}",
-        dependencies=list(query),
         response_model=SnapshotState,
-        responses={404: {"model": Problem}},
         summary="A snapshot's status, process count and parse warnings or error",
     )
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
@@ -217,11 +218,9 @@ def snapshots_router(
             row["warnings"] = json.loads(row["warnings"])
         return SnapshotState.model_validate(row)
 
-    @router.get(
+    @reads.get(
         "/v1/snapshots/{snapshot_id}/processes",
-        dependencies=list(query),
         response_model=SnapshotProcesses,
-        responses={404: {"model": Problem}},
         summary="The process rows stored for a snapshot",
     )
     async def get_snapshot_processes(
@@ -237,4 +236,5 @@ def snapshots_router(
             truncated=len(rows) > limit,
         )
 
+    router.include_router(reads)
     return router

@@ -10,13 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
 from dream.analytics.questions.answers import Breakdown, ProcessesPage, TopApps, Usage, Values
 from dream.analytics.questions.base import ExportLimit, Question
+from dream.snapshots import PROCESS_ROW_COLUMNS
 
-PROCESS_COLUMNS: tuple[str, ...] = (
-    "collected_at", "snapshot_id", "host", "os", "user", "faculty", "pid", "ppid",
-    "process_user", "name", "command", "app", "is_system", "cpu_percent", "mem_percent",
-    "rss_kb", "vsz_kb", "state", "tty", "started", "cpu_seconds", "threads", "session",
-    "session_name", "status", "window_title",
-)  # fmt: skip
+PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
 
 SourceField = Annotated[
     Source,
