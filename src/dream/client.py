@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Question
+from dream.endpoint import DEFAULT_URL, KEY_ENV
 
 _FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system")
 # Times: these columns always, any other whose values are all ISO 8601 with an offset.
@@ -87,7 +88,7 @@ class Client:
 
     def __init__(
         self,
-        url: str = "http://localhost:8080",
+        url: str = DEFAULT_URL,
         key: str | None = None,
         *,
         timeout: float = 120.0,
@@ -95,7 +96,7 @@ class Client:
         http: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        key = key if key is not None else os.environ.get("DREAM_API_KEY") or None
+        key = key if key is not None else os.environ.get(KEY_ENV) or None
         headers = {"Accept": "application/json", "User-Agent": "dream-client"}
         if key:
             headers["Authorization"] = f"Bearer {key}"

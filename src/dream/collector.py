@@ -38,6 +38,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.spool import Spool, default_spool_dir
 
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
@@ -303,14 +304,8 @@ class Collector:
 
 def collect_command(
     faculty: Annotated[str, typer.Option(help="Faculty the machine belongs to.")],
-    url: Annotated[str, typer.Option(help="Dream api base URL.", envvar="DREAM_URL")] = (
-        "http://localhost:8080"
-    ),
-    key: Annotated[
-        str | None,
-        typer.Option(help="API key with the ingest role (sent as a Bearer token).",
-                     envvar="DREAM_API_KEY"),
-    ] = None,  # fmt: skip
+    url: Annotated[str, url_option()] = DEFAULT_URL,
+    key: Annotated[str | None, key_option("ingest role")] = None,
     user: Annotated[
         str | None, typer.Option(help="User of the machine (default: the current user).")
     ] = None,

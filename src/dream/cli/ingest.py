@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from dream.cli.output import err
+from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.errors import DreamError
 
 
@@ -58,7 +59,8 @@ def ingest(
         str | None, typer.Option(help="ISO 8601 time of collection (default: now).")
     ] = None,
     command: Annotated[str | None, typer.Option(help="The command that printed it.")] = None,
-    url: Annotated[str, typer.Option(help="Dream api base URL.")] = "http://localhost:8080",
+    url: Annotated[str, url_option()] = DEFAULT_URL,
+    key: Annotated[str | None, key_option("ingest role")] = None,
 ) -> None:
     """Send a saved listing to a Dream api (as a file upload)."""
     import httpx
@@ -77,6 +79,7 @@ def ingest(
             f"{url.rstrip('/')}/v1/snapshots",
             data=fields,
             files={"output": (file.name, fh, "application/octet-stream")},
+            headers={"Authorization": f"Bearer {key}"} if key else None,
             timeout=60,
         )
     if response.status_code != 202:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dream.analytics.filters import METRIC_FIELDS
 from dream.analytics.questions import QUESTIONS, Question
+from dream.endpoint import DEFAULT_URL, key_option, url_option
 
 if TYPE_CHECKING:
     from dream.client import DreamAPIError
@@ -31,10 +32,7 @@ _credentials: dict[str, str] = {}
 
 
 # --key works before the question (`dream query --key K top-apps`) and after it, as --url does.
-Key = Annotated[
-    str | None,
-    typer.Option("--key", envvar="DREAM_API_KEY", help="An API key with the query role."),
-]
+Key = Annotated[str | None, key_option("query role")]
 
 
 @query_app.callback()
@@ -65,12 +63,11 @@ FILTER_OPTIONS = (
     _option(bool, False, "--include-system", help="Count operating-system processes too."),
 )
 COMMON_OPTIONS = (
-    _option(str, "http://localhost:8080", "--url", help="Dream api base URL.",
-            envvar="DREAM_URL"),
+    inspect.Parameter("url", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_URL,
+                      annotation=Annotated[str, url_option()]),
     _option(bool, False, "as_json", "--json", help="Print the api's JSON answer."),
     _option(bool, False, "as_csv", "--csv", help="Print CSV."),
-    _option(str | None, None, "--key", envvar="DREAM_API_KEY",
-            help="An API key with the query role."),
+    inspect.Parameter("key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Key),
 )  # fmt: skip
 
 

@@ -8,17 +8,12 @@ import typer
 
 from dream.demo.campus import DEFAULT_FACULTIES
 from dream.demo.post import run_demo
+from dream.endpoint import DEFAULT_URL, key_option, url_option
 
 
 def demo_command(
-    url: Annotated[str, typer.Option(help="Dream api base URL.", envvar="DREAM_URL")] = (
-        "http://localhost:8080"
-    ),
-    key: Annotated[
-        str | None,
-        typer.Option(help="API key with the ingest role (and query, to wait for storage).",
-                     envvar="DREAM_API_KEY"),
-    ] = None,  # fmt: skip
+    url: Annotated[str, url_option()] = DEFAULT_URL,
+    key: Annotated[str | None, key_option("ingest role (and query, to wait for storage)")] = None,
     hosts: Annotated[int, typer.Option(min=1, max=100_000, help="Machines on the campus.")] = 200,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history, up to now.")] = 14,
     faculties: Annotated[
