@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from dream import __version__
 from dream.analytics.api import analytics_router
 from dream.analytics.export import export_router
 from dream.analytics.queries import Analytics
@@ -56,7 +57,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
 
     app = FastAPI(
         title="Dream",
-        version="0.1.0",
+        version=__version__,
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
     )
