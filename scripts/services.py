@@ -186,10 +186,15 @@ def restart_kafka(state: dict) -> dict:
 
 
 def _cluster_id() -> str:
-    # A KRaft cluster id is a base64url-encoded UUID without padding (22 characters).
+    # A KRaft cluster id is a base64url-encoded UUID without padding (22 characters). One in 64
+    # begins with "-", which kafka-storage's argument parser reads as an option: draw again, as
+    # Kafka's own Uuid.randomUuid() does.
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def stop_kafka(state: dict, *, kill: bool = False) -> None:
