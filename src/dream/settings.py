@@ -130,6 +130,17 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="Partitions revoked: wait for the batch being written."
     )
 
+    default_cadence_s: float = Field(
+        default=300.0, gt=0, le=86400,
+        description="A snapshot that does not say its sampling interval (`interval_s`) is taken"
+        " to cover this long: what its processes' sessions and hours of use are built with.",
+    )
+    raw_rows_retention_days: int = Field(
+        default=7, ge=0,
+        description="Per-sample process rows are kept this many days (0: none are written);"
+        " sessions and rollups are the long-term record, raw outputs stay in the blob store.",
+    )
+
     metrics_port: int = Field(
         default=9464, ge=0, le=65535,
         description="Worker's /metrics, /healthz and /readyz port (0: off).",
