@@ -15,7 +15,7 @@ console = Console()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--telemetry-runs", type=int, default=2, help="e2e runs per mode.")
-    parser.add_argument("--only", choices=["e2e", "parse", "queries", "soak"], default=None)
+    parser.add_argument("--only", choices=["e2e", "parse", "queries", "storage", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -25,6 +25,9 @@ def main() -> None:
     parser.add_argument("--query-raw-reps", type=int, default=3, help="queries: runs on raw rows")
     parser.add_argument("--query-reuse", action="store_true", help="queries: reuse loaded data")
     parser.add_argument("--query-keep", action="store_true", help="queries: keep the database")
+    parser.add_argument(
+        "--storage-retention-days", type=int, default=7, help="storage: raw rows kept (and 0)"
+    )
     parser.add_argument("--soak-seconds", type=float, default=60, help="soak: duration")
     parser.add_argument("--soak-long", action="store_true", help="soak: 5 minutes")
     parser.add_argument("--soak-rate", type=float, default=50, help="soak: snapshots/s")
@@ -70,6 +73,10 @@ def main() -> None:
         from bench import queries
 
         queries.report(console, args)
+    if args.only in (None, "storage"):
+        from bench import storage
+
+        storage.report(console, args)
     if args.only in (None, "soak"):
         from bench import soak
 

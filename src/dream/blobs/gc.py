@@ -8,7 +8,7 @@
    referenced or not — they may belong to a snapshot still travelling through Kafka.
 
 Content addressing means one object can serve several snapshots: it goes only when the last
-reference has. A put of bytes already stored refreshes the object's time (blobs/store.py), and an
+reference has. A pack (blobs/packs.py) goes when no snapshot points into it any more. A put of bytes already stored refreshes the object's time (blobs/store.py), and an
 object's time is checked again just before it is deleted, so an object a new snapshot has just
 started to use is not deleted under it.
 """
@@ -69,8 +69,12 @@ def collect_garbage(
         with db.pool.connection() as conn:
             rows = conn.execute(query("gc_referenced"), {"hashes": [o.sha256 for o in old]})
             referenced = {r[0] for r in rows}
+            packs = [o.url for o in old if not o.sha256]
+            if packs:
+                rows = conn.execute(query("gc_packs_referenced"), {"urls": packs})
+                referenced |= {r[0] for r in rows}
         for obj in old:
-            if obj.sha256 in referenced or not _still_old(store, obj, cutoff):
+            if (obj.sha256 or obj.url) in referenced or not _still_old(store, obj, cutoff):
                 result.objects_kept += 1
                 continue
             if not dry_run:

@@ -80,4 +80,26 @@ WHERE received_at < %(cutoff)s AND status <> 'pending'
   AND (raw_sha256 IS NOT NULL OR raw_output IS NOT NULL)
 
 -- name: gc_referenced
-SELECT DISTINCT raw_sha256 FROM snapshots WHERE raw_sha256 = ANY(%(hashes)s::text[])
+-- Single objects still referenced (a packed snapshot keeps its sha256 but not the object).
+SELECT DISTINCT raw_sha256 FROM snapshots
+WHERE raw_sha256 = ANY(%(hashes)s::text[]) AND raw_compression IS DISTINCT FROM 'zstd-pack'
+
+-- name: gc_packs_referenced
+SELECT DISTINCT split_part(raw_url, '#', 1) FROM snapshots
+WHERE raw_compression = 'zstd-pack' AND split_part(raw_url, '#', 1) = ANY(%(urls)s::text[])
+
+-- name: pack_candidates
+-- Final snapshots whose output is still a single object, collected before the cutoff: the
+-- next hosts' worth, in (host, time) order (snapshots_unpacked_idx).
+SELECT snapshot_id, host, collected_at, raw_sha256, raw_size, raw_compression, raw_url
+FROM snapshots
+WHERE raw_compression = 'gzip' AND status <> 'pending' AND collected_at < %(cutoff)s
+  AND (host, collected_at, snapshot_id) > (%(after_host)s, %(after_at)s, %(after_id)s::uuid)
+ORDER BY host, collected_at, snapshot_id
+LIMIT %(limit)s
+
+-- name: pack_point
+-- A snapshot now read from its pack; only if it still points at the object packed (a
+-- reprocess in between wins, and its output stays where the reprocess put it).
+UPDATE snapshots SET raw_compression = 'zstd-pack', raw_url = %(pack_url)s
+WHERE snapshot_id = %(snapshot_id)s AND raw_url = %(single_url)s

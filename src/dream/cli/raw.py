@@ -1,4 +1,5 @@
-"""``dream reprocess`` and ``dream gc``: raw outputs after the fact (see dream/blobs/)."""
+"""``dream reprocess``, ``dream gc`` and ``dream pack-raw``: raw outputs after the fact (see
+dream/blobs/)."""
 
 from __future__ import annotations
 
@@ -70,4 +71,30 @@ def gc(
             raise typer.Exit(2)
         dream.migrate()
         result = collect_garbage(dream.db, dream.raw_outputs, retention, dry_run=dry_run)
+    print(json.dumps(result.as_dict()))
+
+
+def pack_raw(
+    older_than: Annotated[
+        float, typer.Option(min=1, help="Pack outputs collected more than this many hours ago.")
+    ] = 24,
+    grace: Annotated[
+        float, typer.Option(min=1, help="Delete packed single objects once this many hours old.")
+    ] = 24,
+) -> None:
+    """Pack each host's raw outputs of one hour into one object (successive listings of a
+    machine are nearly identical: a fraction of the space), then delete the single objects."""
+    from datetime import timedelta
+
+    from dream.blobs.packs import pack_raw_outputs
+
+    with running("dream-pack-raw") as dream:
+        dream.migrate()
+        with Progress(TextColumn("pack-raw"), BarColumn(), MofNCompleteColumn(), console=err,
+                      transient=False) as bar:  # fmt: skip
+            task = bar.add_task("pack-raw", total=None)
+            result = pack_raw_outputs(
+                dream.db, dream.raw_outputs, older_than=timedelta(hours=older_than),
+                grace=timedelta(hours=grace), progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
     print(json.dumps(result.as_dict()))

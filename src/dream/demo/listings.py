@@ -34,10 +34,48 @@ def ps_aux_linux(rows: list[Process], user: str, at: datetime, rng: random.Rando
         tty = "?" if p.system or rng.random() < 0.9 else "pts/0"
         stat = "I<" if kernel else rng.choice(["S", "Ss", "Sl", "Ssl", "R"])
         cpu_time = _clock(rng.randrange(0, 6000 if not p.system else 600), "linux")
-        lines.append(f"{owner:<8} {pid:>7} {p.cpu:4.1f} {min(99.9, rss / 160_000):4.1f} {vsz:>6} "
-                     f"{rss:>5} {tty:<8} {stat:<4} {start:>5} {cpu_time:>6} {p.command}")  # fmt: skip
+        lines.append(_procps_line(owner, pid, p.cpu, vsz, rss, tty, stat, start, cpu_time,
+                                  p.command))  # fmt: skip
         pid += rng.randint(1, 40)
     return "\n".join(lines) + "\n"
+
+
+def _procps_line(owner: str, pid: int, cpu: float, vsz: int, rss: int, tty: str, stat: str,
+                 start: str, cpu_time: str, command: str) -> str:  # fmt: skip
+    return (f"{owner:<8} {pid:>7} {cpu:4.1f} {min(99.9, rss / 160_000):4.1f} {vsz:>6} "
+            f"{rss:>5} {tty:<8} {stat:<4} {start:>5} {cpu_time:>6} {command}")  # fmt: skip
+
+
+def ps_aux_series(
+    processes: int, times: list[datetime], seed: int = 0, user: str = "jdoe"
+) -> list[str]:
+    """``ps aux`` of one Linux host at each of ``times``, with the same ``processes`` running
+    throughout, as successive listings of a real machine are: stable PIDs and START, TIME
+    growing with each process's CPU share, %CPU as procps computes it (CPU time over time
+    since start), RSS of a few processes moving between listings (the sessions and storage
+    benchmarks feed on these)."""
+    rng = random.Random(f"series/linux/{seed}")
+    rows = sized_rows("linux", processes, rng)
+    pids = sorted(rng.sample(range(300, 400_000), len(rows)))
+    starts = [times[0] - timedelta(minutes=rng.randint(1, 600)) for _ in rows]
+    shares = [p.cpu / 100 for p in rows]
+    rss = [0 if p.command.startswith("[") else p.rss_kb for p in rows]
+    listings = []
+    for at in times:
+        lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
+        for i, (p, pid, started, share) in enumerate(zip(rows, pids, starts, shares, strict=True)):
+            if rss[i] and rng.random() < 0.1:
+                rss[i] += 4 * rng.randrange(-64, 65)
+            elapsed = (at - started).total_seconds()
+            used = int(share * elapsed)
+            start = started.strftime("%H:%M") if started.date() == at.date() else started.strftime("%b%d")
+            owner = p.owner or user
+            lines.append(_procps_line(owner if len(owner) <= 8 else owner[:7] + "+", pid,
+                                      100 * used / elapsed, rss[i] * 6, rss[i], "?",
+                                      "Sl" if rss[i] else "I<", start, _clock(used, "linux"),
+                                      p.command))  # fmt: skip
+        listings.append("\n".join(lines) + "\n")
+    return listings
 
 
 def ps_aux_macos(rows: list[Process], user: str, at: datetime, rng: random.Random) -> str:
