@@ -8,9 +8,34 @@ all lay theirs out here, so all of them feed the parsers what machines really se
 from __future__ import annotations
 
 import random
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dream.demo.campus import APPS, Host, Process, app_processes, open_apps, system_processes
+
+
+@dataclass
+class Steady:
+    """What a machine's listings of one day keep from one to the next: each process's PID (a
+    function of host, user, command and day, so an application open in consecutive listings is
+    one process) and a CPU time that only grows. Without it every listing is drawn afresh."""
+
+    host: str
+    user: str
+    at: datetime
+    _seen: Counter[str] = field(default_factory=Counter)
+
+    def pid(self, p: Process, step: int = 1) -> int:
+        nth = self._seen[p.command] = self._seen[p.command] + 1
+        owner = "" if p.system else self.user
+        key = f"{self.host}/{owner}/{p.command}/{nth}/{self.at.date()}"
+        return step * (100 + zlib.crc32(key.encode()) % 60_000)
+
+    def cpu_seconds(self, p: Process) -> int:
+        since_midnight = self.at - self.at.replace(hour=0, minute=0, second=0, microsecond=0)
+        return int(max(p.cpu, 0.1) / 100 * since_midnight.total_seconds())
 
 def _clock(seconds: int, os_name: str) -> str:
     if os_name == "macos":
@@ -18,7 +43,8 @@ def _clock(seconds: int, os_name: str) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def ps_aux_linux(rows: list[Process], user: str, at: datetime, rng: random.Random) -> str:
+def ps_aux_linux(rows: list[Process], user: str, at: datetime, rng: random.Random,
+                 steady: Steady | None = None) -> str:  # fmt: skip
     """procps-ng ``ps aux``: 8-wide user (longer ones cut to 7 + '+'), START as HH:MM or MmmDD."""
     lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
     boot = at - timedelta(days=rng.randint(1, 9))
@@ -33,9 +59,9 @@ def ps_aux_linux(rows: list[Process], user: str, at: datetime, rng: random.Rando
         start = started.strftime("%H:%M") if started.date() == at.date() else started.strftime("%b%d")
         tty = "?" if p.system or rng.random() < 0.9 else "pts/0"
         stat = "I<" if kernel else rng.choice(["S", "Ss", "Sl", "Ssl", "R"])
-        cpu_time = _clock(rng.randrange(0, 6000 if not p.system else 600), "linux")
-        lines.append(_procps_line(owner, pid, p.cpu, vsz, rss, tty, stat, start, cpu_time,
-                                  p.command))  # fmt: skip
+        used = steady.cpu_seconds(p) if steady else rng.randrange(0, 6000 if not p.system else 600)
+        lines.append(_procps_line(owner, steady.pid(p) if steady else pid, p.cpu, vsz, rss, tty,
+                                  stat, start, _clock(used, "linux"), p.command))  # fmt: skip
         pid += rng.randint(1, 40)
     return "\n".join(lines) + "\n"
 
@@ -78,7 +104,8 @@ def ps_aux_series(
     return listings
 
 
-def ps_aux_macos(rows: list[Process], user: str, at: datetime, rng: random.Random) -> str:
+def ps_aux_macos(rows: list[Process], user: str, at: datetime, rng: random.Random,
+                 steady: Steady | None = None) -> str:  # fmt: skip
     """BSD (macOS) ``ps aux``: STARTED as 9:12AM / Mon09AM / 28Nov25, TIME as m:ss.hh."""
     lines = ["USER               PID  %CPU %MEM      VSZ    RSS   TT  STAT STARTED      TIME COMMAND"]
     pid = 1
@@ -92,9 +119,11 @@ def ps_aux_macos(rows: list[Process], user: str, at: datetime, rng: random.Rando
         else:
             label = started.strftime("%d%b%y")
         vsz = 400_000_000 + rng.randrange(50_000_000)
-        lines.append(f"{owner:<16} {pid:>6} {p.cpu:5.1f} {min(99.9, p.rss_kb / 160_000):4.1f} "
+        used = steady.cpu_seconds(p) if steady else rng.randrange(0, 9000)
+        lines.append(f"{owner:<16} {steady.pid(p) if steady else pid:>6} {p.cpu:5.1f} "
+                     f"{min(99.9, p.rss_kb / 160_000):4.1f} "
                      f"{vsz:>9} {p.rss_kb:>6}   ??  {rng.choice(['S', 'Ss', 'R', 'S+']):<4} "
-                     f"{label:>7} {_clock(rng.randrange(0, 9000), 'macos'):>9} {p.command}")  # fmt: skip
+                     f"{label:>7} {_clock(used, 'macos'):>9} {p.command}")  # fmt: skip
         pid += rng.randint(1, 60)
     return "\n".join(lines) + "\n"
 
@@ -103,7 +132,8 @@ _TASKLIST_WIDTHS = (25, 8, 16, 11, 12, 15, 50, 12, 72)
 _TASKLIST_RIGHT = frozenset({1, 3, 4, 7})
 
 
-def tasklist_v(rows: list[Process], user: str, host: str, rng: random.Random) -> str:
+def tasklist_v(rows: list[Process], user: str, host: str, rng: random.Random,
+               steady: Steady | None = None) -> str:  # fmt: skip
     """Windows ``tasklist /v``: leading blank line, '=' rule, fixed widths, CRLF."""
 
     def row(cells: list[str]) -> str:
@@ -123,10 +153,10 @@ def tasklist_v(rows: list[Process], user: str, host: str, rng: random.Random) ->
         owner = p.owner or account
         status = "Unknown" if p.session0 else ("Running" if p.title != "N/A" or rng.random() < 0.7
                                                else "Not Responding" if rng.random() < 0.02 else "Running")  # fmt: skip
-        secs = rng.randrange(0, 20_000)
+        secs = steady.cpu_seconds(p) if steady else rng.randrange(0, 20_000)
         cpu_time = f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}"
-        lines.append(row([p.command, str(pid), session_name, session, f"{p.rss_kb:,} K", status,
-                          owner, cpu_time, p.title]))  # fmt: skip
+        lines.append(row([p.command, str(steady.pid(p, 4) if steady else pid), session_name,
+                          session, f"{p.rss_kb:,} K", status, owner, cpu_time, p.title]))  # fmt: skip
         pid += 4 * rng.randint(1, 60)
     return "\r\n".join(lines) + "\r\n"
 
@@ -137,11 +167,12 @@ def listing(host: Host, user: str, at: datetime, rng: random.Random) -> tuple[st
     rows = system_processes(host.os, rng)  # desktop shells left out: they would top every chart
     for app in apps:
         rows += app_processes(app, host.os, rng)
+    steady = Steady(host.name, user, at)
     if host.os == "linux":
-        return ps_aux_linux(rows, user, at, rng), apps
+        return ps_aux_linux(rows, user, at, rng, steady), apps
     if host.os == "macos":
-        return ps_aux_macos(rows, user, at, rng), apps
-    return tasklist_v(rows, user, host.name, rng), apps
+        return ps_aux_macos(rows, user, at, rng, steady), apps
+    return tasklist_v(rows, user, host.name, rng, steady), apps
 
 
 # A fixed moment, so that a seed alone decides a sized listing (START columns included).
