@@ -56,7 +56,8 @@ FROM (
            CASE WHEN h %% 3 = 0 THEN (h %% 6) * 500 + h %% 500          -- personal machine
                 ELSE (h %% 6) * 500 + (h * 7 + %(day)s * 13 + (t / 4) * 31) %% 500 END AS uid,
            %(start)s::timestamptz + make_interval(days => %(day)s, hours => 8 + t) AS at,
-           h * 100003 + %(day)s * 101 + t * 7 AS seed
+           -- Kept below 2^31 / 32 for any host count: seed * 31 + i stays an integer.
+           (h * 100003 + %(day)s * 101 + t * 7) %% 50000017 AS seed
     FROM generate_series(0, %(hosts)s - 1) h, generate_series(0, 11) t
 ) s0
 CROSS JOIN LATERAL (SELECT s0.*, 'user' || s0.uid AS user_name) s
