@@ -22,6 +22,7 @@ MODULE_TIERS = {
     "security/test_pii.py": "unit",
     "test_app_open.py": "unit",
     "test_process_columns.py": "unit",
+    "test_settings_sections.py": "unit",
     "test_settings_transport.py": "unit",
     "test_storage.py": "unit",
     "test_storage_errors.py": "unit",
