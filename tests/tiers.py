@@ -37,7 +37,7 @@ DIRECTORY_TIERS = {"parsing": "unit", "worker": "unit", "transport": "contract",
                    "frontend": "frontend"}  # fmt: skip
 # The session fixtures that stand for a real service, and the marker each implies.
 SERVICE_FIXTURES = {"postgres_server_url": "postgres", "kafka_bootstrap": "kafka",
-                    "own_postgres": "postgres", "own_kafka": "kafka"}  # fmt: skip
+                    "own_postgres": "postgres", "own_kafka": "kafka", "s3proxy": "s3"}  # fmt: skip
 TESTS = Path(__file__).resolve().parent
 
 
