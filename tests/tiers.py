@@ -35,7 +35,7 @@ MODULE_TIERS = {
 # The directories whose tests all belong to one tier.
 DIRECTORY_TIERS = {"parsing": "unit", "worker": "unit", "transport": "contract",
                    "frontend": "frontend"}  # fmt: skip
-# The session fixtures that stand for a real service, and the marker each implies.
+# The fixtures that stand for a real service (shared or a test's own), and the marker each implies.
 SERVICE_FIXTURES = {"postgres_server_url": "postgres", "kafka_bootstrap": "kafka",
                     "own_postgres": "postgres", "own_kafka": "kafka", "s3proxy": "s3"}  # fmt: skip
 TESTS = Path(__file__).resolve().parent
