@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import services  # noqa: E402  (scripts/services.py)
 
 from helpers import unavailable  # noqa: E402
+from tiers import pytest_collection_modifyitems  # noqa: E402,F401  (tier markers)
 
 
 class _Started:

@@ -67,7 +67,9 @@ def snapshot_body(output: str, **overrides: Any) -> dict[str, Any]:
 
 
 def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout_s``."""
+    """Poll ``check`` until it returns something truthy and return that; fail after
+    ``timeout_s`` saying ``what`` did not happen. Tests wait on an observable event this way,
+    never with a fixed sleep that is too short on a busy machine and too long on an idle one."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
@@ -75,7 +77,21 @@ def wait_for(check: Callable[[], T | None], timeout_s: float = 30.0, what: str =
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what or check}")
-        time.sleep(0.1)
+        time.sleep(0.1)  # the polling interval, not a wait for anything
+
+
+class FakeClock:
+    """A monotonic clock moved by hand (``clock=`` of the breaker, limiter, key store, JWKS
+    cache): time-dependent logic tested without waiting for time to pass."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def group_caught_up(bootstrap: str, group: str, topic: str, partitions: int) -> bool:

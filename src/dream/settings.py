@@ -1,4 +1,10 @@
-"""Runtime settings, read from ``DREAM_*`` environment variables (pydantic-settings)."""
+"""Runtime settings, read from ``DREAM_*`` environment variables (pydantic-settings).
+
+Settings come in sections, one per part of Dream (database, kafka, api, worker, blobs, security,
+telemetry); ``Settings`` is all of them. A section reads only its own variables, so a part can
+ask for just the section it uses (the Kafka client factory takes ``KafkaSettings``). Variable
+names stay flat: ``DREAM_KAFKA_TOPIC``, not ``DREAM_KAFKA__TOPIC``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import os
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -40,16 +46,27 @@ def _seconds_or_iso(value: Any) -> Any:
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
-class Settings(BaseSettings):
-    """Everything Dream can be told from the outside.
-
-    With neither ``database_url`` nor ``kafka_bootstrap`` set, ``dream serve`` runs the embedded
-    default: a PostgreSQL under ``data_dir`` and the in-process (direct) pipeline.
-    """
+class _Section(BaseSettings):
+    """What every section shares: the ``DREAM_`` prefix and where values come from."""
 
     model_config = SettingsConfigDict(env_prefix="DREAM_", extra="ignore")
 
-    # Where data lives
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit values, then DREAM_X, then DREAM_X_FILE (the Docker/Kubernetes secrets way).
+        return (init_settings, env_settings, FileEnvSettingsSource(settings_cls), dotenv_settings)
+
+
+class DatabaseSettings(_Section):
+    """Where data lives, and how the analytics read it."""
+
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset → embedded PostgreSQL under data_dir."
     )
@@ -66,8 +83,19 @@ class Settings(BaseSettings):
         default=366.0, gt=0,
         description="`from`/`to` not on whole hours read raw rows: at most this far apart.",
     )
+    raw_retention_days: int | None = Field(
+        default=None, ge=1,
+        description="`dream prune-raw` drops raw process partitions older than this (rollups stay).",
+    )
 
-    # Transport
+    @cached_property
+    def embedded_pgdata(self) -> Path:
+        return (self.data_dir / "pgdata").resolve()
+
+
+class KafkaSettings(_Section):
+    """The transport: Kafka, or PostgreSQL as the queue (direct)."""
+
     transport: Literal["kafka", "direct"] = Field(
         default="direct",
         description="kafka: a topic and a consumer group (needs kafka_bootstrap); direct:"
@@ -90,7 +118,48 @@ class Settings(BaseSettings):
         default=300_000, ge=1000, description="A worker not polling this long leaves the group."
     )
 
-    # API
+    kafka_security_protocol: str | None = Field(default=None, examples=["SASL_SSL"])
+    kafka_sasl_mechanism: str | None = Field(default=None, examples=["SCRAM-SHA-512"])
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = None
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """Security options shared by every Kafka client (SASL/SSL when configured)."""
+        config: dict[str, str] = {}
+        if self.kafka_security_protocol:
+            config["security.protocol"] = self.kafka_security_protocol
+        if self.kafka_sasl_mechanism:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            config["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password:
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_ca_location:
+            config["ssl.ca.location"] = self.kafka_ssl_ca_location
+        return config
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transport_follows_bootstrap(cls, data: Any) -> Any:
+        """No DREAM_TRANSPORT: Kafka exactly when brokers are named (as before it existed)."""
+        if isinstance(data, dict) and not data.get("transport"):  # unset or empty
+            return {**data, "transport": "kafka" if data.get("kafka_bootstrap") else "direct"}
+        return data
+
+    @model_validator(mode="after")
+    def _kafka_needs_brokers(self) -> Self:
+        if self.transport == "kafka" and not self.kafka_bootstrap:
+            raise ValueError(
+                "DREAM_TRANSPORT=kafka needs DREAM_KAFKA_BOOTSTRAP (the brokers, host:port,...);"
+                " set it, or choose DREAM_TRANSPORT=direct"
+            )
+        return self
+
+
+class ApiSettings(_Section):
+    """The HTTP api: where it listens, what it accepts, how it sheds load."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_snapshot_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -119,7 +188,10 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="SIGTERM: the api's longest wait for requests in progress."
     )
 
-    # Worker
+
+class WorkerSettings(_Section):
+    """The worker: batches, rebalances, what it stores and how it reports."""
+
     batch_size: int = Field(default=200, ge=1, le=10_000, description="Snapshots per transaction.")
     batch_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1,
@@ -149,13 +221,10 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="A batch in hand this long unstored: worker not ready."
     )
 
-    # Analytics
-    raw_retention_days: int | None = Field(
-        default=None, ge=1,
-        description="`dream prune-raw` drops raw process partitions older than this (rollups stay).",
-    )
 
-    # Raw outputs (the blob store; see dream/blobs/ and docs/operations.md "Raw outputs")
+class BlobSettings(_Section):
+    """Raw outputs: the blob store (see dream/blobs/ and docs/operations.md "Raw outputs")."""
+
     store_raw: bool = Field(
         default=True, description="Keep every raw output in the blob store (needed by reprocess)."
     )
@@ -174,7 +243,10 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = Field(default="raw/", description="Key prefix of the content-addressed objects.")
 
-    # Security
+
+class SecuritySettings(_Section):
+    """Who may call the api, how often, and what of a listing is personal data."""
+
     auth: Literal["on", "off"] = Field(
         default="on",
         description="API keys required. `dream serve` with no configuration turns it off unless"
@@ -213,11 +285,10 @@ class Settings(BaseSettings):
         " machine only: every worker of a deployment must share the same key).",
     )
     cors_origins: list[str] = Field(default_factory=list, description="Closed unless listed.")
-    kafka_security_protocol: str | None = Field(default=None, examples=["SASL_SSL"])
-    kafka_sasl_mechanism: str | None = Field(default=None, examples=["SCRAM-SHA-512"])
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_ca_location: str | None = None
+
+
+class TelemetrySettings(_Section):
+    """Metrics, traces and logs."""
 
     telemetry: Literal["on", "off"] = Field(
         default="on",
@@ -227,50 +298,18 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Explicit values, then DREAM_X, then DREAM_X_FILE (the Docker/Kubernetes secrets way).
-        return (init_settings, env_settings, FileEnvSettingsSource(settings_cls), dotenv_settings)
 
-    def kafka_client_config(self) -> dict[str, str]:
-        """Security options shared by every Kafka client (SASL/SSL when configured)."""
-        config: dict[str, str] = {}
-        if self.kafka_security_protocol:
-            config["security.protocol"] = self.kafka_security_protocol
-        if self.kafka_sasl_mechanism:
-            config["sasl.mechanism"] = self.kafka_sasl_mechanism
-        if self.kafka_sasl_username:
-            config["sasl.username"] = self.kafka_sasl_username
-        if self.kafka_sasl_password:
-            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
-        if self.kafka_ssl_ca_location:
-            config["ssl.ca.location"] = self.kafka_ssl_ca_location
-        return config
+class Settings(
+    DatabaseSettings,
+    KafkaSettings,
+    ApiSettings,
+    WorkerSettings,
+    BlobSettings,
+    SecuritySettings,
+    TelemetrySettings,
+):
+    """Everything Dream can be told from the outside: every section.
 
-    @model_validator(mode="before")
-    @classmethod
-    def _transport_follows_bootstrap(cls, data: Any) -> Any:
-        """No DREAM_TRANSPORT: Kafka exactly when brokers are named (as before it existed)."""
-        if isinstance(data, dict) and not data.get("transport"):  # unset or empty
-            return {**data, "transport": "kafka" if data.get("kafka_bootstrap") else "direct"}
-        return data
-
-    @model_validator(mode="after")
-    def _kafka_needs_brokers(self) -> Settings:
-        if self.transport == "kafka" and not self.kafka_bootstrap:
-            raise ValueError(
-                "DREAM_TRANSPORT=kafka needs DREAM_KAFKA_BOOTSTRAP (the brokers, host:port,...);"
-                " set it, or choose DREAM_TRANSPORT=direct"
-            )
-        return self
-
-    @cached_property
-    def embedded_pgdata(self) -> Path:
-        return (self.data_dir / "pgdata").resolve()
+    With neither ``database_url`` nor ``kafka_bootstrap`` set, ``dream serve`` runs the embedded
+    default: a PostgreSQL under ``data_dir`` and the in-process (direct) pipeline.
+    """

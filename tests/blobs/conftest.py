@@ -55,7 +55,7 @@ def s3_settings(s3proxy: dict) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", pytest.param("s3", marks=pytest.mark.s3)])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,7 @@ def test_spools_while_the_api_is_down_and_drains_when_it_returns(tmp_path: Path)
         report = json.loads(done.stdout)
         assert report["sent"] == [] and report["error"]
         ids.append(report["snapshot_id"])
-        time.sleep(0.01)
+        time.sleep(0.01)  # the clock passes: each snapshot's collected_at (the spool order) differs
     files = sorted(spool.glob("*.json"))
     assert [json.loads(f.read_text())["snapshot_id"] for f in files] == ids  # oldest first
     assert report["spooled"] == 2
@@ -221,7 +222,11 @@ def test_spools_while_the_api_is_down_and_drains_when_it_returns(tmp_path: Path)
         # new: each snapshot is stored exactly once.
         assert httpx.post(f"{served.url}/v1/snapshots", content=first_spooled,
                           headers={"Content-Type": "application/json"}).status_code == 202  # fmt: skip
-        time.sleep(1.0)
+        # The queue is read oldest first: once a snapshot posted after it is stored, the
+        # duplicate has been dealt with too.
+        marker = {**json.loads(first_spooled), "snapshot_id": str(uuid.uuid4()), "host": "marker"}
+        assert httpx.post(f"{served.url}/v1/snapshots", json=marker).status_code == 202
+        wait_for(lambda: stored(served.url, marker["snapshot_id"]), what="the later snapshot stored")
         counts = httpx.get(f"{served.url}/v1/analytics/breakdown",
                            params={"by": "host", "host": "collector-test", "metric": "snapshots",
                                    "include_system": "true"}).json()["items"]  # fmt: skip

@@ -8,19 +8,11 @@ import pytest
 
 from dream.transport.base import Batch, Delivery, Lane, Position
 from dream.transport.breaker import CircuitBreaker, InFlightLimit, Unavailable
-from helpers import wait_for
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers import FakeClock, wait_for
 
 
 def test_opens_after_consecutive_failures_and_refuses_with_retry_after() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout_s=5, clock=clock)
     breaker.record_failure("timeout")
     breaker.record_success()  # resets the count: failures must be consecutive
@@ -33,14 +25,14 @@ def test_opens_after_consecutive_failures_and_refuses_with_retry_after() -> None
     with pytest.raises(Unavailable) as refused:
         breaker.check()
     assert refused.value.retry_after_s == 5
-    clock.now += 3.2
+    clock.advance(3.2)
     with pytest.raises(Unavailable) as refused:
         breaker.check()
     assert refused.value.retry_after_s == 2
 
 
 def test_half_open_probes_in_the_background_and_closes_on_success() -> None:
-    clock = Clock()
+    clock = FakeClock()
     answer = threading.Event()
     outcome = {"ok": False}
     calls = []
@@ -52,7 +44,7 @@ def test_half_open_probes_in_the_background_and_closes_on_success() -> None:
 
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout_s=2, probe=probe, clock=clock)
     breaker.trip("all brokers down")
-    clock.now += 2
+    clock.advance(2)
     assert breaker.state == "half-open"
     for _ in range(5):  # requests are refused while one probe runs
         with pytest.raises(Unavailable):
@@ -61,7 +53,7 @@ def test_half_open_probes_in_the_background_and_closes_on_success() -> None:
     answer.set()  # probe fails: open again for another reset period
     wait_for(lambda: breaker.state == "open", timeout_s=5)
     answer.clear()
-    clock.now += 2
+    clock.advance(2)
     outcome["ok"] = True
     with pytest.raises(Unavailable):
         breaker.check()  # starts the second probe
@@ -72,14 +64,14 @@ def test_half_open_probes_in_the_background_and_closes_on_success() -> None:
 
 
 def test_without_a_probe_half_open_lets_a_trial_through() -> None:
-    clock = Clock()
+    clock = FakeClock()
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout_s=1, clock=clock)
     breaker.record_failure("x")
-    clock.now += 1
+    clock.advance(1)
     breaker.check()  # the trial
     breaker.record_failure("still down")
     assert breaker.state == "open"
-    clock.now += 1
+    clock.advance(1)
     breaker.check()
     breaker.record_success()
     assert breaker.state == "closed"

@@ -69,15 +69,15 @@ class Posters:
                         (phase, status, time.monotonic() - t0, body["snapshot_id"], retry_after)
                     )
                 if status != 202:
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # a collector's pause before trying again, not a wait
 
     def ids(self, where: Callable[[int | str], bool]) -> set[str]:
         with self._lock:
             return {r[3] for r in self.results if where(r[1])}
 
-    def seen(self, phase: str, status: int | str) -> bool:
+    def count(self, phase: str, status: int | str) -> int:
         with self._lock:
-            return any(r[0] == phase and r[1] == status for r in self.results)
+            return sum(1 for r in self.results if r[0] == phase and r[1] == status)
 
 
 def _summary(results: list) -> None:
@@ -96,6 +96,12 @@ def _readyz(base: str) -> tuple[int, dict]:
     return r.status_code, r.json()
 
 
+def _circuit_open(base: str) -> tuple[int, dict] | None:
+    """The readiness answer once the api's circuit to the broker is no longer closed."""
+    status, body = _readyz(base)
+    return (status, body) if body["checks"]["pipeline"]["detail"].startswith("circuit") else None
+
+
 def test_broker_stopped_while_posting_gives_fast_503s_and_recovers_without_restart(
     own_kafka, database_url: str, logs_dir: Path
 ) -> None:
@@ -110,23 +116,26 @@ def test_broker_stopped_while_posting_gives_fast_503s_and_recovers_without_resta
     api, base = start_api(env, logs_dir / "api.log")
     try:
         with Posters(base) as posters:
-            wait_for(lambda: posters.seen("before", 202), timeout_s=20, what="first 202")
-            time.sleep(1.0)
+            wait_for(lambda: posters.count("before", 202) >= 20, timeout_s=20,
+                     what="20 snapshots accepted before the broker stops")  # fmt: skip
 
             posters.phase = "down"
             own_kafka.stop()
-            time.sleep(2 * PRODUCE_TIMEOUT_S)  # past every produce timeout: the circuit is open
-            status, body = _readyz(base)
+            status, body = wait_for(lambda: _circuit_open(base), timeout_s=4 * PRODUCE_TIMEOUT_S,
+                                    what="the circuit to open once produces time out")  # fmt: skip
             assert status == 503, body
             assert body["checks"]["pipeline"]["ok"] is False
             posters.phase = "open"
-            time.sleep(2.0)
+            wait_for(lambda: posters.count("open", 503) >= 20, timeout_s=20,
+                     what="20 posts refused while the circuit is open")  # fmt: skip
 
             posters.phase = "restarted"
             own_kafka.restart()
-            wait_for(lambda: posters.seen("restarted", 202), timeout_s=60, what="202 after restart")
+            wait_for(lambda: posters.count("restarted", 202), timeout_s=60,
+                     what="a 202 after the broker restarted")  # fmt: skip
             posters.phase = "after"
-            time.sleep(1.0)
+            wait_for(lambda: posters.count("after", 202) >= 20, timeout_s=20,
+                     what="20 snapshots accepted after recovery")  # fmt: skip
         status, body = _readyz(base)
         assert status == 200, body
     finally:
@@ -167,8 +176,8 @@ def test_api_sigterm_finishes_requests_in_progress_and_flushes(
     env = dream_env(database_url, kafka_bootstrap)
     api, base = start_api(env, logs_dir / "api.log")
     with Posters(base) as posters:
-        wait_for(lambda: posters.seen("before", 202), timeout_s=20, what="first 202")
-        time.sleep(1.0)
+        wait_for(lambda: posters.count("before", 202) >= 20, timeout_s=20,
+                 what="20 snapshots accepted, more being posted")  # fmt: skip
         t0 = time.monotonic()
         api.terminate()
         rc = api.wait(timeout=40)

@@ -60,7 +60,7 @@ def test_database_down_while_worker_runs_pauses_and_loses_nothing(
         # Longer than max.poll.interval.ms: a worker blocked on the database would be thrown
         # out of its group; a paused one keeps polling.
         wait_for(lambda: "consumption paused" in log.read_text(), timeout_s=30, what="pause")
-        time.sleep(MAX_POLL_INTERVAL_MS / 1000 + 3)
+        time.sleep(MAX_POLL_INTERVAL_MS / 1000 + 3)  # a duration must pass: not an event
         assert worker.poll() is None, log.read_text()[-3000:]
 
         own_postgres.restart()

@@ -3,9 +3,9 @@ partner's arrival starts. Every accepted snapshot must end up stored exactly onc
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +64,11 @@ class Stream:
             else:
                 self.failures.append(r.status_code)
 
+    def wait_for_more(self, n: int, what: str) -> None:
+        """Until ``n`` more snapshots than now are accepted (the stream goes on meanwhile)."""
+        target = len(self.ids) + n
+        wait_for(lambda: len(self.ids) >= target, timeout_s=60, what=f"{n} {what}")
+
     def __enter__(self) -> Stream:
         self._thread.start()
         return self
@@ -71,6 +76,11 @@ class Stream:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+def _assignments(log: Path) -> int:
+    """How often the worker writing ``log`` was given partitions."""
+    return len(re.findall(r"partitions assigned +partitions=\[\d", log.read_text(errors="replace")))
 
 
 def test_worker_killed_during_rebalance_loses_and_doubles_nothing(
@@ -91,7 +101,7 @@ def test_worker_killed_during_rebalance_loses_and_doubles_nothing(
             a.wait(timeout=10)
             # B takes A's partitions once A's session times out; keep the stream going.
             wait_for_log(log_b, r"partitions assigned +partitions=\[\d", timeout_s=30)
-            time.sleep(3)
+            stream.wait_for_more(60, what="snapshots accepted after A was killed")
         assert stream.failures == []
         wait_for(
             lambda: stored(url) == len(stream.ids) and group_caught_up(env, partitions=6),
@@ -120,9 +130,12 @@ def test_second_worker_joining_and_leaving_doubles_nothing(
             b = spawn(["worker"], env, log_b)
             # Cooperative rebalance: A gives partitions up in one round, B gets them in the next.
             wait_for_log(log_b, r"partitions assigned +partitions=\[\d", timeout_s=60)
-            time.sleep(2)
+            stream.wait_for_more(30, what="snapshots accepted while A and B share the topic")
+            assigned_to_a = _assignments(log_a)
             assert terminate(b) == 0, log_b.read_text()[-3000:]  # leaves: A takes it all back
-            time.sleep(2)
+            wait_for(lambda: _assignments(log_a) > assigned_to_a, timeout_s=60,
+                     what="A to take B's partitions back")  # fmt: skip
+            stream.wait_for_more(30, what="snapshots accepted after B left")
         wait_for(
             lambda: stored(url) == len(stream.ids) and group_caught_up(env, partitions=6),
             timeout_s=90,

@@ -55,6 +55,8 @@ def test_replay_from_offset_and_since_fills_in_exactly_what_is_missing(
             body = snapshot_body(output, host=f"eng-{i % 4}")
             assert api.post("/v1/snapshots", json=body).status_code == 202
             early.append(body["snapshot_id"])
+        # Not waits for an event: the clock passes a boundary. Every early message is stamped
+        # (in milliseconds) clearly before ``since``, every late one clearly after.
         time.sleep(1.0)
         since = datetime.now(UTC)
         time.sleep(0.5)

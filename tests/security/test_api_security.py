@@ -129,7 +129,7 @@ def test_rate_limit_answers_429_then_recovers(database_url: str, tmp_path: Path)
         assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
         limited = client.get("/v1/faculties", headers=bearer(token))
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-        time.sleep(0.5)  # 5 tokens/s: two are back
+        time.sleep(0.5)  # the clock must pass: at 5 tokens/s two are back (the app's own clock)
         assert client.get("/v1/faculties", headers=bearer(token)).status_code == 200
         # The admin role has no limit configured here, and another key has its own bucket.
         assert client.get("/v1/faculties", headers=bearer(ADMIN_TOKEN)).status_code == 200

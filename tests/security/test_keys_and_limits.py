@@ -10,6 +10,7 @@ import pytest
 from dream.security.keys import InvalidKey, KeyStore
 from dream.security.ratelimit import Limit, RateLimiter, parse_limits, retry_after_header
 from dream.storage.database import Database
+from helpers import FakeClock
 
 
 @pytest.fixture
@@ -45,6 +46,26 @@ def test_wrong_malformed_and_revoked_keys_are_refused(keys: KeyStore) -> None:
     assert keys.revoke(issued.key_id) is False
     with pytest.raises(InvalidKey, match="revoked"):
         keys.verify(issued.secret)
+
+
+def test_a_revocation_through_another_replica_applies_once_the_cache_expires(
+    keys: KeyStore, database_url: str
+) -> None:
+    issued = keys.create("lab collectors", "ingest")
+    clock = FakeClock()
+    db = Database(database_url)
+    db.open()
+    try:
+        replica = KeyStore(db, cache_s=10.0, clock=clock)
+        assert replica.verify(issued.secret).role == "ingest"  # cached by this replica
+        assert keys.revoke(issued.key_id) is True  # through the other one
+        clock.advance(9.9)
+        assert replica.verify(issued.secret).role == "ingest"  # within cache_s: still cached
+        clock.advance(0.2)
+        with pytest.raises(InvalidKey, match="revoked"):
+            replica.verify(issued.secret)
+    finally:
+        db.close()
 
 
 def test_bootstrap_token_is_registered_as_given(keys: KeyStore) -> None:

@@ -21,6 +21,7 @@ from dream.web.app import create_app
 from dream.security.jwks import KeysUnavailable
 from dream.security.keys import InvalidKey, Principal
 from dream.security.oidc import NoDreamRole, OidcConfig, OidcVerifier
+from helpers import wait_for
 from test_api_security import ADMIN_TOKEN, bearer, make_dream
 
 ISSUER = "https://login.example.edu/realms/uni"
@@ -73,24 +74,33 @@ def _jwks_server(answer: object) -> HTTPServer:
     return server
 
 
-@pytest.fixture
-def hanging_jwks_url() -> Iterator[str]:
+class HangingIdp:
     """An identity provider that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=256)
-    held: list[socket.socket] = []
 
-    def accept() -> None:
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/certs"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
         while True:
             try:
-                held.append(listener.accept()[0])
+                self.held.append(self.listener.accept()[0])
             except OSError:
                 return
 
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/certs"
-    listener.close()
-    for conn in held:
-        conn.close()
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def hanging_idp() -> Iterator[HangingIdp]:
+    idp = HangingIdp()
+    yield idp
+    idp.close()
 
 
 def token(key: rsa.RSAPrivateKey, **claims: object) -> str:
@@ -174,10 +184,10 @@ def test_key_set_is_kept_when_the_issuer_fails_and_unknown_kids_fetch_at_most_on
 
 
 def test_hanging_identity_provider_stalls_neither_keys_nor_tokens(
-    signing_key: rsa.RSAPrivateKey, hanging_jwks_url: str, database_url: str, tmp_path: Path
+    signing_key: rsa.RSAPrivateKey, hanging_idp: HangingIdp, database_url: str, tmp_path: Path
 ) -> None:
     dream = make_dream(database_url, tmp_path, rate_limits="", oidc_issuer=ISSUER,
-                       oidc_audience="dream", oidc_jwks_url=hanging_jwks_url,
+                       oidc_audience="dream", oidc_jwks_url=hanging_idp.url,
                        oidc_jwks_timeout_s=2.0)  # fmt: skip
     jwt_shaped = token(signing_key, dream_roles="query")
     try:
@@ -190,7 +200,8 @@ def test_hanging_identity_provider_stalls_neither_keys_nor_tokens(
 
             with ThreadPoolExecutor(max_workers=64) as pool:
                 tokens = [pool.submit(timed, bearer(jwt_shaped)) for _ in range(60)]
-                time.sleep(0.2)  # the token requests are waiting on the identity provider now
+                wait_for(lambda: hanging_idp.held, timeout_s=10,
+                         what="the key set fetch to reach the identity provider")  # fmt: skip
                 status, took, _ = pool.submit(timed, bearer(ADMIN_TOKEN)).result()
                 answers = [f.result() for f in tokens]
     finally:

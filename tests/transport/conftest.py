@@ -11,7 +11,9 @@ from dream.settings import Settings
 from transports import Harness, direct, kafka, memory
 
 
-@pytest.fixture(params=["memory", "direct", "kafka"])
+# Each case marked with the service it needs (tests/tiers.py): `-m "contract and not kafka"`.
+@pytest.fixture(params=["memory", pytest.param("direct", marks=pytest.mark.postgres),
+                        pytest.param("kafka", marks=pytest.mark.kafka)])  # fmt: skip
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "memory":
         made = memory()

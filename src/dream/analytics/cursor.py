@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from dream.analytics.filters import FilterError, iso_8601, utc_in_range
+from dream.snapshots import CollectedAt
 
 _MAX_BLOCK = 2**32 - 1  # a PostgreSQL tid: (block number, item offset)
 _MAX_OFFSET = 2**16 - 1
@@ -43,7 +43,7 @@ class Position(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    collected_at: Annotated[AwareDatetime, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
+    collected_at: Annotated[CollectedAt, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
     snapshot_id: uuid.UUID
     row_id: Annotated[str, Field(pattern=r"^\(\d{1,10},\d{1,5}\)$"), AfterValidator(_tid)]
 

@@ -12,7 +12,8 @@ on macOS, ``tasklist /v`` on Windows (CRLF, fixed-width columns), so the api par
 the same code as real ones. Snapshot ids derive from the seed, host and time: running the demo
 again within the same hour posts the same snapshots, which the api stores once.
 
-Modules: campus.py (machines, users, the applications each faculty opens and when), listings.py
+Modules: campus.py (machines, users, the applications each faculty opens and when, from the
+data file campus.toml: applications, faculty profiles, system processes, names), listings.py
 (each listing laid out as its tool prints it: the one listing generator, which bench/ and the
 tests use too), history.py (a campus's snapshot bodies over days), post.py (posting them through
 the api), command.py (``dream demo``).

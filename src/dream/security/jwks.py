@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 import anyio
 import httpx
@@ -27,30 +28,28 @@ class KeysUnavailable(DreamError):
     """The issuer's key set could not be fetched (yet): the token cannot be checked now."""
 
 
+def _idle_event() -> threading.Event:
+    event = threading.Event()  # set while no fetch is in flight
+    event.set()
+    return event
+
+
+@dataclass(eq=False)
 class JwksCache:
     """The key set at ``url`` by ``kid``; ``refresh`` starts a background fetch."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout_s: float = 3.0,
-        max_age_s: float = 300.0,
-        min_interval_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.url = url
-        self.timeout_s = timeout_s
-        self.max_age_s = max_age_s
-        self.min_interval_s = min_interval_s
-        self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._loaded_at: float | None = None
-        self._attempted_at = float("-inf")
-        self.error: str | None = None  # why the last fetch failed; None after a success
-        self._lock = threading.Lock()
-        self._idle = threading.Event()  # set while no fetch is in flight
-        self._idle.set()
+    url: str
+    _: KW_ONLY
+    timeout_s: float = 3.0
+    max_age_s: float = 300.0
+    min_interval_s: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    error: str | None = field(default=None, init=False)  # why the last fetch failed, if it did
+    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False, repr=False)
+    _loaded_at: float | None = field(default=None, init=False, repr=False)
+    _attempted_at: float = field(default=float("-inf"), init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _idle: threading.Event = field(default_factory=_idle_event, init=False, repr=False)
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         with self._lock:
@@ -64,7 +63,7 @@ class JwksCache:
         """Start a fetch unless one is in flight or one started within ``min_interval_s``
         (with ``when_stale``: only once the set is older than ``max_age_s``). The event is set
         when no fetch is in flight."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             if when_stale and self._loaded_at is not None and now - self._loaded_at < self.max_age_s:
                 return self._idle
@@ -89,7 +88,7 @@ class JwksCache:
             found = jwt.PyJWKSet.from_dict(response.json())
             keys = {k.key_id: k for k in found.keys if k.key_id}
             with self._lock:
-                self._keys, self._loaded_at, self.error = keys, self._clock(), None
+                self._keys, self._loaded_at, self.error = keys, self.clock(), None
         except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("OIDC key set fetch failed; keeping the keys there were",

@@ -9,7 +9,8 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal
 
 import structlog
@@ -63,6 +64,7 @@ def _sha256(secret: str) -> str:
 _q = NamedQueries("dream.security").query
 
 
+@dataclass(eq=False, repr=False)
 class KeyStore:
     """Creates, verifies, lists and revokes keys in PostgreSQL.
 
@@ -74,22 +76,16 @@ class KeyStore:
     database longer than ``check_timeout_s``.
     """
 
-    def __init__(
-        self,
-        db: Database,
-        cache_s: float = 10.0,
-        *,
-        stale_s: float = 3600.0,
-        check_timeout_s: float = 2.0,
-    ) -> None:
-        self.db = db
-        self.cache_s = cache_s
-        self.stale_s = stale_s
-        self.check_timeout_s = check_timeout_s
-        self._cache: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-        self._down_at: float | None = None  # when a key check last found the database away
-        self._rechecking = False
+    db: Database
+    cache_s: float = 10.0
+    _: KW_ONLY
+    stale_s: float = 3600.0
+    check_timeout_s: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    _cache: dict[str, tuple[float, Principal]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _down_at: float | None = field(default=None, init=False)  # a key check found the db away
+    _rechecking: bool = field(default=False, init=False)
 
     def create(self, name: str, role: Role, token: str | None = None) -> IssuedKey:
         """A new key; with ``token`` (DREAM_BOOTSTRAP_ADMIN_KEY) that exact token is registered."""
@@ -113,7 +109,7 @@ class KeyStore:
         match = _TOKEN.match(token)
         if match is None:
             raise InvalidKey("malformed API key")
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             cached = self._cache.get(token)
             down = self._down_at is not None
@@ -137,7 +133,7 @@ class KeyStore:
 
     def _check(self, token: str, key_id: str, secret: str) -> Principal:
         """Verify against the database and cache the result (a refusal drops the cache)."""
-        checked_at = time.monotonic()
+        checked_at = self.clock()
         try:
             with (
                 storage_errors(),

@@ -13,6 +13,7 @@ import queue
 from collections import OrderedDict
 import threading
 import uuid
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 
 import structlog
@@ -21,38 +22,29 @@ from dream.errors import StorageError
 from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.storage.database import Database
 from dream.storage.errors import storage_errors
+from dream.storage.queries import NamedQueries
 
 log = structlog.get_logger(__name__)
 
-_INSERT = """
-INSERT INTO snapshot_receipts (snapshot_id, received_at, host)
-SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[])
-ON CONFLICT (snapshot_id) DO NOTHING
-"""
-_PRUNE = "DELETE FROM snapshot_receipts WHERE received_at < now() - interval '7 days'"
-_LOOKUP = "SELECT 1 FROM snapshot_receipts WHERE snapshot_id = %s"
+_q = NamedQueries("dream.web", "receipts.sql").query
 
 
+@dataclass(eq=False)
 class Receipts:
     """A bounded queue of receipts and the thread that writes them every ``flush_s``."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        flush_s: float = 0.2,
-        capacity: int = 100_000,
-        batch: int = 5000,
-        sensor: Sensor = NULL_SENSOR,
-    ) -> None:
-        self.db = db
-        self.sensor = sensor
-        self.flush_s = flush_s
-        self._batch = batch
-        self._queue: queue.Queue[tuple[uuid.UUID, datetime, str]] = queue.Queue(capacity)
-        self._stop = threading.Event()
+    db: Database
+    sensor: Sensor = NULL_SENSOR
+    _: KW_ONLY
+    flush_s: float = 0.2
+    capacity: int = 100_000
+    batch: int = 5000
+    _flushes: int = field(default=0, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue[tuple[uuid.UUID, datetime, str]] = queue.Queue(self.capacity)
         self._thread = threading.Thread(target=self._run, name="dream-receipts", daemon=True)
-        self._flushes = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -67,7 +59,7 @@ class Receipts:
     def known(self, snapshot_id: uuid.UUID) -> bool:
         """Some replica accepted ``snapshot_id`` (raises StorageError while the database is away)."""
         with storage_errors("could not look the snapshot up"), self.db.pool.connection() as conn:
-            return conn.execute(_LOOKUP, (snapshot_id,)).fetchone() is not None
+            return conn.execute(_q("lookup_receipt"), (snapshot_id,)).fetchone() is not None
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_s):
@@ -76,7 +68,7 @@ class Receipts:
 
     def flush(self) -> None:
         items: list[tuple[uuid.UUID, datetime, str]] = []
-        while len(items) < self._batch:
+        while len(items) < self.batch:
             try:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
@@ -86,10 +78,10 @@ class Receipts:
         ids, times, hosts = (list(column) for column in zip(*items, strict=True))
         try:
             with storage_errors(), self.db.pool.connection(timeout=5) as conn:
-                conn.execute(_INSERT, (ids, times, hosts))
+                conn.execute(_q("insert_receipts"), (ids, times, hosts))
                 self._flushes += 1
                 if self._flushes % 1000 == 1:
-                    conn.execute(_PRUNE)
+                    conn.execute(_q("prune_receipts"))
         except StorageError as exc:  # receipts are a convenience: dropped, counted
             self.sensor.on_receipts_dropped(len(items))
             log.warning("could not record receipts", count=len(items), error=str(exc))

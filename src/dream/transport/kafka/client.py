@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from dream.settings import Settings
+from dream.settings import KafkaSettings
 
 Role = Literal["api", "worker", "dead-letter", "replay", "admin", "status"]
 
@@ -18,8 +18,9 @@ Role = Literal["api", "worker", "dead-letter", "replay", "admin", "status"]
 _RECONNECT = {"reconnect.backoff.ms": 100, "reconnect.backoff.max.ms": 1000}
 
 
-def client_config(settings: Settings, role: Role, **extra: Any) -> dict[str, Any]:
-    """The configuration of the client playing ``role``; ``extra`` adds callbacks and the like."""
+def client_config(settings: KafkaSettings, role: Role, **extra: Any) -> dict[str, Any]:
+    """The configuration of the client playing ``role``, from the Kafka section of the settings
+    alone; ``extra`` adds callbacks and the like."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap or "",
         **settings.kafka_client_config(),
