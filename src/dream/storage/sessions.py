@@ -1,0 +1,280 @@
+"""Process sessions: the observations of a batch merged into the ``sessions`` table and the
+seconds of use and launches they add to ``usage_hours_daily`` (migration 0007).
+
+An observation (one process in one snapshot) of key (host, snapshot user, pid, name) at ``t``
+with cadence ``c`` may take in any observation of its key at or before ``t + 1.5 c``: a
+session is a connected run of such reaches, its ``open_until`` the furthest one. Connected
+components of intervals do not depend on the order they are found in, and every other field is
+a minimum, maximum or sum over the observations (ties broken by value), so the rows are a
+function of the set of snapshots: any arrival order, batching or worker gives the same ones.
+
+Per batch, in the writer's transaction (which made its snapshots final: each is merged once):
+the observations are grouped into runs per key in Python; the host's stored sessions that can
+touch those runs are read (under a per-host lock, in host order), merged with them, and the
+merged rows upserted (a session extended at its end is updated in place; one whose start moved
+is deleted and written again). ``usage_hours_daily`` gets each replaced session's contribution
+taken out and the merged one's added, so it always equals the sum over sessions.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import UTC, datetime, time, timedelta
+
+import psycopg
+from psycopg.rows import class_row
+
+from dream.snapshots import ProcessRecord, Snapshot
+from dream.storage.queries import NamedQueries
+
+_SQL = NamedQueries("dream.storage", "sessions.sql")
+query = _SQL.query
+
+LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
+_DAY = timedelta(days=1)
+_QUANTUM = 1024  # seconds of use are kept in multiples of 1/1024 s: sums stay exact
+
+Key = tuple[str, str, int, str]  # host, user_name, pid, name
+HoursKey = tuple[datetime, str, str, str, str, str]  # day, app, os, faculty, user_name, host
+
+
+def as_real(value: float) -> float:
+    """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _low(value: float | None) -> tuple[int, float]:
+    return (1, 0.0) if value is None else (0, value)  # a value before none (min)
+
+
+def _high(value: float | None) -> tuple[int, float]:
+    return (0, 0.0) if value is None else (1, value)  # a value after none (max)
+
+
+@dataclass(slots=True)
+class Session:
+    """One row of ``sessions``; ``absorb`` merges another session of the same key into it."""
+
+    host: str
+    user_name: str
+    pid: int
+    name: str
+    first_seen: datetime
+    last_seen: datetime
+    cadence_s: float
+    open_until: datetime
+    os: str
+    faculty: str
+    app: str
+    is_system: bool
+    process_user: str | None
+    samples: int
+    cpu_first: float | None
+    cpu_last: float | None
+    rss_peak_kb: int | None
+
+    @classmethod
+    def observed(
+        cls, snapshot: Snapshot, p: ProcessRecord, cadence_s: float, reach: timedelta
+    ) -> Session:
+        t = snapshot.collected_at
+        return cls(
+            snapshot.host, snapshot.user, -1 if p.pid is None else p.pid, p.name or "", t, t,
+            cadence_s, t + reach, snapshot.os, snapshot.faculty, p.app or "", p.is_system,
+            p.user, 1, p.cpu_seconds, p.cpu_seconds, p.rss_kb,
+        )  # fmt: skip
+
+    @property
+    def key(self) -> Key:
+        return (self.host, self.user_name, self.pid, self.name)
+
+    @property
+    def pk(self) -> tuple[str, str, int, str, datetime]:
+        return (self.host, self.user_name, self.pid, self.name, self.first_seen)
+
+    def _first_rank(self) -> tuple[object, ...]:
+        # The earliest observation says what the session is (app, user...): ties by value.
+        return (self.first_seen, self.app, self.is_system, self.os, self.faculty,
+                self.process_user or "", self.process_user is None, _low(self.cpu_first))  # fmt: skip
+
+    def _last_rank(self) -> tuple[object, ...]:
+        return (self.last_seen, self.cadence_s, _high(self.cpu_last))
+
+    def absorb(self, other: Session) -> None:
+        """Take in ``other`` (same key, linked): commutative and associative."""
+        if other._first_rank() < self._first_rank():
+            self.first_seen, self.app, self.is_system = other.first_seen, other.app, other.is_system
+            self.os, self.faculty, self.process_user = other.os, other.faculty, other.process_user
+            self.cpu_first = other.cpu_first
+        if other._last_rank() > self._last_rank():
+            self.last_seen, self.cadence_s, self.cpu_last = (
+                other.last_seen, other.cadence_s, other.cpu_last)  # fmt: skip
+        self.open_until = max(self.open_until, other.open_until)
+        self.samples += other.samples
+        if other.rss_peak_kb is not None and (
+            self.rss_peak_kb is None or other.rss_peak_kb > self.rss_peak_kb
+        ):
+            self.rss_peak_kb = other.rss_peak_kb
+
+    def copy(self) -> Session:
+        return Session(*astuple(self))
+
+    def hours(self) -> dict[HoursKey, tuple[float, int]]:
+        """Seconds of use per UTC day of [first_seen, last_seen + cadence_s); the launch on the
+        day of first_seen. Each day's seconds are rounded to a multiple of 1/1024 s."""
+        start = self.first_seen.astimezone(UTC)
+        end = self.last_seen.astimezone(UTC) + timedelta(seconds=self.cadence_s)
+        out: dict[HoursKey, tuple[float, int]] = {}
+        day = datetime.combine(start.date(), time.min, UTC)
+        launches = 1
+        while day < end:
+            piece = min(end, day + _DAY) - max(start, day)
+            seconds = round(piece / timedelta(microseconds=1) * _QUANTUM / 1e6) / _QUANTUM
+            dims = (day, self.app, self.os, self.faculty, self.user_name, self.host)
+            out[dims] = (seconds, launches)
+            launches = 0
+            day += _DAY
+        return out
+
+
+SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Session))
+
+
+def merge_runs(sessions: Iterable[Session]) -> list[Session]:
+    """Sessions of one key merged where they link: a sweep over the intervals [first_seen,
+    open_until] in start order (the sessions are absorbed into copies; inputs stay)."""
+    merged: list[Session] = []
+    for s in sorted(sessions, key=lambda s: s.first_seen):
+        if merged and s.first_seen <= merged[-1].open_until:
+            merged[-1].absorb(s)
+        else:
+            merged.append(s.copy())
+    return merged
+
+
+class HoursDelta:
+    """Changes to ``usage_hours_daily``: contributions added and taken out, summed per key."""
+
+    def __init__(self) -> None:
+        self.rows: dict[HoursKey, list[float]] = {}
+
+    def add(self, session: Session, sign: int) -> None:
+        if not session.app:
+            return  # as in the usage rollups: a process no app is known for counts for none
+        for key, (seconds, launches) in session.hours().items():
+            acc = self.rows.setdefault(key, [0.0, 0, 0.0, 0])
+            acc[0] += sign * seconds
+            acc[1] += sign * launches
+            if not session.is_system:
+                acc[2] += sign * seconds
+                acc[3] += sign * launches
+
+    def write(self, conn: psycopg.Connection) -> None:
+        changed = [(k, v) for k, v in self.rows.items() if any(v)]
+        if not changed:
+            return
+        conn.execute(query("create_hours_stage"))
+        with conn.cursor().copy(query("copy_hours_stage")) as copy:
+            for key, acc in changed:
+                copy.write_row((*key, *acc))
+        conn.execute(query("upsert_hours"))
+        conn.execute(query("drop_empty_hours"))
+
+
+def lock_hosts(conn: psycopg.Connection, hosts: Iterable[str]) -> None:
+    """Serialise writers of the same hosts (in host order: no deadlocks); till commit."""
+    with conn.cursor() as cur:
+        for host in sorted(set(hosts)):
+            cur.execute(query("lock_host"), {"host": host})
+
+
+class SessionBatch:
+    """The observations of a batch, grouped into runs per key, then merged into storage."""
+
+    def __init__(self, default_cadence_s: float = 300.0) -> None:
+        self.default_cadence_s = default_cadence_s
+        self.runs: dict[Key, list[Session]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def cadence(self, snapshot: Snapshot) -> float:
+        declared = getattr(snapshot, "interval_s", None)
+        return as_real(declared if declared is not None else self.default_cadence_s)
+
+    def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
+        cadence = self.cadence(snapshot)
+        reach = timedelta(seconds=LINK_CADENCES * cadence)
+        runs = self.runs
+        for p in processes:
+            obs = Session.observed(snapshot, p, cadence, reach)
+            found = runs.get(obs.key)
+            if found is None:
+                runs[obs.key] = [obs]
+            else:
+                found.append(obs)
+
+    def add_sessions(self, sessions: Iterable[Session]) -> None:
+        """Whole sessions as observations (a reprocess puts back what it rebuilt)."""
+        for s in sessions:
+            self.runs.setdefault(s.key, []).append(s)
+
+    def write(self, conn: psycopg.Connection, hours: HoursDelta | None = None) -> None:
+        """Merge into ``sessions`` and ``usage_hours_daily`` (the caller holds the host locks)."""
+        if not self.runs:
+            return
+        new = {key: merge_runs(obs) for key, obs in self.runs.items()}
+        stored = self._stored_near(conn, new)
+        hours = hours if hours is not None else HoursDelta()
+        upserts: list[Session] = []
+        gone: list[Session] = []
+        for key, runs in new.items():
+            old = stored.get(key, [])
+            for merged in merge_runs([*runs, *old]):
+                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until]
+                if [(s.pk, s.samples) for s in replaced] == [(merged.pk, merged.samples)]:
+                    continue  # a stored session nothing new touched
+                for s in replaced:
+                    hours.add(s, -1)
+                    if s.pk != merged.pk:
+                        gone.append(s)
+                hours.add(merged, 1)
+                upserts.append(merged)
+        if gone:
+            conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
+        conn.execute(query("create_session_stage"))
+        with conn.cursor().copy(query("copy_session_stage")) as copy:
+            for s in upserts:
+                copy.write_row(astuple(s))
+        conn.execute(query("upsert_sessions"))
+        hours.write(conn)
+        self.runs = {}
+
+    @staticmethod
+    def _stored_near(conn: psycopg.Connection, new: dict[Key, list[Session]]) -> dict[Key, list]:
+        """The stored sessions of ``new``'s keys that may link with its runs."""
+        window: dict[str, list[datetime]] = {}
+        for (host, *_), runs in new.items():
+            lo = min(r.first_seen for r in runs)
+            hi = max(r.open_until for r in runs)
+            have = window.get(host)
+            if have is None:
+                window[host] = [lo, hi]
+            else:
+                have[0], have[1] = min(have[0], lo), max(have[1], hi)
+        hosts = sorted(window)
+        params = {"hosts": hosts, "since": [window[h][0] for h in hosts],
+                  "until": [window[h][1] for h in hosts]}  # fmt: skip
+        found: dict[Key, list[Session]] = {}
+        cur = conn.cursor(row_factory=class_row(Session))
+        for s in cur.execute(query("sessions_near"), params):
+            if s.key in new:
+                found.setdefault(s.key, []).append(s)
+        return found
+
+
+def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, list[object]]:
+    """Sessions as one array per column (``unnest`` parameters)."""
+    return {name: [getattr(s, name) for s in sessions] for name in names}
