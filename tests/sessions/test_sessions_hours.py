@@ -143,3 +143,17 @@ def test_per_sample_rows_follow_their_retention_and_sessions_do_not(database_url
     clear(database_url)
     write(database_url, [recent, old], raw_rows_retention_days=0)
     assert counts() == (0, 2)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (0, 2, 1), (2, 1, 0), (1, 0, 2)])
+def test_a_session_reaches_as_far_as_its_longest_cadence(database_url: str, order: tuple) -> None:
+    """The cadence changed (10 min, then 1 min): the 10-minute sample still reaches 15 minutes
+    on, so 0, 5 and 10 are one session however they arrive."""
+    snaps = [snapshot("lab-8", T0 + timedelta(minutes=m), [(4, "stata", "stata")], interval_s=c)
+             for m, c in ((0, 600), (5, 60), (10, 60))]  # fmt: skip
+    write(database_url, *[[snaps[i]] for i in order])
+    (row,) = sessions(database_url)
+    assert (row[4], row[5], row[6], row[7], row[11]) == (
+        T0, T0 + timedelta(minutes=10), 60.0, T0 + timedelta(minutes=15), 3
+    )
+    assert _per_app(database_url)["stata"] == (10 * 60 + 60, 1)
