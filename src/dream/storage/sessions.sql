@@ -84,7 +84,7 @@ WHERE host = %(host)s AND open_until >= %(since)s AND first_seen <= %(until)s
 -- whether every stored snapshot there still has its per-sample rows (retention may have
 -- dropped them: then the sessions cannot be rebuilt from rows).
 SELECT s.snapshot_id, s.collected_at, s.interval_s, s.user_name, s.os, s.faculty,
-       s.process_count, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds,
+       s.process_count, p.collected_at IS NOT NULL AS is_row, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds,
        p.rss_kb
 FROM snapshots s
 LEFT JOIN processes p ON p.snapshot_id = s.snapshot_id AND p.collected_at = s.collected_at

@@ -72,3 +72,5 @@ CREATE INDEX usage_hours_daily_app_idx ON usage_hours_daily (app, bucket);
 
 -- The sampling interval the collector declared (seconds), for sessions and for coverage.
 ALTER TABLE snapshots ADD COLUMN interval_s real;
+-- A host's snapshots in a time range: a reprocess rebuilding its sessions; coverage.
+CREATE INDEX snapshots_host_collected_idx ON snapshots (host, collected_at);
