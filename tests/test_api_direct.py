@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -73,9 +74,11 @@ def test_posted_ps_aux_becomes_process_rows(
 def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_url: str) -> None:
     raw = shared_fixture("samples", "windows-tasklist-v.txt").read_bytes()
     snapshot_id = str(uuid.uuid4())
+    recent = datetime.now(UTC) - timedelta(hours=1)  # its per-sample rows are kept (7 days)
     fields = {
         "host": "eng-lab-04", "os": "windows", "user": "msmith", "faculty": "Engineering",
-        "collected_at": "2026-11-27T10:00:00Z", "command": "tasklist /v", "snapshot_id": snapshot_id,
+        "collected_at": f"{recent:%Y-%m-%dT%H:%M:%SZ}", "command": "tasklist /v",
+        "snapshot_id": snapshot_id,
     }  # fmt: skip
     # What PowerShell 5.1 writes with `tasklist /v > file`: UTF-16 LE with a BOM.
     utf16 = b"\xff\xfe" + raw.decode("utf-8").encode("utf-16-le")
