@@ -98,6 +98,18 @@ def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_
     assert [r[0] for r in process_rows(database_url, snapshot_id)] == expected_pids
 
 
+def test_declared_interval_is_stored_and_builds_the_sessions(
+    client: TestClient, database_url: str
+) -> None:
+    body = snapshot_body(live_ps_aux(), interval_s=60)
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    assert wait_for(lambda: settled(client, body["snapshot_id"]))["status"] == "stored"
+    with psycopg.connect(database_url) as conn:
+        declared = conn.execute("SELECT interval_s FROM snapshots").fetchone()[0]
+        cadences = conn.execute("SELECT DISTINCT cadence_s, samples FROM sessions").fetchall()
+    assert declared == 60.0 and cadences == [(60.0, 1)]
+
+
 def test_same_snapshot_id_twice_is_stored_once(client: TestClient, database_url: str) -> None:
     body = snapshot_body(live_ps_aux())
     first = client.post("/v1/snapshots", json=body)
@@ -146,6 +158,9 @@ def _pending(url: str) -> int:
         ({"output": "USER PID\x00"}, "output"),
         ({"snapshot_id": "not-a-uuid"}, "snapshot_id"),
         ({"unexpected": 1}, "unexpected"),
+        ({"interval_s": 0}, "interval_s"),
+        ({"interval_s": 86401}, "interval_s"),
+        ({"interval_s": "often"}, "interval_s"),
     ],
 )
 def test_malformed_body_is_422_naming_the_field(

@@ -2,11 +2,14 @@
 -- transaction that made the snapshots final, and by a reprocess. Each starts with "-- name: x".
 -- See migration 0007 for the tables and docs/analytics.md "Sessions and hours" for the rules.
 
--- name: lock_host
+-- name: lock_hosts
 -- One writer at a time merges a host's sessions (two would each miss the other's sessions).
--- Taken in host order before anything else, so writers of overlapping hosts cannot deadlock.
--- The two-key form does not collide with the partition lock's one-key form.
-SELECT pg_advisory_xact_lock(1146244435, hashtext(%(host)s))
+-- Taken in key order before anything else, so writers of overlapping hosts cannot deadlock
+-- (the lock function is volatile: evaluated row by row after the sort). The two-key form does
+-- not collide with the partition lock's one-key form.
+SELECT count(pg_advisory_xact_lock(1146244435, k.key))
+FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS h (host)
+      ORDER BY 1 OFFSET 0) AS k
 
 -- name: sessions_near
 -- The sessions of the batch's hosts that may take in its observations: those open (able to take
