@@ -18,6 +18,7 @@ taken out and the merged one's added, so it always equals the sum over sessions.
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -274,23 +275,15 @@ class SessionBatch:
     @staticmethod
     def _stored_near(conn: psycopg.Connection, new: dict[Key, list[Session]]) -> dict[Key, list]:
         """The stored sessions of ``new``'s keys that may link with its runs."""
-        window: dict[str, list[datetime]] = {}
-        for (host, *_), runs in new.items():
-            lo = min(r.first_seen for r in runs)
-            hi = max(r.open_until for r in runs)
-            have = window.get(host)
-            if have is None:
-                window[host] = [lo, hi]
-            else:
-                have[0], have[1] = min(have[0], lo), max(have[1], hi)
-        hosts = sorted(window)
-        params = {"hosts": hosts, "since": [window[h][0] for h in hosts],
-                  "until": [window[h][1] for h in hosts]}  # fmt: skip
+        keys = json.dumps([
+            # runs are in start order
+            (*key, runs[0].first_seen.isoformat(), max(r.open_until for r in runs).isoformat())
+            for key, runs in new.items()
+        ])  # fmt: skip
         found: dict[Key, list[Session]] = {}
-        cur = conn.cursor(row_factory=class_row(Session))
-        for s in cur.execute(query("sessions_near"), params):
-            if s.key in new:
-                found.setdefault(s.key, []).append(s)
+        for row in conn.execute(query("sessions_near"), {"keys": keys}):
+            s = Session(*row)
+            found.setdefault(s.key, []).append(s)
         return found
 
 

@@ -12,15 +12,18 @@ FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS 
       ORDER BY 1 OFFSET 0) AS k
 
 -- name: sessions_near
--- The sessions of the batch's hosts that may take in its observations: those open (able to take
--- an observation) at or after the host's earliest new session starts, and begun no later than
--- its newest one stays open. Filtered to the batch's keys by the caller.
+-- The stored sessions that may take in the batch's runs: per key, those still open (able to
+-- take an observation) when its earliest run starts, begun no later than its last run reaches.
 SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
        s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
        s.cpu_first, s.cpu_last, s.rss_peak_kb
-FROM unnest(%(hosts)s::text[], %(since)s::timestamptz[], %(until)s::timestamptz[])
-     AS w (host, since, until)
-JOIN sessions s ON s.host = w.host AND s.open_until >= w.since AND s.first_seen <= w.until
+-- The keys come as one JSON array of [host, user_name, pid, name, since, until] (binding six
+-- arrays of tens of thousands of values costs the client several times more).
+FROM (SELECT k ->> 0 AS host, k ->> 1 AS user_name, (k ->> 2)::integer AS pid, k ->> 3 AS name,
+             (k ->> 4)::timestamptz AS since, (k ->> 5)::timestamptz AS until
+      FROM jsonb_array_elements(%(keys)s::jsonb) AS j (k)) AS w
+JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.pid
+               AND s.name = w.name AND s.open_until >= w.since AND s.first_seen <= w.until
 
 -- name: create_session_stage
 CREATE TEMP TABLE IF NOT EXISTS session_stage (LIKE sessions) ON COMMIT DELETE ROWS
