@@ -248,27 +248,38 @@ class SessionBatch:
         new = {key: merge_runs(obs) for key, obs in self.runs.items()}
         stored = self._stored_near(conn, new)
         hours = hours if hours is not None else HoursDelta()
-        upserts: list[Session] = []
+        inserts: list[Session] = []  # under a key no stored session has
+        updates: list[Session] = []  # a stored session extended at its end
         gone: list[Session] = []
         for key, runs in new.items():
-            old = stored.get(key, [])
-            for merged in merge_runs([*runs, *old]):
-                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until]
+            old = stored.get(key)
+            for merged in merge_runs([*runs, *old]) if old else runs:
+                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until
+                            ] if old else []  # fmt: skip
                 if [(s.pk, s.samples) for s in replaced] == [(merged.pk, merged.samples)]:
                     continue  # a stored session nothing new touched
+                kept = False
                 for s in replaced:
                     hours.add(s, -1)
-                    if s.pk != merged.pk:
+                    if s.pk == merged.pk:
+                        kept = True
+                    else:
                         gone.append(s)
                 hours.add(merged, 1)
-                upserts.append(merged)
+                (updates if kept else inserts).append(merged)
         if gone:
             conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
-        conn.execute(query("create_session_stage"))
-        with conn.cursor().copy(query("copy_session_stage")) as copy:
-            for s in upserts:
-                copy.write_row(session_row(s))
-        conn.execute(query("upsert_sessions"))
+        # The host locks keep other writers off these rows: new ones are COPYed straight in.
+        if inserts:
+            with conn.cursor().copy(query("copy_sessions")) as copy:
+                for s in inserts:
+                    copy.write_row(session_row(s))
+        if updates:
+            conn.execute(query("create_session_stage"))
+            with conn.cursor().copy(query("copy_session_stage")) as copy:
+                for s in updates:
+                    copy.write_row(session_row(s))
+            conn.execute(query("update_sessions"))
         hours.write(conn)
         self.runs = {}
 

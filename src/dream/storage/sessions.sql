@@ -25,6 +25,12 @@ FROM (SELECT k ->> 0 AS host, k ->> 1 AS user_name, (k ->> 2)::integer AS pid, k
 JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.pid
                AND s.name = w.name AND s.open_until >= w.since AND s.first_seen <= w.until
 
+-- name: copy_sessions
+-- Sessions under keys no stored session has (the writer holds the host's lock: none appears).
+COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
+               faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
+               rss_peak_kb) FROM STDIN
+
 -- name: create_session_stage
 CREATE TEMP TABLE IF NOT EXISTS session_stage (LIKE sessions) ON COMMIT DELETE ROWS
 
@@ -33,17 +39,16 @@ COPY session_stage (host, user_name, pid, name, first_seen, last_seen, cadence_s
                     faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
                     rss_peak_kb) FROM STDIN
 
--- name: upsert_sessions
--- A session extended at its end keeps its key: updated in place. Key order: no deadlocks.
-INSERT INTO sessions AS s
-SELECT * FROM session_stage
-ORDER BY host, user_name, pid, name, first_seen
-ON CONFLICT (host, user_name, pid, name, first_seen) DO UPDATE SET
-    last_seen = EXCLUDED.last_seen, cadence_s = EXCLUDED.cadence_s,
-    open_until = EXCLUDED.open_until, os = EXCLUDED.os, faculty = EXCLUDED.faculty,
-    app = EXCLUDED.app, is_system = EXCLUDED.is_system, process_user = EXCLUDED.process_user,
-    samples = EXCLUDED.samples, cpu_first = EXCLUDED.cpu_first, cpu_last = EXCLUDED.cpu_last,
-    rss_peak_kb = EXCLUDED.rss_peak_kb
+-- name: update_sessions
+-- Sessions extended at their end (or in their middle) keep their key: updated in place.
+UPDATE sessions AS s
+SET last_seen = g.last_seen, cadence_s = g.cadence_s, open_until = g.open_until, os = g.os,
+    faculty = g.faculty, app = g.app, is_system = g.is_system, process_user = g.process_user,
+    samples = g.samples, cpu_first = g.cpu_first, cpu_last = g.cpu_last,
+    rss_peak_kb = g.rss_peak_kb
+FROM session_stage AS g
+WHERE s.host = g.host AND s.user_name = g.user_name AND s.pid = g.pid AND s.name = g.name
+  AND s.first_seen = g.first_seen
 
 -- name: delete_sessions
 -- Sessions merged into others under another key (a late observation moved the start earlier,
@@ -62,10 +67,10 @@ COPY hours_stage (bucket, app, os, faculty, user_name, host, seconds, launches, 
                   u_launches) FROM STDIN
 
 -- name: upsert_hours
--- Adds the changes (replaced sessions out, merged ones in), in key order.
+-- Adds the changes (replaced sessions out, merged ones in). Its rows are the host's (the
+-- writer holds the host's lock), so no order is needed against other writers.
 INSERT INTO usage_hours_daily AS r
 SELECT * FROM hours_stage
-ORDER BY bucket, app, os, faculty, user_name, host
 ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
     seconds = r.seconds + EXCLUDED.seconds, launches = r.launches + EXCLUDED.launches,
     u_seconds = r.u_seconds + EXCLUDED.u_seconds, u_launches = r.u_launches + EXCLUDED.u_launches
