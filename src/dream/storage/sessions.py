@@ -37,6 +37,7 @@ query = _SQL.query
 
 LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
 _DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
 _QUANTUM = 1024  # seconds of use are kept in multiples of 1/1024 s: sums stay exact
 
 Key = tuple[str, str, int, str]  # host, user_name, pid, name
@@ -46,6 +47,11 @@ HoursKey = tuple[datetime, str, str, str, str, str]  # day, app, os, faculty, us
 def as_real(value: float) -> float:
     """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _quantized(span: timedelta) -> float:
+    """``span`` in seconds, rounded to a multiple of 1/1024 s (sums of these are exact)."""
+    return round(span / _MICROSECOND * _QUANTUM / 1e6) / _QUANTUM
 
 
 def _low(value: float | None) -> tuple[int, float]:
@@ -139,16 +145,16 @@ class Session:
     def hours(self) -> dict[HoursKey, tuple[float, int]]:
         """Seconds of use per UTC day of [first_seen, last_seen + cadence_s); the launch on the
         day of first_seen. Each day's seconds are rounded to a multiple of 1/1024 s."""
-        start = self.first_seen.astimezone(UTC)
-        end = self.last_seen.astimezone(UTC) + timedelta(seconds=self.cadence_s)
+        start = self.first_seen
+        end = self.last_seen + timedelta(seconds=self.cadence_s)
+        day = datetime.combine(start.astimezone(UTC).date(), time.min, UTC)
+        dims = (self.app, self.os, self.faculty, self.user_name, self.host)
+        if end <= day + _DAY:  # the usual case: within one day
+            return {(day, *dims): (_quantized(end - start), 1)}
         out: dict[HoursKey, tuple[float, int]] = {}
-        day = datetime.combine(start.date(), time.min, UTC)
         launches = 1
         while day < end:
-            piece = min(end, day + _DAY) - max(start, day)
-            seconds = round(piece / timedelta(microseconds=1) * _QUANTUM / 1e6) / _QUANTUM
-            dims = (day, self.app, self.os, self.faculty, self.user_name, self.host)
-            out[dims] = (seconds, launches)
+            out[(day, *dims)] = (_quantized(min(end, day + _DAY) - max(start, day)), launches)
             launches = 0
             day += _DAY
         return out
