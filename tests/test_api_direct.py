@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -73,9 +74,11 @@ def test_posted_ps_aux_becomes_process_rows(
 def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_url: str) -> None:
     raw = shared_fixture("samples", "windows-tasklist-v.txt").read_bytes()
     snapshot_id = str(uuid.uuid4())
+    recent = datetime.now(UTC) - timedelta(hours=1)  # its per-sample rows are kept (7 days)
     fields = {
         "host": "eng-lab-04", "os": "windows", "user": "msmith", "faculty": "Engineering",
-        "collected_at": "2026-11-27T10:00:00Z", "command": "tasklist /v", "snapshot_id": snapshot_id,
+        "collected_at": f"{recent:%Y-%m-%dT%H:%M:%SZ}", "command": "tasklist /v",
+        "snapshot_id": snapshot_id,
     }  # fmt: skip
     # What PowerShell 5.1 writes with `tasklist /v > file`: UTF-16 LE with a BOM.
     utf16 = b"\xff\xfe" + raw.decode("utf-8").encode("utf-16-le")
@@ -93,6 +96,18 @@ def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_
     expected_pids = sorted(int(ln[: pid_end].rsplit(None, 1)[-1]) for ln in data)
     assert state["process_count"] == len(data)
     assert [r[0] for r in process_rows(database_url, snapshot_id)] == expected_pids
+
+
+def test_declared_interval_is_stored_and_builds_the_sessions(
+    client: TestClient, database_url: str
+) -> None:
+    body = snapshot_body(live_ps_aux(), interval_s=60)
+    assert client.post("/v1/snapshots", json=body).status_code == 202
+    assert wait_for(lambda: settled(client, body["snapshot_id"]))["status"] == "stored"
+    with psycopg.connect(database_url) as conn:
+        declared = conn.execute("SELECT interval_s FROM snapshots").fetchone()[0]
+        cadences = conn.execute("SELECT DISTINCT cadence_s, samples FROM sessions").fetchall()
+    assert declared == 60.0 and cadences == [(60.0, 1)]
 
 
 def test_same_snapshot_id_twice_is_stored_once(client: TestClient, database_url: str) -> None:
@@ -143,6 +158,9 @@ def _pending(url: str) -> int:
         ({"output": "USER PID\x00"}, "output"),
         ({"snapshot_id": "not-a-uuid"}, "snapshot_id"),
         ({"unexpected": 1}, "unexpected"),
+        ({"interval_s": 0}, "interval_s"),
+        ({"interval_s": 86401}, "interval_s"),
+        ({"interval_s": "often"}, "interval_s"),
     ],
 )
 def test_malformed_body_is_422_naming_the_field(

@@ -152,7 +152,11 @@ class Dream:
             batch_wait_s=self.settings.batch_wait_s,
             rebalance_wait_s=self.settings.rebalance_wait_s,
             # No partition for months the api would refuse: their number stays bounded.
-            writer=SnapshotWriter(PartitionManager(self.clock_window)),
+            writer=SnapshotWriter(
+                PartitionManager(self.clock_window),
+                default_cadence_s=self.settings.default_cadence_s,
+                raw_rows_retention_days=self.settings.raw_rows_retention_days,
+            ),
             scrubber=self.scrubber,
             raw=self.raw_outputs,
             sensor=self.sensor,

@@ -225,6 +225,7 @@ class Collector:
     host: str = field(default_factory=socket.gethostname)
     os_name: str = field(default_factory=current_os)
     listing: Callable[[str], tuple[str, str]] = run_listing
+    interval_s: float | None = None  # sent with each snapshot: what its hours of use cover
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr)
 
     def snapshot(self) -> dict[str, Any]:
@@ -239,6 +240,7 @@ class Collector:
             "collected_at": datetime.now(UTC).isoformat(),
             "command": command,
             "output": output,
+            **({"interval_s": self.interval_s} if self.interval_s is not None else {}),
         }
 
     def drain(self, report: RunReport | None = None) -> RunReport:
@@ -310,7 +312,11 @@ def collect_command(
         str | None, typer.Option(help="User of the machine (default: the current user).")
     ] = None,
     host: Annotated[str | None, typer.Option(help="Host name (default: this machine's).")] = None,
-    interval: Annotated[str, typer.Option(help="Time between snapshots: 30s, 5m, 1h.")] = "5m",
+    interval: Annotated[
+        str,
+        typer.Option(help="Time between snapshots: 30s, 5m, 1h (sent with each; with --once,"
+                     " give the schedule's period)."),
+    ] = "5m",
     once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit (cron).")] = False,
     spool_dir: Annotated[
         Path | None,
@@ -335,6 +341,7 @@ def collect_command(
         faculty=faculty,
         host=host or socket.gethostname(),
         os_name=os_name,
+        interval_s=min(max(seconds, 1.0), 86400.0),  # the api's accepted range
     )
     try:
         if once:

@@ -8,8 +8,15 @@ ones), in ``(collected_at, snapshot_id)`` order, in batches:
 2. one transaction per batch locks each snapshot row, subtracts the rollup contribution of its
    current process rows, deletes them (``WHERE collected_at = .. AND snapshot_id = ..``: one
    partition), COPYs the new ones, adds their contribution, updates status, format, count,
-   warnings and error, drops rollup rows nothing contributes to any more, and advances the run's
-   checkpoint (``reprocess_checkpoints``).
+   warnings and error, drops rollup rows nothing contributes to any more, rebuilds the sessions
+   of the batch's hosts around the rewritten snapshots from the per-sample rows now stored
+   (``dream.storage.sessions.rebuild_sessions``: taking one snapshot's observations out of a
+   session is not possible from the session alone), and advances the run's checkpoint
+   (``reprocess_checkpoints``).
+
+A snapshot whose per-sample rows are gone (``DREAM_RAW_ROWS_RETENTION_DAYS``) is left alone,
+rows, rollups and sessions: what it contributed cannot be taken out exactly. Likewise a host's
+sessions are left as they are when a snapshot they were built from has lost its rows.
 
 So a snapshot is never half rewritten, an interrupted run resumes after the last committed batch
 (the same filters give the same run key), and running it twice changes nothing the second time.
@@ -41,6 +48,7 @@ from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
+from dream.storage.sessions import lock_hosts, rebuild_sessions
 from dream.storage.writer import COPY_PROCESSES, process_row
 from dream.text import decode_output
 from dream.worker.processing import process_snapshot
@@ -113,7 +121,9 @@ class Reprocessor:
         scrubber: Scrubber | None = None,
         batch_size: int = 100,
         partitions: PartitionManager | None = None,
+        default_cadence_s: float = 300.0,
     ) -> None:
+        self.default_cadence_s = default_cadence_s
         self.db = db
         self.raw = raw
         self.scrubber = scrubber
@@ -245,6 +255,8 @@ class Reprocessor:
         new_rows: list[tuple[object, ...]] = []
         done = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
+        spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
+        lock_hosts(conn, (item.snapshot.host for item in items))  # first, as the writer does
         # Lock in snapshot_id order: two runs over overlapping sets cannot deadlock.
         for item in sorted(items, key=lambda i: str(i.snapshot.snapshot_id)):
             key = {"snapshot_id": item.snapshot.snapshot_id,
@@ -290,10 +302,16 @@ class Reprocessor:
             )  # fmt: skip
             counts[p.status] += 1
             done += 1
+            at, host = item.snapshot.collected_at, item.snapshot.host
+            lo, hi = spans.get(host, (at, at))
+            spans[host] = (min(lo, at), max(hi, at))
         if new_rows:
             with conn.cursor().copy(COPY_PROCESSES) as copy:
                 for row in new_rows:
                     copy.write_row(row)
+        for host in rebuild_sessions(conn, spans, self.default_cadence_s):
+            result.errors.append(f"{host}: sessions not rebuilt: per-sample rows they were built"
+                                 " from are no longer kept")  # fmt: skip
         if rollups:
             rollups.write_correction(conn)
         # Counted only once the caller's transaction is about to commit.

@@ -85,7 +85,8 @@ class DatabaseSettings(_Section):
     )
     raw_retention_days: int | None = Field(
         default=None, ge=1,
-        description="`dream prune-raw` drops raw process partitions older than this (rollups stay).",
+        description="`dream gc` removes raw outputs older than this from the blob store (what"
+        " `dream reprocess` re-parses); per-sample rows: DREAM_RAW_ROWS_RETENTION_DAYS.",
     )
 
     @cached_property
@@ -209,8 +210,9 @@ class WorkerSettings(_Section):
     )
     raw_rows_retention_days: int = Field(
         default=7, ge=0,
-        description="Per-sample process rows are kept this many days (0: none are written);"
-        " sessions and rollups are the long-term record, raw outputs stay in the blob store.",
+        description="Per-sample process rows are kept this many days (0: none are written;"
+        " `dream prune-raw` drops months past it); sessions and rollups are the long-term"
+        " record, raw outputs stay in the blob store (DREAM_RAW_RETENTION_DAYS).",
     )
 
     metrics_port: int = Field(

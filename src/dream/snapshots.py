@@ -119,6 +119,11 @@ class SnapshotMetadata(BaseModel):
     faculty: Faculty = Field(examples=["law"])
     collected_at: CollectedAt = Field(examples=["2026-11-27T10:00:00Z"])
     command: OptionalText = Field(default=None, examples=["tasklist /v"])
+    interval_s: float | None = Field(
+        default=None, ge=1, le=86400, allow_inf_nan=False, examples=[300],
+        description="The collector's sampling interval (seconds, 1 to 86400): how long this"
+        " snapshot's processes count as running (hours of use). Unset: the deployment's default.",
+    )
 
 
 class SnapshotIn(SnapshotMetadata):

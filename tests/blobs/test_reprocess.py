@@ -105,6 +105,33 @@ def assert_rollups_match_recomputation(url: str) -> None:
         presence = conn.execute("SELECT block, app, os, faculty, dim, who, days, u_days"
                                 " FROM usage_presence").fetchall()  # fmt: skip
         assert sorted(presence) == sorted(presence_of(conn.execute(RECOMPUTE_DAILY).fetchall()))
+    assert_sessions_match_recomputation(url)
+
+
+def assert_sessions_match_recomputation(url: str) -> None:
+    """The sessions (and usage_hours_daily) equal those built from scratch from the process
+    rows now stored: a reprocess rebuilt the ones around the snapshots it rewrote."""
+    from dream.storage.sessions import HoursDelta, Session, merge_runs
+
+    with psycopg.connect(url) as conn:
+        rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(
+            "SELECT s.host, s.collected_at, s.interval_s, s.user_name, s.os, s.faculty, p.pid,"
+            " p.name, p.app, p.is_system, p.process_user, p.cpu_seconds, p.rss_kb"
+            " FROM processes p JOIN snapshots s USING (snapshot_id)"
+        ).fetchall()
+        stored = conn.cursor(row_factory=psycopg.rows.class_row(Session)).execute(
+            "SELECT * FROM sessions").fetchall()  # fmt: skip
+        hours = conn.execute("SELECT * FROM usage_hours_daily").fetchall()
+    per_key: dict = {}
+    for r in rows:
+        obs = Session.from_row(r, r["host"], 300.0)
+        per_key.setdefault(obs.key, []).append(obs)
+    want = sorted((s for runs in per_key.values() for s in merge_runs(runs)), key=lambda s: s.pk)
+    assert sorted(stored, key=lambda s: s.pk) == want
+    delta = HoursDelta()
+    for s in want:
+        delta.add(s, 1)
+    assert sorted(hours) == sorted((*k, *v) for k, v in delta.rows.items())
 
 
 def invoke(settings, *args: str):

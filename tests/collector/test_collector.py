@@ -231,3 +231,13 @@ def test_spools_while_the_api_is_down_and_drains_when_it_returns(tmp_path: Path)
                            params={"by": "host", "host": "collector-test", "metric": "snapshots",
                                    "include_system": "true"}).json()["items"]  # fmt: skip
         assert [(c["host"], c["snapshots"]) for c in counts] == [("collector-test", 3)]
+
+
+def test_each_snapshot_says_the_collectors_interval(tmp_path: Path) -> None:
+    def collector(interval_s: float | None) -> Collector:
+        return Collector(sender=Sender(url="http://127.0.0.1:9"), spool=Spool(tmp_path),
+                         user="jdoe", faculty="law", listing=lambda _os: ("ps", "PID\n"),
+                         interval_s=interval_s)  # fmt: skip
+
+    assert collector(90.0).snapshot()["interval_s"] == 90.0
+    assert "interval_s" not in collector(None).snapshot()

@@ -122,7 +122,9 @@ def stored(url: str) -> int:
 def assert_each_snapshot_once(
     url: str, expected: set[str], may_also: set[str] = frozenset()
 ) -> None:
-    """Every id in ``expected`` is final exactly once with its process rows written once.
+    """Every id in ``expected`` is final exactly once with its process rows written once, and
+    merged into sessions once: their samples add up to the stored snapshots' processes, the
+    launches in usage_hours_daily to the sessions.
 
     ``may_also``: ids the api refused (503) that may nonetheless have reached the broker.
     """
@@ -137,12 +139,22 @@ def assert_each_snapshot_once(
             " WHERE s.status = 'stored'"
             " GROUP BY 1, 2 HAVING s.process_count IS DISTINCT FROM count(p.pid)"
         ).fetchall()
+        observed, sampled = conn.execute(
+            "SELECT (SELECT coalesce(sum(process_count), 0) FROM snapshots WHERE status = 'stored'),"
+            " (SELECT coalesce(sum(samples), 0) FROM sessions)"
+        ).fetchone()
+        launched, launches = conn.execute(
+            "SELECT (SELECT count(*) FROM sessions WHERE app <> ''),"
+            " (SELECT coalesce(sum(launches), 0) FROM usage_hours_daily)"
+        ).fetchone()
     ids = {r[0] for r in rows}
     assert expected - ids == set(), f"{len(expected - ids)} accepted snapshot(s) lost"
     assert ids - expected <= set(may_also), f"unexpected snapshots: {sorted(ids - expected)[:5]}"
     assert all(status != "pending" for _, status in rows)
     assert duplicated == [], f"process rows written twice: {duplicated[:5]}"
     assert mismatched == [], f"process rows missing or doubled: {mismatched[:5]}"
+    assert sampled == observed, f"{observed} processes stored, {sampled} samples in sessions"
+    assert launches == launched, f"{launched} sessions with an app, {launches} launches counted"
 
 
 def group_caught_up(env: dict[str, str], partitions: int = 3) -> bool:

@@ -1,8 +1,9 @@
 """Kill -9 the worker in the middle of a batch's transaction, restart it: stored exactly once.
 
-To be sure the kill lands mid-batch, the test holds a lock on ``processes``: the worker's
-transaction upserts its snapshot rows, then waits in COPY; the kill comes while it waits
-(PostgreSQL rolls the transaction back; no offset of that batch was committed).
+To be sure the kill lands mid-batch, the test holds a lock on ``processes`` (or ``sessions``):
+the worker's transaction upserts its snapshot rows, then waits in COPY (or in merging the
+sessions, after the COPY); the kill comes while it waits (PostgreSQL rolls the transaction back;
+no offset of that batch was committed).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import signal
 from pathlib import Path
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from dream.app import Dream
@@ -20,21 +22,27 @@ from faults import assert_each_snapshot_once, dream_env, group_caught_up, spawn,
 from helpers import live_ps_aux, snapshot_body, wait_for
 
 
-def _worker_waiting_in_copy(url: str) -> bool:
+def _worker_waiting(url: str, query: str) -> bool:
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            " AND query LIKE 'COPY processes%%'"
+            " AND query LIKE %s",
+            (query,),
         ).fetchone()
     return row[0] > 0
 
 
+@pytest.mark.parametrize(
+    ("table", "waiting_in"),
+    [("processes", "COPY processes%"), ("sessions", "%JOIN sessions%")],
+)
 def test_worker_killed_mid_transaction_then_restarted_stores_each_snapshot_once(
-    database_url: str, kafka_bootstrap: str, tmp_path: Path
+    database_url: str, kafka_bootstrap: str, tmp_path: Path, table: str, waiting_in: str
 ) -> None:
     env = dream_env(
-        database_url, kafka_bootstrap, DREAM_BATCH_SIZE=5, DREAM_KAFKA_SESSION_TIMEOUT_MS=6000
+        database_url, kafka_bootstrap, DREAM_BATCH_SIZE=5, DREAM_KAFKA_SESSION_TIMEOUT_MS=6000,
+        DREAM_DATA_DIR=tmp_path,  # the in-process api puts outputs in its blob store there
     )
     settings = Settings(
         database_url=database_url,
@@ -60,12 +68,12 @@ def test_worker_killed_mid_transaction_then_restarted_stores_each_snapshot_once(
         try:
             wait_for(lambda: stored(database_url) == 10, timeout_s=60, what="first batch stored")
             with psycopg.connect(database_url) as blocker:
-                blocker.execute("LOCK TABLE processes IN ACCESS EXCLUSIVE MODE")  # held
+                blocker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # held
                 post(20)
                 wait_for(
-                    lambda: _worker_waiting_in_copy(database_url),
+                    lambda: _worker_waiting(database_url, waiting_in),
                     timeout_s=30,
-                    what="the worker's transaction waiting in COPY",
+                    what=f"the worker's transaction waiting for {table}",
                 )
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(timeout=10)

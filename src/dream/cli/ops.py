@@ -105,17 +105,19 @@ def replay(
 def prune_raw(
     days: Annotated[
         int | None,
-        typer.Option(help="Keep this many days of raw rows (default: DREAM_RAW_RETENTION_DAYS)."),
+        typer.Option(
+            min=0, help="Keep this many days of per-sample rows (default:"
+            " DREAM_RAW_ROWS_RETENTION_DAYS)."
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Only say what would be dropped.")] = False,
 ) -> None:
-    """Drop raw process partitions (whole months) older than the retention; rollups stay."""
+    """Drop per-sample process partitions (whole months) past the retention; sessions and
+    rollups stay."""
     from dream.storage.retention import prune_raw as prune
 
     settings = Settings()
-    days = days if days is not None else settings.raw_retention_days
-    if days is None or days < 1:
-        raise fail("give --days N or set DREAM_RAW_RETENTION_DAYS (N ≥ 1)")
+    days = days if days is not None else settings.raw_rows_retention_days
     dream = Dream(settings).open(write=False, analytics=False)
     try:
         dream.migrate()

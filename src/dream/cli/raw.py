@@ -43,7 +43,8 @@ def reprocess(
             raise typer.Exit(2)
         dream.migrate()
         worker = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber,
-                             batch_size=batch_size)  # fmt: skip
+                             batch_size=batch_size,
+                             default_cadence_s=dream.settings.default_cadence_s)  # fmt: skip
         total = worker.remaining(filters, restart=restart)
         with Progress(
             TextColumn("reprocess"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

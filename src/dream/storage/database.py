@@ -42,6 +42,7 @@ def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
         "collected_at": snapshot.collected_at,
         "received_at": snapshot.received_at,
         "command": snapshot.command,
+        "interval_s": getattr(snapshot, "interval_s", None),
         "raw_output": snapshot.output,
         **raw_ref_params(snapshot.raw),
     }
@@ -216,6 +217,7 @@ def _pending_snapshot(r: dict[str, Any]) -> Snapshot:
         collected_at=r["collected_at"],
         received_at=r["received_at"],
         command=r["command"],
+        interval_s=r["interval_s"],
         output=r["raw_output"],
         raw=raw_ref_from_row(r),
         output_url=r["raw_url"] if not r["raw_sha256"] else None,

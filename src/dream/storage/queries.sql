@@ -4,11 +4,11 @@
 -- name: insert_pending_snapshot
 -- The direct pipeline's hand-over: the snapshot is durable once this commits.
 INSERT INTO snapshots (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
-                       received_at, command, raw_output, raw_sha256, raw_size, raw_compression,
-                       raw_url, status)
+                       received_at, command, interval_s, raw_output, raw_sha256, raw_size,
+                       raw_compression, raw_url, status)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
-        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, %(raw_sha256)s,
-        %(raw_size)s, %(raw_compression)s, %(raw_url)s, 'pending')
+        %(collected_at)s, %(received_at)s, %(command)s, %(interval_s)s, %(raw_output)s,
+        %(raw_sha256)s, %(raw_size)s, %(raw_compression)s, %(raw_url)s, 'pending')
 ON CONFLICT (snapshot_id) DO NOTHING
 
 -- name: upsert_processed_snapshot
@@ -16,12 +16,12 @@ ON CONFLICT (snapshot_id) DO NOTHING
 -- made the snapshot final, so a replayed message writes no process rows twice.
 -- The raw output is a blob reference (raw_*); raw_output (the direct queue's copy) is cleared.
 INSERT INTO snapshots AS s (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
-                            received_at, command, raw_output, raw_sha256, raw_size,
+                            received_at, command, interval_s, raw_output, raw_sha256, raw_size,
                             raw_compression, raw_url, status, format, process_count,
                             warnings, error, stored_at)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
-        %(collected_at)s, %(received_at)s, %(command)s, %(raw_output)s, %(raw_sha256)s,
-        %(raw_size)s, %(raw_compression)s, %(raw_url)s, %(status)s, %(format)s,
+        %(collected_at)s, %(received_at)s, %(command)s, %(interval_s)s, %(raw_output)s,
+        %(raw_sha256)s, %(raw_size)s, %(raw_compression)s, %(raw_url)s, %(status)s, %(format)s,
         %(process_count)s, %(warnings)s, %(error)s, now())
 ON CONFLICT (snapshot_id) DO UPDATE
     SET status = EXCLUDED.status, format = EXCLUDED.format,
@@ -59,7 +59,7 @@ SELECT snapshot_id FROM chosen WHERE n = 1 OR upto <= %(max_bytes)s ORDER BY rec
 -- name: fetch_pending_snapshots
 -- The pending snapshots among %(ids)s (chosen by fetch_pending_ids), oldest first.
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
-       raw_output, raw_sha256, raw_size, raw_compression, raw_url
+       interval_s, raw_output, raw_sha256, raw_size, raw_compression, raw_url
 FROM snapshots
 WHERE status = 'pending' AND snapshot_id = ANY(%(ids)s::uuid[])
 ORDER BY received_at, snapshot_id

@@ -1,7 +1,8 @@
-"""Retention: drop raw ``processes`` partitions (whole months) older than a cutoff.
+"""Retention: drop per-sample ``processes`` partitions (whole months) older than a cutoff
+(``DREAM_RAW_ROWS_RETENTION_DAYS``, which the writer also applies to the rows it writes).
 
-The rollups, which hold every analytics answer, stay; so do the ``snapshots`` rows with their
-raw output. Only months lying entirely before the cutoff are dropped.
+The sessions and rollups, which hold every analytics answer, stay; so do the ``snapshots`` rows
+with their raw output. Only months lying entirely before the cutoff are dropped.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def prune_raw(
     ``conn`` must be in autocommit mode. Each drop runs in its own short transaction under the
     lock partition creation takes. ``partitions`` (this process's cache) is told to forget.
     """
-    if retention_days < 1:
-        raise ValueError("retention_days must be at least 1")
+    if retention_days < 0:
+        raise ValueError("retention_days must not be negative")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     dropped, kept = [], []
     for name, month in sorted(raw_partitions(conn).items(), key=lambda kv: kv[1]):

@@ -1,9 +1,12 @@
-"""Writes processed snapshots: snapshot rows upserted, process rows COPYed, one transaction."""
+"""Writes processed snapshots in one transaction: snapshot rows upserted, their processes merged
+into sessions and rollups, and (within DREAM_RAW_ROWS_RETENTION_DAYS) their per-sample rows
+COPYed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import psycopg
@@ -23,6 +26,7 @@ from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
 from dream.storage.rollups import RollupBatch
+from dream.storage.sessions import SessionBatch, lock_hosts
 
 # The ``processes`` table's columns: the row's, where the snapshot's ``user`` is ``user_name``.
 TABLE_COLUMNS: tuple[str, ...] = tuple(
@@ -56,10 +60,32 @@ class WriteSummary:
 
 
 class SnapshotWriter:
-    """Writes batches of processed snapshots idempotently on ``snapshot_id``."""
+    """Writes batches of processed snapshots idempotently on ``snapshot_id``.
 
-    def __init__(self, partitions: PartitionManager | None = None) -> None:
+    ``raw_rows_retention_days``: per-sample process rows are written only for snapshots
+    collected within that many days (0: none; None: all); every snapshot builds sessions and
+    rollups whatever its age.
+    """
+
+    def __init__(
+        self,
+        partitions: PartitionManager | None = None,
+        *,
+        default_cadence_s: float = 300.0,
+        raw_rows_retention_days: int | None = None,
+    ) -> None:
         self.partitions = partitions or PartitionManager()
+        self.default_cadence_s = default_cadence_s
+        self.raw_rows_retention_days = raw_rows_retention_days
+
+    def rows_kept_since(self, now: datetime | None = None) -> datetime | None:
+        """Snapshots collected before this get no per-sample rows (None: all get them)."""
+        days = self.raw_rows_retention_days
+        if days is None:
+            return None
+        if days == 0:
+            return datetime.max.replace(tzinfo=UTC)
+        return (now or datetime.now(UTC)) - timedelta(days=days)
 
     def write(self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]) -> WriteSummary:
         """Write ``batch``; ``conn`` must be in autocommit mode.
@@ -126,22 +152,33 @@ class SnapshotWriter:
     def _write_once(
         self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]
     ) -> tuple[set, int]:
-        """One transaction: the snapshots' rows, their process rows and rollups."""
+        """One transaction: the snapshots' rows, their sessions, rollups and process rows."""
         process_rows = 0
         with conn.transaction():
+            lock_hosts(conn, (item.snapshot.host for item in batch))  # before any row lock
             final_now = self._upsert_snapshots(conn, batch)
-            to_copy = set(final_now)  # a message twice in one batch is written once
+            to_write = set(final_now)  # a message twice in one batch is written once
+            final = []
+            for item in batch:
+                if item.snapshot.snapshot_id in to_write:
+                    to_write.discard(item.snapshot.snapshot_id)
+                    final.append(item)
             rollups = RollupBatch()  # usage rollups, kept in this same transaction
-            with conn.cursor().copy(COPY_PROCESSES) as copy:
-                for item in batch:
-                    if item.snapshot.snapshot_id not in to_copy:
-                        continue
-                    to_copy.discard(item.snapshot.snapshot_id)
-                    snapshot = item.snapshot
-                    for proc in item.processes:
-                        copy.write_row(process_row(snapshot, proc))
-                    process_rows += len(item.processes)
-                    rollups.add(snapshot, item.processes)
+            sessions = SessionBatch(self.default_cadence_s)
+            for item in final:
+                rollups.add(item.snapshot, item.processes)
+                sessions.add(item.snapshot, item.processes)
+            since = self.rows_kept_since()
+            rows = [item for item in final if item.processes
+                    and (since is None or item.snapshot.collected_at >= since)]  # fmt: skip
+            if rows:
+                with conn.cursor().copy(COPY_PROCESSES) as copy:
+                    for item in rows:
+                        snapshot = item.snapshot
+                        for proc in item.processes:
+                            copy.write_row(process_row(snapshot, proc))
+                        process_rows += len(item.processes)
+            sessions.write(conn)
             if rollups:
                 rollups.write(conn)
         return final_now, process_rows

@@ -1,0 +1,363 @@
+"""Process sessions: the observations of a batch merged into the ``sessions`` table and the
+seconds of use and launches they add to ``usage_hours_daily`` (migration 0007).
+
+An observation (one process in one snapshot) of key (host, snapshot user, pid, name) at ``t``
+with cadence ``c`` may take in any observation of its key at or before ``t + 1.5 c``: a
+session is a connected run of such reaches, its ``open_until`` the furthest one. Connected
+components of intervals do not depend on the order they are found in, and every other field is
+a minimum, maximum or sum over the observations (ties broken by value), so the rows are a
+function of the set of snapshots: any arrival order, batching or worker gives the same ones.
+
+Per batch, in the writer's transaction (which made its snapshots final: each is merged once):
+the observations are grouped into runs per key in Python; the host's stored sessions that can
+touch those runs are read (under a per-host lock, in host order), merged with them, and the
+merged rows upserted (a session extended at its end is updated in place; one whose start moved
+is deleted and written again). ``usage_hours_daily`` gets each replaced session's contribution
+taken out and the merged one's added, so it always equals the sum over sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, time, timedelta
+from operator import attrgetter
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+
+from dream.snapshots import ProcessRecord, Snapshot
+from dream.storage.queries import NamedQueries
+
+_SQL = NamedQueries("dream.storage", "sessions.sql")
+query = _SQL.query
+
+LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
+_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
+_QUANTUM = 1024  # seconds of use are kept in multiples of 1/1024 s: sums stay exact
+
+Key = tuple[str, str, int, str]  # host, user_name, pid, name
+HoursKey = tuple[datetime, str, str, str, str, str]  # day, app, os, faculty, user_name, host
+
+
+def as_real(value: float) -> float:
+    """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _quantized(span: timedelta) -> float:
+    """``span`` in seconds, rounded to a multiple of 1/1024 s (sums of these are exact)."""
+    return round(span / _MICROSECOND * _QUANTUM / 1e6) / _QUANTUM
+
+
+def _low(value: float | None) -> tuple[int, float]:
+    return (1, 0.0) if value is None else (0, value)  # a value before none (min)
+
+
+def _high(value: float | None) -> tuple[int, float]:
+    return (0, 0.0) if value is None else (1, value)  # a value after none (max)
+
+
+@dataclass(slots=True)
+class Session:
+    """One row of ``sessions``; ``absorb`` merges another session of the same key into it."""
+
+    host: str
+    user_name: str
+    pid: int
+    name: str
+    first_seen: datetime
+    last_seen: datetime
+    cadence_s: float
+    open_until: datetime
+    os: str
+    faculty: str
+    app: str
+    is_system: bool
+    process_user: str | None
+    samples: int
+    cpu_first: float | None
+    cpu_last: float | None
+    rss_peak_kb: int | None
+
+    @classmethod
+    def observed(
+        cls, snapshot: Snapshot, p: ProcessRecord, cadence_s: float, reach: timedelta
+    ) -> Session:
+        t = snapshot.collected_at
+        return cls(
+            snapshot.host, snapshot.user, -1 if p.pid is None else p.pid, p.name or "", t, t,
+            cadence_s, t + reach, snapshot.os, snapshot.faculty, p.app or "", p.is_system,
+            p.user, 1, p.cpu_seconds, p.cpu_seconds, p.rss_kb,
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any], host: str, default_cadence_s: float) -> Session:
+        """One stored per-sample row (``host_observation_rows``) as an observation."""
+        t = r["collected_at"]
+        cadence = as_real(r["interval_s"] or default_cadence_s)
+        return cls(
+            host, r["user_name"], -1 if r["pid"] is None else r["pid"], r["name"] or "", t, t,
+            cadence, t + timedelta(seconds=LINK_CADENCES * cadence), r["os"], r["faculty"],
+            r["app"] or "", r["is_system"], r["process_user"], 1, r["cpu_seconds"],
+            r["cpu_seconds"], r["rss_kb"],
+        )  # fmt: skip
+
+    @property
+    def key(self) -> Key:
+        return (self.host, self.user_name, self.pid, self.name)
+
+    @property
+    def pk(self) -> tuple[str, str, int, str, datetime]:
+        return (self.host, self.user_name, self.pid, self.name, self.first_seen)
+
+    def _first_rank(self) -> tuple[object, ...]:
+        # The earliest observation says what the session is (app, user...): ties by value.
+        return (self.first_seen, self.app, self.is_system, self.os, self.faculty,
+                self.process_user or "", self.process_user is None, _low(self.cpu_first))  # fmt: skip
+
+    def _last_rank(self) -> tuple[object, ...]:
+        return (self.last_seen, self.cadence_s, _high(self.cpu_last))
+
+    def absorb(self, other: Session) -> None:
+        """Take in ``other`` (same key, linked): commutative and associative."""
+        if other._first_rank() < self._first_rank():
+            self.first_seen, self.app, self.is_system = other.first_seen, other.app, other.is_system
+            self.os, self.faculty, self.process_user = other.os, other.faculty, other.process_user
+            self.cpu_first = other.cpu_first
+        if other._last_rank() > self._last_rank():
+            self.last_seen, self.cadence_s, self.cpu_last = (
+                other.last_seen, other.cadence_s, other.cpu_last)  # fmt: skip
+        self.open_until = max(self.open_until, other.open_until)
+        self.samples += other.samples
+        if other.rss_peak_kb is not None and (
+            self.rss_peak_kb is None or other.rss_peak_kb > self.rss_peak_kb
+        ):
+            self.rss_peak_kb = other.rss_peak_kb
+
+    def copy(self) -> Session:
+        return Session(*session_row(self))
+
+    def hours(self) -> dict[HoursKey, tuple[float, int]]:
+        """Seconds of use per UTC day of [first_seen, last_seen + cadence_s); the launch on the
+        day of first_seen. Each day's seconds are rounded to a multiple of 1/1024 s."""
+        start = self.first_seen
+        end = self.last_seen + timedelta(seconds=self.cadence_s)
+        day = datetime.combine(start.astimezone(UTC).date(), time.min, UTC)
+        dims = (self.app, self.os, self.faculty, self.user_name, self.host)
+        if end <= day + _DAY:  # the usual case: within one day
+            return {(day, *dims): (_quantized(end - start), 1)}
+        out: dict[HoursKey, tuple[float, int]] = {}
+        launches = 1
+        while day < end:
+            out[(day, *dims)] = (_quantized(min(end, day + _DAY) - max(start, day)), launches)
+            launches = 0
+            day += _DAY
+        return out
+
+
+SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Session))
+# A session's values in SESSION_COLUMNS order (dataclasses.astuple deep-copies: 10x slower).
+session_row = cast(Callable[[Session], tuple[Any, ...]], attrgetter(*SESSION_COLUMNS))
+
+
+def merge_runs(sessions: Iterable[Session]) -> list[Session]:
+    """Sessions of one key merged where they link: a sweep over the intervals [first_seen,
+    open_until] in start order. Inputs are never changed: a session that absorbs others is a
+    copy (one that absorbs none is returned as it is)."""
+    merged: list[Session] = []
+    copied = False  # merged[-1] is a copy of ours
+    for s in sorted(sessions, key=lambda s: s.first_seen):
+        if merged and s.first_seen <= merged[-1].open_until:
+            if not copied:
+                merged[-1], copied = merged[-1].copy(), True
+            merged[-1].absorb(s)
+        else:
+            merged.append(s)
+            copied = False
+    return merged
+
+
+class HoursDelta:
+    """Changes to ``usage_hours_daily``: contributions added and taken out, summed per key."""
+
+    def __init__(self) -> None:
+        self.rows: dict[HoursKey, list[float]] = {}
+
+    def add(self, session: Session, sign: int) -> None:
+        if not session.app:
+            return  # as in the usage rollups: a process no app is known for counts for none
+        for key, (seconds, launches) in session.hours().items():
+            acc = self.rows.setdefault(key, [0.0, 0, 0.0, 0])
+            acc[0] += sign * seconds
+            acc[1] += sign * launches
+            if not session.is_system:
+                acc[2] += sign * seconds
+                acc[3] += sign * launches
+
+    def write(self, conn: psycopg.Connection) -> None:
+        changed = [(k, v) for k, v in self.rows.items() if any(v)]
+        if not changed:
+            return
+        conn.execute(query("create_hours_stage"))
+        with conn.cursor().copy(query("copy_hours_stage")) as copy:
+            for key, acc in changed:
+                copy.write_row((*key, *acc))
+        conn.execute(query("upsert_hours"))
+        conn.execute(query("drop_empty_hours"))
+
+
+def lock_hosts(conn: psycopg.Connection, hosts: Iterable[str]) -> None:
+    """Serialise writers of the same hosts (in one order: no deadlocks); till commit."""
+    conn.execute(query("lock_hosts"), {"hosts": sorted(set(hosts))})
+
+
+class SessionBatch:
+    """The observations of a batch, grouped into runs per key, then merged into storage."""
+
+    def __init__(self, default_cadence_s: float = 300.0) -> None:
+        self.default_cadence_s = default_cadence_s
+        self.runs: dict[Key, list[Session]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def cadence(self, snapshot: Snapshot) -> float:
+        declared = getattr(snapshot, "interval_s", None)
+        return as_real(declared if declared is not None else self.default_cadence_s)
+
+    def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
+        cadence = self.cadence(snapshot)
+        reach = timedelta(seconds=LINK_CADENCES * cadence)
+        runs = self.runs
+        for p in processes:
+            obs = Session.observed(snapshot, p, cadence, reach)
+            found = runs.get(obs.key)
+            if found is None:
+                runs[obs.key] = [obs]
+            else:
+                found.append(obs)
+
+    def add_sessions(self, sessions: Iterable[Session]) -> None:
+        """Whole sessions as observations (a reprocess puts back what it rebuilt)."""
+        for s in sessions:
+            self.runs.setdefault(s.key, []).append(s)
+
+    def write(self, conn: psycopg.Connection, hours: HoursDelta | None = None) -> None:
+        """Merge into ``sessions`` and ``usage_hours_daily`` (the caller holds the host locks)."""
+        if not self.runs:
+            return
+        new = {key: merge_runs(obs) for key, obs in self.runs.items()}
+        stored = self._stored_near(conn, new)
+        hours = hours if hours is not None else HoursDelta()
+        inserts: list[Session] = []  # under a key no stored session has
+        updates: list[Session] = []  # a stored session extended at its end
+        gone: list[Session] = []
+        for key, runs in new.items():
+            old = stored.get(key)
+            for merged in merge_runs([*runs, *old]) if old else runs:
+                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until
+                            ] if old else []  # fmt: skip
+                if [(s.pk, s.samples) for s in replaced] == [(merged.pk, merged.samples)]:
+                    continue  # a stored session nothing new touched
+                kept = False
+                for s in replaced:
+                    hours.add(s, -1)
+                    if s.pk == merged.pk:
+                        kept = True
+                    else:
+                        gone.append(s)
+                hours.add(merged, 1)
+                (updates if kept else inserts).append(merged)
+        if gone:
+            conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
+        # The host locks keep other writers off these rows: new ones are COPYed straight in.
+        if inserts:
+            with conn.cursor().copy(query("copy_sessions")) as copy:
+                for s in inserts:
+                    copy.write_row(session_row(s))
+        if updates:
+            conn.execute(query("create_session_stage"))
+            with conn.cursor().copy(query("copy_session_stage")) as copy:
+                for s in updates:
+                    copy.write_row(session_row(s))
+            conn.execute(query("update_sessions"))
+        hours.write(conn)
+        self.runs = {}
+
+    @staticmethod
+    def _stored_near(conn: psycopg.Connection, new: dict[Key, list[Session]]) -> dict[Key, list]:
+        """The stored sessions of ``new``'s keys that may link with its runs."""
+        keys = json.dumps([
+            # runs are in start order
+            (*key, runs[0].first_seen.isoformat(), max(r.open_until for r in runs).isoformat())
+            for key, runs in new.items()
+        ])  # fmt: skip
+        found: dict[Key, list[Session]] = {}
+        for row in conn.execute(query("sessions_near"), {"keys": keys}):
+            s = Session(*row)
+            found.setdefault(s.key, []).append(s)
+        return found
+
+
+def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, list[object]]:
+    """Sessions as one array per column (``unnest`` parameters)."""
+    return {name: [getattr(s, name) for s in sessions] for name in names}
+
+
+def rebuild_sessions(
+    conn: psycopg.Connection, spans: dict[str, tuple[datetime, datetime]], default_cadence_s: float
+) -> list[str]:
+    """Rebuild, from the stored per-sample rows, the sessions of each host that hold an
+    observation in its span [since, until] (a reprocess rewrote the rows of snapshots there).
+
+    Those sessions are deleted (their contribution taken out of ``usage_hours_daily``) and
+    built again from the rows of their keys within their extents plus every row in the span,
+    then merged as a batch would be (so they may link to sessions around them). A host where a
+    stored snapshot of that extent has lost its rows (``DREAM_RAW_ROWS_RETENTION_DAYS``) cannot
+    be rebuilt this way: its sessions are left as they are and the host is returned.
+    The caller holds the hosts' locks (``lock_hosts``).
+    """
+    hours = HoursDelta()
+    batch = SessionBatch(default_cadence_s)
+    gone: list[Session] = []
+    left_alone = []
+    for host, (since, until) in sorted(spans.items()):
+        old = conn.cursor(row_factory=class_row(Session)).execute(
+            query("host_sessions_overlapping"), {"host": host, "since": since, "until": until}
+        ).fetchall()
+        extents: dict[Key, list[tuple[datetime, datetime]]] = {}
+        for s in old:
+            extents.setdefault(s.key, []).append((s.first_seen, s.last_seen))
+        rows = conn.cursor(row_factory=dict_row).execute(
+            query("host_observation_rows"),
+            {"host": host, "since": min([since, *(s.first_seen for s in old)]),
+             "until": max([until, *(s.last_seen for s in old)])},
+        ).fetchall()  # fmt: skip
+        found: dict[object, int] = {}
+        for r in rows:
+            found[r["snapshot_id"]] = found.get(r["snapshot_id"], 0) + r["is_row"]
+        if any(found[r["snapshot_id"]] != (r["process_count"] or 0) for r in rows):
+            left_alone.append(host)
+            continue
+        for s in old:
+            hours.add(s, -1)
+        gone.extend(old)
+        for r in rows:
+            if not r["is_row"]:
+                continue  # a snapshot that listed no process
+            obs = Session.from_row(r, host, default_cadence_s)
+            t = obs.first_seen
+            if since <= t <= until or any(a <= t <= b for a, b in extents.get(obs.key, ())):
+                batch.add_sessions([obs])
+    if gone:
+        conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
+    if batch:
+        batch.write(conn, hours)
+    else:
+        hours.write(conn)
+    return left_alone

@@ -1,0 +1,103 @@
+-- Named queries of the sessions' upkeep (dream.storage.sessions), run inside the write
+-- transaction that made the snapshots final, and by a reprocess. Each starts with "-- name: x".
+-- See migration 0007 for the tables and docs/analytics.md "Sessions and hours" for the rules.
+
+-- name: lock_hosts
+-- One writer at a time merges a host's sessions (two would each miss the other's sessions).
+-- Taken in key order before anything else, so writers of overlapping hosts cannot deadlock
+-- (the lock function is volatile: evaluated row by row after the sort). The two-key form does
+-- not collide with the partition lock's one-key form.
+SELECT count(pg_advisory_xact_lock(1146244435, k.key))
+FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS h (host)
+      ORDER BY 1 OFFSET 0) AS k
+
+-- name: sessions_near
+-- The stored sessions that may take in the batch's runs: per key, those still open (able to
+-- take an observation) when its earliest run starts, begun no later than its last run reaches.
+SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
+       s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
+       s.cpu_first, s.cpu_last, s.rss_peak_kb
+-- The keys come as one JSON array of [host, user_name, pid, name, since, until] (binding six
+-- arrays of tens of thousands of values costs the client several times more).
+FROM (SELECT k ->> 0 AS host, k ->> 1 AS user_name, (k ->> 2)::integer AS pid, k ->> 3 AS name,
+             (k ->> 4)::timestamptz AS since, (k ->> 5)::timestamptz AS until
+      FROM jsonb_array_elements(%(keys)s::jsonb) AS j (k)) AS w
+JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.pid
+               AND s.name = w.name AND s.open_until >= w.since AND s.first_seen <= w.until
+
+-- name: copy_sessions
+-- Sessions under keys no stored session has (the writer holds the host's lock: none appears).
+COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
+               faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
+               rss_peak_kb) FROM STDIN
+
+-- name: create_session_stage
+CREATE TEMP TABLE IF NOT EXISTS session_stage (LIKE sessions) ON COMMIT DELETE ROWS
+
+-- name: copy_session_stage
+COPY session_stage (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
+                    faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
+                    rss_peak_kb) FROM STDIN
+
+-- name: update_sessions
+-- Sessions extended at their end (or in their middle) keep their key: updated in place.
+UPDATE sessions AS s
+SET last_seen = g.last_seen, cadence_s = g.cadence_s, open_until = g.open_until, os = g.os,
+    faculty = g.faculty, app = g.app, is_system = g.is_system, process_user = g.process_user,
+    samples = g.samples, cpu_first = g.cpu_first, cpu_last = g.cpu_last,
+    rss_peak_kb = g.rss_peak_kb
+FROM session_stage AS g
+WHERE s.host = g.host AND s.user_name = g.user_name AND s.pid = g.pid AND s.name = g.name
+  AND s.first_seen = g.first_seen
+
+-- name: delete_sessions
+-- Sessions merged into others under another key (a late observation moved the start earlier,
+-- or bridged two sessions), or taken out by a reprocess.
+DELETE FROM sessions s
+USING unnest(%(host)s::text[], %(user_name)s::text[], %(pid)s::integer[], %(name)s::text[],
+             %(first_seen)s::timestamptz[]) AS g (host, user_name, pid, name, first_seen)
+WHERE s.host = g.host AND s.user_name = g.user_name AND s.pid = g.pid AND s.name = g.name
+  AND s.first_seen = g.first_seen
+
+-- name: create_hours_stage
+CREATE TEMP TABLE IF NOT EXISTS hours_stage (LIKE usage_hours_daily) ON COMMIT DELETE ROWS
+
+-- name: copy_hours_stage
+COPY hours_stage (bucket, app, os, faculty, user_name, host, seconds, launches, u_seconds,
+                  u_launches) FROM STDIN
+
+-- name: upsert_hours
+-- Adds the changes (replaced sessions out, merged ones in). Its rows are the host's (the
+-- writer holds the host's lock), so no order is needed against other writers.
+INSERT INTO usage_hours_daily AS r
+SELECT * FROM hours_stage
+ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
+    seconds = r.seconds + EXCLUDED.seconds, launches = r.launches + EXCLUDED.launches,
+    u_seconds = r.u_seconds + EXCLUDED.u_seconds, u_launches = r.u_launches + EXCLUDED.u_launches
+
+-- name: drop_empty_hours
+-- Rows no session contributes to any more. The seconds are sums of multiples of 2^-10, exact in
+-- double precision, so "nothing" is exactly 0.
+DELETE FROM usage_hours_daily d
+USING hours_stage s
+WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
+  AND d.user_name = s.user_name AND d.host = s.host AND d.launches = 0 AND d.seconds = 0
+
+-- name: host_sessions_overlapping
+-- A reprocess: the host's sessions that hold an observation in [since, until].
+SELECT host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os, faculty,
+       app, is_system, process_user, samples, cpu_first, cpu_last, rss_peak_kb
+FROM sessions
+WHERE host = %(host)s AND open_until >= %(since)s AND first_seen <= %(until)s
+
+-- name: host_observation_rows
+-- A reprocess: the stored observations of a host's final snapshots in [since, until], and
+-- whether every stored snapshot there still has its per-sample rows (retention may have
+-- dropped them: then the sessions cannot be rebuilt from rows).
+SELECT s.snapshot_id, s.collected_at, s.interval_s, s.user_name, s.os, s.faculty,
+       s.process_count, p.collected_at IS NOT NULL AS is_row, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds,
+       p.rss_kb
+FROM snapshots s
+LEFT JOIN processes p ON p.snapshot_id = s.snapshot_id AND p.collected_at = s.collected_at
+WHERE s.host = %(host)s AND s.status = 'stored'
+  AND s.collected_at >= %(since)s AND s.collected_at <= %(until)s
