@@ -15,7 +15,6 @@ avg_cpu_percent / avg_rss_kb: mean over matching processes that reported the val
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,10 +24,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from dream.analytics.cursor import Position, decode_cursor, encode_cursor
+from dream.analytics import pages
+from dream.analytics.cursor import decode_cursor, encode_cursor
 from dream.analytics.filters import (
     DIMENSION_COLUMN,
-    EARLIEST,
     METRIC_COLUMN,
     METRIC_FIELDS,
     Filters,
@@ -36,13 +35,10 @@ from dream.analytics.filters import (
     presence_masks,
     rollup_ranges,
 )
-from dream.analytics.sql import fragment
+from dream.analytics.hours import Keyed, hours_rows, with_hours
+from dream.analytics.sql import equal, fragment
 
-_FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
-                     ("host", "filter_host"))  # fmt: skip
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
-_START = Position.model_construct(collected_at=EARLIEST, snapshot_id=uuid.UUID(int=0),
-                                  row_id="(0,0)")  # before every row  # fmt: skip
 
 Apps = Literal["each", "total"]
 _LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
@@ -57,9 +53,25 @@ class Answer:
     next_cursor: str | None = None
 
 
+_OF_SESSIONS = frozenset({"hours", "launches"})  # metrics the inner answer does not have
+
+
 def _descending(metric: str) -> sql.Composable:
     """``ORDER BY`` the metric's column, largest first."""
     return sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+
+
+def _inner(metric: str) -> str:
+    """The metric the processes' answer is ordered by (it has no hours: any order will do)."""
+    return "users" if metric in _OF_SESSIONS else metric
+
+
+def _ranked(metric: str | None, key: str) -> sql.Composable:
+    """Largest ``metric`` first (None: by key), ties by key in byte order."""
+    tie = sql.SQL('{} COLLATE "C"').format(sql.Identifier(key))
+    if metric is None:
+        return tie
+    return sql.SQL("{} NULLS LAST, {}").format(_descending(metric), tie)
 
 
 def _metrics(row: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +84,8 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
         "processes": int(row["processes"]),
         "avg_cpu_percent": None if cpu is None else round(float(cpu), 3),
         "avg_rss_kb": None if rss is None else round(float(rss), 1),
+        "hours": round(float(row["hours"]), 4),
+        "launches": int(row["launches"]),
     }
 
 
@@ -93,18 +107,25 @@ class Analytics:
         self, filters: Filters, *, metric: str = "users", limit: int = 10, source: str = "auto"
     ) -> Answer:
         used = self.choose_source(filters, source)
-        if used == "rollup" and self._lean(filters, "app"):
-            order = _descending(metric)
-            found = self._lean_answer(filters, key="app", apps="each", order=order, limit=limit)
-            return Answer([{"app": r["key"], **_metrics(r)} for r in found], used)
-        rows, params = self._rows(filters, used, apps="each")
         app = sql.Identifier("app")
-        q = self._compose(
-            "top_apps", used, filters, rows, keys=app, group_keys=app,
-            order=sql.Identifier(METRIC_COLUMN[metric]),
-        )  # fmt: skip
-        params["limit"] = limit
-        return Answer([{"app": r["app"], **_metrics(r)} for r in self._fetch(q, params)], used)
+        if used == "rollup" and self._lean(filters, "app"):
+            q, params = self._lean_answer(filters, key="app", apps="each",
+                                          order=_descending(_inner(metric)))  # fmt: skip
+            key = "key"
+        else:
+            rows, params = self._rows(filters, used, apps="each")
+            q = self._compose(
+                "top_apps", used, filters, rows, keys=app, group_keys=app,
+                order=sql.Identifier(METRIC_COLUMN[_inner(metric)]),
+            )  # fmt: skip
+            key = "app"
+        hours, hours_params = hours_rows(filters, lambda t: sql.SQL("app AS {}").format(
+            sql.Identifier(key)))  # fmt: skip
+        found = self._fetch(
+            with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
+            {**params, **hours_params, "limit": None, "outer_limit": limit},
+        )
+        return Answer([{"app": r[key], **_metrics(r)} for r in found], used)
 
     def usage(
         self,
@@ -119,16 +140,26 @@ class Analytics:
         apps: Apps = "each" if group_by == "app" else "total"
         rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
         group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
-        ts = sql.SQL("date_trunc(%(bucket)s, r.bucket, 'UTC')")
+        ts = sql.SQL("date_trunc(%(bucket)s, {}, 'UTC')")
+        r_bucket = sql.SQL("r.bucket")
         q = self._compose(
             "usage", used, filters, rows, group=group,
-            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts),
-            group_keys=sql.SQL("{}, {}").format(group, ts),
+            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(r_bucket)),
+            group_keys=sql.SQL("{}, {}").format(group, ts.format(r_bucket)),
         )  # fmt: skip
-        params["bucket"] = bucket
+        hours, hours_params = hours_rows(
+            filters,
+            lambda t: sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(t)),
+            use_days=bucket != "hour",
+        )
+        keyed = Keyed(["grp", "ts"], ["ts"] if group_by is None else ["grp", "ts"],
+                      sql.SQL('grp COLLATE "C", ts'))  # fmt: skip
+        found = self._fetch(
+            with_hours(q, hours, keyed),
+            {**params, **hours_params, "bucket": bucket, "outer_limit": None},
+        )
         return Answer(
-            [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in self._fetch(q, params)],
-            used,
+            [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in found], used
         )
 
     def breakdown(
@@ -145,61 +176,41 @@ class Analytics:
         used = self.choose_source(filters, source)
         extra, params = self._starting(by, prefix)
         apps: Apps = "each" if by == "app" else "total"
-        order: sql.Composable
+        order = _descending("users")  # the inner answer's: the outer query orders
         if used == "rollup" and self._lean(filters, by):
-            order = _descending(metric) if metric is not None else sql.Identifier("key")
-            found = self._lean_answer(filters, key=by, apps=apps, order=order, limit=limit,
-                                      extra=extra, params=params)  # fmt: skip
-            return Answer([{by: r["key"], **_metrics(r)} for r in found], used)
-        rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
-        params.update(row_params)
-        if metric is not None:
-            order = _descending(metric)
-        elif used == "rollup":
-            order = sql.Identifier("value")
+            q, lean_params = self._lean_answer(filters, key=by, apps=apps, order=order,
+                                               extra=extra)  # fmt: skip
+            params.update(lean_params)
+            key = "key"
         else:
-            order = sql.SQL('{} COLLATE "C"').format(self._dim(by))
-        q = self._compose(
-            "breakdown", used, filters, rows, dim=self._dim(by), order=order,
-            keys=sql.SQL("{} AS value").format(self._dim(by)), group_keys=self._dim(by),
-        )  # fmt: skip
-        params["limit"] = limit
-        return Answer([{by: r["value"], **_metrics(r)} for r in self._fetch(q, params)], used)
+            rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
+            params.update(row_params)
+            q = self._compose(
+                "breakdown", used, filters, rows, dim=self._dim(by), order=order,
+                keys=sql.SQL("{} AS value").format(self._dim(by)), group_keys=self._dim(by),
+            )  # fmt: skip
+            key = "value"
+        hours, hours_params = hours_rows(
+            filters, lambda t: sql.SQL("{} AS {}").format(self._dim(by), sql.Identifier(key)),
+            extra=extra,
+        )
+        found = self._fetch(
+            with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
+            {**params, **hours_params, "limit": None, "outer_limit": limit},
+        )
+        return Answer([{by: r[key], **_metrics(r)} for r in found], used)
 
     def processes(
         self, filters: Filters, *, limit: int = 100, cursor: str | None = None
     ) -> Answer:
         """A page of raw process rows and the cursor of the next page (None after the last)."""
-        after = decode_cursor(cursor) if cursor else _START
-        params: dict[str, Any] = {
-            "from": filters.start, "to": filters.end, "limit": limit,
-            "after_at": after.collected_at, "after_id": after.snapshot_id,
-            "after_row": after.row_id,
-        }  # fmt: skip
-        snapshot_filters = []
-        for name, frag in _FILTER_FRAGMENTS:
-            value = getattr(filters, name)
-            if value is not None:
-                snapshot_filters.append(fragment(frag))
-                params[name] = value
-        process_filters = []
-        if filters.app is not None:
-            process_filters.append(fragment("filter_app"))
-            params["app"] = filters.app
-        if not filters.include_system:
-            process_filters.append(fragment("filter_not_system"))
-        q = fragment("processes_page").format(
-            snapshot_filters=sql.SQL(" ").join(snapshot_filters),
-            process_filters=sql.SQL(" ").join(process_filters),
-        )
-        rows = self._fetch(q, params)
-        next_cursor = None
-        if len(rows) == limit:
-            last = rows[-1]
-            next_cursor = encode_cursor(last["collected_at"], last["snapshot_id"], last["row_id"])
-        for r in rows:
-            del r["row_id"]
-        return Answer(rows, "raw", next_cursor)
+        found, next_cursor = pages.processes(self._fetch, filters, limit=limit, cursor=cursor)
+        return Answer(found, "raw", next_cursor)
+
+    def sessions(self, filters: Filters, *, limit: int = 100, cursor: str | None = None) -> Answer:
+        """A page of process sessions and the cursor of the next page (None after the last)."""
+        found, next_cursor = pages.sessions(self._fetch, filters, limit=limit, cursor=cursor)
+        return Answer(found, "raw", next_cursor)
 
     def named(
         self,
@@ -311,14 +322,12 @@ class Analytics:
         key: str,
         apps: Apps,
         order: sql.Composable,
-        limit: int,
         extra: Sequence[sql.Composable] = (),
-        params: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[sql.Composable, dict[str, Any]]:
         """Metrics per ``key`` from usage_daily_apps and usage_presence (see queries.sql)."""
         parts, filter_params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
         ranges = rollup_ranges(filters.start, filters.end)
-        params = {**(params or {}), **filter_params, **ranges.params(), "limit": limit,
+        params = {**filter_params, **ranges.params(),
                   **presence_masks(ranges.day_from, ranges.day_to)}  # fmt: skip
         where = sql.SQL(" ").join(parts)
         dim, p = self._dim(key), self._prefix(filters)
@@ -327,7 +336,7 @@ class Analytics:
             people=fragment("lean_people").format(key=dim, p=p, filters=where),
             order=order,
         )
-        return self._fetch(q, params)
+        return q, params
 
     def _filter_parts(
         self,
@@ -338,13 +347,8 @@ class Analytics:
         extra: Sequence[sql.Composable] = (),
     ) -> tuple[list[sql.Composable], dict[str, Any]]:
         """The filters as SQL fragments (``AND ...``) for either source, and their values."""
-        parts: list[sql.Composable] = []
         params: dict[str, Any] = {}
-        for name, frag in _FILTER_FRAGMENTS:
-            value = getattr(filters, name)
-            if value is not None:
-                parts.append(fragment(frag))
-                params[name] = value
+        parts = equal(filters, params)
         if filters.app is not None:
             parts.append(fragment("filter_app"))
             params["app"] = filters.app

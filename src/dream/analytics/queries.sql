@@ -217,3 +217,67 @@ CROSS JOIN LATERAL (
 WHERE (s.collected_at, s.snapshot_id, p.ctid) > (%(after_at)s, %(after_id)s, %(after_row)s::tid)
 ORDER BY s.collected_at, s.snapshot_id, p.ctid
 LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- hours of use and launches
+-- From sessions (storage migration 0007): a session is in use over [first_seen, last_seen +
+-- cadence_s) and launched at first_seen. Whole UTC days read usage_hours_daily; the hours at
+-- either end of the range (or every hour, for hourly buckets) read the sessions overlapping
+-- them, each cut at the hours it covers and clipped to the range, so any range and bucket
+-- gives the same seconds as the daily rollup would.
+
+-- name: hours_rows
+-- {keys}: the key columns, given {t}, the time of the piece (a day, or an hour's start).
+SELECT {day_keys}, {p}seconds AS seconds, {p}launches AS launches
+FROM usage_hours_daily
+WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
+UNION ALL
+SELECT {piece_keys},
+       extract(epoch FROM least(s.ended, w.b, piece + interval '1 hour')
+                          - greatest(s.first_seen, w.a, piece)) AS seconds,
+       (s.first_seen >= greatest(w.a, piece)
+        AND s.first_seen < least(w.b, piece + interval '1 hour'))::int AS launches
+FROM (VALUES (%(head_from)s::timestamptz, %(head_to)s::timestamptz),
+             (%(tail_from)s::timestamptz, %(tail_to)s::timestamptz)) w (a, b)
+CROSS JOIN LATERAL (
+    SELECT *, last_seen + make_interval(secs => cadence_s) AS ended
+    FROM sessions
+    WHERE w.a < w.b AND first_seen < w.b AND last_seen + make_interval(secs => cadence_s) > w.a
+      {filters} {system}
+) s
+CROSS JOIN LATERAL generate_series(date_trunc('hour', greatest(s.first_seen, w.a), 'UTC'),
+                                   least(s.ended, w.b) - interval '1 microsecond',
+                                   interval '1 hour') piece
+
+-- name: with_hours
+-- {answer}: a question's metrics per key, unlimited; beside it the sessions' seconds and
+-- launches per key ({hours}). Every key either side has is an item (a key with use but no
+-- stored process row, its raw rows expired, has zero counts).
+WITH m AS ({answer}),
+h AS (SELECT {key_list}, sum(seconds) AS seconds, sum(launches) AS launches
+      FROM ({hours}) x GROUP BY {key_list})
+SELECT * FROM (
+    SELECT {keys}, coalesce(m.users, 0) AS users, coalesce(m.hosts, 0) AS hosts,
+           coalesce(m.snapshots, 0) AS snapshots, coalesce(m.processes, 0) AS processes,
+           m.avg_cpu_percent, m.avg_rss_kb,
+           coalesce(h.seconds, 0) / 3600 AS hours, coalesce(h.launches, 0) AS launches
+    FROM m FULL JOIN h ON {join}
+) r
+ORDER BY {order}
+LIMIT %(outer_limit)s
+
+-- ---------------------------------------------------------------- sessions
+-- name: sessions_page
+-- The sessions in use within [from, to), in (first_seen, host, user, pid, name) order: the
+-- primary key's columns, first_seen leading (sessions_first_seen_idx).
+SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started,
+       last_seen + make_interval(secs => cadence_s) AS ended,
+       extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
+       samples, cpu_last - cpu_first AS cpu_seconds
+FROM sessions
+WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s {filters}
+ORDER BY first_seen, host, user_name, pid, name
+LIMIT %(limit)s
+
+-- name: sessions_after
+AND (first_seen, host, user_name, pid, name)
+    > (%(after_at)s, %(after_host)s, %(after_user)s, %(after_pid)s, %(after_name)s)

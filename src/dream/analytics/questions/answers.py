@@ -15,6 +15,8 @@ class Metrics(BaseModel):
     processes: int = Field(description="Matching process rows.")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
     avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
+    hours: float = Field(description="Hours of use: the matching sessions' time in the range.")
+    launches: int = Field(description="Matching sessions that started in the range.")
 
 
 class TopApp(Metrics):
@@ -22,7 +24,8 @@ class TopApp(Metrics):
 
 
 _METRICS_EXAMPLE = {"users": 41, "hosts": 23, "snapshots": 1180, "processes": 1432,
-                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5}  # fmt: skip
+                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5, "hours": 312.25,
+                    "launches": 97}  # fmt: skip
 _FILTERS_EXAMPLE = {"faculty": "law", "os": "windows", "user": None, "host": None, "app": None,
                     "from": "2026-11-01T00:00:00+00:00", "to": None, "include_system": False}  # fmt: skip
 
@@ -91,6 +94,24 @@ class ProcessesPage(BaseModel):
     )  # fmt: skip
 
     items: list[dict[str, Any]]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+    filters: dict[str, Any]
+
+
+class SessionsPage(BaseModel):
+    model_config = _examples(
+        {"items": [{"host": "eng-lx-4", "user": "frank", "app": "matlab", "pid": 48213,
+                    "name": "MATLAB", "os": "linux", "faculty": "engineering",
+                    "started": "2026-11-27T09:02:00Z", "ended": "2026-11-27T11:47:00Z",
+                    "duration_s": 9900.0, "samples": 34, "cpu_seconds": 2210.5}],
+         "next_cursor": "WyIyMDI2LTExLTI3VDA5OjAyOjAwKzAwOjAwIiwgImVuZy1seC00Il0",
+         "filters": _FILTERS_EXAMPLE}
+    )  # fmt: skip
+
+    items: list[dict[str, Any]] = Field(
+        description="Sessions: in use over [started, ended); duration_s = ended - started;"
+        " cpu_seconds = CPU time used in between (null when the listing gives none)."
+    )
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
     filters: dict[str, Any]
 

@@ -8,11 +8,20 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
-from dream.analytics.questions.answers import Breakdown, ProcessesPage, TopApps, Usage, Values
+from dream.analytics.questions.answers import (
+    Breakdown,
+    ProcessesPage,
+    SessionsPage,
+    TopApps,
+    Usage,
+    Values,
+)
 from dream.analytics.questions.base import ExportLimit, Question
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
 PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
+SESSION_COLUMNS = ("host", "user", "app", "pid", "name", "os", "faculty", "started", "ended",
+                   "duration_s", "samples", "cpu_seconds")  # fmt: skip
 
 SourceField = Annotated[
     Source,
@@ -50,7 +59,7 @@ class BreakdownParams(Params):
     source: SourceField = "auto"
 
 
-class ProcessesParams(Params):
+class PageParams(Params):
     limit: Annotated[int, Field(ge=1, le=10_000, description="Rows per page.")] = 100
     cursor: Annotated[
         str | None, Field(max_length=512, description="A page's `next_cursor`: the next page.")
@@ -149,7 +158,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
     Question(
         name="processes",
         path="/v1/processes",
-        params=ProcessesParams,
+        params=PageParams,
         run=lambda a, f, p: a.processes(f, limit=p.limit, cursor=p.cursor),
         columns=lambda p: PROCESS_COLUMNS,
         response_model=ProcessesPage,
@@ -160,6 +169,24 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " processes out, like every analytics endpoint."
         ),
         title="Processes",
+        export=ExportLimit(100_000),
+        paged=True,
+    ),
+    Question(
+        name="sessions",
+        path="/v1/sessions",
+        params=PageParams,
+        run=lambda a, f, p: a.sessions(f, limit=p.limit, cursor=p.cursor),
+        columns=lambda p: SESSION_COLUMNS,
+        response_model=SessionsPage,
+        summary="Process sessions in use within the range, keyset-paginated",
+        description=(
+            "One row per process instance: in use over [`started`, `ended`), `ended` being the"
+            " last time it was seen plus the host's sampling interval. In (started, host, user,"
+            " pid, name) order; pass `next_cursor` back as `cursor` for the next page."
+            " *Who ran MATLAB for longest this week*: `sessions?app=matlab&from=2026-11-23`."
+        ),
+        title="Sessions",
         export=ExportLimit(100_000),
         paged=True,
     ),

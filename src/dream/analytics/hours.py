@@ -1,0 +1,76 @@
+"""Hours of use and launches beside a question's other metrics, from process sessions.
+
+Why a second source: the other metrics count processes seen in snapshots, which depends on the
+sampling cadence; hours and launches come from sessions (one row per process instance, in use
+over ``[first_seen, last_seen + cadence_s)``), so a 1-minute and a 10-minute host give the same
+hour for the same hour of use. Whole UTC days read the daily rollup ``usage_hours_daily``; the
+rest reads sessions clipped to the range (see queries.sql, ``hours_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from dream.analytics.filters import Filters, rollup_ranges
+from dream.analytics.sql import fragment, of_sessions
+
+# The key columns of an hours row, given the time column of the piece of use it counts.
+Keys = Callable[[sql.Composable], sql.Composable]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """How a question's answer is keyed: its key columns' names, the ones that join the two
+    sides (a constant group, such as usage without ``group_by``, joins nothing), and the
+    ``ORDER BY`` of the result."""
+
+    names: Sequence[str]
+    joined: Sequence[str]
+    order: sql.Composable
+
+
+def hours_rows(
+    filters: Filters,
+    keys: Keys,
+    *,
+    use_days: bool = True,
+    extra: Sequence[sql.Composable] = (),
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """Rows of (keys..., seconds, launches) of the sessions under ``filters`` within their
+    range; ``use_days=False`` cuts every hour from sessions (hourly buckets)."""
+    params: dict[str, Any] = {}
+    parts = [of_sessions(filters, params, system=False)]
+    parts.extend(extra)
+    params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
+    system = sql.SQL("") if filters.include_system else fragment("filter_not_system")
+    q = fragment("hours_rows").format(
+        day_keys=keys(sql.Identifier("bucket")),
+        piece_keys=keys(sql.Identifier("piece")),
+        p=sql.SQL("" if filters.include_system else "u_"),
+        filters=sql.SQL(" ").join(parts),
+        system=system,
+    )
+    return q, params
+
+
+def with_hours(answer: sql.Composable, hours: sql.Composable, keyed: Keyed) -> sql.Composable:
+    """``answer`` (metrics per key, with ``%(limit)s`` bound to None) joined with ``hours``
+    (``hours_rows``), ordered by ``keyed.order`` and cut at ``%(outer_limit)s``."""
+    names = [sql.Identifier(n) for n in keyed.names]
+    keys = sql.SQL(", ").join(
+        sql.SQL("coalesce(m.{0}, h.{0}) AS {0}" if n in keyed.joined else "m.{0} AS {0}").format(
+            sql.Identifier(n)
+        )
+        for n in keyed.names
+    )
+    join = sql.SQL(" AND ").join(
+        sql.SQL("m.{0} = h.{0}").format(sql.Identifier(n)) for n in keyed.joined
+    )
+    return fragment("with_hours").format(
+        answer=answer, hours=hours, key_list=sql.SQL(", ").join(names), keys=keys,
+        join=join, order=keyed.order,
+    )  # fmt: skip
