@@ -36,7 +36,7 @@ from dream.analytics.filters import (
     rollup_ranges,
 )
 from dream.analytics.hours import Keyed, hours_rows, with_hours
-from dream.analytics.sql import equal, fragment
+from dream.analytics.sql import equal, fragment, of_sessions
 
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
@@ -49,7 +49,7 @@ class Answer:
     """A question's rows, what answered them, and for a page the cursor of the next one."""
 
     items: list[dict[str, Any]]
-    source: Literal["rollup", "raw"]
+    source: Literal["rollup", "raw", "sessions"]
     next_cursor: str | None = None
 
 
@@ -211,6 +211,13 @@ class Analytics:
         """A page of process sessions and the cursor of the next page (None after the last)."""
         found, next_cursor = pages.sessions(self._fetch, filters, limit=limit, cursor=cursor)
         return Answer(found, "raw", next_cursor)
+
+    def concurrency(self, filters: Filters, *, bucket: str = "day") -> Answer:
+        """Per bucket, the most users and hosts running at one instant and the time-weighted
+        95th percentile of users running (see queries.sql, ``concurrency``)."""
+        params: dict[str, Any] = {"from": filters.start, "to": filters.end, "bucket": bucket}
+        q = fragment("concurrency").format(filters=of_sessions(filters, params))
+        return Answer(self._fetch(q, params), "sessions")
 
     def named(
         self,

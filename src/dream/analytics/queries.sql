@@ -281,3 +281,63 @@ LIMIT %(limit)s
 -- name: sessions_after
 AND (first_seen, host, user_name, pid, name)
     > (%(after_at)s, %(after_host)s, %(after_user)s, %(after_pid)s, %(after_name)s)
+
+-- name: concurrency
+-- Users and hosts running under the filters at the same instant, per bucket. A session is in
+-- use over [first_seen, last_seen + cadence_s), clipped to the range. A user (host) runs while
+-- any of its sessions does: the running count of its own sessions going 0 -> n starts its use,
+-- n -> 0 ends it, so a user on two hosts at once counts once. Summed over users, these give
+-- the users running at each instant; every bucket start is an instant too, so each stretch of
+-- constant count lies in one bucket. Per bucket: the peak, and the time-weighted 95th
+-- percentile (the smallest count c such that the count is <= c for >= 95% of the bucket's time
+-- within the range).
+WITH s AS (
+    SELECT user_name, host, greatest(first_seen, %(from)s) AS a,
+           least(last_seen + make_interval(secs => cadence_s), %(to)s) AS b
+    FROM sessions
+    WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s
+      {filters}
+), own AS (
+    SELECT kind, who, t, sum(d) AS d
+    FROM (SELECT 'u' AS kind, user_name AS who, a AS t, 1 AS d FROM s
+          UNION ALL SELECT 'u', user_name, b, -1 FROM s
+          UNION ALL SELECT 'h', host, a, 1 FROM s
+          UNION ALL SELECT 'h', host, b, -1 FROM s) e
+    GROUP BY kind, who, t
+), running AS (
+    SELECT kind, t, d, sum(d) OVER (PARTITION BY kind, who ORDER BY t) AS n FROM own
+), step AS (
+    SELECT ('1 ' || %(bucket)s)::interval AS size, min(a) AS lo, max(b) AS hi FROM s
+), edges AS (
+    SELECT kind, t, CASE WHEN n > 0 AND n = d THEN 1 WHEN n = 0 AND d < 0 THEN -1 ELSE 0 END AS d
+    FROM running
+    UNION ALL
+    SELECT kind, least(greatest(edge, %(from)s), %(to)s), 0
+    FROM step
+    CROSS JOIN generate_series(date_trunc(%(bucket)s, lo, 'UTC') AT TIME ZONE 'UTC',
+                               (date_trunc(%(bucket)s, hi - interval '1 microsecond', 'UTC')
+                                AT TIME ZONE 'UTC') + size,
+                               size) g (local)
+    CROSS JOIN LATERAL (SELECT local AT TIME ZONE 'UTC' AS edge) e
+    CROSS JOIN (VALUES ('u'), ('h')) k (kind)
+), counts AS (
+    SELECT kind, t, sum(sum(d)) OVER (PARTITION BY kind ORDER BY t) AS n
+    FROM edges
+    GROUP BY kind, t
+), stretches AS (
+    SELECT kind, date_trunc(%(bucket)s, t, 'UTC') AS bucket, n,
+           sum(extract(epoch FROM lead_t - t)) AS seconds
+    FROM (SELECT *, lead(t) OVER (PARTITION BY kind ORDER BY t) AS lead_t FROM counts) c
+    WHERE lead_t > t
+    GROUP BY 1, 2, 3
+), weighed AS (
+    SELECT *, sum(seconds) OVER (PARTITION BY kind, bucket ORDER BY n) AS below,
+           sum(seconds) OVER (PARTITION BY kind, bucket) AS total
+    FROM stretches
+)
+SELECT bucket, max(n) FILTER (WHERE kind = 'u')::int AS peak_users,
+       max(n) FILTER (WHERE kind = 'h')::int AS peak_hosts,
+       min(n) FILTER (WHERE kind = 'u' AND below >= 0.95 * total)::int AS p95_users
+FROM weighed
+GROUP BY bucket
+ORDER BY bucket

@@ -131,7 +131,9 @@ class Rows(BaseModel):
 
     items: list[dict[str, Any]]
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+    source: Literal["rollup", "raw", "sessions"] = Field(
+        description="What answered: rollups, raw rows or process sessions."
+    )
 
 
 def rows_model(name: str, example: dict[str, Any] | None) -> type[Rows]:

@@ -3,7 +3,7 @@ needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,12 @@ class AppsParams(Params):
     q: Annotated[str | None, Field(max_length=256, description="Case-insensitive prefix.")] = None
     limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many apps.")] = 1000
     source: SourceField = "auto"
+
+
+class ConcurrencyParams(Params):
+    bucket: Annotated[
+        Literal["hour", "day", "week"], Field(description="Time bucket (UTC; weeks on Monday).")
+    ] = "day"
 
 
 def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
@@ -171,6 +177,25 @@ QUESTIONS: tuple[Question[Any], ...] = (
         title="Processes",
         export=ExportLimit(100_000),
         paged=True,
+    ),
+    Question(
+        name="concurrency",
+        path="/v1/analytics/concurrency",
+        params=ConcurrencyParams,
+        run=lambda a, f, p: a.concurrency(f, bucket=p.bucket),
+        columns=lambda p: ("bucket", "peak_users", "peak_hosts", "p95_users"),
+        summary="Users running at the same instant: the peak and 95th percentile per bucket",
+        description=(
+            "What licence seats are sized by: per bucket, the most distinct users (and hosts)"
+            " running a matching process at one instant (a user on two hosts at once counts"
+            " once), and the 95th percentile of that count over the bucket's time. From process"
+            " sessions, each in use from its first sighting to its last plus the host's sampling"
+            " interval. *Stata seats in use at the peak, per week*:"
+            " `concurrency?app=stata&bucket=week`."
+        ),
+        example={"bucket": "2026-11-23T00:00:00Z", "peak_users": 14, "peak_hosts": 14,
+                 "p95_users": 9},  # fmt: skip
+        title="Concurrent use per {bucket}",
     ),
     Question(
         name="sessions",
