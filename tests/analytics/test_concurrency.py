@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
 
 import analytics_dataset as ds
 import sessions_data
@@ -47,11 +45,8 @@ SESSIONS = [
 
 
 @pytest.fixture
-def analytics(database_url: str) -> Iterator[Analytics]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        sessions_data.insert(conn, SESSIONS)
-    with ConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
-        yield Analytics(pool)
+def analytics(analytics_of: Callable[[list[Session]], Analytics]) -> Analytics:
+    return analytics_of(SESSIONS)
 
 
 def table(items: list[dict[str, Any]]) -> list[tuple]:

@@ -3,14 +3,11 @@ hours, clipped to the range asked, split over the buckets it covers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
-import sessions_data
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
 from sessions_data import Session
@@ -32,11 +29,8 @@ SESSIONS = [
 
 
 @pytest.fixture
-def analytics(database_url: str) -> Iterator[Analytics]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        sessions_data.insert(conn, SESSIONS)
-    with ConnectionPool(database_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
-        yield Analytics(pool)
+def analytics(analytics_of: Callable[[list[Session]], Analytics]) -> Analytics:
+    return analytics_of(SESSIONS)
 
 
 def hours(items: list[dict]) -> dict[str, tuple[float, int]]:
