@@ -7,7 +7,6 @@ listing's key order, continued from the last row's key (cursor.py), never an OFF
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -20,9 +19,7 @@ from dream.analytics.cursor import (
     encode_session_cursor,
 )
 from dream.analytics.filters import EARLIEST, Filters
-from dream.analytics.sql import equal, fragment, of_sessions
-
-Fetch = Callable[[sql.Composable, dict[str, Any]], list[dict[str, Any]]]
+from dream.analytics.sql import Fetch, equal, fragment, of_sessions
 
 _START = Position.model_construct(collected_at=EARLIEST, snapshot_id=uuid.UUID(int=0),
                                   row_id="(0,0)")  # before every row  # fmt: skip

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from dream.analytics import pages
+from dream.analytics.coverage import coverage
 from dream.analytics.cursor import decode_cursor, encode_cursor
 from dream.analytics.filters import (
     DIMENSION_COLUMN,
@@ -37,7 +38,9 @@ from dream.analytics.filters import (
 )
 from dream.analytics.hours import Keyed, hours_rows, with_hours
 from dream.analytics.sql import equal, fragment, of_sessions
+from dream.settings import Settings
 
+DEFAULT_CADENCE_S: float = Settings.model_fields["default_cadence_s"].default
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
 Apps = Literal["each", "total"]
@@ -51,6 +54,7 @@ class Answer:
     items: list[dict[str, Any]]
     source: Literal["rollup", "raw", "sessions"]
     next_cursor: str | None = None
+    coverage: dict[str, Any] | None = None  # see Analytics.coverage
 
 
 _OF_SESSIONS = frozenset({"hours", "launches"})  # metrics the inner answer does not have
@@ -92,14 +96,27 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
 class Analytics:
     """The analytics queries over a connection pool."""
 
-    def __init__(self, pool: ConnectionPool, *, raw_window_max: timedelta | None = None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        raw_window_max: timedelta | None = None,
+        default_cadence_s: float = DEFAULT_CADENCE_S,
+    ) -> None:
         self.pool = pool
         self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
+        self.default_cadence_s = default_cadence_s  # a host's that neither says nor shows one
 
     @classmethod
-    def of(cls, pool: ConnectionPool, raw_window_max_days: float) -> Analytics:
+    def of(cls, pool: ConnectionPool, raw_window_max_days: float,
+           default_cadence_s: float = DEFAULT_CADENCE_S) -> Analytics:  # fmt: skip
         """Analytics over ``pool``, the raw fallback bounded as DREAM_RAW_WINDOW_MAX_DAYS says."""
-        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days))
+        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days),
+                   default_cadence_s=default_cadence_s)  # fmt: skip
+
+    def coverage(self, filters: Filters) -> dict[str, Any]:
+        """The hosts that reported in the range and their median cadence (coverage.py)."""
+        return coverage(self._fetch, filters, self.default_cadence_s)
 
     # ------------------------------------------------------------------ public questions
 

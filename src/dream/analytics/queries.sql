@@ -341,3 +341,24 @@ SELECT bucket, max(n) FILTER (WHERE kind = 'u')::int AS peak_users,
 FROM weighed
 GROUP BY bucket
 ORDER BY bucket
+
+-- ---------------------------------------------------------------- coverage
+-- name: coverage
+-- The hosts that reported (a stored snapshot) in [from, to) under the filters naming who and
+-- where, and the median of their cadences: a host's declared interval_s (its median), else
+-- the median gap between its consecutive snapshots, else the deployment's default.
+WITH snaps AS (
+    SELECT host, interval_s,
+           extract(epoch FROM collected_at - lag(collected_at)
+                   OVER (PARTITION BY host ORDER BY collected_at)) AS gap
+    FROM snapshots
+    WHERE status = 'stored' AND collected_at >= %(from)s AND collected_at < %(to)s {filters}
+), hosts AS (
+    SELECT host, coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_s),
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY gap),
+                          %(default_cadence_s)s) AS cadence
+    FROM snaps
+    GROUP BY host
+)
+SELECT count(*) AS hosts, percentile_cont(0.5) WITHIN GROUP (ORDER BY cadence) AS median_cadence_s
+FROM hosts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
 _SQL = NamedQueries("dream.analytics")
 query = _SQL.query  # a complete named query, as bytes
 fragment = _SQL.fragment  # composable SQL, for ``{placeholders}`` to be filled in
+
+# Runs a query with its parameters: its rows (Analytics._fetch).
+Fetch = Callable[[sql.Composable, dict[str, Any]], list[dict[str, Any]]]
 
 # The filters naming who and where (snapshot, rollup, session and daily rows name them alike).
 WHO_WHERE = ("faculty", "os", "user", "host")

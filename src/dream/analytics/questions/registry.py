@@ -90,7 +90,8 @@ def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
         series.setdefault(row["group"], []).append({k: v for k, v in row.items() if k != "group"})
     return {"bucket": p.bucket, "group_by": p.group_by,
             "series": [{"group": g, "points": points} for g, points in series.items()],
-            "filters": filters.as_dict(), "source": answer.source}  # fmt: skip
+            "filters": filters.as_dict(), "source": answer.source,
+            "coverage": answer.coverage}  # fmt: skip
 
 
 def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
