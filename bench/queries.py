@@ -7,7 +7,8 @@ into the raw ``processes`` partitions: hosts × days × 12 hourly snapshots (08:
 hours, personal ones keep theirs; each user runs eight applications of a faculty-flavoured
 list. The rollups are then built from those rows by the same SQL migrations 0002 and 0005 use
 to backfill (which the tests prove equal to what the writer maintains), so both sources hold the
-same facts; snapshots, sessions and usage_hours_daily likewise (``_DERIVED``). Loading through the api would measure ingestion, which ``bench.e2e`` does.
+same facts; snapshots, sessions and usage_hours_daily likewise (``_DERIVED``). Loading through
+the api would measure ingestion, which ``bench.e2e`` does.
 
 Every query goes through ``dream.analytics.queries.Analytics``, as the api calls it; the rollup
 answer is checked equal to the raw one.

@@ -41,11 +41,13 @@ def hours_rows(
     extra: Sequence[sql.Composable] = (),
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """Rows of (keys..., seconds, launches) of the sessions under ``filters`` within their
-    range; ``use_days=False`` cuts every hour from sessions (hourly buckets)."""
+    range; ``use_days=False`` reads every hour from sessions, cut at hours (hourly buckets)."""
     params: dict[str, Any] = {}
     parts = [of_sessions(filters, params, system=False)]
     parts.extend(extra)
     params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
+    params.update({"piece_unit": "day", "piece": "24 hours"} if use_days else
+                  {"piece_unit": "hour", "piece": "1 hour"})  # fmt: skip
     system = sql.SQL("") if filters.include_system else fragment("filter_not_system")
     q = fragment("hours_rows").format(
         day_keys=keys(sql.Identifier("bucket")),

@@ -222,20 +222,21 @@ LIMIT %(limit)s
 -- From sessions (storage migration 0007): a session is in use over [first_seen, last_seen +
 -- cadence_s) and launched at first_seen. Whole UTC days read usage_hours_daily; the hours at
 -- either end of the range (or every hour, for hourly buckets) read the sessions overlapping
--- them, each cut at the hours it covers and clipped to the range, so any range and bucket
--- gives the same seconds as the daily rollup would.
+-- them, each cut at the days (hours) it covers and clipped to the range, so any range and
+-- bucket gives the same seconds as the daily rollup would.
 
 -- name: hours_rows
 -- {keys}: the key columns, given {t}, the time of the piece (a day, or an hour's start).
+-- Pieces are an hour long for hourly buckets, else a day (in UTC, days are 24 hours long).
 SELECT {day_keys}, {p}seconds AS seconds, {p}launches AS launches
 FROM usage_hours_daily
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
 UNION ALL
 SELECT {piece_keys},
-       extract(epoch FROM least(s.ended, w.b, piece + interval '1 hour')
+       date_part('epoch', least(s.ended, w.b, piece + %(piece)s::interval)
                           - greatest(s.first_seen, w.a, piece)) AS seconds,
        (s.first_seen >= greatest(w.a, piece)
-        AND s.first_seen < least(w.b, piece + interval '1 hour'))::int AS launches
+        AND s.first_seen < least(w.b, piece + %(piece)s::interval))::int AS launches
 FROM (VALUES (%(head_from)s::timestamptz, %(head_to)s::timestamptz),
              (%(tail_from)s::timestamptz, %(tail_to)s::timestamptz)) w (a, b)
 CROSS JOIN LATERAL (
@@ -244,9 +245,9 @@ CROSS JOIN LATERAL (
     WHERE w.a < w.b AND first_seen < w.b AND last_seen + make_interval(secs => cadence_s) > w.a
       {filters} {system}
 ) s
-CROSS JOIN LATERAL generate_series(date_trunc('hour', greatest(s.first_seen, w.a), 'UTC'),
+CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_seen, w.a), 'UTC'),
                                    least(s.ended, w.b) - interval '1 microsecond',
-                                   interval '1 hour') piece
+                                   %(piece)s::interval) piece
 
 -- name: with_hours
 -- {answer}: a question's metrics per key, unlimited; beside it the sessions' seconds and
@@ -326,7 +327,7 @@ WITH s AS (
     GROUP BY kind, t
 ), stretches AS (
     SELECT kind, date_trunc(%(bucket)s, t, 'UTC') AS bucket, n,
-           sum(extract(epoch FROM lead_t - t)) AS seconds
+           sum(date_part('epoch', lead_t - t)) AS seconds
     FROM (SELECT *, lead(t) OVER (PARTITION BY kind ORDER BY t) AS lead_t FROM counts) c
     WHERE lead_t > t
     GROUP BY 1, 2, 3
