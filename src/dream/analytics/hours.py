@@ -41,22 +41,30 @@ def hours_rows(
     extra: Sequence[sql.Composable] = (),
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """Rows of (keys..., seconds, launches) of the sessions under ``filters`` within their
-    range; ``use_days=False`` reads every hour from sessions, cut at hours (hourly buckets)."""
+    range; ``use_days=False`` reads every hour from sessions, cut at hours (hourly buckets).
+    Only the parts the range has are read (an empty part would still scan sessions)."""
     params: dict[str, Any] = {}
-    parts = [of_sessions(filters, params, system=False)]
-    parts.extend(extra)
-    params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
+    where = sql.SQL(" ").join([of_sessions(filters, params, system=False), *extra])
+    ranges = rollup_ranges(filters.start, filters.end, use_days=use_days)
+    params.update(ranges.params())
     params.update({"piece_unit": "day", "piece": "24 hours"} if use_days else
                   {"piece_unit": "hour", "piece": "1 hour"})  # fmt: skip
+    p = sql.SQL("" if filters.include_system else "u_")
     system = sql.SQL("") if filters.include_system else fragment("filter_not_system")
-    q = fragment("hours_rows").format(
-        day_keys=keys(sql.Identifier("bucket")),
-        piece_keys=keys(sql.Identifier("piece")),
-        p=sql.SQL("" if filters.include_system else "u_"),
-        filters=sql.SQL(" ").join(parts),
-        system=system,
-    )
-    return q, params
+    parts: list[sql.Composable] = []
+    if ranges.day_from < ranges.day_to:
+        parts.append(fragment("hours_days").format(
+            keys=keys(sql.Identifier("bucket")), p=p, filters=where))  # fmt: skip
+    for a, b, start, end in (("head_from", "head_to", ranges.head_from, ranges.head_to),
+                             ("tail_from", "tail_to", ranges.tail_from, ranges.tail_to)):  # fmt: skip
+        if start < end:
+            parts.append(fragment("hours_sessions").format(
+                keys=keys(sql.Identifier("piece")), a=sql.Placeholder(a), b=sql.Placeholder(b),
+                filters=where, system=system,
+            ))  # fmt: skip
+    if not parts:  # an empty range cannot be: Filters refuses from >= to
+        raise AssertionError("a range with neither days nor hours")
+    return sql.SQL(" UNION ALL ").join(parts), params
 
 
 def with_hours(answer: sql.Composable, hours: sql.Composable, keyed: Keyed) -> sql.Composable:

@@ -225,28 +225,28 @@ LIMIT %(limit)s
 -- them, each cut at the days (hours) it covers and clipped to the range, so any range and
 -- bucket gives the same seconds as the daily rollup would.
 
--- name: hours_rows
--- {keys}: the key columns, given {t}, the time of the piece (a day, or an hour's start).
--- Pieces are an hour long for hourly buckets, else a day (in UTC, days are 24 hours long).
-SELECT {day_keys}, {p}seconds AS seconds, {p}launches AS launches
+-- name: hours_days
+-- {keys}: the key columns, given {t}, the time of the piece (here the day).
+SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
 FROM usage_hours_daily
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
-UNION ALL
-SELECT {piece_keys},
-       date_part('epoch', least(s.ended, w.b, piece + %(piece)s::interval)
-                          - greatest(s.first_seen, w.a, piece)) AS seconds,
-       (s.first_seen >= greatest(w.a, piece)
-        AND s.first_seen < least(w.b, piece + %(piece)s::interval))::int AS launches
-FROM (VALUES (%(head_from)s::timestamptz, %(head_to)s::timestamptz),
-             (%(tail_from)s::timestamptz, %(tail_to)s::timestamptz)) w (a, b)
-CROSS JOIN LATERAL (
+
+-- name: hours_sessions
+-- The sessions' use within [{a}, {b}), cut into pieces an hour long for hourly buckets, else
+-- a day long (in UTC, days are 24 hours long): {t} is the piece's start.
+SELECT {keys},
+       date_part('epoch', least(s.ended, {b}, piece + %(piece)s::interval)
+                          - greatest(s.first_seen, {a}, piece)) AS seconds,
+       (s.first_seen >= greatest({a}, piece)
+        AND s.first_seen < least({b}, piece + %(piece)s::interval))::int AS launches
+FROM (
     SELECT *, last_seen + make_interval(secs => cadence_s) AS ended
     FROM sessions
-    WHERE w.a < w.b AND first_seen < w.b AND last_seen + make_interval(secs => cadence_s) > w.a
+    WHERE first_seen < {b} AND last_seen + make_interval(secs => cadence_s) > {a}
       {filters} {system}
 ) s
-CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_seen, w.a), 'UTC'),
-                                   least(s.ended, w.b) - interval '1 microsecond',
+CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_seen, {a}), 'UTC'),
+                                   least(s.ended, {b}) - interval '1 microsecond',
                                    %(piece)s::interval) piece
 
 -- name: with_hours
