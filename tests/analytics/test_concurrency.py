@@ -116,3 +116,10 @@ def test_peaks_match_a_brute_force_over_the_dataset(
     expected = brute_force(sessions_data.matching(ds.sessions_of(rows), params), bucket)
     assert found == expected
     assert all(0 <= i["p95_users"] <= i["peak_users"] for i in items)
+
+
+@pytest.mark.parametrize("bad", [{"bucket": "month"}, {"bucket": "minute"}, {"limit": "5"}])
+def test_a_bucket_it_cannot_answer_is_a_422_naming_it(client: TestClient, bad: dict) -> None:
+    response = client.get("/v1/analytics/concurrency", params={"app": "matlab", **bad})
+    assert response.status_code == 422, response.text
+    assert next(iter(bad)) in response.text
