@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+import sessions_data
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import Snapshot
 from dream.storage.partitions import PartitionManager
@@ -123,8 +124,26 @@ def generate() -> tuple[list[ProcessedSnapshot], list[Row]]:
     return items, rows
 
 
+def sessions_of(rows: list[Row]) -> list[sessions_data.Session]:
+    """A session per process row, from its snapshot on: 0 to 3 hours long (some across
+    midnight), at a 1-minute cadence on half the hosts and 10 minutes on the others."""
+    cadence = {host: 60.0 if i % 2 else 600.0 for i, (host, _, _) in enumerate(HOSTS)}
+    out = []
+    for r in rows:
+        s, p = r.snapshot, r.process
+        rng = random.Random(f"{s.snapshot_id}/{p.pid}")
+        out.append(sessions_data.Session(
+            host=s.host, user=s.user, app=p.app or "", os=s.os, faculty=s.faculty,
+            first_seen=s.collected_at,
+            last_seen=s.collected_at + timedelta(minutes=rng.randrange(0, 181)),
+            cadence_s=cadence[s.host], is_system=p.is_system, pid=p.pid,
+        ))  # fmt: skip
+    return out
+
+
 def load(database_url: str) -> list[Row]:
-    """Write the dataset through the real writer, with duplicates and a replayed batch."""
+    """Write the dataset through the real writer, with duplicates and a replayed batch, and
+    its sessions (``sessions_of``) with plain SQL."""
     items, rows = generate()
     writer = SnapshotWriter(PartitionManager())
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -132,6 +151,7 @@ def load(database_url: str) -> list[Row]:
             batch = items[i : i + 17]
             writer.write(conn, batch + batch[:2])  # a message twice in one batch
         writer.write(conn, items[:40])  # a replay: changes nothing
+        sessions_data.insert(conn, sessions_of(rows))
     return rows
 
 
@@ -181,8 +201,41 @@ def _dim(r: Row, by: str) -> str:
     return r.process.app if by == "app" else getattr(r.snapshot, by)
 
 
-def _ranked(groups: dict[str, list[Row]], key: str, metric: str | None, limit: int) -> list[dict]:
-    items = [{key: value, **metrics(g)} for value, g in groups.items()]
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def window(f: dict[str, Any]) -> tuple[datetime, datetime]:
+    return _utc(f.get("from")) or EARLIEST, _utc(f.get("to")) or LATEST
+
+
+def _used(rows: list[Row], f: dict[str, Any], key: Any) -> dict[Any, dict[str, Any]]:
+    """Hours and launches per ``key(session)`` (a list of keys: its pieces' time, an hour's
+    start, given) of the sessions the filters select, where there was use in the range."""
+    start, end = window(f)
+    pieces: dict[Any, list] = defaultdict(list)
+    for s in sessions_data.matching(sessions_of(rows), f):
+        hour = max(s.first_seen, start).replace(minute=0, second=0, microsecond=0)
+        while hour < min(s.ended, end):
+            a, b = max(hour, start), min(hour + timedelta(hours=1), end)
+            pieces[key(s, hour)].append((s, a, b))
+            hour += timedelta(hours=1)
+    used = {}
+    for k, ps in pieces.items():
+        seconds = sum(sessions_data.overlap(s, a, b) for s, a, b in ps)
+        launches = sum(a <= s.first_seen < b for s, a, b in ps)
+        if seconds > 0:
+            used[k] = {"hours": round(seconds / 3600, 4), "launches": launches}
+    return used
+
+
+NO_USE = {"hours": 0.0, "launches": 0}
+
+
+def _ranked(groups: dict[str, list[Row]], used: dict[str, dict], key: str, metric: str | None,
+            limit: int) -> list[dict]:  # fmt: skip
+    items = [{key: value, **metrics(groups.get(value, [])), **used.get(value, NO_USE)}
+             for value in set(groups) | set(used)]  # fmt: skip
     items.sort(key=lambda i: i[key])
     if metric is not None:
         col = METRIC_KEY.get(metric, metric)
@@ -194,7 +247,8 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
     groups: dict[str, list[Row]] = defaultdict(list)
     for r in select(rows, f):
         groups[r.process.app].append(r)
-    return _ranked(groups, "app", metric, limit)
+    used = _used(rows, f, lambda s, hour: s.app)
+    return _ranked(groups, used, "app", metric, limit)
 
 
 def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = "users",
@@ -202,7 +256,8 @@ def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = 
     groups: dict[str, list[Row]] = defaultdict(list)
     for r in select(rows, f):
         groups[_dim(r, by)].append(r)
-    return _ranked(groups, by, metric, limit)
+    used = _used(rows, f, lambda s, hour: s.dimension(by))
+    return _ranked(groups, used, by, metric, limit)
 
 
 def truncate(moment: datetime, bucket: str) -> datetime:
@@ -223,7 +278,9 @@ def usage(rows: list[Row], f: dict[str, Any], bucket: str, group_by: str | None)
     for r in select(rows, f):
         group = _dim(r, group_by) if group_by else None
         groups[(group, truncate(r.snapshot.collected_at, bucket))].append(r)
+    used = _used(rows, f, lambda s, hour: (s.dimension(group_by) if group_by else None,
+                                          truncate(hour, bucket)))  # fmt: skip
     return [
-        {"group": g, "bucket": b, **metrics(rs)}
-        for (g, b), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+        {"group": g, "bucket": b, **metrics(groups.get((g, b), [])), **used.get((g, b), NO_USE)}
+        for g, b in sorted(set(groups) | set(used), key=lambda k: (k[0] or "", k[1]))
     ]

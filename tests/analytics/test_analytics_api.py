@@ -79,7 +79,8 @@ def test_every_endpoint_answers_exactly(
 ) -> None:
     f = oracle_filters(params)
     expected_source = "rollup" if aligned(params) else "raw"
-    for metric in ("users", "hosts", "snapshots", "processes", "cpu", "memory"):
+    for metric in ("users", "hosts", "snapshots", "processes", "cpu", "memory", "hours",
+                   "launches"):  # fmt: skip
         body = get(client, "/v1/analytics/top-apps", **params, metric=metric, limit=50)
         assert body["items"] == ds.top_apps(rows, f, metric, 50), metric
         assert body["source"] == expected_source
@@ -90,6 +91,8 @@ def test_every_endpoint_answers_exactly(
         assert body["items"] == ds.breakdown(rows, f, by), by
     body = get(client, "/v1/analytics/breakdown", **params, by="host", metric="processes", limit=3)
     assert body["items"] == ds.breakdown(rows, f, "host", "processes", 3)
+    body = get(client, "/v1/analytics/breakdown", **params, by="user", metric="hours", limit=4)
+    assert body["items"] == ds.breakdown(rows, f, "user", "hours", 4)
 
     for bucket, group_by in (("day", "faculty"), ("hour", None), ("week", "os"),
                              ("month", "app"), ("day", "user")):  # fmt: skip
@@ -182,7 +185,7 @@ def test_csv_answers(client: TestClient, rows: list[ds.Row]) -> None:
                                                       "format": "csv"})  # fmt: skip
     table = list(csv.DictReader(io.StringIO(usage.text)))
     assert list(table[0]) == ["group", "bucket", "users", "hosts", "snapshots", "processes",
-                              "avg_cpu_percent", "avg_rss_kb"]  # fmt: skip
+                              "avg_cpu_percent", "avg_rss_kb", "hours", "launches"]  # fmt: skip
     assert len(table) == len(ds.usage(rows, {}, "day", "os"))
     for path, params in (("/v1/analytics/breakdown", {"by": "faculty"}), ("/v1/users", {}),
                          ("/v1/processes", {"limit": 5})):  # fmt: skip

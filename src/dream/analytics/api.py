@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
-from dream.analytics.queries import Analytics
+from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions import QUESTIONS, Question
 from dream.storage.errors import storage_errors
 from dream.text import storable_text
@@ -156,15 +156,21 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
     async def endpoint(request: Request, f: Filters, format: Format | None = None,
                        **values: Any) -> Any:  # fmt: skip
         params = question.params.model_validate(values)
-        answer = await _answer(lambda: question.run(analytics(), f, params))
         if not wants_csv(request, format):
-            return question.answer(answer, f, params)
+            return question.answer(await _answer(lambda: _covered(question, f, params)), f, params)
+        answer = await _answer(lambda: question.run(analytics(), f, params))
         response = csv_response(
             question.file_name(params), question.columns(params), answer.items
         )
         if answer.next_cursor:
             response.headers["X-Next-Cursor"] = answer.next_cursor
         return response
+
+    def _covered(question: Question[Any], f: Filters, params: Any) -> Answer:
+        """The answer and its coverage (a JSON answer says it; a CSV file holds rows only)."""
+        answer = question.run(analytics(), f, params)
+        answer.coverage = analytics().coverage(f)
+        return answer
 
     own = [query_param(name, field) for name, field in question.fields.items()]
     format_param = inspect.Parameter(

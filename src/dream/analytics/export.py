@@ -47,9 +47,11 @@ def _process_columns(kind: type) -> set[str]:
     return {column for column, value in COLUMN_TYPES.items() if value is kind}
 
 
-_INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", *_process_columns(int)})
-_FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", *_process_columns(float)})
-_TIME_COLUMNS = frozenset({"bucket", "collected_at"})
+_INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", "launches", "samples",
+                          *_process_columns(int)})  # fmt: skip
+_FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "hours", "duration_s",
+                            "cpu_seconds", *_process_columns(float)})  # fmt: skip
+_TIME_COLUMNS = frozenset({"bucket", "collected_at", "started", "ended"})
 _BOOL_COLUMNS = frozenset(_process_columns(bool))
 _INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (bool, lambda pa: pa.bool_()),  # before int: a bool is an int

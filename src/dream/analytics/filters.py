@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -20,12 +20,12 @@ from pydantic import (
 from dream.snapshots import Faculty, Host
 
 OperatingSystem = Literal["linux", "windows", "macos"]
-Metric = Literal["users", "hosts", "snapshots", "processes", "cpu", "memory"]
+Metric = Literal["users", "hosts", "snapshots", "processes", "cpu", "memory", "hours", "launches"]
 Dimension = Literal["faculty", "os", "user", "host", "app"]
 Bucket = Literal["hour", "day", "week", "month"]
 Source = Literal["auto", "rollup", "raw"]
 
-METRICS: tuple[str, ...] = ("users", "hosts", "snapshots", "processes", "cpu", "memory")
+METRICS: tuple[str, ...] = get_args(Metric)
 METRIC_COLUMN: dict[str, str] = {
     "users": "users",
     "hosts": "hosts",
@@ -33,6 +33,8 @@ METRIC_COLUMN: dict[str, str] = {
     "processes": "processes",
     "cpu": "avg_cpu_percent",
     "memory": "avg_rss_kb",
+    "hours": "hours",  # of use, from sessions (dream.analytics.hours)
+    "launches": "launches",
 }
 # The metric columns every aggregate answer has, in the order answers list them.
 METRIC_FIELDS: tuple[str, ...] = tuple(METRIC_COLUMN.values())

@@ -15,7 +15,6 @@ avg_cpu_percent / avg_rss_kb: mean over matching processes that reported the val
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,10 +24,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from dream.analytics.cursor import Position, decode_cursor, encode_cursor
+from dream.analytics import pages
+from dream.analytics.coverage import coverage
+from dream.analytics.cursor import decode_cursor, encode_cursor
 from dream.analytics.filters import (
     DIMENSION_COLUMN,
-    EARLIEST,
     METRIC_COLUMN,
     METRIC_FIELDS,
     Filters,
@@ -36,13 +36,12 @@ from dream.analytics.filters import (
     presence_masks,
     rollup_ranges,
 )
-from dream.analytics.sql import fragment
+from dream.analytics.hours import Keyed, hours_rows, with_hours
+from dream.analytics.sql import equal, fragment, of_sessions
+from dream.settings import Settings
 
-_FILTER_FRAGMENTS = (("faculty", "filter_faculty"), ("os", "filter_os"), ("user", "filter_user"),
-                     ("host", "filter_host"))  # fmt: skip
+DEFAULT_CADENCE_S: float = Settings.model_fields["default_cadence_s"].default
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
-_START = Position.model_construct(collected_at=EARLIEST, snapshot_id=uuid.UUID(int=0),
-                                  row_id="(0,0)")  # before every row  # fmt: skip
 
 Apps = Literal["each", "total"]
 _LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
@@ -53,13 +52,30 @@ class Answer:
     """A question's rows, what answered them, and for a page the cursor of the next one."""
 
     items: list[dict[str, Any]]
-    source: Literal["rollup", "raw"]
+    source: Literal["rollup", "raw", "sessions"]
     next_cursor: str | None = None
+    coverage: dict[str, Any] | None = None  # see Analytics.coverage
+
+
+_OF_SESSIONS = frozenset({"hours", "launches"})  # metrics the inner answer does not have
 
 
 def _descending(metric: str) -> sql.Composable:
     """``ORDER BY`` the metric's column, largest first."""
     return sql.SQL("{} DESC").format(sql.Identifier(METRIC_COLUMN[metric]))
+
+
+def _inner(metric: str) -> str:
+    """The metric the processes' answer is ordered by (it has no hours: any order will do)."""
+    return "users" if metric in _OF_SESSIONS else metric
+
+
+def _ranked(metric: str | None, key: str) -> sql.Composable:
+    """Largest ``metric`` first (None: by key), ties by key in byte order."""
+    tie = sql.SQL('{} COLLATE "C"').format(sql.Identifier(key))
+    if metric is None:
+        return tie
+    return sql.SQL("{} NULLS LAST, {}").format(_descending(metric), tie)
 
 
 def _metrics(row: dict[str, Any]) -> dict[str, Any]:
@@ -72,20 +88,35 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
         "processes": int(row["processes"]),
         "avg_cpu_percent": None if cpu is None else round(float(cpu), 3),
         "avg_rss_kb": None if rss is None else round(float(rss), 1),
+        "hours": round(float(row["hours"]), 4),
+        "launches": int(row["launches"]),
     }
 
 
 class Analytics:
     """The analytics queries over a connection pool."""
 
-    def __init__(self, pool: ConnectionPool, *, raw_window_max: timedelta | None = None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        raw_window_max: timedelta | None = None,
+        default_cadence_s: float = DEFAULT_CADENCE_S,
+    ) -> None:
         self.pool = pool
         self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
+        self.default_cadence_s = default_cadence_s  # a host's that neither says nor shows one
 
     @classmethod
-    def of(cls, pool: ConnectionPool, raw_window_max_days: float) -> Analytics:
+    def of(cls, pool: ConnectionPool, raw_window_max_days: float,
+           default_cadence_s: float = DEFAULT_CADENCE_S) -> Analytics:  # fmt: skip
         """Analytics over ``pool``, the raw fallback bounded as DREAM_RAW_WINDOW_MAX_DAYS says."""
-        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days))
+        return cls(pool, raw_window_max=timedelta(days=raw_window_max_days),
+                   default_cadence_s=default_cadence_s)  # fmt: skip
+
+    def coverage(self, filters: Filters) -> dict[str, Any]:
+        """The hosts that reported in the range and their median cadence (coverage.py)."""
+        return coverage(self._fetch, filters, self.default_cadence_s)
 
     # ------------------------------------------------------------------ public questions
 
@@ -93,18 +124,25 @@ class Analytics:
         self, filters: Filters, *, metric: str = "users", limit: int = 10, source: str = "auto"
     ) -> Answer:
         used = self.choose_source(filters, source)
-        if used == "rollup" and self._lean(filters, "app"):
-            order = _descending(metric)
-            found = self._lean_answer(filters, key="app", apps="each", order=order, limit=limit)
-            return Answer([{"app": r["key"], **_metrics(r)} for r in found], used)
-        rows, params = self._rows(filters, used, apps="each")
         app = sql.Identifier("app")
-        q = self._compose(
-            "top_apps", used, filters, rows, keys=app, group_keys=app,
-            order=sql.Identifier(METRIC_COLUMN[metric]),
-        )  # fmt: skip
-        params["limit"] = limit
-        return Answer([{"app": r["app"], **_metrics(r)} for r in self._fetch(q, params)], used)
+        if used == "rollup" and self._lean(filters, "app"):
+            q, params = self._lean_answer(filters, key="app", apps="each",
+                                          order=_descending(_inner(metric)))  # fmt: skip
+            key = "key"
+        else:
+            rows, params = self._rows(filters, used, apps="each")
+            q = self._compose(
+                "top_apps", used, filters, rows, keys=app, group_keys=app,
+                order=sql.Identifier(METRIC_COLUMN[_inner(metric)]),
+            )  # fmt: skip
+            key = "app"
+        hours, hours_params = hours_rows(filters, lambda t: sql.SQL("app AS {}").format(
+            sql.Identifier(key)))  # fmt: skip
+        found = self._fetch(
+            with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
+            {**params, **hours_params, "limit": None, "outer_limit": limit},
+        )
+        return Answer([{"app": r[key], **_metrics(r)} for r in found], used)
 
     def usage(
         self,
@@ -119,16 +157,26 @@ class Analytics:
         apps: Apps = "each" if group_by == "app" else "total"
         rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
         group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
-        ts = sql.SQL("date_trunc(%(bucket)s, r.bucket, 'UTC')")
+        ts = sql.SQL("date_trunc(%(bucket)s, {}, 'UTC')")
+        r_bucket = sql.SQL("r.bucket")
         q = self._compose(
             "usage", used, filters, rows, group=group,
-            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts),
-            group_keys=sql.SQL("{}, {}").format(group, ts),
+            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(r_bucket)),
+            group_keys=sql.SQL("{}, {}").format(group, ts.format(r_bucket)),
         )  # fmt: skip
-        params["bucket"] = bucket
+        hours, hours_params = hours_rows(
+            filters,
+            lambda t: sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(t)),
+            use_days=bucket != "hour",
+        )
+        keyed = Keyed(["grp", "ts"], ["ts"] if group_by is None else ["grp", "ts"],
+                      sql.SQL('grp COLLATE "C", ts'))  # fmt: skip
+        found = self._fetch(
+            with_hours(q, hours, keyed),
+            {**params, **hours_params, "bucket": bucket, "outer_limit": None},
+        )
         return Answer(
-            [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in self._fetch(q, params)],
-            used,
+            [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in found], used
         )
 
     def breakdown(
@@ -145,61 +193,48 @@ class Analytics:
         used = self.choose_source(filters, source)
         extra, params = self._starting(by, prefix)
         apps: Apps = "each" if by == "app" else "total"
-        order: sql.Composable
+        order = _descending("users")  # the inner answer's: the outer query orders
         if used == "rollup" and self._lean(filters, by):
-            order = _descending(metric) if metric is not None else sql.Identifier("key")
-            found = self._lean_answer(filters, key=by, apps=apps, order=order, limit=limit,
-                                      extra=extra, params=params)  # fmt: skip
-            return Answer([{by: r["key"], **_metrics(r)} for r in found], used)
-        rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
-        params.update(row_params)
-        if metric is not None:
-            order = _descending(metric)
-        elif used == "rollup":
-            order = sql.Identifier("value")
+            q, lean_params = self._lean_answer(filters, key=by, apps=apps, order=order,
+                                               extra=extra)  # fmt: skip
+            params.update(lean_params)
+            key = "key"
         else:
-            order = sql.SQL('{} COLLATE "C"').format(self._dim(by))
-        q = self._compose(
-            "breakdown", used, filters, rows, dim=self._dim(by), order=order,
-            keys=sql.SQL("{} AS value").format(self._dim(by)), group_keys=self._dim(by),
-        )  # fmt: skip
-        params["limit"] = limit
-        return Answer([{by: r["value"], **_metrics(r)} for r in self._fetch(q, params)], used)
+            rows, row_params = self._rows(filters, used, apps=apps, extra=extra)
+            params.update(row_params)
+            q = self._compose(
+                "breakdown", used, filters, rows, dim=self._dim(by), order=order,
+                keys=sql.SQL("{} AS value").format(self._dim(by)), group_keys=self._dim(by),
+            )  # fmt: skip
+            key = "value"
+        hours, hours_params = hours_rows(
+            filters, lambda t: sql.SQL("{} AS {}").format(self._dim(by), sql.Identifier(key)),
+            extra=extra,
+        )
+        found = self._fetch(
+            with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
+            {**params, **hours_params, "limit": None, "outer_limit": limit},
+        )
+        return Answer([{by: r[key], **_metrics(r)} for r in found], used)
 
     def processes(
         self, filters: Filters, *, limit: int = 100, cursor: str | None = None
     ) -> Answer:
         """A page of raw process rows and the cursor of the next page (None after the last)."""
-        after = decode_cursor(cursor) if cursor else _START
-        params: dict[str, Any] = {
-            "from": filters.start, "to": filters.end, "limit": limit,
-            "after_at": after.collected_at, "after_id": after.snapshot_id,
-            "after_row": after.row_id,
-        }  # fmt: skip
-        snapshot_filters = []
-        for name, frag in _FILTER_FRAGMENTS:
-            value = getattr(filters, name)
-            if value is not None:
-                snapshot_filters.append(fragment(frag))
-                params[name] = value
-        process_filters = []
-        if filters.app is not None:
-            process_filters.append(fragment("filter_app"))
-            params["app"] = filters.app
-        if not filters.include_system:
-            process_filters.append(fragment("filter_not_system"))
-        q = fragment("processes_page").format(
-            snapshot_filters=sql.SQL(" ").join(snapshot_filters),
-            process_filters=sql.SQL(" ").join(process_filters),
-        )
-        rows = self._fetch(q, params)
-        next_cursor = None
-        if len(rows) == limit:
-            last = rows[-1]
-            next_cursor = encode_cursor(last["collected_at"], last["snapshot_id"], last["row_id"])
-        for r in rows:
-            del r["row_id"]
-        return Answer(rows, "raw", next_cursor)
+        found, next_cursor = pages.processes(self._fetch, filters, limit=limit, cursor=cursor)
+        return Answer(found, "raw", next_cursor)
+
+    def sessions(self, filters: Filters, *, limit: int = 100, cursor: str | None = None) -> Answer:
+        """A page of process sessions and the cursor of the next page (None after the last)."""
+        found, next_cursor = pages.sessions(self._fetch, filters, limit=limit, cursor=cursor)
+        return Answer(found, "raw", next_cursor)
+
+    def concurrency(self, filters: Filters, *, bucket: str = "day") -> Answer:
+        """Per bucket, the most users and hosts running at one instant and the time-weighted
+        95th percentile of users running (see queries.sql, ``concurrency``)."""
+        params: dict[str, Any] = {"from": filters.start, "to": filters.end, "bucket": bucket}
+        q = fragment("concurrency").format(filters=of_sessions(filters, params))
+        return Answer(self._fetch(q, params), "sessions")
 
     def named(
         self,
@@ -311,14 +346,12 @@ class Analytics:
         key: str,
         apps: Apps,
         order: sql.Composable,
-        limit: int,
         extra: Sequence[sql.Composable] = (),
-        params: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[sql.Composable, dict[str, Any]]:
         """Metrics per ``key`` from usage_daily_apps and usage_presence (see queries.sql)."""
         parts, filter_params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
         ranges = rollup_ranges(filters.start, filters.end)
-        params = {**(params or {}), **filter_params, **ranges.params(), "limit": limit,
+        params = {**filter_params, **ranges.params(),
                   **presence_masks(ranges.day_from, ranges.day_to)}  # fmt: skip
         where = sql.SQL(" ").join(parts)
         dim, p = self._dim(key), self._prefix(filters)
@@ -327,7 +360,7 @@ class Analytics:
             people=fragment("lean_people").format(key=dim, p=p, filters=where),
             order=order,
         )
-        return self._fetch(q, params)
+        return q, params
 
     def _filter_parts(
         self,
@@ -338,13 +371,8 @@ class Analytics:
         extra: Sequence[sql.Composable] = (),
     ) -> tuple[list[sql.Composable], dict[str, Any]]:
         """The filters as SQL fragments (``AND ...``) for either source, and their values."""
-        parts: list[sql.Composable] = []
         params: dict[str, Any] = {}
-        for name, frag in _FILTER_FRAGMENTS:
-            value = getattr(filters, name)
-            if value is not None:
-                parts.append(fragment(frag))
-                params[name] = value
+        parts = equal(filters, params)
         if filters.app is not None:
             parts.append(fragment("filter_app"))
             params["app"] = filters.app

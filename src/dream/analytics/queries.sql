@@ -217,3 +217,149 @@ CROSS JOIN LATERAL (
 WHERE (s.collected_at, s.snapshot_id, p.ctid) > (%(after_at)s, %(after_id)s, %(after_row)s::tid)
 ORDER BY s.collected_at, s.snapshot_id, p.ctid
 LIMIT %(limit)s
+
+-- ---------------------------------------------------------------- hours of use and launches
+-- From sessions (storage migration 0007): a session is in use over [first_seen, last_seen +
+-- cadence_s) and launched at first_seen. Whole UTC days read usage_hours_daily; the hours at
+-- either end of the range (or every hour, for hourly buckets) read the sessions overlapping
+-- them, each cut at the days (hours) it covers and clipped to the range, so any range and
+-- bucket gives the same seconds as the daily rollup would.
+
+-- name: hours_days
+-- {keys}: the key columns, given {t}, the time of the piece (here the day).
+SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
+FROM usage_hours_daily
+WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
+
+-- name: hours_sessions
+-- The sessions' use within [{a}, {b}), cut into pieces an hour long for hourly buckets, else
+-- a day long (in UTC, days are 24 hours long): {t} is the piece's start.
+SELECT {keys},
+       date_part('epoch', least(s.ended, {b}, piece + %(piece)s::interval)
+                          - greatest(s.first_seen, {a}, piece)) AS seconds,
+       (s.first_seen >= greatest({a}, piece)
+        AND s.first_seen < least({b}, piece + %(piece)s::interval))::int AS launches
+FROM (
+    SELECT *, last_seen + make_interval(secs => cadence_s) AS ended
+    FROM sessions
+    WHERE first_seen < {b} AND last_seen + make_interval(secs => cadence_s) > {a}
+      {filters} {system}
+) s
+CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_seen, {a}), 'UTC'),
+                                   least(s.ended, {b}) - interval '1 microsecond',
+                                   %(piece)s::interval) piece
+
+-- name: with_hours
+-- {answer}: a question's metrics per key, unlimited; beside it the sessions' seconds and
+-- launches per key ({hours}). Every key either side has is an item (a key with use but no
+-- stored process row, its raw rows expired, has zero counts).
+WITH m AS ({answer}),
+h AS (SELECT {key_list}, sum(seconds) AS seconds, sum(launches) AS launches
+      FROM ({hours}) x GROUP BY {key_list})
+SELECT * FROM (
+    SELECT {keys}, coalesce(m.users, 0) AS users, coalesce(m.hosts, 0) AS hosts,
+           coalesce(m.snapshots, 0) AS snapshots, coalesce(m.processes, 0) AS processes,
+           m.avg_cpu_percent, m.avg_rss_kb,
+           coalesce(h.seconds, 0) / 3600 AS hours, coalesce(h.launches, 0) AS launches
+    FROM m FULL JOIN h ON {join}
+) r
+ORDER BY {order}
+LIMIT %(outer_limit)s
+
+-- ---------------------------------------------------------------- sessions
+-- name: sessions_page
+-- The sessions in use within [from, to), in (first_seen, host, user, pid, name) order: the
+-- primary key's columns, first_seen leading (sessions_first_seen_idx).
+SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started,
+       last_seen + make_interval(secs => cadence_s) AS ended,
+       extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
+       samples, cpu_last - cpu_first AS cpu_seconds
+FROM sessions
+WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s {filters}
+ORDER BY first_seen, host, user_name, pid, name
+LIMIT %(limit)s
+
+-- name: sessions_after
+AND (first_seen, host, user_name, pid, name)
+    > (%(after_at)s, %(after_host)s, %(after_user)s, %(after_pid)s, %(after_name)s)
+
+-- name: concurrency
+-- Users and hosts running under the filters at the same instant, per bucket. A session is in
+-- use over [first_seen, last_seen + cadence_s), clipped to the range. A user (host) runs while
+-- any of its sessions does: the running count of its own sessions going 0 -> n starts its use,
+-- n -> 0 ends it, so a user on two hosts at once counts once. Summed over users, these give
+-- the users running at each instant; every bucket start is an instant too, so each stretch of
+-- constant count lies in one bucket. Per bucket: the peak, and the time-weighted 95th
+-- percentile (the smallest count c such that the count is <= c for >= 95% of the bucket's time
+-- within the range).
+WITH s AS (
+    SELECT user_name, host, greatest(first_seen, %(from)s) AS a,
+           least(last_seen + make_interval(secs => cadence_s), %(to)s) AS b
+    FROM sessions
+    WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s
+      {filters}
+), own AS (
+    SELECT kind, who, t, sum(d) AS d
+    FROM (SELECT 'u' AS kind, user_name AS who, a AS t, 1 AS d FROM s
+          UNION ALL SELECT 'u', user_name, b, -1 FROM s
+          UNION ALL SELECT 'h', host, a, 1 FROM s
+          UNION ALL SELECT 'h', host, b, -1 FROM s) e
+    GROUP BY kind, who, t
+), running AS (
+    SELECT kind, t, d, sum(d) OVER (PARTITION BY kind, who ORDER BY t) AS n FROM own
+), step AS (
+    SELECT ('1 ' || %(bucket)s)::interval AS size, min(a) AS lo, max(b) AS hi FROM s
+), edges AS (
+    SELECT kind, t, CASE WHEN n > 0 AND n = d THEN 1 WHEN n = 0 AND d < 0 THEN -1 ELSE 0 END AS d
+    FROM running
+    UNION ALL
+    SELECT kind, least(greatest(edge, %(from)s), %(to)s), 0
+    FROM step
+    CROSS JOIN generate_series(date_trunc(%(bucket)s, lo, 'UTC') AT TIME ZONE 'UTC',
+                               (date_trunc(%(bucket)s, hi - interval '1 microsecond', 'UTC')
+                                AT TIME ZONE 'UTC') + size,
+                               size) g (local)
+    CROSS JOIN LATERAL (SELECT local AT TIME ZONE 'UTC' AS edge) e
+    CROSS JOIN (VALUES ('u'), ('h')) k (kind)
+), counts AS (
+    SELECT kind, t, sum(sum(d)) OVER (PARTITION BY kind ORDER BY t) AS n
+    FROM edges
+    GROUP BY kind, t
+), stretches AS (
+    SELECT kind, date_trunc(%(bucket)s, t, 'UTC') AS bucket, n,
+           sum(date_part('epoch', lead_t - t)) AS seconds
+    FROM (SELECT *, lead(t) OVER (PARTITION BY kind ORDER BY t) AS lead_t FROM counts) c
+    WHERE lead_t > t
+    GROUP BY 1, 2, 3
+), weighed AS (
+    SELECT *, sum(seconds) OVER (PARTITION BY kind, bucket ORDER BY n) AS below,
+           sum(seconds) OVER (PARTITION BY kind, bucket) AS total
+    FROM stretches
+)
+SELECT bucket, max(n) FILTER (WHERE kind = 'u')::int AS peak_users,
+       max(n) FILTER (WHERE kind = 'h')::int AS peak_hosts,
+       min(n) FILTER (WHERE kind = 'u' AND below >= 0.95 * total)::int AS p95_users
+FROM weighed
+GROUP BY bucket
+ORDER BY bucket
+
+-- ---------------------------------------------------------------- coverage
+-- name: coverage
+-- The hosts that reported (a stored snapshot) in [from, to) under the filters naming who and
+-- where, and the median of their cadences: a host's declared interval_s (its median), else
+-- the median gap between its consecutive snapshots, else the deployment's default.
+WITH snaps AS (
+    SELECT host, interval_s,
+           extract(epoch FROM collected_at - lag(collected_at)
+                   OVER (PARTITION BY host ORDER BY collected_at)) AS gap
+    FROM snapshots
+    WHERE status = 'stored' AND collected_at >= %(from)s AND collected_at < %(to)s {filters}
+), hosts AS (
+    SELECT host, coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_s),
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY gap),
+                          %(default_cadence_s)s) AS cadence
+    FROM snaps
+    GROUP BY host
+)
+SELECT count(*) AS hosts, percentile_cont(0.5) WITHIN GROUP (ORDER BY cadence) AS median_cadence_s
+FROM hosts

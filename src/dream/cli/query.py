@@ -95,8 +95,14 @@ def _table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> 
     empty in every row (usage's ``group`` without ``--group-by``) are left out."""
     shown = [c for c in columns if c in METRIC_FIELDS or any(r.get(c) is not None for r in rows)]
     table = Table(title=title)
+    # Keys stay whole when together they fit in half a terminal (the metrics wrap instead).
+    width = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in shown}
+    keys_fit = sum(w for c, w in width.items() if c not in METRIC_FIELDS) <= 40
     for col in shown:
-        table.add_column(col, justify="right" if col in METRIC_FIELDS else "left")
+        if col in METRIC_FIELDS:
+            table.add_column(col, justify="right")
+        else:
+            table.add_column(col, min_width=width[col] if keys_fit else None)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in shown))
     return table

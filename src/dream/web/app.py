@@ -84,7 +84,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         return dream.raw_outputs
 
     def analytics() -> Analytics:  # the analytics pool; settings bound the raw fallback
-        return Analytics.of(dream.analytics_db.pool, settings.raw_window_max_days)
+        return Analytics.of(
+            dream.analytics_db.pool, settings.raw_window_max_days, settings.default_cadence_s
+        )
 
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip

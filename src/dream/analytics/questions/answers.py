@@ -15,14 +15,34 @@ class Metrics(BaseModel):
     processes: int = Field(description="Matching process rows.")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
     avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
+    hours: float = Field(description="Hours of use: the matching sessions' time in the range.")
+    launches: int = Field(description="Matching sessions that started in the range.")
 
 
 class TopApp(Metrics):
     app: str
 
 
+class Coverage(BaseModel):
+    """What the data covers, so that missing data can be told from no use."""
+
+    hosts: int = Field(description="Hosts that reported (a stored snapshot) in the range, under"
+                       " the filters naming who and where (not `app`).")  # fmt: skip
+    median_cadence_s: float | None = Field(
+        description="Their median sampling interval (s): each host's declared interval, else the"
+        " median gap between its snapshots, else the default (DREAM_DEFAULT_CADENCE_S); null"
+        " without hosts. Hours of use are exact to one interval per session."
+    )
+
+
+def _coverage() -> Any:
+    return Field(default=None, description="Hosts that reported in the range, and how often.")
+
+
 _METRICS_EXAMPLE = {"users": 41, "hosts": 23, "snapshots": 1180, "processes": 1432,
-                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5}  # fmt: skip
+                    "avg_cpu_percent": 3.125, "avg_rss_kb": 184220.5, "hours": 312.25,
+                    "launches": 97}  # fmt: skip
+_COVERAGE_EXAMPLE = {"hosts": 212, "median_cadence_s": 300.0}
 _FILTERS_EXAMPLE = {"faculty": "law", "os": "windows", "user": None, "host": None, "app": None,
                     "from": "2026-11-01T00:00:00+00:00", "to": None, "include_system": False}  # fmt: skip
 
@@ -34,12 +54,13 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
 class TopApps(BaseModel):
     model_config = _examples(
         {"items": [{"app": "winword", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE,
-         "source": "rollup"}
+         "source": "rollup", "coverage": _COVERAGE_EXAMPLE}
     )  # fmt: skip
 
     items: list[TopApp]
     filters: dict[str, Any]
     source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+    coverage: Coverage | None = _coverage()
 
 
 class UsagePoint(Metrics):
@@ -65,6 +86,7 @@ class Usage(BaseModel):
     series: list[UsageSeries]
     filters: dict[str, Any]
     source: Literal["rollup", "raw"]
+    coverage: Coverage | None = _coverage()
 
 
 class Breakdown(BaseModel):
@@ -77,6 +99,7 @@ class Breakdown(BaseModel):
     items: list[dict[str, Any]] = Field(description="`{<by>: value, users, hosts, ...}` rows.")
     filters: dict[str, Any]
     source: Literal["rollup", "raw"]
+    coverage: Coverage | None = _coverage()
 
 
 class ProcessesPage(BaseModel):
@@ -93,6 +116,26 @@ class ProcessesPage(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
     filters: dict[str, Any]
+    coverage: Coverage | None = _coverage()
+
+
+class SessionsPage(BaseModel):
+    model_config = _examples(
+        {"items": [{"host": "eng-lx-4", "user": "frank", "app": "matlab", "pid": 48213,
+                    "name": "MATLAB", "os": "linux", "faculty": "engineering",
+                    "started": "2026-11-27T09:02:00Z", "ended": "2026-11-27T11:47:00Z",
+                    "duration_s": 9900.0, "samples": 34, "cpu_seconds": 2210.5}],
+         "next_cursor": "WyIyMDI2LTExLTI3VDA5OjAyOjAwKzAwOjAwIiwgImVuZy1seC00Il0",
+         "filters": _FILTERS_EXAMPLE}
+    )  # fmt: skip
+
+    items: list[dict[str, Any]] = Field(
+        description="Sessions: in use over [started, ended); duration_s = ended - started;"
+        " cpu_seconds = CPU time used in between (null when the listing gives none)."
+    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+    filters: dict[str, Any]
+    coverage: Coverage | None = _coverage()
 
 
 class Values(BaseModel):
@@ -102,6 +145,7 @@ class Values(BaseModel):
 
     items: list[dict[str, Any]]
     filters: dict[str, Any]
+    coverage: Coverage | None = _coverage()
 
 
 class Rows(BaseModel):
@@ -110,7 +154,10 @@ class Rows(BaseModel):
 
     items: list[dict[str, Any]]
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+    source: Literal["rollup", "raw", "sessions"] = Field(
+        description="What answered: rollups, raw rows or process sessions."
+    )
+    coverage: Coverage | None = _coverage()
 
 
 def rows_model(name: str, example: dict[str, Any] | None) -> type[Rows]:
@@ -118,7 +165,8 @@ def rows_model(name: str, example: dict[str, Any] | None) -> type[Rows]:
     model = create_model(f"{name}Answer", __base__=Rows)
     if example is not None:
         model.model_config.update(
-            _examples({"items": [example], "filters": _FILTERS_EXAMPLE, "source": "rollup"})
+            _examples({"items": [example], "filters": _FILTERS_EXAMPLE, "source": "rollup",
+                       "coverage": _COVERAGE_EXAMPLE})  # fmt: skip
         )
         model.model_rebuild(force=True)
     return model

@@ -101,9 +101,10 @@ class Question(Generic[P]):
         return (self.title or self.summary).format(**params.model_dump())
 
     def answer(self, answer: Answer, filters: Filters, params: P) -> dict[str, Any]:
-        """The JSON answer: the parameters, rows, filters, source and cursor (of which the
-        response model keeps what it declares), unless the question shapes its own."""
+        """The JSON answer: the parameters, rows, filters, source, cursor and coverage (of which
+        the response model keeps what it declares), unless the question shapes its own."""
         if self.body is not None:
             return self.body(answer, filters, params)
         return {**params.model_dump(), "items": answer.items, "filters": filters.as_dict(),
-                "source": answer.source, "next_cursor": answer.next_cursor}  # fmt: skip
+                "source": answer.source, "next_cursor": answer.next_cursor,
+                "coverage": answer.coverage}  # fmt: skip

@@ -3,16 +3,25 @@ needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
-from dream.analytics.questions.answers import Breakdown, ProcessesPage, TopApps, Usage, Values
+from dream.analytics.questions.answers import (
+    Breakdown,
+    ProcessesPage,
+    SessionsPage,
+    TopApps,
+    Usage,
+    Values,
+)
 from dream.analytics.questions.base import ExportLimit, Question
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
 PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
+SESSION_COLUMNS = ("host", "user", "app", "pid", "name", "os", "faculty", "started", "ended",
+                   "duration_s", "samples", "cpu_seconds")  # fmt: skip
 
 SourceField = Annotated[
     Source,
@@ -50,7 +59,7 @@ class BreakdownParams(Params):
     source: SourceField = "auto"
 
 
-class ProcessesParams(Params):
+class PageParams(Params):
     limit: Annotated[int, Field(ge=1, le=10_000, description="Rows per page.")] = 100
     cursor: Annotated[
         str | None, Field(max_length=512, description="A page's `next_cursor`: the next page.")
@@ -68,6 +77,12 @@ class AppsParams(Params):
     source: SourceField = "auto"
 
 
+class ConcurrencyParams(Params):
+    bucket: Annotated[
+        Literal["hour", "day", "week"], Field(description="Time bucket (UTC; weeks on Monday).")
+    ] = "day"
+
+
 def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
     """Usage rows as one series of points per group."""
     series: dict[str | None, list[dict[str, Any]]] = {}
@@ -75,7 +90,8 @@ def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
         series.setdefault(row["group"], []).append({k: v for k, v in row.items() if k != "group"})
     return {"bucket": p.bucket, "group_by": p.group_by,
             "series": [{"group": g, "points": points} for g, points in series.items()],
-            "filters": filters.as_dict(), "source": answer.source}  # fmt: skip
+            "filters": filters.as_dict(), "source": answer.source,
+            "coverage": answer.coverage}  # fmt: skip
 
 
 def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,7 +165,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
     Question(
         name="processes",
         path="/v1/processes",
-        params=ProcessesParams,
+        params=PageParams,
         run=lambda a, f, p: a.processes(f, limit=p.limit, cursor=p.cursor),
         columns=lambda p: PROCESS_COLUMNS,
         response_model=ProcessesPage,
@@ -160,6 +176,43 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " processes out, like every analytics endpoint."
         ),
         title="Processes",
+        export=ExportLimit(100_000),
+        paged=True,
+    ),
+    Question(
+        name="concurrency",
+        path="/v1/analytics/concurrency",
+        params=ConcurrencyParams,
+        run=lambda a, f, p: a.concurrency(f, bucket=p.bucket),
+        columns=lambda p: ("bucket", "peak_users", "peak_hosts", "p95_users"),
+        summary="Users running at the same instant: the peak and 95th percentile per bucket",
+        description=(
+            "What licence seats are sized by: per bucket, the most distinct users (and hosts)"
+            " running a matching process at one instant (a user on two hosts at once counts"
+            " once), and the 95th percentile of that count over the bucket's time. From process"
+            " sessions, each in use from its first sighting to its last plus the host's sampling"
+            " interval. *Stata seats in use at the peak, per week*:"
+            " `concurrency?app=stata&bucket=week`."
+        ),
+        example={"bucket": "2026-11-23T00:00:00Z", "peak_users": 14, "peak_hosts": 14,
+                 "p95_users": 9},  # fmt: skip
+        title="Concurrent use per {bucket}",
+    ),
+    Question(
+        name="sessions",
+        path="/v1/sessions",
+        params=PageParams,
+        run=lambda a, f, p: a.sessions(f, limit=p.limit, cursor=p.cursor),
+        columns=lambda p: SESSION_COLUMNS,
+        response_model=SessionsPage,
+        summary="Process sessions in use within the range, keyset-paginated",
+        description=(
+            "One row per process instance: in use over [`started`, `ended`), `ended` being the"
+            " last time it was seen plus the host's sampling interval. In (started, host, user,"
+            " pid, name) order; pass `next_cursor` back as `cursor` for the next page."
+            " *Who ran MATLAB for longest this week*: `sessions?app=matlab&from=2026-11-23`."
+        ),
+        title="Sessions",
         export=ExportLimit(100_000),
         paged=True,
     ),
