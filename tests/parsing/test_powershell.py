@@ -102,3 +102,52 @@ def test_json_without_processes() -> None:
         parse("[" * 100000, format="get-process-json")
     with pytest.raises(ParseError, match="invalid JSON"):
         parse('{"Id": 1', format="get-process-json")
+
+
+# Windows PowerShell 5.1 formats CPU(s) with .NET's "N" (the culture's digit grouping); a
+# machine up for a day shows its busiest processes as 17,848.02 (layout as in
+# MicrosoftDocs/PowerShell-Docs#7023, values of a long-running host).
+TABLE_51_GROUPED = (
+    "Handles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName\r\n"
+    "-------  ------    -----      -----     ------     --  -- -----------\r\n"
+    "   4231     187  1286540    1105908  17,848.02  12044   1 chrome\r\n"
+    "   1874      96   412300     523004   1,301.52   9911   1 MATLAB\r\n"
+    "    227      14     3212      11424       0.06   4852   1 AggregatorHost\r\n"
+)
+
+
+def test_cpu_seconds_with_thousands_separators_keep_their_rows() -> None:
+    result = parse(TABLE_51_GROUPED)
+    assert (result.warnings, result.skipped) == ([], [])
+    assert [(p.pid, p.cpu_seconds, p.rss_kb) for p in result.processes] == [
+        (12044, 17848.02, 1105908), (9911, 1301.52, 523004), (4852, 0.06, 11424)]
+
+
+@pytest.mark.parametrize(("cpu", "ws", "expected_ws"), [
+    ("17.848,02", "1.105.908", 1105908),  # de-DE
+    ("17\u00a0848,02", "1\u00a0105\u00a0908", 1105908),  # fr-FR, .NET Framework (U+00A0)
+    ("17\u202f848,02", "1\u202f105\u202f908", 1105908),  # fr-FR, .NET on ICU (U+202F)
+    ("17'848.02", "1'105'908", 1105908),  # de-CH
+])
+def test_cpu_and_memory_in_any_culture(cpu: str, ws: str, expected_ws: int) -> None:
+    header = "Handles  NPM(K)    PM(K)        WS(K)     CPU(s)     Id  SI ProcessName\n"
+    underline = "-------  ------    -----        -----     ------     --  -- -----------\n"
+    row = f"   4231     187  1286540 {ws:>12} {cpu:>10}  12044   1 chrome\n"
+    (chrome,) = parse(header + underline + row).processes
+    assert (chrome.cpu_seconds, chrome.rss_kb, chrome.pid) == (17848.02, expected_ws, 12044)
+
+
+def test_ps7_megabytes_with_grouping() -> None:
+    text = (" NPM(M)    PM(M)      WS(M)     CPU(s)      Id  SI ProcessName\n"
+            " ------    -----      -----     ------      --  -- -----------\n"
+            "  96.00 1,402.64   1,510.75  17,848.02    9911   1 MATLAB\n")
+    (matlab,) = parse(text).processes
+    assert (matlab.rss_kb, matlab.cpu_seconds) == (round(1510.75 * 1024), 17848.02)
+
+
+def test_an_unreadable_row_is_listed_in_skipped() -> None:
+    text = TABLE_51_GROUPED + "   oops     x     y     z  nope  nope  1 broken\r\n"
+    result = parse(text)
+    assert len(result.processes) == 3
+    assert [(s.line, s.reason) for s in result.skipped] == [(6, "malformed Get-Process row")]
+    assert result.warnings == ["line 6: skipped malformed Get-Process row"]

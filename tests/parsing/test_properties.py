@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dream.parsing import FORMATS, ParseError, ParseResult, parse
+from dream.parsing.values import grouped_decimal
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -148,3 +150,12 @@ def test_tasklist_csv_round_trip(rows: list[tuple], header: bool) -> None:  # ty
     result = parse(buffer.getvalue())
     assert result.format == "tasklist-csv" and result.warnings == []
     assert observed(result) == expected(rows)
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
+       st.sampled_from([(",", "."), (".", ","), ("\u00a0", ","), ("\u202f", ","), ("'", "."),
+                        ("", ".")]))
+def test_grouped_decimal_reads_n2_in_any_culture(value: Decimal, marks: tuple[str, str]) -> None:
+    group, point = marks
+    text = f"{value:,.2f}".replace(",", "\0").replace(".", point).replace("\0", group)
+    assert grouped_decimal(text) == float(value)

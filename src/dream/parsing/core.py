@@ -11,7 +11,7 @@ from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywor
     parse_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
     head, nonblank, ps_kind
-from dream.parsing.model import ProcessRecord, ParseResult
+from dream.parsing.model import Notes, ProcessRecord, ParseResult
 from dream.parsing.values import numbered
 from dream.text import decode_output
 
@@ -26,7 +26,8 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
     """Parse one process listing; raises only ``ParseError``.
 
     ``os`` and ``command`` are hints (``command`` picks the format first when it names a known
-    tool); ``format`` forces one of ``FORMATS``. Malformed rows are skipped with a warning.
+    tool); ``format`` forces one of ``FORMATS``. A row that cannot be read is skipped, warned
+    about and listed in ``ParseResult.skipped``.
     """
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise ParseError(f"expected str or bytes, got {type(text).__name__}")
@@ -71,13 +72,13 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
         )
     failures: list[ParseError] = []
     for name in candidates:
-        warnings: list[str] = []
+        warnings = Notes()
         try:
             fmt, detected_os, records = _PARSERS[name](text, lines, os, command, warnings)
         except ParseError as exc:
             failures.append(exc)
             continue
-        return ParseResult(fmt, os or detected_os, records, warnings)
+        return ParseResult(fmt, os or detected_os, records, list(warnings), warnings.skipped)
     first = failures[0]
     if len(candidates) > 1:
         tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures, strict=False))

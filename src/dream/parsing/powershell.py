@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dream.errors import ParseError
 from dream.parsing.apps import is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import csv_rows, skip_row, to_float, to_int
+from dream.parsing.values import csv_rows, grouped_decimal, skip_row, to_float, to_int
 
 _DASHES = re.compile(r"-+")
-_TOKEN = re.compile(r"\S+")
+# A cell: no plain space or tab inside, but a no-break space (U+00A0, U+202F) may group digits.
+_TOKEN = re.compile(r"[^ \t]+")
 # Table header -> (field, factor to KiB or None).
 _TABLE_COLUMNS: dict[str, tuple[str, float | None]] = {
     "WS(K)": ("rss_kb", 1), "WS(M)": ("rss_kb", 1024), "VM(M)": ("vsz_kb", 1024),
@@ -87,16 +88,19 @@ def parse_table(lines: Iterable[tuple[int, str]], header: str, underline: str,
 
 def _table_values(cells: dict[str, str], columns: list[tuple[str, float | None]]
                   ) -> tuple[float | None, int | None, int | None, int | None] | None:
+    """CPU(s), WS, VM and SI of a row, in the culture's digit grouping (``17,848.02``)."""
     factors = dict(columns)
     sizes: dict[str, int | None] = {}
     for field in ("rss_kb", "vsz_kb"):
         raw = cells.get(field)
-        number = to_float(raw) if raw else None
+        factor = factors.get(field) or 1
+        # (K) columns are whole numbers, where "11.424" is de-DE for 11424; (M) ones have decimals.
+        number = (to_int(raw) if factor == 1 else grouped_decimal(raw)) if raw else None
         if raw and number is None:
             return None
-        sizes[field] = None if number is None else int(round(number * (factors[field] or 1)))
+        sizes[field] = None if number is None else int(round(number * factor))
     raw_cpu = cells.get("cpu_seconds")
-    cpu = to_float(raw_cpu) if raw_cpu else None
+    cpu = grouped_decimal(raw_cpu) if raw_cpu else None
     raw_session = cells.get("session")
     session = to_int(raw_session) if raw_session else None
     if (raw_cpu and cpu is None) or (raw_session and session is None):
@@ -201,7 +205,7 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
         record = from_object(dict(zip(header, cells, strict=False))) if len(cells) == len(header) else None
         if record is None:
             first_bad = first_bad or current[0]
-            warnings.append(f"line {current[0]}: skipped malformed Get-Process CSV row")
+            skip_row(warnings, current[0], "malformed Get-Process CSV row")
             continue
         records.append(record)
     if not records:
@@ -225,7 +229,8 @@ def parse_json(text: str, warnings: list[str]) -> list[ProcessRecord]:
     for position, item in enumerate(items, 1):
         record = from_object(item) if isinstance(item, dict) else None
         if record is None:
-            warnings.append(f"item {position}: skipped JSON value without a process Id")
+            skip_row(warnings, position, "JSON value without a process Id (line is its position "
+                     "in the array)")
             continue
         records.append(record)
     if not records:
