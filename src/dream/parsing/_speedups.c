@@ -139,6 +139,22 @@ split_fields(const text_t *t, Py_ssize_t *starts, Py_ssize_t *ends, int count)
     return 1;
 }
 
+/* Where the command starts after a forest's tree art (`ps f`, `--forest`: "|   \_ cmd"), as
+ * apps.strip_forest cuts it; `a` itself when the span has no art. */
+static Py_ssize_t
+skip_forest(const text_t *t, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t i = a;
+    while (i < b && (CH(t, i) == '|' || CH(t, i) == ' '))
+        i++;
+    if (i + 1 < b && CH(t, i) == '\\' && CH(t, i + 1) == '_') {
+        i = skip_space(t, i + 2, b);
+        if (i < b)
+            return i;
+    }
+    return a;
+}
+
 /* Non-negative ASCII decimal of at most 18 digits (what int() gives for it). */
 static inline int
 span_digits(const text_t *t, Py_ssize_t a, Py_ssize_t b, long long *out)
@@ -490,6 +506,7 @@ ps_line(ps_ctx *x, PyObject *line, PyObject *out, int ef)
              || (r = span_int(&t, s[4], e[4], &v[F_VSZ])) <= 0)
         goto done;
     int cmd = ef ? 7 : 10, tty = ef ? 5 : 6, start = ef ? 4 : 8, time = ef ? 6 : 9;
+    s[cmd] = skip_forest(&t, s[cmd], e[cmd]);
     r = -1;
     info = describe(x, &t, line, s[cmd], e[cmd], &v[F_COMMAND]);
     if (info == NULL)

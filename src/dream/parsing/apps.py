@@ -37,6 +37,15 @@ _WINDOWS_SYSTEM_DIRS = ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\sys
 _APP_BUNDLE = re.compile(r"([^/]+)\.app/Contents/MacOS/")
 _WINDOWS_EXE = re.compile(r"^\"?(.*?\.exe)(?=[\"\s]|$)", re.IGNORECASE)
 _SUFFIXES = (".exe", ".app")
+# The tree art `ps f`, `ps axjf` and `ps -ef --forest` draw before a child's command.
+_FOREST_ART = re.compile(r"^[ |]*\\_\s*(?=\S)")
+
+
+def strip_forest(command: str) -> str:
+    """``|   \\_ /usr/sbin/sshd -D`` → ``/usr/sbin/sshd -D``: the command without its tree art,
+    so a child is named after its program, not ``_`` or ``|`` (the C loops cut it alike)."""
+    match = _FOREST_ART.match(command)
+    return command[match.end():] if match else command
 
 
 def normalize_app(executable: str) -> str:

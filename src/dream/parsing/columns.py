@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from dream.parsing.apps import normalize_app
+from dream.parsing.apps import normalize_app, strip_forest
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import NO_TTY, RowBuilder, finish
 from dream.parsing.values import size_kb, skip_row, to_float
@@ -259,6 +259,8 @@ def _record(values: list[str], plan: list[tuple[int, str]],
             data[field] = build.time(raw)
         elif field == "tty":
             data[field] = None if raw in NO_TTY else raw
+        elif field in ("command", "name") and raw[:1] in ("|", "\\"):
+            data[field] = strip_forest(raw)  # `ps axjf`: the tree art is not the program
         else:
             data[field] = raw
     if "pid" not in data and "command" not in data and "name" not in data:
