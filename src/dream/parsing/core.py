@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dream.errors import ParseError
 from dream.parsing import powershell, ps, tasklist
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
-    parse_columns
+    parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
     head, nonblank, ps_kind
 from dream.parsing.model import Notes, ProcessRecord, ParseResult
@@ -115,7 +115,7 @@ def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None
                warnings: list[str]) -> Parsed:
     first = nonblank(lines)[0]
     keywords = keywords_from_command(command)
-    columns = header_columns(first.text, keywords)
+    columns = ps_columns(first.text, keywords)
     if columns is not None:
         start, lineno = first.next_offset, first.number + 1
     elif keywords:  # --no-headers: the -o list is the layout
@@ -138,9 +138,12 @@ def _top(text: str, lines: list[Line], os: str | None, command: str | None,
     header = find_top_header(lines)
     if header is None:
         raise ParseError("no top column header (PID USER ... COMMAND) found")
-    columns = header_columns(header.text, top=not (command and " -c" in f" {command}"))
+    # top's fields are the user's choice (`f`, toprc): one it has that Dream does not know is
+    # cut like the others and ignored.
+    columns = header_columns(header.text, top=not (command and " -c" in f" {command}"),
+                             lenient=True)
     if columns is None:
-        raise ParseError("unknown column in top header", line=header.number)
+        raise ParseError("top header has no columns", line=header.number)
     records = parse_columns(numbered(text, header.next_offset, header.number + 1),
                                columns, os or "linux", warnings, "top")
     return "top", "linux", records

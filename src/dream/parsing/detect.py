@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from dream.parsing import ps, tasklist
-from dream.parsing.columns import header_columns, keywords_from_command
+from dream.parsing.columns import keywords_from_command, ps_columns
 from dream.parsing.powershell import is_table_header
 
 FORMATS: tuple[str, ...] = (
@@ -150,7 +150,7 @@ def ps_kind(header: str) -> str | None:
         return "ps-aux"
     if tuple(words) == ps.EF_HEADERS:
         return "ps-ef"
-    columns = header_columns(header)
+    columns = ps_columns(header)
     if columns is None:
         return None
     fields = {c.field for c in columns}
