@@ -151,3 +151,128 @@ def test_an_unreadable_row_is_listed_in_skipped() -> None:
     assert len(result.processes) == 3
     assert [(s.line, s.reason) for s in result.skipped] == [(6, "malformed Get-Process row")]
     assert result.warnings == ["line 6: skipped malformed Get-Process row"]
+
+
+# `Get-Process -IncludeUserName` (layout of the Get-Process help's example 9).
+WITH_USER = (
+    "\r\n"
+    "Handles      WS(K)   CPU(s)     Id UserName               ProcessName\r\n"
+    "-------      -----   ------     -- --------               -----------\r\n"
+    "    463      31500     0.70  12908 CAMPUS\\ana.lima        MATLAB\r\n"
+    "    778     102616 1,401.20   1204 NT AUTHORITY\\SYSTEM    svchost\r\n"
+    "    213      11244             988 NT AUTHORITY\\LOCAL...  WUDFHost\r\n"
+    "   2010     212404    88.13   7724 CAMPUS\\ben             Adobe Desktop Service\r\n"
+)
+
+
+def test_include_user_name() -> None:
+    result = parse(WITH_USER)
+    assert (result.format, result.skipped, result.warnings) == ("get-process", [], [])
+    matlab, svchost, wudf, adobe = result.processes
+    assert (matlab.pid, matlab.user, matlab.app, matlab.is_system, matlab.cpu_seconds) == (
+        12908, "CAMPUS\\ana.lima", "matlab", False, 0.7)
+    assert (svchost.user, svchost.is_system, svchost.cpu_seconds) == (
+        "NT AUTHORITY\\SYSTEM", True, 1401.2)
+    assert (wudf.user, wudf.is_system, wudf.cpu_seconds) == ("NT AUTHORITY\\LOCAL...", True, None)
+    assert (adobe.name, adobe.user, adobe.rss_kb) == ("Adobe Desktop Service", "CAMPUS\\ben", 212404)
+
+
+# `Invoke-Command -ComputerName lab-07 { Get-Process }`: the remote objects carry PSComputerName.
+REMOTE = (
+    "Handles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName          PSComputerName\n"
+    "-------  ------    -----      -----     ------     --  -- -----------          --------------\n"
+    "   1874      96   412300     523004   1,301.52   9911   1 MATLAB               lab-07\n"
+    "    781      29     9012      20180       2.14   1188   0 svchost              lab-07\n"
+)
+
+
+def test_ps_computer_name_column() -> None:
+    result = parse(REMOTE)
+    matlab, svchost = result.processes
+    assert (matlab.name, matlab.pid, matlab.cpu_seconds, matlab.session) == ("MATLAB", 9911, 1301.52, 1)
+    assert (svchost.name, svchost.is_system) == ("svchost", True)
+
+
+# A console 60 columns wide: the header wraps, long names are cut with "..." (5.1) or "…" (7).
+NARROW = (
+    "Handles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessN\n"
+    "                                                              ame\n"
+    "-------  ------    -----      -----     ------     --  -- --------\n"
+    "    227      14     3212      11424       0.06   4852   1 Aggreg...\n"
+    "   1874      96   412300     523004     301.52   9911   1 MATLAB\n"
+    "    150       9     1870       7000       0.01   6120   1 Adapt\u2026\n"
+)
+
+
+def test_narrow_console() -> None:
+    result = parse(NARROW)
+    assert result.format == "get-process" and result.skipped == []
+    agg, matlab, adapt = result.processes
+    assert (agg.pid, agg.name, agg.app) == (4852, "Aggreg...", "aggreg")
+    assert (matlab.name, matlab.app, matlab.rss_kb) == ("MATLAB", "matlab", 523004)
+    assert (adapt.name, adapt.app) == ("Adapt\u2026", "adapt")
+    assert result.warnings == ["line 4: process name cut by the console's width",
+                               "line 6: process name cut by the console's width"]
+
+
+AUTOSIZE = (
+    "Handles NPM(K)  PM(K)  WS(K) CPU(s)    Id SI ProcessName\n"
+    "------- ------  -----  ----- ------    -- -- -----------\n"
+    "   1874     96 412300 523004 301.52  9911  1 MATLAB\n"
+    "    227     14   3212  11424   0.06  4852  1 AggregatorHost\n"
+)
+
+
+def test_format_table_autosize() -> None:
+    matlab, agg = parse(AUTOSIZE, command="Get-Process | Format-Table -AutoSize").processes
+    assert (matlab.pid, matlab.rss_kb, matlab.cpu_seconds, agg.name) == (
+        9911, 523004, 301.52, "AggregatorHost")
+
+
+# `Get-Process | Format-List` (PowerShell 7's default list view) and `Format-List *` in the
+# layout of the Select-Object * listing on shellyourexperience.com (see README.md).
+FORMAT_LIST = (
+    "\r\n"
+    "Id      : 4852\r\n"
+    "Handles : 227\r\n"
+    "CPU     : 0.0625\r\n"
+    "SI      : 1\r\n"
+    "Name    : AggregatorHost\r\n"
+    "\r\n"
+    "Id      : 9911\r\n"
+    "Handles : 1874\r\n"
+    "CPU     : 17848.015625\r\n"
+    "SI      : 1\r\n"
+    "Name    : MATLAB\r\n"
+    "\r\n"
+)
+FORMAT_LIST_ALL = (
+    "Name                       : WmiPrvSE\n"
+    "Id                         : 3060\n"
+    "Handles                    : 343\n"
+    "WS                         : 29708288\n"
+    "Path                       : C:\\Windows\\system32\\wbem\\wmiprvse.exe\n"
+    "CPU                        : 7694,421875\n"
+    "StartTime                  : 28.11.2026 08:01:02\n"
+    "Modules                    : {System.Diagnostics.ProcessModule (wmiprvse.exe),\n"
+    "                             System.Diagnostics.ProcessModule (ntdll.dll)...}\n"
+    "MainWindowTitle            :\n"
+    "SessionId                  : 0\n"
+)
+
+
+def test_format_list() -> None:
+    result = parse(FORMAT_LIST)
+    assert (result.format, result.os, result.skipped) == ("get-process-list", "windows", [])
+    agg, matlab = result.processes
+    assert (agg.pid, agg.name, agg.cpu_seconds, agg.session) == (4852, "AggregatorHost", 0.0625, 1)
+    assert (matlab.app, matlab.cpu_seconds) == ("matlab", 17848.015625)
+
+
+def test_format_list_all_properties() -> None:
+    result = parse(FORMAT_LIST_ALL, command="Get-Process | Format-List *")
+    (wmi,) = result.processes
+    assert (wmi.pid, wmi.name, wmi.app, wmi.rss_kb, wmi.cpu_seconds) == (
+        3060, "WmiPrvSE", "wmiprvse", 29708288 // 1024, 7694.421875)
+    assert (wmi.command, wmi.is_system, wmi.started, wmi.window_title) == (
+        "C:\\Windows\\system32\\wbem\\wmiprvse.exe", True, "28.11.2026 08:01:02", None)

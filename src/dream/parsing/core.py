@@ -6,7 +6,7 @@ import gc
 from collections.abc import Callable
 
 from dream.errors import ParseError
-from dream.parsing import powershell, ps, tasklist
+from dream.parsing import powershell, ps, pstable, tasklist
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
     parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
@@ -179,17 +179,25 @@ def _tasklist_list(text: str, lines: list[Line], os: str | None, command: str | 
 def _get_process(text: str, lines: list[Line], os: str | None, command: str | None,
                  warnings: list[str]) -> Parsed:
     rows = nonblank(lines)
-    if len(rows) < 2 or not powershell.is_table_header(rows[0].text, rows[1].text):
+    found = pstable.find_table([row.text for row in rows[:pstable.HEADER_ROWS + 1]])
+    if found is None:
         raise ParseError("not a Get-Process table (Handles ... Id ... ProcessName)",
                          line=rows[0].number)
-    records = powershell.parse_table(numbered(text, rows[1].next_offset, rows[1].number + 1),
-                                     rows[0].text, rows[1].text, warnings)
+    table, index = found
+    underline = rows[index]
+    records = pstable.parse_table(numbered(text, underline.next_offset, underline.number + 1),
+                                  table, warnings)
     return "get-process", "windows", records
 
 
 def _get_process_csv(text: str, lines: list[Line], os: str | None, command: str | None,
                      warnings: list[str]) -> Parsed:
     return "get-process-csv", "windows", powershell.parse_csv(numbered(text, 0, 1), warnings)
+
+
+def _get_process_list(text: str, lines: list[Line], os: str | None, command: str | None,
+                      warnings: list[str]) -> Parsed:
+    return "get-process-list", "windows", powershell.parse_list(numbered(text, 0, 1), warnings)
 
 
 def _get_process_json(text: str, lines: list[Line], os: str | None, command: str | None,
@@ -202,4 +210,5 @@ _PARSERS: dict[str, Callable[[str, list[Line], str | None, str | None, list[str]
     "tasklist": _tasklist, "tasklist-verbose": _tasklist, "tasklist-csv": _tasklist_csv,
     "tasklist-list": _tasklist_list, "get-process": _get_process,
     "get-process-csv": _get_process_csv, "get-process-json": _get_process_json,
+    "get-process-list": _get_process_list,
 }

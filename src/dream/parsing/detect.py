@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from dream.parsing import ps, tasklist
 from dream.parsing.columns import keywords_from_command, ps_columns
-from dream.parsing.powershell import is_table_header
+from dream.parsing.powershell import is_list
+from dream.parsing.pstable import HEADER_ROWS, find_table
 
 FORMATS: tuple[str, ...] = (
     "ps-aux", "ps-ef", "ps-custom", "top", "tasklist", "tasklist-verbose", "tasklist-csv",
-    "tasklist-list", "get-process", "get-process-csv", "get-process-json",
+    "tasklist-list", "get-process", "get-process-csv", "get-process-json", "get-process-list",
 )
 _HEAD_LINES = 64
 
@@ -64,6 +65,8 @@ def format_from_command(command: str | None) -> str | None:
             return "get-process-json"
         if "convertto-csv" in lowered or "export-csv" in lowered:
             return "get-process-csv"
+        if "format-list" in lowered or re.search(r"\|\s*fl\b", lowered):
+            return "get-process-list"
         return "get-process"
     base = words[0].rsplit("/", 1)[-1]
     if base == "top":
@@ -97,11 +100,13 @@ def detect(lines: list[Line]) -> str | None:
         return _csv_kind(first)
     if tasklist.SEPARATOR.match(second.strip()):
         return "tasklist"
-    if is_table_header(rows[0].text, second):
+    if find_table([row.text for row in rows[:HEADER_ROWS + 1]]) is not None:
         return "get-process"
     key = first.partition(":")[0].strip().lower()
     if ":" in first and tasklist.HEADER_KEYS.get(key) == tasklist.IMAGE:
         return "tasklist-list"
+    if is_list([row.text for row in rows[:_HEAD_LINES]]):
+        return "get-process-list"
     if find_top_header(lines) is not None:
         return "top"
     kind = ps_kind(rows[0].text)

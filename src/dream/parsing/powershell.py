@@ -1,8 +1,8 @@
-"""PowerShell ``Get-Process``: default table, ``ConvertTo-Csv``/``Export-Csv`` and ``ConvertTo-Json``.
+"""PowerShell ``Get-Process`` objects: ``ConvertTo-Csv``/``Export-Csv``, ``ConvertTo-Json`` and
+``Format-List``.
 
-The objects behind all three are the same .NET ``Process`` properties, so CSV and JSON share one
-property mapping; the table is cut at its ``----`` underline (CPU(s) is blank for processes the
-caller may not inspect, so splitting on spaces would shift columns).
+The objects behind them are the same .NET ``Process`` properties, so CSV and JSON share one
+property mapping (``from_object``); the tables are in pstable.py.
 """
 
 from __future__ import annotations
@@ -15,29 +15,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dream.errors import ParseError
 from dream.parsing.apps import is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import csv_rows, grouped_decimal, skip_row, to_float, to_int
+from dream.parsing.rows import finish
+from dream.parsing.values import csv_rows, skip_row, to_float, to_int
 
-_DASHES = re.compile(r"-+")
-# A cell: no plain space or tab inside, but a no-break space (U+00A0, U+202F) may group digits.
-_TOKEN = re.compile(r"[^ \t]+")
-# Table header -> (field, factor to KiB or None).
-_TABLE_COLUMNS: dict[str, tuple[str, float | None]] = {
-    "WS(K)": ("rss_kb", 1), "WS(M)": ("rss_kb", 1024), "VM(M)": ("vsz_kb", 1024),
-    "VM(K)": ("vsz_kb", 1), "CPU(S)": ("cpu_seconds", None), "ID": ("pid", None),
-    "SI": ("session", None), "PROCESSNAME": ("name", None), "HANDLES": ("", None),
-    "NPM(K)": ("", None), "NPM(M)": ("", None), "PM(K)": ("", None), "PM(M)": ("", None),
-}
-
-
-def is_table_header(header: str, underline: str) -> bool:
-    words = header.upper().split()
-    return "PROCESSNAME" in words and "ID" in words and bool(re.fullmatch(r"[- ]+", underline.strip()))
-
-
-def _record(pid: int, name: str | None, path: str | None, command: str | None,
-            cpu: float | None, rss: int | None, vsz: int | None, session: int | None,
-            user: str | None, started: str | None, title: str | None, threads: int | None,
-            status: str | None, ppid: int | None) -> ProcessRecord:
+def process_record(pid: int, name: str | None, path: str | None, command: str | None,
+                   cpu: float | None, rss: int | None, vsz: int | None, session: int | None,
+                   user: str | None, started: str | None, title: str | None,
+                   threads: int | None, status: str | None, ppid: int | None) -> ProcessRecord:
+    """One Get-Process object, however printed: the app from its path, else its name."""
     image = name + ".exe" if name and not name.lower().endswith(".exe") else name
     app = normalize_app(path) if path else normalize_app(name) if name else None
     system = is_windows_system(image, user, session, None, path)
@@ -45,67 +30,6 @@ def _record(pid: int, name: str | None, path: str | None, command: str | None,
         pid=pid, ppid=ppid, user=user, name=name, command=command or path, app=app,
         is_system=system, rss_kb=rss, vsz_kb=vsz, started=started, cpu_seconds=cpu,
         threads=threads, session=session, status=status, window_title=title)
-
-
-def parse_table(lines: Iterable[tuple[int, str]], header: str, underline: str,
-                warnings: list[str]) -> list[ProcessRecord]:
-    """Default ``Get-Process`` table; numbers are right-aligned to their underline's end."""
-    spans = [(m.start(), m.end()) for m in _DASHES.finditer(underline)]
-    names = [header[s:e].strip().upper() for s, e in spans]
-    columns = [_TABLE_COLUMNS.get(n, ("", None)) for n in names]
-    if "pid" not in [c[0] for c in columns]:
-        raise ParseError("Get-Process table has no Id column")
-    last = len(spans) - 1
-    records: list[ProcessRecord] = []
-    first_bad: int | None = None
-    for lineno, line in lines:
-        if not line.strip():
-            continue
-        cells: dict[str, str] = {}
-        tail_start = spans[last][0]
-        for m in _TOKEN.finditer(line[:tail_start].rstrip()):
-            end = m.end()
-            for index, (_start, stop) in enumerate(spans[:last]):
-                if end <= stop and (index == 0 or end > spans[index - 1][1]):
-                    cells[columns[index][0]] = m.group()
-                    break
-        name = line[tail_start:].strip() if columns[last][0] == "name" else cells.get("name")
-        values = _table_values(cells, columns)
-        pid = to_int(cells.get("pid", ""))
-        if pid is None or values is None:
-            first_bad = first_bad or lineno
-            skip_row(warnings, lineno, "malformed Get-Process row")
-            continue
-        cpu, rss, vsz, session = values
-        records.append(_record(pid, name or None, None, None, cpu, rss, vsz, session, None, None,
-                               None, None, None, None))
-    if not records:
-        if first_bad is not None:
-            raise ParseError("no Get-Process row could be parsed", line=first_bad)
-        raise ParseError("Get-Process header found but no process rows follow")
-    return records
-
-
-def _table_values(cells: dict[str, str], columns: list[tuple[str, float | None]]
-                  ) -> tuple[float | None, int | None, int | None, int | None] | None:
-    """CPU(s), WS, VM and SI of a row, in the culture's digit grouping (``17,848.02``)."""
-    factors = dict(columns)
-    sizes: dict[str, int | None] = {}
-    for field in ("rss_kb", "vsz_kb"):
-        raw = cells.get(field)
-        factor = factors.get(field) or 1
-        # (K) columns are whole numbers, where "11.424" is de-DE for 11424; (M) ones have decimals.
-        number = (to_int(raw) if factor == 1 else grouped_decimal(raw)) if raw else None
-        if raw and number is None:
-            return None
-        sizes[field] = None if number is None else int(round(number * factor))
-    raw_cpu = cells.get("cpu_seconds")
-    cpu = grouped_decimal(raw_cpu) if raw_cpu else None
-    raw_session = cells.get("session")
-    session = to_int(raw_session) if raw_session else None
-    if (raw_cpu and cpu is None) or (raw_session and session is None):
-        return None
-    return cpu, sizes["rss_kb"], sizes["vsz_kb"], session
 
 
 def _pick(item: Mapping[str, object], *keys: str) -> object:
@@ -171,7 +95,7 @@ def from_object(item: Mapping[str, object]) -> ProcessRecord | None:
     if ppid is None and isinstance(parent, Mapping):
         ppid = _as_int(parent.get("Id"))
     name = _as_text(_pick(item, "ProcessName", "Name"))
-    return _record(
+    return process_record(
         pid, name, _as_text(_pick(item, "Path", "ExecutablePath")),
         _as_text(_pick(item, "CommandLine")),
         _as_float(_pick(item, "CPU", "TotalProcessorTime.TotalSeconds")),
@@ -208,11 +132,65 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
             skip_row(warnings, current[0], "malformed Get-Process CSV row")
             continue
         records.append(record)
-    if not records:
-        if first_bad is not None:
-            raise ParseError("no Get-Process CSV row could be parsed", line=first_bad)
-        raise ParseError("Get-Process CSV has a header but no rows")
-    return records
+    return finish(records, warnings, first_bad, "Get-Process CSV")
+
+
+# `Format-List`'s "Name : value" (the key padded to the longest); a value too long for the
+# console goes on over lines indented to the value's column.
+_LIST_ENTRY = re.compile(r"([A-Za-z_][\w.]*) *:(?: (.*))?")
+
+
+def is_list(rows: list[str]) -> bool:
+    """Whether non-blank ``rows`` begin a ``Format-List`` of processes (Id and a name)."""
+    keys = set()
+    for row in rows:
+        match = _LIST_ENTRY.fullmatch(row.rstrip())
+        if match is None:
+            if row[:1].isspace():
+                continue
+            break
+        keys.add(match.group(1))
+    return "Id" in keys and bool({"Name", "ProcessName"} & keys)
+
+
+def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[ProcessRecord]:
+    """``Get-Process | Format-List`` (any properties, ``*`` included): one block per process."""
+    records: list[ProcessRecord] = []
+    first_bad: int | None = None
+    block: dict[str, str] = {}
+    block_line = 0
+    last_key: str | None = None
+
+    def flush() -> None:
+        nonlocal first_bad
+        if block:
+            record = from_object(block)
+            if record is None:
+                first_bad = first_bad or block_line
+                skip_row(warnings, block_line, "Format-List entry without a process Id")
+            else:
+                records.append(record)
+        block.clear()
+
+    for lineno, line in lines:
+        if not line.strip():
+            flush()
+            last_key = None
+            continue
+        match = _LIST_ENTRY.fullmatch(line.rstrip())
+        if match is None and line[:1].isspace() and last_key is not None:
+            block[last_key] = f"{block[last_key]} {line.strip()}"  # a wrapped value
+            continue
+        if match is None:
+            first_bad = first_bad or lineno
+            skip_row(warnings, lineno, "not a Format-List line (Name : value)")
+            continue
+        if not block:
+            block_line = lineno
+        last_key = match.group(1)
+        block[last_key] = (match.group(2) or "").strip()
+    flush()
+    return finish(records, warnings, first_bad, "Get-Process Format-List")
 
 
 def parse_json(text: str, warnings: list[str]) -> list[ProcessRecord]:

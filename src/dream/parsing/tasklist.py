@@ -19,7 +19,7 @@ from dream.errors import ParseError
 from dream.parsing import accel
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.rows import FastRows
+from dream.parsing.rows import FastRows, finish
 from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, skip_row, to_int
 
 IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (
@@ -173,14 +173,6 @@ class WindowsRows:
             None, None, None, cpu, None, session, session_name, status, title)
 
 
-def _finish(records: list[ProcessRecord], first_bad: int | None, what: str) -> list[ProcessRecord]:
-    if not records:
-        if first_bad is not None:
-            raise ParseError(f"no {what} row could be parsed", line=first_bad)
-        raise ParseError(f"{what} header found but no process rows follow")
-    return records
-
-
 def parse_table(text: str, start: int, first_lineno: int, header: str | None,
                 separator: str | None, warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
     """The default table from offset ``start`` (line ``first_lineno``) of ``text``.
@@ -235,7 +227,7 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
                 skip_row(warnings, lineno, "malformed tasklist row")
                 continue
             records.append(record)
-    return format_name(layout), _finish(records, first_bad, "tasklist")
+    return format_name(layout), finish(records, warnings, first_bad, "tasklist")
 
 
 def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
@@ -274,7 +266,7 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[st
         records.append(record)
     if rows is None:
         raise ParseError("empty tasklist CSV")
-    return format_name(layout), _finish(records, first_bad, "tasklist CSV")
+    return format_name(layout), finish(records, warnings, first_bad, "tasklist CSV")
 
 
 def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
@@ -320,4 +312,4 @@ def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[s
             block_line = lineno
         block.append((key, value.strip()))
     flush()
-    return ("tasklist-list", _finish(records, first_bad, "tasklist list"))
+    return ("tasklist-list", finish(records, warnings, first_bad, "tasklist list"))
