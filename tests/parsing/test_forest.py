@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dream.parsing import accel, parse
+from dream.parsing import parse
 from dream.parsing.apps import strip_forest
 
 # procps-ng 3.3 `ps auxf`, shaped as printed on Ubuntu 22.04 (see data/README.md).
@@ -56,16 +56,6 @@ EJH = """\
    4189    4189    4189 pts/0    00:00:00       bash
    5120    5120    4189 pts/0    00:41:02         MATLAB
 """
-
-
-@pytest.fixture(params=["c", "python"])
-def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test twice: with the C loops (when built) and with the reference alone."""
-    if request.param == "python":
-        monkeypatch.setattr(accel, "SPEEDUPS", None)
-    elif accel.SPEEDUPS is None:
-        pytest.skip(f"C loops unavailable: {accel.UNAVAILABLE}")
-    return str(request.param)
 
 
 def test_ps_auxf(loops: str) -> None:

@@ -102,8 +102,7 @@ def detect(lines: list[Line]) -> str | None:
         return "tasklist"
     if find_table([row.text for row in rows[:HEADER_ROWS + 1]]) is not None:
         return "get-process"
-    key = first.partition(":")[0].strip().lower()
-    if ":" in first and tasklist.HEADER_KEYS.get(key) == tasklist.IMAGE:
+    if tasklist.is_list([row.text for row in rows[:2]]):
         return "tasklist-list"
     if is_list([row.text for row in rows[:_HEAD_LINES]]):
         return "get-process-list"
@@ -126,7 +125,7 @@ def _csv_kind(line: str) -> str | None:
         return "get-process-csv"
     if tasklist.layout_for(cells) is not None and (
         tasklist.HEADER_KEYS.get(cells[0].strip().lower()) == tasklist.IMAGE
-        or (len(cells) > 1 and cells[1].strip().isdigit())
+        or (len(cells) > 1 and (cells[1].strip().isdigit() or cells[1].strip().upper() == "PID"))
     ):
         return "tasklist-csv"
     return None

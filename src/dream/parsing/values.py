@@ -79,8 +79,12 @@ def grouped_decimal(text: str) -> float | None:
 
 
 def memory_kb(text: str) -> int | None:
-    """Tasklist memory (``1,248,772 K``, ``1.248.772 K``, ``1 248 772 Ko``) in KiB."""
-    cleaned = text.rstrip(" KkBbOoiI").translate(_DROP_GROUPING)
+    """Tasklist memory (``1,248,772 K``, ``1.248.772 K``, ``1 248 772 Ko``, ``4 840 КБ``) in KiB:
+    the unit is whatever letters end the cell, in any script (K, KB, Ko, КБ)."""
+    end = len(text)
+    while end and (text[end - 1].isalpha() or text[end - 1].isspace()):
+        end -= 1
+    cleaned = text[:end].translate(_DROP_GROUPING)
     if cleaned.isdigit() and cleaned.isascii():
         return int(cleaned)
     return None
