@@ -10,7 +10,7 @@ from dream.parsing import powershell, ps, pstable, tasklist
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
     parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
-    head, nonblank, ps_kind
+    head, nonblank, os_from_records, ps_kind
 from dream.parsing.model import Notes, ProcessRecord, ParseResult
 from dream.parsing.values import numbered
 from dream.text import decode_output
@@ -96,7 +96,7 @@ def _ps_aux(text: str, lines: list[Line], os: str | None, command: str | None,
     if len(first.text.split(None, 10)) == 11 and first.text.split()[1].isdigit():  # `ps auxh`
         start = first.next_offset - len(first.text) - 1
         records = ps.parse_aux(text, max(start, 0), first.number - 1, os, warnings)
-        return "ps-aux", None, records
+        return "ps-aux", os_from_records(records), records
     raise ParseError("not a ps aux header (USER PID %CPU %MEM VSZ RSS TTY STAT START TIME "
                      "COMMAND)", line=first.number)
 
@@ -128,9 +128,8 @@ def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None
     kind = ps_kind(first.text)
     if kind in ("ps-aux", "ps-ef") and keywords is None:
         return (_ps_aux if kind == "ps-aux" else _ps_ef)(text, lines, os, command, warnings)
-    records = parse_columns(numbered(text, start, lineno), columns, os, warnings,
-                               "ps")
-    return "ps-custom", None, records
+    records = parse_columns(numbered(text, start, lineno), columns, os, warnings, "ps")
+    return "ps-custom", os_from_records(records), records
 
 
 def _top(text: str, lines: list[Line], os: str | None, command: str | None,

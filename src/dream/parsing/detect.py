@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from dream.parsing import ps, tasklist
 from dream.parsing.columns import keywords_from_command, ps_columns
+from dream.parsing.model import ProcessRecord
 from dream.parsing.powershell import is_list
 from dream.parsing.pstable import HEADER_ROWS, find_table
 
@@ -160,4 +161,32 @@ def ps_kind(header: str) -> str | None:
     fields = {c.field for c in columns}
     if "pid" in fields or ({"command", "name"} & fields and len(columns) > 1):
         return "ps-custom"
+    return None
+
+
+# What only one OS's processes look like, for ps layouts whose header does not say.
+_LINUX_TTY = re.compile(r"^(?:pts/\d+|tty\d+|ttyS\d+)$")
+_MACOS_TTY = re.compile(r"^(?:ttys\d{3}|s\d{3}|\?\?|con\d*)$")
+_LINUX_PATHS = ("/usr/lib/systemd/", "/lib/systemd/", "/sbin/init", "/usr/sbin/NetworkManager",
+                "/snap/", "/proc/")
+_MACOS_PATHS = ("/System/Library/", "/Applications/", ".app/Contents/", "/Library/Apple/",
+                "/usr/libexec/xpcproxy", "/sbin/launchd")
+_SAMPLE = 500
+
+
+def os_from_records(records: list[ProcessRecord]) -> str | None:
+    """``linux`` or ``macos`` when the processes plainly belong to one (kernel threads like
+    ``[kthreadd]``, ``pts/0`` terminals, systemd; ``??`` terminals, ``_``-accounts, app bundles)
+    and nothing points to the other; else ``None``."""
+    linux = macos = 0
+    for record in records[:_SAMPLE]:
+        tty, command, user = record.tty or "", record.command or record.name or "", record.user or ""
+        linux += bool(_LINUX_TTY.match(tty)) + (command.startswith("[") and command.endswith("]"))
+        linux += any(path in command for path in _LINUX_PATHS)
+        macos += bool(_MACOS_TTY.match(tty)) + (user.startswith("_") and len(user) > 1)
+        macos += any(path in command for path in _MACOS_PATHS)
+    if linux and not macos:
+        return "linux"
+    if macos and not linux:
+        return "macos"
     return None
