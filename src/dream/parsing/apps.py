@@ -89,7 +89,8 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     """``(name, app, is_system)`` implied by a command line alone.
 
     ``[kworker/0:1]`` is a kernel thread (system; app ``kworker``); ``[chrome] <defunct>`` is a
-    zombie (not system; app ``chrome``); BSD prints zombies as ``(uname)``.
+    zombie (not system; app ``chrome``); BSD prints zombies as ``(uname)``; BusyBox prints
+    ``{Web Content} /usr/lib/firefox/firefox ...`` (app ``firefox``).
     """
     text = command.strip()
     if text.startswith("[") and ("]" in text or " " not in text):  # no "]": cut at the width
@@ -100,6 +101,11 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     if text.startswith("(") and text.endswith(")") and len(text) > 2:
         inner = text[1:-1]
         return inner, normalize_app(inner), False
+    if text.startswith("{") and "} " in text:  # BusyBox: "{comm} argv" when they differ
+        comm, _, argv = text[1:].partition("} ")
+        if argv.strip():
+            _, app, system = describe_executable(_executable(argv.strip()))
+            return comm, app, system
     return describe_executable(_executable(text))
 
 

@@ -6,7 +6,7 @@ import gc
 from collections.abc import Callable
 
 from dream.errors import ParseError
-from dream.parsing import powershell, ps, pstable, tasklist
+from dream.parsing import powershell, ps, pstable, tasklist, wmic
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
     parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
@@ -204,10 +204,25 @@ def _get_process_json(text: str, lines: list[Line], os: str | None, command: str
     return "get-process-json", "windows", powershell.parse_json(text, warnings)
 
 
+def _wmic(text: str, lines: list[Line], os: str | None, command: str | None,
+          warnings: list[str]) -> Parsed:
+    rows = nonblank(lines)
+    if not wmic.is_table_header(rows[0].text):
+        raise ParseError("not a wmic process table (ProcessId ... header)", line=rows[0].number)
+    records = wmic.parse_table(numbered(text, rows[0].next_offset, rows[0].number + 1),
+                               rows[0].text, warnings)
+    return "wmic", "windows", records
+
+
+def _wmic_list(text: str, lines: list[Line], os: str | None, command: str | None,
+               warnings: list[str]) -> Parsed:
+    return "wmic-list", "windows", wmic.parse_list(numbered(text, 0, 1), warnings)
+
+
 _PARSERS: dict[str, Callable[[str, list[Line], str | None, str | None, list[str]], Parsed]] = {
     "ps-aux": _ps_aux, "ps-ef": _ps_ef, "ps-custom": _ps_custom, "top": _top,
     "tasklist": _tasklist, "tasklist-verbose": _tasklist, "tasklist-csv": _tasklist_csv,
     "tasklist-list": _tasklist_list, "get-process": _get_process,
     "get-process-csv": _get_process_csv, "get-process-json": _get_process_json,
-    "get-process-list": _get_process_list,
+    "get-process-list": _get_process_list, "wmic": _wmic, "wmic-list": _wmic_list,
 }

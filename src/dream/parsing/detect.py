@@ -6,7 +6,7 @@ import csv
 import re
 from dataclasses import dataclass
 
-from dream.parsing import ps, tasklist
+from dream.parsing import ps, tasklist, wmic
 from dream.parsing.columns import keywords_from_command, ps_columns
 from dream.parsing.model import ProcessRecord
 from dream.parsing.powershell import is_list
@@ -15,6 +15,7 @@ from dream.parsing.pstable import HEADER_ROWS, find_table
 FORMATS: tuple[str, ...] = (
     "ps-aux", "ps-ef", "ps-custom", "top", "tasklist", "tasklist-verbose", "tasklist-csv",
     "tasklist-list", "get-process", "get-process-csv", "get-process-json", "get-process-list",
+    "wmic", "wmic-list",
 )
 _HEAD_LINES = 64
 
@@ -61,7 +62,11 @@ def format_from_command(command: str | None) -> str | None:
         if kind == "list":
             return "tasklist-list"
         return "tasklist-verbose" if re.search(r"(?:^|\s)[/-]v(?:\s|$)", lowered) else "tasklist"
-    if "get-process" in lowered or words[0] in ("gps",):
+    if "wmic" in words[0]:
+        if "/format:csv" in lowered:
+            return "get-process-csv"
+        return "wmic-list" if "/format:list" in lowered or "list full" in lowered else "wmic"
+    if "get-process" in lowered or "win32_process" in lowered or words[0] in ("gps",):
         if "convertto-json" in lowered:
             return "get-process-json"
         if "convertto-csv" in lowered or "export-csv" in lowered:
@@ -107,6 +112,12 @@ def detect(lines: list[Line]) -> str | None:
         return "tasklist-list"
     if is_list([row.text for row in rows[:_HEAD_LINES]]):
         return "get-process-list"
+    if wmic.is_list([row.text for row in rows[:_HEAD_LINES]]):
+        return "wmic-list"
+    if wmic.is_table_header(rows[0].text):
+        return "wmic"
+    if "," in first and "ProcessId" in first.split(","):  # wmic /format:csv
+        return "get-process-csv"
     if find_top_header(lines) is not None:
         return "top"
     kind = ps_kind(rows[0].text)

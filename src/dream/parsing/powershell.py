@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from dream.errors import ParseError
-from dream.parsing.apps import is_windows_system, normalize_app
+from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import finish
 from dream.parsing.values import csv_rows, skip_row, to_float, to_int
@@ -23,7 +23,8 @@ def process_record(pid: int, name: str | None, path: str | None, command: str | 
                    user: str | None, started: str | None, title: str | None,
                    threads: int | None, status: str | None, ppid: int | None) -> ProcessRecord:
     """One Get-Process object, however printed: the app from its path, else its name."""
-    image = name + ".exe" if name and not name.lower().endswith(".exe") else name
+    image = name + ".exe" if name and not name.lower().endswith(".exe") and \
+        name.lower() not in WINDOWS_SYSTEM_IMAGES else name
     app = normalize_app(path) if path else normalize_app(name) if name else None
     system = is_windows_system(image, user, session, None, path)
     return ProcessRecord(
@@ -95,10 +96,13 @@ def from_object(item: Mapping[str, object]) -> ProcessRecord | None:
     if ppid is None and isinstance(parent, Mapping):
         ppid = _as_int(parent.get("Id"))
     name = _as_text(_pick(item, "ProcessName", "Name"))
+    cpu = _as_float(_pick(item, "CPU", "TotalProcessorTime.TotalSeconds"))
+    kernel, user = _as_int(item.get("KernelModeTime")), _as_int(item.get("UserModeTime"))
+    if cpu is None and kernel is not None and user is not None:  # Win32_Process: 100 ns units
+        cpu = (kernel + user) / 1e7
     return process_record(
         pid, name, _as_text(_pick(item, "Path", "ExecutablePath")),
-        _as_text(_pick(item, "CommandLine")),
-        _as_float(_pick(item, "CPU", "TotalProcessorTime.TotalSeconds")),
+        _as_text(_pick(item, "CommandLine")), cpu,
         None if working_set is None else working_set // 1024,
         None if virtual is None else virtual // 1024,
         _as_int(_pick(item, "SessionId", "SI")), _as_text(_pick(item, "UserName")),
@@ -150,11 +154,12 @@ def is_list(rows: list[str]) -> bool:
                 continue
             break
         keys.add(match.group(1))
-    return "Id" in keys and bool({"Name", "ProcessName"} & keys)
+    return bool({"Id", "ProcessId"} & keys) and bool({"Name", "ProcessName"} & keys)
 
 
 def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[ProcessRecord]:
-    """``Get-Process | Format-List`` (any properties, ``*`` included): one block per process."""
+    """``Get-Process | Format-List`` (any properties, ``*`` included), or ``Get-CimInstance
+    Win32_Process | Format-List``: one block per process."""
     records: list[ProcessRecord] = []
     first_bad: int | None = None
     block: dict[str, str] = {}

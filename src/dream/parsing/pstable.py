@@ -1,5 +1,6 @@
 """PowerShell ``Get-Process`` tables: the default view (5.1 and 7), ``-IncludeUserName``, a
-remote session's ``PSComputerName``, ``Format-Table -AutoSize`` and a narrow console's.
+remote session's ``PSComputerName``, ``Format-Table -AutoSize`` and a narrow console's; and
+``Get-CimInstance Win32_Process``'s table (ProcessId, Name, ..., sizes in bytes).
 
 A table is cut at its ``----`` underline. Numbers are right-aligned to their underline's end
 (CPU(s) is blank for processes the caller may not inspect, so splitting on spaces would shift
@@ -29,6 +30,9 @@ _NUMBERS: dict[str, tuple[str, float | None]] = {
     "WS(K)": ("rss_kb", 1), "WS(M)": ("rss_kb", 1024), "VM(M)": ("vsz_kb", 1024),
     "VM(K)": ("vsz_kb", 1), "CPU(S)": ("cpu_seconds", None), "ID": ("pid", None),
     "SI": ("session", None),
+    # Get-CimInstance Win32_Process's table: sizes in bytes.
+    "PROCESSID": ("pid", None), "WORKINGSETSIZE": ("rss_kb", 1 / 1024),
+    "VIRTUALSIZE": ("vsz_kb", 1 / 1024),
 }
 _TEXT: dict[str, str] = {
     "PROCESSNAME": "name", "USERNAME": "user", "PSCOMPUTERNAME": "", "MACHINENAME": "",
@@ -55,7 +59,7 @@ def find_table(rows: list[str]) -> tuple[Table, int] | None:
         last = len(spans) - 1
         names = ["".join(h[s: None if i == last else e].strip() for h in rows[:index]).upper()
                  for i, (s, e) in enumerate(spans)]
-        if "ID" in names and ("PROCESSNAME" in names or "NAME" in names):
+        if {"ID", "PROCESSID"} & set(names) and ("PROCESSNAME" in names or "NAME" in names):
             return Table(names, spans), index
         return None
     return None
@@ -111,19 +115,22 @@ def _uncut(name: str | None) -> str | None:
 
 def _numeric_cells(line: str, table: Table, columns: list[tuple[int, tuple[str, float | None]]]
                    ) -> dict[str, str]:
-    """Right-aligned cells: each token belongs to the first column whose underline it ends in
-    (or before, past the previous column's end)."""
+    """Cells of the columns that are not text: each token belongs to the column whose underline
+    it overlaps most (a value wider than its header overflows left if right-aligned, right if
+    left-aligned, as Get-CimInstance prints numbers), else to the first one ending after it."""
     cells: dict[str, str] = {}
-    ends = [(table.spans[i][1], field) for i, (field, _) in columns]
+    spans = [(table.spans[i], field) for i, (field, _) in columns]
     for m in _TOKEN.finditer(line):
-        end = m.end()
-        previous = 0
-        for stop, field in ends:
-            if previous < end <= stop:
-                if field:
-                    cells[field] = m.group()
-                break
-            previous = stop
+        start, end = m.span()
+        best, field_of = 0, None
+        for (a, b), field in spans:
+            overlap = min(b, end) - max(a, start)
+            if overlap > best:
+                best, field_of = overlap, field
+        if field_of is None:
+            field_of = next((field for (_, b), field in spans if end <= b), None)
+        if field_of:
+            cells[field_of] = m.group()
     return cells
 
 
