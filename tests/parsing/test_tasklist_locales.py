@@ -199,3 +199,18 @@ def test_russian_verbose_not_available_and_system_account() -> None:
         4840, "NT AUTHORITY\\СИСТЕМА", True, None)
     assert (matlab.user, matlab.cpu_seconds, matlab.window_title, matlab.app) == (
         "LAB-07\\Студент", 24662.0, "MATLAB R2023b", "matlab")
+
+
+def test_services_wrapped_over_lines_are_not_rows() -> None:
+    """`tasklist /svc` (and /m) wrap a long list under its row; those lines are no process."""
+    text = (
+        "Image Name                     PID Services\r\n"
+        "========================= ======== ============================================\r\n"
+        "svchost.exe                   1088 AudioEndpointBuilder, CscService, hidserv,\r\n"
+        "                                   Netman, PcaSvc, SysMain, TrkWks,\r\n"
+        "                                   UmRdpService, UxSms, wudfsvc\r\n"
+        "lsass.exe                      796 KeyIso, Netlogon, SamSs\r\n"
+    )
+    result = parse(text)
+    assert (result.warnings, result.skipped) == ([], [])
+    assert [(p.pid, p.name) for p in result.processes] == [(1088, "svchost.exe"), (796, "lsass.exe")]

@@ -690,10 +690,15 @@ tl_line(tl_ctx *x, PyObject *line, PyObject *out)
     Py_ssize_t s[MAX_COLUMNS], e[MAX_COLUMNS];
     PyObject *v[NFIELDS] = {NULL};
     int system = 0, flag, r = 0;
-    if (t.kind != PyUnicode_1BYTE_KIND)  /* double-width characters (U+1100 and up): the */
-        for (Py_ssize_t i = 0; i < t.len; i++)  /* reference cuts the line by console columns */
-            if (CH(&t, i) >= 0x1100)
+    /* A line that may hold double-width characters (U+1100 and up, but for the general
+     * punctuation block: dashes, quotes, ellipsis, all narrow) goes to the reference, which
+     * cuts it by console columns. */
+    if (t.kind != PyUnicode_1BYTE_KIND)
+        for (Py_ssize_t i = 0; i < t.len; i++) {
+            Py_UCS4 c = CH(&t, i);
+            if (c >= 0x1100 && (c < 0x2000 || c > 0x206F))
                 return 0;
+        }
     for (int c = 0; c < x->columns; c++) {  /* line[a:b].strip() */
         Py_ssize_t a = x->starts[c] < t.len ? x->starts[c] : t.len;
         Py_ssize_t b = x->ends[c] < 0 || x->ends[c] > t.len ? t.len : x->ends[c];

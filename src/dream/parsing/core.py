@@ -55,7 +55,7 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
 
 def _parse(data: str | bytes, os: str | None, command: str | None, forced: str | None) -> ParseResult:
     text = decode_output(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
-    if not text.strip():
+    if not text or text.isspace():  # (text.strip() would copy a listing of any size)
         raise ParseError("empty input: no process listing to parse")
     lines = head(text)
     if forced is not None:

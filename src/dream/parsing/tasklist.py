@@ -226,6 +226,8 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
                 rows = WindowsRows(layout)
             if cut is None:
                 cut = _cutter(starts)
+            if layout == SERVICES_LAYOUT and not line[:starts[-1]].strip():
+                continue  # /svc, /m: the services or modules of the row above, wrapped
             if separator is None and not _NH_ROW.match(line):
                 record = None
             else:
