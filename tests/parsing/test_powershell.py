@@ -276,3 +276,15 @@ def test_format_list_all_properties() -> None:
         3060, "WmiPrvSE", "wmiprvse", 29708288 // 1024, 7694.421875)
     assert (wmi.command, wmi.is_system, wmi.started, wmi.window_title) == (
         "C:\\Windows\\system32\\wbem\\wmiprvse.exe", True, "28.11.2026 08:01:02", None)
+
+
+def test_a_listing_mostly_unreadable_fails_whole() -> None:
+    """More than half its rows unreadable: the listing fails (its raw output is kept by the
+    worker), rather than being stored as the few rows that happened to fit."""
+    header = TABLE_51_GROUPED.split("\r\n", 2)
+    broken = "   oops     x     y     z  nope  nope  1 broken\r\n"
+    text = "\r\n".join(header[:2]) + "\r\n" + header[2].split("\r\n")[0] + "\r\n" + broken * 2
+    with pytest.raises(ParseError, match=r"2 of 3 rows could not be read \(first: malformed") as info:
+        parse(text)
+    assert info.value.line == 4
+    assert len(parse(text.replace(broken * 2, broken)).skipped) == 1  # half is not more than half

@@ -19,6 +19,7 @@ OS_NAMES = {"linux": "linux", "windows": "windows", "win32": "windows", "win": "
             "macos": "macos", "darwin": "macos", "osx": "macos", "mac": "macos"}
 
 Parsed = tuple[str, str | None, list[ProcessRecord]]  # format, detected os, records
+MAX_SKIPPED_SHARE = 0.5  # more rows than this unreadable: the listing fails
 
 
 def parse(text: str | bytes, os: str | None = None, command: str | None = None,
@@ -27,7 +28,8 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
 
     ``os`` and ``command`` are hints (``command`` picks the format first when it names a known
     tool); ``format`` forces one of ``FORMATS``. A row that cannot be read is skipped, warned
-    about and listed in ``ParseResult.skipped``.
+    about and listed in ``ParseResult.skipped``; when more than ``MAX_SKIPPED_SHARE`` of the
+    rows are, the listing fails.
     """
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise ParseError(f"expected str or bytes, got {type(text).__name__}")
@@ -75,6 +77,7 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
         warnings = Notes()
         try:
             fmt, detected_os, records = _PARSERS[name](text, lines, os, command, warnings)
+            _check_skipped(records, warnings)
         except ParseError as exc:
             failures.append(exc)
             continue
@@ -84,6 +87,15 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
         tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures, strict=False))
         raise ParseError(f"could not parse as {' or '.join(candidates)} ({tried})", line=first.line)
     raise first
+
+
+def _check_skipped(records: list[ProcessRecord], notes: Notes) -> None:
+    """A listing most of whose rows cannot be read is not that format, or is damaged: it fails
+    whole (its raw output kept by the caller) rather than being stored half."""
+    skipped = len(notes.skipped)
+    if skipped > MAX_SKIPPED_SHARE * (skipped + len(records)):
+        raise ParseError(f"{skipped} of {skipped + len(records)} rows could not be read "
+                         f"(first: {notes.skipped[0].reason})", line=notes.skipped[0].line)
 
 
 def _ps_aux(text: str, lines: list[Line], os: str | None, command: str | None,
