@@ -288,3 +288,20 @@ def test_a_listing_mostly_unreadable_fails_whole() -> None:
         parse(text)
     assert info.value.line == 4
     assert len(parse(text.replace(broken * 2, broken)).skipped) == 1  # half is not more than half
+
+
+def test_format_table_of_chosen_properties() -> None:
+    """`Get-Process | Format-Table Id,ProcessName,CPU,WS,StartTime,Path -AutoSize`."""
+    text = (
+        "   Id ProcessName          CPU        WS StartTime             Path\n"
+        "   -- -----------          ---        -- ---------             ----\n"
+        " 9911 MATLAB      17848.015625 535556096 11/28/2026 8:01:02 AM C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe\n"
+        " 1188 svchost         2.140625  20664320 11/27/2026 7:00:00 AM C:\\WINDOWS\\system32\\svchost.exe\n"
+    )
+    result = parse(text)
+    assert (result.format, result.skipped) == ("get-process", [])
+    matlab, svchost = result.processes
+    assert (matlab.pid, matlab.cpu_seconds, matlab.rss_kb, matlab.started, matlab.app) == (
+        9911, 17848.015625, 523004, "11/28/2026 8:01:02 AM", "matlab")
+    assert matlab.command == "C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe"
+    assert (svchost.is_system, svchost.cpu_seconds) == (True, 2.140625)

@@ -33,10 +33,14 @@ _NUMBERS: dict[str, tuple[str, float | None]] = {
     # Get-CimInstance Win32_Process's table: sizes in bytes.
     "PROCESSID": ("pid", None), "WORKINGSETSIZE": ("rss_kb", 1 / 1024),
     "VIRTUALSIZE": ("vsz_kb", 1 / 1024),
+    # `Format-Table Id,CPU,WS,...`: the properties themselves (bytes, seconds).
+    "CPU": ("cpu_seconds", None), "WS": ("rss_kb", 1 / 1024), "VM": ("vsz_kb", 1 / 1024),
+    "SESSIONID": ("session", None),
 }
 _TEXT: dict[str, str] = {
     "PROCESSNAME": "name", "USERNAME": "user", "PSCOMPUTERNAME": "", "MACHINENAME": "",
-    "NAME": "name", "PATH": "", "COMPANY": "", "DESCRIPTION": "", "PRODUCT": "",
+    "NAME": "name", "PATH": "path", "EXECUTABLEPATH": "path", "COMMANDLINE": "command",
+    "STARTTIME": "started", "COMPANY": "", "DESCRIPTION": "", "PRODUCT": "",
     "MAINWINDOWTITLE": "window_title",
 }
 HEADER_ROWS = 4  # header lines a narrow console may wrap one header over, plus the underline
@@ -72,6 +76,7 @@ def parse_table(lines: Iterable[tuple[int, str]], table: Table,
     number_columns = [(i, _NUMBERS.get(n, ("", None))) for i, n in enumerate(table.names)
                       if n not in _TEXT]
     factors = {field: factor or 1 for _, (field, factor) in number_columns}
+    text_indexes = {index for index, _ in text_columns}
     starts = [s for s, _ in table.spans]
     records: list[ProcessRecord] = []
     first_bad: int | None = None
@@ -81,7 +86,7 @@ def parse_table(lines: Iterable[tuple[int, str]], table: Table,
         texts: dict[str, str] = {}
         numeric = line
         for index, field in text_columns:
-            stop = starts[index + 1] if index + 1 < len(starts) else len(line)
+            stop = _text_end(line, table, index, text_indexes)
             texts[field] = line[starts[index]: stop].strip()
             numeric = numeric[:starts[index]] + " " * (stop - starts[index]) + numeric[stop:]
         cells = _numeric_cells(numeric, table, number_columns)
@@ -95,12 +100,28 @@ def parse_table(lines: Iterable[tuple[int, str]], table: Table,
         if name is not None and name.endswith(_ELLIPSES):
             warnings.append(f"line {lineno}: process name cut by the console's width")
         cpu, rss, vsz, session = values
-        record = process_record(pid, _uncut(name), None, None, cpu, rss, vsz, session,
-                                texts.get("user") or None, None,
+        record = process_record(pid, _uncut(name), texts.get("path") or None,
+                                texts.get("command") or None, cpu, rss, vsz, session,
+                                texts.get("user") or None, texts.get("started") or None,
                                 texts.get("window_title") or None, None, None, None)
         record.name = name  # as printed; the app is the uncut part's
         records.append(record)
     return finish(records, warnings, first_bad, "Get-Process")
+
+
+def _text_end(line: str, table: Table, index: int, text_indexes: set[int]) -> int:
+    """Where text column ``index`` ends in ``line``: at the next column's start, or earlier
+    where a right-aligned number of the next column, wider than its header, begins."""
+    if index + 1 >= len(table.spans):
+        return len(line)
+    stop, next_end = table.spans[index + 1]
+    if index + 1 not in text_indexes:
+        for m in _TOKEN.finditer(line, table.spans[index][0]):
+            if m.start() >= stop:
+                break
+            if m.end() > stop and m.end() <= next_end:  # a number running into the column
+                return m.start()
+    return stop
 
 
 def _uncut(name: str | None) -> str | None:
