@@ -305,3 +305,14 @@ def test_format_table_of_chosen_properties() -> None:
         9911, 17848.015625, 523004, "11/28/2026 8:01:02 AM", "matlab")
     assert matlab.command == "C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe"
     assert (svchost.is_system, svchost.cpu_seconds) == (True, 2.140625)
+
+
+def test_csv_with_the_cultures_list_separator() -> None:
+    """`Get-Process | ConvertTo-Csv -UseCulture` on de-DE: `;` between cells, decimal comma."""
+    text = ('#TYPE System.Diagnostics.Process\r\n'
+            '"Name";"Id";"CPU";"WorkingSet64";"Path"\r\n'
+            '"MATLAB";"9911";"17848,015625";"535556096";"C:\\Program Files\\MATLAB\\bin\\MATLAB.exe"\r\n')
+    result = parse(text)
+    (matlab,) = result.processes
+    assert (result.format, matlab.pid, matlab.cpu_seconds, matlab.rss_kb, matlab.app) == (
+        "get-process-csv", 9911, 17848.015625, 523004, "matlab")

@@ -380,12 +380,13 @@ check_tuple(PyObject *value, Py_ssize_t size)
 #define BUNDLE_LEN 20
 
 /* argv[0] when describe_command would reduce to describe_executable(argv[0]): ASCII, not a
- * [kernel thread] / (zombie) / "quoted path", no .app bundle and no .exe anywhere. */
+ * [kernel thread] / (zombie) / "quoted path" / BusyBox {comm}, no .app bundle and no .exe
+ * anywhere. */
 static int
 plain_executable(const text_t *t, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *exe_end)
 {
     Py_UCS4 first = CH(t, a);
-    if (first == '[' || first == '(' || first == '"')
+    if (first == '[' || first == '(' || first == '"' || first == '{')
         return 0;
     Py_ssize_t end = -1;
     for (Py_ssize_t i = a; i < b; i++) {

@@ -11,6 +11,7 @@ from dream.parsing.columns import keywords_from_command, ps_columns
 from dream.parsing.model import ProcessRecord
 from dream.parsing.powershell import is_list
 from dream.parsing.pstable import HEADER_ROWS, find_table
+from dream.parsing.values import csv_delimiter
 
 FORMATS: tuple[str, ...] = (
     "ps-aux", "ps-ef", "ps-custom", "top", "tasklist", "tasklist-verbose", "tasklist-csv",
@@ -130,7 +131,7 @@ def detect(lines: list[Line]) -> str | None:
 
 def _csv_kind(line: str) -> str | None:
     try:
-        cells = next(csv.reader([line]))
+        cells = next(csv.reader([line], delimiter=csv_delimiter(line)))
     except (csv.Error, StopIteration):
         return None
     if {"Id", "ProcessName", "ProcessId"} & set(cells):

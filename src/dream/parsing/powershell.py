@@ -11,12 +11,13 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 
 from dream.errors import ParseError
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import finish
-from dream.parsing.values import csv_rows, skip_row, to_float, to_int
+from dream.parsing.values import csv_delimiter, csv_rows, skip_row, to_float, to_int
 
 def process_record(pid: int, name: str | None, path: str | None, command: str | None,
                    cpu: float | None, rss: int | None, vsz: int | None, session: int | None,
@@ -111,7 +112,8 @@ def from_object(item: Mapping[str, object]) -> ProcessRecord | None:
 
 
 def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[ProcessRecord]:
-    """``ConvertTo-Csv``/``Export-Csv`` (``#TYPE`` preamble optional; PowerShell 7 omits it)."""
+    """``ConvertTo-Csv``/``Export-Csv`` (``#TYPE`` preamble optional; PowerShell 7 omits it),
+    ``-UseCulture``'s ``;`` included, and wmic's ``/format:csv``."""
     current = [0]
 
     def source() -> Iterator[str]:
@@ -120,7 +122,11 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
                 current[0] = lineno
                 yield line
 
-    reader = csv.reader(source())
+    rows = source()
+    first = next(rows, None)
+    if first is None:
+        raise ParseError("empty CSV: no Get-Process header")
+    reader = csv.reader(chain([first], rows), delimiter=csv_delimiter(first))
     header: list[str] | None = None
     records: list[ProcessRecord] = []
     first_bad: int | None = None

@@ -157,6 +157,12 @@ def iter_line_chunks(text: str, start: int = 0, chunk_chars: int = 1 << 20) -> I
 
 
 
+def csv_delimiter(header: str) -> str:
+    """``;`` for ``ConvertTo-Csv -UseCulture`` where the list separator is one (de, fr, ...),
+    told by its quoted header (``"Name";"Id"``), else ``,``."""
+    return ";" if '";"' in header and '","' not in header else ","
+
+
 def csv_rows(reader: Iterator[list[str]], current: list[int], warnings: list[str]) -> Iterator[list[str]]:
     """Rows of a ``csv.reader``, turning a broken row (``csv.Error``) into a warning, not a crash.
 
