@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dream.parsing import parse
-from dream.parsing.tasklist_words import _KEYS, _WORDS
+from dream.parsing.tasklist_words import WORD_KEYS, WORDS
 
 # Russian Windows 10, `tasklist` and `tasklist /v` (layouts of the pastes in README.md).
 RU = (
@@ -141,10 +141,10 @@ VALUES = ("MATLAB.exe", "11240", "Console", "1", "1.968.220 K", "Running", "LAB\
           "MATLAB R2023b")
 
 
-@pytest.mark.parametrize("language", sorted(_WORDS))
+@pytest.mark.parametrize("language", sorted(WORDS))
 @pytest.mark.parametrize("shape", ["csv", "list"])
 def test_every_language_csv_and_list_headers(language: str, shape: str) -> None:
-    words = dict(zip(_KEYS, _WORDS[language], strict=True))
+    words = dict(zip(WORD_KEYS, WORDS[language], strict=True))
     header = [words["image"][0], "PID", *(words[k][0] for k in (
         "session_name", "session", "mem", "status", "user", "cpu_time", "window_title"))]
     if shape == "csv":

@@ -17,7 +17,7 @@ SERVICES_LAYOUT = (IMAGE, PID, SERVICES)
 
 # One row per language: image, session name, session#, memory, status, user, CPU time, window
 # title, services/modules (any number of spellings each).
-_WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
+WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "en": (("image name",), ("session name",), ("session#",), ("mem usage",), ("status",),
            ("user name",), ("cpu time",), ("window title",), ("services", "modules")),
     "de": (("abbildname",), ("sitzungsname",), ("sitz.-nr.", "sitzungsnr."),
@@ -63,11 +63,11 @@ _WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
            ("využití paměti",), ("stav",), ("uživatelské jméno",), ("čas procesoru",),
            ("název okna",), ("služby", "moduly")),
 }
-_KEYS = (IMAGE, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES)
+WORD_KEYS = (IMAGE, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES)
 
 HEADER_KEYS: dict[str, str] = {"pid": PID, "id de processus": PID, "id. de processus": PID}
-for _language in _WORDS.values():
-    for _key, _spellings in zip(_KEYS, _language, strict=True):
+for _language in WORDS.values():
+    for _key, _spellings in zip(WORD_KEYS, _language, strict=True):
         for _spelling in _spellings:
             HEADER_KEYS[_spelling] = _key
 
