@@ -214,3 +214,25 @@ def test_services_wrapped_over_lines_are_not_rows() -> None:
     result = parse(text)
     assert (result.warnings, result.skipped) == ([], [])
     assert [(p.pid, p.name) for p in result.processes] == [(1088, "svchost.exe"), (796, "lsass.exe")]
+
+
+@pytest.mark.parametrize(("header", "row", "kb"), [
+    # fr: header cut to the column widths, "Ko", a space between thousands.
+    ("Nom de l'image                 PID Nom de la sessio Numéro de s Utilisation",
+     "msedge.exe                    1924 Console                    5   147 532 Ko", 147532),
+    # es: "KB" with "." between thousands.
+    ("Nombre de imagen               PID Nombre de sesión Núm. de ses Uso de memor",
+     "node.exe                     19720 Console                    1   112.980 KB", 112980),
+    # ko
+    ("이미지 이름                    PID 세션 이름              세션#  메모리 사용",
+     "java.exe                      7588 Services                   0    385,468 K", 385468),
+    # de
+    ("Abbildname                     PID Sitzungsname       Sitz.-Nr. Speichernutzung",
+     "chrome.exe                   14572 Console                    4        73.580 K", 73580),
+])
+def test_tables_as_pasted(header: str, row: str, kb: int, loops: str) -> None:
+    separator = "========================= ======== ================ =========== ============"
+    result = parse("\r\n".join(["", header, separator, row, ""]))
+    (process,) = result.processes
+    assert (result.format, result.skipped, process.rss_kb) == ("tasklist", [], kb)
+    assert process.pid == int(row.split()[1])
