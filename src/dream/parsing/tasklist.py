@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from unicodedata import east_asian_width
 
 from dream.errors import ParseError
@@ -167,15 +168,15 @@ def _as_displayed(line: str) -> str:
     return "".join(c + _WIDE_PAD if east_asian_width(c) in ("W", "F") else c for c in line)
 
 
-def _cutter(starts: list[int]) -> Callable[[str], list[str]]:
-    """Cuts a line at the column ``starts`` (the last column runs to the end of the line)."""
-    slices = [slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)]
-    return lambda line: [line[s] for s in slices]
+def _cutter(starts: list[int]) -> Callable[[str], tuple[str, ...]]:
+    """Cuts a line at the column ``starts`` (the last column runs to the end of the line);
+    tasklist has 3, 5 or 9 columns, so ``itemgetter`` always gives a tuple."""
+    return itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
 
 
-def _displayed_cells(line: str, cut: Callable[[str], list[str]]) -> list[str]:
+def _displayed_cells(line: str, cut: Callable[[str], tuple[str, ...]]) -> list[str]:
     """A line's stripped cells, cut at the console columns the table is aligned to."""
-    shown = _as_displayed(line)
+    shown = line if line.isascii() else _as_displayed(line)
     if shown is line:
         return [cell.strip() for cell in cut(line)]
     return [cell.replace(_WIDE_PAD, "").strip() for cell in cut(shown)]
@@ -191,7 +192,7 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
     starts: list[int] = []
     layout: tuple[str, ...] = ()
     fast: FastRows | None = None
-    cut: Callable[[str], list[str]] | None = None
+    cut: Callable[[str], tuple[str, ...]] | None = None
     if separator is not None:
         spans = [(m.start(), m.end()) for m in re.finditer(r"=+", separator)]
         starts = [start for start, _ in spans]
