@@ -40,6 +40,7 @@ import typer
 
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.spool import Spool, default_spool_dir
+from dream.text import decode_output
 
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
 # `user:64` keeps long names whole, `lstart` gives an unambiguous start time, `comm` before
@@ -85,17 +86,10 @@ def os_version(os_name: str) -> str:
 
 
 def decode_listing(data: bytes, os_name: str) -> str:
-    """Command output as text: UTF-8, else the console's code page on Windows, else Latin-1."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if os_name == "windows":
-        try:
-            return data.decode("oem")  # the console (OEM) code page tasklist writes in
-        except (UnicodeDecodeError, LookupError):
-            pass
-    return data.decode("latin-1")
+    """Command output as text, by Dream's one decoder (``dream.text.decode_output``, as the api
+    reads an upload); on Windows the console's own (OEM) code page for bytes that are neither
+    UTF-8 nor UTF-16, where the api can only guess."""
+    return decode_output(data, "oem" if os_name == "windows" else None)
 
 
 class CollectorError(Exception):

@@ -70,14 +70,16 @@ def visible_name(value: object) -> object:
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
 
 
-def decode_output(data: str | bytes) -> str:
+def decode_output(data: str | bytes, code_page: str | None = None) -> str:
     """A listing as text, however a collector captured it: the one decoder of Dream (the api
-    decodes an upload with it, the worker and ``dream reprocess`` a raw output, ``parse`` bytes).
+    decodes an upload with it, the worker and ``dream reprocess`` a raw output, ``parse`` bytes,
+    the collector its own command's output).
 
     Windows tools write UTF-16 (PowerShell 5.1's ``>``, with a BOM; some pipes without one) or
-    UTF-8 with a BOM; anything else is UTF-8 if it decodes. Consoles redirected write their OEM
-    code page: undecodable bytes are cp850 when its letters' byte range (0x80-0x9f, unused by
-    text in Windows-1252) appears, else Windows-1252. Never raises; a str loses its BOM only.
+    UTF-8 with a BOM; anything else is UTF-8 if it decodes. Otherwise a console's code page:
+    ``code_page`` when the caller knows it (the collector asks its own console), else a guess:
+    cp850 when its letters' byte range (0x80-0x9f, unused by text in Windows-1252) appears, else
+    Windows-1252. Never raises; a str loses its BOM only.
     """
     if isinstance(data, str):
         return data[1:] if data.startswith("\ufeff") else data
@@ -93,6 +95,11 @@ def decode_output(data: str | bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if code_page is not None:
+        try:
+            return data.decode(code_page, errors="replace")
+        except LookupError:
+            pass  # a code page Python does not know: guess as for anyone else
     if _C1_BYTES.search(data):
         return data.decode("cp850", errors="replace")
     return data.decode("cp1252", errors="replace")

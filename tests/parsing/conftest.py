@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dream.parsing import accel
 from helpers import SHARED
 
 PUBLIC_JC = SHARED / "fixtures" / "public-jc"
@@ -29,3 +30,13 @@ def public_jc() -> Path:
 def samples() -> Path:
     """Real Windows tasklist captures."""
     return require(SAMPLES)
+
+
+@pytest.fixture(params=["c", "python"])
+def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A test run twice: with the C row loops (when built) and with the reference alone."""
+    if request.param == "python":
+        monkeypatch.setattr(accel, "SPEEDUPS", None)
+    elif accel.SPEEDUPS is None:
+        pytest.skip(f"C loops unavailable: {accel.UNAVAILABLE}")
+    return str(request.param)

@@ -84,6 +84,8 @@ COMMANDS = st.one_of(
         "/usr/bin/python3 script.py", "-bash", "sshd: alice [priv]", "/usr/lib/systemd/systemd",
         "my prog ü\t x", "/opt/x/APP.EXE", "/opt/a.apple/run", "/usr/bin/ünï", "x  ", "[ab",
         "/bin/sh\x1c-c", "python3\u2003x.py",
+        " \\_ sshd: alice [priv]", "|   \\_ -bash", "\\_", "| x", "\\_  [kworker/0:1]",
+        "|\u2003\\_ x", "{Web Content} /usr/lib/firefox/firefox -contentproc",
     ]),
     st.lists(WORD, min_size=1, max_size=4).map(" ".join),
 )
@@ -148,11 +150,13 @@ TL_CELLS = [
     st.one_of(st.sampled_from(["0", "1", "2"]), ODD_NUMBERS),
     st.one_of(st.integers(0, 10**9).map(lambda n: f"{n:,} K"),
               st.sampled_from(["1.248.772 K", "1 248 772 Ko", "12\xa0345 K", "1'234 KB", "0 K",
-                               "K", "", "abc", "1,2x K", "١٢ K", "12 MB", "4 k"])),
+                               "K", "", "abc", "1,2x K", "١٢ K", "12 MB", "4 k", "4 840 КБ",
+                               "1\u202f968 Ko"])),
     st.sampled_from(["Running", "Not Responding", "Unknown", "", "Wird ausgeführt"]),
     st.one_of(st.sampled_from(["NT AUTHORITY\\SYSTEM", "N/A", "LAB\\anna", "", "SYSTEM"]), CELL),
     TIMES,
-    st.one_of(st.sampled_from(["N/A", "", "Thesis.docx - Word", "n/a", "Non applicable"]), CELL),
+    st.one_of(st.sampled_from(["N/A", "", "Thesis.docx - Word", "n/a", "Non applicable", "Н/Д",
+                               "Notes — Firefox", "メモ.txt - 秀丸"]), CELL),
 ]
 
 

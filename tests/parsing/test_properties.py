@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dream.parsing import FORMATS, ParseError, ParseResult, parse
+from dream.parsing.values import grouped_decimal
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -148,3 +150,39 @@ def test_tasklist_csv_round_trip(rows: list[tuple], header: bool) -> None:  # ty
     result = parse(buffer.getvalue())
     assert result.format == "tasklist-csv" and result.warnings == []
     assert observed(result) == expected(rows)
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
+       st.sampled_from([(",", "."), (".", ","), ("\u00a0", ","), ("\u202f", ","), ("'", "."),
+                        ("", ".")]))
+def test_grouped_decimal_reads_n2_in_any_culture(value: Decimal, marks: tuple[str, str]) -> None:
+    group, point = marks
+    text = f"{value:,.2f}".replace(",", "\0").replace(".", point).replace("\0", group)
+    assert grouped_decimal(text) == float(value)
+
+
+CULTURES = [(",", "."), (".", ","), ("\u00a0", ","), ("\u202f", ","), ("'", ".")]
+
+
+@SETTINGS
+@given(st.lists(st.tuples(
+    st.integers(0, 999_999), st.integers(0, 9_999_999), st.one_of(st.none(), st.decimals(
+        0, 999_999, places=2, allow_nan=False, allow_infinity=False)),  # as wide as the columns
+    st.text(st.sampled_from("abcXYZ .-_0"), min_size=1, max_size=24).map(str.strip).filter(bool)),
+    min_size=1, max_size=20), st.sampled_from(CULTURES))
+def test_get_process_table_round_trip(rows: list[tuple], culture: tuple[str, str]) -> None:  # type: ignore[type-arg]
+    """A Get-Process table as Windows PowerShell 5.1 prints it in a culture parses back."""
+    group, point = culture
+
+    def n(value: object, places: int) -> str:
+        return f"{value:,.{places}f}".replace(",", "\0").replace(".", point).replace("\0", group)
+
+    lines = ["Handles  NPM(K)    PM(K)      WS(K)     CPU(s)     Id  SI ProcessName",
+             "-------  ------    -----      -----     ------     --  -- -----------"]
+    for pid, ws, cpu, name in rows:
+        cpu_text = "" if cpu is None else n(cpu, 2)
+        lines.append(f"{'1':>7} {'1':>7} {'1':>8} {n(ws, 0):>10} {cpu_text:>10} {pid:>6} {'1':>3} {name}")
+    result = parse("\r\n".join(lines) + "\r\n")
+    assert result.skipped == []
+    assert [(p.pid, p.rss_kb, p.cpu_seconds, p.name) for p in result.processes] == [
+        (pid, ws, None if cpu is None else float(cpu), name) for pid, ws, cpu, name in rows]

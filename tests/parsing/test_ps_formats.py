@@ -192,3 +192,29 @@ def test_top_batch() -> None:
     assert (java.user, java.vsz_kb, java.rss_kb, java.cpu_percent) == (
         "averylo+", int(11.2 * 1024 ** 2), int(1.5 * 1024 ** 2), 101.0)
     assert kthreadd.is_system and not web.is_system
+
+
+# BusyBox `ps` (Alpine, containers): its default PID USER TIME COMMAND, the older
+# PID USER VSZ STAT COMMAND, and "{comm} argv" when a process renamed itself.
+BUSYBOX = (
+    "PID   USER     TIME  COMMAND\n"
+    "    1 root      0:02 /sbin/init\n"
+    "   12 root      0:00 [kworker/0:1]\n"
+    "  301 ana       1:07 python3 train.py\n"
+)
+BUSYBOX_OLD = (
+    "  PID USER       VSZ STAT COMMAND\n"
+    "    1 root      1.6m S    init\n"
+    "  420 ana      12.1m R    {Web Content} /usr/lib/firefox/firefox -contentproc\n"
+)
+
+
+def test_busybox_ps() -> None:
+    result = parse(BUSYBOX)
+    assert (result.format, result.os, result.skipped) == ("ps-custom", "linux", [])
+    init, kworker, python = result.processes
+    assert (init.pid, init.app, init.cpu_seconds, kworker.is_system) == (1, "init", 2.0, True)
+    assert (python.user, python.app, python.cpu_seconds) == ("ana", "python3", 67.0)
+    init, firefox = parse(BUSYBOX_OLD).processes
+    assert (init.vsz_kb, init.state) == (int(1.6 * 1024), "S")
+    assert (firefox.name, firefox.app, firefox.vsz_kb) == ("Web Content", "firefox", int(12.1 * 1024))

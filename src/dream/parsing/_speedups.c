@@ -139,6 +139,22 @@ split_fields(const text_t *t, Py_ssize_t *starts, Py_ssize_t *ends, int count)
     return 1;
 }
 
+/* Where the command starts after a forest's tree art (`ps f`, `--forest`: "|   \_ cmd"), as
+ * apps.strip_forest cuts it; `a` itself when the span has no art. */
+static Py_ssize_t
+skip_forest(const text_t *t, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t i = a;
+    while (i < b && (CH(t, i) == '|' || CH(t, i) == ' '))
+        i++;
+    if (i + 1 < b && CH(t, i) == '\\' && CH(t, i + 1) == '_') {
+        i = skip_space(t, i + 2, b);
+        if (i < b)
+            return i;
+    }
+    return a;
+}
+
 /* Non-negative ASCII decimal of at most 18 digits (what int() gives for it). */
 static inline int
 span_digits(const text_t *t, Py_ssize_t a, Py_ssize_t b, long long *out)
@@ -364,12 +380,13 @@ check_tuple(PyObject *value, Py_ssize_t size)
 #define BUNDLE_LEN 20
 
 /* argv[0] when describe_command would reduce to describe_executable(argv[0]): ASCII, not a
- * [kernel thread] / (zombie) / "quoted path", no .app bundle and no .exe anywhere. */
+ * [kernel thread] / (zombie) / "quoted path" / BusyBox {comm}, no .app bundle and no .exe
+ * anywhere. */
 static int
 plain_executable(const text_t *t, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *exe_end)
 {
     Py_UCS4 first = CH(t, a);
-    if (first == '[' || first == '(' || first == '"')
+    if (first == '[' || first == '(' || first == '"' || first == '{')
         return 0;
     Py_ssize_t end = -1;
     for (Py_ssize_t i = a; i < b; i++) {
@@ -490,6 +507,7 @@ ps_line(ps_ctx *x, PyObject *line, PyObject *out, int ef)
              || (r = span_int(&t, s[4], e[4], &v[F_VSZ])) <= 0)
         goto done;
     int cmd = ef ? 7 : 10, tty = ef ? 5 : 6, start = ef ? 4 : 8, time = ef ? 6 : 9;
+    s[cmd] = skip_forest(&t, s[cmd], e[cmd]);
     r = -1;
     info = describe(x, &t, line, s[cmd], e[cmd], &v[F_COMMAND]);
     if (info == NULL)
@@ -673,6 +691,15 @@ tl_line(tl_ctx *x, PyObject *line, PyObject *out)
     Py_ssize_t s[MAX_COLUMNS], e[MAX_COLUMNS];
     PyObject *v[NFIELDS] = {NULL};
     int system = 0, flag, r = 0;
+    /* A line that may hold double-width characters (U+1100 and up, but for the general
+     * punctuation block: dashes, quotes, ellipsis, all narrow) goes to the reference, which
+     * cuts it by console columns. */
+    if (t.kind != PyUnicode_1BYTE_KIND)
+        for (Py_ssize_t i = 0; i < t.len; i++) {
+            Py_UCS4 c = CH(&t, i);
+            if (c >= 0x1100 && (c < 0x2000 || c > 0x206F))
+                return 0;
+        }
     for (int c = 0; c < x->columns; c++) {  /* line[a:b].strip() */
         Py_ssize_t a = x->starts[c] < t.len ? x->starts[c] : t.len;
         Py_ssize_t b = x->ends[c] < 0 || x->ends[c] > t.len ? t.len : x->ends[c];

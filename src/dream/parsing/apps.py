@@ -37,6 +37,15 @@ _WINDOWS_SYSTEM_DIRS = ("\\windows\\system32\\", "\\windows\\syswow64\\", "\\sys
 _APP_BUNDLE = re.compile(r"([^/]+)\.app/Contents/MacOS/")
 _WINDOWS_EXE = re.compile(r"^\"?(.*?\.exe)(?=[\"\s]|$)", re.IGNORECASE)
 _SUFFIXES = (".exe", ".app")
+# The tree art `ps f`, `ps axjf` and `ps -ef --forest` draw before a child's command.
+_FOREST_ART = re.compile(r"^[ |]*\\_\s*(?=\S)")
+
+
+def strip_forest(command: str) -> str:
+    """``|   \\_ /usr/sbin/sshd -D`` → ``/usr/sbin/sshd -D``: the command without its tree art,
+    so a child is named after its program, not ``_`` or ``|`` (the C loops cut it alike)."""
+    match = _FOREST_ART.match(command)
+    return command[match.end():] if match else command
 
 
 def normalize_app(executable: str) -> str:
@@ -80,7 +89,8 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     """``(name, app, is_system)`` implied by a command line alone.
 
     ``[kworker/0:1]`` is a kernel thread (system; app ``kworker``); ``[chrome] <defunct>`` is a
-    zombie (not system; app ``chrome``); BSD prints zombies as ``(uname)``.
+    zombie (not system; app ``chrome``); BSD prints zombies as ``(uname)``; BusyBox prints
+    ``{Web Content} /usr/lib/firefox/firefox ...`` (app ``firefox``).
     """
     text = command.strip()
     if text.startswith("[") and ("]" in text or " " not in text):  # no "]": cut at the width
@@ -91,6 +101,11 @@ def describe_command(command: str) -> tuple[str, str, bool]:
     if text.startswith("(") and text.endswith(")") and len(text) > 2:
         inner = text[1:-1]
         return inner, normalize_app(inner), False
+    if text.startswith("{") and "} " in text:  # BusyBox: "{comm} argv" when they differ
+        comm, _, argv = text[1:].partition("} ")
+        if argv.strip():
+            _, app, system = describe_executable(_executable(argv.strip()))
+            return comm, app, system
     return describe_executable(_executable(text))
 
 

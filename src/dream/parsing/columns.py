@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from dream.parsing.apps import normalize_app
+from dream.parsing.apps import normalize_app, strip_forest
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import NO_TTY, RowBuilder, finish
 from dream.parsing.values import size_kb, skip_row, to_float
@@ -30,7 +30,16 @@ HEADER_FIELDS: dict[str, str] = {
     "UTIME": "", "STIME+": "", "RUID": "", "EUID": "", "GID": "", "GROUP": "", "RGROUP": "",
     "SWAP": "", "DATA": "", "CODE": "", "USED": "", "%CUU": "", "MAJFL": "", "MINFL": "",
     "TRS": "", "DRS": "", "NWCHAN": "", "POL": "", "SCH": "", "PRIORITY": "", "CGROUP": "",
+    # top's fields beyond its default set (`f` in top, or a toprc): kept only where they map.
+    "NTH": "threads", "P": "", "CGROUPS": "", "CGNAME": "", "ENVIRON": "",
+    "SUPGIDS": "", "SUPGRPS": "", "TGID": "", "NMAJ": "", "NMIN": "", "NDRT": "", "VMJ": "",
+    "VMN": "", "OOMA": "", "OOMS": "", "NU": "", "LXC": "", "RSAN": "", "RSFD": "", "RSLK": "",
+    "RSSH": "", "SUID": "", "SUSER": "", "%CUC": "", "AGID": "", "AGNI": "", "LOGID": "",
+    "EXE": "", "NSIPC": "", "NSMNT": "", "NSNET": "", "NSPID": "", "NSUSER": "", "NSUTS": "",
+    "NSCGROUP": "", "NSTIME": "",
 }
+# Columns Dream does not keep whose values may hold spaces (top's environment, cgroup names).
+_SPACED_IGNORED = frozenset({"ENVIRON", "CGNAME"})
 # `ps -o` keywords -> field, used when the caller passes the command line as a hint.
 KEYWORD_FIELDS: dict[str, str] = {
     "pid": "pid", "ppid": "ppid", "user": "user", "uname": "user", "euser": "user",
@@ -58,7 +67,7 @@ class Column:
         self.header = header
         self.start = start
         self.end = end
-        self.spaced = field in _SPACED_FIELDS
+        self.spaced = field in _SPACED_FIELDS or header in _SPACED_IGNORED
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Column({self.field!r}, {self.header!r}, {self.start}, {self.end})"
@@ -67,9 +76,10 @@ class Column:
 _TOKEN = re.compile(r"\S+")
 
 
-def header_columns(header: str, keywords: list[str] | None = None,
-                   top: bool = False) -> list[Column] | None:
-    """Columns of a ps/top header; ``None`` if any header word is not a known ps column.
+def header_columns(header: str, keywords: list[str] | None = None, top: bool = False,
+                   lenient: bool = False) -> list[Column] | None:
+    """Columns of a ps/top header; ``None`` if any header word is not a known ps column, unless
+    ``lenient``: then an unknown column is cut like the others and ignored.
 
     ``keywords`` (from a ``-o`` list in the command hint) disambiguate ``COMMAND``, which ps
     prints for both ``comm`` and ``args``.
@@ -87,9 +97,9 @@ def header_columns(header: str, keywords: list[str] | None = None,
                 field = "started"
         else:
             upper = word.upper()
-            if upper not in HEADER_FIELDS:
+            if upper not in HEADER_FIELDS and not lenient:
                 return None
-            field = HEADER_FIELDS[upper]
+            field = HEADER_FIELDS.get(upper, "")
         columns.append(Column(field, word.upper(), start, end))
     if not use_keywords:
         headers = {c.header for c in columns}
@@ -106,6 +116,17 @@ def header_columns(header: str, keywords: list[str] | None = None,
             for column in commands[:-1]:
                 column.field = "name"
     return columns
+
+
+def ps_columns(header: str, keywords: list[str] | None = None) -> list[Column] | None:
+    """A ps header's columns: every word known, or else a PID column and at least two more
+    known ones beside words this version has never seen (a newer procps, a platform's own)."""
+    columns = header_columns(header, keywords)
+    if columns is not None or "PID" not in header.upper().split():
+        return columns
+    columns = header_columns(header, keywords, lenient=True)
+    known = [c for c in columns or () if c.header in HEADER_FIELDS]
+    return columns if len(known) >= 3 else None
 
 
 def keywords_from_command(command: str | None) -> list[str] | None:
@@ -259,6 +280,8 @@ def _record(values: list[str], plan: list[tuple[int, str]],
             data[field] = build.time(raw)
         elif field == "tty":
             data[field] = None if raw in NO_TTY else raw
+        elif field in ("command", "name") and raw[:1] in ("|", "\\"):
+            data[field] = strip_forest(raw)  # `ps axjf`: the tree art is not the program
         else:
             data[field] = raw
     if "pid" not in data and "command" not in data and "name" not in data:

@@ -6,12 +6,12 @@ import gc
 from collections.abc import Callable
 
 from dream.errors import ParseError
-from dream.parsing import powershell, ps, tasklist
+from dream.parsing import powershell, ps, pstable, tasklist, wmic
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
-    parse_columns
+    parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
-    head, nonblank, ps_kind
-from dream.parsing.model import ProcessRecord, ParseResult
+    head, nonblank, os_from_records, ps_kind
+from dream.parsing.model import Notes, ProcessRecord, ParseResult
 from dream.parsing.values import numbered
 from dream.text import decode_output
 
@@ -19,6 +19,7 @@ OS_NAMES = {"linux": "linux", "windows": "windows", "win32": "windows", "win": "
             "macos": "macos", "darwin": "macos", "osx": "macos", "mac": "macos"}
 
 Parsed = tuple[str, str | None, list[ProcessRecord]]  # format, detected os, records
+MAX_SKIPPED_SHARE = 0.5  # more rows than this unreadable: the listing fails
 
 
 def parse(text: str | bytes, os: str | None = None, command: str | None = None,
@@ -26,7 +27,9 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
     """Parse one process listing; raises only ``ParseError``.
 
     ``os`` and ``command`` are hints (``command`` picks the format first when it names a known
-    tool); ``format`` forces one of ``FORMATS``. Malformed rows are skipped with a warning.
+    tool); ``format`` forces one of ``FORMATS``. A row that cannot be read is skipped, warned
+    about and listed in ``ParseResult.skipped``; when more than ``MAX_SKIPPED_SHARE`` of the
+    rows are, the listing fails.
     """
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise ParseError(f"expected str or bytes, got {type(text).__name__}")
@@ -54,7 +57,7 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
 
 def _parse(data: str | bytes, os: str | None, command: str | None, forced: str | None) -> ParseResult:
     text = decode_output(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
-    if not text.strip():
+    if not text or text.isspace():  # (text.strip() would copy a listing of any size)
         raise ParseError("empty input: no process listing to parse")
     lines = head(text)
     if forced is not None:
@@ -71,18 +74,28 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
         )
     failures: list[ParseError] = []
     for name in candidates:
-        warnings: list[str] = []
+        warnings = Notes()
         try:
             fmt, detected_os, records = _PARSERS[name](text, lines, os, command, warnings)
+            _check_skipped(records, warnings)
         except ParseError as exc:
             failures.append(exc)
             continue
-        return ParseResult(fmt, os or detected_os, records, warnings)
+        return ParseResult(fmt, os or detected_os, records, list(warnings), warnings.skipped)
     first = failures[0]
     if len(candidates) > 1:
         tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures, strict=False))
         raise ParseError(f"could not parse as {' or '.join(candidates)} ({tried})", line=first.line)
     raise first
+
+
+def _check_skipped(records: list[ProcessRecord], notes: Notes) -> None:
+    """A listing most of whose rows cannot be read is not that format, or is damaged: it fails
+    whole (its raw output kept by the caller) rather than being stored half."""
+    skipped = len(notes.skipped)
+    if skipped > MAX_SKIPPED_SHARE * (skipped + len(records)):
+        raise ParseError(f"{skipped} of {skipped + len(records)} rows could not be read "
+                         f"(first: {notes.skipped[0].reason})", line=notes.skipped[0].line)
 
 
 def _ps_aux(text: str, lines: list[Line], os: str | None, command: str | None,
@@ -95,7 +108,7 @@ def _ps_aux(text: str, lines: list[Line], os: str | None, command: str | None,
     if len(first.text.split(None, 10)) == 11 and first.text.split()[1].isdigit():  # `ps auxh`
         start = first.next_offset - len(first.text) - 1
         records = ps.parse_aux(text, max(start, 0), first.number - 1, os, warnings)
-        return "ps-aux", None, records
+        return "ps-aux", os_from_records(records), records
     raise ParseError("not a ps aux header (USER PID %CPU %MEM VSZ RSS TTY STAT START TIME "
                      "COMMAND)", line=first.number)
 
@@ -114,7 +127,7 @@ def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None
                warnings: list[str]) -> Parsed:
     first = nonblank(lines)[0]
     keywords = keywords_from_command(command)
-    columns = header_columns(first.text, keywords)
+    columns = ps_columns(first.text, keywords)
     if columns is not None:
         start, lineno = first.next_offset, first.number + 1
     elif keywords:  # --no-headers: the -o list is the layout
@@ -127,9 +140,8 @@ def _ps_custom(text: str, lines: list[Line], os: str | None, command: str | None
     kind = ps_kind(first.text)
     if kind in ("ps-aux", "ps-ef") and keywords is None:
         return (_ps_aux if kind == "ps-aux" else _ps_ef)(text, lines, os, command, warnings)
-    records = parse_columns(numbered(text, start, lineno), columns, os, warnings,
-                               "ps")
-    return "ps-custom", None, records
+    records = parse_columns(numbered(text, start, lineno), columns, os, warnings, "ps")
+    return "ps-custom", os_from_records(records), records
 
 
 def _top(text: str, lines: list[Line], os: str | None, command: str | None,
@@ -137,9 +149,12 @@ def _top(text: str, lines: list[Line], os: str | None, command: str | None,
     header = find_top_header(lines)
     if header is None:
         raise ParseError("no top column header (PID USER ... COMMAND) found")
-    columns = header_columns(header.text, top=not (command and " -c" in f" {command}"))
+    # top's fields are the user's choice (`f`, toprc): one it has that Dream does not know is
+    # cut like the others and ignored.
+    columns = header_columns(header.text, top=not (command and " -c" in f" {command}"),
+                             lenient=True)
     if columns is None:
-        raise ParseError("unknown column in top header", line=header.number)
+        raise ParseError("top header has no columns", line=header.number)
     records = parse_columns(numbered(text, header.next_offset, header.number + 1),
                                columns, os or "linux", warnings, "top")
     return "top", "linux", records
@@ -175,11 +190,14 @@ def _tasklist_list(text: str, lines: list[Line], os: str | None, command: str | 
 def _get_process(text: str, lines: list[Line], os: str | None, command: str | None,
                  warnings: list[str]) -> Parsed:
     rows = nonblank(lines)
-    if len(rows) < 2 or not powershell.is_table_header(rows[0].text, rows[1].text):
+    found = pstable.find_table([row.text for row in rows[:pstable.HEADER_ROWS + 1]])
+    if found is None:
         raise ParseError("not a Get-Process table (Handles ... Id ... ProcessName)",
                          line=rows[0].number)
-    records = powershell.parse_table(numbered(text, rows[1].next_offset, rows[1].number + 1),
-                                     rows[0].text, rows[1].text, warnings)
+    table, index = found
+    underline = rows[index]
+    records = pstable.parse_table(numbered(text, underline.next_offset, underline.number + 1),
+                                  table, warnings)
     return "get-process", "windows", records
 
 
@@ -188,9 +206,29 @@ def _get_process_csv(text: str, lines: list[Line], os: str | None, command: str 
     return "get-process-csv", "windows", powershell.parse_csv(numbered(text, 0, 1), warnings)
 
 
+def _get_process_list(text: str, lines: list[Line], os: str | None, command: str | None,
+                      warnings: list[str]) -> Parsed:
+    return "get-process-list", "windows", powershell.parse_list(numbered(text, 0, 1), warnings)
+
+
 def _get_process_json(text: str, lines: list[Line], os: str | None, command: str | None,
                       warnings: list[str]) -> Parsed:
     return "get-process-json", "windows", powershell.parse_json(text, warnings)
+
+
+def _wmic(text: str, lines: list[Line], os: str | None, command: str | None,
+          warnings: list[str]) -> Parsed:
+    rows = nonblank(lines)
+    if not wmic.is_table_header(rows[0].text):
+        raise ParseError("not a wmic process table (ProcessId ... header)", line=rows[0].number)
+    records = wmic.parse_table(numbered(text, rows[0].next_offset, rows[0].number + 1),
+                               rows[0].text, warnings)
+    return "wmic", "windows", records
+
+
+def _wmic_list(text: str, lines: list[Line], os: str | None, command: str | None,
+               warnings: list[str]) -> Parsed:
+    return "wmic-list", "windows", wmic.parse_list(numbered(text, 0, 1), warnings)
 
 
 _PARSERS: dict[str, Callable[[str, list[Line], str | None, str | None, list[str]], Parsed]] = {
@@ -198,4 +236,5 @@ _PARSERS: dict[str, Callable[[str, list[Line], str | None, str | None, list[str]
     "tasklist": _tasklist, "tasklist-verbose": _tasklist, "tasklist-csv": _tasklist_csv,
     "tasklist-list": _tasklist_list, "get-process": _get_process,
     "get-process-csv": _get_process_csv, "get-process-json": _get_process_json,
+    "get-process-list": _get_process_list, "wmic": _wmic, "wmic-list": _wmic_list,
 }

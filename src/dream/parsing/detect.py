@@ -6,13 +6,17 @@ import csv
 import re
 from dataclasses import dataclass
 
-from dream.parsing import ps, tasklist
-from dream.parsing.columns import header_columns, keywords_from_command
-from dream.parsing.powershell import is_table_header
+from dream.parsing import ps, tasklist, wmic
+from dream.parsing.columns import keywords_from_command, ps_columns
+from dream.parsing.model import ProcessRecord
+from dream.parsing.powershell import is_list
+from dream.parsing.pstable import HEADER_ROWS, find_table
+from dream.parsing.values import csv_delimiter
 
 FORMATS: tuple[str, ...] = (
     "ps-aux", "ps-ef", "ps-custom", "top", "tasklist", "tasklist-verbose", "tasklist-csv",
-    "tasklist-list", "get-process", "get-process-csv", "get-process-json",
+    "tasklist-list", "get-process", "get-process-csv", "get-process-json", "get-process-list",
+    "wmic", "wmic-list",
 )
 _HEAD_LINES = 64
 
@@ -59,11 +63,17 @@ def format_from_command(command: str | None) -> str | None:
         if kind == "list":
             return "tasklist-list"
         return "tasklist-verbose" if re.search(r"(?:^|\s)[/-]v(?:\s|$)", lowered) else "tasklist"
-    if "get-process" in lowered or words[0] in ("gps",):
+    if "wmic" in words[0]:
+        if "/format:csv" in lowered:
+            return "get-process-csv"
+        return "wmic-list" if "/format:list" in lowered or "list full" in lowered else "wmic"
+    if "get-process" in lowered or "win32_process" in lowered or words[0] in ("gps",):
         if "convertto-json" in lowered:
             return "get-process-json"
         if "convertto-csv" in lowered or "export-csv" in lowered:
             return "get-process-csv"
+        if "format-list" in lowered or re.search(r"\|\s*fl\b", lowered):
+            return "get-process-list"
         return "get-process"
     base = words[0].rsplit("/", 1)[-1]
     if base == "top":
@@ -97,11 +107,18 @@ def detect(lines: list[Line]) -> str | None:
         return _csv_kind(first)
     if tasklist.SEPARATOR.match(second.strip()):
         return "tasklist"
-    if is_table_header(rows[0].text, second):
+    if find_table([row.text for row in rows[:HEADER_ROWS + 1]]) is not None:
         return "get-process"
-    key = first.partition(":")[0].strip().lower()
-    if ":" in first and tasklist.HEADER_KEYS.get(key) == tasklist.IMAGE:
+    if tasklist.is_list([row.text for row in rows[:2]]):
         return "tasklist-list"
+    if is_list([row.text for row in rows[:_HEAD_LINES]]):
+        return "get-process-list"
+    if wmic.is_list([row.text for row in rows[:_HEAD_LINES]]):
+        return "wmic-list"
+    if wmic.is_table_header(rows[0].text):
+        return "wmic"
+    if "," in first and "ProcessId" in first.split(","):  # wmic /format:csv
+        return "get-process-csv"
     if find_top_header(lines) is not None:
         return "top"
     kind = ps_kind(rows[0].text)
@@ -114,14 +131,14 @@ def detect(lines: list[Line]) -> str | None:
 
 def _csv_kind(line: str) -> str | None:
     try:
-        cells = next(csv.reader([line]))
+        cells = next(csv.reader([line], delimiter=csv_delimiter(line)))
     except (csv.Error, StopIteration):
         return None
     if {"Id", "ProcessName", "ProcessId"} & set(cells):
         return "get-process-csv"
     if tasklist.layout_for(cells) is not None and (
         tasklist.HEADER_KEYS.get(cells[0].strip().lower()) == tasklist.IMAGE
-        or (len(cells) > 1 and cells[1].strip().isdigit())
+        or (len(cells) > 1 and (cells[1].strip().isdigit() or cells[1].strip().upper() == "PID"))
     ):
         return "tasklist-csv"
     return None
@@ -150,10 +167,38 @@ def ps_kind(header: str) -> str | None:
         return "ps-aux"
     if tuple(words) == ps.EF_HEADERS:
         return "ps-ef"
-    columns = header_columns(header)
+    columns = ps_columns(header)
     if columns is None:
         return None
     fields = {c.field for c in columns}
     if "pid" in fields or ({"command", "name"} & fields and len(columns) > 1):
         return "ps-custom"
+    return None
+
+
+# What only one OS's processes look like, for ps layouts whose header does not say.
+_LINUX_TTY = re.compile(r"^(?:pts/\d+|tty\d+|ttyS\d+)$")
+_MACOS_TTY = re.compile(r"^(?:ttys\d{3}|s\d{3}|\?\?|con\d*)$")
+_LINUX_PATHS = ("/usr/lib/systemd/", "/lib/systemd/", "/sbin/init", "/usr/sbin/NetworkManager",
+                "/snap/", "/proc/")
+_MACOS_PATHS = ("/System/Library/", "/Applications/", ".app/Contents/", "/Library/Apple/",
+                "/usr/libexec/xpcproxy", "/sbin/launchd")
+_SAMPLE = 500
+
+
+def os_from_records(records: list[ProcessRecord]) -> str | None:
+    """``linux`` or ``macos`` when the processes plainly belong to one (kernel threads like
+    ``[kthreadd]``, ``pts/0`` terminals, systemd; ``??`` terminals, ``_``-accounts, app bundles)
+    and nothing points to the other; else ``None``."""
+    linux = macos = 0
+    for record in records[:_SAMPLE]:
+        tty, command, user = record.tty or "", record.command or record.name or "", record.user or ""
+        linux += bool(_LINUX_TTY.match(tty)) + (command.startswith("[") and command.endswith("]"))
+        linux += any(path in command for path in _LINUX_PATHS)
+        macos += bool(_MACOS_TTY.match(tty)) + (user.startswith("_") and len(user) > 1)
+        macos += any(path in command for path in _MACOS_PATHS)
+    if linux and not macos:
+        return "linux"
+    if macos and not linux:
+        return "macos"
     return None

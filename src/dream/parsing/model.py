@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing
 import types
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 
 @dataclass(slots=True)
@@ -67,11 +68,28 @@ COLUMN_TYPES: dict[str, type] = {
 }
 
 
+class SkippedRow(NamedTuple):
+    """A line (or JSON item) the parser could not read, and why: no row is dropped in silence."""
+
+    line: int
+    reason: str
+
+
+class Notes(list[str]):
+    """A parse's warnings, plus the rows it skipped as data (each also warned about)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[SkippedRow] = []
+
+
 @dataclass(slots=True)
 class ParseResult:
-    """A parsed listing: the detected ``format`` and ``os``, its processes and any warnings."""
+    """A parsed listing: the detected ``format`` and ``os``, its processes, any warnings, and
+    every row that could not be read (``skipped``: line number and reason)."""
 
     format: str
     os: str | None
     processes: list[ProcessRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)

@@ -1,8 +1,8 @@
-"""PowerShell ``Get-Process``: default table, ``ConvertTo-Csv``/``Export-Csv`` and ``ConvertTo-Json``.
+"""PowerShell ``Get-Process`` objects: ``ConvertTo-Csv``/``Export-Csv``, ``ConvertTo-Json`` and
+``Format-List``.
 
-The objects behind all three are the same .NET ``Process`` properties, so CSV and JSON share one
-property mapping; the table is cut at its ``----`` underline (CPU(s) is blank for processes the
-caller may not inspect, so splitting on spaces would shift columns).
+The objects behind them are the same .NET ``Process`` properties, so CSV and JSON share one
+property mapping (``from_object``); the tables are in pstable.py.
 """
 
 from __future__ import annotations
@@ -11,97 +11,27 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 
 from dream.errors import ParseError
-from dream.parsing.apps import is_windows_system, normalize_app
+from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_windows_system, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.values import csv_rows, skip_row, to_float, to_int
+from dream.parsing.rows import finish
+from dream.parsing.values import csv_delimiter, csv_rows, skip_row, to_float, to_int
 
-_DASHES = re.compile(r"-+")
-_TOKEN = re.compile(r"\S+")
-# Table header -> (field, factor to KiB or None).
-_TABLE_COLUMNS: dict[str, tuple[str, float | None]] = {
-    "WS(K)": ("rss_kb", 1), "WS(M)": ("rss_kb", 1024), "VM(M)": ("vsz_kb", 1024),
-    "VM(K)": ("vsz_kb", 1), "CPU(S)": ("cpu_seconds", None), "ID": ("pid", None),
-    "SI": ("session", None), "PROCESSNAME": ("name", None), "HANDLES": ("", None),
-    "NPM(K)": ("", None), "NPM(M)": ("", None), "PM(K)": ("", None), "PM(M)": ("", None),
-}
-
-
-def is_table_header(header: str, underline: str) -> bool:
-    words = header.upper().split()
-    return "PROCESSNAME" in words and "ID" in words and bool(re.fullmatch(r"[- ]+", underline.strip()))
-
-
-def _record(pid: int, name: str | None, path: str | None, command: str | None,
-            cpu: float | None, rss: int | None, vsz: int | None, session: int | None,
-            user: str | None, started: str | None, title: str | None, threads: int | None,
-            status: str | None, ppid: int | None) -> ProcessRecord:
-    image = name + ".exe" if name and not name.lower().endswith(".exe") else name
+def process_record(pid: int, name: str | None, path: str | None, command: str | None,
+                   cpu: float | None, rss: int | None, vsz: int | None, session: int | None,
+                   user: str | None, started: str | None, title: str | None,
+                   threads: int | None, status: str | None, ppid: int | None) -> ProcessRecord:
+    """One Get-Process object, however printed: the app from its path, else its name."""
+    image = name + ".exe" if name and not name.lower().endswith(".exe") and \
+        name.lower() not in WINDOWS_SYSTEM_IMAGES else name
     app = normalize_app(path) if path else normalize_app(name) if name else None
     system = is_windows_system(image, user, session, None, path)
     return ProcessRecord(
         pid=pid, ppid=ppid, user=user, name=name, command=command or path, app=app,
         is_system=system, rss_kb=rss, vsz_kb=vsz, started=started, cpu_seconds=cpu,
         threads=threads, session=session, status=status, window_title=title)
-
-
-def parse_table(lines: Iterable[tuple[int, str]], header: str, underline: str,
-                warnings: list[str]) -> list[ProcessRecord]:
-    """Default ``Get-Process`` table; numbers are right-aligned to their underline's end."""
-    spans = [(m.start(), m.end()) for m in _DASHES.finditer(underline)]
-    names = [header[s:e].strip().upper() for s, e in spans]
-    columns = [_TABLE_COLUMNS.get(n, ("", None)) for n in names]
-    if "pid" not in [c[0] for c in columns]:
-        raise ParseError("Get-Process table has no Id column")
-    last = len(spans) - 1
-    records: list[ProcessRecord] = []
-    first_bad: int | None = None
-    for lineno, line in lines:
-        if not line.strip():
-            continue
-        cells: dict[str, str] = {}
-        tail_start = spans[last][0]
-        for m in _TOKEN.finditer(line[:tail_start].rstrip()):
-            end = m.end()
-            for index, (_start, stop) in enumerate(spans[:last]):
-                if end <= stop and (index == 0 or end > spans[index - 1][1]):
-                    cells[columns[index][0]] = m.group()
-                    break
-        name = line[tail_start:].strip() if columns[last][0] == "name" else cells.get("name")
-        values = _table_values(cells, columns)
-        pid = to_int(cells.get("pid", ""))
-        if pid is None or values is None:
-            first_bad = first_bad or lineno
-            skip_row(warnings, lineno, "malformed Get-Process row")
-            continue
-        cpu, rss, vsz, session = values
-        records.append(_record(pid, name or None, None, None, cpu, rss, vsz, session, None, None,
-                               None, None, None, None))
-    if not records:
-        if first_bad is not None:
-            raise ParseError("no Get-Process row could be parsed", line=first_bad)
-        raise ParseError("Get-Process header found but no process rows follow")
-    return records
-
-
-def _table_values(cells: dict[str, str], columns: list[tuple[str, float | None]]
-                  ) -> tuple[float | None, int | None, int | None, int | None] | None:
-    factors = dict(columns)
-    sizes: dict[str, int | None] = {}
-    for field in ("rss_kb", "vsz_kb"):
-        raw = cells.get(field)
-        number = to_float(raw) if raw else None
-        if raw and number is None:
-            return None
-        sizes[field] = None if number is None else int(round(number * (factors[field] or 1)))
-    raw_cpu = cells.get("cpu_seconds")
-    cpu = to_float(raw_cpu) if raw_cpu else None
-    raw_session = cells.get("session")
-    session = to_int(raw_session) if raw_session else None
-    if (raw_cpu and cpu is None) or (raw_session and session is None):
-        return None
-    return cpu, sizes["rss_kb"], sizes["vsz_kb"], session
 
 
 def _pick(item: Mapping[str, object], *keys: str) -> object:
@@ -167,10 +97,13 @@ def from_object(item: Mapping[str, object]) -> ProcessRecord | None:
     if ppid is None and isinstance(parent, Mapping):
         ppid = _as_int(parent.get("Id"))
     name = _as_text(_pick(item, "ProcessName", "Name"))
-    return _record(
+    cpu = _as_float(_pick(item, "CPU", "TotalProcessorTime.TotalSeconds"))
+    kernel, user = _as_int(item.get("KernelModeTime")), _as_int(item.get("UserModeTime"))
+    if cpu is None and kernel is not None and user is not None:  # Win32_Process: 100 ns units
+        cpu = (kernel + user) / 1e7
+    return process_record(
         pid, name, _as_text(_pick(item, "Path", "ExecutablePath")),
-        _as_text(_pick(item, "CommandLine")),
-        _as_float(_pick(item, "CPU", "TotalProcessorTime.TotalSeconds")),
+        _as_text(_pick(item, "CommandLine")), cpu,
         None if working_set is None else working_set // 1024,
         None if virtual is None else virtual // 1024,
         _as_int(_pick(item, "SessionId", "SI")), _as_text(_pick(item, "UserName")),
@@ -179,7 +112,8 @@ def from_object(item: Mapping[str, object]) -> ProcessRecord | None:
 
 
 def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[ProcessRecord]:
-    """``ConvertTo-Csv``/``Export-Csv`` (``#TYPE`` preamble optional; PowerShell 7 omits it)."""
+    """``ConvertTo-Csv``/``Export-Csv`` (``#TYPE`` preamble optional; PowerShell 7 omits it),
+    ``-UseCulture``'s ``;`` included, and wmic's ``/format:csv``."""
     current = [0]
 
     def source() -> Iterator[str]:
@@ -188,7 +122,11 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
                 current[0] = lineno
                 yield line
 
-    reader = csv.reader(source())
+    rows = source()
+    first = next(rows, None)
+    if first is None:
+        raise ParseError("empty CSV: no Get-Process header")
+    reader = csv.reader(chain([first], rows), delimiter=csv_delimiter(first))
     header: list[str] | None = None
     records: list[ProcessRecord] = []
     first_bad: int | None = None
@@ -201,14 +139,69 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[Pro
         record = from_object(dict(zip(header, cells, strict=False))) if len(cells) == len(header) else None
         if record is None:
             first_bad = first_bad or current[0]
-            warnings.append(f"line {current[0]}: skipped malformed Get-Process CSV row")
+            skip_row(warnings, current[0], "malformed Get-Process CSV row")
             continue
         records.append(record)
-    if not records:
-        if first_bad is not None:
-            raise ParseError("no Get-Process CSV row could be parsed", line=first_bad)
-        raise ParseError("Get-Process CSV has a header but no rows")
-    return records
+    return finish(records, warnings, first_bad, "Get-Process CSV")
+
+
+# `Format-List`'s "Name : value" (the key padded to the longest); a value too long for the
+# console goes on over lines indented to the value's column.
+_LIST_ENTRY = re.compile(r"([A-Za-z_][\w.]*) *:(?: (.*))?")
+
+
+def is_list(rows: list[str]) -> bool:
+    """Whether non-blank ``rows`` begin a ``Format-List`` of processes (Id and a name)."""
+    keys = set()
+    for row in rows:
+        match = _LIST_ENTRY.fullmatch(row.rstrip())
+        if match is None:
+            if row[:1].isspace():
+                continue
+            break
+        keys.add(match.group(1))
+    return bool({"Id", "ProcessId"} & keys) and bool({"Name", "ProcessName"} & keys)
+
+
+def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> list[ProcessRecord]:
+    """``Get-Process | Format-List`` (any properties, ``*`` included), or ``Get-CimInstance
+    Win32_Process | Format-List``: one block per process."""
+    records: list[ProcessRecord] = []
+    first_bad: int | None = None
+    block: dict[str, str] = {}
+    block_line = 0
+    last_key: str | None = None
+
+    def flush() -> None:
+        nonlocal first_bad
+        if block:
+            record = from_object(block)
+            if record is None:
+                first_bad = first_bad or block_line
+                skip_row(warnings, block_line, "Format-List entry without a process Id")
+            else:
+                records.append(record)
+        block.clear()
+
+    for lineno, line in lines:
+        if not line.strip():
+            flush()
+            last_key = None
+            continue
+        match = _LIST_ENTRY.fullmatch(line.rstrip())
+        if match is None and line[:1].isspace() and last_key is not None:
+            block[last_key] = f"{block[last_key]} {line.strip()}"  # a wrapped value
+            continue
+        if match is None:
+            first_bad = first_bad or lineno
+            skip_row(warnings, lineno, "not a Format-List line (Name : value)")
+            continue
+        if not block:
+            block_line = lineno
+        last_key = match.group(1)
+        block[last_key] = (match.group(2) or "").strip()
+    flush()
+    return finish(records, warnings, first_bad, "Get-Process Format-List")
 
 
 def parse_json(text: str, warnings: list[str]) -> list[ProcessRecord]:
@@ -225,7 +218,8 @@ def parse_json(text: str, warnings: list[str]) -> list[ProcessRecord]:
     for position, item in enumerate(items, 1):
         record = from_object(item) if isinstance(item, dict) else None
         if record is None:
-            warnings.append(f"item {position}: skipped JSON value without a process Id")
+            skip_row(warnings, position, "JSON value without a process Id (line is its position "
+                     "in the array)")
             continue
         records.append(record)
     if not records:

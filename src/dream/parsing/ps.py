@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dream.parsing import accel
-from dream.parsing.apps import describe_executable
+from dream.parsing.apps import describe_executable, strip_forest
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import NO_TTY, FastRows, RowBuilder, finish
 from dream.parsing.values import iter_line_chunks, skip_row
@@ -21,7 +21,6 @@ AUX_HEADERS = (
     ("USER",), ("PID",), ("%CPU",), ("%MEM",), ("VSZ",), ("RSS",), ("TTY", "TT"), ("STAT",),
     ("START", "STARTED"), ("TIME",), ("COMMAND",),
 )
-EF_HEADERS = ("UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD")
 EF_HEADERS = ("UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD")
 
 
@@ -96,6 +95,8 @@ def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
     try:
         for fields in map(str.split, lines, [None] * len(lines), [10] * len(lines)):
             command = fields[10]
+            if command[0] in "|\\":  # a forest child: "\_ cmd" (apps.strip_forest)
+                command = strip_forest(command)
             name, app, system = commands.get(command) or cmd_info(command)
             user, user_system = users.get(fields[0]) or user_info(fields[0])
             tty = fields[6]
@@ -127,6 +128,8 @@ def _ef_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
     try:
         for fields in map(str.split, lines, [None] * len(lines), [7] * len(lines)):
             command = fields[7]
+            if command[0] in "|\\":  # a forest child: "\_ cmd" (apps.strip_forest)
+                command = strip_forest(command)
             name, app, system = commands.get(command) or cmd_info(command)
             user, user_system = users.get(fields[0]) or user_info(fields[0])
             tty = fields[5]

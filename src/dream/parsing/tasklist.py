@@ -12,52 +12,35 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
+from unicodedata import east_asian_width
 
 from dream.errors import ParseError
 from dream.parsing import accel
 from dream.parsing.apps import WINDOWS_SYSTEM_IMAGES, is_system_user, normalize_app
 from dream.parsing.model import ProcessRecord
-from dream.parsing.rows import FastRows
+from dream.parsing.rows import FastRows, finish
+from dream.parsing.tasklist_words import CPU_TIME, DEFAULT_LAYOUT, HEADER_KEYS, IMAGE, MEM, \
+    NOT_AVAILABLE, PID, SERVICES_LAYOUT, SESSION, SESSION_NAME, STATUS, TITLE, USER, \
+    VERBOSE_LAYOUT
 from dream.parsing.values import csv_rows, duration_seconds, iter_line_chunks, memory_kb, skip_row, to_int
 
-IMAGE, PID, SESSION_NAME, SESSION, MEM, STATUS, USER, CPU_TIME, TITLE, SERVICES = (
-    "image", "pid", "session_name", "session", "mem", "status", "user", "cpu_time",
-    "window_title", "services")
-DEFAULT_LAYOUT = (IMAGE, PID, SESSION_NAME, SESSION, MEM)
-VERBOSE_LAYOUT = DEFAULT_LAYOUT + (STATUS, USER, CPU_TIME, TITLE)
-SERVICES_LAYOUT = (IMAGE, PID, SERVICES)
-# English, German, French, Spanish, Italian, Portuguese header words (lower-case).
-HEADER_KEYS: dict[str, str] = {
-    "image name": IMAGE, "abbildname": IMAGE, "nom de l'image": IMAGE, "nom de l’image": IMAGE,
-    "nombre de imagen": IMAGE, "nome immagine": IMAGE, "nome da imagem": IMAGE,
-    "pid": PID, "id de processus": PID,
-    "session name": SESSION_NAME, "sitzungsname": SESSION_NAME, "nom de la session": SESSION_NAME,
-    "nom de session": SESSION_NAME, "nombre de sesión": SESSION_NAME, "nome sessione": SESSION_NAME,
-    "nome da sessão": SESSION_NAME,
-    "session#": SESSION, "sitz.-nr.": SESSION, "sitzungsnr.": SESSION, "numéro de session": SESSION,
-    "n° de session": SESSION, "núm. de sesión": SESSION, "sessione n.": SESSION,
-    "sessão#": SESSION, "nº da sessão": SESSION,
-    "mem usage": MEM, "speichernutzung": MEM, "utilisation de la mémoire": MEM,
-    "utilisation mémoire": MEM, "uso de memoria": MEM, "utilizzo memoria": MEM,
-    "uso de memória": MEM,
-    "status": STATUS, "état": STATUS, "statut": STATUS, "estado": STATUS, "stato": STATUS,
-    "user name": USER, "benutzername": USER, "nom d'utilisateur": USER, "nom d’utilisateur": USER,
-    "nombre de usuario": USER, "nome utente": USER, "nome de usuário": USER,
-    "cpu time": CPU_TIME, "cpu-zeit": CPU_TIME, "temps processeur": CPU_TIME, "temps uc": CPU_TIME,
-    "tiempo de cpu": CPU_TIME, "tempo cpu": CPU_TIME, "tempo de cpu": CPU_TIME,
-    "window title": TITLE, "fenstertitel": TITLE, "titre de la fenêtre": TITLE,
-    "título de ventana": TITLE, "titolo finestra": TITLE, "título da janela": TITLE,
-    "services": SERVICES, "dienste": SERVICES, "servicios": SERVICES, "servizi": SERVICES,
-    "serviços": SERVICES, "modules": SERVICES, "module": SERVICES,
-}
-NOT_AVAILABLE = frozenset({"N/A", "n/a", "Nicht zutreffend", "Non applicable", "Non disponible",
-                           "No disponible", "N/D", "Nicht verfügbar", ""})
 SEPARATOR = re.compile(r"^=+(?: =+)*\s*$")
 # Column starts of tasklist's English layout, for /nh output (no header, no separator).
 _NH_STARTS = (0, 26, 35, 52, 64, 77, 93, 144, 157)
 _NH_ROW = re.compile(r"^.{25} [ \d]{7}\d \S")
+
+
+def is_list(rows: list[str]) -> bool:
+    """Whether the first two non-blank lines begin a ``/fo list`` entry: ``Image Name: x`` in a
+    known language, or any key followed by ``PID: <number>`` (the one word no language changes)."""
+    keys = [row.partition(":") for row in rows[:2]]
+    if not keys or not keys[0][1]:
+        return False
+    if HEADER_KEYS.get(keys[0][0].strip().lower()) == IMAGE:
+        return True
+    return len(keys) == 2 and keys[1][0].strip().upper() == "PID" and keys[1][2].strip().isdigit()
 
 
 def layout_for(headers: list[str]) -> tuple[str, ...] | None:
@@ -173,12 +156,30 @@ class WindowsRows:
             None, None, None, cpu, None, session, session_name, status, title)
 
 
-def _finish(records: list[ProcessRecord], first_bad: int | None, what: str) -> list[ProcessRecord]:
-    if not records:
-        if first_bad is not None:
-            raise ParseError(f"no {what} row could be parsed", line=first_bad)
-        raise ParseError(f"{what} header found but no process rows follow")
-    return records
+_WIDE_PAD = "\0"
+
+
+def _as_displayed(line: str) -> str:
+    """``line`` with a pad after each double-width character (CJK, fullwidth), so that character
+    offsets are the console's columns, which tasklist aligns its table to (the C loop leaves
+    such lines here)."""
+    if line.isascii() or not any(east_asian_width(c) in ("W", "F") for c in line):
+        return line
+    return "".join(c + _WIDE_PAD if east_asian_width(c) in ("W", "F") else c for c in line)
+
+
+def _cutter(starts: list[int]) -> Callable[[str], tuple[str, ...]]:
+    """Cuts a line at the column ``starts`` (the last column runs to the end of the line);
+    tasklist has 3, 5 or 9 columns, so ``itemgetter`` always gives a tuple."""
+    return itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
+
+
+def _displayed_cells(line: str, cut: Callable[[str], tuple[str, ...]]) -> list[str]:
+    """A line's stripped cells, cut at the console columns the table is aligned to."""
+    shown = line if line.isascii() else _as_displayed(line)
+    if shown is line:
+        return [cell.strip() for cell in cut(line)]
+    return [cell.replace(_WIDE_PAD, "").strip() for cell in cut(shown)]
 
 
 def parse_table(text: str, start: int, first_lineno: int, header: str | None,
@@ -191,11 +192,12 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
     starts: list[int] = []
     layout: tuple[str, ...] = ()
     fast: FastRows | None = None
+    cut: Callable[[str], tuple[str, ...]] | None = None
     if separator is not None:
         spans = [(m.start(), m.end()) for m in re.finditer(r"=+", separator)]
         starts = [start for start, _ in spans]
-        headers = [header[s:e] for s, e in zip(starts, starts[1:] + [len(header or "") + 1], strict=False)] \
-            if header else []
+        cut = _cutter(starts)
+        headers = _displayed_cells(header, cut) if header else []
         found = layout_for(headers) if header else None
         if found is None or len(found) != len(starts):
             found = {5: DEFAULT_LAYOUT, 9: VERBOSE_LAYOUT, 3: SERVICES_LAYOUT}.get(len(starts))
@@ -206,7 +208,6 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
         fast = rows.fast(starts)
     records: list[ProcessRecord] = []
     first_bad: int | None = None
-    cut = None
     for index, lines in iter_line_chunks(text, start):
         position = 0
         while position < len(lines):
@@ -225,17 +226,19 @@ def parse_table(text: str, start: int, first_lineno: int, header: str | None,
                 layout = VERBOSE_LAYOUT if verbose else DEFAULT_LAYOUT
                 rows = WindowsRows(layout)
             if cut is None:
-                cut = itemgetter(*(slice(a, b) for a, b in zip(starts, starts[1:] + [None], strict=False)))
+                cut = _cutter(starts)
+            if layout == SERVICES_LAYOUT and not line[:starts[-1]].strip():
+                continue  # /svc, /m: the services or modules of the row above, wrapped
             if separator is None and not _NH_ROW.match(line):
                 record = None
             else:
-                record = rows.build([cell.strip() for cell in cut(line)])
+                record = rows.build(_displayed_cells(line, cut))
             if record is None:
                 first_bad = first_bad or lineno
                 skip_row(warnings, lineno, "malformed tasklist row")
                 continue
             records.append(record)
-    return format_name(layout), _finish(records, first_bad, "tasklist")
+    return format_name(layout), finish(records, warnings, first_bad, "tasklist")
 
 
 def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
@@ -274,7 +277,7 @@ def parse_csv(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[st
         records.append(record)
     if rows is None:
         raise ParseError("empty tasklist CSV")
-    return format_name(layout), _finish(records, first_bad, "tasklist CSV")
+    return format_name(layout), finish(records, warnings, first_bad, "tasklist CSV")
 
 
 def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[str, list[ProcessRecord]]:
@@ -320,4 +323,4 @@ def parse_list(lines: Iterable[tuple[int, str]], warnings: list[str]) -> tuple[s
             block_line = lineno
         block.append((key, value.strip()))
     flush()
-    return ("tasklist-list", _finish(records, first_bad, "tasklist list"))
+    return ("tasklist-list", finish(records, warnings, first_bad, "tasklist list"))

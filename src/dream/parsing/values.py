@@ -10,6 +10,8 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 
+from dream.parsing.model import Notes, SkippedRow
+
 # Thousands separators seen in tasklist memory cells across locales (en ",", de ".", fr/ru
 # no-break or narrow no-break space, ch "'").
 _GROUPING = re.compile(r"[,.\s\u00a0\u202f']")
@@ -43,11 +45,46 @@ def to_float(text: str) -> float | None:
 
 
 _DROP_GROUPING = str.maketrans("", "", ",.' \u00a0\u202f")
+_DROP_BLANKS = str.maketrans("", "", "' \u00a0\u202f")
+
+
+def grouped_decimal(text: str) -> float | None:
+    """A number printed with .NET's ``N`` format in any culture: ``17,848.02`` (en),
+    ``17.848,02`` (de), ``17 848,02`` (fr, U+00A0/U+202F), ``17'848.02`` (ch), ``0,5``.
+
+    The separator that comes last is the decimal point unless exactly three digits follow it
+    and it also appears before (``1,234,567``) or the other one does not appear at all with
+    three digits after it (``1,234`` is a thousand: ``N`` prints two decimals, never three).
+    """
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    cleaned = text.strip().translate(_DROP_BLANKS)
+    sign = ""
+    if cleaned[:1] in "+-":
+        sign, cleaned = cleaned[0], cleaned[1:]
+    last = max(cleaned.rfind(","), cleaned.rfind("."))
+    if last >= 0:
+        mark = cleaned[last]
+        other = "." if mark == "," else ","
+        tail = cleaned[last + 1:]
+        if len(tail) == 3 and (cleaned.count(mark) > 1 or other not in cleaned):
+            cleaned = cleaned.replace(mark, "")  # only grouping separators
+        else:
+            cleaned = cleaned[:last].replace(other, "").replace(mark, "") + "." + tail
+    if not cleaned.replace(".", "", 1).isdigit() or not cleaned.isascii():
+        return None
+    return float(sign + cleaned)
 
 
 def memory_kb(text: str) -> int | None:
-    """Tasklist memory (``1,248,772 K``, ``1.248.772 K``, ``1 248 772 Ko``) in KiB."""
-    cleaned = text.rstrip(" KkBbOoiI").translate(_DROP_GROUPING)
+    """Tasklist memory (``1,248,772 K``, ``1.248.772 K``, ``1 248 772 Ko``, ``4 840 КБ``) in KiB:
+    the unit is whatever letters end the cell, in any script (K, KB, Ko, КБ)."""
+    end = len(text)
+    while end and (text[end - 1].isalpha() or text[end - 1].isspace()):
+        end -= 1
+    cleaned = text[:end].translate(_DROP_GROUPING)
     if cleaned.isdigit() and cleaned.isascii():
         return int(cleaned)
     return None
@@ -120,6 +157,12 @@ def iter_line_chunks(text: str, start: int = 0, chunk_chars: int = 1 << 20) -> I
 
 
 
+def csv_delimiter(header: str) -> str:
+    """``;`` for ``ConvertTo-Csv -UseCulture`` where the list separator is one (de, fr, ...),
+    told by its quoted header (``"Name";"Id"``), else ``,``."""
+    return ";" if '";"' in header and '","' not in header else ","
+
+
 def csv_rows(reader: Iterator[list[str]], current: list[int], warnings: list[str]) -> Iterator[list[str]]:
     """Rows of a ``csv.reader``, turning a broken row (``csv.Error``) into a warning, not a crash.
 
@@ -131,14 +174,16 @@ def csv_rows(reader: Iterator[list[str]], current: list[int], warnings: list[str
         except StopIteration:
             return
         except csv.Error as exc:
-            warnings.append(f"line {current[0]}: skipped unreadable CSV row ({exc})")
+            skip_row(warnings, current[0], f"unreadable CSV row ({exc})")
 
 
 def skip_row(warnings: list[str], lineno: int, why: str) -> None:
     """Warn of a skipped row by its line number and reason, never its text: rows name users and
     their files, and warnings are stored where ``query`` keys read them (the raw output stays
-    in the blob store for admins)."""
+    in the blob store for admins). A parse's ``Notes`` also keep it as a ``SkippedRow``."""
     warnings.append(f"line {lineno}: skipped {why}")
+    if isinstance(warnings, Notes):
+        warnings.skipped.append(SkippedRow(lineno, why))
 
 
 def numbered(text: str, start: int, first_lineno: int) -> Iterable[tuple[int, str]]:
