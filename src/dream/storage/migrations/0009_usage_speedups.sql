@@ -3,10 +3,20 @@
 -- When a session stops being in use: last_seen + cadence_s (a generated column cannot add an
 -- interval to a timestamptz, not an immutable expression), so "sessions overlapping [a, b)" is
 -- first_seen < b AND ended > a with an index on either bound.
+-- Set by a trigger, so every writer of sessions (the worker, reprocess, fixtures) keeps it true.
 ALTER TABLE sessions ADD COLUMN ended timestamptz;
 UPDATE sessions SET ended = last_seen + cadence_s * interval '1 second';
 ALTER TABLE sessions ALTER COLUMN ended SET NOT NULL,
     ADD CONSTRAINT sessions_ended_check CHECK (ended > last_seen);
+
+CREATE FUNCTION sessions_set_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.ended := NEW.last_seen + NEW.cadence_s * interval '1 second';
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER sessions_ended BEFORE INSERT OR UPDATE OF last_seen, cadence_s ON sessions
+    FOR EACH ROW EXECUTE FUNCTION sessions_set_ended();
 CREATE INDEX sessions_app_ended_idx ON sessions (app, ended);
 CREATE INDEX sessions_ended_idx ON sessions (ended);
 
