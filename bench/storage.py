@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ from dream.worker.processing import process_snapshot
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import services
 
-START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+# Yesterday 08:00 UTC: recent enough for the per-sample rows' retention to keep them.
+START = (datetime.now(UTC) - timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Footprint:
     database_bytes: int  # as written (dead row versions included)
     database_vacuumed_bytes: int  # after VACUUM FULL: what the live rows take
     blob_bytes: int
+    tables: dict[str, tuple[int, int]] = field(default_factory=dict)  # rows, bytes (vacuumed)
 
     @property
     def total(self) -> int:
@@ -63,6 +65,21 @@ def _database_bytes(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _table_sizes(url: str) -> dict[str, tuple[int, int]]:
+    """Each table with rows: its live rows and bytes with indexes and TOAST (partitions summed
+    under their parent)."""
+    with psycopg.connect(url) as conn:
+        sizes = conn.execute(
+            "SELECT coalesce(p.relname, c.relname), sum(c.reltuples)::bigint,"
+            "       sum(pg_total_relation_size(c.oid))::bigint"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+            " LEFT JOIN pg_class p ON p.oid = i.inhparent"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r' GROUP BY 1"
+        ).fetchall()
+    return {name: (max(0, rows), size) for name, rows, size in sizes if rows > 0}
+
+
 def measure(server_url: str, cadence_s: int, *, hours: float = 4, processes: int = 200,
             batch: int = 1, settings: Settings | None = None, pack: bool = True,
             ) -> Footprint:  # fmt: skip
@@ -76,7 +93,8 @@ def measure(server_url: str, cadence_s: int, *, hours: float = 4, processes: int
     try:
         with tempfile.TemporaryDirectory() as blob_dir:
             raw = RawOutputs(settings, store=FilesystemBlobStore(Path(blob_dir)))
-            writer = SnapshotWriter()
+            writer = SnapshotWriter(default_cadence_s=settings.default_cadence_s,
+                                    raw_rows_retention_days=settings.raw_rows_retention_days)
             rows = 0
             snapshots = [
                 Snapshot.model_validate(
@@ -105,7 +123,9 @@ def measure(server_url: str, cadence_s: int, *, hours: float = 4, processes: int
         written = _database_bytes(url)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM FULL")
-        return Footprint(cadence_s, count, rows, written, _database_bytes(url), blob_bytes)
+            conn.execute("ANALYZE")
+        return Footprint(cadence_s, count, rows, written, _database_bytes(url), blob_bytes,
+                         _table_sizes(url))  # fmt: skip
     finally:
         _drop_database(server_url, url)
 
@@ -134,7 +154,26 @@ def report(console: Any, args: Any) -> list[Footprint]:
                       f"[bold]{fine.total / coarse.total:.2f}×",
                       f"[bold]{fine.total_vacuumed / coarse.total_vacuumed:.2f}×")  # fmt: skip
         console.print(table)
+    for retention in sorted({args.storage_retention_days, 0}, reverse=True):
+        results.append(report_host_day(console, server_url, retention))
     return results
+
+
+def report_host_day(console: Any, server_url: str, retention: int) -> Footprint:
+    """One host's day (24 h at a 5-minute cadence, 200 processes): rows and bytes per table."""
+    from rich.table import Table
+
+    day = measure(server_url, 300, hours=24, settings=Settings(raw_rows_retention_days=retention))
+    table = Table(title=f"One host-day: 24 h at 5-minute cadence, 200 processes (raw rows kept"
+                        f" {retention} days; database after VACUUM FULL, blobs packed)")  # fmt: skip
+    for col in ("table", "rows", "bytes"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for name, (rows, size) in sorted(day.tables.items(), key=lambda t: -t[1][1]):
+        table.add_row(name, f"{rows:,}", _mb(size))
+    table.add_row("blob store (packs)", "", _mb(day.blob_bytes))
+    table.add_row("[bold]total", "", f"[bold]{_mb(day.total_vacuumed)}")
+    console.print(table)
+    return day
 
 
 def _mb(n: int) -> str:

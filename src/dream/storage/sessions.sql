@@ -32,7 +32,10 @@ COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s, ope
                rss_peak_kb) FROM STDIN
 
 -- name: create_session_stage
-CREATE TEMP TABLE IF NOT EXISTS session_stage (LIKE sessions) ON COMMIT DELETE ROWS
+-- Built from a query, not LIKE, so it takes the columns without their NOT NULL: `ended` is
+-- left to the sessions table's trigger (migration 0009).
+CREATE TEMP TABLE IF NOT EXISTS session_stage ON COMMIT DELETE ROWS AS
+SELECT * FROM sessions WITH NO DATA
 
 -- name: copy_session_stage
 COPY session_stage (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
