@@ -117,6 +117,15 @@ def listing_with_absurd_pid() -> str:
     return output + "\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"
 
 
+def ps_aux_with_unreadable_lines(good: int, bad: int) -> str:
+    """A ``ps aux`` of ``good`` readable rows, then ``bad`` lines too short to be a row (lines
+    ``good + 2`` to ``good + bad + 1``): the parser must keep their numbers, not drop them."""
+    header = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
+    rows = [f"msmith    {1000 + i:5d}  0.5  0.1 167748 11200 pts/0    S    10:00   0:03 "
+            f"/usr/bin/python3 job{i}.py" for i in range(good)]  # fmt: skip
+    return "\n".join([header, *rows, *(f"msmith {9000 + i} ?" for i in range(bad))]) + "\n"
+
+
 @contextmanager
 def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
     """The api with the direct pipeline and a worker in a thread (the embedded shape)."""

@@ -8,11 +8,11 @@ ones), in ``(collected_at, snapshot_id)`` order, in batches:
 2. one transaction per batch locks each snapshot row, subtracts the rollup contribution of its
    current process rows, deletes them (``WHERE collected_at = .. AND snapshot_id = ..``: one
    partition), COPYs the new ones, adds their contribution, updates status, format, count,
-   warnings and error, drops rollup rows nothing contributes to any more, rebuilds the sessions
-   of the batch's hosts around the rewritten snapshots from the per-sample rows now stored
-   (``dream.storage.sessions.rebuild_sessions``: taking one snapshot's observations out of a
-   session is not possible from the session alone), and advances the run's checkpoint
-   (``reprocess_checkpoints``).
+   warnings, error and skipped rows, drops rollup rows nothing contributes to any more,
+   rebuilds the sessions of the batch's hosts around the rewritten snapshots from the
+   per-sample rows now stored (``dream.storage.sessions.rebuild_sessions``: taking one
+   snapshot's observations out of a session is not possible from the session alone), and
+   advances the run's checkpoint (``reprocess_checkpoints``).
 
 A snapshot whose per-sample rows are gone (``DREAM_RAW_ROWS_RETENTION_DAYS``) is left alone,
 rows, rollups and sessions: what it contributed cannot be taken out exactly. Likewise a host's
@@ -44,7 +44,12 @@ from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
 from dream.security.pii import Scrubber
 from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
-from dream.storage.database import Database, raw_ref_from_row, raw_ref_params
+from dream.storage.database import (
+    Database,
+    outcome_params,
+    raw_ref_from_row,
+    raw_ref_params,
+)
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
@@ -296,9 +301,8 @@ class Reprocessor:
                 counts["rows"] += len(p.processes)
             conn.execute(
                 query("reprocess_update_snapshot"),
-                {"snapshot_id": item.snapshot.snapshot_id, "status": p.status, "format": p.format,
-                 "process_count": len(p.processes) if p.status == "stored" else None,
-                 "warnings": Jsonb(p.warnings), "error": p.error, **raw_ref_params(item.ref)},
+                {"snapshot_id": item.snapshot.snapshot_id, **outcome_params(p),
+                 **raw_ref_params(item.ref)},
             )  # fmt: skip
             counts[p.status] += 1
             done += 1

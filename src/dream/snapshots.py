@@ -31,14 +31,15 @@ from dream.parsing.model import (
     PROCESS_FIELDS,
     PROCESS_TYPES,
     ProcessRecord,
+    SkippedRow,
 )
 from dream.text import no_control_characters, storable_text, visible_name
 
 __all__ = [
     "COLUMN_TYPES", "PROCESS_COLUMNS", "PROCESS_FIELDS", "PROCESS_ROW_COLUMNS", "PROCESS_TYPES",
     "ROW_SNAPSHOT_FIELDS", "ClockWindow", "CollectedAt", "Faculty", "Host", "OperatingSystem",
-    "OptionalText", "OutputUrl", "ProcessRecord", "ProcessedSnapshot", "RawOutput", "RawRef",
-    "Snapshot", "SnapshotIn", "SnapshotMetadata", "UserName",
+    "MAX_SKIPPED_KEPT", "OptionalText", "OutputUrl", "ProcessRecord", "ProcessedSnapshot",
+    "RawOutput", "RawRef", "SkippedRow", "Snapshot", "SnapshotIn", "SnapshotMetadata", "UserName",
 ]  # fmt: skip
 
 OperatingSystem = Literal["linux", "windows", "macos"]
@@ -219,3 +220,14 @@ class ProcessedSnapshot:
     processes: list[ProcessRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # The rows the parser could not read: the first ``MAX_SKIPPED_KEPT`` of them (one garbage
+    # upload must not bloat its snapshot row) and how many there were in all.
+    skipped: list[SkippedRow] = field(default_factory=list)
+    skipped_count: int = 0
+
+    def skipped_rows(self) -> list[dict[str, int | str]]:
+        """``skipped`` as stored in ``snapshots.skipped_rows`` and answered by the api."""
+        return [{"line": row.line, "reason": row.reason} for row in self.skipped]
+
+
+MAX_SKIPPED_KEPT = 1000

@@ -18,7 +18,7 @@ import dream.worker.processing as processing
 from dream.cli.raw import gc, reprocess
 from dream.demo.listings import ps_aux_output
 from dream.errors import ParseError
-from helpers import direct_client, snapshot_body
+from helpers import direct_client, ps_aux_with_unreadable_lines, snapshot_body
 from raw_helpers import (
     make_settings,
     process_rows,
@@ -200,6 +200,27 @@ def test_failed_snapshot_recovers_with_the_fixed_parser(
     again = run_cli(settings, "reprocess", "--failed-only")  # nothing failed any more
     assert again["selected"] == 0 and again["reprocessed"] == 0
     assert_rollups_match_recomputation(database_url)
+
+
+def test_reprocess_keeps_the_lines_the_parser_skipped(
+    database_url: str, tmp_path: Path, store_settings: dict, broken_parser
+) -> None:
+    settings = make_settings(database_url, tmp_path, store_settings)
+    body = snapshot_body(ps_aux_with_unreadable_lines(good=4, bad=2))  # lines 6 and 7 unread
+    with direct_client(settings) as (client, _):
+        assert client.post("/v1/snapshots", json=body).status_code == 202
+        assert settled(client, body["snapshot_id"])["status"] == "failed"
+    assert snapshot_row(database_url, body["snapshot_id"])["skipped_count"] == 0
+
+    broken_parser.fix()
+    summary = run_cli(settings, "reprocess", "--failed-only")
+    assert summary["reprocessed"] == 1 and summary["stored"] == 1
+
+    row = snapshot_row(database_url, body["snapshot_id"])
+    assert row["status"] == "stored" and row["process_count"] == 4
+    assert row["skipped_count"] == 2
+    assert [skipped["line"] for skipped in row["skipped_rows"]] == [6, 7]
+    assert all(skipped["reason"].startswith("malformed row") for skipped in row["skipped_rows"])
 
 
 def test_parser_upgrade_replaces_rows_and_keeps_rollups_consistent(

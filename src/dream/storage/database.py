@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 import structlog
 
 from dream.observability.sensors import NULL_SENSOR, Sensor
-from dream.snapshots import RawRef, Snapshot
+from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.storage.errors import storage_errors
 from dream.storage.queries import query
 
@@ -51,6 +51,20 @@ def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
         # without raw_sha256 is that upload, which the worker fetches (and stores under its hash).
         params["raw_url"] = snapshot.output_url
     return params
+
+
+def outcome_params(processed: ProcessedSnapshot) -> dict[str, Any]:
+    """What parsing made of a snapshot, as the columns the worker and reprocess both write."""
+    stored = processed.status == "stored"
+    return {
+        "status": processed.status,
+        "format": processed.format,
+        "process_count": len(processed.processes) if stored else None,
+        "warnings": Jsonb(processed.warnings),
+        "error": processed.error,
+        "skipped_rows": Jsonb(processed.skipped_rows()),
+        "skipped_count": processed.skipped_count,
+    }
 
 
 def raw_ref_params(ref: RawRef | None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from dream.errors import StorageUnavailable
 from dream.snapshots import (
@@ -21,7 +20,7 @@ from dream.snapshots import (
     ProcessRecord,
     Snapshot,
 )
-from dream.storage.database import snapshot_params
+from dream.storage.database import outcome_params, snapshot_params
 from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
@@ -188,13 +187,7 @@ class SnapshotWriter:
         params = []
         for item in batch:
             row = snapshot_params(item.snapshot)
-            row.update(
-                status=item.status,
-                format=item.format,
-                process_count=len(item.processes) if item.status == "stored" else None,
-                warnings=Jsonb(item.warnings),
-                error=item.error,
-            )
+            row.update(outcome_params(item))
             params.append(row)
         cur = conn.cursor()
         cur.executemany(query("upsert_processed_snapshot"), params, returning=True)

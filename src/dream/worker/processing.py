@@ -7,20 +7,26 @@ import structlog
 from dream.errors import ParseError
 from dream.parsing import parse
 from dream.security.pii import Scrubber
-from dream.snapshots import Snapshot
-from dream.storage.writer import ProcessedSnapshot
+from dream.snapshots import MAX_SKIPPED_KEPT, ProcessedSnapshot, SkippedRow, Snapshot
 
 log = structlog.get_logger(__name__)
 
 
 def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None) -> ProcessedSnapshot:
     """Parse one snapshot, then scrub personal data. Never raises: an unparseable snapshot is
-    kept as ``failed``."""
+    kept as ``failed``. The reasons rows were skipped are scrubbed like the warnings: a CSV
+    reader's complaint may quote the row."""
     processed = _parse(snapshot)
     if scrubber is not None and scrubber.mode != "off":
-        messages = [*processed.warnings, *([processed.error] if processed.error else [])]
+        warned, skipped = len(processed.warnings), processed.skipped
+        messages = [*processed.warnings, *(row.reason for row in skipped),
+                    *([processed.error] if processed.error else [])]  # fmt: skip
         processed.snapshot, scrubbed = scrubber.scrub(snapshot, processed.processes, messages)
-        processed.warnings = scrubbed[: len(processed.warnings)]
+        processed.warnings = scrubbed[:warned]
+        processed.skipped = [
+            SkippedRow(row.line, reason)
+            for row, reason in zip(skipped, scrubbed[warned:], strict=False)
+        ]
         if processed.error is not None:
             processed.error = scrubbed[-1]
     return processed
@@ -41,4 +47,6 @@ def _parse(snapshot: Snapshot) -> ProcessedSnapshot:
         format=result.format,
         processes=result.processes,
         warnings=result.warnings,
+        skipped=result.skipped[:MAX_SKIPPED_KEPT],
+        skipped_count=len(result.skipped),
     )
