@@ -74,6 +74,19 @@ def test_the_snapshot_body_schema_is_the_model(spec: dict[str, Any]) -> None:
     assert snapshot_in["properties"]["faculty"]["maxLength"] == 64
 
 
+def test_a_snapshot_state_publishes_its_skipped_lines(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    get = spec["paths"]["/v1/snapshots/{snapshot_id}"]["get"]["responses"]["200"]
+    assert get["content"]["application/json"]["schema"]["$ref"].endswith("/SnapshotState")
+    state = schemas["SnapshotState"]["properties"]
+    assert state["skipped_rows"]["items"]["$ref"] == "#/components/schemas/SkippedLine"
+    assert state["skipped_count"]["type"] == "integer"
+    assert set(schemas["SkippedLine"]["required"]) == {"line", "reason"}
+    example = schemas["SnapshotState"]["examples"][0]
+    assert example["skipped_rows"] == [{"line": 5, "reason": "malformed tasklist row"}]
+    assert example["skipped_count"] == len(example["skipped_rows"])
+
+
 def _documented(spec: dict[str, Any], method: str, path: str) -> set[int]:
     return {int(code) for code in spec["paths"][path][method.lower()]["responses"]}
 

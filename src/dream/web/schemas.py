@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from dream.snapshots import PROCESS_TYPES
+from dream.snapshots import MAX_SKIPPED_KEPT, PROCESS_TYPES
 
 EXAMPLE_SNAPSHOT: dict[str, Any] = {
     "host": "law-pc-17",
@@ -55,6 +55,14 @@ class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
 
 
+class SkippedLine(BaseModel):
+    """A line of the listing the parser could not read: never dropped in silence."""
+
+    line: int = Field(description="Its line number in the listing (1-based; for JSON, the "
+                      "item's position).")
+    reason: str = Field(description="Why it could not be read (never the line's text).")
+
+
 class SnapshotState(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -65,7 +73,9 @@ class SnapshotState(BaseModel):
                  "collected_at": "2026-11-27T10:00:00Z",
                  "received_at": "2026-11-27T10:00:02Z", "stored_at": "2026-11-27T10:00:02Z",
                  "command": "tasklist", "format": "tasklist", "process_count": 2,
-                 "warnings": [], "error": None}
+                 "warnings": ["line 5: skipped malformed tasklist row"], "error": None,
+                 "skipped_rows": [{"line": 5, "reason": "malformed tasklist row"}],
+                 "skipped_count": 1}
             ]
         }
     )  # fmt: skip
@@ -85,6 +95,12 @@ class SnapshotState(BaseModel):
     process_count: int | None = None
     warnings: list[str] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Why parsing failed, for failed ones.")
+    skipped_rows: list[SkippedLine] = Field(
+        default_factory=list,
+        description=f"The lines the parser could not read (the first {MAX_SKIPPED_KEPT:,}): "
+        "the rest of the listing was stored without them.",
+    )
+    skipped_count: int = Field(default=0, description="How many lines were skipped in all.")
 
 
 _PROCESS_EXAMPLE: dict[str, JsonValue] = {

@@ -202,7 +202,7 @@ def snapshots_router(
     @reads.get(
         "/v1/snapshots/{snapshot_id}",
         response_model=SnapshotState,
-        summary="A snapshot's status, process count and parse warnings or error",
+        summary="A snapshot's status, process count, parse warnings, skipped lines or error",
     )
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
         row = await anyio.to_thread.run_sync(db.get_snapshot, snapshot_id)
@@ -214,8 +214,9 @@ def snapshots_router(
                 return SnapshotState(snapshot_id=snapshot_id, status="pending")
             raise NotFoundError(f"no snapshot {snapshot_id}")
         row["user"] = row.pop("user_name")
-        if isinstance(row.get("warnings"), str):
-            row["warnings"] = json.loads(row["warnings"])
+        for column in ("warnings", "skipped_rows"):
+            if isinstance(row.get(column), str):
+                row[column] = json.loads(row[column])
         return SnapshotState.model_validate(row)
 
     @reads.get(
