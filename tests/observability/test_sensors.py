@@ -44,6 +44,10 @@ def test_prometheus_sensor_reports_under_the_names_dashboards_and_alerts_use() -
          "dream_snapshots_stored_total", {"status": "failed"}, 1),
         (lambda: sensor.on_snapshot_stored("failed", None, None, {}),
          "dream_parse_failures_total", {"format": "unknown"}, 1),
+        (lambda: sensor.on_rows_skipped("tasklist", 3), "dream_parse_skipped_rows_total",
+         {"format": "tasklist"}, 3),
+        (lambda: sensor.on_rows_skipped(None, 1), "dream_parse_skipped_rows_total",
+         {"format": "unknown"}, 1),
         (lambda: sensor.on_dead_lettered("parse"), "dream_dlq_messages_total",
          {"reason": "parse"}, 1),
         (lambda: sensor.on_clock_skew(-90.0), "dream_clock_skew_seconds_sum", {}, 90),
@@ -81,6 +85,9 @@ class Recording(Sensor):
     ) -> None:
         self.journal.append((self.name, ("stored", status, dict(details))))
 
+    def on_rows_skipped(self, format: str | None, rows: int) -> None:
+        self.journal.append((self.name, ("skipped", format, rows)))
+
     def parsing(self, snapshot_id: uuid.UUID, trace: object):  # type: ignore[no-untyped-def]
         journal, name = self.journal, self.name
 
@@ -100,6 +107,7 @@ def test_the_fan_out_tells_every_sensor_in_order_and_nests_their_parse_contexts(
     sensors = Sensors([Recording("a", journal), NULL_SENSOR, Recording("b", journal)])
     sensors.on_snapshot_accepted("direct", 9)
     sensors.on_snapshot_stored("stored", "ps-aux", None, {"host": "lab-1"})
+    sensors.on_rows_skipped("ps-aux", 2)
     sensors.on_dead_lettered("parse")  # nobody here counts it: inherited no-ops
     with sensors.parsing(uuid.uuid4(), None) as notes:
         notes("ps-aux", 12)
@@ -107,6 +115,7 @@ def test_the_fan_out_tells_every_sensor_in_order_and_nests_their_parse_contexts(
         ("a", ("accepted", "direct", 9)), ("b", ("accepted", "direct", 9)),
         ("a", ("stored", "stored", {"host": "lab-1"})),
         ("b", ("stored", "stored", {"host": "lab-1"})),
+        ("a", ("skipped", "ps-aux", 2)), ("b", ("skipped", "ps-aux", 2)),
         ("a", "parse begins"), ("b", "parse begins"),
         ("a", ("ps-aux", 12)), ("b", ("ps-aux", 12)),
         ("b", "parse ends"), ("a", "parse ends"),

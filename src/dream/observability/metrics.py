@@ -66,6 +66,11 @@ SNAPSHOTS_STORED = Counter(
 PARSE_FAILURES = Counter(
     "dream_parse_failures_total", "Snapshots whose output could not be parsed.", ["format"]
 )
+PARSE_SKIPPED_ROWS = Counter(
+    "dream_parse_skipped_rows_total",
+    "Lines of stored listings the parser could not read (kept in the snapshot's skipped_rows).",
+    ["format"],
+)
 ROWS_WRITTEN = Counter("dream_process_rows_written_total", "Process rows written with COPY.")
 DLQ_MESSAGES = Counter(
     "dream_dlq_messages_total", "Messages sent to the dead-letter topic.", ["reason"]

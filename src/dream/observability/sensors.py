@@ -90,6 +90,10 @@ class Sensor:
         ``details``: what identifies it in a log line (id, host, counts, position).
         """
 
+    def on_rows_skipped(self, format: str | None, rows: int) -> None:
+        """A snapshot was stored without ``rows`` lines its ``format``'s parser could not read
+        (first time only, like ``on_snapshot_stored``)."""
+
     def on_dead_lettered(self, reason: str) -> None:
         """A message went to the dead-letter topic (parse, rejected or invalid)."""
 
@@ -144,6 +148,9 @@ class PrometheusSensor(Sensor):
         metrics.SNAPSHOTS_STORED.labels(status).inc()
         if status == "failed":
             metrics.PARSE_FAILURES.labels(format or "unknown").inc()
+
+    def on_rows_skipped(self, format: str | None, rows: int) -> None:
+        metrics.PARSE_SKIPPED_ROWS.labels(format or "unknown").inc(rows)
 
     def on_dead_lettered(self, reason: str) -> None:
         metrics.DLQ_MESSAGES.labels(reason).inc()
@@ -260,6 +267,10 @@ class Sensors(Sensor):
     ) -> None:  # fmt: skip
         for s in self.sensors:
             s.on_snapshot_stored(status, format, trace, details)
+
+    def on_rows_skipped(self, format: str | None, rows: int) -> None:
+        for s in self.sensors:
+            s.on_rows_skipped(format, rows)
 
     def on_dead_lettered(self, reason: str) -> None:
         for s in self.sensors:

@@ -54,11 +54,14 @@ def observe(
                 "snapshot_id": str(snapshot.snapshot_id),
                 "host": snapshot.host,
                 "processes": len(item.processes),
+                **({"skipped": item.skipped_count} if item.skipped_count else {}),
                 **({"error": item.error} if item.error else {}),
                 **({"topic": at.lane.name, "partition": at.lane.index, "offset": at.offset}
                    if at is not None and at.offset is not None else {}),
             },
         )  # fmt: skip
+        if item.skipped_count:
+            sensor.on_rows_skipped(item.format, item.skipped_count)
     log.debug(
         "batch stored",
         snapshots=len(batch.deliveries),
