@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dream.cli import app
+from helpers import ps_aux_with_unreadable_lines
 
 SNAPSHOT_ID = "00000000-0000-0000-0000-0000000000aa"
 
@@ -63,3 +64,16 @@ def test_ingest_sends_its_key_to_the_url_given(api, tmp_path: Path) -> None:
     assert [r["path"] for r in received] == ["/v1/snapshots"] * 3
     assert [r.get("authorization") for r in received] == ["Bearer dream_k1", "Bearer dream_k2",
                                                           None]  # fmt: skip
+
+
+def test_parse_says_on_stderr_which_lines_it_skipped(tmp_path: Path) -> None:
+    listing = tmp_path / "ps.txt"
+    listing.write_text(ps_aux_with_unreadable_lines(good=3, bad=1))
+    result = CliRunner().invoke(app, ["parse", str(listing)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["pid"] for line in result.stdout.splitlines()] == [1000, 1001, 1002]
+    assert "line 5: skipped malformed row" in result.stderr
+    assert "1 line(s) skipped, 3 read" in result.stderr
+
+    summary = CliRunner().invoke(app, ["parse", str(listing), "--summary"])
+    assert [row["line"] for row in json.loads(summary.stdout)["skipped"]] == [5]

@@ -21,7 +21,7 @@ def parse(
     os: Annotated[str | None, typer.Option(help="linux | windows | macos (a hint).")] = None,
     format: Annotated[str | None, typer.Option(help="Force a format.")] = None,
     command: Annotated[str | None, typer.Option(help="The command that printed it.")] = None,
-    summary: Annotated[bool, typer.Option(help="Print format, OS, count, warnings.")] = False,
+    summary: Annotated[bool, typer.Option(help="Print format, OS, count, warnings, skipped lines.")] = False,
 ) -> None:
     """Parse a saved listing and print one JSON object per process (NDJSON)."""
     from dream.parsing import parse as parse_listing
@@ -31,6 +31,12 @@ def parse(
     except DreamError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    for row in result.skipped:  # never in silence, and never mixed into the NDJSON on stdout
+        err.print(f"line {row.line}: skipped {row.reason}", markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    if result.skipped:
+        err.print(f"{len(result.skipped)} line(s) skipped, {len(result.processes)} read",
+                  markup=False, highlight=False)  # fmt: skip
     if summary:
         print(
             json.dumps(
@@ -39,6 +45,7 @@ def parse(
                     "os": result.os,
                     "processes": len(result.processes),
                     "warnings": result.warnings,
+                    "skipped": [row._asdict() for row in result.skipped],
                 }
             )
         )
