@@ -56,8 +56,10 @@ def test_unreadable_lines_are_kept_shown_and_counted(settings: Settings) -> None
         pids = [r[0] for r in conn.execute(
             "SELECT pid FROM processes WHERE snapshot_id = %s ORDER BY pid",
             (body["snapshot_id"],))]  # fmt: skip
-        kept = conn.execute("SELECT skipped_rows, skipped_count FROM snapshots"
-                            " WHERE snapshot_id = %s", (body["snapshot_id"],)).fetchone()  # fmt: skip
+        kept = conn.execute(
+            "SELECT skipped_rows, skipped_count FROM snapshots WHERE snapshot_id = %s",
+            (body["snapshot_id"],),
+        ).fetchone()
     assert pids == [1000, 1001, 1002, 1003, 1004]
     assert kept == (state["skipped_rows"], 2)
 

@@ -210,6 +210,10 @@ ROW_SNAPSHOT_FIELDS: tuple[str, ...] = (
 PROCESS_ROW_COLUMNS: tuple[str, ...] = ROW_SNAPSHOT_FIELDS + PROCESS_COLUMNS
 
 
+# How many skipped lines a snapshot keeps (the total is kept beside them).
+MAX_SKIPPED_KEPT = 1000
+
+
 @dataclass(slots=True)
 class ProcessedSnapshot:
     """A snapshot after parsing: ready to be written, whether parsing succeeded or not."""
@@ -229,5 +233,3 @@ class ProcessedSnapshot:
         """``skipped`` as stored in ``snapshots.skipped_rows`` and answered by the api."""
         return [{"line": row.line, "reason": row.reason} for row in self.skipped]
 
-
-MAX_SKIPPED_KEPT = 1000

@@ -21,7 +21,9 @@ def parse(
     os: Annotated[str | None, typer.Option(help="linux | windows | macos (a hint).")] = None,
     format: Annotated[str | None, typer.Option(help="Force a format.")] = None,
     command: Annotated[str | None, typer.Option(help="The command that printed it.")] = None,
-    summary: Annotated[bool, typer.Option(help="Print format, OS, count, warnings, skipped lines.")] = False,
+    summary: Annotated[
+        bool, typer.Option(help="Print format, OS, count, warnings, skipped lines.")
+    ] = False,
 ) -> None:
     """Parse a saved listing and print one JSON object per process (NDJSON)."""
     from dream.parsing import parse as parse_listing

@@ -54,7 +54,7 @@ def observe(
                 "snapshot_id": str(snapshot.snapshot_id),
                 "host": snapshot.host,
                 "processes": len(item.processes),
-                **({"skipped": item.skipped_count} if item.skipped_count else {}),
+                **({"rows_skipped": item.skipped_count} if item.skipped_count else {}),
                 **({"error": item.error} if item.error else {}),
                 **({"topic": at.lane.name, "partition": at.lane.index, "offset": at.offset}
                    if at is not None and at.offset is not None else {}),
