@@ -30,6 +30,12 @@ def test_a_long_run_of_garbage_is_kept_up_to_the_cap_with_its_total() -> None:
     assert processed.skipped_count == bad
     assert len(processed.skipped) == MAX_SKIPPED_KEPT
     assert [row.line for row in processed.skipped[:2]] == [bad + 2, bad + 3]
+    # Their warnings are bounded alike: the kept ones, then one line for the rest.
+    assert len(processed.warnings) == MAX_SKIPPED_KEPT + 1
+    assert processed.warnings[0] == processed.skipped[0].warning
+    assert processed.warnings[-1] == (
+        f"200 more lines skipped: only the first {MAX_SKIPPED_KEPT} are listed"
+    )
 
 
 def test_scrubbing_keeps_each_reason_with_its_line_and_the_warnings_apart() -> None:

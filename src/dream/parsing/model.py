@@ -74,6 +74,11 @@ class SkippedRow(NamedTuple):
     line: int
     reason: str
 
+    @property
+    def warning(self) -> str:
+        """The warning that says so, by line number and reason, never the row's text."""
+        return f"line {self.line}: skipped {self.reason}"
+
 
 class Notes(list[str]):
     """A parse's warnings, plus the rows it skipped as data (each also warned about)."""

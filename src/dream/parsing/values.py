@@ -181,9 +181,10 @@ def skip_row(warnings: list[str], lineno: int, why: str) -> None:
     """Warn of a skipped row by its line number and reason, never its text: rows name users and
     their files, and warnings are stored where ``query`` keys read them (the raw output stays
     in the blob store for admins). A parse's ``Notes`` also keep it as a ``SkippedRow``."""
-    warnings.append(f"line {lineno}: skipped {why}")
+    row = SkippedRow(lineno, why)
+    warnings.append(row.warning)
     if isinstance(warnings, Notes):
-        warnings.skipped.append(SkippedRow(lineno, why))
+        warnings.skipped.append(row)
 
 
 def numbered(text: str, start: int, first_lineno: int) -> Iterable[tuple[int, str]]:

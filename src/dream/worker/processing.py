@@ -46,7 +46,19 @@ def _parse(snapshot: Snapshot) -> ProcessedSnapshot:
         "stored",
         format=result.format,
         processes=result.processes,
-        warnings=result.warnings,
+        warnings=_bounded_warnings(result.warnings, result.skipped),
         skipped=result.skipped[:MAX_SKIPPED_KEPT],
         skipped_count=len(result.skipped),
     )
+
+
+def _bounded_warnings(warnings: list[str], skipped: list[SkippedRow]) -> list[str]:
+    """The warnings without those of the skipped rows beyond ``MAX_SKIPPED_KEPT`` (one line
+    said how many instead): one garbage upload must not bloat its row through them either."""
+    if len(skipped) <= MAX_SKIPPED_KEPT:
+        return warnings
+    beyond = {row.warning for row in skipped[MAX_SKIPPED_KEPT:]}
+    kept = [warning for warning in warnings if warning not in beyond]
+    kept.append(f"{len(skipped) - MAX_SKIPPED_KEPT} more lines skipped: only the first "
+                f"{MAX_SKIPPED_KEPT} are listed")  # fmt: skip
+    return kept
