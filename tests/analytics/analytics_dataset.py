@@ -147,14 +147,18 @@ def load(database_url: str) -> list[Row]:
     items, rows = generate()
     writer = SnapshotWriter(PartitionManager())
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # Until the writer fills sessions.ended itself, its own sessions (replaced below) get a
+        # placeholder end.
+        conn.execute("ALTER TABLE sessions ALTER COLUMN ended SET DEFAULT 'infinity'")
         for i in range(0, len(items), 17):
             batch = items[i : i + 17]
             writer.write(conn, batch + batch[:2])  # a message twice in one batch
         writer.write(conn, items[:40])  # a replay: changes nothing
         # The writer built sessions of its own (tests/sessions checks those); the answers here
         # are checked against these longer, hand-built ones instead.
-        conn.execute("TRUNCATE sessions, usage_hours_daily")
+        conn.execute("TRUNCATE sessions, usage_hours_daily, usage_hours_daily_apps")
         sessions_data.insert(conn, sessions_of(rows))
+        sessions_data.insert_host_days(conn)
     return rows
 
 
