@@ -116,11 +116,10 @@ _DERIVED_DAY = (
               'stored', CASE WHEN host LIKE '%0' THEN NULL ELSE 3600 END
        FROM bench_day""",
     """INSERT INTO sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,
-                             open_until, ended, os, faculty, app, is_system, process_user,
-                             samples, rss_peak_kb)
+                             open_until, os, faculty, app, is_system, process_user, samples,
+                             rss_peak_kb)
        SELECT host, user_name, pid, name, min(collected_at), max(collected_at), 3600,
-              max(collected_at) + interval '5400 seconds',
-              max(collected_at) + interval '3600 seconds', os, faculty, app, is_system,
+              max(collected_at) + interval '5400 seconds', os, faculty, app, is_system,
               min(process_user), count(*), max(rss_kb)
        FROM bench_day
        GROUP BY host, user_name, pid, name, date_trunc('day', collected_at, 'UTC'), os, faculty,

@@ -147,9 +147,6 @@ def load(database_url: str) -> list[Row]:
     items, rows = generate()
     writer = SnapshotWriter(PartitionManager())
     with psycopg.connect(database_url, autocommit=True) as conn:
-        # Until the writer fills sessions.ended itself, its own sessions (replaced below) get a
-        # placeholder end.
-        conn.execute("ALTER TABLE sessions ALTER COLUMN ended SET DEFAULT 'infinity'")
         for i in range(0, len(items), 17):
             batch = items[i : i + 17]
             writer.write(conn, batch + batch[:2])  # a message twice in one batch

@@ -1,6 +1,6 @@
 """Process sessions for the analytics tests, written with plain SQL, and the oracle over them.
 
-``insert`` writes sessions (with their ``ended``) AND the usage_hours_daily rows they make
+``insert`` writes sessions (their ``ended`` set by migration 0009's trigger) AND the usage_hours_daily rows they make
 (seconds split over the UTC days each session covers, its launch on the day of first_seen) and
 their sums over users and hosts (usage_hours_daily_apps), so the tables agree as the writer
 keeps them.
@@ -71,10 +71,10 @@ def insert(conn: psycopg.Connection, sessions: Iterable[Session]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,"
-            " open_until, ended, os, faculty, app, is_system, samples, cpu_first, cpu_last)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " open_until, os, faculty, app, is_system, samples, cpu_first, cpu_last)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(s.host, s.user, s.pid, s.app, s.first_seen, s.last_seen, s.cadence_s,
-              s.last_seen + timedelta(seconds=1.5 * s.cadence_s), s.ended, s.os, s.faculty, s.app,
+              s.last_seen + timedelta(seconds=1.5 * s.cadence_s), s.os, s.faculty, s.app,
               s.is_system, s.samples, s.cpu_first, s.cpu_last)
              for s in sessions],
         )  # fmt: skip
