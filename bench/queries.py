@@ -1,17 +1,19 @@
 """Query benchmark: top-apps, usage, hours, concurrency and coverage over a university-sized
 history, rollups (and sessions) against raw rows.
 
-The data is generated inside PostgreSQL (``INSERT ... SELECT FROM generate_series``), straight
-into the raw ``processes`` partitions: hosts × days × 12 hourly snapshots (08:00-19:00 UTC) of
-80-106 processes each, ~40 % of them system processes. Lab machines change user every four
-hours, personal ones keep theirs; each user runs eight applications of a faculty-flavoured
-list. The rollups are then built from those rows by the same SQL migrations 0002 and 0005 use
-to backfill (which the tests prove equal to what the writer maintains), so both sources hold the
-same facts; snapshots, sessions and usage_hours_daily likewise (``_DERIVED``). Loading through
-the api would measure ingestion, which ``bench.e2e`` does.
+The data is generated inside PostgreSQL (``INSERT ... SELECT FROM generate_series``), a day at
+a time into a staging table: hosts × days × 12 hourly snapshots (08:00-19:00 UTC) of 80-106
+processes each, ~40 % of them system processes. Lab machines change user every four hours,
+personal ones keep theirs; each user runs eight applications of a faculty-flavoured list. The
+rollups are built from those rows by the same SQL migrations 0002 and 0005 use to backfill
+(which the tests prove equal to what the writer maintains); snapshots, sessions, their daily
+hours and host_days likewise (``_DERIVED_DAY``, ``_DERIVED``). Only the last RAW_DAYS days'
+rows stay in ``processes``, as the product's raw-row retention keeps them: 2,000 hosts × 30
+days of raw rows (~70 M) would take longer to load than to query. Loading through the api
+would measure ingestion, which ``bench.e2e`` does.
 
-Every query goes through ``dream.analytics.queries.Analytics``, as the api calls it; the rollup
-answer is checked equal to the raw one.
+Every query goes through ``dream.analytics.queries.Analytics``, as the api calls it; within
+the raw rows' days the rollup answer is checked equal to the raw one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from psycopg_pool import ConnectionPool
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
 from dream.storage.migrate import available_migrations, migrate
+from dream.settings import Settings
 from dream.storage.partitions import PartitionManager, month_of, next_month
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
@@ -41,9 +44,26 @@ _RAW_INDEXES = {
     "processes_time_brin": "CREATE INDEX processes_time_brin ON processes USING brin (collected_at)",
 }  # fmt: skip
 
+# Raw per-sample rows are kept for the last days only, as the product keeps them by default
+# (DREAM_RAW_ROWS_RETENTION_DAYS); sessions, rollups and host_days cover every day.
+RAW_DAYS: int = Settings.model_fields["raw_rows_retention_days"].default
+
+# Each day is generated into this staging table, the derived tables are built from it, and its
+# rows move to ``processes``. Only the last RAW_DAYS days are generated: earlier weeks repeat
+# them (usage_hourly, snapshots and sessions copied a week earlier at a time, ``_WEEK_BACK``),
+# as generating ~70 M rows would take longer than the questions.
+_STAGE = "CREATE UNLOGGED TABLE bench_day (LIKE processes)"
+
+# (table, its time columns, a unique column to make anew): %(shift)s, %(since)s, %(start)s.
+_WEEK_BACK = (
+    ("usage_hourly", ("bucket",), ""),
+    ("snapshots", ("collected_at",), ", snapshot_id = md5(snapshot_id::text || %(shift)s)::uuid"),
+    ("sessions", ("first_seen", "last_seen", "open_until", "ended"), ""),
+)
+
 # One day of one host: 12 snapshots, each 80-106 processes. %(start)s, %(day)s bound.
 _GENERATE_DAY = """
-INSERT INTO processes (snapshot_id, collected_at, host, os, user_name, faculty, pid, ppid,
+INSERT INTO bench_day (snapshot_id, collected_at, host, os, user_name, faculty, pid, ppid,
                        process_user, name, command, app, is_system, cpu_percent, rss_kb)
 SELECT md5(s.host || s.at::text)::uuid, s.at, s.host, s.os, s.user_name, s.faculty, i * 4, 1,
        CASE WHEN i <= 38 THEN 'SYSTEM' ELSE s.user_name END, a.app, a.app, a.app, i <= 38,
@@ -86,24 +106,28 @@ CROSS JOIN LATERAL (
 ) a
 """
 
-# What the worker keeps beside the raw rows, built from them: a stored snapshot per (host,
-# time), a session per process instance (its pid over a day's consecutive hourly snapshots of
-# one user; cadence one hour), and the daily seconds and launches of those sessions.
-_DERIVED = (
+# What the worker keeps beside the raw rows, built from a day's (bench_day): a stored snapshot
+# per (host, time), a session per process instance (its pid over a day's consecutive hourly
+# snapshots of one user; cadence one hour).
+_DERIVED_DAY = (
     """INSERT INTO snapshots (snapshot_id, host, os, user_name, faculty, collected_at, status,
                               interval_s)
        SELECT DISTINCT ON (snapshot_id) snapshot_id, host, os, user_name, faculty, collected_at,
               'stored', CASE WHEN host LIKE '%0' THEN NULL ELSE 3600 END
-       FROM processes""",
+       FROM bench_day""",
     """INSERT INTO sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,
                              open_until, os, faculty, app, is_system, process_user, samples,
                              rss_peak_kb)
        SELECT host, user_name, pid, name, min(collected_at), max(collected_at), 3600,
               max(collected_at) + interval '5400 seconds', os, faculty, app, is_system,
               min(process_user), count(*), max(rss_kb)
-       FROM processes
+       FROM bench_day
        GROUP BY host, user_name, pid, name, date_trunc('day', collected_at, 'UTC'), os, faculty,
                 app, is_system""",
+)
+# Then, over every day: the sessions' daily seconds and launches (per user and host, and
+# summed over them), and per host and day what coverage reads (migration 0009's definitions).
+_DERIVED = (
     """INSERT INTO usage_hours_daily (bucket, app, os, faculty, user_name, host, seconds,
                                       launches, u_seconds, u_launches)
        SELECT date_trunc('day', first_seen, 'UTC'), app, os, faculty, user_name, host,
@@ -113,6 +137,18 @@ _DERIVED = (
               count(*) FILTER (WHERE NOT is_system)
        FROM sessions
        GROUP BY 1, 2, 3, 4, 5, 6""",
+    """INSERT INTO usage_hours_daily_apps
+       SELECT bucket, app, os, faculty, sum(seconds), sum(launches), sum(u_seconds),
+              sum(u_launches)
+       FROM usage_hours_daily
+       GROUP BY 1, 2, 3, 4""",
+    """INSERT INTO host_days
+       SELECT date_trunc('day', collected_at, 'UTC'), host, os, faculty, count(*),
+              min(collected_at), max(collected_at), coalesce(sum(interval_s), 0),
+              count(interval_s)
+       FROM snapshots
+       WHERE status <> 'pending'
+       GROUP BY 1, 2, 3, 4""",
 )
 
 
@@ -161,8 +197,14 @@ def _database(server_url: str, name: str, *, reuse: bool) -> tuple[str, bool]:
 
 def _load(url: str, hosts: int, days: int, say: Callable[[str], None]) -> None:
     by_name = {m.name: m.sql for m in available_migrations()}
-    backfills = [  # the rollups (0002), then the lean rollups derived from them (0005)
-        by_name["usage_rollups"][by_name["usage_rollups"].index("INSERT INTO usage_hourly") :],
+    rollups = by_name["usage_rollups"]
+    hourly_at, daily_at = rollups.index("INSERT INTO usage_hourly"), rollups.index(
+        "INSERT INTO usage_daily")
+    # The migrations' backfills: usage_hourly from a day's rows, then the daily and lean
+    # rollups (0002, 0005) from it once every day is in.
+    hourly = rollups[hourly_at:daily_at].replace("FROM processes", "FROM bench_day")
+    backfills = [
+        rollups[daily_at:],
         by_name["lean_rollups"][by_name["lean_rollups"].index("INSERT INTO usage_daily_apps") :],
     ]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -176,22 +218,41 @@ def _load(url: str, hosts: int, days: int, say: Callable[[str], None]) -> None:
         PartitionManager().ensure(conn, months)
         for name in _RAW_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
+        conn.execute(_STAGE)
         t0 = time.perf_counter()
-        for day in range(days):
+        raw_from = max(0, days - RAW_DAYS)
+        for day in range(raw_from, days):
             conn.execute(_GENERATE_DAY.encode(), {"start": START, "day": day, "hosts": hosts})
-            if day % 10 == 9:
-                say(f"  raw rows: day {day + 1}/{days} ({time.perf_counter() - t0:.0f} s)")
+            conn.execute(hourly.encode())
+            for derived in _DERIVED_DAY:
+                conn.execute(derived.encode())
+            conn.execute("INSERT INTO processes SELECT * FROM bench_day")
+            conn.execute("TRUNCATE bench_day")
+            say(f"  day {day + 1}/{days} ({time.perf_counter() - t0:.0f} s)")
+        conn.execute("DROP TABLE bench_day")
+        say("  earlier weeks: the generated days' rollups, snapshots and sessions, repeated")
+        since = START + timedelta(days=raw_from)
+        for weeks in range(1, (raw_from + 6) // 7 + 1):
+            shift = timedelta(days=7 * weeks)
+            for table, times, anew in _WEEK_BACK:
+                moved = ", ".join(f"{c} = {c} - %(shift)s" for c in times)
+                conn.execute(f"CREATE TEMP TABLE week AS SELECT * FROM {table}"
+                             f" WHERE {times[0]} >= %(since)s AND {times[0]} - %(shift)s >= %(start)s",
+                             {"since": since, "shift": shift, "start": START})  # fmt: skip
+                conn.execute(f"UPDATE week SET {moved}{anew}".encode(), {"shift": shift})
+                conn.execute(f"INSERT INTO {table} SELECT * FROM week")
+                conn.execute("DROP TABLE week")
         say("  indexing raw rows")
         for ddl in _RAW_INDEXES.values():
             conn.execute(ddl)
-        say("  building rollups from the raw rows (the migration's backfill)")
+        say("  daily and lean rollups (the migrations' backfills), hours and host_days")
         for backfill in backfills:
             conn.execute(backfill.encode())
-        say("  snapshots, sessions and their daily hours from the raw rows")
         for derived in _DERIVED:
             conn.execute(derived.encode())
         for table in ("usage_hourly", "usage_daily", "usage_daily_apps", "usage_presence",
-                      "snapshots", "sessions", "usage_hours_daily"):  # fmt: skip
+                      "snapshots", "sessions", "usage_hours_daily", "usage_hours_daily_apps",
+                      "host_days"):  # fmt: skip
             conn.execute(f"VACUUM ANALYZE {table}")
         conn.execute("ANALYZE processes")
         conn.execute("CREATE TABLE bench_loaded ()")
@@ -257,6 +318,7 @@ def run(
             " ORDER BY sum(snapshots) DESC, 1 LIMIT 1"
         ).fetchone()[0]
     timings: list[Timing] = []
+    raw_from = START + timedelta(days=max(0, days - RAW_DAYS))
     with ConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
         analytics = Analytics(pool)
         for label, kind, raw_filters, options in _cases(days, busiest_user):
@@ -273,7 +335,9 @@ def run(
 
             answers = {}
             one_source = kind in ("concurrency", "coverage")  # sessions / snapshots: no raw
-            for source, n in (("rollup", reps), ("raw", 0 if one_source else raw_reps)):
+            # Raw rows hold the last RAW_DAYS days only: older ranges have no raw answer.
+            raw_n = 0 if one_source or f.start < raw_from else raw_reps
+            for source, n in (("rollup", reps), ("raw", raw_n)):
                 if n <= 0:
                     continue
                 ask(source)  # warm caches and plans
@@ -285,7 +349,7 @@ def run(
                 timings.append(timing)
             if "raw" in answers and answers["raw"] != answers["rollup"]:
                 raise AssertionError(f"{label}: rollup and raw answers differ")
-            say(f"  {label}: rollup p95 {timings[-1 if one_source or not raw_reps else -2].p95:.1f} ms")
+            say(f"  {label}: rollup p95 {timings[-1 if not raw_n else -2].p95:.1f} ms")
     if not keep:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -308,7 +372,9 @@ def report(console: Any, args: Any) -> QueryBenchResult:
             say=console.print)  # fmt: skip
     table = Table(
         title=(
-            f"Queries: {r.hosts} hosts × {r.days} days = {r.raw_rows:,} raw process rows;"
+            f"Queries: {r.hosts} hosts × {r.days} days (sessions, rollups, host_days);"
+            f" {r.raw_rows:,} raw process rows, the last {min(r.days, RAW_DAYS)} days only"
+            " (DREAM_RAW_ROWS_RETENTION_DAYS);"
             f" rollups {r.daily_rows:,} daily + {r.hourly_rows:,} hourly rows"
             + (f" (loaded in {r.load_s:.0f} s)" if r.load_s > 1 else " (reused)")
         )

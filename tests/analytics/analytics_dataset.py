@@ -153,8 +153,9 @@ def load(database_url: str) -> list[Row]:
         writer.write(conn, items[:40])  # a replay: changes nothing
         # The writer built sessions of its own (tests/sessions checks those); the answers here
         # are checked against these longer, hand-built ones instead.
-        conn.execute("TRUNCATE sessions, usage_hours_daily")
+        conn.execute("TRUNCATE sessions, usage_hours_daily, usage_hours_daily_apps")
         sessions_data.insert(conn, sessions_of(rows))
+        sessions_data.insert_host_days(conn)
     return rows
 
 

@@ -1,8 +1,9 @@
 """Process sessions for the analytics tests, written with plain SQL, and the oracle over them.
 
-``insert`` writes sessions AND the usage_hours_daily rows they make (seconds split over the UTC
-days each session covers, its launch on the day of first_seen), so the two tables agree as the
-writer keeps them.
+``insert`` writes sessions (their ``ended`` set by migration 0009's trigger) AND the usage_hours_daily rows they make
+(seconds split over the UTC days each session covers, its launch on the day of first_seen) and
+their sums over users and hosts (usage_hours_daily_apps), so the tables agree as the writer
+keeps them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def days(s: Session) -> Iterator[tuple[datetime, float]]:
 
 
 def insert(conn: psycopg.Connection, sessions: Iterable[Session]) -> None:
-    """Write ``sessions`` and the matching usage_hours_daily rows."""
+    """Write ``sessions`` and the matching usage_hours_daily(_apps) rows."""
     sessions = list(sessions)
     daily: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0, 0.0, 0])
     for s in sessions:
@@ -82,6 +83,24 @@ def insert(conn: psycopg.Connection, sessions: Iterable[Session]) -> None:
             " launches, u_seconds, u_launches) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [(*key, *sums) for key, sums in daily.items()],
         )
+        cur.execute(
+            "INSERT INTO usage_hours_daily_apps SELECT bucket, app, os, faculty, sum(seconds),"
+            " sum(launches), sum(u_seconds), sum(u_launches) FROM usage_hours_daily"
+            " GROUP BY 1, 2, 3, 4"
+            " ON CONFLICT (bucket, app, os, faculty) DO UPDATE SET seconds = EXCLUDED.seconds,"
+            " launches = EXCLUDED.launches, u_seconds = EXCLUDED.u_seconds,"
+            " u_launches = EXCLUDED.u_launches"
+        )
+
+
+def insert_host_days(conn: psycopg.Connection) -> None:
+    """(Re)build host_days from the stored snapshots, by its definition (migration 0009)."""
+    conn.execute("TRUNCATE host_days")
+    conn.execute(
+        "INSERT INTO host_days SELECT date_trunc('day', collected_at, 'UTC'), host, os, faculty,"
+        " count(*), min(collected_at), max(collected_at), coalesce(sum(interval_s), 0),"
+        " count(interval_s) FROM snapshots WHERE status <> 'pending' GROUP BY 1, 2, 3, 4"
+    )
 
 
 # ---------------------------------------------------------------------- the oracle

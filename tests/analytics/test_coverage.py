@@ -10,34 +10,43 @@ import pytest
 from fastapi.testclient import TestClient
 
 import analytics_dataset as ds
+import sessions_data
 from dream.analytics.questions import QUESTIONS
 from dream.settings import Settings
 
 DEFAULT = Settings.model_fields["default_cadence_s"].default
 
 
-def expected(rows: list[ds.Row], f: dict[str, Any], declared: dict[str, float]) -> dict:
-    """The oracle: per host its declared interval, else the median gap between its snapshots,
-    else the default; the median of those over the hosts that reported."""
+def expected(snapshots: list[tuple], f: dict[str, Any]) -> dict:
+    """The oracle over every (host, faculty, os, user, collected_at, interval_s) of a stored or
+    failed snapshot: per host its mean declared interval, else the mean gap between its
+    snapshots in the range, else the default; the median of those over the hosts that
+    reported."""
     start, end = ds.window(f)
-    times: dict[str, set] = {}
-    for r in rows:
-        s = r.snapshot
-        if start <= s.collected_at < end and all(
-            f.get(k) in (None, getattr(s, k)) for k in ("faculty", "os", "user", "host")
-        ):
-            times.setdefault(s.host, set()).add(s.collected_at)
+    seen: dict[str, list] = {}
+    for host, faculty, os, user, at, interval_s in snapshots:
+        named = {"host": host, "faculty": faculty, "os": os, "user": user}
+        if start <= at < end and all(f.get(k) in (None, v) for k, v in named.items()):
+            seen.setdefault(host, []).append((at, interval_s))
     cadences = []
-    for host, seen in times.items():
-        ordered = sorted(seen)
-        gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
-        cadences.append(declared.get(host) or (statistics.median(gaps) if gaps else DEFAULT))
+    for taken in seen.values():
+        declared = [i for _, i in taken if i is not None]
+        times = sorted(at for at, _ in taken)
+        if declared:
+            cadences.append(statistics.mean(declared))
+        elif len(times) > 1:
+            cadences.append((times[-1] - times[0]).total_seconds() / (len(times) - 1))
+        else:
+            cadences.append(DEFAULT)
     median = round(statistics.median(cadences), 3) if cadences else None
-    return {"hosts": len(times), "median_cadence_s": median}
+    return {"hosts": len(seen), "median_cadence_s": median}
 
 
 FILTERS = [{}, {"faculty": "law"}, {"host": "eng-lx-1", "app": "nothing-ran-this"},
            {"from": "2026-03-02T09:30:00Z", "to": "2026-03-02T10:00:00Z"},
+           # Whole days (host_days) and ragged ends (snapshots); a user (snapshots only).
+           {"from": "2026-03-02T10:20:00Z", "to": "2026-03-10T10:00:00Z", "os": "linux"},
+           {"from": "2026-03-02T10:00:00Z", "to": "2026-04-02T00:00:00Z", "user": "alice"},
            {"from": "2030-01-01T00:00:00Z"}]  # fmt: skip
 
 
@@ -45,10 +54,16 @@ FILTERS = [{}, {"faculty": "law"}, {"host": "eng-lx-1", "app": "nothing-ran-this
 def test_coverage_counts_reporting_hosts_and_their_cadence(
     client: TestClient, rows: list[ds.Row], database_url: str, f: dict[str, Any]
 ) -> None:
-    declared = {"eng-lx-2": 60.0}  # one host says its interval; the others show theirs
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE snapshots SET interval_s = 60 WHERE host = 'eng-lx-2'")
-    want = expected(rows, f, declared)
+        # One host says its interval (on most snapshots); the others show theirs.
+        conn.execute("UPDATE snapshots SET interval_s = 60 + extract(minute FROM collected_at)"
+                     " WHERE host = 'eng-lx-2' AND extract(minute FROM collected_at) < 50")
+        sessions_data.insert_host_days(conn)
+        snapshots = conn.execute(
+            "SELECT host, faculty, os, user_name, collected_at, interval_s FROM snapshots"
+            " WHERE status <> 'pending'"
+        ).fetchall()
+    want = expected(snapshots, f)
     for question in QUESTIONS:
         params = {**f, **({"by": "os"} if question.name == "breakdown" else {})}
         response = client.get(question.path, params=params)

@@ -3,8 +3,9 @@
 Why a second source: the other metrics count processes seen in snapshots, which depends on the
 sampling cadence; hours and launches come from sessions (one row per process instance, in use
 over ``[first_seen, last_seen + cadence_s)``), so a 1-minute and a 10-minute host give the same
-hour for the same hour of use. Whole UTC days read the daily rollup ``usage_hours_daily``; the
-rest reads sessions clipped to the range (see queries.sql, ``hours_rows``).
+hour for the same hour of use. Whole UTC days read the daily rollup ``usage_hours_daily`` (or,
+with no user or host in the question, its per-app sums ``usage_hours_daily_apps``); the rest
+reads sessions clipped to the range (see queries.sql, ``hours_rows``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def hours_rows(
     *,
     use_days: bool = True,
     extra: Sequence[sql.Composable] = (),
+    lean: bool = False,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """Rows of (keys..., seconds, launches) of the sessions under ``filters`` within their
     range; ``use_days=False`` reads every hour from sessions, cut at hours (hourly buckets).
+    ``lean``: the keys name no user or host (the whole days then read the per-app sums).
     Only the parts the range has are read (an empty part would still scan sessions)."""
     params: dict[str, Any] = {}
     where = sql.SQL(" ").join([of_sessions(filters, params, system=False), *extra])
@@ -54,7 +57,10 @@ def hours_rows(
     parts: list[sql.Composable] = []
     if ranges.day_from < ranges.day_to:
         parts.append(fragment("hours_days").format(
-            keys=keys(sql.Identifier("bucket")), p=p, filters=where))  # fmt: skip
+            keys=keys(sql.Identifier("bucket")), p=p, filters=where,
+            table=sql.Identifier("usage_hours_daily_apps" if lean and filters.user is None
+                                 and filters.host is None else "usage_hours_daily"),
+        ))  # fmt: skip
     for a, b, start, end in (("head_from", "head_to", ranges.head_from, ranges.head_to),
                              ("tail_from", "tail_to", ranges.tail_from, ranges.tail_to)):  # fmt: skip
         if start < end:

@@ -137,7 +137,7 @@ class Analytics:
             )  # fmt: skip
             key = "app"
         hours, hours_params = hours_rows(filters, lambda t: sql.SQL("app AS {}").format(
-            sql.Identifier(key)))  # fmt: skip
+            sql.Identifier(key)), lean=True)  # fmt: skip
         found = self._fetch(
             with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
             {**params, **hours_params, "limit": None, "outer_limit": limit},
@@ -167,7 +167,7 @@ class Analytics:
         hours, hours_params = hours_rows(
             filters,
             lambda t: sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(t)),
-            use_days=bucket != "hour",
+            use_days=bucket != "hour", lean=group_by is None or group_by in _LEAN_KEYS,
         )
         keyed = Keyed(["grp", "ts"], ["ts"] if group_by is None else ["grp", "ts"],
                       sql.SQL('grp COLLATE "C", ts'))  # fmt: skip
@@ -209,7 +209,7 @@ class Analytics:
             key = "value"
         hours, hours_params = hours_rows(
             filters, lambda t: sql.SQL("{} AS {}").format(self._dim(by), sql.Identifier(key)),
-            extra=extra,
+            extra=extra, lean=by in _LEAN_KEYS,
         )
         found = self._fetch(
             with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),

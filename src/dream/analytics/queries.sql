@@ -226,9 +226,11 @@ LIMIT %(limit)s
 -- bucket gives the same seconds as the daily rollup would.
 
 -- name: hours_days
--- {keys}: the key columns, given {t}, the time of the piece (here the day).
+-- {keys}: the key columns, given {t}, the time of the piece (here the day). {table}:
+-- usage_hours_daily, or its sums over users and hosts (usage_hours_daily_apps) when neither
+-- a key nor a filter names a user or a host.
 SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
-FROM usage_hours_daily
+FROM {table}
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
 
 -- name: hours_sessions
@@ -240,10 +242,7 @@ SELECT {keys},
        (s.first_seen >= greatest({a}, piece)
         AND s.first_seen < least({b}, piece + %(piece)s::interval))::int AS launches
 FROM (
-    SELECT *, last_seen + make_interval(secs => cadence_s) AS ended
-    FROM sessions
-    WHERE first_seen < {b} AND last_seen + make_interval(secs => cadence_s) > {a}
-      {filters} {system}
+    SELECT * FROM sessions WHERE first_seen < {b} AND ended > {a} {filters} {system}
 ) s
 CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_seen, {a}), 'UTC'),
                                    least(s.ended, {b}) - interval '1 microsecond',
@@ -270,12 +269,11 @@ LIMIT %(outer_limit)s
 -- name: sessions_page
 -- The sessions in use within [from, to), in (first_seen, host, user, pid, name) order: the
 -- primary key's columns, first_seen leading (sessions_first_seen_idx).
-SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started,
-       last_seen + make_interval(secs => cadence_s) AS ended,
+SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started, ended,
        extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
        samples, cpu_last - cpu_first AS cpu_seconds
 FROM sessions
-WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s {filters}
+WHERE first_seen < %(to)s AND ended > %(from)s {filters}
 ORDER BY first_seen, host, user_name, pid, name
 LIMIT %(limit)s
 
@@ -293,11 +291,9 @@ AND (first_seen, host, user_name, pid, name)
 -- percentile (the smallest count c such that the count is <= c for >= 95% of the bucket's time
 -- within the range).
 WITH s AS (
-    SELECT user_name, host, greatest(first_seen, %(from)s) AS a,
-           least(last_seen + make_interval(secs => cadence_s), %(to)s) AS b
+    SELECT user_name, host, greatest(first_seen, %(from)s) AS a, least(ended, %(to)s) AS b
     FROM sessions
-    WHERE first_seen < %(to)s AND last_seen + make_interval(secs => cadence_s) > %(from)s
-      {filters}
+    WHERE first_seen < %(to)s AND ended > %(from)s {filters}
 ), own AS (
     SELECT kind, who, t, sum(d) AS d
     FROM (SELECT 'u' AS kind, user_name AS who, a AS t, 1 AS d FROM s
@@ -345,21 +341,42 @@ ORDER BY bucket
 
 -- ---------------------------------------------------------------- coverage
 -- name: coverage
--- The hosts that reported (a stored snapshot) in [from, to) under the filters naming who and
--- where, and the median of their cadences: a host's declared interval_s (its median), else
--- the median gap between its consecutive snapshots, else the deployment's default.
-WITH snaps AS (
-    SELECT host, interval_s,
-           extract(epoch FROM collected_at - lag(collected_at)
-                   OVER (PARTITION BY host ORDER BY collected_at)) AS gap
+-- The hosts that reported (a stored or failed snapshot) in [from, to) under the filters naming
+-- who and where, and the median of their cadences. A host's cadence is the mean interval_s of
+-- its snapshots that declare one, else the mean gap between its snapshots in the range ((last
+-- - first) / (snapshots - 1)), else the deployment's default. Whole UTC days read host_days (a
+-- row per host and day), the hours at either end ({partial}) the snapshots themselves.
+WITH pieces AS (
+    {whole}
+    UNION ALL
+    SELECT host, count(*) AS n, min(collected_at) AS first_at, max(collected_at) AS last_at,
+           coalesce(sum(interval_s), 0) AS declared_sum, count(interval_s) AS declared_n
     FROM snapshots
-    WHERE status = 'stored' AND collected_at >= %(from)s AND collected_at < %(to)s {filters}
+    WHERE status <> 'pending' AND {partial} {filters}
+    GROUP BY host
 ), hosts AS (
-    SELECT host, coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY interval_s),
-                          percentile_cont(0.5) WITHIN GROUP (ORDER BY gap),
-                          %(default_cadence_s)s) AS cadence
-    FROM snaps
+    SELECT CASE WHEN sum(declared_n) > 0 THEN sum(declared_sum) / sum(declared_n)
+                WHEN sum(n) > 1 THEN date_part('epoch', max(last_at) - min(first_at)) / (sum(n) - 1)
+                ELSE %(default_cadence_s)s END AS cadence
+    FROM pieces
     GROUP BY host
 )
 SELECT count(*) AS hosts, percentile_cont(0.5) WITHIN GROUP (ORDER BY cadence) AS median_cadence_s
 FROM hosts
+
+-- name: coverage_days
+SELECT host, snapshots AS n, first_at, last_at, declared_sum, declared_n
+FROM host_days
+WHERE bucket >= %(day_from)s AND bucket < %(day_to)s {filters}
+
+-- name: coverage_no_days
+SELECT NULL::text AS host, 0::bigint AS n, NULL::timestamptz AS first_at,
+       NULL::timestamptz AS last_at, 0::float8 AS declared_sum, 0::bigint AS declared_n
+WHERE false
+
+-- name: coverage_ends
+((collected_at >= %(head_from)s AND collected_at < %(head_to)s)
+ OR (collected_at >= %(tail_from)s AND collected_at < %(tail_to)s))
+
+-- name: coverage_range
+collected_at >= %(from)s AND collected_at < %(to)s
