@@ -3,6 +3,7 @@ needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,6 +114,25 @@ def picker(dimension: Dimension, plural: str) -> Question[PickerParams]:
     )
 
 
+def paged(name: str, path: str, method: Callable[[Any], Callable[..., Any]],
+          columns: tuple[str, ...], page: type[BaseModel], *, summary: str, description: str,
+          title: str) -> Question[PageParams]:  # fmt: skip
+    """A keyset-paginated list of rows: ``method(analytics)(filters, limit=, cursor=)``."""
+    return Question(
+        name=name,
+        path=path,
+        params=PageParams,
+        run=lambda a, f, p: method(a)(f, limit=p.limit, cursor=p.cursor),
+        columns=lambda p: columns,
+        response_model=page,
+        summary=summary,
+        description=description,
+        title=title,
+        export=ExportLimit(100_000),
+        paged=True,
+    )
+
+
 QUESTIONS: tuple[Question[Any], ...] = (
     Question(
         name="top-apps",
@@ -162,13 +182,8 @@ QUESTIONS: tuple[Question[Any], ...] = (
         positional=("by",),
         export=ExportLimit(1000),
     ),
-    Question(
-        name="processes",
-        path="/v1/processes",
-        params=PageParams,
-        run=lambda a, f, p: a.processes(f, limit=p.limit, cursor=p.cursor),
-        columns=lambda p: PROCESS_COLUMNS,
-        response_model=ProcessesPage,
+    paged(
+        "processes", "/v1/processes", lambda a: a.processes, PROCESS_COLUMNS, ProcessesPage,
         summary="Raw process rows under the filters, keyset-paginated",
         description=(
             "Rows in (collected_at, snapshot, listing order) order. Pass `next_cursor` back as"
@@ -176,8 +191,6 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " processes out, like every analytics endpoint."
         ),
         title="Processes",
-        export=ExportLimit(100_000),
-        paged=True,
     ),
     Question(
         name="concurrency",
@@ -198,13 +211,8 @@ QUESTIONS: tuple[Question[Any], ...] = (
                  "p95_users": 9},  # fmt: skip
         title="Concurrent use per {bucket}",
     ),
-    Question(
-        name="sessions",
-        path="/v1/sessions",
-        params=PageParams,
-        run=lambda a, f, p: a.sessions(f, limit=p.limit, cursor=p.cursor),
-        columns=lambda p: SESSION_COLUMNS,
-        response_model=SessionsPage,
+    paged(
+        "sessions", "/v1/sessions", lambda a: a.sessions, SESSION_COLUMNS, SessionsPage,
         summary="Process sessions in use within the range, keyset-paginated",
         description=(
             "One row per process instance: in use over [`started`, `ended`), `ended` being the"
@@ -213,8 +221,6 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " *Who ran MATLAB for longest this week*: `sessions?app=matlab&from=2026-11-23`."
         ),
         title="Sessions",
-        export=ExportLimit(100_000),
-        paged=True,
     ),
     picker("user", "users"),
     picker("faculty", "faculties"),
