@@ -207,8 +207,9 @@ class HoursDelta:
         with conn.cursor().copy(query("copy_hours_stage")) as copy:
             for key, acc in changed:
                 copy.write_row((*key, *acc))
-        conn.execute(query("upsert_hours"))
-        conn.execute(query("drop_empty_hours"))
+        for name in ("upsert_hours", "upsert_hours_apps", "drop_empty_hours",
+                     "drop_empty_hours_apps"):
+            conn.execute(query(name))
 
 
 def lock_hosts(conn: psycopg.Connection, hosts: Iterable[str]) -> None:

@@ -25,7 +25,7 @@ from dream.storage.database import snapshot_params
 from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import query
-from dream.storage.rollups import RollupBatch
+from dream.storage.rollups import RollupBatch, write_host_days
 from dream.storage.sessions import SessionBatch, lock_hosts
 
 # The ``processes`` table's columns: the row's, where the snapshot's ``user`` is ``user_name``.
@@ -179,6 +179,7 @@ class SnapshotWriter:
                             copy.write_row(process_row(snapshot, proc))
                         process_rows += len(item.processes)
             sessions.write(conn)
+            write_host_days(conn, (item.snapshot for item in final))
             if rollups:
                 rollups.write(conn)
         return final_now, process_rows
