@@ -26,7 +26,7 @@ from dream.parsing import parse
 from dream.snapshots import Snapshot
 from dream.storage.migrate import migrate
 from dream.storage.partitions import PartitionManager
-from dream.storage.writer import COPY_PROCESSES, process_row
+from dream.storage.writer import COPY_PROCESSES, copy_text, process_row
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_KEY = "dream_be0c4be0c4be_" + "K" * 43
@@ -192,17 +192,7 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
 
 
 def _render_copy_text(rows: list[tuple]) -> bytes:
-    def cell(v: object) -> str:
-        if v is None:
-            return "\\N"
-        if isinstance(v, bool):
-            return "t" if v else "f"
-        if isinstance(v, datetime):
-            return v.isoformat()
-        s = str(v)
-        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-    return "".join("\t".join(cell(v) for v in row) + "\n" for row in rows).encode()
+    return "".join("\t".join(copy_text(v) for v in row) + "\n" for row in rows).encode()
 
 
 def run(

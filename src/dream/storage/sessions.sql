@@ -14,6 +14,7 @@ FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS 
 -- name: sessions_near
 -- The stored sessions that may take in the batch's runs: per key, those still open (able to
 -- take an observation) when its earliest run starts, begun no later than its last run reaches.
+-- Found through the primary key (host, user_name, pid, name, first_seen <= until).
 SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
        s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
        s.cpu_first, s.cpu_last, s.rss_peak_kb
