@@ -26,7 +26,8 @@ from dream.parsing import parse
 from dream.snapshots import Snapshot
 from dream.storage.migrate import migrate
 from dream.storage.partitions import PartitionManager
-from dream.storage.writer import COPY_PROCESSES, copy_text, process_row
+from dream.storage.queries import copy_text
+from dream.storage.writer import COPY_PROCESSES, process_row
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_KEY = "dream_be0c4be0c4be_" + "K" * 43

@@ -30,7 +30,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from dream.snapshots import ProcessRecord, Snapshot
-from dream.storage.queries import NamedQueries
+from dream.storage.queries import NamedQueries, copy_text
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
 query = _SQL.query
@@ -125,11 +125,16 @@ class Session:
 
     def absorb(self, other: Session) -> None:
         """Take in ``other`` (same key, linked): commutative and associative."""
-        if other._first_rank() < self._first_rank():
+        # Ranks compare first_seen (last_seen) first: the tuples are built only on a tie.
+        if other.first_seen < self.first_seen or (
+            other.first_seen == self.first_seen and other._first_rank() < self._first_rank()
+        ):
             self.first_seen, self.app, self.is_system = other.first_seen, other.app, other.is_system
             self.os, self.faculty, self.process_user = other.os, other.faculty, other.process_user
             self.cpu_first = other.cpu_first
-        if other._last_rank() > self._last_rank():
+        if other.last_seen > self.last_seen or (
+            other.last_seen == self.last_seen and other._last_rank() > self._last_rank()
+        ):
             self.last_seen, self.cadence_s, self.cpu_last = (
                 other.last_seen, other.cadence_s, other.cpu_last)  # fmt: skip
         self.open_until = max(self.open_until, other.open_until)
@@ -279,13 +284,11 @@ class SessionBatch:
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
-                for s in inserts:
-                    copy.write_row(session_row(s))
+                copy.write(_copy_text(inserts))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
-                for s in updates:
-                    copy.write_row(session_row(s))
+                copy.write(_copy_text(updates))
             conn.execute(query("update_sessions"))
         hours.write(conn)
         self.runs = {}
@@ -303,6 +306,11 @@ class SessionBatch:
             s = Session(*row)
             found.setdefault(s.key, []).append(s)
         return found
+
+
+def _copy_text(sessions: Iterable[Session]) -> str:
+    """Sessions as COPY text (a third of psycopg's ``write_row`` per row)."""
+    return "".join(["\t".join(map(copy_text, session_row(s))) + "\n" for s in sessions])
 
 
 def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, list[object]]:

@@ -26,7 +26,7 @@ from dream.parsing.model import value_type
 from dream.storage.database import snapshot_params
 from dream.storage.errors import storage_error, storage_errors
 from dream.storage.partitions import PartitionManager
-from dream.storage.queries import query
+from dream.storage.queries import COPY_ESCAPES, copy_text, query
 from dream.storage.rollups import RollupBatch, write_host_days
 from dream.storage.sessions import SessionBatch, lock_hosts
 
@@ -50,22 +50,6 @@ def _compile_process_row() -> Callable[[Snapshot, ProcessRecord], tuple[object, 
 # One ``processes`` row, in ``TABLE_COLUMNS`` order: process_row(snapshot, record).
 process_row = _compile_process_row()
 
-# COPY's text format: these four characters are escaped, NULL is \N (PostgreSQL's COPY docs).
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value: object) -> str:
-    """One value as a field of COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, str):
-        return value.translate(_ESCAPES)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return repr(value) if isinstance(value, float) else str(value)
-
 
 def _compile_process_text() -> Callable[[ProcessRecord], str]:
     """A record's ``PROCESS_FIELDS`` as COPY text, written out per field type as
@@ -78,7 +62,7 @@ def _compile_process_text() -> Callable[[ProcessRecord], str]:
                  float: f"repr(p.{name})"}.get(kind, f"c(p.{name})")  # fmt: skip
         items.append(f"'\\\\N' if p.{name} is None else {value}")
     code = f"lambda p: '\\t'.join(({', '.join(items)},))"
-    env = {"E": _ESCAPES, "c": copy_text}
+    env = {"E": COPY_ESCAPES, "c": copy_text}
     return cast(Callable[[ProcessRecord], str], eval(code, env))  # fmt: skip
 
 
