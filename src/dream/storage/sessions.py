@@ -30,7 +30,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from dream.snapshots import ProcessRecord, Snapshot
-from dream.storage.queries import NamedQueries, copy_text
+from dream.storage.queries import NamedQueries
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
 query = _SQL.query
@@ -284,11 +284,13 @@ class SessionBatch:
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
-                copy.write(_copy_text(inserts))
+                for s in inserts:
+                    copy.write_row(session_row(s))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
-                copy.write(_copy_text(updates))
+                for s in updates:
+                    copy.write_row(session_row(s))
             conn.execute(query("update_sessions"))
         hours.write(conn)
         self.runs = {}
@@ -306,11 +308,6 @@ class SessionBatch:
             s = Session(*row)
             found.setdefault(s.key, []).append(s)
         return found
-
-
-def _copy_text(sessions: Iterable[Session]) -> str:
-    """Sessions as COPY text (a third of psycopg's ``write_row`` per row)."""
-    return "".join(["\t".join(map(copy_text, session_row(s))) + "\n" for s in sessions])
 
 
 def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, list[object]]:
