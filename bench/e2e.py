@@ -21,11 +21,12 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from dream.demo.listings import ps_aux_output
+from dream.demo.listings import ps_aux_output, ps_aux_series
 from dream.parsing import parse
 from dream.snapshots import Snapshot
 from dream.storage.migrate import migrate
 from dream.storage.partitions import PartitionManager
+from dream.storage.queries import copy_text
 from dream.storage.writer import COPY_PROCESSES, process_row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,21 +64,52 @@ def _drop_database(server_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _bodies(n: int, processes: int) -> list[bytes]:
+PROFILES = ("hosts", "churn")
+SERIES_HOSTS = 50  # "hosts": each posts snapshots / 50 successive listings of its own
+SERIES_INTERVAL = timedelta(seconds=60)
+
+
+def _bodies(n: int, processes: int, profile: str = "hosts") -> list[bytes]:
+    """``n`` snapshot bodies of ``processes`` rows each.
+
+    "hosts" (what a campus sends): each of ``SERIES_HOSTS`` hosts posts successive listings of
+    its own machine, 60 s apart, declaring ``interval_s``: stable PIDs, growing TIME, so most
+    observations extend an open session. Posted in collection order, host after host.
+    "churn" (the sessions' worst case): every snapshot a new user and one of 16 recycled
+    outputs, so nearly every observation opens a session.
+    """
     start = datetime.now(UTC) - timedelta(hours=2)
-    outputs = [ps_aux_output(processes, seed=i) for i in range(16)]
+    faculties = ("law", "medicine", "engineering", "arts")
+    if profile == "churn":
+        outputs = [ps_aux_output(processes, seed=i) for i in range(16)]
+        return [
+            json.dumps(
+                {
+                    "host": f"lab-{i % 200:03d}", "os": "linux", "user": f"user{i % 500}",
+                    "faculty": faculties[i % 4],
+                    "collected_at": (start + timedelta(seconds=i)).isoformat(),
+                    "command": "ps aux", "output": outputs[i % len(outputs)],
+                    "snapshot_id": str(uuid.uuid4()),
+                }  # fmt: skip
+            ).encode()
+            for i in range(n)
+        ]
+    hosts = min(SERIES_HOSTS, n)
+    steps = -(-n // hosts)
+    times = [start + k * SERIES_INTERVAL for k in range(steps)]
+    series = [ps_aux_series(processes, times, seed=h, user=f"user{h}") for h in range(hosts)]
     return [
         json.dumps(
             {
-                "host": f"lab-{i % 200:03d}", "os": "linux", "user": f"user{i % 500}",
-                "faculty": ("law", "medicine", "engineering", "arts")[i % 4],
-                "collected_at": (start + timedelta(seconds=i)).isoformat(),
-                "command": "ps aux", "output": outputs[i % len(outputs)],
-                "snapshot_id": str(uuid.uuid4()),
+                "host": f"lab-{h:03d}", "os": "linux", "user": f"user{h}",
+                "faculty": faculties[h % 4], "collected_at": times[k].isoformat(),
+                "interval_s": SERIES_INTERVAL.total_seconds(), "command": "ps aux",
+                "output": series[h][k], "snapshot_id": str(uuid.uuid4()),
             }  # fmt: skip
         ).encode()
-        for i in range(n)
-    ]
+        for k in range(steps)
+        for h in range(hosts)
+    ][:n]
 
 
 async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
@@ -161,22 +193,20 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
 
 
 def _render_copy_text(rows: list[tuple]) -> bytes:
-    def cell(v: object) -> str:
-        if v is None:
-            return "\\N"
-        if isinstance(v, bool):
-            return "t" if v else "f"
-        if isinstance(v, datetime):
-            return v.isoformat()
-        s = str(v)
-        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-    return "".join("\t".join(cell(v) for v in row) + "\n" for row in rows).encode()
+    return "".join("\t".join(copy_text(v) for v in row) + "\n" for row in rows).encode()
 
 
 def run(
-    snapshots: int, processes: int, concurrency: int, telemetry: str = "on", copy_baseline: bool = True
+    snapshots: int,
+    processes: int,
+    concurrency: int,
+    telemetry: str = "on",
+    copy_baseline: bool = True,
+    profile: str = "hosts",
+    raw_rows_retention_days: int | None = None,
 ) -> E2EResult:
+    """One run of ``profile`` (see ``_bodies``); ``raw_rows_retention_days`` the worker's
+    DREAM_RAW_ROWS_RETENTION_DAYS (None: the deployment's default; 0: no per-sample rows)."""
     state = services.up()
     server_url = state["postgres"]["url"]
     bootstrap = state["kafka"]["bootstrap"]
@@ -197,7 +227,9 @@ def run(
         "DREAM_TELEMETRY": telemetry,
         "DREAM_PORT": str(port),
     }
-    bodies = _bodies(snapshots, processes)
+    if raw_rows_retention_days is not None:
+        env["DREAM_RAW_ROWS_RETENTION_DAYS"] = str(raw_rows_retention_days)
+    bodies = _bodies(snapshots, processes, profile)
     procs = [
         subprocess.Popen([sys.executable, "-m", "dream", "api"], env=env),
         subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env),
@@ -206,7 +238,7 @@ def run(
     try:
         wait_until_ready(base)
         # Warm-up: one snapshot through the whole path (topic metadata, worker assignment).
-        asyncio.run(_post_all(base, _bodies(1, processes), 1))
+        asyncio.run(_post_all(base, _bodies(1, processes, "churn"), 1))
         while _stored(url)[0] < 1:
             _check_alive(procs)
             time.sleep(0.1)

@@ -19,6 +19,10 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--e2e-profile", choices=["hosts", "churn"], default="hosts",
+                        help="e2e: successive listings per host, or a new session per row")
+    parser.add_argument("--e2e-raw-rows-retention-days", type=int, default=None,
+                        help="e2e: the worker's DREAM_RAW_ROWS_RETENTION_DAYS (0: no raw rows)")
     parser.add_argument("--query-hosts", type=int, default=100, help="queries: hosts")
     parser.add_argument("--query-days", type=int, default=14, help="queries: days of history")
     parser.add_argument("--query-reps", type=int, default=20, help="queries: runs on rollups")
@@ -41,10 +45,14 @@ def main() -> None:
     if args.only in (None, "e2e"):
         from bench import e2e
 
-        r = e2e.run(args.snapshots, args.processes, args.concurrency)
+        profile = {"profile": args.e2e_profile,
+                   "raw_rows_retention_days": args.e2e_raw_rows_retention_days}
+        r = e2e.run(args.snapshots, args.processes, args.concurrency, **profile)
         table = Table(title="End to end: HTTP → api → Kafka → worker → PostgreSQL")
         for col in ("measure", "value"):
             table.add_column(col)
+        table.add_row("profile", f"{args.e2e_profile}, raw rows kept:"
+                      f" {args.e2e_raw_rows_retention_days}")
         table.add_row("snapshots × processes", f"{r.snapshots} × {args.processes}")
         table.add_row("process rows stored", f"{r.rows:,}")
         table.add_row("all accepted (202) after", f"{r.accept_s:.2f} s")
@@ -62,7 +70,7 @@ def main() -> None:
         for mode in (["off", "on"] * args.telemetry_runs)[: 2 * args.telemetry_runs - 1]:
             rates[mode].append(
                 e2e.run(args.snapshots, args.processes, args.concurrency, telemetry=mode,
-                        copy_baseline=False).rows_per_s  # fmt: skip
+                        copy_baseline=False, **profile).rows_per_s  # fmt: skip
             )
         on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
         console.print(

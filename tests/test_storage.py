@@ -108,3 +108,29 @@ def test_pending_snapshot_is_completed_once(database_url: str) -> None:
         assert db.get_snapshot(snapshot.snapshot_id)["process_count"] == 4
     finally:
         db.close()
+
+
+def test_process_rows_keep_every_value_the_copy_text_must_escape(database_url: str) -> None:
+    """The writer renders COPY text itself: tabs, newlines, backslashes, \\N look-alikes,
+    non-ASCII, None, floats and large integers come back as they went in."""
+    from dream.snapshots import PROCESS_FIELDS
+    from dream.storage.writer import TABLE_COLUMNS
+
+    odd = ProcessRecord(
+        pid=2**31 - 1, ppid=None, user="dom\\user", name="a\tb", command="x\\Ny\nz\r\\N",
+        app="Ünïcode ☃", is_system=True, cpu_percent=0.1, mem_percent=1e-7, rss_kb=2**40,
+        vsz_kb=0, state="\\", tty=None, started="Dec05", cpu_seconds=123456.789, threads=7,
+        session=None, session_name="", status="\\N", window_title="t\\tab",
+    )  # fmt: skip
+    plain = ProcessRecord()
+    snap = make_snapshot(datetime(2026, 1, 3, 8, 30, 15, 123456, tzinfo=UTC), host="host\\tab")
+    item = ProcessedSnapshot(snap, "stored", format="ps-aux", processes=[odd, plain])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert SnapshotWriter(PartitionManager()).write(conn, [item]).process_rows == 2
+        columns = ", ".join(TABLE_COLUMNS[-len(PROCESS_FIELDS):])
+        rows = conn.execute(f"SELECT collected_at, host, {columns} FROM processes ORDER BY pid NULLS LAST"
+                            ).fetchall()  # fmt: skip
+    assert [r[:2] for r in rows] == [(snap.collected_at, "host\\tab")] * 2
+    assert [r[2:] for r in rows] == [
+        tuple(getattr(p, name) for name in PROCESS_FIELDS) for p in (odd, plain)
+    ]

@@ -111,7 +111,7 @@ def assert_rollups_match_recomputation(url: str) -> None:
 def assert_sessions_match_recomputation(url: str) -> None:
     """The sessions (and usage_hours_daily) equal those built from scratch from the process
     rows now stored: a reprocess rebuilt the ones around the snapshots it rewrote."""
-    from dream.storage.sessions import HoursDelta, Session, merge_runs
+    from dream.storage.sessions import SESSION_COLUMNS, HoursDelta, Session, merge_runs
 
     with psycopg.connect(url) as conn:
         rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(
@@ -120,7 +120,7 @@ def assert_sessions_match_recomputation(url: str) -> None:
             " FROM processes p JOIN snapshots s USING (snapshot_id)"
         ).fetchall()
         stored = conn.cursor(row_factory=psycopg.rows.class_row(Session)).execute(
-            "SELECT * FROM sessions").fetchall()  # fmt: skip
+            f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions").fetchall()  # fmt: skip
         hours = conn.execute("SELECT * FROM usage_hours_daily").fetchall()
     per_key: dict = {}
     for r in rows:

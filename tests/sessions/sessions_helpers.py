@@ -52,21 +52,20 @@ def write(url: str, *batches: Sequence[ProcessedSnapshot], **writer: Any) -> Non
 SESSION_ORDER = "ORDER BY host, user_name, pid, name, first_seen"
 
 
-def sessions(url: str) -> list[tuple]:
+def _rows(url: str, sql: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until,"
-            " app, is_system, process_user, samples, cpu_first, cpu_last, rss_peak_kb"
-            f" FROM sessions {SESSION_ORDER}"
-        ).fetchall()
+        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def sessions(url: str) -> list[tuple]:
+    return _rows(url, "SELECT host, user_name, pid, name, first_seen, last_seen, cadence_s,"
+                 " open_until, app, is_system, process_user, samples, cpu_first, cpu_last,"
+                 f" rss_peak_kb FROM sessions {SESSION_ORDER}")  # fmt: skip
 
 
 def hours(url: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT bucket, app, os, faculty, user_name, host, seconds, launches, u_seconds,"
-            " u_launches FROM usage_hours_daily ORDER BY 1, 2, 3, 4, 5, 6"
-        ).fetchall()
+    return _rows(url, "SELECT bucket, app, os, faculty, user_name, host, seconds, launches,"
+                 " u_seconds, u_launches FROM usage_hours_daily ORDER BY 1, 2, 3, 4, 5, 6")  # fmt: skip
 
 
 def hours_from_sessions(url: str) -> list[tuple]:
@@ -91,7 +90,43 @@ def hours_from_sessions(url: str) -> list[tuple]:
         ).fetchall()
 
 
+def hours_apps(url: str) -> list[tuple]:
+    return _rows(url, "SELECT bucket, app, os, faculty, seconds, launches, u_seconds, u_launches"
+                 " FROM usage_hours_daily_apps ORDER BY 1, 2, 3, 4")  # fmt: skip
+
+
+def hours_apps_from_sessions(url: str) -> list[tuple]:
+    """usage_hours_daily_apps as recomputed from the sessions: hours_from_sessions summed over
+    users and hosts."""
+    out: dict[tuple, list] = {}
+    for day, app, os, faculty, _user, _host, seconds, launches in hours_from_sessions(url):
+        acc = out.setdefault((day, app, os, faculty), [0.0, 0])
+        acc[0] += seconds
+        acc[1] += launches
+    return [(*k, *v) for k, v in sorted(out.items())]
+
+
+def host_days(url: str) -> list[tuple]:
+    return _rows(url, "SELECT bucket, host, os, faculty, snapshots, first_at, last_at,"
+                 " declared_sum, declared_n FROM host_days ORDER BY 1, 2, 3, 4")  # fmt: skip
+
+
+def host_days_from_snapshots(url: str) -> list[tuple]:
+    """host_days as recomputed from the final snapshots."""
+    return _rows(url, "SELECT date_trunc('day', collected_at, 'UTC'), host, os, faculty,"
+                 " count(*), min(collected_at), max(collected_at),"
+                 " coalesce(sum(interval_s::float8), 0), count(interval_s) FROM snapshots"
+                 " WHERE status <> 'pending' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")  # fmt: skip
+
+
+def wrong_ended(url: str) -> int:
+    """Sessions whose ``ended`` is not last_seen + cadence_s."""
+    return int(_rows(url, "SELECT count(*) FROM sessions"
+                     " WHERE ended <> last_seen + cadence_s * interval '1 second'")[0][0])  # fmt: skip
+
+
 def clear(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE snapshots, processes, sessions, usage_hours_daily, usage_hourly,"
-                     " usage_daily, usage_daily_apps, usage_presence")  # fmt: skip
+                     " usage_daily, usage_daily_apps, usage_presence, usage_hours_daily_apps,"
+                     " host_days")  # fmt: skip

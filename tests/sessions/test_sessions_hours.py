@@ -10,7 +10,16 @@ import psycopg
 import pytest
 
 from dream.snapshots import ProcessedSnapshot
-from sessions_helpers import T0, clear, hours, hours_from_sessions, sessions, snapshot, write
+from sessions_helpers import (
+    T0,
+    clear,
+    host_days,
+    hours,
+    hours_from_sessions,
+    sessions,
+    snapshot,
+    write,
+)
 
 
 def _per_app(url: str) -> dict[str, tuple[float, int]]:
@@ -157,3 +166,17 @@ def test_a_session_reaches_as_far_as_its_longest_cadence(database_url: str, orde
         T0, T0 + timedelta(minutes=10), 60.0, T0 + timedelta(minutes=15), 3
     )
     assert _per_app(database_url)["stata"] == (10 * 60 + 60, 1)
+
+
+def test_host_days_count_stored_and_failed_snapshots_once(database_url: str) -> None:
+    """Coverage counts a host reporting, whether its listing parsed or not, and a replayed
+    snapshot (already final) adds nothing."""
+    stored = [snapshot("lab-9", T0 + timedelta(minutes=m), [(4, "stata", "stata")], interval_s=c)
+              for m, c in ((0, 60), (1, None), (2, 90.5))]  # fmt: skip
+    bad = snapshot("lab-9", T0 + timedelta(minutes=3), [], interval_s=60)
+    failed = ProcessedSnapshot(bad.snapshot, "failed", error="no parser")
+    write(database_url, stored[:2], [failed, stored[2]], [stored[0], failed])
+    day = T0.replace(hour=0)
+    assert host_days(database_url) == [
+        (day, "lab-9", "windows", "law", 4, T0, T0 + timedelta(minutes=3), 60 + 90.5 + 60, 3)
+    ]

@@ -1,6 +1,7 @@
 """Sessions are a function of the set of snapshots: whatever order and batches the writer gets
 them in (one worker or several after one another), the same sessions and the same
-usage_hours_daily, which always equals the sum over the sessions."""
+usage_hours_daily (and usage_hours_daily_apps), which always equal the sum over the sessions;
+host_days always equals what the final snapshots say."""
 
 from __future__ import annotations
 
@@ -10,7 +11,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dream.snapshots import ProcessedSnapshot
-from sessions_helpers import T0, clear, hours, hours_from_sessions, sessions, snapshot, write
+from sessions_helpers import (
+    T0,
+    clear,
+    host_days,
+    host_days_from_snapshots,
+    hours,
+    hours_apps,
+    hours_apps_from_sessions,
+    hours_from_sessions,
+    sessions,
+    snapshot,
+    wrong_ended,
+    write,
+)
 
 BASE = T0.replace(hour=23)  # the draws span midnight
 POOL = [(11, "matlab.exe", "matlab"), (12, "spss.exe", "spss"), (None, "R", "r"),
@@ -69,7 +83,7 @@ def test_any_order_and_batching_gives_the_same_sessions_and_hours(
     snaps = _build(specs)
     clear(url)
     write(url, snaps, default_cadence_s=DEFAULT_CADENCE)
-    expected = sessions(url), hours(url)
+    expected = sessions(url), hours(url), hours_apps(url), host_days(url)
     assert [(*r[:6], r[11]) for r in expected[0]] == _reference(snaps)
 
     shuffled = data.draw(st.permutations(snaps), label="arrival order")
@@ -77,7 +91,7 @@ def test_any_order_and_batching_gives_the_same_sessions_and_hours(
     batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(snaps)], strict=True)]
     clear(url)
     write(url, *[b for b in batches if b], default_cadence_s=DEFAULT_CADENCE)
-    assert (sessions(url), hours(url)) == expected
+    assert (sessions(url), hours(url), hours_apps(url), host_days(url)) == expected
 
     # usage_hours_daily is the sum over the sessions (seconds to within their 1/1024 s rounding)
     kept = hours(url)
@@ -85,3 +99,11 @@ def test_any_order_and_batching_gives_the_same_sessions_and_hours(
     assert [r[:6] for r in kept] == [r[:6] for r in recomputed]
     for row, check in zip(kept, recomputed, strict=True):
         assert abs(row[6] - check[6]) < 1e-3 and row[7] == check[7]
+
+    # usage_hours_daily_apps: the same, summed over users and hosts
+    apps, apps_check = hours_apps(url), hours_apps_from_sessions(url)
+    assert [r[:4] for r in apps] == [r[:4] for r in apps_check]
+    for row, check in zip(apps, apps_check, strict=True):
+        assert abs(row[4] - check[4]) < 1e-3 and row[5] == check[5]
+    assert host_days(url) == host_days_from_snapshots(url)
+    assert wrong_ended(url) == 0

@@ -7,6 +7,7 @@ through a ``NamedQueries`` (storage's own, the rollups', the blobs', the keys', 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
 from importlib import resources
 
@@ -56,3 +57,20 @@ class NamedQueries:
 STORAGE = NamedQueries("dream.storage")
 queries = STORAGE.all
 query = STORAGE.query
+
+
+# COPY's text format: these four characters are escaped, NULL is \N (PostgreSQL's COPY docs).
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: object) -> str:
+    """One value as a field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)

@@ -13,6 +13,7 @@ cannot deadlock each other. (Binding the rows as arrays instead cost ~4x more cl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -22,6 +23,7 @@ from psycopg import sql
 
 from dream.storage.queries import NamedQueries
 from dream.snapshots import ProcessRecord, Snapshot
+from dream.storage.sessions import as_real
 
 ALL_APPS = ""  # the app of the snapshot-level total rows
 
@@ -142,3 +144,26 @@ class RollupBatch:
         conn.execute(query("fill_presence_touched"))
         conn.execute(query("rebuild_usage_presence"))
         conn.execute(query("drop_empty_presence"))
+
+
+def write_host_days(conn: psycopg.Connection, snapshots: Iterable[Snapshot]) -> None:
+    """Add ``snapshots`` (made final by this transaction, stored or failed) to ``host_days``:
+    per host and UTC day, how many, first and last collected, the intervals declared."""
+    days: dict[tuple[datetime, str, str, str], list] = {}
+    for s in snapshots:
+        t = s.collected_at
+        key = (_hour(t).replace(hour=0), s.host, s.os, s.faculty)
+        acc = days.get(key)
+        if acc is None:
+            acc = days[key] = [0, t, t, 0.0, 0]
+        acc[0] += 1
+        acc[1], acc[2] = min(acc[1], t), max(acc[2], t)
+        if s.interval_s is not None:
+            acc[3] += as_real(s.interval_s)  # as the snapshot row stores it
+            acc[4] += 1
+    if days:
+        rows = [(day.isoformat(), host, os, faculty, n, first.isoformat(), last.isoformat(),
+                 declared, declared_n)
+                for (day, host, os, faculty), (n, first, last, declared, declared_n)
+                in sorted(days.items())]  # fmt: skip
+        conn.execute(query("upsert_host_days"), {"days": json.dumps(rows)})

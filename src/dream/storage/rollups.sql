@@ -130,3 +130,17 @@ USING (SELECT DISTINCT date_trunc('day', bucket, 'UTC') AS bucket, app, os, facu
        FROM usage_stage) s
 WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
   AND d.snapshots <= 0
+
+-- name: upsert_host_days
+-- Coverage (migration 0009): the snapshots a write made final (stored or failed), per host and
+-- UTC day, as one JSON array of [day, host, os, faculty, snapshots, first_at, last_at,
+-- declared_sum, declared_n]. The rows are the writer's hosts' (it holds their locks).
+INSERT INTO host_days AS r
+SELECT (k ->> 0)::timestamptz, k ->> 1, k ->> 2, k ->> 3, (k ->> 4)::integer,
+       (k ->> 5)::timestamptz, (k ->> 6)::timestamptz, (k ->> 7)::float8, (k ->> 8)::integer
+FROM jsonb_array_elements(%(days)s::jsonb) AS j (k)
+ON CONFLICT (bucket, host, os, faculty) DO UPDATE SET
+    snapshots = r.snapshots + EXCLUDED.snapshots, first_at = least(r.first_at, EXCLUDED.first_at),
+    last_at = greatest(r.last_at, EXCLUDED.last_at),
+    declared_sum = r.declared_sum + EXCLUDED.declared_sum,
+    declared_n = r.declared_n + EXCLUDED.declared_n

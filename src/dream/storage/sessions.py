@@ -125,11 +125,16 @@ class Session:
 
     def absorb(self, other: Session) -> None:
         """Take in ``other`` (same key, linked): commutative and associative."""
-        if other._first_rank() < self._first_rank():
+        # Ranks compare first_seen (last_seen) first: the tuples are built only on a tie.
+        if other.first_seen < self.first_seen or (
+            other.first_seen == self.first_seen and other._first_rank() < self._first_rank()
+        ):
             self.first_seen, self.app, self.is_system = other.first_seen, other.app, other.is_system
             self.os, self.faculty, self.process_user = other.os, other.faculty, other.process_user
             self.cpu_first = other.cpu_first
-        if other._last_rank() > self._last_rank():
+        if other.last_seen > self.last_seen or (
+            other.last_seen == self.last_seen and other._last_rank() > self._last_rank()
+        ):
             self.last_seen, self.cadence_s, self.cpu_last = (
                 other.last_seen, other.cadence_s, other.cpu_last)  # fmt: skip
         self.open_until = max(self.open_until, other.open_until)
@@ -207,8 +212,9 @@ class HoursDelta:
         with conn.cursor().copy(query("copy_hours_stage")) as copy:
             for key, acc in changed:
                 copy.write_row((*key, *acc))
-        conn.execute(query("upsert_hours"))
-        conn.execute(query("drop_empty_hours"))
+        for name in ("upsert_hours", "upsert_hours_apps", "drop_empty_hours",
+                     "drop_empty_hours_apps"):
+            conn.execute(query(name))
 
 
 def lock_hosts(conn: psycopg.Connection, hosts: Iterable[str]) -> None:

@@ -14,6 +14,7 @@ FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS 
 -- name: sessions_near
 -- The stored sessions that may take in the batch's runs: per key, those still open (able to
 -- take an observation) when its earliest run starts, begun no later than its last run reaches.
+-- Found through the primary key (host, user_name, pid, name, first_seen <= until).
 SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
        s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
        s.cpu_first, s.cpu_last, s.rss_peak_kb
@@ -77,6 +78,24 @@ SELECT * FROM hours_stage
 ON CONFLICT (bucket, app, os, faculty, user_name, host) DO UPDATE SET
     seconds = r.seconds + EXCLUDED.seconds, launches = r.launches + EXCLUDED.launches,
     u_seconds = r.u_seconds + EXCLUDED.u_seconds, u_launches = r.u_launches + EXCLUDED.u_launches
+
+-- name: upsert_hours_apps
+-- The same changes summed over users and hosts. These rows are shared with other writers (of
+-- other hosts): taken in key order, so two writers cannot deadlock.
+INSERT INTO usage_hours_daily_apps AS r
+SELECT bucket, app, os, faculty, sum(seconds), sum(launches), sum(u_seconds), sum(u_launches)
+FROM hours_stage
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (bucket, app, os, faculty) DO UPDATE SET
+    seconds = r.seconds + EXCLUDED.seconds, launches = r.launches + EXCLUDED.launches,
+    u_seconds = r.u_seconds + EXCLUDED.u_seconds, u_launches = r.u_launches + EXCLUDED.u_launches
+
+-- name: drop_empty_hours_apps
+DELETE FROM usage_hours_daily_apps d
+USING (SELECT DISTINCT bucket, app, os, faculty FROM hours_stage) s
+WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
+  AND d.launches = 0 AND d.seconds = 0
 
 -- name: drop_empty_hours
 -- Rows no session contributes to any more. The seconds are sums of multiples of 2^-10, exact in

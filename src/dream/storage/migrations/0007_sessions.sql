@@ -44,9 +44,9 @@ CREATE TABLE sessions (
 -- "sessions of an app in a window", concurrency, the sessions list.
 CREATE INDEX sessions_app_time_idx ON sessions (app, first_seen);
 CREATE INDEX sessions_first_seen_idx ON sessions (first_seen);
--- The writer's lookup of the sessions of a key that may take in the observations it merges:
--- those still open at (or after) the earliest of them.
-CREATE INDEX sessions_key_open_idx ON sessions (host, user_name, pid, name, open_until);
+-- The writer finds the sessions of a key that may take in the observations it merges by the
+-- primary key (a key has few sessions), not by an index on open_until: every extension of a
+-- session changes open_until, and an index on it would be rewritten each time.
 
 -- Seconds of use and launches per UTC day, from sessions: what top-apps, usage and breakdown
 -- read for metric=hours and metric=launches over whole days. A session's seconds are split
