@@ -6,6 +6,7 @@ import csv
 import io
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -108,3 +109,34 @@ def test_parquet_without_pyarrow_says_so(client: TestClient, monkeypatch: pytest
     assert response.status_code == 415
     assert "pyarrow" in response.json()["detail"] and "csv" in response.json()["detail"]
     assert client.get("/v1/export", params={"query": "faculties"}).status_code == 200
+
+
+def test_parquet_types_started_by_what_the_question_answers(database_url: str,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """A process row's `started` is the listing's START text, a session's a time: one name, two
+    types (an export typing it by name alone failed on every real listing)."""
+    from dream.demo.listings import ps_aux_output
+    from dream.parsing import parse
+    from dream.settings import Settings
+    from helpers import direct_client, snapshot_body, wait_for
+
+    settings = Settings(database_url=database_url, data_dir=tmp_path, auth="off",
+                        batch_wait_s=0.05)  # fmt: skip
+    with direct_client(settings) as (client, _):
+        body = snapshot_body(ps_aux_output(5))
+        assert client.post("/v1/snapshots", json=body).status_code == 202
+        wait_for(lambda: client.get(f"/v1/snapshots/{body['snapshot_id']}").json()["status"]
+                 == "stored", what="the listing stored")  # fmt: skip
+
+        def table(query: str) -> Any:
+            got = client.get("/v1/export", params={"query": query, "format": "parquet",
+                                                   "include_system": "true"})  # fmt: skip
+            assert got.status_code == 200, got.text
+            return pq.read_table(io.BytesIO(got.content))
+
+        processes, sessions = table("processes"), table("sessions")
+        assert processes.num_rows == sessions.num_rows == 5
+        assert str(processes.schema.field("started").type) == "string"
+        listed = sorted(p.started for p in parse(body["output"]).processes)
+        assert sorted(processes.column("started").to_pylist()) == listed  # "10:21", "Nov26"
+        assert str(sessions.schema.field("started").type) == "timestamp[us, tz=UTC]"

@@ -51,7 +51,9 @@ _INT_COLUMNS = frozenset({"users", "hosts", "snapshots", "processes", "launches"
                           *_process_columns(int)})  # fmt: skip
 _FLOAT_COLUMNS = frozenset({"avg_cpu_percent", "avg_rss_kb", "hours", "duration_s",
                             "cpu_seconds", *_process_columns(float)})  # fmt: skip
-_TIME_COLUMNS = frozenset({"bucket", "collected_at", "started", "ended"})
+# Not "started": a process row's is the listing's text (START), a session's a time; columns
+# known by no name here are typed by their values.
+_TIME_COLUMNS = frozenset({"bucket", "collected_at"})
 _BOOL_COLUMNS = frozenset(_process_columns(bool))
 _INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (bool, lambda pa: pa.bool_()),  # before int: a bool is an int
@@ -59,6 +61,15 @@ _INFERRED: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (float, lambda pa: pa.float64()),
     (datetime, lambda pa: pa.timestamp("us", tz="UTC")),
 )
+
+
+def _zoned_time(text: str) -> datetime | None:
+    """``text`` as a time if it is an ISO 8601 one with its zone (not a listing's "21:00")."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 class ParquetUnavailable(RuntimeError):
@@ -97,14 +108,19 @@ def arrow_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> Any:
             return pa.timestamp("us", tz="UTC")
         if name in _BOOL_COLUMNS:
             return pa.bool_()
-        # A column known by no name here (a new question's) is typed by its first value.
+        # A column known by no name here (a new question's) is typed by its first value; an
+        # ISO 8601 time with its zone (a session's `started`) is a time.
         value = next((r[name] for r in rows if r.get(name) is not None), None)
+        if isinstance(value, str) and _zoned_time(value) is not None:
+            return pa.timestamp("us", tz="UTC")
         for kind, arrow in _INFERRED:
             if isinstance(value, kind):
                 return arrow(pa)
         return pa.string()
 
     def cell(value: Any, kind: Any) -> Any:
+        if isinstance(value, str) and pa.types.is_timestamp(kind):
+            return _zoned_time(value)
         if value is None or isinstance(value, (int, float, bool, datetime)):
             if isinstance(value, datetime) and not pa.types.is_timestamp(kind):
                 return value.isoformat()
