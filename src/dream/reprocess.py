@@ -54,7 +54,7 @@ from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
 from dream.storage.sessions import lock_hosts, rebuild_sessions
-from dream.storage.writer import COPY_PROCESSES, process_row
+from dream.storage.writer import copy_processes
 from dream.text import decode_output
 from dream.worker.processing import process_snapshot
 
@@ -257,7 +257,7 @@ class Reprocessor:
         result: ReprocessResult,
     ) -> int:  # fmt: skip
         rollups = RollupBatch()
-        new_rows: list[tuple[object, ...]] = []
+        new_rows: list[tuple[Snapshot, list[ProcessRecord]]] = []
         done = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
@@ -297,7 +297,7 @@ class Reprocessor:
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
                 rollups.add(item.snapshot, p.processes)
-                new_rows.extend(process_row(item.snapshot, proc) for proc in p.processes)
+                new_rows.append((item.snapshot, p.processes))
                 counts["rows"] += len(p.processes)
             conn.execute(
                 query("reprocess_update_snapshot"),
@@ -310,9 +310,7 @@ class Reprocessor:
             lo, hi = spans.get(host, (at, at))
             spans[host] = (min(lo, at), max(hi, at))
         if new_rows:
-            with conn.cursor().copy(COPY_PROCESSES) as copy:
-                for row in new_rows:
-                    copy.write_row(row)
+            copy_processes(conn, new_rows)
         for host in rebuild_sessions(conn, spans, self.default_cadence_s):
             result.errors.append(f"{host}: sessions not rebuilt: per-sample rows they were built"
                                  " from are no longer kept")  # fmt: skip

@@ -233,7 +233,7 @@ class SessionBatch:
         return bool(self.runs)
 
     def cadence(self, snapshot: Snapshot) -> float:
-        declared = getattr(snapshot, "interval_s", None)
+        declared = snapshot.interval_s
         return as_real(declared if declared is not None else self.default_cadence_s)
 
     def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:

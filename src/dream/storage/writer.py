@@ -4,7 +4,7 @@ COPYed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -67,6 +67,20 @@ def _compile_process_text() -> Callable[[ProcessRecord], str]:
 
 # A record's columns of its ``processes`` row as COPY text (after the snapshot's).
 process_text = _compile_process_text()
+
+
+def copy_processes(
+    conn: psycopg.Connection, snapshots: Iterable[tuple[Snapshot, Sequence[ProcessRecord]]]
+) -> int:
+    """COPY each snapshot's process rows into ``processes``; how many rows."""
+    count = 0
+    with conn.cursor().copy(COPY_PROCESSES) as copy:
+        for snapshot, processes in snapshots:
+            head = "\t".join(copy_text(getattr(snapshot, name))
+                              for name in ROW_SNAPSHOT_FIELDS) + "\t"  # fmt: skip
+            copy.write("".join([head + process_text(p) + "\n" for p in processes]))
+            count += len(processes)
+    return count
 
 
 @dataclass(slots=True)
@@ -173,7 +187,6 @@ class SnapshotWriter:
         self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]
     ) -> tuple[set, int]:
         """One transaction: the snapshots' rows, their sessions, rollups and process rows."""
-        process_rows = 0
         with conn.transaction():
             lock_hosts(conn, (item.snapshot.host for item in batch))  # before any row lock
             final_now = self._upsert_snapshots(conn, batch)
@@ -191,15 +204,9 @@ class SnapshotWriter:
             since = self.rows_kept_since()
             rows = [item for item in final if item.processes
                     and (since is None or item.snapshot.collected_at >= since)]  # fmt: skip
-            if rows:
-                with conn.cursor().copy(COPY_PROCESSES) as copy:
-                    for item in rows:
-                        snapshot = item.snapshot
-                        head = "\t".join(copy_text(getattr(snapshot, name))
-                                          for name in ROW_SNAPSHOT_FIELDS) + "\t"  # fmt: skip
-                        copy.write("".join([head + process_text(p) + "\n"
-                                            for p in item.processes]))  # fmt: skip
-                        process_rows += len(item.processes)
+            process_rows = (
+                copy_processes(conn, [(i.snapshot, i.processes) for i in rows]) if rows else 0
+            )
             sessions.write(conn)
             write_host_days(conn, (item.snapshot for item in final))
             if rollups:
