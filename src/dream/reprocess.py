@@ -9,14 +9,17 @@ ones), in ``(collected_at, snapshot_id)`` order, in batches:
    current process rows, deletes them (``WHERE collected_at = .. AND snapshot_id = ..``: one
    partition), COPYs the new ones, adds their contribution, updates status, format, count,
    warnings, error and skipped rows, drops rollup rows nothing contributes to any more,
-   rebuilds the sessions of the batch's hosts around the rewritten snapshots from the
-   per-sample rows now stored (``dream.storage.sessions.rebuild_sessions``: taking one
-   snapshot's observations out of a session is not possible from the session alone), and
-   advances the run's checkpoint (``reprocess_checkpoints``).
+   rebuilds the sessions of the batch's hosts around the rewritten snapshots
+   (``dream.storage.rebuild``: taking one snapshot's observations out of a session is not
+   possible from the session alone), and advances the run's checkpoint
+   (``reprocess_checkpoints``).
 
-A snapshot whose per-sample rows are gone (``DREAM_RAW_ROWS_RETENTION_DAYS``) is left alone,
-rows, rollups and sessions: what it contributed cannot be taken out exactly. Likewise a host's
-sessions are left as they are when a snapshot they were built from has lost its rows.
+A stored snapshot whose per-sample rows are gone (``DREAM_RAW_ROWS_RETENTION_DAYS``; 0: never
+written) keeps its rows, rollups and row as they are: what it contributed to the rollups cannot
+be taken out exactly. Its sessions are rebuilt all the same: the rebuild reads each snapshot's
+observations from its rows where they are kept and from its raw output, parsed again, where they
+are not (so sessions and ``usage_hours_daily``, the long-term record, follow today's parser). A
+host whose sessions hold a snapshot with neither is left as it was, and named in the output.
 
 So a snapshot is never half rewritten, an interrupted run resumes after the last committed batch
 (the same filters give the same run key), and running it twice changes nothing the second time.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
@@ -53,7 +56,8 @@ from dream.storage.database import (
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
-from dream.storage.sessions import lock_hosts, rebuild_sessions
+from dream.storage.rebuild import Reparse, rebuild_sessions
+from dream.storage.sessions import lock_hosts
 from dream.storage.writer import copy_processes
 from dream.text import decode_output
 from dream.worker.processing import process_snapshot
@@ -98,7 +102,9 @@ class ReprocessResult:
     stored: int = 0  # of which now stored
     failed: int = 0  # of which now failed
     no_raw: int = 0  # no raw output kept (retention, DREAM_STORE_RAW=false, missing object)
-    skipped: int = 0  # changed meanwhile, or process rows already pruned
+    skipped: int = 0  # changed meanwhile
+    # per-sample rows pruned: rows, rollups and snapshot row as they were, sessions rebuilt
+    sessions_only: int = 0
     resumed: bool = False
     process_rows: int = 0
     errors: list[str] = field(default_factory=list)
@@ -197,42 +203,74 @@ class Reprocessor:
             conn.execute(query("checkpoint_finish"), {"run_key": filters.run_key})
         return result
 
-    def _prepare(self, row: dict[str, Any], result: ReprocessResult) -> _Item | None:
-        """Raw output in hand and parsed, or None (counted) if it cannot be had."""
-        snapshot = Snapshot.model_construct(
+    @staticmethod
+    def _snapshot(row: dict[str, Any]) -> Snapshot:
+        """The snapshot as stored (its user already scrubbed), without its output."""
+        return Snapshot.model_construct(
             snapshot_id=row["snapshot_id"], host=row["host"], os=row["os"],
             os_version=row["os_version"], user=row["user_name"], faculty=row["faculty"],
             collected_at=row["collected_at"], received_at=row["received_at"],
             command=row["command"], output=None, raw=None, output_url=None,
         )  # fmt: skip
+
+    def _read(self, row: dict[str, Any], *, move: bool) -> tuple[str, RawRef | None] | None:
+        """The snapshot's raw output and its reference, or None if none is kept. Raises
+        BlobError; ``move``: text from before the blob store is moved there on the way."""
         ref = raw_ref_from_row(row)
+        if ref is not None:
+            return decode_output(self.raw.get(ref)), ref
+        if not row["has_raw_text"]:
+            return None
+        with self.db.pool.connection() as conn:
+            found = conn.execute(query("raw_text"), {"snapshot_id": row["snapshot_id"]}).fetchone()
+        if found is None or found[0] is None:
+            return None
+        text = found[0]
+        if move and self.raw.keep:
+            ref = self.raw.store.put(text.encode("utf-8"))
+        return text, ref
+
+    def _prepare(self, row: dict[str, Any], result: ReprocessResult) -> _Item | None:
+        """Raw output in hand and parsed, or None (counted) if it cannot be had."""
+        snapshot = self._snapshot(row)
         try:
-            if ref is not None:
-                text = decode_output(self.raw.get(ref))
-            elif row["has_raw_text"]:  # from before the blob store: move it there now
-                with self.db.pool.connection() as conn:
-                    found = conn.execute(
-                        query("raw_text"), {"snapshot_id": row["snapshot_id"]}
-                    ).fetchone()
-                if found is None or found[0] is None:
-                    result.no_raw += 1
-                    return None
-                text = found[0]
-                if self.raw.keep:
-                    ref = self.raw.store.put(text.encode("utf-8"))
-            else:
-                result.no_raw += 1
-                return None
+            read = self._read(row, move=True)
         except BlobUnavailable:
             raise  # transient: the run stops; run it again to resume
         except BlobError as exc:
             result.no_raw += 1
             result.errors.append(f"{row['snapshot_id']}: {exc}")
             return None
+        if read is None:
+            result.no_raw += 1
+            return None
+        text, ref = read
         processed = process_snapshot(snapshot.model_copy(update={"output": text}), self.scrubber)
         # The stored metadata is already scrubbed: keep it as it is (only the rows are new).
         processed.snapshot = snapshot.model_copy(update={"raw": ref})
         return _Item(row, processed.snapshot, processed, ref)
+
+    def _reparser(self, items: list[_Item]) -> Reparse:
+        """The session rebuild's source for snapshots without their per-sample rows: the
+        batch's own parses, else the raw output parsed again (None: it is not kept)."""
+        parsed = {item.snapshot.snapshot_id: item.processed for item in items}
+
+        def reparse(row: dict[str, Any]) -> Sequence[ProcessRecord] | None:
+            processed = parsed.get(row["snapshot_id"])
+            if processed is None:
+                try:
+                    read = self._read(row, move=False)
+                except BlobUnavailable:
+                    raise
+                except BlobError:
+                    return None
+                if read is None:
+                    return None
+                output = self._snapshot(row).model_copy(update={"output": read[0]})
+                processed = process_snapshot(output, self.scrubber)
+            return processed.processes if processed.status == "stored" else []
+
+        return reparse
 
     def _rewrite(
         self, filters: Filters, items: list[_Item], last: dict[str, Any], result: ReprocessResult
@@ -258,7 +296,7 @@ class Reprocessor:
     ) -> int:  # fmt: skip
         rollups = RollupBatch()
         new_rows: list[tuple[Snapshot, list[ProcessRecord]]] = []
-        done = 0
+        done = sessions_only = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
         lock_hosts(conn, (item.snapshot.host for item in items))  # first, as the writer does
@@ -282,13 +320,11 @@ class Reprocessor:
                     query("reprocess_old_rows"), key
                 ).fetchall()
                 if len(old) != (now["process_count"] or 0):
-                    # Process rows pruned by retention (or missing): the rollups still hold
-                    # their contribution, which cannot be subtracted exactly. Leave it alone.
-                    result.skipped += 1
-                    result.errors.append(
-                        f"{item.snapshot.snapshot_id}: {len(old)} process rows stored,"
-                        f" {now['process_count']} expected; left alone"
-                    )
+                    # Process rows pruned by retention (or never written): the rollups still
+                    # hold their contribution, which cannot be subtracted exactly, so its rows,
+                    # rollups and row are left alone; its sessions are rebuilt from the parse.
+                    sessions_only += 1
+                    _widen(spans, item.snapshot)
                     continue
                 rollups.add(item.snapshot, old, sign=-1)
                 conn.execute(query("reprocess_delete_rows"), key)
@@ -306,19 +342,25 @@ class Reprocessor:
             )  # fmt: skip
             counts[p.status] += 1
             done += 1
-            at, host = item.snapshot.collected_at, item.snapshot.host
-            lo, hi = spans.get(host, (at, at))
-            spans[host] = (min(lo, at), max(hi, at))
+            _widen(spans, item.snapshot)
         if new_rows:
             copy_processes(conn, new_rows)
-        for host in rebuild_sessions(conn, spans, self.default_cadence_s):
-            result.errors.append(f"{host}: sessions not rebuilt: per-sample rows they were built"
-                                 " from are no longer kept")  # fmt: skip
+        left_alone = rebuild_sessions(conn, spans, self.default_cadence_s, self._reparser(items))
+        result.errors.extend(f"{host}: sessions not rebuilt: {why}"
+                             for host, why in left_alone.items())  # fmt: skip
         if rollups:
             rollups.write_correction(conn)
         # Counted only once the caller's transaction is about to commit.
         result.reprocessed += done
+        result.sessions_only += sessions_only
         result.stored += counts["stored"]
         result.failed += counts["failed"]
         result.process_rows += counts["rows"]
         return done
+
+
+def _widen(spans: dict[str, tuple[datetime, datetime]], snapshot: Snapshot) -> None:
+    """Take ``snapshot`` into its host's span of rewritten snapshots."""
+    at = snapshot.collected_at
+    lo, hi = spans.get(snapshot.host, (at, at))
+    spans[snapshot.host] = (min(lo, at), max(hi, at))

@@ -48,8 +48,8 @@ def settings_env(settings: Any) -> dict[str, str]:
 def make_settings(database_url: str, tmp_path: Any, store_settings: dict, **extra: Any) -> Settings:
     return Settings(
         database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05, auth="off",
-        raw_rows_retention_days=3650,  # the snapshots are weeks old: their rows are kept
-        **store_settings, **extra,
+        **{"raw_rows_retention_days": 3650,  # the snapshots are weeks old: their rows are kept
+           **store_settings, **extra},
     )  # fmt: skip
 
 

@@ -27,7 +27,6 @@ from operator import attrgetter
 from typing import Any, cast
 
 import psycopg
-from psycopg.rows import class_row, dict_row
 
 from dream.snapshots import ProcessRecord, Snapshot
 from dream.storage.queries import NamedQueries
@@ -314,56 +313,3 @@ def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, lis
     """Sessions as one array per column (``unnest`` parameters)."""
     return {name: [getattr(s, name) for s in sessions] for name in names}
 
-
-def rebuild_sessions(
-    conn: psycopg.Connection, spans: dict[str, tuple[datetime, datetime]], default_cadence_s: float
-) -> list[str]:
-    """Rebuild, from the stored per-sample rows, the sessions of each host that hold an
-    observation in its span [since, until] (a reprocess rewrote the rows of snapshots there).
-
-    Those sessions are deleted (their contribution taken out of ``usage_hours_daily``) and
-    built again from the rows of their keys within their extents plus every row in the span,
-    then merged as a batch would be (so they may link to sessions around them). A host where a
-    stored snapshot of that extent has lost its rows (``DREAM_RAW_ROWS_RETENTION_DAYS``) cannot
-    be rebuilt this way: its sessions are left as they are and the host is returned.
-    The caller holds the hosts' locks (``lock_hosts``).
-    """
-    hours = HoursDelta()
-    batch = SessionBatch(default_cadence_s)
-    gone: list[Session] = []
-    left_alone = []
-    for host, (since, until) in sorted(spans.items()):
-        old = conn.cursor(row_factory=class_row(Session)).execute(
-            query("host_sessions_overlapping"), {"host": host, "since": since, "until": until}
-        ).fetchall()
-        extents: dict[Key, list[tuple[datetime, datetime]]] = {}
-        for s in old:
-            extents.setdefault(s.key, []).append((s.first_seen, s.last_seen))
-        rows = conn.cursor(row_factory=dict_row).execute(
-            query("host_observation_rows"),
-            {"host": host, "since": min([since, *(s.first_seen for s in old)]),
-             "until": max([until, *(s.last_seen for s in old)])},
-        ).fetchall()  # fmt: skip
-        found: dict[object, int] = {}
-        for r in rows:
-            found[r["snapshot_id"]] = found.get(r["snapshot_id"], 0) + r["is_row"]
-        if any(found[r["snapshot_id"]] != (r["process_count"] or 0) for r in rows):
-            left_alone.append(host)
-            continue
-        for s in old:
-            hours.add(s, -1)
-        gone.extend(old)
-        for r in rows:
-            if not r["is_row"]:
-                continue  # a snapshot that listed no process
-            obs = Session.from_row(r, host, default_cadence_s)
-            t = obs.first_seen
-            if since <= t <= until or any(a <= t <= b for a, b in extents.get(obs.key, ())):
-                batch.add_sessions([obs])
-    if gone:
-        conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
-    if batch:
-        batch.write(conn, hours)
-    else:
-        hours.write(conn)
-    return left_alone

@@ -104,22 +104,3 @@ DELETE FROM usage_hours_daily d
 USING hours_stage s
 WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
   AND d.user_name = s.user_name AND d.host = s.host AND d.launches = 0 AND d.seconds = 0
-
--- name: host_sessions_overlapping
--- A reprocess: the host's sessions that hold an observation in [since, until].
-SELECT host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os, faculty,
-       app, is_system, process_user, samples, cpu_first, cpu_last, rss_peak_kb
-FROM sessions
-WHERE host = %(host)s AND open_until >= %(since)s AND first_seen <= %(until)s
-
--- name: host_observation_rows
--- A reprocess: the stored observations of a host's final snapshots in [since, until], and
--- whether every stored snapshot there still has its per-sample rows (retention may have
--- dropped them: then the sessions cannot be rebuilt from rows).
-SELECT s.snapshot_id, s.collected_at, s.interval_s, s.user_name, s.os, s.faculty,
-       s.process_count, p.collected_at IS NOT NULL AS is_row, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds,
-       p.rss_kb
-FROM snapshots s
-LEFT JOIN processes p ON p.snapshot_id = s.snapshot_id AND p.collected_at = s.collected_at
-WHERE s.host = %(host)s AND s.status = 'stored'
-  AND s.collected_at >= %(since)s AND s.collected_at <= %(until)s
