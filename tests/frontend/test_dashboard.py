@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -197,8 +199,95 @@ def test_dashboard_sends_the_key_it_holds(demo_server: Served, page: Any) -> Non
 
 
 def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
-    for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js", "/dashboard/style.css"):
+    for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js",
+                 "/dashboard/links.js", "/dashboard/concurrency.js", "/dashboard/style.css"):
         response = httpx.get(f"{demo_server.url}{path}")
         assert response.status_code == 200, (path, response.status_code)
         assert "https://" not in response.text, path  # nothing from elsewhere (no CDN)
     assert httpx.get(f"{demo_server.url}/dashboard/nope.js").status_code == 404
+
+
+def one_decimal(hours: float) -> str:
+    """As the page writes hours: the double's exact value to one decimal, halves away from 0."""
+    return f"{Decimal(hours).quantize(Decimal('0.1'), ROUND_HALF_UP):,}"
+
+
+def shown_texts(pg: Any) -> dict[str, str]:
+    """Each top-apps bar's value label, as the page writes it."""
+    return {
+        g.get_attribute("data-label"): g.query_selector("text.value").text_content()
+        for g in pg.query_selector_all("#top-apps-chart g.bar")
+    }
+
+
+def test_hours_and_launches_are_the_apis_with_their_units(demo_server: Served, page: Any) -> None:
+    pg = page
+    api = demo_server.url
+    pg.goto(f"{api}/#metric=hours")
+    wait_ready(pg, "metric=hours")
+    answer = httpx.get(f"{api}/v1/analytics/top-apps",
+                       params={"limit": 10, "metric": "hours"}).json()["items"]  # fmt: skip
+    check(pg, len(answer) >= 5 and all(i["hours"] > 0 for i in answer), f"api: {answer}")
+    check(pg, shown_bars(pg) == {i["app"]: i["hours"] for i in answer},
+          f"bars {shown_bars(pg)} differ from the api's hours {answer}")  # fmt: skip
+    want = {i["app"]: f"{one_decimal(i['hours'])} h" for i in answer}  # hours, one decimal
+    check(pg, shown_texts(pg) == want, f"bar labels {shown_texts(pg)}, want {want}")
+    breakdown = httpx.get(f"{api}/v1/analytics/breakdown",
+                          params={"by": "os", "metric": "hours", "limit": 50}).json()["items"]  # fmt: skip
+    cells = {tr.get_attribute("data-label"): tr.query_selector("td[data-column=hours]")
+             for tr in pg.query_selector_all("#breakdown-table tbody tr[data-label]")}  # fmt: skip
+    got = {k: (td.get_attribute("title"), td.inner_text()) for k, td in cells.items()}
+    want_cells = {i["os"]: (str(i["hours"]), one_decimal(i["hours"])) for i in breakdown}
+    check(pg, got == want_cells, f"breakdown hours {got}, the api's {want_cells}")
+    title = pg.text_content("#usage-chart text.y-title")
+    check(pg, title == "hours of use", f"usage axis titled {title!r}")
+
+    pg.select_option("#f-metric", "launches")
+    wait_ready(pg, "metric=launches")
+    answer = httpx.get(f"{api}/v1/analytics/top-apps",
+                       params={"limit": 10, "metric": "launches"}).json()["items"]  # fmt: skip
+    check(pg, shown_bars(pg) == {i["app"]: i["launches"] for i in answer},
+          f"bars {shown_bars(pg)} differ from the api's launches {answer}")  # fmt: skip
+    want = {i["app"]: f"{i['launches']:,}" for i in answer}  # whole numbers
+    check(pg, shown_texts(pg) == want, f"bar labels {shown_texts(pg)}, want {want}")
+    check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
+
+
+def test_concurrency_panel_draws_the_apis_peaks_and_the_seats(
+    demo_server: Served, page: Any
+) -> None:
+    pg = page
+    api = demo_server.url
+    pg.goto(f"{api}/")
+    wait_ready(pg)
+    empty = pg.text_content("#concurrency-chart") or ""
+    check(pg, "choose an application" in empty, f"no application chosen: {empty!r}")
+    top = httpx.get(f"{api}/v1/analytics/top-apps",
+                    params={"limit": 1, "metric": "hours"}).json()["items"][0]["app"]  # fmt: skip
+    pg.select_option("#f-capp", top)
+    wait_ready(pg, f"capp={top}")
+    pg.select_option("#f-cbucket", "hour")
+    wait_ready(pg, "cbucket=hour")
+    pg.fill("#f-seats", "2")
+    pg.press("#f-seats", "Tab")  # the change event
+    wait_ready(pg, "seats=2")
+
+    answer = httpx.get(f"{api}/v1/analytics/concurrency", params={"app": top, "bucket": "hour"}).json()
+    want = {datetime.fromisoformat(i["bucket"]): i["peak_users"] for i in answer["items"]}
+    check(pg, len(want) > 10 and max(want.values()) >= 2, f"api: {answer}")
+    peaks = pg.query_selector_all('#concurrency-chart g.line[data-group="peak users"] circle')
+    shown = {datetime.fromisoformat(c.get_attribute("data-bucket").replace("Z", "+00:00")):
+             int(c.get_attribute("data-value")) for c in peaks}  # fmt: skip
+    check(pg, shown == want, f"peaks drawn {shown}, the api's {want}")
+    seats = pg.get_attribute("#concurrency-chart g.seats", "data-value")
+    check(pg, seats == "2", f"seat line at {seats!r}")
+    over = sum(1 for v in want.values() if v > 2)
+    note = pg.inner_text("#concurrency-note")
+    check(pg, f"in {over} of {len(want)} hours" in note, f"note {note!r}")
+
+    link = pg.get_attribute("#panel-concurrency a.rest-link", "href")
+    check(pg, httpx.get(link).json()["items"] == answer["items"], f"REST link {link}")
+    cli = pg.inner_text("#panel-concurrency code.cli")
+    check(pg, cli.startswith("dream query concurrency") and f"--app {top}" in cli
+          and "--bucket hour" in cli, f"CLI line {cli!r}")  # fmt: skip
+    check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")

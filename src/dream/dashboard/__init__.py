@@ -1,7 +1,8 @@
 """The dashboard: a static page at ``/`` that asks the analytics api what to draw.
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
-Dream: ``app.js`` the page, ``api.js`` its calls to the api, charts drawn as SVG by
+Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
+and downloads under each panel, ``concurrency.js`` the seats-in-use panel, charts drawn as SVG by
 ``charts.js``); nothing is fetched from elsewhere at run time.
 The page and its assets load without credentials; the data calls it makes carry the API key
 typed into the page (kept in ``sessionStorage``) as ``Authorization: Bearer <key>``, so with
@@ -20,6 +21,8 @@ _ASSETS = {
     "api.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
+    "concurrency.js": "text/javascript; charset=utf-8",
+    "links.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

@@ -5,14 +5,21 @@
 
 (function () {
   const METRIC_COLUMN = { users: "users", hosts: "hosts", snapshots: "snapshots", processes: "processes",
-    cpu: "avg_cpu_percent", memory: "avg_rss_kb" };
+    cpu: "avg_cpu_percent", memory: "avg_rss_kb", hours: "hours", launches: "launches" };
+  // How each column's values read (charts.js UNITS): hours with one decimal, counts whole.
+  const COLUMN_UNIT = { users: "count", hosts: "count", snapshots: "count", processes: "count",
+    hours: "hours", launches: "count" };
+  const METRIC_TITLE = { cpu: "avg CPU %", memory: "avg RSS (KiB)", hours: "hours of use" };
   const DEFAULTS = { faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
-    system: "", group_by: "faculty", bucket: "auto", by: "os" };
+    system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "" };
+  const PANEL_CONTROLS = { "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
+    "f-cbucket": "cbucket", "f-seats": "seats" };
   const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
   const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
-  const { barChart, lineChart, formatNumber } = window.DreamCharts;
+  const { barChart, lineChart, formatValue } = window.DreamCharts;
   const { KEY_STORAGE, ApiError, api, query, shellQuote, cliCommand } = window.DreamApi;
+  const renderLinks = (...args) => window.DreamLinks.renderLinks(...args, showError);
 
   let state = Object.assign({}, DEFAULTS);
   let generation = 0;
@@ -42,9 +49,7 @@
     $("f-to").value = state.to;
     $("f-metric").value = state.metric;
     $("f-system").checked = state.system === "true";
-    $("f-group-by").value = state.group_by;
-    $("f-bucket").value = state.bucket;
-    $("f-by").value = state.by;
+    for (const [id, k] of Object.entries(PANEL_CONTROLS)) $(id).value = state[k];
     $("custom-range").hidden = state.range !== "custom";
   }
 
@@ -57,9 +62,7 @@
     state.to = $("f-to").value;
     state.metric = $("f-metric").value;
     state.system = $("f-system").checked ? "true" : "";
-    state.group_by = $("f-group-by").value;
-    state.bucket = $("f-bucket").value;
-    state.by = $("f-by").value;
+    for (const [id, k] of Object.entries(PANEL_CONTROLS)) state[k] = $(id).value.trim();
     $("custom-range").hidden = state.range !== "custom";
   }
 
@@ -101,43 +104,6 @@
     return p;
   }
 
-  // ------------------------------------------------------------------ links under each panel
-
-  function renderLinks(panel, path, params, cli, exportQuery) {
-    const box = $(panel).querySelector(".links");
-    box.textContent = "";
-    const url = location.origin + path + "?" + query(params);
-    const a = document.createElement("a");
-    a.href = url; a.className = "rest-link"; a.textContent = "REST: " + url; a.target = "_blank"; a.rel = "noopener";
-    box.appendChild(a);
-    const code = document.createElement("code");
-    code.className = "cli";
-    code.textContent = cli;
-    box.appendChild(code);
-    const downloads = document.createElement("div");
-    downloads.className = "downloads";
-    for (const format of ["csv", "parquet"]) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = "Download " + format.toUpperCase();
-      b.addEventListener("click", () => download(Object.assign({ query: exportQuery }, params, { format })));
-      downloads.appendChild(b);
-    }
-    box.appendChild(downloads);
-  }
-
-  async function download(params) {
-    try {
-      const blob = await api("/v1/export", params, "*/*");
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `${params.query}.${params.format}`;
-      document.body.appendChild(a);
-      a.click();
-      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-    } catch (e) { showError(e); }
-  }
-
   // ------------------------------------------------------------------ panels
 
   async function topApps(f, gen) {
@@ -145,28 +111,33 @@
     const body = await api("/v1/analytics/top-apps", params);
     if (gen !== generation) return null;
     const column = METRIC_COLUMN[state.metric];
-    barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })));
+    barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })),
+      { unit: COLUMN_UNIT[column] });
     renderLinks("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
     return body.source;
   }
 
-  async function usage(f, gen) {
+  /* Ask `path` per `choice` of bucket (its answer's buckets counted by bucketsOf); `auto`: hours
+     over a range of at most 8 days, else days, unless days give at most 8 (a short history). */
+  async function askBucketed(path, params, choice, bucketsOf) {
     const bounds = timeBounds();
-    let bucket = state.bucket;
-    if (bucket === "auto") {
+    params.bucket = choice;
+    if (choice === "auto") {
       const span = bounds.from && bounds.to ? Date.parse(bounds.to) - Date.parse(bounds.from) : null;
-      bucket = span !== null && span <= 8 * 86400e3 ? "hour" : "day";
+      params.bucket = span !== null && span <= 8 * 86400e3 ? "hour" : "day";
     }
-    const params = Object.assign({}, f, { bucket });
+    const body = await api(path, params);
+    const n = choice === "auto" && params.bucket === "day" ? bucketsOf(body) : 0;
+    if (!n || n > 8) return body;
+    params.bucket = "hour";
+    return api(path, params);
+  }
+
+  async function usage(f, gen) {
+    const params = Object.assign({}, f);
     if (state.group_by) params.group_by = state.group_by;
-    let body = await api("/v1/analytics/usage", params);
-    if (state.bucket === "auto" && bucket === "day") {  // a short history: hours show more
-      const buckets = new Set(body.series.flatMap((s) => s.points.map((p) => p.bucket)));
-      if (buckets.size && buckets.size <= 8) {
-        params.bucket = "hour";
-        body = await api("/v1/analytics/usage", params);
-      }
-    }
+    const body = await askBucketed("/v1/analytics/usage", params, state.bucket,
+      (b) => new Set(b.series.flatMap((s) => s.points.map((p) => p.bucket))).size);
     if (gen !== generation) return null;
     const column = METRIC_COLUMN[state.metric];
     let series = body.series.map((s) => ({
@@ -189,7 +160,8 @@
       const total = (s) => s.points.reduce((a, p) => a + (p.value || 0), 0);
       series = series.sort((a, b) => total(b) - total(a)).slice(0, MAX_SERIES);
     }
-    lineChart($("usage-chart"), series);
+    lineChart($("usage-chart"), series,
+      { unit: COLUMN_UNIT[column], yTitle: METRIC_TITLE[state.metric] || state.metric });
     renderLinks("panel-usage", "/v1/analytics/usage", params, cliCommand("usage", params), "usage");
     return body.source;
   }
@@ -200,7 +172,8 @@
     if (gen !== generation) return null;
     const table = $("breakdown-table");
     const column = METRIC_COLUMN[state.metric];
-    const columns = [state.by, "users", "hosts", "snapshots", "processes", "avg_cpu_percent", "avg_rss_kb"];
+    const columns = [state.by, "users", "hosts", "hours", "launches", "snapshots", "processes",
+      "avg_cpu_percent", "avg_rss_kb"];
     const head = document.createElement("tr");
     for (const c of columns) {
       const th = document.createElement("th");
@@ -224,7 +197,7 @@
         } else {
           td.className = "num";
           td.dataset.column = c;
-          td.textContent = formatNumber(item[c]);
+          td.textContent = formatValue(item[c], COLUMN_UNIT[c]);
           td.title = String(item[c]);
         }
         tr.appendChild(td);
@@ -310,12 +283,16 @@
     const gen = ++generation;
     const f = filterParams();
     const view = query(Object.assign({}, f, { metric: state.metric, by: state.by,
-      group_by: state.group_by, bucket: state.bucket }));
+      group_by: state.group_by, bucket: state.bucket, capp: state.capp, cbucket: state.cbucket,
+      seats: state.seats }));
     document.body.dataset.state = "loading";
     setStatus("Loading…");
     processesCursor = null;
     try {
-      const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen), processes(f, gen, false)]);
+      const concurrency = window.DreamConcurrency.render({ filters: f, app: state.capp, bucket: state.cbucket,
+        seats: state.seats, ask: askBucketed, current: () => gen === generation, links: renderLinks });
+      const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen),
+        processes(f, gen, false), concurrency]);
       if (gen !== generation) return;
       setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
       document.body.dataset.view = view;
@@ -325,19 +302,21 @@
     }
   }
 
+  /* The select's options after its first: `values`, and `keep` (the view's) even if not among them. */
+  function fillSelect(select, values, keep) {
+    select.replaceChildren(select.options[0]);
+    for (const v of keep && !values.includes(keep) ? [...values, keep] : values) {
+      const o = document.createElement("option"); o.value = o.textContent = v; select.appendChild(o);
+    }
+    select.value = keep;
+  }
+
   async function loadPickers() {
     try {
-      const faculties = await api("/v1/faculties", { limit: "500" });
-      const select = $("f-faculty");
-      const keep = state.faculty;
-      select.replaceChildren(select.options[0]);
-      for (const item of faculties.items) {
-        const o = document.createElement("option"); o.value = o.textContent = item.faculty; select.appendChild(o);
-      }
-      if (keep && ![...select.options].some((o) => o.value === keep)) {
-        const o = document.createElement("option"); o.value = o.textContent = keep; select.appendChild(o);
-      }
-      select.value = keep;
+      const [faculties, apps] = await Promise.all([api("/v1/faculties", { limit: "500" }),
+        api("/v1/apps", { limit: "1000" })]);
+      fillSelect($("f-faculty"), faculties.items.map((i) => i.faculty), state.faculty);
+      fillSelect($("f-capp"), apps.items.map((i) => i.app).sort(), state.capp);
       await loadUsers();
     } catch (e) { showError(e); }
   }
@@ -367,7 +346,7 @@
     keyState();
     $("filters").addEventListener("change", changed);
     $("filters").addEventListener("submit", (e) => { e.preventDefault(); changed(e); });
-    for (const id of ["f-group-by", "f-bucket", "f-by"]) $(id).addEventListener("change", changed);
+    for (const id of Object.keys(PANEL_CONTROLS)) $(id).addEventListener("change", changed);
     $("processes-more").addEventListener("click", () => processes(filterParams(), generation, true).catch(showError));
     $("key-form").addEventListener("submit", (e) => {
       e.preventDefault();

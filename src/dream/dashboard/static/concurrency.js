@@ -1,0 +1,40 @@
+/* The dashboard's "seats in use at once" panel: for one application, the most users running it
+   at the same instant in each bucket (/v1/analytics/concurrency: what licence seats are sized
+   by) and its 95th percentile, with a line at the seat count typed in, if any. */
+"use strict";
+
+window.DreamConcurrency = (function () {
+  const { lineChart } = window.DreamCharts;
+  const { cliCommand } = window.DreamApi;
+  const $ = (id) => document.getElementById(id);
+
+  /* ctx: filters (the view's api parameters), app, bucket (hour, day, week or auto), seats
+     (text), ask(path, params, bucket, bucketsOf) → answer, current() → still the latest view,
+     links(panel, path, params, cli, exportQuery). */
+  async function render(ctx) {
+    const svg = $("concurrency-chart");
+    if (!ctx.app) {
+      lineChart(svg, [], { empty: "choose an application" });
+      $("concurrency-note").textContent = "";
+      $("panel-concurrency").querySelector(".links").textContent = "";
+      return;
+    }
+    const params = Object.assign({}, ctx.filters, { app: ctx.app });
+    const body = await ctx.ask("/v1/analytics/concurrency", params, ctx.bucket, (b) => b.items.length);
+    if (!ctx.current()) return;
+    const seats = Number.parseInt(ctx.seats, 10) > 0 ? Number.parseInt(ctx.seats, 10) : null;
+    const line = (name, column) => ({ name, points: body.items.map((i) => ({ t: new Date(i.bucket), value: i[column] })) });
+    lineChart(svg, [line("peak users", "peak_users"), line("95th percentile", "p95_users")],
+      { unit: "count", yTitle: "users at once", seats });
+    const peak = Math.max(0, ...body.items.map((i) => i.peak_users));
+    let note = body.items.length ? `at most ${peak} user${peak === 1 ? "" : "s"} at once` : "";
+    if (seats && body.items.length) {
+      const over = body.items.filter((i) => i.peak_users > seats).length;
+      note += ` · more than ${seats} seat${seats === 1 ? "" : "s"} in use in ${over} of ${body.items.length} ${params.bucket}s`;
+    }
+    $("concurrency-note").textContent = note;
+    ctx.links("panel-concurrency", "/v1/analytics/concurrency", params, cliCommand("concurrency", params), "concurrency");
+  }
+
+  return { render };
+})();
