@@ -7,7 +7,8 @@ ones), in ``(collected_at, snapshot_id)`` order, in batches:
    it is moved to the blob store on the way) and parsed — and scrubbed — as the worker would;
 2. one transaction per batch locks each snapshot row, subtracts the rollup contribution of its
    current process rows, deletes them (``WHERE collected_at = .. AND snapshot_id = ..``: one
-   partition), COPYs the new ones, adds their contribution, updates status, format, count,
+   partition), COPYs the new ones (only within ``DREAM_RAW_ROWS_RETENTION_DAYS``, as the worker
+   does), adds their contribution, updates status, format, count,
    warnings, error and skipped rows, drops rollup rows nothing contributes to any more,
    rebuilds the sessions of the batch's hosts around the rewritten snapshots
    (``dream.storage.rebuild``: taking one snapshot's observations out of a session is not
@@ -58,7 +59,7 @@ from dream.storage.partitions import PartitionManager
 from dream.storage.rollups import RollupBatch
 from dream.storage.rebuild import Reparse, rebuild_sessions
 from dream.storage.sessions import lock_hosts
-from dream.storage.writer import copy_processes
+from dream.storage.writer import SnapshotWriter, copy_processes
 from dream.text import decode_output
 from dream.worker.processing import process_snapshot
 
@@ -133,6 +134,7 @@ class Reprocessor:
         batch_size: int = 100,
         partitions: PartitionManager | None = None,
         default_cadence_s: float = 300.0,
+        raw_rows_retention_days: int | None = None,
     ) -> None:
         self.default_cadence_s = default_cadence_s
         self.db = db
@@ -140,6 +142,8 @@ class Reprocessor:
         self.scrubber = scrubber
         self.batch_size = batch_size
         self.partitions = partitions or PartitionManager()
+        # The worker's rule for which snapshots keep per-sample rows, applied to the new ones.
+        self.kept = SnapshotWriter(self.partitions, raw_rows_retention_days=raw_rows_retention_days)
 
     # Selection ---------------------------------------------------------------------------------
 
@@ -298,6 +302,7 @@ class Reprocessor:
         new_rows: list[tuple[Snapshot, list[ProcessRecord]]] = []
         done = sessions_only = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
+        kept_since = self.kept.rows_kept_since()
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
         lock_hosts(conn, (item.snapshot.host for item in items))  # first, as the writer does
         # Lock in snapshot_id order: two runs over overlapping sets cannot deadlock.
@@ -333,8 +338,9 @@ class Reprocessor:
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
                 rollups.add(item.snapshot, p.processes)
-                new_rows.append((item.snapshot, p.processes))
-                counts["rows"] += len(p.processes)
+                if kept_since is None or item.snapshot.collected_at >= kept_since:
+                    new_rows.append((item.snapshot, p.processes))
+                    counts["rows"] += len(p.processes)
             conn.execute(
                 query("reprocess_update_snapshot"),
                 {"snapshot_id": item.snapshot.snapshot_id, **outcome_params(p),

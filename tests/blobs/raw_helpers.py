@@ -33,7 +33,7 @@ def settings_env(settings: Any) -> dict[str, str]:
     env = {}
     for name in ("database_url", "data_dir", "blob_dir", "s3_bucket", "s3_endpoint_url",
                  "s3_region", "s3_access_key_id", "s3_secret_access_key", "pii_mode",
-                 "store_raw", "raw_retention_days"):  # fmt: skip
+                 "store_raw", "raw_retention_days", "raw_rows_retention_days"):  # fmt: skip
         value = getattr(settings, name, None)
         if value is None:
             continue

@@ -16,7 +16,7 @@ from psycopg.conninfo import make_conninfo
 import dream.worker.processing as processing
 from dream.demo.listings import ps_aux_output
 from helpers import direct_client, snapshot_body
-from raw_helpers import make_settings, settled, snapshot_row
+from raw_helpers import make_settings, process_rows, settled, snapshot_row
 from test_reprocess import run_cli
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -40,14 +40,14 @@ def fresh_url(postgres_server_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def listings(host: str, count: int, seed: int) -> list[dict]:
+def listings(host: str, count: int, seed: int, start: datetime = START) -> list[dict]:
     """``count`` snapshots of ``host`` 5 minutes apart: one machine's processes, each missing
     from one listing in seven (so sessions end and start again), every listing's text distinct."""
     header, *lines = ps_aux_output(80, seed=seed).splitlines()
     return [
         snapshot_body(
             "\n".join([header, *(ln for j, ln in enumerate(lines) if (i + j) % 7)]) + "\n",
-            host=host, collected_at=(START + i * CADENCE).isoformat(), interval_s=300,
+            host=host, collected_at=(start + i * CADENCE).isoformat(), interval_s=300,
         )  # fmt: skip
         for i in range(count)
     ]
@@ -130,3 +130,35 @@ def test_reprocess_rebuilds_sessions_from_raw_outputs_past_the_rows_retention(
     assert again["sessions_only"] == len(bodies) - 1
     assert sessions_of(database_url, kept) == want
     assert sessions_of(database_url, [lost]) == before_lost
+
+
+def test_reprocess_rebuilds_sessions_from_rows_where_kept_and_raw_outputs_where_not(
+    database_url: str, fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions crossing DREAM_RAW_ROWS_RETENTION_DAYS: their older snapshots have no rows (the
+    worker wrote none), their newer ones have; the rebuild reads each from where it is."""
+    store = {"blob_dir": tmp_path / "blobs"}
+    settings = make_settings(database_url, tmp_path, store, raw_rows_retention_days=7)
+    # 9 snapshots older than 7 days, 7 newer: the boundary 2.5 minutes from either neighbour.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7, minutes=42, seconds=30)
+    bodies = listings("lab-0", 16, seed=4, start=start)
+    original = processing.parse
+    monkeypatch.setattr(processing, "parse", old_parser(original))
+    ingest(settings, bodies)
+    with psycopg.connect(database_url) as conn:
+        with_rows = conn.execute("SELECT count(DISTINCT snapshot_id) FROM processes").fetchone()
+    assert with_rows == (7,)
+
+    monkeypatch.setattr(processing, "parse", original)
+    ingest(make_settings(fresh_url, tmp_path, store, raw_rows_retention_days=7), bodies)
+    want = sessions_of(fresh_url, ["lab-0"])
+    assert sessions_of(database_url, ["lab-0"]) != want
+
+    summary = run_cli(settings, "reprocess", "--batch-size", "5")
+    assert summary["reprocessed"] == 7 and summary["sessions_only"] == 9, summary
+    assert summary["errors"] == []
+    assert sessions_of(database_url, ["lab-0"]) == want
+    for body in bodies[9:]:  # the newer snapshots' rows: today's parser's, as a fresh ingest's
+        assert process_rows(database_url, body["snapshot_id"]) == process_rows(
+            fresh_url, body["snapshot_id"]
+        )

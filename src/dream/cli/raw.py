@@ -44,7 +44,8 @@ def reprocess(
         dream.migrate()
         worker = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber,
                              batch_size=batch_size,
-                             default_cadence_s=dream.settings.default_cadence_s)  # fmt: skip
+                             default_cadence_s=dream.settings.default_cadence_s,
+                             raw_rows_retention_days=dream.settings.raw_rows_retention_days)  # fmt: skip
         total = worker.remaining(filters, restart=restart)
         with Progress(
             TextColumn("reprocess"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
