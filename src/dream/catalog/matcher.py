@@ -1,0 +1,244 @@
+"""Which product a process is: compiled rules over what a listing shows, memoised.
+
+A process is known by its name (``WINWORD.EXE``, ``Google Chrome Helper (Renderer)``), its
+command line and its host's OS. Rules are looked up, not scanned: a macOS bundle name and
+executable names are dict keys, and every path rule is one alternative of a single combined
+regex, tried once per distinct (name, command head, OS); the answers sit in a bounded LRU, so
+successive listings of a fleet cost a dict hit per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dream.catalog.model import OSES, CatalogError, Example, Product, read_file, read_toml
+
+# Rules see argv[0] and at most its first option, never the rest: renderer ids, file names and
+# pids vary per process and would defeat the memo, and no rule needs them.
+_HEAD_MAX = 240
+# Options naming the program an interpreter runs, kept in the head wherever they stand.
+_PROGRAM_OPTIONS = (" -jar ", " -m ")
+_VERSION_GROUP = re.compile(r"\(\?P<version>")
+_TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
+MEMO_SIZE = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The product a process belongs to, and its version where the name or path shows one."""
+
+    product: str  # the product's id, stable across catalog versions
+    name: str  # display name
+    vendor: str
+    category: str
+    version: str | None = None
+
+
+def command_head(command: str | None) -> str:
+    """The part of a command line the rules look at: up to (not including) its second option.
+
+    ``/opt/google/chrome/chrome --type=renderer --field-trial-handle=…`` →
+    ``/opt/google/chrome/chrome --type=renderer``; ``soffice.bin --writer --splash-pipe=5`` →
+    ``soffice.bin --writer``; ``python3 -m ipykernel_launcher -f k.json`` keeps ``-m
+    ipykernel_launcher``, and ``java -Xmx4g -jar ij.jar`` keeps ``-jar ij.jar`` (an interpreter's
+    program, wherever it stands).
+    """
+    if not command:
+        return ""
+    text = command.strip()[:_HEAD_MAX]
+    first = text.find(" -")
+    if first < 0:
+        return text
+    second = text.find(" -", first + 2)
+    if second < 0:
+        return text
+    for option in _PROGRAM_OPTIONS:  # java -Xmx4g -jar ij.jar: what runs is named later on
+        at = text.find(option, second)
+        if at >= 0:
+            program = text[at:].split(None, 2)[:2]
+            return f"{text[:second]} {' '.join(program)}"
+    return text[:second]
+
+
+def argv0(head: str) -> str:
+    """The executable of a command head, keeping the spaces a quoted, ``.exe`` or macOS bundle
+    path has (``/Applications/Google Chrome.app/Contents/MacOS/Google Chrome``)."""
+    if head.startswith('"'):
+        end = head.find('"', 1)
+        return head[1:end] if end > 0 else head[1:]
+    exe = head.lower().find(".exe")
+    if exe > 0 and head[exe + 4: exe + 5] in ("", " ", '"'):
+        return head[: exe + 4]
+    inside = head.rfind("/Contents/MacOS/")
+    if inside >= 0:
+        rest = head[inside + 16:]
+        cut = min((i for i in (rest.find(" -"), rest.find(" /")) if i >= 0), default=len(rest))
+        return head[: inside + 16] + rest[:cut]
+    return head.split(None, 1)[0] if head.strip() else ""
+
+
+def outer_bundle(head: str) -> str | None:
+    """The outermost ``X.app`` of the executable's own path (helpers deep inside
+    ``Frameworks/…/Helpers/`` belong to it), never a bundle named in an argument."""
+    if not head.startswith("/"):
+        return None
+    at = head.find(".app")
+    if at < 0 or head[at + 4: at + 5] not in ("", "/", " "):
+        return None
+    before = head[:at]
+    if " -" in before or " /" in before:
+        return None
+    return before.rsplit("/", 1)[-1]
+
+
+def key(name: str) -> str:
+    """A name as the dicts hold it: lowercase, unquoted, without ``.exe`` or a login ``-``."""
+    text = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\"'").lstrip("-").lower()
+    return text[:-4] if text.endswith(".exe") and len(text) > 4 else text
+
+
+def _variants(name: str) -> Iterator[str]:
+    """``name``, then the app it helps: ``X Helper (Renderer)`` → ``X helper`` → ``x``; a
+    version suffix dropped: ``python3.11`` → ``python``, ``gimp-2.10`` → ``gimp``."""
+    yield name
+    if name.endswith(")") and " (" in name:
+        name = name[: name.rfind(" (")]
+        yield name
+    if name.endswith(" helper"):
+        name = name[:-7]
+        yield name
+    trailing = _TRAILING_VERSION.match(name)
+    if trailing:
+        yield trailing.group(1)
+
+
+class Catalog:
+    """The products and their compiled rules; ``match`` answers which product a process is."""
+
+    def __init__(self, products: list[Product], declared: str = "", memo: int = MEMO_SIZE) -> None:
+        self.products: dict[str, Product] = {p.id: p for p in products}
+        self.declared = declared
+        self._names: dict[tuple[str, str], Product] = {}
+        problems: list[str] = []
+        for product in self.products.values():
+            for scope, name in self._keys(product):
+                taken = self._names.setdefault((scope, name), product)
+                if taken is not product:
+                    problems.append(f"{product.source}: product {product.id!r}: {scope} name"
+                                    f" {name!r} is also product {taken.id!r}'s ({taken.source})")  # fmt: skip
+        self._rules: list[tuple[Product, re.Pattern[str]]] = []
+        for product in self.products.values():
+            for pattern in product.paths:
+                self._rules.append((product, re.compile(pattern, re.IGNORECASE)))
+        combined = "|".join(f"(?P<r{i}>{_VERSION_GROUP.sub('(?:', rule.pattern)})"
+                            for i, (_, rule) in enumerate(self._rules))  # fmt: skip
+        self._paths = re.compile(combined, re.IGNORECASE) if combined else None
+        self._versions = {p.id: re.compile(p.version, re.IGNORECASE)
+                          for p in self.products.values() if p.version}  # fmt: skip
+        self._bare = {p.id: Match(p.id, p.name, p.vendor, p.category) for p in products}
+        if problems:
+            raise CatalogError(problems)
+        self.version = self._version()
+        self.lookup = lru_cache(maxsize=memo)(self._resolve)
+
+    @staticmethod
+    def _keys(product: Product) -> Iterator[tuple[str, str]]:
+        for name in product.names:
+            yield "any", key(name)
+        for os in OSES:
+            for name in getattr(product, os):
+                bundle = os == "macos" and name.lower().endswith(".app")
+                yield ("bundle", name[:-4].lower()) if bundle else (os, key(name))
+
+    def _version(self) -> str:
+        """The declared version plus a digest of every rule, so a local file's change shows."""
+        rules = [[p.id, p.name, p.vendor, p.category, p.names, p.windows, p.macos, p.linux,
+                  p.paths, p.version] for p in sorted(self.products.values(), key=lambda p: p.id)]  # fmt: skip
+        digest = hashlib.sha256(json.dumps(rules).encode()).hexdigest()[:12]
+        return f"{self.declared}+{digest}" if self.declared else digest
+
+    @classmethod
+    def load(cls, extra: Path | None = None, memo: int = MEMO_SIZE) -> Catalog:
+        """The built-in catalog, with ``extra`` (an operator's ``DREAM_CATALOG_FILE``) merged
+        in: its products add to the built-in ones or replace those of the same id."""
+        text = resources.files("dream.catalog").joinpath("products.toml").read_text("utf-8")
+        declared, families, products = read_toml(text, "products.toml")
+        if extra is not None:
+            _, _, local = read_file(extra, families)
+            merged = {p.id: p for p in products} | {p.id: p for p in local}
+            products = list(merged.values())
+        return cls(products, declared, memo)
+
+    def match(self, name: str | None, command: str | None, os: str | None) -> Match | None:
+        """The product of a process (``None``: the catalog does not know it; the caller keeps
+        the executable name). ``os``: ``windows`` / ``macos`` / ``linux``, or ``None``."""
+        return self.lookup(name or "", command_head(command), os)
+
+    def _resolve(self, name: str, head: str, os: str | None) -> Match | None:
+        """Path rules first (the most specific), then the bundle, then the executable's names."""
+        if self._paths is not None and (head or name):
+            found = self._paths.search(head or name)
+            if found is not None and found.lastgroup is not None:
+                owner, rule = self._rules[int(found.lastgroup[1:])]
+                own = rule.search(head or name)
+                if own is not None and "version" in rule.groupindex and own.group("version"):
+                    return replace(self._bare[owner.id], version=own.group("version"))
+                return self._with_version(owner, name, head)
+        product = self._by_name(name, head, os)
+        return None if product is None else self._with_version(product, name, head)
+
+    def _by_name(self, name: str, head: str, os: str | None) -> Product | None:
+        bundle = outer_bundle(head) if os in ("macos", None) else None
+        keys: list[tuple[str, tuple[str, ...]]] = []
+        if bundle is not None:
+            keys.append((bundle.lower(), ("bundle",)))  # "Adobe After Effects 2024.app" too
+        scopes = ("any", os) if os else ("any", *OSES)
+        keys += [(key(candidate), scopes) for candidate in (name, argv0(head)) if candidate]
+        for text, where in keys:
+            for variant in _variants(text):
+                for scope in where:
+                    product = self._names.get((scope, variant))
+                    if product is not None:
+                        return product
+        return None
+
+    def _with_version(self, product: Product, name: str, head: str) -> Match:
+        rule = self._versions.get(product.id)
+        if rule is not None:
+            for text in (head, name):
+                found = rule.search(text) if text else None
+                if found is not None:
+                    group: Any = "version" if "version" in rule.groupindex else (1 if rule.groups else 0)
+                    if found.group(group):
+                        return replace(self._bare[product.id], version=found.group(group))
+        return self._bare[product.id]
+
+    def check(self) -> list[str]:
+        """Every example that does not match its own product (or version): a rule too narrow,
+        or another product's rule that takes it."""
+        problems = []
+        for product in self.products.values():
+            for example in product.examples:
+                problem = self._check_example(product, example)
+                if problem:
+                    problems.append(f"{product.source}: product {product.id!r}: field 'examples':"
+                                    f" {example.text!r} ({example.os}) {problem}")  # fmt: skip
+        return problems
+
+    def _check_example(self, product: Product, example: Example) -> str | None:
+        got = self._resolve(example.name or "", command_head(example.command), example.os)
+        if got is None:
+            return "matches no product"
+        if got.product != product.id:
+            return f"matches product {got.product!r} instead"
+        if example.version is not None and got.version != example.version:
+            return f"gives version {got.version!r}, not {example.version!r}"
+        return None
