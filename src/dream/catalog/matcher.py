@@ -2,9 +2,10 @@
 
 A process is known by its name (``WINWORD.EXE``, ``Google Chrome Helper (Renderer)``), its
 command line and its host's OS. Rules are looked up, not scanned: a macOS bundle name and
-executable names are dict keys, and every path rule is one alternative of a single combined
-regex, tried once per distinct (name, command head, OS); the answers sit in a bounded LRU, so
-successive listings of a fleet cost a dict hit per process.
+executable names are dict keys, and a path rule's regex runs only when the literal text it
+requires is in the command (a substring test); all of it once per distinct (name, command head,
+OS), whose answers sit in a bounded LRU, so successive listings of a fleet cost a dict hit per
+process.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from dream.catalog.model import OSES, CatalogError, Example, Product, read_file,
 _HEAD_MAX = 240
 # Options naming the program an interpreter runs, kept in the head wherever they stand.
 _PROGRAM_OPTIONS = (" -jar ", " -m ")
-_VERSION_GROUP = re.compile(r"\(\?P<version>")
 _TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
 MEMO_SIZE = 65_536
 
@@ -99,9 +99,34 @@ def outer_bundle(head: str) -> str | None:
     return before.rsplit("/", 1)[-1]
 
 
+def required_literal(pattern: str) -> str:
+    """The longest text (lowercase) every match of ``pattern`` contains, or "" if none is sure:
+    ``soffice(?:\\.bin)? +--writer`` → ``--writer``. Read from the regex's parse tree; a tree it
+    cannot read gives "" (the rule is then always tried, so never missed)."""
+    best, run = "", ""
+
+    def walk(items: Any) -> None:
+        nonlocal best, run
+        for op, value in items:
+            if str(op) == "LITERAL":
+                run += chr(value)
+            elif str(op) == "SUBPATTERN" and not any(str(o) == "BRANCH" for o, _ in value[3]):
+                walk(value[3])
+            else:
+                best, run = max(best, run, key=len), ""
+
+    try:
+        walk(re._parser.parse(pattern))  # type: ignore[attr-defined]
+    except Exception:  # a private module: should it change, no literal, the same answers
+        return ""
+    return max(best, run, key=len).lower()
+
+
 def key(name: str) -> str:
-    """A name as the dicts hold it: lowercase, unquoted, without ``.exe`` or a login ``-``."""
-    text = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\"'").lstrip("-").lower()
+    """A name as the dicts hold it: lowercase, unquoted, without ``.exe``, a login shell's ``-``
+    or the ``:`` of ``sshd:``."""
+    text = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\"'").lstrip("-").rstrip(":")
+    text = text.lower()
     return text[:-4] if text.endswith(".exe") and len(text) > 4 else text
 
 
@@ -134,13 +159,10 @@ class Catalog:
                 if taken is not product:
                     problems.append(f"{product.source}: product {product.id!r}: {scope} name"
                                     f" {name!r} is also product {taken.id!r}'s ({taken.source})")  # fmt: skip
-        self._rules: list[tuple[Product, re.Pattern[str]]] = []
-        for product in self.products.values():
-            for pattern in product.paths:
-                self._rules.append((product, re.compile(pattern, re.IGNORECASE)))
-        combined = "|".join(f"(?P<r{i}>{_VERSION_GROUP.sub('(?:', rule.pattern)})"
-                            for i, (_, rule) in enumerate(self._rules))  # fmt: skip
-        self._paths = re.compile(combined, re.IGNORECASE) if combined else None
+        # Path rules in file order, each behind the literal text it cannot match without: a
+        # substring test rules out nearly all of them before any regex runs.
+        self._rules = [(product, required_literal(pattern), re.compile(pattern, re.IGNORECASE))
+                       for product in self.products.values() for pattern in product.paths]  # fmt: skip
         self._versions = {p.id: re.compile(p.version, re.IGNORECASE)
                           for p in self.products.values() if p.version}  # fmt: skip
         self._bare = {p.id: Match(p.id, p.name, p.vendor, p.category) for p in products}
@@ -184,13 +206,13 @@ class Catalog:
 
     def _resolve(self, name: str, head: str, os: str | None) -> Match | None:
         """Path rules first (the most specific), then the bundle, then the executable's names."""
-        if self._paths is not None and (head or name):
-            found = self._paths.search(head or name)
-            if found is not None and found.lastgroup is not None:
-                owner, rule = self._rules[int(found.lastgroup[1:])]
-                own = rule.search(head or name)
-                if own is not None and "version" in rule.groupindex and own.group("version"):
-                    return replace(self._bare[owner.id], version=own.group("version"))
+        text = head or name
+        lowered = text.lower()
+        for owner, literal, rule in self._rules:
+            found = rule.search(text) if literal in lowered else None
+            if found is not None:
+                if "version" in rule.groupindex and found.group("version"):
+                    return replace(self._bare[owner.id], version=found.group("version"))
                 return self._with_version(owner, name, head)
         product = self._by_name(name, head, os)
         return None if product is None else self._with_version(product, name, head)
