@@ -53,7 +53,7 @@ def command_head(command: str | None) -> str:
     """
     if not command:
         return ""
-    text = command.strip()[:_HEAD_MAX]
+    text = command[:_HEAD_MAX].strip()
     first = text.find(" -")
     if first < 0:
         return text
@@ -123,9 +123,11 @@ def required_literal(pattern: str) -> str:
 
 
 def key(name: str) -> str:
-    """A name as the dicts hold it: lowercase, unquoted, without ``.exe``, a login shell's ``-``
-    or the ``:`` of ``sshd:``."""
-    text = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\"'").lstrip("-").rstrip(":")
+    """A name as the dicts hold it: lowercase, unquoted, without ``.exe``, a login shell's ``-``,
+    systemd's ``@``, parentheses or the ``:`` of ``sshd:``."""
+    text = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\"'").lstrip("-@").rstrip(":")
+    if text.startswith("(") and text.endswith(")"):  # BSD's (zombie), procps' (sd-pam)
+        text = text[1:-1]
     text = text.lower()
     return text[:-4] if text.endswith(".exe") and len(text) > 4 else text
 
