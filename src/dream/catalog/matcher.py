@@ -183,9 +183,10 @@ class Catalog:
                 yield ("bundle", name[:-4].lower()) if bundle else (os, key(name))
 
     def _version(self) -> str:
-        """The declared version plus a digest of every rule, so a local file's change shows."""
+        """The declared version plus a digest of every rule, in the order path rules are tried,
+        so a local file's change shows (comments, notes and examples do not count)."""
         rules = [[p.id, p.name, p.vendor, p.category, p.names, p.windows, p.macos, p.linux,
-                  p.paths, p.version] for p in sorted(self.products.values(), key=lambda p: p.id)]  # fmt: skip
+                  p.paths, p.version] for p in self.products.values()]  # fmt: skip
         digest = hashlib.sha256(json.dumps(rules).encode()).hexdigest()[:12]
         return f"{self.declared}+{digest}" if self.declared else digest
 
