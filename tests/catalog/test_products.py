@@ -136,3 +136,33 @@ def test_an_executable_the_catalog_does_not_know_is_none(
 def test_the_version_names_the_declared_version_and_the_rules() -> None:
     assert CATALOG.version.startswith(CATALOG.declared + "+")
     assert Catalog.load().version == CATALOG.version
+
+
+@pytest.mark.parametrize(("name", "os", "product"), [
+    ("gnome-terminal-", "linux", "gnome-terminal"),  # top and ps -e keep 15 characters of comm
+    ("chrome_crashpad", "linux", "google-chrome"),
+    ("MATLABStartupAc", "linux", "matlab"),
+    ("Microsoft.Management.Serv", "windows", "microsoft-intune"),  # tasklist's 25 columns
+])  # fmt: skip
+def test_names_as_listings_cut_them_still_match(name: str, os: str, product: str) -> None:
+    found = CATALOG.match(name, name if os == "linux" else None, os)
+    assert found is not None and found.product == product
+    assert CATALOG.match(name[:-3], None, os) is None  # only a name cut at the width is one
+
+
+def test_top_on_linux_names_its_processes_by_comm() -> None:
+    from dream.parsing import parse
+
+    top = ("top - 10:01:02 up 3 days,  1:02,  1 user,  load average: 0.52, 0.58, 0.59\n"
+           "Tasks: 3 total,   1 running,   2 sleeping,   0 stopped,   0 zombie\n"
+           "%Cpu(s):  5.9 us,  1.2 sy,  0.0 ni, 92.7 id,  0.0 wa,  0.0 hi,  0.2 si,  0.0 st\n"
+           "MiB Mem :  15895.4 total,   2270.1 free,   7312.2 used,   6313.1 buff/cache\n"
+           "MiB Swap:   2048.0 total,   2048.0 free,      0.0 used.   7791.8 avail Mem\n\n"
+           "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n"
+           "   4242 msmith    20   0 4923412 412345 123456 S  12.5   2.5   1:02.03 MATLAB\n"
+           "   4310 msmith    20   0 1923412 112345  23456 S   2.0   0.7   0:12.40 gnome-terminal-\n"
+           "   5120 msmith    20   0 3923412 212345  53456 S   4.1   1.3   0:45.10 Isolated Web Co\n")  # fmt: skip
+    result = parse(top.encode())
+    found = {row.pid: CATALOG.match(row.name, row.command, result.os) for row in result.processes}
+    assert {pid: m.product if m else None for pid, m in found.items()} == {
+        4242: "matlab", 4310: "gnome-terminal", 5120: "mozilla-firefox"}

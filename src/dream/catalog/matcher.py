@@ -29,6 +29,9 @@ _HEAD_MAX = 240
 _PROGRAM_OPTIONS = (" -jar ", " -m ")
 _TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
 MEMO_SIZE = 65_536
+# How wide listings cut a name: Linux's comm (top, ps -e, ps -o comm) keeps 15 characters,
+# tasklist's image column 25.
+_CUT = {"linux": 15, "windows": 25}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,14 @@ class Catalog:
                 if taken is not product:
                     problems.append(f"{product.source}: product {product.id!r}: {scope} name"
                                     f" {name!r} is also product {taken.id!r}'s ({taken.source})")  # fmt: skip
+        self._cut: dict[tuple[str, str], Product | None] = {}  # None: two products cut alike
+        for (scope, name), product in self._names.items():
+            for os, width in _CUT.items():
+                full = name + ".exe" if os == "windows" else name
+                if scope in ("any", os) and len(full) > width:
+                    cut = (os, full[:width])
+                    if self._cut.setdefault(cut, product) is not product:
+                        self._cut[cut] = None
         # Path rules in file order, each behind the literal text it cannot match without: a
         # substring test rules out nearly all of them before any regex runs.
         self._rules = [(product, required_literal(pattern), re.compile(pattern, re.IGNORECASE))
@@ -233,6 +244,10 @@ class Catalog:
                     product = self._names.get((scope, variant))
                     if product is not None:
                         return product
+        cut = name.lower()
+        for system in (os,) if os else OSES:
+            if len(cut) == _CUT.get(system or "", 0):  # "gnome-terminal-", "Microsoft.Management.Serv"
+                return self._cut.get((system or "", cut))
         return None
 
     def _with_version(self, product: Product, name: str, head: str) -> Match:
