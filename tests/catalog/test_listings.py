@@ -111,3 +111,25 @@ def test_the_demo_top_ten_by_product_has_no_product_twice() -> None:
     assert len(set(top)) == 10
     assert "google-chrome" in top and len(names["google-chrome"]) >= 2
     assert len(names["microsoft-word"]) >= 2 and len(names["microsoft-teams"]) >= 2
+
+
+def test_windows_listings_with_paths_give_versions() -> None:
+    """Get-Process (CSV) and wmic carry the executable's path: the version shows there."""
+    header = ('#TYPE System.Diagnostics.Process\r\n"Name","Path","Id","ProcessName","SessionId",'
+              '"WorkingSet64"\r\n')  # fmt: skip
+    rows = [("WINWORD", "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE", 4100),
+            ("MATLAB", "C:\\Program Files\\MATLAB\\R2023b\\bin\\win64\\MATLAB.exe", 9911),
+            ("chrome", "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe", 7300)]
+    csv = header + "".join(f'"{name}","{path}","{pid}","{name}","1","1000"\r\n'
+                           for name, path, pid in rows)  # fmt: skip
+    result = parse(csv.encode())
+    found = {row.pid: CATALOG.match(row.name, row.command, result.os) for row in result.processes}
+    assert {pid: (m.product, m.version) if m else None for pid, m in found.items()} == {
+        4100: ("microsoft-word", "16"), 9911: ("matlab", "R2023b"), 7300: ("google-chrome", None)}
+    wmic = ("\r\r\n\r\r\nCommandLine=\"C:\\Program Files\\MATLAB\\R2024a\\bin\\win64\\MATLAB.exe\" -nosplash\r\r\n"
+            "ExecutablePath=C:\\Program Files\\MATLAB\\R2024a\\bin\\win64\\MATLAB.exe\r\r\n"
+            "Name=MATLAB.exe\r\r\nParentProcessId=7020\r\r\nProcessId=9911\r\r\nWorkingSetSize=535556096\r\r\n")  # fmt: skip
+    listed = parse(wmic.encode())
+    (row,) = listed.processes
+    match = CATALOG.match(row.name, row.command, listed.os)
+    assert match is not None and (match.product, match.version) == ("matlab", "R2024a")
