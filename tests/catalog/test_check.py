@@ -7,12 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dream.catalog import Catalog, CatalogError, command_head
 from dream.cli import app
 
 pytestmark = pytest.mark.unit
+
+CATALOG = Catalog.load()
 
 LOCAL = """
 [products.lab-imager]
@@ -133,3 +137,25 @@ def test_the_command_head_keeps_what_names_the_program() -> None:
     assert command_head("java -Xmx4g -Dx=1 -jar /opt/ImageJ/ij.jar -batch m.ijm") == (
         "java -Xmx4g -jar /opt/ImageJ/ij.jar")
     assert command_head(None) == ""
+
+
+@pytest.mark.parametrize("fields", [
+    'version = 5', 'family = ["a"]', 'windows = [1]', 'macos = [""]', 'examples = "a"',
+    'examples = [{ command = "a", os = "beos" }]', 'examples = [{ cmd = "a" }]', 'note = 3',
+    'paths = ["(?P<version>"]',
+])  # fmt: skip
+def test_a_field_of_the_wrong_form_is_a_named_problem_never_a_crash(tmp_path: Path, fields: str) -> None:
+    text = f'[products.a]\nname = "A"\nvendor = "V"\ncategory = "science"\nnames = ["a"]\n{fields}\n'
+    text = text if "examples" in fields else text + 'examples = ["a"]\n'
+    with pytest.raises(CatalogError) as caught:
+        Catalog.load(_write(tmp_path, text))
+    assert all("local.toml:1: product 'a': field '" in problem for problem in caught.value.problems)
+
+
+@given(name=st.one_of(st.none(), st.text(max_size=40)), command=st.one_of(st.none(), st.text(max_size=300)),
+       os=st.sampled_from([None, "windows", "macos", "linux"]))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_any_name_and_command_gives_a_match_or_none(name: str | None, command: str | None,
+                                                      os: str | None) -> None:  # fmt: skip
+    found = CATALOG.match(name, command, os)
+    assert found is None or found.product in CATALOG.products

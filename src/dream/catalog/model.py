@@ -152,17 +152,21 @@ def _product(pid: str, raw: Any, families: dict[str, dict[str, Any]], where: str
         say(key, f"unknown field (known: {', '.join(sorted(_PRODUCT_FIELDS))})")
     family: dict[str, Any] = {}
     if "family" in raw:
-        family = families.get(raw["family"], {})
+        family = families.get(raw["family"], {}) if isinstance(raw["family"], str) else {}
         if not family:
             say("family", f"no [families.{raw['family']}] in the catalog")
     merged = {**family, **raw}
     for key in ("name", "vendor", "category"):
         if not isinstance(merged.get(key), str) or not merged[key].strip():
             say(key, "is required (a non-empty string)")
+    for key in ("version", "note"):
+        if key in merged and not isinstance(merged[key], str):
+            say(key, "must be a string")
     if merged.get("category") not in CATEGORIES and isinstance(merged.get("category"), str):
         say("category", f"unknown category {merged['category']!r} (one of {', '.join(CATEGORIES)})")
     lists = {key: _strings(raw, key, say) for key in ("names", "windows", "macos", "linux", "paths")}
-    for pattern in lists["paths"] + ((merged["version"],) if merged.get("version") else ()):
+    version = merged.get("version") if isinstance(merged.get("version"), str) else None
+    for pattern in lists["paths"] + ((version,) if version else ()):
         try:
             re.compile(pattern)
         except re.error as exc:
