@@ -166,3 +166,20 @@ def test_top_on_linux_names_its_processes_by_comm() -> None:
     found = {row.pid: CATALOG.match(row.name, row.command, result.os) for row in result.processes}
     assert {pid: m.product if m else None for pid, m in found.items()} == {
         4242: "matlab", 4310: "gnome-terminal", 5120: "mozilla-firefox"}
+
+
+@pytest.mark.parametrize(("command", "os", "product"), [
+    ("/usr/bin/python3 /data/affinity/train.py --epochs 3", "linux", "python"),  # binding affinity
+    ('"C:\\Program Files\\VideoLAN\\VLC\\vlc.exe" C:\\Users\\a\\Panopto\\lecture.mp4', "windows", "vlc"),
+    ("/usr/bin/python3 /home/a/models/tuned/run.py", "linux", "python"),
+    ("/usr/bin/Rscript /home/a/jamovi-data/analysis.R", "linux", "r"),
+    ("/usr/bin/python2 -Es /usr/sbin/tuned -l -P", "linux", "unattended-upgrades"),
+    ("/Library/Application Support/LANDesk/bin/ldscheduler", "macos", "ivanti-endpoint-manager"),
+])  # fmt: skip
+def test_path_rules_read_the_executable_and_argument_rules_the_program(
+    command: str, os: str, product: str
+) -> None:
+    """An install path in an argument (a data folder, a file opened) names no product; the
+    program an interpreter runs does."""
+    found = CATALOG.match(None, command, os)
+    assert found is not None and found.product == product

@@ -2,10 +2,10 @@
 
 A process is known by its name (``WINWORD.EXE``, ``Google Chrome Helper (Renderer)``), its
 command line and its host's OS. Rules are looked up, not scanned: a macOS bundle name and
-executable names are dict keys, and a path rule's regex runs only when the literal text it
-requires is in the command (a substring test); all of it once per distinct (name, command head,
-OS), whose answers sit in a bounded LRU, so successive listings of a fleet cost a dict hit per
-process.
+executable names are dict keys, and a path or argument rule's regex runs only when the literal
+text it requires is in the command (a substring test); all of it once per distinct (name,
+command head, OS), whose answers sit in a bounded LRU, so successive listings of a fleet cost a
+dict hit per process.
 """
 
 from __future__ import annotations
@@ -86,6 +86,21 @@ def argv0(head: str) -> str:
         cut = min((i for i in (rest.find(" -"), rest.find(" /")) if i >= 0), default=len(rest))
         return head[: inside + 16] + rest[:cut]
     return head.split(None, 1)[0] if head.strip() else ""
+
+
+def program_path(head: str) -> str:
+    """The executable's path, spaces included where a path has them unquoted
+    (``/Library/Application Support/LANDesk/bin/ldscheduler``): argv[0] when quoted, an
+    ``.exe`` or a bundle's, else the head up to its first option or next absolute path."""
+    first = argv0(head)
+    if head.startswith('"') or first.lower().endswith(".exe") or "/Contents/MacOS/" in first:
+        return first
+    stops = [at for at in (head.find(" -"), head.find(" /"), head.find(' "'), head.find(":\\", 2))
+             if at > 0]  # fmt: skip
+    end = min(stops, default=len(head))
+    if end < len(head) and head[end] == ":":  # " C:\..." begins a Windows path: cut before it
+        end = head.rfind(" ", 0, end)
+    return head[:end] if end > 0 else first
 
 
 def outer_bundle(head: str) -> str | None:
@@ -174,8 +189,11 @@ class Catalog:
                         self._cut[cut] = None
         # Path rules in file order, each behind the literal text it cannot match without: a
         # substring test rules out nearly all of them before any regex runs.
-        self._rules = [(product, required_literal(pattern), re.compile(pattern, re.IGNORECASE))
-                       for product in self.products.values() for pattern in product.paths]  # fmt: skip
+        # `paths` are searched in the executable's path, `args` in the whole command head.
+        self._rules = [(product, field == "args", required_literal(pattern),
+                        re.compile(pattern, re.IGNORECASE))
+                       for product in self.products.values()
+                       for field in ("paths", "args") for pattern in getattr(product, field)]  # fmt: skip
         self._versions = {p.id: re.compile(p.version, re.IGNORECASE)
                           for p in self.products.values() if p.version}  # fmt: skip
         self._bare = {p.id: Match(p.id, p.name, p.vendor, p.category) for p in products}
@@ -194,10 +212,10 @@ class Catalog:
                 yield ("bundle", name[:-4].lower()) if bundle else (os, key(name))
 
     def _version(self) -> str:
-        """The declared version plus a digest of every rule, in the order path rules are tried,
+        """The declared version plus a digest of every rule, in the order rules are tried,
         so a local file's change shows (comments, notes and examples do not count)."""
         rules = [[p.id, p.name, p.vendor, p.category, p.names, p.windows, p.macos, p.linux,
-                  p.paths, p.version] for p in self.products.values()]  # fmt: skip
+                  p.paths, p.args, p.version] for p in self.products.values()]  # fmt: skip
         digest = hashlib.sha256(json.dumps(rules).encode()).hexdigest()[:12]
         return f"{self.declared}+{digest}" if self.declared else digest
 
@@ -219,11 +237,13 @@ class Catalog:
         return self.lookup(name or "", command_head(command), os)
 
     def _resolve(self, name: str, head: str, os: str | None) -> Match | None:
-        """Path rules first (the most specific), then the bundle, then the executable's names."""
-        text = head or name
-        lowered = text.lower()
-        for owner, literal, rule in self._rules:
-            found = rule.search(text) if literal in lowered else None
+        """Path and argument rules first (the most specific), then the bundle, then the
+        executable's names."""
+        whole = head or name
+        exe = program_path(head) if head else name
+        lowered = (exe.lower(), whole.lower())
+        for owner, on_args, literal, rule in self._rules:
+            found = rule.search(whole if on_args else exe) if literal in lowered[on_args] else None
             if found is not None:
                 if "version" in rule.groupindex and found.group("version"):
                     return replace(self._bare[owner.id], version=found.group("version"))
@@ -237,7 +257,11 @@ class Catalog:
         if bundle is not None:
             keys.append((bundle.lower(), ("bundle",)))  # "Adobe After Effects 2024.app" too
         scopes = ("any", os) if os else ("any", *OSES)
-        keys += [(key(candidate), scopes) for candidate in (name, argv0(head)) if candidate]
+        candidates = [name, argv0(head)]
+        spaced = program_path(head)  # "/Library/Sophos Anti-Virus/SophosScanD": a space in a folder
+        if spaced[:1] == "/" and -1 < spaced.rfind(" ") < spaced.rfind("/"):
+            candidates.append(spaced)
+        keys += [(key(candidate), scopes) for candidate in candidates if candidate]
         for text, where in keys:
             for variant in _variants(text):
                 for scope in where:

@@ -24,7 +24,7 @@ CATEGORIES: tuple[str, ...] = (
     "utilities", "security", "system",
 )  # fmt: skip
 _PRODUCT_FIELDS = frozenset({"name", "vendor", "category", "family", "names", "windows", "macos",
-                             "linux", "paths", "version", "examples", "note"})  # fmt: skip
+                             "linux", "paths", "args", "version", "examples", "note"})  # fmt: skip
 _FAMILY_FIELDS = frozenset({"vendor", "category", "version", "note"})
 _EXAMPLE_FIELDS = frozenset({"command", "name", "os", "version"})
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -67,7 +67,8 @@ class Product:
     windows: tuple[str, ...] = ()
     macos: tuple[str, ...] = ()
     linux: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()  # regexes on the executable's path
+    args: tuple[str, ...] = ()  # regexes on the command head (an interpreter's program)
     version: str | None = None
     examples: tuple[Example, ...] = ()
     source: str = ""  # "file:line", for messages
@@ -164,22 +165,24 @@ def _product(pid: str, raw: Any, families: dict[str, dict[str, Any]], where: str
             say(key, "must be a string")
     if merged.get("category") not in CATEGORIES and isinstance(merged.get("category"), str):
         say("category", f"unknown category {merged['category']!r} (one of {', '.join(CATEGORIES)})")
-    lists = {key: _strings(raw, key, say) for key in ("names", "windows", "macos", "linux", "paths")}
+    lists = {key: _strings(raw, key, say)
+             for key in ("names", "windows", "macos", "linux", "paths", "args")}  # fmt: skip
     version = merged.get("version") if isinstance(merged.get("version"), str) else None
-    for pattern in lists["paths"] + ((version,) if version else ()):
+    regexes = [("paths", p) for p in lists["paths"]] + [("args", p) for p in lists["args"]]
+    for field_name, pattern in regexes + ([("version", version)] if version else []):
         try:
             re.compile(pattern)
         except re.error as exc:
-            say("paths" if pattern in lists["paths"] else "version", f"bad regex {pattern!r}: {exc}")
+            say(field_name, f"bad regex {pattern!r}: {exc}")
     examples = _examples(raw.get("examples"), say)
     if not examples:
         say("examples", "at least one example (a name or command a real listing shows)")
     if not any(lists.values()):
-        say("names", "no rule: give names, windows, macos, linux or paths")
+        say("names", "no rule: give names, windows, macos, linux, paths or args")
     if len(problems) > before:
         return None
     return Product(pid, merged["name"], merged["vendor"], merged["category"], lists["names"],
-                   lists["windows"], lists["macos"], lists["linux"], lists["paths"],
+                   lists["windows"], lists["macos"], lists["linux"], lists["paths"], lists["args"],
                    merged.get("version"), examples, where, str(merged.get("note", "")))  # fmt: skip
 
 
