@@ -29,6 +29,7 @@ _HEAD_MAX = 240
 _PROGRAM_OPTIONS = (" -jar ", " -m ")
 _TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
 MEMO_SIZE = 65_536
+_UNSEEN = object()
 # How wide listings cut a name: Linux's comm (top, ps -e, ps -o comm) keeps 15 characters,
 # tasklist's image column 25.
 _CUT = {"linux": 15, "windows": 25}
@@ -201,6 +202,9 @@ class Catalog:
             raise CatalogError(problems)
         self.version = self._version()
         self.lookup = lru_cache(maxsize=memo)(self._resolve)
+        # Successive listings repeat whole command lines: those skip even the head's cutting.
+        self._seen: dict[tuple[str | None, str | None, str | None], Match | None | object] = {}
+        self._seen_size = memo
 
     @staticmethod
     def _keys(product: Product) -> Iterator[tuple[str, str]]:
@@ -234,7 +238,14 @@ class Catalog:
     def match(self, name: str | None, command: str | None, os: str | None) -> Match | None:
         """The product of a process (``None``: the catalog does not know it; the caller keeps
         the executable name). ``os``: ``windows`` / ``macos`` / ``linux``, or ``None``."""
-        return self.lookup(name or "", command_head(command), os)
+        exact = (name, command, os)
+        found = self._seen.get(exact, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.lookup(name or "", command_head(command), os)
+            if len(self._seen) >= self._seen_size:  # bounded: start afresh, the LRU remains
+                self._seen.clear()
+            self._seen[exact] = found
+        return found  # type: ignore[return-value]
 
     def _resolve(self, name: str, head: str, os: str | None) -> Match | None:
         """Path and argument rules first (the most specific), then the bundle, then the
