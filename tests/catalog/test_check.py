@@ -129,6 +129,10 @@ def test_the_memo_is_per_command_head_and_bounded() -> None:
     for n in range(50):
         catalog.match(f"tool{n}", f"/opt/tool{n}", "linux")
     assert catalog.lookup.cache_info().currsize == 8
+    assert len(catalog._seen) <= 8  # whole command lines seen: bounded too
+    again = catalog.match("chrome", "/opt/google/chrome/chrome --type=renderer --renderer-client-id=3",
+                          "linux")  # fmt: skip
+    assert again is not None and again.product == "google-chrome"
 
 
 def test_the_command_head_keeps_what_names_the_program() -> None:
