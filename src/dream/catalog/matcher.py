@@ -22,14 +22,14 @@ from typing import Any
 
 from dream.catalog.model import OSES, CatalogError, Example, Product, read_file, read_toml
 
-# Rules see argv[0] and at most its first option, never the rest: renderer ids, file names and
-# pids vary per process and would defeat the memo, and no rule needs them.
+# Rules see the command head: the line up to its second option (and the program -jar or -m
+# names), never the rest: renderer ids, file names and pids vary per process and would defeat
+# the memo, and no rule needs them.
 _HEAD_MAX = 240
 # Options naming the program an interpreter runs, kept in the head wherever they stand.
 _PROGRAM_OPTIONS = (" -jar ", " -m ")
 _TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
 MEMO_SIZE = 65_536
-_UNSEEN = object()
 # How wide listings cut a name: Linux's comm (top, ps -e, ps -o comm) keeps 15 characters,
 # tasklist's image column 25.
 _CUT = {"linux": 15, "windows": 25}
@@ -44,6 +44,9 @@ class Match:
     vendor: str
     category: str
     version: str | None = None
+
+
+_UNSEEN = Match("", "", "", "")  # no answer yet (None is an answer: unknown)
 
 
 def command_head(command: str | None) -> str:
@@ -188,9 +191,9 @@ class Catalog:
                     cut = (os, full[:width])
                     if self._cut.setdefault(cut, product) is not product:
                         self._cut[cut] = None
-        # Path rules in file order, each behind the literal text it cannot match without: a
-        # substring test rules out nearly all of them before any regex runs.
-        # `paths` are searched in the executable's path, `args` in the whole command head.
+        # Path rules (searched in the executable's path) and argument rules (in the whole head),
+        # in file order, each behind the literal text it cannot match without: a substring test
+        # rules out nearly all of them before any regex runs.
         self._rules = [(product, field == "args", required_literal(pattern),
                         re.compile(pattern, re.IGNORECASE))
                        for product in self.products.values()
@@ -203,7 +206,7 @@ class Catalog:
         self.version = self._version()
         self.lookup = lru_cache(maxsize=memo)(self._resolve)
         # Successive listings repeat whole command lines: those skip even the head's cutting.
-        self._seen: dict[tuple[str | None, str | None, str | None], Match | None | object] = {}
+        self._seen: dict[tuple[str | None, str | None, str | None], Match | None] = {}
         self._seen_size = memo
 
     @staticmethod
@@ -245,7 +248,7 @@ class Catalog:
             if len(self._seen) >= self._seen_size:  # bounded: start afresh, the LRU remains
                 self._seen.clear()
             self._seen[exact] = found
-        return found  # type: ignore[return-value]
+        return found
 
     def _resolve(self, name: str, head: str, os: str | None) -> Match | None:
         """Path and argument rules first (the most specific), then the bundle, then the
@@ -279,9 +282,10 @@ class Catalog:
                     product = self._names.get((scope, variant))
                     if product is not None:
                         return product
-        cut = name.lower()
+        cut = name.lower()  # "gnome-terminal-", "Microsoft.Management.Serv"
         for system in (os,) if os else OSES:
-            if len(cut) == _CUT.get(system or "", 0):  # "gnome-terminal-", "Microsoft.Management.Serv"
+            width = _CUT.get(system or "")
+            if width is not None and len(cut) == width:
                 return self._cut.get((system or "", cut))
         return None
 
