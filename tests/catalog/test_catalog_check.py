@@ -52,6 +52,7 @@ def test_local_products_add_to_and_replace_built_in_ones(tmp_path: Path) -> None
     assert stata is not None and stata.name == "Stata (campus licence)"
     assert catalog.match("StataMP-64.exe", None, "windows") is None  # replaced, not merged
     assert catalog.version != built_in.version and catalog.check() == []
+    assert catalog.local == ("lab-imager", "stata") and built_in.local == ()
 
 
 def test_a_local_product_may_name_a_built_in_family(tmp_path: Path) -> None:
@@ -100,7 +101,7 @@ def test_dream_catalog_check_exits_0_on_a_good_file_and_1_naming_each_problem(tm
     runner = CliRunner()
     good = runner.invoke(app, ["catalog", "check", str(_write(tmp_path, LOCAL))])
     assert good.exit_code == 0, good.output
-    assert "every example matches" in good.output
+    assert "2 products, " in good.output and "every example matches" in good.output
     bad_path = tmp_path / "bad.toml"
     bad_path.write_text('[products.x]\nname = "X"\nvendor = "V"\ncategory = "science"\n'
                         'names = ["x-tool"]\nexamples = ["y-tool"]\n')  # fmt: skip

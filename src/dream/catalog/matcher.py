@@ -172,9 +172,11 @@ def _variants(name: str) -> Iterator[str]:
 class Catalog:
     """The products and their compiled rules; ``match`` answers which product a process is."""
 
-    def __init__(self, products: list[Product], declared: str = "", memo: int = MEMO_SIZE) -> None:
+    def __init__(self, products: list[Product], declared: str = "", memo: int = MEMO_SIZE,
+                 local: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.products: dict[str, Product] = {p.id: p for p in products}
         self.declared = declared
+        self.local = local  # the ids an operator's file gave (added or replaced)
         self._names: dict[tuple[str, str], Product] = {}
         problems: list[str] = []
         for product in self.products.values():
@@ -232,11 +234,12 @@ class Catalog:
         in: its products add to the built-in ones or replace those of the same id."""
         text = resources.files("dream.catalog").joinpath("products.toml").read_text("utf-8")
         declared, families, products = read_toml(text, "products.toml")
+        local: list[Product] = []
         if extra is not None:
             _, _, local = read_file(extra, families)
             merged = {p.id: p for p in products} | {p.id: p for p in local}
             products = list(merged.values())
-        return cls(products, declared, memo)
+        return cls(products, declared, memo, tuple(p.id for p in local))
 
     def match(self, name: str | None, command: str | None, os: str | None) -> Match | None:
         """The product of a process (``None``: the catalog does not know it; the caller keeps

@@ -33,8 +33,9 @@ def check(
     problems = catalog.check()
     if problems:
         _report(problems)
-    out.print(f"{escape(str(file))}: {len(catalog.products)} products, every example matches its"
-              f" own product; catalog version {catalog.version}", highlight=False)  # fmt: skip
+    out.print(f"{escape(str(file))}: {len(catalog.local)} products, {len(catalog.products)} with the"
+              f" built-in ones, every example matches its own product; catalog version"
+              f" {catalog.version}", highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def _report(problems: list[str]) -> None:
