@@ -102,6 +102,7 @@ def test_dream_catalog_check_exits_0_on_a_good_file_and_1_naming_each_problem(tm
     good = runner.invoke(app, ["catalog", "check", str(_write(tmp_path, LOCAL))])
     assert good.exit_code == 0, good.output
     assert "2 products, " in good.output and "every example matches" in good.output
+    assert "replaces the built-in product(s): stata" in good.output
     bad_path = tmp_path / "bad.toml"
     bad_path.write_text('[products.x]\nname = "X"\nvendor = "V"\ncategory = "science"\n'
                         'names = ["x-tool"]\nexamples = ["y-tool"]\n')  # fmt: skip

@@ -33,6 +33,10 @@ def check(
     problems = catalog.check()
     if problems:
         _report(problems)
+    replaced = sorted(set(catalog.local) & set(Catalog.load().products))
+    if replaced:
+        out.print(f"replaces the built-in product(s): {', '.join(replaced)}", highlight=False,
+                  soft_wrap=True, markup=False)  # fmt: skip
     out.print(f"{escape(str(file))}: {len(catalog.local)} products, {len(catalog.products)} with the"
               f" built-in ones, every example matches its own product; catalog version"
               f" {catalog.version}", highlight=False, soft_wrap=True)  # fmt: skip
