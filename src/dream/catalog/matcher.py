@@ -27,7 +27,7 @@ from dream.catalog.model import OSES, CatalogError, Example, Product, read_file,
 # the memo, and no rule needs them.
 _HEAD_MAX = 240
 # Options naming the program an interpreter runs, kept in the head wherever they stand.
-_PROGRAM_OPTIONS = (" -jar ", " -m ")
+_PROGRAM_OPTIONS = (" -jar ", " -m ", " -cp ", " -classpath ")
 _TRAILING_VERSION = re.compile(r"^(.+?)[-_ .]?v?\d+(?:[._]\d+)*$")
 MEMO_SIZE = 65_536
 # How wide listings cut a name: Linux's comm (top, ps -e, ps -o comm) keeps 15 characters,
@@ -56,7 +56,7 @@ def command_head(command: str | None) -> str:
     ``/opt/google/chrome/chrome --type=renderer``; ``soffice.bin --writer --splash-pipe=5`` →
     ``soffice.bin --writer``; ``python3 -m ipykernel_launcher -f k.json`` keeps ``-m
     ipykernel_launcher``, and ``java -Xmx4g -jar ij.jar`` keeps ``-jar ij.jar`` (an interpreter's
-    program, wherever it stands).
+    program, wherever it stands; ``-cp`` too).
     """
     if not command:
         return ""

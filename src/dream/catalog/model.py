@@ -78,7 +78,7 @@ class Product:
 def infer_os(text: str) -> str:
     """The OS a bare example string belongs to: a bundle path is macOS, an image name Windows."""
     lowered = text.lower()
-    if ".app/" in text or lowered.endswith(".app") or text.startswith(_MACOS_ROOTS):
+    if ".app/" in text or text.endswith(".app") or text.startswith(_MACOS_ROOTS):
         return "macos"
     if ".exe" in lowered or "\\" in text:
         return "windows"
