@@ -15,7 +15,7 @@ console = Console()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--telemetry-runs", type=int, default=2, help="e2e runs per mode.")
-    parser.add_argument("--only", choices=["e2e", "parse", "queries", "storage", "soak"], default=None)
+    parser.add_argument("--only", choices=["e2e", "parse", "catalog", "queries", "storage", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -42,6 +42,10 @@ def main() -> None:
         from bench import parsing
 
         parsing.report(console)
+    if args.only in (None, "catalog"):
+        from bench import catalog
+
+        catalog.report(console)
     if args.only in (None, "e2e"):
         from bench import e2e
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from dream.cli import ingest, query
+from dream.cli import catalog, ingest, query
 from dream.cli.output import SERVER_INSTALL, err
 from dream.collector import collect_command
 from dream.demo.command import demo_command
@@ -66,6 +66,7 @@ else:
 app.command()(ingest.parse)
 app.command()(ingest.ingest)
 app.add_typer(query.query_app, name="query")
+app.add_typer(catalog.catalog_app, name="catalog")
 app.command("collect")(collect_command)
 app.command("demo")(demo_command)
 
