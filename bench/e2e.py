@@ -230,9 +230,13 @@ def run(
     if raw_rows_retention_days is not None:
         env["DREAM_RAW_ROWS_RETENTION_DAYS"] = str(raw_rows_retention_days)
     bodies = _bodies(snapshots, processes, profile)
+    # DREAM_BENCH_WORKER_PROFILE=path: the worker runs under cProfile, its stats written there
+    # when it stops (the figures are then the profiler's, not the pipeline's).
+    profile_to = os.environ.get("DREAM_BENCH_WORKER_PROFILE")
+    profiler = ["-m", "cProfile", "-o", profile_to] if profile_to else []
     procs = [
         subprocess.Popen([sys.executable, "-m", "dream", "api"], env=env),
-        subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env),
+        subprocess.Popen([sys.executable, *profiler, "-m", "dream", "worker"], env=env),
     ]
     base = f"http://127.0.0.1:{port}"
     try:
