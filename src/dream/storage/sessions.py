@@ -306,7 +306,7 @@ class SessionBatch:
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
                 for s in inserts:
-                    copy.write_row(session_row(s))
+                    copy.write_row((*session_row(s), s.last_seen + timedelta(seconds=s.cadence_s)))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
@@ -330,7 +330,8 @@ class SessionBatch:
                 b = iso[until] = until.isoformat()
             keys.append((*key, a, b))
         found: dict[Key, list[Session]] = {}
-        for row in conn.execute(query("sessions_near"), {"keys": json.dumps(keys)}):
+        cur = conn.cursor(binary=True)  # (timestamps load several times faster than as text)
+        for row in cur.execute(query("sessions_near"), {"keys": json.dumps(keys)}):
             s = Session(*row)
             found.setdefault(s.key, []).append(s)
         return found
