@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +43,9 @@ class E2EResult:
     total_s: float
     copy_rows_per_s: float
     copy_write_row_rows_per_s: float
+    # CPU seconds each part spent over the whole run (the machine's load does not change them
+    # much, unlike the rates): "api", "worker", "postgres" (the backends of the bench's database)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
@@ -158,6 +161,31 @@ def _stored(url: str) -> tuple[int, int]:
     return int(n), int(rows)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends(url: str) -> list[int]:
+    """The server processes connected to ``url``'s database (the worker's, the api's)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _cpu_by_part(procs: list[subprocess.Popen], url: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far per process of each part: the api, the worker, their backends."""
+    parts = {"api": [procs[0].pid], "worker": [procs[1].pid], "postgres": _backends(url)}
+    return {part: {pid: _cpu_seconds(pid) for pid in pids} for part, pids in parts.items()}
+
+
 def _check_alive(procs: list[subprocess.Popen]) -> None:
     """Fail instead of waiting forever for snapshots a dead api or worker will never store."""
     for p in procs:
@@ -230,9 +258,13 @@ def run(
     if raw_rows_retention_days is not None:
         env["DREAM_RAW_ROWS_RETENTION_DAYS"] = str(raw_rows_retention_days)
     bodies = _bodies(snapshots, processes, profile)
+    # DREAM_BENCH_WORKER_PROFILE=path: the worker runs under cProfile, its stats written there
+    # when it stops (the figures are then the profiler's, not the pipeline's).
+    profile_to = os.environ.get("DREAM_BENCH_WORKER_PROFILE")
+    profiler = ["-m", "cProfile", "-o", profile_to] if profile_to else []
     procs = [
         subprocess.Popen([sys.executable, "-m", "dream", "api"], env=env),
-        subprocess.Popen([sys.executable, "-m", "dream", "worker"], env=env),
+        subprocess.Popen([sys.executable, *profiler, "-m", "dream", "worker"], env=env),
     ]
     base = f"http://127.0.0.1:{port}"
     try:
@@ -244,6 +276,7 @@ def run(
             time.sleep(0.1)
         done_before, rows_before = _stored(url)
 
+        cpu_before = _cpu_by_part(procs, url)
         t0 = time.perf_counter()
         asyncio.run(_post_all(base, bodies, concurrency))
         accept_s = time.perf_counter() - t0
@@ -254,6 +287,10 @@ def run(
             _check_alive(procs)
             time.sleep(0.05)
         total_s = time.perf_counter() - t0
+        cpu_after = _cpu_by_part(procs, url)
+        cpu = {part: round(sum(after.values()) - sum(cpu_before[part].get(pid, 0.0)
+                                                     for pid in after), 2)
+               for part, after in cpu_after.items()}  # fmt: skip
     finally:
         for p in procs:
             p.terminate()
@@ -264,4 +301,6 @@ def run(
     )
     _drop_database(server_url, url)
     _drop_database(server_url, copy_url)
-    return E2EResult(snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate)
+    return E2EResult(
+        snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate, cpu
+    )

@@ -67,6 +67,8 @@ def main() -> None:
         table.add_row(
             "[bold]end-to-end / plain COPY", f"[bold]{r.rows_per_s / r.copy_rows_per_s:.2f}"
         )
+        table.add_row("CPU s: api, worker, PostgreSQL",
+                      ", ".join(f"{r.cpu_s.get(k, 0):.1f}" for k in ("api", "worker", "postgres")))
         console.print(table)
         # Telemetry cost: the same run with request metrics/spans and per-snapshot spans and
         # log lines off, alternated with on, so both see the same machine.

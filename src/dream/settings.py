@@ -193,7 +193,10 @@ class ApiSettings(_Section):
 class WorkerSettings(_Section):
     """The worker: batches, rebalances, what it stores and how it reports."""
 
-    batch_size: int = Field(default=200, ge=1, le=10_000, description="Snapshots per transaction.")
+    batch_size: int = Field(
+        default=1000, ge=1, le=10_000,
+        description="Snapshots per transaction (a running session is rewritten once per batch).",
+    )
     batch_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1,
         description="A batch also closes at this much output (always at least one snapshot).",

@@ -19,6 +19,7 @@ from sessions_helpers import (
     sessions,
     snapshot,
     write,
+    wrong_ended,
 )
 
 
@@ -180,3 +181,23 @@ def test_host_days_count_stored_and_failed_snapshots_once(database_url: str) -> 
     assert host_days(database_url) == [
         (day, "lab-9", "windows", "law", 4, T0, T0 + timedelta(minutes=3), 60 + 90.5 + 60, 3)
     ]
+
+
+def test_ended_is_last_seen_plus_cadence_whoever_writes_the_row(database_url: str) -> None:
+    """The worker writes ``ended`` itself (the trigger then skips its function); any other
+    writer, with no ``ended`` or a wrong one, still gets it set by the trigger."""
+    write(database_url, [snapshot("h1", T0, [(1, "a.exe", "a")], interval_s=60.0)],
+          [snapshot("h1", T0 + timedelta(minutes=1), [(1, "a.exe", "a")], interval_s=60.0)])
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,"
+            " open_until, os, faculty, app, is_system, samples)"
+            " VALUES ('h2', 'u', 1, 'b', %(t)s, %(t)s, 90.5, %(t)s + interval '1 hour', 'linux',"
+            " 'law', 'b', false, 1)", {"t": T0})  # fmt: skip
+        conn.execute("UPDATE sessions SET ended = first_seen WHERE host = 'h1'")
+        conn.execute("UPDATE sessions SET last_seen = last_seen + interval '1 minute'"
+                     " WHERE host = 'h2'")  # fmt: skip
+        ended = dict(conn.execute("SELECT host, ended FROM sessions").fetchall())
+    assert ended == {"h1": T0 + timedelta(minutes=2),
+                     "h2": T0 + timedelta(minutes=1, seconds=90.5)}  # fmt: skip
+    assert wrong_ended(database_url) == 0

@@ -22,13 +22,14 @@ import json
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, cast
 
 import psycopg
 
 from dream.snapshots import ProcessRecord, Snapshot
+from dream.storage.hours import HoursDelta, HoursKey, day_of, quantized
 from dream.storage.queries import NamedQueries
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
@@ -36,21 +37,13 @@ query = _SQL.query
 
 LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
 _DAY = timedelta(days=1)
-_MICROSECOND = timedelta(microseconds=1)
-_QUANTUM = 1024  # seconds of use are kept in multiples of 1/1024 s: sums stay exact
 
 Key = tuple[str, str, int, str]  # host, user_name, pid, name
-HoursKey = tuple[datetime, str, str, str, str, str]  # day, app, os, faculty, user_name, host
 
 
 def as_real(value: float) -> float:
     """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
-
-
-def _quantized(span: timedelta) -> float:
-    """``span`` in seconds, rounded to a multiple of 1/1024 s (sums of these are exact)."""
-    return round(span / _MICROSECOND * _QUANTUM / 1e6) / _QUANTUM
 
 
 def _low(value: float | None) -> tuple[int, float]:
@@ -88,11 +81,7 @@ class Session:
         cls, snapshot: Snapshot, p: ProcessRecord, cadence_s: float, reach: timedelta
     ) -> Session:
         t = snapshot.collected_at
-        return cls(
-            snapshot.host, snapshot.user, -1 if p.pid is None else p.pid, p.name or "", t, t,
-            cadence_s, t + reach, snapshot.os, snapshot.faculty, p.app or "", p.is_system,
-            p.user, 1, p.cpu_seconds, p.cpu_seconds, p.rss_kb,
-        )  # fmt: skip
+        return _opened((t, cadence_s, t + reach, snapshot), p)
 
     @classmethod
     def from_row(cls, r: dict[str, Any], host: str, default_cadence_s: float) -> Session:
@@ -151,14 +140,14 @@ class Session:
         day of first_seen. Each day's seconds are rounded to a multiple of 1/1024 s."""
         start = self.first_seen
         end = self.last_seen + timedelta(seconds=self.cadence_s)
-        day = datetime.combine(start.astimezone(UTC).date(), time.min, UTC)
+        day = day_of(start)
         dims = (self.app, self.os, self.faculty, self.user_name, self.host)
         if end <= day + _DAY:  # the usual case: within one day
-            return {(day, *dims): (_quantized(end - start), 1)}
+            return {(day, *dims): (quantized(end - start), 1)}
         out: dict[HoursKey, tuple[float, int]] = {}
         launches = 1
         while day < end:
-            out[(day, *dims)] = (_quantized(min(end, day + _DAY) - max(start, day)), launches)
+            out[(day, *dims)] = (quantized(min(end, day + _DAY) - max(start, day)), launches)
             launches = 0
             day += _DAY
         return out
@@ -186,50 +175,60 @@ def merge_runs(sessions: Iterable[Session]) -> list[Session]:
     return merged
 
 
-class HoursDelta:
-    """Changes to ``usage_hours_daily``: contributions added and taken out, summed per key."""
-
-    def __init__(self) -> None:
-        self.rows: dict[HoursKey, list[float]] = {}
-
-    def add(self, session: Session, sign: int) -> None:
-        if not session.app:
-            return  # as in the usage rollups: a process no app is known for counts for none
-        for key, (seconds, launches) in session.hours().items():
-            acc = self.rows.setdefault(key, [0.0, 0, 0.0, 0])
-            acc[0] += sign * seconds
-            acc[1] += sign * launches
-            if not session.is_system:
-                acc[2] += sign * seconds
-                acc[3] += sign * launches
-
-    def write(self, conn: psycopg.Connection) -> None:
-        changed = [(k, v) for k, v in self.rows.items() if any(v)]
-        if not changed:
-            return
-        conn.execute(query("create_hours_stage"))
-        with conn.cursor().copy(query("copy_hours_stage")) as copy:
-            for key, acc in changed:
-                copy.write_row((*key, *acc))
-        for name in ("upsert_hours", "upsert_hours_apps", "drop_empty_hours",
-                     "drop_empty_hours_apps"):
-            conn.execute(query(name))
-
-
 def lock_hosts(conn: psycopg.Connection, hosts: Iterable[str]) -> None:
     """Serialise writers of the same hosts (in one order: no deadlocks); till commit."""
     conn.execute(query("lock_hosts"), {"hosts": sorted(set(hosts))})
 
 
+# What one snapshot's observations share: collected_at, cadence, the reach, the snapshot.
+_Head = tuple[datetime, float, datetime, Snapshot]
+
+
+def _opened(head: _Head, p: ProcessRecord) -> Session:
+    """A session of one observation (``Session.observed`` with the snapshot's values at hand)."""
+    t, cadence, until, snapshot = head
+    return Session(
+        snapshot.host, snapshot.user, -1 if p.pid is None else p.pid, p.name or "", t, t, cadence,
+        until, snapshot.os, snapshot.faculty, p.app or "", p.is_system, p.user, 1, p.cpu_seconds,
+        p.cpu_seconds, p.rss_kb,
+    )  # fmt: skip
+
+
+def _fold(observed: list[tuple[_Head, ProcessRecord]]) -> list[Session]:
+    """One key's observations as ``merge_runs`` of one session each would give, without the
+    session per observation: in time order, each takes the run on (``absorb``'s rules for a
+    later observation) or starts the next. Two at one instant fall back to ``merge_runs``."""
+    if any(a[0][0] >= b[0][0] for a, b in zip(observed, observed[1:], strict=False)):
+        observed = sorted(observed, key=lambda o: o[0][0])
+        if any(a[0][0] == b[0][0] for a, b in zip(observed, observed[1:], strict=False)):
+            return merge_runs([_opened(head, p) for head, p in observed])
+    runs = [_opened(*observed[0])]
+    s = runs[0]
+    for (t, cadence, until, snapshot), p in observed[1:]:
+        if t > s.open_until:
+            s = _opened((t, cadence, until, snapshot), p)
+            runs.append(s)
+            continue
+        s.last_seen, s.cadence_s, s.cpu_last = t, cadence, p.cpu_seconds
+        if until > s.open_until:
+            s.open_until = until
+        s.samples += 1
+        rss = p.rss_kb
+        if rss is not None and (s.rss_peak_kb is None or rss > s.rss_peak_kb):
+            s.rss_peak_kb = rss
+    return runs
+
+
 class SessionBatch:
-    """The observations of a batch, grouped into runs per key, then merged into storage."""
+    """The observations of a batch, grouped per key, folded into runs, merged into storage."""
 
     def __init__(self, default_cadence_s: float = 300.0) -> None:
         self.default_cadence_s = default_cadence_s
-        self.runs: dict[Key, list[Session]] = {}
+        self.runs: dict[Key, list[Session]] = {}  # whole sessions (add_sessions)
+        self.observed: dict[Key, list[tuple[_Head, ProcessRecord]]] = {}  # (add)
 
     def __bool__(self) -> bool:
-        return bool(self.runs)
+        return bool(self.runs) or bool(self.observed)
 
     def cadence(self, snapshot: Snapshot) -> float:
         declared = snapshot.interval_s
@@ -237,26 +236,36 @@ class SessionBatch:
 
     def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
         cadence = self.cadence(snapshot)
-        reach = timedelta(seconds=LINK_CADENCES * cadence)
-        runs = self.runs
+        t = snapshot.collected_at
+        head = (t, cadence, t + timedelta(seconds=LINK_CADENCES * cadence), snapshot)
+        host, user = snapshot.host, snapshot.user
+        observed = self.observed
         for p in processes:
-            obs = Session.observed(snapshot, p, cadence, reach)
-            found = runs.get(obs.key)
+            pid = p.pid
+            key = (host, user, -1 if pid is None else pid, p.name or "")
+            found = observed.get(key)
             if found is None:
-                runs[obs.key] = [obs]
+                observed[key] = [(head, p)]
             else:
-                found.append(obs)
+                found.append((head, p))
 
     def add_sessions(self, sessions: Iterable[Session]) -> None:
         """Whole sessions as observations (a reprocess puts back what it rebuilt)."""
         for s in sessions:
             self.runs.setdefault(s.key, []).append(s)
 
+    def _merged(self) -> dict[Key, list[Session]]:
+        """Per key, the batch's runs in start order."""
+        new = {key: _fold(obs) for key, obs in self.observed.items()}
+        for key, sessions in self.runs.items():
+            new[key] = merge_runs([*new.get(key, ()), *sessions])
+        return new
+
     def write(self, conn: psycopg.Connection, hours: HoursDelta | None = None) -> None:
         """Merge into ``sessions`` and ``usage_hours_daily`` (the caller holds the host locks)."""
-        if not self.runs:
+        if not self:
             return
-        new = {key: merge_runs(obs) for key, obs in self.runs.items()}
+        new = self._merged()
         stored = self._stored_near(conn, new)
         hours = hours if hours is not None else HoursDelta()
         inserts: list[Session] = []  # under a key no stored session has
@@ -264,9 +273,21 @@ class SessionBatch:
         gone: list[Session] = []
         for key, runs in new.items():
             old = stored.get(key)
-            for merged in merge_runs([*runs, *old]) if old else runs:
-                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until
-                            ] if old else []  # fmt: skip
+            if not old:
+                for merged in runs:
+                    hours.add(merged, 1)
+                inserts.extend(runs)
+                continue
+            if len(old) == 1 and len(runs) == 1:  # the usual: a running session goes on
+                (was,), (run,) = old, runs
+                if was.first_seen < run.first_seen <= was.open_until:
+                    merged = was.copy()
+                    merged.absorb(run)
+                    hours.extend(was, merged)
+                    updates.append(merged)
+                    continue
+            for merged in merge_runs([*runs, *old]):
+                replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until]
                 if [(s.pk, s.samples) for s in replaced] == [(merged.pk, merged.samples)]:
                     continue  # a stored session nothing new touched
                 kept = False
@@ -284,7 +305,7 @@ class SessionBatch:
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
                 for s in inserts:
-                    copy.write_row(session_row(s))
+                    copy.write_row((*session_row(s), s.last_seen + timedelta(seconds=s.cadence_s)))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
@@ -292,18 +313,24 @@ class SessionBatch:
                     copy.write_row(session_row(s))
             conn.execute(query("update_sessions"))
         hours.write(conn)
-        self.runs = {}
+        self.runs, self.observed = {}, {}
 
     @staticmethod
     def _stored_near(conn: psycopg.Connection, new: dict[Key, list[Session]]) -> dict[Key, list]:
         """The stored sessions of ``new``'s keys that may link with its runs."""
-        keys = json.dumps([
-            # runs are in start order
-            (*key, runs[0].first_seen.isoformat(), max(r.open_until for r in runs).isoformat())
-            for key, runs in new.items()
-        ])  # fmt: skip
+        iso: dict[datetime, str] = {}  # a batch's runs start and reach at a few instants
+        keys = []
+        for key, runs in new.items():  # runs are in start order
+            since = runs[0].first_seen
+            until = runs[0].open_until if len(runs) == 1 else max(r.open_until for r in runs)
+            if (a := iso.get(since)) is None:
+                a = iso[since] = since.isoformat()
+            if (b := iso.get(until)) is None:
+                b = iso[until] = until.isoformat()
+            keys.append((*key, a, b))
         found: dict[Key, list[Session]] = {}
-        for row in conn.execute(query("sessions_near"), {"keys": keys}):
+        cur = conn.cursor(binary=True)  # (timestamps load several times faster than as text)
+        for row in cur.execute(query("sessions_near"), {"keys": json.dumps(keys)}):
             s = Session(*row)
             found.setdefault(s.key, []).append(s)
         return found

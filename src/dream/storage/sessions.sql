@@ -28,9 +28,10 @@ JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.p
 
 -- name: copy_sessions
 -- Sessions under keys no stored session has (the writer holds the host's lock: none appears).
+-- With their `ended` (the sessions_ended trigger corrects it where it differs: migration 0012).
 COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
                faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
-               rss_peak_kb) FROM STDIN
+               rss_peak_kb, ended) FROM STDIN
 
 -- name: create_session_stage
 -- Built from a query, not LIKE, so it takes the columns without their NOT NULL: `ended` is
@@ -45,8 +46,10 @@ COPY session_stage (host, user_name, pid, name, first_seen, last_seen, cadence_s
 
 -- name: update_sessions
 -- Sessions extended at their end (or in their middle) keep their key: updated in place.
+-- `ended` as the sessions_ended trigger computes it, which then does not run (migration 0012).
 UPDATE sessions AS s
-SET last_seen = g.last_seen, cadence_s = g.cadence_s, open_until = g.open_until, os = g.os,
+SET last_seen = g.last_seen, cadence_s = g.cadence_s, open_until = g.open_until,
+    ended = g.last_seen + g.cadence_s * interval '1 second', os = g.os,
     faculty = g.faculty, app = g.app, is_system = g.is_system, process_user = g.process_user,
     samples = g.samples, cpu_first = g.cpu_first, cpu_last = g.cpu_last,
     rss_peak_kb = g.rss_peak_kb

@@ -56,10 +56,12 @@ def _compile_process_text() -> Callable[[ProcessRecord], str]:
     ``write_row`` per row, and the snapshot's columns are rendered once per snapshot."""
     items = []
     for name in PROCESS_FIELDS:
-        kind = value_type(PROCESS_TYPES[name])
-        value = {str: f"p.{name}.translate(E)", int: f"repr(p.{name})",
-                 float: f"repr(p.{name})"}.get(kind, f"c(p.{name})")  # fmt: skip
-        items.append(f"'\\\\N' if p.{name} is None else {value}")
+        v = f"p.{name}"
+        # Most text needs no escape: two scans in C find that, where translate maps each char.
+        value = {str: f"({v} if {v}.isprintable() and '\\\\' not in {v} else {v}.translate(E))",
+                 int: f"repr({v})", float: f"repr({v})", bool: f"('t' if {v} else 'f')",
+                 }.get(value_type(PROCESS_TYPES[name]), f"c({v})")  # fmt: skip
+        items.append(f"'\\\\N' if {v} is None else {value}")
     code = f"lambda p: '\\t'.join(({', '.join(items)},))"
     env = {"E": COPY_ESCAPES, "c": copy_text}
     return cast(Callable[[ProcessRecord], str], eval(code, env))  # fmt: skip

@@ -76,7 +76,7 @@ class Worker:
         source: Source,
         db: Database,
         *,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         batch_wait_s: float = 0.2,
         writer: SnapshotWriter | None = None,
         max_backoff_s: float = 10.0,
