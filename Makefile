@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean
+.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,21 @@ lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra server --extra export --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet \
 		-o requirements.lock
+
+## The collector agent (agent/, Go, standard library only) for every OS it supports, static and
+## reproducible: build/agent/dream-agent-<os>-<arch>[.exe]. AGENT_VERSION defaults to git's.
+AGENT_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+agent:
+	@mkdir -p build/agent
+	@for target in $(AGENT_TARGETS); do \
+		os=$${target%/*}; arch=$${target#*/}; ext=$$( [ $$os = windows ] && echo .exe ); \
+		out=$(CURDIR)/build/agent/dream-agent-$$os-$$arch$$ext; \
+		(cd agent && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -buildvcs=false \
+			-ldflags "-s -w -X dream/agent/internal/agent.Version=$(AGENT_VERSION)" \
+			-o $$out ./cmd/dream-agent) || exit 1; \
+		echo "$$out"; \
+	done
 
 clean:
 	-$(PY) scripts/services.py down
