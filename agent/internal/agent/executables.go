@@ -38,7 +38,7 @@ type ExecutableFacts struct {
 
 // NewExecutableFacts keeps its cache beside the spool (same private directory).
 func NewExecutableFacts(spoolDir string) *ExecutableFacts {
-	return &ExecutableFacts{cachePath: filepath.Join(spoolDir, "executables.cache.json"), stat: os.Stat}
+	return &ExecutableFacts{cachePath: filepath.Join(spoolDir, "executables.cache"), stat: os.Stat}
 }
 
 // maxExecutables bounds a snapshot's list (a machine runs a few hundred distinct files).
