@@ -150,6 +150,13 @@ def test_the_snapshot_names_the_session_user_and_the_real_files(agent_binary: Pa
         assert state["status"] == "stored" and state["format"] == "ps-custom", state
         assert state["warnings"] == [] and state["process_count"] > 5
         assert state["user"] == person  # not root, the account the agent runs as
+        # Its executables' facts are stored and asked: the agent's own file, at its real size.
+        files = httpx.get(f"{served.url}/v1/analytics/executables", timeout=30,
+                          params={"host": "agent-test", "include_system": "true",
+                                  "limit": 10_000}).json()["items"]  # fmt: skip
+        mine = [f for f in files if f["path"] == str(agent_binary)]
+        assert [f["size_bytes"] for f in mine] == [os.stat(agent_binary).st_size]
+        assert mine[0]["users"] == 1 and mine[0]["app"] == "dream-agent"
     # Nobody logged on: the documented placeholder, still not root.
     status, report = run_agent(agent_binary, tmp_path / "spool2", "http://127.0.0.1:9")
     assert status == 3 and report["user"] == "(nobody)" and report["users"] == []
