@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import pwd
 import secrets
 import shutil
@@ -137,6 +138,57 @@ def test_windows_and_macos_builds_compile(tmp_path: Path) -> None:
         magic = out.read_bytes()[:4]
         assert magic[:2] == b"MZ" if goos == "windows" else magic in (
             b"\xcf\xfa\xed\xfe", b"\x7fELF"), (goos, magic)  # fmt: skip
+
+
+@LINUX
+def test_the_debian_package_holds_the_agent_and_its_timer(tmp_path: Path) -> None:
+    go()
+    if shutil.which("dpkg-deb") is None:
+        if IN_CI:
+            pytest.fail("dpkg-deb is missing: CI builds the agent's Debian package")
+        pytest.skip("dpkg-deb is not installed")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    done = subprocess.run(["make", "--no-print-directory", "agent-deb", f"AGENT_TARGETS=linux/{arch}",
+                           f"AGENT_OUT={tmp_path}", "AGENT_VERSION=v2.0.0-rc1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    deb = tmp_path / f"dream-agent_2.0.0+rc1_{arch}.deb"
+    info = subprocess.run(["dpkg-deb", "--field", str(deb), "Package", "Version", "Architecture"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert info.split() == ["Package:", "dream-agent", "Version:", "2.0.0+rc1", "Architecture:",
+                            arch]  # fmt: skip
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(tmp_path / "control")], check=True)
+    root = tmp_path / "root"
+    service = (root / "lib/systemd/system/dream-agent.service").read_text()
+    timer = (root / "lib/systemd/system/dream-agent.timer").read_text()
+    assert "ExecStart=/usr/bin/dream-agent run --config /etc/dream/agent.conf" in service
+    assert "SuccessExitStatus=3" in service and "OnUnitActiveSec=300s" in timer
+    assert "{{" not in service + timer
+    version = subprocess.run([str(root / "usr/bin/dream-agent"), "version"], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+    assert version.startswith(f"dream-agent/v2.0.0-rc1 (linux/{arch})")
+
+    # Install properties: the postinst writes the configuration (0600), here in a private mount
+    # namespace whose /etc is a tmpfs (the machine's /etc is not touched), and the agent reads it.
+    script = ("mount -t tmpfs tmpfs /etc && sh \"$0\" configure"
+              " && cat /etc/dream/agent.conf && stat -c %a /etc/dream/agent.conf")
+    env = {**dream_env(), "DREAM_URL": "http://127.0.0.1:9", "DREAM_API_KEY": "k1",
+           "DREAM_FACULTY": "law"}  # fmt: skip
+    configured = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                 script, str(tmp_path / "control/postinst")],
+                                env=env, capture_output=True, text=True)  # fmt: skip
+    if configured.returncode != 0 and not IN_CI:
+        pytest.skip(f"no private mount namespace here: {configured.stderr.strip()}")
+    assert configured.returncode == 0, configured.stderr
+    *conf, mode = configured.stdout.strip().splitlines()
+    assert mode == "600" and "url = http://127.0.0.1:9" in conf and "faculty = law" in conf
+    (tmp_path / "agent.conf").write_text("\n".join(conf) + "\n")
+    run = subprocess.run([str(root / "usr/bin/dream-agent"), "run", "--config",
+                          str(tmp_path / "agent.conf"), "--spool-dir", str(tmp_path / "spool"),
+                          "--retries", "0", "--executables", "false"],
+                         env=dream_env(), capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 3, run.stderr  # configured (not 2), the api down
 
 
 @LINUX
