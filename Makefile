@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean
+.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,45 @@ lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra server --extra export --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet \
 		-o requirements.lock
+
+## The collector agent (agent/, Go, standard library only) for every OS it supports, static and
+## reproducible: build/agent/dream-agent-<os>-<arch>[.exe]. AGENT_VERSION defaults to git's.
+AGENT_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+AGENT_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+AGENT_OUT ?= $(CURDIR)/build/agent
+agent:
+	@mkdir -p $(AGENT_OUT)
+	@for target in $(AGENT_TARGETS); do \
+		os=$${target%/*}; arch=$${target#*/}; ext=$$( [ $$os = windows ] && echo .exe ); \
+		out=$(AGENT_OUT)/dream-agent-$$os-$$arch$$ext; \
+		(cd agent && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -buildvcs=false \
+			-ldflags "-s -w -X dream/agent/internal/agent.Version=$(AGENT_VERSION)" \
+			-o $$out ./cmd/dream-agent) || exit 1; \
+		echo "$$out"; \
+	done
+
+## Debian packages of the Linux builds: $(AGENT_OUT)/dream-agent_<version>_<arch>.deb (binary in
+## /usr/bin, the systemd service and timer). Install properties: DREAM_URL=... DREAM_API_KEY=...
+## DREAM_FACULTY=... apt install ./dream-agent_*.deb (docs/agent.md).
+AGENT_DEB_VERSION ?= $(shell echo '$(AGENT_VERSION)' | sed -e 's/^v//' -e 's/[^0-9A-Za-z.+~]/+/g' -e 's/^[^0-9]/0+&/')
+agent-deb: agent
+	@for target in $(filter linux/%,$(AGENT_TARGETS)); do \
+		arch=$${target#*/}; root=$(AGENT_OUT)/deb-$$arch; rm -rf $$root; \
+		install -D -m 0755 $(AGENT_OUT)/dream-agent-linux-$$arch $$root/usr/bin/dream-agent; \
+		for unit in dream-agent.service dream-agent.timer; do \
+			mkdir -p $$root/lib/systemd/system; \
+			sed -e 's|{{.Binary}}|/usr/bin/dream-agent|g' -e 's|{{.Config}}|/etc/dream/agent.conf|g' \
+				-e 's|{{.IntervalSeconds}}|300|g' -e 's|{{.Interval}}|5m|g' \
+				agent/packaging/$$unit > $$root/lib/systemd/system/$$unit; \
+		done; \
+		install -D -m 0755 agent/packaging/deb/postinst $$root/DEBIAN/postinst; \
+		install -D -m 0755 agent/packaging/deb/prerm $$root/DEBIAN/prerm; \
+		sed -e 's/@VERSION@/$(AGENT_DEB_VERSION)/' -e "s/@ARCH@/$$arch/" agent/packaging/deb/control \
+			> $$root/DEBIAN/control; \
+		dpkg-deb --root-owner-group -Zxz --build $$root $(AGENT_OUT)/dream-agent_$(AGENT_DEB_VERSION)_$$arch.deb \
+			>/dev/null || exit 1; \
+		echo $(AGENT_OUT)/dream-agent_$(AGENT_DEB_VERSION)_$$arch.deb; \
+	done
 
 clean:
 	-$(PY) scripts/services.py down

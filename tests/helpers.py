@@ -126,6 +126,18 @@ def ps_aux_with_unreadable_lines(good: int, bad: int) -> str:
     return "\n".join([header, *rows, *(f"msmith {9000 + i} ?" for i in range(bad))]) + "\n"
 
 
+def pipeline_settings(request: pytest.FixtureRequest, database_url: str,
+                      tmp_path: Path) -> Settings:  # fmt: skip
+    """Settings for the pipeline ``request.param`` names: "direct" or "kafka" (its own topics)."""
+    from dream.settings import Settings
+
+    kafka: dict[str, Any] = {}
+    if request.param == "kafka":
+        kafka = {"kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
+                 "kafka_partitions": 1, **request.getfixturevalue("kafka_names")}  # fmt: skip
+    return Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05, **kafka)
+
+
 @contextmanager
 def direct_client(settings: Settings) -> Iterator[tuple[TestClient, Dream]]:
     """The api with the direct pipeline and a worker in a thread (the embedded shape)."""

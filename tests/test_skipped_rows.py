@@ -14,18 +14,16 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from dream.settings import Settings
-from helpers import direct_client, ps_aux_with_unreadable_lines, snapshot_body, wait_for
+from helpers import (
+    direct_client, pipeline_settings, ps_aux_with_unreadable_lines, snapshot_body, wait_for,
+)  # fmt: skip
 
 SKIPPED_METRIC = "dream_parse_skipped_rows_total"
 
 
 @pytest.fixture(params=["direct", "kafka"])
 def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
-    kafka: dict[str, Any] = {}
-    if request.param == "kafka":
-        kafka = {"kafka_bootstrap": request.getfixturevalue("kafka_bootstrap"),
-                 "kafka_partitions": 1, **request.getfixturevalue("kafka_names")}  # fmt: skip
-    return Settings(database_url=database_url, data_dir=tmp_path, batch_wait_s=0.05, **kafka)
+    return pipeline_settings(request, database_url, tmp_path)
 
 
 def settled(client: TestClient, snapshot_id: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ produce it; the stored row adds the snapshot's fields to it here, once.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,8 @@ from dream.text import no_control_characters, storable_text, visible_name
 
 __all__ = [
     "COLUMN_TYPES", "PROCESS_COLUMNS", "PROCESS_FIELDS", "PROCESS_ROW_COLUMNS", "PROCESS_TYPES",
-    "ROW_SNAPSHOT_FIELDS", "ClockWindow", "CollectedAt", "Faculty", "Host", "OperatingSystem",
+    "ROW_SNAPSHOT_FIELDS", "ClockWindow", "CollectedAt", "ExecutableFact", "Faculty", "Host",
+    "MAX_EXECUTABLES", "OperatingSystem",
     "MAX_SKIPPED_KEPT", "OptionalText", "OutputUrl", "ProcessRecord", "ProcessedSnapshot",
     "RawOutput", "RawRef", "SkippedRow", "Snapshot", "SnapshotIn", "SnapshotMetadata", "UserName",
 ]  # fmt: skip
@@ -108,6 +110,34 @@ OutputUrl = Annotated[
 CollectedAt = AwareDatetime
 
 
+def _absolute_path(path: str) -> str:
+    """A file as the OS names it: /usr/bin/x, C:\\Windows\\x.exe or \\\\server\\share\\x.exe."""
+    if not re.match(r"^(/|[A-Za-z]:[\\/]|\\\\)", path):
+        raise ValueError(f"{path[:100]!r} is not an absolute path")
+    return path
+
+
+ExecutablePath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4096),
+    AfterValidator(no_control_characters),
+    AfterValidator(_absolute_path),
+]
+MAX_EXECUTABLES = 10_000
+
+
+class ExecutableFact(BaseModel):
+    """One file a listed process runs (not its argv[0]): size, content hash, and who signed or
+    packaged it (macOS signature authority, Authenticode signer, "dpkg:pkg"/"rpm:pkg")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: ExecutablePath = Field(examples=["/Applications/Stata/StataMP.app/Contents/MacOS/StataMP"])
+    size_bytes: int = Field(ge=0, le=2**53, examples=[48213504])
+    sha256: Annotated[str, StringConstraints(to_lower=True, pattern=r"^[0-9a-fA-F]{64}$")]
+    signer: OptionalText = Field(default=None, examples=["Developer ID Application: StataCorp LLC"])
+
+
 class SnapshotMetadata(BaseModel):
     """Who, where and when: the fields every snapshot carries besides its output."""
 
@@ -124,6 +154,10 @@ class SnapshotMetadata(BaseModel):
         default=None, ge=1, le=86400, allow_inf_nan=False, examples=[300],
         description="The collector's sampling interval (seconds, 1 to 86400): how long this"
         " snapshot's processes count as running (hours of use). Unset: the deployment's default.",
+    )
+    executables: list[ExecutableFact] | None = Field(
+        default=None, max_length=MAX_EXECUTABLES,
+        description="The distinct files the listed processes run, with their facts (optional).",
     )
 
 

@@ -37,6 +37,13 @@ USERS = {
     "medicine": ["dave", "erin"],
     "engineering": ["frank", "grace", "heidi"],
 }
+# The executables' facts macOS snapshots carry (the executables question): one of each kind.
+EXECUTABLES = {"macos": [
+    {"path": "/Applications/Stata/StataMP.app/Contents/MacOS/StataMP", "size_bytes": 52_428_800,
+     "sha256": "5" * 64, "signer": "Developer ID Application: StataCorp LLC (ABCDE12345)"},
+    {"path": "/sbin/launchd", "size_bytes": 1_200_000, "sha256": "1" * 64,
+     "signer": "Software Signing"},
+]}  # fmt: skip
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-10", "2026-04-01"]
 TIMES = ["09:15:00", "09:45:30", "14:00:00", "23:59:59"]
 
@@ -72,6 +79,7 @@ def _snapshot(host: str, os: str, faculty: str, user: str, at: datetime) -> Snap
         snapshot_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{host}/{at.isoformat()}"),
         host=host, os=os, user=user, faculty=faculty, collected_at=at,
         received_at=datetime.now(UTC), command="generated", output="(generated)",
+        executables=EXECUTABLES.get(os),
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Literal
 
 from dream.parsing.model import ProcessRecord
-from dream.snapshots import Snapshot
+from dream.snapshots import ExecutableFact, Snapshot
 
 PiiMode = Literal["pseudonymize", "redact", "off"]
 
@@ -90,6 +90,13 @@ def _ipv6(match: re.Match[str]) -> str:
 
 _SECRET_HINTS = ("pass", "pwd", "token", "secret", "key", "credential")
 _HOME_HINTS = ("/home/", "/users/", "\\users\\")
+
+
+def _scrub_paths(facts: list[ExecutableFact] | None) -> list[ExecutableFact] | None:
+    """Executables' paths without the home directories' names (/Users/[user]/bin/tool)."""
+    if not facts:
+        return facts
+    return [f.model_copy(update={"path": scrub_text(f.path)}) for f in facts]
 
 
 def scrub_text(text: str | None) -> str | None:
@@ -216,7 +223,8 @@ class Scrubber:
                 record.window_title = scrub_with(record.window_title, names, hints)
         scrubbed = snapshot.model_copy(
             update={"user": user(snapshot.user),
-                    "command": scrub_with(snapshot.command, names, hints)}
+                    "command": scrub_with(snapshot.command, names, hints),
+                    "executables": _scrub_paths(snapshot.executables)}
         )  # fmt: skip
         return scrubbed, [scrub_with(m, names, hints) or "" for m in messages]
 
@@ -231,7 +239,8 @@ class Scrubber:
         names, hints = self._names_pattern({snapshot.user})
         return snapshot.model_copy(
             update={"user": self.user(snapshot.user),
-                    "command": self._scrub_with(snapshot.command, names, hints)}
+                    "command": self._scrub_with(snapshot.command, names, hints),
+                    "executables": _scrub_paths(snapshot.executables)}
         )  # fmt: skip
 
     def scrub_processes(self, records: list[ProcessRecord]) -> None:

@@ -14,6 +14,7 @@ import structlog
 from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.snapshots import ProcessedSnapshot, RawRef, Snapshot
 from dream.storage.errors import storage_errors
+from dream.storage.executables import facts_of, pending_executables
 from dream.storage.queries import query
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,7 @@ def snapshot_params(snapshot: Snapshot) -> dict[str, Any]:
         "command": snapshot.command,
         "interval_s": getattr(snapshot, "interval_s", None),
         "raw_output": snapshot.output,
+        "executables": pending_executables(snapshot),
         **raw_ref_params(snapshot.raw),
     }
     if snapshot.raw is None and getattr(snapshot, "output_url", None):
@@ -235,6 +237,7 @@ def _pending_snapshot(r: dict[str, Any]) -> Snapshot:
         output=r["raw_output"],
         raw=raw_ref_from_row(r),
         output_url=r["raw_url"] if not r["raw_sha256"] else None,
+        executables=facts_of(r["executables"]),
     )
 
 

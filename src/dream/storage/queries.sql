@@ -5,10 +5,11 @@
 -- The direct pipeline's hand-over: the snapshot is durable once this commits.
 INSERT INTO snapshots (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
                        received_at, command, interval_s, raw_output, raw_sha256, raw_size,
-                       raw_compression, raw_url, status)
+                       raw_compression, raw_url, executables, status)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
         %(collected_at)s, %(received_at)s, %(command)s, %(interval_s)s, %(raw_output)s,
-        %(raw_sha256)s, %(raw_size)s, %(raw_compression)s, %(raw_url)s, 'pending')
+        %(raw_sha256)s, %(raw_size)s, %(raw_compression)s, %(raw_url)s, %(executables)s,
+        'pending')
 ON CONFLICT (snapshot_id) DO NOTHING
 
 -- name: upsert_processed_snapshot
@@ -60,7 +61,7 @@ SELECT snapshot_id FROM chosen WHERE n = 1 OR upto <= %(max_bytes)s ORDER BY rec
 -- name: fetch_pending_snapshots
 -- The pending snapshots among %(ids)s (chosen by fetch_pending_ids), oldest first.
 SELECT snapshot_id, host, os, os_version, user_name, faculty, collected_at, received_at, command,
-       interval_s, raw_output, raw_sha256, raw_size, raw_compression, raw_url
+       interval_s, raw_output, raw_sha256, raw_size, raw_compression, raw_url, executables
 FROM snapshots
 WHERE status = 'pending' AND snapshot_id = ANY(%(ids)s::uuid[])
 ORDER BY received_at, snapshot_id

@@ -24,6 +24,7 @@ from dream.snapshots import (
 from dream.parsing.model import value_type
 from dream.storage.database import outcome_params, snapshot_params
 from dream.storage.errors import storage_error, storage_errors
+from dream.storage.executables import write_executables
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import COPY_ESCAPES, copy_text, query
 from dream.storage.rollups import RollupBatch, write_host_days
@@ -211,6 +212,7 @@ class SnapshotWriter:
             )
             sessions.write(conn)
             write_host_days(conn, (item.snapshot for item in final))
+            write_executables(conn, final)
             if rollups:
                 rollups.write(conn)
         return final_now, process_rows

@@ -18,6 +18,7 @@ from dream.analytics.questions.answers import (
     Values,
 )
 from dream.analytics.questions.base import ExportLimit, Question
+from dream.analytics.questions.executables import EXECUTABLES
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
 PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
@@ -222,6 +223,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         ),
         title="Sessions",
     ),
+    EXECUTABLES,
     picker("user", "users"),
     picker("faculty", "faculties"),
     picker("host", "hosts"),

@@ -1,0 +1,3 @@
+module dream/agent
+
+go 1.22

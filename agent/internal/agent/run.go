@@ -1,0 +1,176 @@
+package agent
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Exit statuses of one run (documented in docs/agent.md): the service managers treat only 0
+// as success, so a key to fix is never mistaken for an api that is briefly down.
+const (
+	ExitSent          = 0 // every snapshot sent
+	ExitListing       = 1 // the listing command failed
+	ExitUsage         = 2 // a bad option or configuration file
+	ExitDown          = 3 // no api reachable: spooled, sent by a later run
+	ExitMisconfigured = 4 // refused key (401/403), wrong URL (404), DNS or TLS failure: spooled
+)
+
+// Agent is one machine's collector.
+type Agent struct {
+	Config Config
+	GOOS   string
+	Run    Runner
+	Sender *Sender
+	Now    func() time.Time
+	Log    io.Writer
+	// Executables lists the listing's executables' facts (nil: not collected).
+	Executables func(goos string, run Runner) []Executable
+}
+
+// Report is what a run did, printed as one JSON line.
+type Report struct {
+	SnapshotID   string   `json:"snapshot_id,omitempty"`
+	User         string   `json:"user,omitempty"`
+	Users        []string `json:"users"`
+	Executables  int      `json:"executables"`
+	Sent         []string `json:"sent"`
+	Rejected     []string `json:"rejected"`
+	Spooled      int      `json:"spooled"`
+	Evicted      int      `json:"evicted"`
+	EvictedTotal int64    `json:"evicted_total"`
+	Error        string   `json:"error,omitempty"`
+	Exit         int      `json:"exit"`
+}
+
+// NewUUID is a random (version 4) UUID.
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Snapshot takes the listing and builds the body of POST /v1/snapshots (dream collect's wire
+// format, plus `executables` when collected).
+func (a *Agent) Snapshot() (map[string]any, Report, error) {
+	report := Report{Users: []string{}, Sent: []string{}, Rejected: []string{}}
+	command, output, err := TakeListing(a.GOOS, a.Run)
+	if err != nil {
+		return nil, report, err
+	}
+	host := a.Config.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	report.Users = append(report.Users, DetectUsers(a.GOOS, a.Run, output)...)
+	report.User = PrimaryUser(report.Users)
+	report.SnapshotID = NewUUID()
+	body := map[string]any{
+		"snapshot_id":  report.SnapshotID,
+		"host":         host,
+		"os":           OSName(a.GOOS),
+		"user":         report.User,
+		"faculty":      a.Config.Faculty,
+		"collected_at": a.Now().UTC().Format(time.RFC3339Nano),
+		"command":      command,
+		"output":       output,
+		"interval_s":   a.Config.Interval.Seconds(),
+	}
+	if version := OSVersion(a.GOOS, a.Run); version != "" {
+		body["os_version"] = version
+	}
+	if a.Executables != nil {
+		facts := a.Executables(a.GOOS, a.Run)
+		report.Executables = len(facts)
+		if len(facts) > 0 {
+			body["executables"] = facts
+		}
+	}
+	return body, report, nil
+}
+
+// RunOnce collects one snapshot, spools it and drains the spool oldest first.
+func (a *Agent) RunOnce() Report {
+	spool := Spool{Dir: a.Config.SpoolDir, MaxBytes: a.Config.SpoolMaxBytes}
+	body, report, err := a.Snapshot()
+	if err != nil {
+		report.Error = err.Error()
+		report.Exit = ExitListing
+		a.drain(spool, &report) // what waits still goes
+		report.Exit = ExitListing
+		return report
+	}
+	data, _ := json.Marshal(body)
+	_, evicted, err := spool.Put(a.Now(), report.SnapshotID, data)
+	report.Evicted = evicted
+	if evicted > 0 {
+		fmt.Fprintf(a.Log, "spool over %d bytes: evicted the %d oldest snapshot(s)\n",
+			spool.MaxBytes, evicted)
+	}
+	if err != nil { // no spool (read-only disk...): send it directly, lose nothing new
+		fmt.Fprintf(a.Log, "cannot write the spool %s: %v; sending directly\n", spool.Dir, err)
+		outcome, reason := a.Sender.Post(data)
+		if outcome == Sent {
+			report.Sent = append(report.Sent, report.SnapshotID)
+		}
+		report.Error, report.Exit = reason, exitFor(outcome)
+	}
+	a.drain(spool, &report)
+	return report
+}
+
+func exitFor(outcome Outcome) int {
+	switch outcome {
+	case Down:
+		return ExitDown
+	case Misconfigured:
+		return ExitMisconfigured
+	}
+	return ExitSent
+}
+
+func (a *Agent) drain(spool Spool, report *Report) {
+	pending := spool.Pending()
+	for i, path := range pending {
+		data, err := os.ReadFile(path)
+		var probe map[string]any
+		if err == nil {
+			err = json.Unmarshal(data, &probe)
+		}
+		if err != nil {
+			_ = spool.Reject(path, fmt.Sprintf("unreadable spool file: %v", err))
+			report.Rejected = append(report.Rejected, filepath.Base(path))
+			continue
+		}
+		outcome, reason := a.Sender.Post(data)
+		switch outcome {
+		case Sent:
+			_ = os.Remove(path)
+			id, _ := probe["snapshot_id"].(string)
+			report.Sent = append(report.Sent, id)
+		case Rejected:
+			_ = spool.Reject(path, reason)
+			report.Rejected = append(report.Rejected, filepath.Base(path))
+			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", filepath.Join(spool.Dir, "rejected"), reason)
+		default:
+			report.Spooled = len(pending) - i
+			report.Error, report.Exit = reason, exitFor(outcome)
+			what := "api unreachable"
+			if outcome == Misconfigured {
+				what = "configuration to fix"
+			}
+			fmt.Fprintf(a.Log, "%s (%s); %d snapshot(s) spooled in %s\n", what, reason, report.Spooled, spool.Dir)
+			report.EvictedTotal = spool.Evicted()
+			return
+		}
+	}
+	report.EvictedTotal = spool.Evicted()
+}
