@@ -9,6 +9,7 @@ from pathlib import Path
 import structlog
 from typing import TYPE_CHECKING
 
+from dream.catalog import Catalog
 from dream.errors import ConfigurationError
 from dream.observability.sensors import Sensor, sensor_for
 from dream.transport.base import Publisher, Source
@@ -161,6 +162,7 @@ class Dream:
             raw=self.raw_outputs,
             sensor=self.sensor,
             progress=Progress(self.settings.worker_stuck_after_s),
+            catalog=self.catalog,
         )
 
     @cached_property
@@ -179,6 +181,12 @@ class Dream:
         from dream.blobs.raw import RawOutputs
 
         return RawOutputs(self.settings)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The product catalog: built-in, with DREAM_CATALOG_FILE merged over it; loaded once,
+        so the worker, reprocess and the api name products alike (docs/catalog.md)."""
+        return Catalog.load(self.settings.catalog_file)
 
     @cached_property
     def scrubber(self) -> Scrubber:

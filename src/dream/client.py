@@ -30,7 +30,8 @@ import httpx
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Question
 from dream.endpoint import DEFAULT_URL, KEY_ENV
 
-_FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system")
+_FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system", "product",
+            "category")  # fmt: skip
 # Times: these columns always, any other whose values are all ISO 8601 with an offset.
 _TIME_COLUMNS = ("bucket", "collected_at")
 _MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")

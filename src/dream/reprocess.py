@@ -46,6 +46,7 @@ from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
+from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
 from dream.storage.database import (
@@ -135,8 +136,10 @@ class Reprocessor:
         partitions: PartitionManager | None = None,
         default_cadence_s: float = 300.0,
         raw_rows_retention_days: int | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.default_cadence_s = default_cadence_s
+        self.catalog = catalog  # today's catalog names the products (None: the built-in one)
         self.db = db
         self.raw = raw
         self.scrubber = scrubber
@@ -249,7 +252,8 @@ class Reprocessor:
             result.no_raw += 1
             return None
         text, ref = read
-        processed = process_snapshot(snapshot.model_copy(update={"output": text}), self.scrubber)
+        processed = process_snapshot(snapshot.model_copy(update={"output": text}), self.scrubber,
+                                     self.catalog)
         # The stored metadata is already scrubbed: keep it as it is (only the rows are new).
         processed.snapshot = snapshot.model_copy(update={"raw": ref})
         return _Item(row, processed.snapshot, processed, ref)
@@ -271,7 +275,7 @@ class Reprocessor:
                 if read is None:
                     return None
                 output = self._snapshot(row).model_copy(update={"output": read[0]})
-                processed = process_snapshot(output, self.scrubber)
+                processed = process_snapshot(output, self.scrubber, self.catalog)
             return processed.processes if processed.status == "stored" else []
 
         return reparse

@@ -218,6 +218,11 @@ class WorkerSettings(_Section):
         " record, raw outputs stay in the blob store (DREAM_RAW_RETENTION_DAYS).",
     )
 
+    catalog_file: Path | None = Field(
+        default=None,
+        description="A local product catalog merged over the built-in one (docs/catalog.md):"
+        " the worker, `dream reprocess` and the api load it once at open.",
+    )
     metrics_port: int = Field(
         default=9464, ge=0, le=65535,
         description="Worker's /metrics, /healthz and /readyz port (0: off).",

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 
 import sessions_data
+from dream.analytics.products import describe
+from dream.catalog import builtin
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import Snapshot
 from dream.storage.partitions import PartitionManager
@@ -244,9 +246,15 @@ def _used(rows: list[Row], f: dict[str, Any], key: Any) -> dict[Any, dict[str, A
 NO_USE = {"hours": 0.0, "launches": 0}
 
 
+def product(app: str) -> dict[str, str | None]:
+    """What the catalog says beside an app in an answer (analytics/products.py)."""
+    return describe(builtin(), app)
+
+
 def _ranked(groups: dict[str, list[Row]], used: dict[str, dict], key: str, metric: str | None,
             limit: int) -> list[dict]:  # fmt: skip
-    items = [{key: value, **metrics(groups.get(value, [])), **used.get(value, NO_USE)}
+    items = [{key: value, **metrics(groups.get(value, [])), **used.get(value, NO_USE),
+              **(product(value) if key == "app" else {})}
              for value in set(groups) | set(used)]  # fmt: skip
     items.sort(key=lambda i: i[key])
     if metric is not None:

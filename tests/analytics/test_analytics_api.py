@@ -292,7 +292,7 @@ def apps_oracle(rows: list[ds.Row], f: dict[str, Any]) -> list[dict[str, Any]]:
     for r in ds.select(rows, f):
         seen.setdefault(r.process.app, []).append(r)
     return [{"app": app, "first_seen": min(map(day, rs)), "last_seen": max(map(day, rs)),
-             "snapshots": len({r.snapshot.snapshot_id for r in rs})}
+             "snapshots": len({r.snapshot.snapshot_id for r in rs}), **ds.product(app)}
             for app, rs in sorted(seen.items())]  # fmt: skip
 
 

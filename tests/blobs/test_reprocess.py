@@ -234,7 +234,7 @@ def test_parser_upgrade_replaces_rows_and_keeps_rollups_consistent(
         result = original(text, **kwargs)
         kept = [p for i, p in enumerate(result.processes) if i % 3]
         for p in kept:
-            if p.app == "firefox":
+            if p.app == "mozilla-firefox":  # (named by product, as stored)
                 p.app = "firefox-old"
         result.processes[:] = kept
         return result

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dream.catalog import builtin
 from dream.demo.campus import app_processes, system_processes
 from dream.demo.listings import Steady, tasklist_v
 from dream.parsing import parse
@@ -29,7 +30,9 @@ def _listings(host: str, app: str, every_s: int, count: int) -> list[tuple[datet
 
 
 def _app_of(output: str, image: str) -> str:
-    (app,) = {p.app for p in parse(output, os="windows").processes if p.name == image}
+    # Named by product, as the worker stores it.
+    (app,) = {p.app for p in parse(output, os="windows", catalog=builtin()).processes
+              if p.name == image}  # fmt: skip
     assert app
     return app
 

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
+from dream.analytics.products import UnknownCategory, app_ids, catalog_of, enrich
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions import QUESTIONS, Question
 from dream.storage.errors import storage_errors
@@ -29,7 +30,8 @@ from dream.text import storable_text
 T = TypeVar("T")
 
 FILTER_PARAMS = frozenset(
-    {"faculty", "os", "user", "host", "app", "from", "to", "include_system", "format"}
+    {"faculty", "os", "user", "host", "app", "from", "to", "include_system", "format", "product",
+     "category"}
 )
 Format = Literal["json", "csv"]
 
@@ -72,6 +74,10 @@ def filters(
     include_system: Annotated[
         bool, Query(description="Count operating-system processes too.")
     ] = False,
+    product: Annotated[str | None, Query(min_length=1, max_length=256, examples=["MATLAB"],
+                                         description="A product's id or name (any case).")] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=64, examples=["statistics"],
+                                          description="A catalog category's products.")] = None,
 ) -> Filters:
     """The filters of every analytics endpoint; also guards all of its query parameters."""
     _storable_query(request)
@@ -82,9 +88,14 @@ def filters(
         raise _error("from", "must be before `to` (`from` is inclusive, `to` exclusive)",
                      request.query_params.get("from"))  # fmt: skip
     try:
+        apps = app_ids(catalog_of(request.app.state), app, product, category)
+    except UnknownCategory as exc:
+        raise _error("category", str(exc), exc.value) from None
+    try:
         return Filters.model_validate({"faculty": faculty, "os": os, "user": user, "host": host,
-                                       "app": app, "from": from_, "to": to,
-                                       "include_system": include_system})  # fmt: skip
+                                       "app": app, "from": from_, "to": to, "apps": apps,
+                                       "include_system": include_system, "product": product,
+                                       "category": category})  # fmt: skip
     except ValidationError as exc:  # host/faculty normalization (dream.text)
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else "from"
@@ -157,7 +168,8 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
                        **values: Any) -> Any:  # fmt: skip
         params = question.params.model_validate(values)
         if not wants_csv(request, format):
-            return question.answer(await _answer(lambda: _covered(question, f, params)), f, params)
+            body = question.answer(await _answer(lambda: _covered(question, f, params)), f, params)
+            return enrich(body, catalog_of(request.app.state))
         answer = await _answer(lambda: question.run(analytics(), f, params))
         response = csv_response(
             question.file_name(params), question.columns(params), answer.items

@@ -99,7 +99,9 @@ def _hour_aligned(value: datetime | None) -> bool:
 
 class Filters(BaseModel):
     """``faculty``, ``os``, ``user``, ``host``, ``app``, ``from`` (inclusive), ``to`` (exclusive),
-    ``include_system``: all optional, all combinable."""
+    ``include_system``, ``product``, ``category``: all optional, all combinable. ``apps`` is what
+    ``app``, ``product`` and ``category`` allow together, as the catalog expands them
+    (analytics/products.py; ``None``: any app)."""
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
 
@@ -112,12 +114,27 @@ class Filters(BaseModel):
     from_: Moment | None = Field(default=None, alias="from")
     to: Moment | None = None
     include_system: bool = False
+    product: str | None = Field(default=None, min_length=1, max_length=256)
+    category: str | None = Field(default=None, min_length=1, max_length=64)
+    apps: tuple[str, ...] | None = None
 
     @field_validator("app")
     @classmethod
     def _lower(cls, value: str | None) -> str | None:
         # Stored lowercased by the parsers.
         return value.strip().lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _apps(self) -> Filters:
+        # Without the catalog's expansion (a caller in Python), app= alone still filters.
+        if self.apps is None and self.app is not None:
+            object.__setattr__(self, "apps", (self.app,))
+        return self
+
+    @property
+    def app_filtered(self) -> bool:
+        """Whether ``app``, ``product`` or ``category`` limits the apps (to ``apps``)."""
+        return self.apps is not None
 
     @model_validator(mode="after")
     def _ordered(self) -> Filters:
@@ -149,7 +166,9 @@ class Filters(BaseModel):
             "from": self.from_.isoformat() if self.from_ else None,
             "to": self.to.isoformat() if self.to else None,
             "include_system": self.include_system,
-        }
+            **{name: getattr(self, name) for name in ("product", "category")
+               if getattr(self, name) is not None},
+        }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,9 +373,9 @@ class Analytics:
         """The filters as SQL fragments (``AND ...``) for either source, and their values."""
         params: dict[str, Any] = {}
         parts = equal(filters, params)
-        if filters.app is not None:
+        if filters.app_filtered:  # app=, product=, category= (analytics/products.py)
             parts.append(fragment("filter_app"))
-            params["app"] = filters.app
+            params["app"] = list(filters.apps or ())
         elif apps == "each" or used == "raw":
             parts.append(fragment("filter_any_app"))
         else:

@@ -16,7 +16,7 @@ AND user_name = %(user)s
 -- name: filter_host
 AND host = %(host)s
 -- name: filter_app
-AND app = %(app)s
+AND app = ANY(%(app)s)
 -- name: filter_any_app
 -- Rows of every known application (rollup per-app rows; raw rows with an app).
 AND app <> ''

@@ -25,10 +25,13 @@ WHO_WHERE = ("faculty", "os", "user", "host")
 
 def equal(filters: Filters, params: dict[str, Any], names: tuple[str, ...] = WHO_WHERE
           ) -> list[sql.Composable]:  # fmt: skip
-    """``AND <column> = %(name)s`` for each of ``names`` the filters set; values into params."""
+    """``AND <column> = %(name)s`` for each of ``names`` the filters set; values into params
+    (``app``: any of ``filters.apps``, which ``product=`` and ``category=`` expand to)."""
     parts: list[sql.Composable] = []
     for name in names:
-        value = getattr(filters, name)
+        value: Any = getattr(filters, name)
+        if name == "app" and filters.app_filtered:
+            value = list(filters.apps or ())
         if value is not None:
             parts.append(fragment(f"filter_{name}"))
             params[name] = value
@@ -40,7 +43,7 @@ def of_sessions(filters: Filters, params: dict[str, Any], *, known_apps: bool = 
     """The filters on ``sessions`` rows: who, where, the app (else, with ``known_apps``, any
     known one) and, with ``system``, leaving system processes out unless asked for."""
     parts = equal(filters, params, (*WHO_WHERE, "app"))
-    if filters.app is None and known_apps:
+    if not filters.app_filtered and known_apps:
         parts.append(fragment("filter_any_app"))
     if system and not filters.include_system:
         parts.append(fragment("filter_not_system"))

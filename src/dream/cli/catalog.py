@@ -1,20 +1,26 @@
-"""``dream catalog``: check an operator's catalog file, and ask which product a process is.
+"""``dream catalog``: check an operator's catalog file, ask which product a process is, and
+list the most-used executables the catalog does not know (to add them).
 
-Both run on a collector-only install: the catalog is data in the package plus the standard
-library, so a department can validate its ``DREAM_CATALOG_FILE`` wherever it writes it.
+All run on a collector-only install: the catalog is data in the package plus the standard
+library, so a department can validate its ``DREAM_CATALOG_FILE`` wherever it writes it, and
+``unknown`` asks the api (``dream.client``), which names products with the catalog it runs.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from dream.catalog import Catalog, CatalogError
 from dream.cli.output import err, fail, out
+from dream.endpoint import DEFAULT_URL, key_option, url_option
+
+if TYPE_CHECKING:
+    from dream.client import Client
 
 catalog_app = typer.Typer(no_args_is_help=True,
                           help="The product catalog: check a catalog file, match a process.")  # fmt: skip
@@ -65,3 +71,47 @@ def match(
     print(json.dumps(None if found is None else {
         "product": found.product, "name": found.name, "vendor": found.vendor,
         "category": found.category, "version": found.version, "catalog": catalog.version}))  # fmt: skip
+
+
+def unknown_apps(client: Client, limit: int, window: dict[str, str]) -> list[dict[str, Any]]:
+    """The ``limit`` apps most used (distinct users) that are no product of the api's catalog:
+    executables under their own name, with their users, hosts and hours of use."""
+    body = client.get("/v1/analytics/breakdown",
+                      {**window, "by": "app", "metric": "users", "limit": 100_000})  # fmt: skip
+    rows = [{"app": i["app"], "users": i["users"], "hosts": i["hosts"], "hours": i["hours"]}
+            for i in body["items"] if i.get("product") is None]  # fmt: skip
+    return rows[:limit]
+
+
+@catalog_app.command("unknown")
+def unknown(
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
+    since: Annotated[str | None, typer.Option("--from", help="ISO 8601, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="ISO 8601, exclusive.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, not a table.")] = False,
+    url: Annotated[str, url_option()] = DEFAULT_URL,
+    key: Annotated[str | None, key_option("query role")] = None,
+) -> None:
+    """The most-used executables with no product in the catalog the api runs (by distinct
+    users), with their users, hosts and hours: the ones to add to DREAM_CATALOG_FILE."""
+    import httpx
+    from rich.table import Table
+
+    from dream.client import Client, DreamAPIError
+
+    window = {k: v for k, v in (("from", since), ("to", until)) if v is not None}
+    with Client(url, key=key) as client:
+        try:
+            rows = unknown_apps(client, limit, window)
+        except DreamAPIError as exc:
+            raise fail(escape(str(exc)), code=1) from None
+        except httpx.HTTPError as exc:
+            raise fail(escape(f"could not reach the api at {url}: {exc}"), code=1) from None
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table("app", "users", "hosts", "hours", title="Executables with no product")
+    for row in rows:
+        table.add_row(row["app"], str(row["users"]), str(row["hosts"]), f"{row['hours']:.1f}")
+    out.print(table)

@@ -61,6 +61,8 @@ FILTER_OPTIONS = (
     _option(str | None, None, "from_", "--from", help="ISO 8601, inclusive."),
     _option(str | None, None, "--to", help="ISO 8601, exclusive."),
     _option(bool, False, "--include-system", help="Count operating-system processes too."),
+    _option(str | None, None, "--product", help="Only this product (id or name)."),
+    _option(str | None, None, "--category", help="Only this category's products."),
 )
 COMMON_OPTIONS = (
     inspect.Parameter("url", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_URL,

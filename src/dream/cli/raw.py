@@ -43,7 +43,7 @@ def reprocess(
             raise typer.Exit(2)
         dream.migrate()
         worker = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber,
-                             batch_size=batch_size,
+                             batch_size=batch_size, catalog=dream.catalog,
                              default_cadence_s=dream.settings.default_cadence_s,
                              raw_rows_retention_days=dream.settings.raw_rows_retention_days)  # fmt: skip
         total = worker.remaining(filters, restart=restart)

@@ -1,15 +1,20 @@
 """Application names and the "is this the operating system?" rules.
 
 Research questions are asked per application ("how long is MATLAB open?"), so every record gets
-an ``app``: the lowercase executable base name, identical whichever OS or tool reported it.
-The rules here run once per distinct command/user (callers memoise them), so they favour
-clarity over speed.
+an ``app``: its product's id where the catalog knows it (``name_products``: ``WINWORD.EXE`` and
+``/Applications/Microsoft Word.app/…`` are both ``microsoft-word``), else the lowercase
+executable base name, identical whichever OS or tool reported it. The rules here run once per
+distinct command/user (callers and the catalog memoise them), so they favour clarity over speed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+
+from dream.catalog import Catalog
+from dream.parsing.model import ProcessRecord
 
 # Linux accounts that own daemons (Debian/Ubuntu/RHEL defaults plus common packages).
 _LINUX_SYSTEM_USERS = frozenset(
@@ -62,7 +67,11 @@ def normalize_app(executable: str) -> str:
 
 
 def _executable(command: str) -> str:
-    """argv[0] of a printed command line, keeping the spaces that belong to the path."""
+    """argv[0] of a printed command line, keeping the spaces that belong to the path.
+
+    The C row loops mirror this reading byte for byte (tests/parsing/test_accel.py), so it is
+    not the catalog's ``argv0`` (which also reads ``.appex`` bundles): where the catalog knows
+    the process, its product names it anyway (``name_products``)."""
     # The regex is costly on long command lines; the plain substring test rules most out.
     bundles = list(_APP_BUNDLE.finditer(command)) if ".app/Contents/MacOS/" in command else None
     if bundles:
@@ -157,3 +166,18 @@ def is_windows_system(
         lowered = path.lower()
         return any(part in lowered for part in _WINDOWS_SYSTEM_DIRS)
     return False
+
+
+def name_products(records: Iterable[ProcessRecord], os: str | None, catalog: Catalog) -> None:
+    """Each record's ``app`` becomes its product's id where ``catalog`` knows the process (its
+    helpers and every OS's names fold into one product); an executable it does not know keeps
+    its own name. A product of category ``system`` is the OS's (or runs whether anyone uses the
+    product or not, as updaters do): the record is ``is_system``. The catalog memoises each
+    distinct (name, command, os), so a listing's repeated commands cost a dictionary hit."""
+    match = catalog.match
+    for record in records:
+        found = match(record.name, record.command, os)
+        if found is not None:
+            record.app = found.product
+            if found.category == "system":
+                record.is_system = True

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
+from dream.catalog import Catalog
 from dream.errors import ParseError
 from dream.parsing import powershell, ps, pstable, tasklist, wmic
 from dream.parsing.columns import KEYWORD_FIELDS, Column, header_columns, keywords_from_command, \
     parse_columns, ps_columns
 from dream.parsing.detect import FORMATS, Line, detect, find_top_header, format_from_command, \
     head, nonblank, os_from_records, ps_kind
+from dream.parsing.apps import name_products
 from dream.parsing.model import Notes, ProcessRecord, ParseResult
 from dream.parsing.values import numbered
 from dream.text import decode_output
@@ -23,13 +25,15 @@ MAX_SKIPPED_SHARE = 0.5  # more rows than this unreadable: the listing fails
 
 
 def parse(text: str | bytes, os: str | None = None, command: str | None = None,
-          format: str | None = None) -> ParseResult:
+          format: str | None = None, catalog: Catalog | None = None) -> ParseResult:
     """Parse one process listing; raises only ``ParseError``.
 
     ``os`` and ``command`` are hints (``command`` picks the format first when it names a known
     tool); ``format`` forces one of ``FORMATS``. A row that cannot be read is skipped, warned
     about and listed in ``ParseResult.skipped``; when more than ``MAX_SKIPPED_SHARE`` of the
-    rows are, the listing fails.
+    rows are, the listing fails. Each process's ``app`` is its executable's name or, given a
+    ``catalog``, its product's id where the catalog knows it (``apps.name_products``): what the
+    worker stores. Without one the parsers' own reading shows (their tests, ``dream parse``).
     """
     if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise ParseError(f"expected str or bytes, got {type(text).__name__}")
@@ -43,7 +47,10 @@ def parse(text: str | bytes, os: str | None = None, command: str | None = None,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(text, os_hint, command if isinstance(command, str) else None, format)
+        result = _parse(text, os_hint, command if isinstance(command, str) else None, format)
+        if catalog is not None:
+            name_products(result.processes, result.os, catalog)
+        return result
     except ParseError:
         raise
     except RecursionError as exc:

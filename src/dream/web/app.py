@@ -72,6 +72,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     may_admin = [Depends(auth.require("admin"))]
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
+    app.state.catalog = dream.catalog  # products: their names, categories (analytics/products.py)
     if settings.cors_origins:  # closed unless origins are listed
         app.add_middleware(
             CORSMiddleware,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from dream.catalog import Catalog, builtin
 from dream.errors import ParseError
 from dream.parsing import parse
 from dream.security.pii import Scrubber
@@ -12,11 +13,12 @@ from dream.snapshots import MAX_SKIPPED_KEPT, ProcessedSnapshot, SkippedRow, Sna
 log = structlog.get_logger(__name__)
 
 
-def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None) -> ProcessedSnapshot:
+def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None,
+                     catalog: Catalog | None = None) -> ProcessedSnapshot:
     """Parse one snapshot, then scrub personal data. Never raises: an unparseable snapshot is
     kept as ``failed``. The reasons rows were skipped are scrubbed like the warnings: a CSV
-    reader's complaint may quote the row."""
-    processed = _parse(snapshot)
+    reader's complaint may quote the row. ``catalog`` names the products (default: built-in)."""
+    processed = _parse(snapshot, catalog)
     if scrubber is not None and scrubber.mode != "off":
         warned, skipped = len(processed.warnings), processed.skipped
         messages = [*processed.warnings, *(row.reason for row in skipped),
@@ -32,10 +34,11 @@ def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None) -> Pr
     return processed
 
 
-def _parse(snapshot: Snapshot) -> ProcessedSnapshot:
+def _parse(snapshot: Snapshot, catalog: Catalog | None) -> ProcessedSnapshot:
     try:
         # The worker fetched a claim-checked output before this; None would be a bug upstream.
-        result = parse(snapshot.output or "", os=snapshot.os, command=snapshot.command)
+        result = parse(snapshot.output or "", os=snapshot.os, command=snapshot.command,
+                       catalog=catalog or builtin())
     except ParseError as exc:
         return ProcessedSnapshot(snapshot, "failed", error=str(exc))
     except Exception as exc:  # a parser bug must not lose the snapshot or stall the partition

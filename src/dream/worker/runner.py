@@ -35,6 +35,7 @@ import structlog
 
 from dream.blobs.raw import RawOutputs
 from dream.observability.sensors import NULL_SENSOR, Sensor
+from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
@@ -87,6 +88,7 @@ class Worker:
         raw: RawOutputs | None = None,
         sensor: Sensor = NULL_SENSOR,
         progress: Progress | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.source = source
         self.db = db
@@ -101,7 +103,8 @@ class Worker:
         self.stopping = threading.Event()
         # The steps, in order: fetch (the source) → transform → write → settle (below).
         self.transform = Transform(scrubber=scrubber, raw=raw, sensor=sensor,
-                                   stopping=self.stopping, progress=self.progress)  # fmt: skip
+                                   stopping=self.stopping, progress=self.progress,
+                                   catalog=catalog)  # fmt: skip
         self.write = RetryingWrite(
             db, writer or SnapshotWriter(), stopping=self.stopping, progress=self.progress,
             max_backoff_s=max_backoff_s, connect_timeout_s=connect_timeout_s, sensor=sensor,

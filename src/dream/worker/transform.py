@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from dream.blobs.raw import RawOutputs
 from dream.observability.sensors import Sensor
+from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.snapshots import Snapshot
 from dream.storage.writer import ProcessedSnapshot
@@ -38,8 +39,10 @@ class Transform:
         sensor: Sensor,
         stopping: threading.Event,
         progress: Progress,
+        catalog: Catalog | None = None,
     ) -> None:
         self.scrubber = scrubber
+        self.catalog = catalog  # names each process's product (None: the built-in catalog)
         self.raw = raw  # the blob store for raw outputs; None: raw text stays in the row
         self.sensor = sensor
         self.stopping = stopping
@@ -59,7 +62,7 @@ class Transform:
         def one(snapshot: Snapshot) -> ProcessedSnapshot:
             trace = contexts.get(snapshot.snapshot_id)
             with self.sensor.parsing(snapshot.snapshot_id, trace) as notes:
-                processed = process_snapshot(snapshot, self.scrubber)
+                processed = process_snapshot(snapshot, self.scrubber, self.catalog)
                 notes(processed.format, len(processed.processes))
                 return processed
 

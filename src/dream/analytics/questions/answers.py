@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from dream.analytics.products import ProductFields
+
 
 class Metrics(BaseModel):
     users: int = Field(description="Distinct users of the matching snapshots.")
@@ -19,7 +21,7 @@ class Metrics(BaseModel):
     launches: int = Field(description="Matching sessions that started in the range.")
 
 
-class TopApp(Metrics):
+class TopApp(Metrics, ProductFields):
     app: str
 
 
@@ -67,7 +69,7 @@ class UsagePoint(Metrics):
     bucket: datetime
 
 
-class UsageSeries(BaseModel):
+class UsageSeries(ProductFields):
     group: str | None = Field(description="The `group_by` value; null without `group_by`.")
     points: list[UsagePoint]
 

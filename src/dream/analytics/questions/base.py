@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from dream.analytics.products import with_catalog
 from dream.analytics.questions.answers import rows_model
 
 if TYPE_CHECKING:
@@ -71,10 +72,8 @@ class Question(Generic[P]):
 
     @property
     def answer_model(self) -> type[BaseModel]:
-        if self.response_model is not None:
-            return self.response_model
         name = "".join(part.title() for part in self.name.split("-"))
-        return rows_model(name, self.example)
+        return with_catalog(self.response_model or rows_model(name, self.example))
 
     @property
     def route_name(self) -> str:
