@@ -113,9 +113,11 @@ def snapshots_router(
     receipts: Receipts | None,
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
+    rows: Sequence[Depends] = (),
 ) -> APIRouter:
     """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
-    from ``db`` (behind ``query``); ``receipts`` (Kafka) let any replica answer ``pending``."""
+    from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
+    ``receipts`` (Kafka) let any replica answer ``pending``."""
     router = APIRouter()
     recent = RecentlyAccepted()
 
@@ -221,6 +223,7 @@ def snapshots_router(
 
     @reads.get(
         "/v1/snapshots/{snapshot_id}/processes",
+        dependencies=list(rows),
         response_model=SnapshotProcesses,
         summary="The process rows stored for a snapshot",
     )

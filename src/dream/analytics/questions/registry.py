@@ -99,6 +99,21 @@ def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
 
 
+def _bucket_users(a: Any, f: Any, p: ConcurrencyParams, rows: list[dict[str, Any]]) -> list[int]:
+    """Each concurrency bucket's distinct users (its peak is fewer): those of ``usage`` per
+    bucket under the same filters (a session reaching into a bucket it was not sampled in is
+    not counted there: the count errs low, withholding more, never less)."""
+    users = {r["bucket"]: r["users"] for r in a.usage(f, bucket=p.bucket).items}
+    return [users.get(row["bucket"], 0) for row in rows]
+
+
+def _app_users(a: Any, f: Any, p: AppsParams, rows: list[dict[str, Any]]) -> list[int]:
+    """Each listed application's distinct users, from ``breakdown`` by app under the filters."""
+    counted = a.breakdown(f, by="app", metric=None, limit=p.limit, prefix=p.q, source=p.source)
+    users = {r["app"]: r["users"] for r in counted.items}
+    return [users.get(row["app"], 0) for row in rows]
+
+
 def picker(dimension: Dimension, plural: str) -> Question[PickerParams]:
     """The values of ``dimension`` seen under the filters, with their metrics (for pickers)."""
     return Question(
@@ -130,6 +145,7 @@ def paged(name: str, path: str, method: Callable[[Any], Callable[..., Any]],
         title=title,
         export=ExportLimit(100_000),
         paged=True,
+        role="steward",  # rows: one person's processes and window titles
     )
 
 
@@ -210,6 +226,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         example={"bucket": "2026-11-23T00:00:00Z", "peak_users": 14, "peak_hosts": 14,
                  "p95_users": 9},  # fmt: skip
         title="Concurrent use per {bucket}",
+        users=_bucket_users,
     ),
     paged(
         "sessions", "/v1/sessions", lambda a: a.sessions, SESSION_COLUMNS, SessionsPage,
@@ -242,5 +259,6 @@ QUESTIONS: tuple[Question[Any], ...] = (
         example={"app": "matlab", "first_seen": "2026-09-01T00:00:00Z",
                  "last_seen": "2026-11-27T00:00:00Z", "snapshots": 412},  # fmt: skip
         export=ExportLimit(1000),
+        users=_app_users,
     ),
 )
