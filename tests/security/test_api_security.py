@@ -174,6 +174,9 @@ def test_keys_cli_create_list_revoke(database_url: str, tmp_path: Path) -> None:
     listed = dream("list")
     assert key_id in listed.stdout and "law labs" in listed.stdout and secret not in listed.stdout
     assert dream("create", "--name", "x", "--role", "root").returncode != 0
+    steward = dream("create", "--name", "ethics board", "--role", "steward")
+    assert steward.returncode == 0, steward.stderr
+    assert "ethics board" in dream("list").stdout and "steward" in dream("list").stdout
     assert dream("revoke", key_id).returncode == 0
     assert dream("revoke", key_id).returncode == 1
 

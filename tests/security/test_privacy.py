@@ -4,8 +4,13 @@ titles scrubbed before storage, and the audit trail of who asked what."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,6 +21,7 @@ from fastapi.testclient import TestClient
 from dream.app import Dream
 from dream.demo.campus import Process
 from dream.demo.listings import tasklist_v
+from dream.security.audit import prune_audit
 from helpers import beside_a_worker, snapshot_body, wait_for
 from pii_data import text_values
 from test_api_security import ADMIN_TOKEN, bearer, make_dream
@@ -49,8 +55,8 @@ def campus(module_database_url: str, tmp_path_factory: pytest.TempPathFactory,
                                headers=bearer(ADMIN_TOKEN))  # fmt: skip
             assert made.status_code == 201, made.text
             tokens[role] = made.json()["secret"]
-        bodies = [snapshot_body(ps_aux(user, apps), user=user, host=f"law-lx-{user}",
-                                faculty="law") for user, apps in RUNS.items()]  # fmt: skip
+        bodies = [snapshot_body(ps_aux(user, apps), user=user, host=f"law-lx-{i}", faculty="law")
+                  for i, (user, apps) in enumerate(RUNS.items())]  # fmt: skip
         windows = [Process("", image, title) for image, title in TITLES.items()]
         bodies.append(snapshot_body(tasklist_v(windows, "erin", "law-pc-9", random.Random(1)),
                                     user="erin", host="law-pc-9", os="windows",
@@ -142,7 +148,7 @@ def test_csv_and_parquet_say_what_was_withheld(
     ("/v1/export?query=sessions", "/v1/sessions"),
     ("/v1/analytics/top-apps?user=alice", "`user`"),
     ("/v1/export?query=top-apps&user=alice", "`user`"),
-    ("/v1/analytics/usage?host=law-lx-alice", "`host`"),
+    ("/v1/analytics/usage?host=law-lx-0", "`host`"),
 ])  # fmt: skip
 def test_a_query_key_may_not_read_rows_or_single_people_out(
     campus: tuple[TestClient, dict[str, str], Dream], path: str, needs: str
@@ -167,3 +173,69 @@ def test_window_titles_keep_the_application_only(
     assert leaks == []
     rows = ask(client, tokens["steward"], "/v1/processes", host="law-pc-9")["items"]
     assert {r["window_title"] for r in rows} == {"Word", "Google Chrome"}
+    snapshot = rows[0]["snapshot_id"]
+    assert client.get(f"/v1/snapshots/{snapshot}/processes",
+                      headers=bearer(tokens["query"])).status_code == 403  # fmt: skip
+    shown = ask(client, tokens["steward"], f"/v1/snapshots/{snapshot}/processes")["processes"]
+    assert {r["window_title"] for r in shown} == {"Word", "Google Chrome"}
+
+
+def test_the_audit_lists_the_query_keys_questions(
+    campus: tuple[TestClient, dict[str, str], Dream], module_database_url: str, tmp_path: Path,
+) -> None:
+    client, tokens, _ = campus
+    query_id, steward_id = (tokens[r].split("_")[1] for r in ("query", "steward"))
+    asked = ask(client, tokens["query"], "/v1/analytics/top-apps", faculty="law", limit=7)
+    client.get("/v1/processes", headers=bearer(tokens["query"]))  # refused: recorded too
+    ask(client, tokens["steward"], "/v1/analytics/breakdown", by="app", user="alice")
+    assert client.get("/v1/audit", headers=bearer(tokens["query"])).status_code == 403
+    nul = client.get("/v1/faculties", params={"q": "a\x00b"}, headers=bearer(tokens["query"]))
+    assert nul.status_code == 422  # refused, and recorded as asked (escaped), blocking nothing
+
+    entries = ask(client, ADMIN_TOKEN, "/v1/audit", key=query_id, limit=10_000)["items"]
+    top = [e for e in entries if e["params"] == {"faculty": "law", "limit": "7"}]
+    assert len(top) == 1 and top[0]["path"] == "/v1/analytics/top-apps"
+    assert (top[0]["key_name"], top[0]["role"], top[0]["status"]) == ("query key", "query", 200)
+    assert (top[0]["rows"], top[0]["suppressed"]) == (len(asked["items"]), asked["suppressed"])
+    refused = [e for e in entries if e["path"] == "/v1/processes"]
+    assert refused and all(e["status"] == 403 and e["rows"] is None for e in refused)
+    assert [e["status"] for e in entries if e["params"] == {"q": "a\\x00b"}] == [422]
+    paths = {e["path"] for e in entries}
+    assert {"/v1/analytics/usage", "/v1/analytics/concurrency", "/v1/export"} <= paths
+    # A steward's user= is kept as the pseudonym it was asked by, never the name.
+    stewards = ask(client, ADMIN_TOKEN, "/v1/audit", key=steward_id, limit=10_000)["items"]
+    assert any(e["path"].endswith("/processes") and e["rows"] == 2 for e in stewards)
+    by_user = [e for e in stewards if e["path"] == "/v1/analytics/breakdown"]
+    assert by_user and by_user[-1]["params"]["user"].startswith("u_")
+    assert by_user[-1]["suppressed"] is None and by_user[-1]["rows"] >= 2
+    assert not [v for v in text_values(module_database_url) if "alice" in v]
+
+    # Keyset pages: all of them, each once, in order.
+    seen, cursor = [], None
+    while True:
+        page = ask(client, ADMIN_TOKEN, "/v1/audit", key=query_id, limit=3,
+                   **({"cursor": cursor} if cursor else {}))  # fmt: skip
+        seen += [e["id"] for e in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == [e["id"] for e in entries]
+    bad = client.get("/v1/audit", params={"cursor": "x"}, headers=bearer(ADMIN_TOKEN))
+    assert bad.status_code == 422
+
+    env = {**os.environ, "DREAM_DATABASE_URL": module_database_url, "DREAM_DATA_DIR": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "dream", "audit", "--key", query_id, "--json",
+                             "--limit", "10000"], env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == seen
+
+
+def test_audit_entries_past_the_retention_are_pruned(module_database_url: str) -> None:
+    with psycopg.connect(module_database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO audit_log (at, key_id, key_name, role, method, path, status,"
+                     " duration_ms) VALUES (now() - interval '401 days', 'old', 'old', 'query',"
+                     " 'GET', '/v1/users', 200, 1), (now() - interval '399 days', 'kept', 'kept',"
+                     " 'query', 'GET', '/v1/users', 200, 1)")  # fmt: skip
+        assert prune_audit(conn, 400) == 1
+        keys = {r[0] for r in conn.execute("SELECT key_id FROM audit_log")}
+    assert "kept" in keys and "old" not in keys

@@ -19,7 +19,9 @@ from dream.dashboard import dashboard_router
 from dream.security.api import keys_router
 from dream.snapshots import SnapshotIn
 from dream.transport.base import Publisher
+from dream.security.audit import AuditTrail
 from dream.web.access import analytics_access
+from dream.web.audit import AuditMiddleware, audit_router
 from dream.web.errors import (
     install_method_not_allowed,
     install_problems,
@@ -44,17 +46,20 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     settings = dream.settings
     # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
     receipts = Receipts(dream.db, sensor=dream.sensor) if settings.transport == "kafka" else None
+    trail = AuditTrail(dream.db)  # who asked what (web/audit.py), written off the request path
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if receipts is not None:
             receipts.start()
+        trail.start()
         try:
             yield
         finally:
             publisher.close()  # also wakes a direct source up, when a worker runs beside
             if receipts is not None:
                 receipts.close()
+            trail.close()
 
     app = FastAPI(
         title="Dream",
@@ -76,6 +81,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     may_ask = [Depends(analytics_access(auth, settings.min_group_users))]
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
+    app.add_middleware(AuditMiddleware, trail=trail, alias=dream.scrubber.user)
     if settings.cors_origins:  # closed unless origins are listed
         app.add_middleware(
             CORSMiddleware,
@@ -102,6 +108,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export
     app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
     app.include_router(keys_router(dream.keys), dependencies=may_admin)
+    app.include_router(audit_router(trail), dependencies=may_admin)  # GET /v1/audit
     # GET /v1/snapshots/{id}/raw: raw outputs name users: steward (or admin).
     app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_steward)
     return app
