@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ K = 3
 # matlab four.
 RUNS = {"alice": ("stata", "matlab"), "bob": ("stata", "matlab"), "carol": ("matlab",),
         "dave": ("matlab",)}  # fmt: skip
+# Three more in medicine run rstudio one after the other, a minute each: never two at once.
+IN_TURN = ("eve", "frank", "gina")
 TITLES = {"WINWORD.EXE": "Case notes.docx - Word", "chrome.exe": "Contract review - Google Chrome"}
 
 
@@ -57,6 +60,11 @@ def campus(module_database_url: str, tmp_path_factory: pytest.TempPathFactory,
             tokens[role] = made.json()["secret"]
         bodies = [snapshot_body(ps_aux(user, apps), user=user, host=f"law-lx-{i}", faculty="law")
                   for i, (user, apps) in enumerate(RUNS.items())]  # fmt: skip
+        now = datetime.now(UTC)
+        bodies += [snapshot_body(ps_aux(user, ("rstudio",)), user=user, host=f"med-lx-{i}",
+                                 faculty="medicine", interval_s=60,
+                                 collected_at=(now - timedelta(minutes=15 - 5 * i)).isoformat())
+                   for i, user in enumerate(IN_TURN)]  # fmt: skip
         windows = [Process("", image, title) for image, title in TITLES.items()]
         bodies.append(snapshot_body(tasklist_v(windows, "erin", "law-pc-9", random.Random(1)),
                                     user="erin", host="law-pc-9", os="windows",
@@ -114,6 +122,20 @@ def test_narrowing_filters_cannot_reveal_the_cell(
     if path != "/v1/analytics/breakdown" or "app" in params:  # every row was stata's users
         assert held.get("items", []) == [] and held.get("series", []) == [], held
     assert held["suppressed"] >= 1 and held["min_group_users"] == K
+
+
+def test_a_bucket_whose_peak_is_under_the_floor_is_shown_when_its_users_are_not(
+    campus: tuple[TestClient, dict[str, str], Dream],
+) -> None:
+    """Concurrency's peak (1 here) is not the cell's distinct users (3): not withheld."""
+    client, tokens, _ = campus
+    params = {"app": "rstudio", "bucket": "week"}
+    whole = ask(client, tokens["admin"], "/v1/analytics/concurrency", **params)["items"]
+    if len(whole) != 1:
+        pytest.skip("the three runs straddle a week's start")
+    assert whole[0]["peak_users"] == 1
+    shown = ask(client, tokens["query"], "/v1/analytics/concurrency", **params)
+    assert shown["items"] == whole and shown["suppressed"] == 0
 
 
 def test_csv_and_parquet_say_what_was_withheld(

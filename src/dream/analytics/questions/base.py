@@ -28,11 +28,13 @@ CURSOR = "cursor"
 DISCLOSURE = "dream_disclosure"
 
 Rows = list[dict[str, Any]]
-# The distinct users each row of an answer counts: (analytics, filters, params, rows) → counts.
-UsersOf = Callable[["Analytics", "Filters", Any, Rows], list[int]]
+# The distinct users each row of an answer counts: (analytics, filters, params, rows, floor) →
+# counts; a count may stop short of exact where it reaches the floor (a lower bound will do).
+UsersOf = Callable[["Analytics", "Filters", Any, Rows, int], list[int]]
 
 
-def users_column(analytics: Analytics, filters: Filters, params: Any, rows: Rows) -> list[int]:
+def users_column(analytics: Analytics, filters: Filters, params: Any, rows: Rows,
+                 floor: int) -> list[int]:  # fmt: skip
     """Each row's ``users``: the distinct users it aggregates, after every filter."""
     return [int(row.get("users") or 0) for row in rows]
 
@@ -53,7 +55,7 @@ class Disclosure:
         place the floor is enforced: every door (JSON, CSV, export, CLI, client) asks through
         ``Question.ask``. A question without a user count per row answers nothing under it."""
         if self.min_users is not None and self.min_users > 1 and answer.items:
-            counted = question.users(analytics, filters, params, answer.items)
+            counted = question.users(analytics, filters, params, answer.items, self.min_users)
             kept = [row for row, n in zip(answer.items, counted, strict=True)
                     if n >= self.min_users]  # fmt: skip
             self.suppressed += len(answer.items) - len(kept)

@@ -4,11 +4,12 @@ needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
+from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Filters, Metric, Source
 from dream.analytics.questions.answers import (
     Breakdown,
     ProcessesPage,
@@ -99,15 +100,25 @@ def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
 
 
-def _bucket_users(a: Any, f: Any, p: ConcurrencyParams, rows: list[dict[str, Any]]) -> list[int]:
-    """Each concurrency bucket's distinct users (its peak is fewer): those of ``usage`` per
-    bucket under the same filters (a session reaching into a bucket it was not sampled in is
-    not counted there: the count errs low, withholding more, never less)."""
-    users = {r["bucket"]: r["users"] for r in a.usage(f, bucket=p.bucket).items}
-    return [users.get(row["bucket"], 0) for row in rows]
+_BUCKET = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
-def _app_users(a: Any, f: Any, p: AppsParams, rows: list[dict[str, Any]]) -> list[int]:
+def _bucket_users(a: Any, f: Filters, p: ConcurrencyParams, rows: list[dict[str, Any]],
+                  floor: int) -> list[int]:  # fmt: skip
+    """Each concurrency bucket's distinct users, as far as the floor needs: its peak (at most
+    as many) where that reaches the floor, else also those ``usage`` counts in the bucket under
+    the same filters, asked only over the buckets in doubt (a session reaching into a bucket
+    it was not sampled in is not counted there: the count errs low, never high)."""
+    doubt = [row["bucket"] for row in rows if row["peak_users"] < floor]
+    users: dict[Any, int] = {}
+    if doubt:
+        span = {"from_": max(f.start, min(doubt)), "to": min(f.end, max(doubt) + _BUCKET[p.bucket])}
+        users = {r["bucket"]: r["users"] for r in a.usage(f.model_copy(update=span),
+                                                          bucket=p.bucket).items}  # fmt: skip
+    return [max(row["peak_users"], users.get(row["bucket"], 0)) for row in rows]
+
+
+def _app_users(a: Any, f: Any, p: AppsParams, rows: list[dict[str, Any]], floor: int) -> list[int]:
     """Each listed application's distinct users, from ``breakdown`` by app under the filters."""
     counted = a.breakdown(f, by="app", metric=None, limit=p.limit, prefix=p.q, source=p.source)
     users = {r["app"]: r["users"] for r in counted.items}
