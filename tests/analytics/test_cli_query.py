@@ -135,6 +135,9 @@ def test_query_key_before_or_after_the_question_or_from_dream_api_key(
         done = dream_cli("query", *args, env={**env, **extra})
         assert done.returncode == 0, (args, done.stderr)
         assert json.loads(done.stdout), args
+    # A query key's floor (5 users): every user's own row is withheld, and the table says so.
+    held = dream_cli("query", "breakdown", "--by", "user", env={**env, "DREAM_API_KEY": key})
+    assert held.returncode == 0 and "row(s) withheld" in held.stderr, held.stderr
 
 
 def test_query_reports_invalid_values(live_api: str) -> None:
