@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dream.analytics.filters import Moment
@@ -105,6 +105,13 @@ class AuditItem(AuditEntry):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [{"id": 1042, "at": "2026-11-27T10:00:03Z", "key_id": "3f9a1c2b7d4e",
+                   "key_name": "survey team", "role": "query", "method": "GET",
+                   "path": "/v1/analytics/top-apps", "params": {"faculty": "law"},
+                   "status": 200, "rows": 8, "suppressed": 2, "duration_ms": 41.5}],
+        "next_cursor": "1042"}]})  # fmt: skip
+
     items: list[AuditItem]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
 
