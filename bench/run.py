@@ -15,7 +15,7 @@ console = Console()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--telemetry-runs", type=int, default=2, help="e2e runs per mode.")
-    parser.add_argument("--only", choices=["e2e", "parse", "catalog", "queries", "storage", "soak"], default=None)
+    parser.add_argument("--only", choices=["e2e", "parse", "catalog", "queries", "privacy", "storage", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -87,6 +87,10 @@ def main() -> None:
         from bench import queries
 
         queries.report(console, args)
+    if args.only in (None, "privacy"):
+        from bench import privacy
+
+        privacy.report(console, args)
     if args.only in (None, "storage"):
         from bench import storage
 

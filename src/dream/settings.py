@@ -295,6 +295,14 @@ class SecuritySettings(_Section):
         " machine only: every worker of a deployment must share the same key).",
     )
     cors_origins: list[str] = Field(default_factory=list, description="Closed unless listed.")
+    min_group_users: int = Field(
+        default=5, ge=1,
+        description="k-anonymity floor: a `query` key is shown no answer row counting fewer"
+        " distinct users (the answer says how many were withheld); 1: off.",
+    )
+    audit_retention_days: int = Field(
+        default=400, ge=1, description="Audit trail of analytics and row requests: kept this long."
+    )
 
 
 class TelemetrySettings(_Section):

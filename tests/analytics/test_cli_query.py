@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -135,6 +136,9 @@ def test_query_key_before_or_after_the_question_or_from_dream_api_key(
         done = dream_cli("query", *args, env={**env, **extra})
         assert done.returncode == 0, (args, done.stderr)
         assert json.loads(done.stdout), args
+    # A query key's floor (5 users): every user's own row is withheld, and the table says so.
+    held = dream_cli("query", "breakdown", "--by", "user", env={**env, "DREAM_API_KEY": key})
+    assert held.returncode == 0 and "row(s) withheld" in held.stderr, held.stderr
 
 
 def test_query_reports_invalid_values(live_api: str) -> None:
@@ -162,8 +166,13 @@ def test_prune_raw_command(database_url: str, rows: list[ds.Row]) -> None:
     done = dream_cli("prune-raw", "--dry-run", env=env)
     assert done.returncode == 0, done.stderr
     assert "would drop 2 partition(s)" in done.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the audit trail's retention
+        conn.execute("INSERT INTO audit_log (at, key_id, key_name, role, method, path, status,"
+                     " duration_ms) VALUES (now() - interval '500 days', 'k', 'k', 'query',"
+                     " 'GET', '/v1/users', 200, 1)")  # fmt: skip
     done = dream_cli("prune-raw", env=env)
     assert done.returncode == 0 and "dropped 2 partition(s)" in done.stderr, done.stderr
+    assert "1 audit entries older than 400 days deleted" in " ".join(done.stderr.split())
     # DREAM_RAW_RETENTION_DAYS is the blob store's (dream gc): the rows' default of 7 days holds
     done = dream_cli("prune-raw", "--dry-run",
                      env={"DREAM_DATABASE_URL": database_url, "DREAM_RAW_RETENTION_DAYS": "1"})

@@ -143,6 +143,7 @@ def test_a_role_claim_of_another_shape_names_no_role(signing_key, jwks_url, role
     with pytest.raises(NoDreamRole, match="no Dream role"):
         verify(verifier, token(signing_key, **claims))
     assert verify(verifier, token(signing_key, dream_roles="ingest, query")).role == "query"
+    assert verify(verifier, token(signing_key, dream_roles="query steward")).role == "steward"
 
 
 def test_token_signed_by_another_key_is_refused(jwks_url) -> None:  # type: ignore[no-untyped-def]

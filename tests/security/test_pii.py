@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dream.parsing import parse
-from dream.security.pii import Scrubber, scrub_text
+from dream.security.pii import Scrubber, scrub_text, scrub_title
 
 
 @pytest.mark.parametrize(
@@ -165,3 +165,22 @@ def test_the_logged_in_users_name_is_found_behind_its_pseudonym() -> None:
     processed = process_snapshot(travelled, scrubber)
     assert processed.snapshot.user == scrubber.user("kwong")  # not pseudonymized twice
     assert processed.processes[1].command == f"rsync -a /srv/data backup:/x --owner {travelled.user}"
+
+
+@pytest.mark.parametrize(("title", "image", "kept"), [
+    ("Case notes.docx - Word", "WINWORD.EXE", "Word"),
+    ("Contract review - Google Chrome", "chrome.exe", "Google Chrome"),
+    ("Re: your grant - Message (HTML)", "OUTLOOK.EXE", "Message (HTML)"),
+    ("Inbox - jane.doe@uni.example.edu - Outlook", "OUTLOOK.EXE", "Outlook"),
+    ("main.py - thesis - Visual Studio Code", "Code.exe", "Visual Studio Code"),
+    ("Tableau - Survey results", "tableau.exe", "Tableau"),  # the application first
+    ("SOLIDWORKS Premium 2024 - [bracket.SLDPRT]", "SLDWORKS.exe", "SOLIDWORKS Premium 2024"),
+    ("Survey — Mozilla Firefox", "firefox.exe", "Mozilla Firefox"),
+    ("x.psd @ 66.7% (RGB/8) - Adobe Photoshop", "Photoshop.exe", "Adobe Photoshop"),
+    ("Task Manager", "Taskmgr.exe", "Task Manager"),
+    ("poster.ai @ 100% (CMYK/Preview)", "Illustrator.exe", "[file]"),
+    (None, "x.exe", None),
+])  # fmt: skip
+def test_a_window_title_keeps_its_application_only(title: str | None, image: str,
+                                                   kept: str | None) -> None:  # fmt: skip
+    assert scrub_title(title, image) == kept

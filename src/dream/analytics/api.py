@@ -24,6 +24,7 @@ from dream.analytics.filters import Filters, FilterError, Moment, OperatingSyste
 from dream.analytics.products import UnknownCategory, app_ids, catalog_of, enrich
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions import QUESTIONS, Question
+from dream.analytics.questions.base import Disclosure
 from dream.storage.errors import storage_errors
 from dream.text import storable_text
 
@@ -34,6 +35,8 @@ FILTER_PARAMS = frozenset(
      "category"}
 )
 Format = Literal["json", "csv"]
+# A CSV or Parquet answer's rows withheld by the k-anonymity floor (JSON: `suppressed`).
+SUPPRESSED_HEADER = "X-Suppressed-Rows"
 
 # The constraints of a parameter's field that its Query() declares (and so documents).
 _CONSTRAINTS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
@@ -167,20 +170,23 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
     async def endpoint(request: Request, f: Filters, format: Format | None = None,
                        **values: Any) -> Any:  # fmt: skip
         params = question.params.model_validate(values)
+        shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         if not wants_csv(request, format):
-            body = question.answer(await _answer(lambda: _covered(question, f, params)), f, params)
+            answer = await _answer(lambda: _covered(question, f, params, shown))
+            body = question.answer(answer, f, params, shown)
             return enrich(body, catalog_of(request.app.state))
-        answer = await _answer(lambda: question.run(analytics(), f, params))
+        answer = await _answer(lambda: question.ask(analytics(), f, params, shown))
         response = csv_response(
             question.file_name(params), question.columns(params), answer.items
         )
         if answer.next_cursor:
             response.headers["X-Next-Cursor"] = answer.next_cursor
+        response.headers[SUPPRESSED_HEADER] = str(shown.suppressed)
         return response
 
-    def _covered(question: Question[Any], f: Filters, params: Any) -> Answer:
+    def _covered(question: Question[Any], f: Filters, params: Any, shown: Disclosure) -> Answer:
         """The answer and its coverage (a JSON answer says it; a CSV file holds rows only)."""
-        answer = question.run(analytics(), f, params)
+        answer = question.ask(analytics(), f, params, shown)
         answer.coverage = analytics().coverage(f)
         return answer
 
@@ -211,4 +217,4 @@ def analytics_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
     return router
 
 
-__all__ = ["FILTER_PARAMS", "FiltersDep", "analytics_router", "filters", "only", "query_param"]
+__all__ = ["FILTER_PARAMS", "SUPPRESSED_HEADER", "FiltersDep", "analytics_router", "filters", "only", "query_param"]

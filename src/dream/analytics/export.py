@@ -24,11 +24,19 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from dream.analytics.api import FILTER_PARAMS, _answer, _error, query_param, signature
+from dream.analytics.api import (
+    FILTER_PARAMS,
+    SUPPRESSED_HEADER,
+    _answer,
+    _error,
+    query_param,
+    signature,
+)
 from dream.analytics.csv import render
 from dream.analytics.filters import Filters
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
+from dream.analytics.questions.base import Disclosure
 from dream.snapshots import COLUMN_TYPES
 
 ExportFormat = Literal["csv", "parquet"]
@@ -36,6 +44,7 @@ ExportFormat = Literal["csv", "parquet"]
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 MAX_EXPORT_ROWS = 1_000_000
+SUPPRESSED_METADATA = "dream.suppressed_rows"  # a Parquet file's key: rows the floor withheld
 _PAGE = 10_000
 
 # Which extra parameters each question takes (besides the filters).
@@ -76,9 +85,14 @@ class ParquetUnavailable(RuntimeError):
     """pyarrow is not installed where the api runs."""
 
 
-def parquet_bytes(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
-    """``rows`` as one Parquet file with typed columns (ints, floats, UTC timestamps, text)."""
+def parquet_bytes(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], suppressed: int | None = None
+) -> bytes:
+    """``rows`` as one Parquet file with typed columns (ints, floats, UTC timestamps, text);
+    ``suppressed``: the rows the k-anonymity floor withheld, kept in the file's metadata."""
     table = arrow_table(columns, rows)
+    if suppressed is not None:
+        table = table.replace_schema_metadata({SUPPRESSED_METADATA: str(suppressed)})
     out = io.BytesIO()
     _parquet().write_table(table, out, compression="zstd")
     return out.getvalue()
@@ -146,11 +160,11 @@ def _parquet_unavailable() -> JSONResponse:
 
 
 def _file_response(
-    name: str, fmt: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    name: str, fmt: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], suppressed: int
 ) -> Response:
     if fmt == "parquet":
         try:
-            body = parquet_bytes(columns, rows)
+            body = parquet_bytes(columns, rows, suppressed)
         except ParquetUnavailable:
             return _parquet_unavailable()
         media = PARQUET_MEDIA_TYPE
@@ -163,6 +177,7 @@ def _file_response(
         headers={
             "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
             "X-Row-Count": str(len(rows)),
+            SUPPRESSED_HEADER: str(suppressed),
         },
     )
 
@@ -191,14 +206,15 @@ def _params(question: Question[Any], request: Request, values: dict[str, Any]) -
 
 
 def _pages(
-    question: Question[Any], analytics: Analytics, f: Filters, params: Params
+    question: Question[Any], analytics: Analytics, f: Filters, params: Params,
+    shown: Disclosure | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Up to ``params.limit`` rows of a paged question, a keyset page at a time."""
     limit = int(params.model_dump()["limit"])  # paged questions take a limit
     count, cursor = 0, None
     while count < limit:
         page = params.model_copy(update={"limit": min(_PAGE, limit - count), CURSOR: cursor})
-        answer = question.run(analytics, f, page)
+        answer = question.ask(analytics, f, page, shown)
         count += len(answer.items)
         cursor = answer.next_cursor
         if answer.items:
@@ -208,7 +224,8 @@ def _pages(
 
 
 def spool(
-    question: Question[Any], analytics: Analytics, f: Filters, params: Params, fmt: str
+    question: Question[Any], analytics: Analytics, f: Filters, params: Params, fmt: str,
+    shown: Disclosure | None = None,
 ) -> tuple[Any, int]:
     """A paged question's export written page by page (Parquet: a row group per page) to a
     spooled file, so memory holds one page whatever the export's size (up to a million rows);
@@ -220,7 +237,7 @@ def spool(
         if fmt == "parquet":
             pq = _parquet()
             writer = None
-            for page in _pages(question, analytics, f, params):
+            for page in _pages(question, analytics, f, params, shown):
                 table = arrow_table(columns, page)
                 writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
                 writer.write_table(table)
@@ -231,7 +248,7 @@ def spool(
                 writer.close()
         else:
             out.write(render(columns, []).encode("utf-8"))  # the header
-            for page in _pages(question, analytics, f, params):
+            for page in _pages(question, analytics, f, params, shown):
                 out.write(render(columns, page).split("\r\n", 1)[1].encode("utf-8"))
                 count += len(page)
     except BaseException:
@@ -293,14 +310,16 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         params = _params(question, request, values)
         a = analytics()
         name = question.file_name(params)
-        if question.paged:
+        shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
+        if question.paged:  # rows: only for roles the floor does not hold (Question.role)
             try:
-                out, count = await _answer(lambda: spool(question, a, f, params, format))
+                out, count = await _answer(lambda: spool(question, a, f, params, format, shown))
             except ParquetUnavailable:
                 return _parquet_unavailable()
             return _spooled_response(out, count, name, format)
-        answer = await _answer(lambda: question.run(a, f, params))
-        return _file_response(name, format, question.columns(params), answer.items)
+        answer = await _answer(lambda: question.ask(a, f, params, shown))
+        return _file_response(name, format, question.columns(params), answer.items,
+                              shown.suppressed)  # fmt: skip
 
     export.__signature__ = signature(*_export_parameters())  # type: ignore[attr-defined]
     router.add_api_route(
@@ -317,7 +336,9 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         response_class=Response,
         responses={
             200: {"content": {"text/csv": {}, PARQUET_MEDIA_TYPE: {}},
-                  "description": "The file; `X-Row-Count` says how many rows it holds."},
+                  "description": "The file; `X-Row-Count` says how many rows it holds,"
+                  " `X-Suppressed-Rows` how many the k-anonymity floor withheld (Parquet:"
+                  " also in the file's metadata, `dream.suppressed_rows`)."},
             415: {"description": "format=parquet and pyarrow is not installed on the server."},
             422: {"description": "An unknown or invalid parameter; the error names it."},
         },

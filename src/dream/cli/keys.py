@@ -25,7 +25,7 @@ def _dream() -> Dream:
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
-    role: Annotated[str, typer.Option(help="ingest | query | admin")],
+    role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
 ) -> None:
     """Create a key and print its secret (shown this once)."""
     if role not in ROLES:

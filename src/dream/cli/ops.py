@@ -113,7 +113,8 @@ def prune_raw(
     dry_run: Annotated[bool, typer.Option(help="Only say what would be dropped.")] = False,
 ) -> None:
     """Drop per-sample process partitions (whole months) past the retention; sessions and
-    rollups stay."""
+    rollups stay. Also deletes audit entries past DREAM_AUDIT_RETENTION_DAYS."""
+    from dream.security.audit import prune_audit
     from dream.storage.retention import prune_raw as prune
 
     settings = Settings()
@@ -123,12 +124,14 @@ def prune_raw(
         dream.migrate()
         with psycopg.connect(dream.database_url, autocommit=True) as conn:
             result = prune(conn, days, dry_run=dry_run)
+            audit = 0 if dry_run else prune_audit(conn, settings.audit_retention_days)
     finally:
         dream.close()
     verb = "would drop" if dry_run else "dropped"
     err.print(
         f"cutoff {result.cutoff.isoformat()}: {verb} {len(result.dropped)} partition(s)"
-        f" {', '.join(result.dropped) or ''}; kept {len(result.kept)}"
+        f" {', '.join(result.dropped) or ''}; kept {len(result.kept)}; {audit} audit entries"
+        f" older than {settings.audit_retention_days} days deleted"
     )
 
 

@@ -141,6 +141,9 @@ def _ask(question: Question[Any], values: dict[str, Any]) -> None:
     p = question.params.model_validate({k: v for k, v in own.items() if v is not None})
     title = f"{question.table_title(p)} ({_caption(body)})"
     out.print(_table(title, question.columns(p), question.rows(body)))
+    if body.get("suppressed"):  # the k-anonymity floor of a `query` key (docs/security.md)
+        err.print(f"{body['suppressed']} row(s) withheld: each counted fewer than"
+                  f" {body.get('min_group_users')} distinct users")  # fmt: skip
 
 
 def _fail(exc: DreamAPIError) -> NoReturn:

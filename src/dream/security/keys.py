@@ -21,13 +21,16 @@ from dream.storage.database import Database
 from dream.storage.errors import storage_errors
 from dream.storage.queries import NamedQueries
 
-Role = Literal["ingest", "query", "admin"]
-ROLES: tuple[Role, ...] = ("ingest", "query", "admin")
-# What each role may do beyond itself: admin may do everything.
+Role = Literal["ingest", "query", "steward", "admin"]
+# Weakest first (an OIDC token naming several roles gets the strongest).
+ROLES: tuple[Role, ...] = ("ingest", "query", "steward", "admin")
+# What each role may do beyond itself: `query` reads aggregates (under the k-anonymity floor);
+# `steward` also rows, per-user and per-host questions, whole answers; admin may do everything.
 GRANTS: dict[Role, frozenset[Role]] = {
     "ingest": frozenset({"ingest"}),
     "query": frozenset({"query"}),
-    "admin": frozenset({"ingest", "query", "admin"}),
+    "steward": frozenset({"query", "steward"}),
+    "admin": frozenset({"ingest", "query", "steward", "admin"}),
 }
 log = structlog.get_logger(__name__)
 _TOKEN = re.compile(r"^dream_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")

@@ -17,9 +17,6 @@ from dream.errors import DreamError
 from dream.security.jwks import JwksCache, KeysUnavailable
 from dream.security.keys import ROLES, InvalidKey, Principal, Role
 
-_STRENGTH = {"ingest": 0, "query": 1, "admin": 2}
-
-
 class NoDreamRole(DreamError):
     """A valid token whose role claim names no Dream role: authenticated, not authorized."""
 
@@ -89,7 +86,7 @@ class OidcVerifier:
                 f"token carries no Dream role in claim {self.config.role_claim!r} (a list of"
                 f" {', '.join(ROLES)})"
             )
-        role: Role = max(roles, key=_STRENGTH.__getitem__)
+        role: Role = max(roles, key=ROLES.index)
         return Principal(key_id=f"oidc:{claims['sub']}", name=str(claims["sub"]), role=role)
 
 

@@ -3,7 +3,9 @@
 Usernames become a keyed HMAC pseudonym (``pseudonymize``), so per-user analytics still work
 and a query by a real name can be pseudonymized the same way; or a placeholder (``redact``).
 Command lines and window titles lose e-mail addresses, IP addresses, credentials in URLs,
-password/token/secret values, bearer tokens and the user part of home directories.
+password/token/secret values, bearer tokens and the user part of home directories; a window
+title besides keeps its application's part only (``scrub_title``): the document, page or
+message it names is what a person was reading.
 """
 
 from __future__ import annotations
@@ -90,6 +92,34 @@ def _ipv6(match: re.Match[str]) -> str:
 
 _SECRET_HINTS = ("pass", "pwd", "token", "secret", "key", "credential")
 _HOME_HINTS = ("/home/", "/users/", "\\users\\")
+
+
+# Windows titles read "<document> - <application>" (some the other way round): the parts.
+_TITLE_PARTS = re.compile(r"\s+[-\u2013\u2014|]\s+")
+# A file name: a word, a dot, an extension that starts with a letter ("66.7%", "14.0" are not).
+_FILE_NAME = re.compile(r"[^\s\"'<>|\\/\[\]]+\.[A-Za-z][A-Za-z0-9]{0,7}(?![\w.])")
+_FILE = "[file]"
+
+
+def scrub_title(title: str | None, image: str | None = None) -> str | None:
+    """A window title's application part, nothing of the document it shows.
+
+    A title is split at its separators (" - ", " – ", " — ", " | "); the part kept is the one
+    naming the process's image (``chrome.exe``: "Google Chrome"), else the last part that names
+    no file (the application, by the Windows convention); a part naming a file is a document
+    and stands as ``[file]``. "Case notes.docx - Word" → "Word"; "Contract review - Google
+    Chrome" → "Google Chrome"; "SOLIDWORKS 2024 - [bracket.SLDPRT]" → "SOLIDWORKS 2024". A
+    title of one part is kept (unless it names a file): "Task Manager"."""
+    if not title:
+        return title
+    parts = [p for p in _TITLE_PARTS.split(title.strip()) if p]
+    if not parts:
+        return title
+    stem = (image or "").rsplit("\\", 1)[-1].lower().removesuffix(".exe")
+    named = [p for p in parts if len(stem) >= 3 and stem in p.lower()]
+    plain = [p for p in parts if not _FILE_NAME.search(p)]
+    kept = named[0] if named else (plain[-1] if plain and len(parts) > 1 else parts[0])
+    return _FILE if _FILE_NAME.search(kept) else kept
 
 
 def _scrub_paths(facts: list[ExecutableFact] | None) -> list[ExecutableFact] | None:
@@ -220,7 +250,8 @@ class Scrubber:
             if record.command:
                 record.command = scrub_with(record.command, names, hints)
             if record.window_title:
-                record.window_title = scrub_with(record.window_title, names, hints)
+                title = scrub_title(record.window_title, record.name)
+                record.window_title = scrub_with(title, names, hints)
         scrubbed = snapshot.model_copy(
             update={"user": user(snapshot.user),
                     "command": scrub_with(snapshot.command, names, hints),
@@ -251,4 +282,4 @@ class Scrubber:
         for record in records:
             record.user = user(record.user)
             record.command = text(record.command)
-            record.window_title = text(record.window_title)
+            record.window_title = text(scrub_title(record.window_title, record.name))

@@ -22,3 +22,24 @@ RETURNING key_id
 -- name: touch_key
 UPDATE api_keys SET last_used_at = now()
 WHERE key_id = %(key_id)s AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+
+-- name: insert_audit
+INSERT INTO audit_log (at, key_id, key_name, role, method, path, params, status, rows,
+                       suppressed, duration_ms)
+VALUES (%(at)s, %(key_id)s, %(key_name)s, %(role)s, %(method)s, %(path)s, %(params)s,
+        %(status)s, %(rows)s, %(suppressed)s, %(duration_ms)s)
+
+-- name: list_audit
+-- A keyset page: entries after the cursor's id, optionally of one key and within [from, to).
+SELECT id, at, key_id, key_name, role, method, path, params, status, rows, suppressed,
+       duration_ms
+FROM audit_log
+WHERE id > %(after)s
+  AND (%(key_id)s::text IS NULL OR key_id = %(key_id)s)
+  AND (%(from)s::timestamptz IS NULL OR at >= %(from)s)
+  AND (%(to)s::timestamptz IS NULL OR at < %(to)s)
+ORDER BY id
+LIMIT %(limit)s
+
+-- name: prune_audit
+DELETE FROM audit_log WHERE at < now() - make_interval(days => %(days)s)

@@ -19,6 +19,9 @@ from dream.dashboard import dashboard_router
 from dream.security.api import keys_router
 from dream.snapshots import SnapshotIn
 from dream.transport.base import Publisher
+from dream.security.audit import AuditTrail
+from dream.web.access import analytics_access
+from dream.web.audit import AuditMiddleware, audit_router
 from dream.web.errors import (
     install_method_not_allowed,
     install_problems,
@@ -43,17 +46,20 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     settings = dream.settings
     # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
     receipts = Receipts(dream.db, sensor=dream.sensor) if settings.transport == "kafka" else None
+    trail = AuditTrail(dream.db)  # who asked what (web/audit.py), written off the request path
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if receipts is not None:
             receipts.start()
+        trail.start()
         try:
             yield
         finally:
             publisher.close()  # also wakes a direct source up, when a worker runs beside
             if receipts is not None:
                 receipts.close()
+            trail.close()
 
     app = FastAPI(
         title="Dream",
@@ -69,10 +75,14 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     auth = dream.authenticator()
     may_ingest = [Depends(auth.require("ingest"))]
     may_query = [Depends(auth.require("query"))]
+    may_steward = [Depends(auth.require("steward"))]  # rows and raw outputs
     may_admin = [Depends(auth.require("admin"))]
+    # Analytics: the role each question and filter needs, and a `query` key's floor.
+    may_ask = [Depends(analytics_access(auth, settings.min_group_users))]
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
     app.state.catalog = dream.catalog  # products: their names, categories (analytics/products.py)
+    app.add_middleware(AuditMiddleware, trail=trail, alias=dream.scrubber.user)
     if settings.cors_origins:  # closed unless origins are listed
         app.add_middleware(
             CORSMiddleware,
@@ -92,12 +102,14 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
-                                        receipts=receipts, ingest=may_ingest, query=may_query))  # fmt: skip
+                                        receipts=receipts, ingest=may_ingest, query=may_query,
+                                        rows=may_steward))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
-    app.include_router(analytics_router(analytics), dependencies=may_query)
-    app.include_router(export_router(analytics), dependencies=may_query)  # /v1/export
+    app.include_router(analytics_router(analytics), dependencies=may_ask)
+    app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export
     app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
     app.include_router(keys_router(dream.keys), dependencies=may_admin)
-    # GET /v1/snapshots/{id}/raw: raw outputs name users, admin only.
-    app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_admin)
+    app.include_router(audit_router(trail), dependencies=may_admin)  # GET /v1/audit
+    # GET /v1/snapshots/{id}/raw: raw outputs name users: steward (or admin).
+    app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_steward)
     return app

@@ -1,7 +1,7 @@
 """Raw outputs over HTTP: ``GET /v1/snapshots/{id}/raw``, and the claim check of a post.
 
-The route serves personal data (raw listings name users): **admin only** — web/app.py includes
-it behind the admin dependency.
+The route serves personal data (raw listings name users): **steward or admin only** — web/app.py
+includes it behind the steward dependency.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def prepare_raw(raw_outputs: RawProvider, snapshot: Snapshot, request: Req
 
 
 def raw_router(db: Database, raw_outputs: RawProvider) -> APIRouter:
-    """The raw-output route; ADMIN ONLY: the caller includes it behind the admin dependency."""
+    """The raw-output route; STEWARD OR ADMIN ONLY: the caller includes it behind that role."""
     router = APIRouter()
 
     @router.get(
@@ -63,7 +63,7 @@ def raw_router(db: Database, raw_outputs: RawProvider) -> APIRouter:
             },
             404: {"description": "No such snapshot, or no raw output kept for it."},
         },
-        summary="The raw output of a snapshot, byte for byte (admin)",
+        summary="The raw output of a snapshot, byte for byte (steward)",
     )
     async def get_raw(snapshot_id: uuid.UUID) -> Response:
         row = await anyio.to_thread.run_sync(db.snapshot_raw, snapshot_id)

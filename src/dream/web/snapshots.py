@@ -18,6 +18,7 @@ from fastapi.params import Depends
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from dream.analytics.questions.base import Disclosure
 from dream.observability.sensors import NULL_SENSOR, Sensor
 from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
@@ -113,9 +114,11 @@ def snapshots_router(
     receipts: Receipts | None,
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
+    rows: Sequence[Depends] = (),
 ) -> APIRouter:
     """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
-    from ``db`` (behind ``query``); ``receipts`` (Kafka) let any replica answer ``pending``."""
+    from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
+    ``receipts`` (Kafka) let any replica answer ``pending``."""
     router = APIRouter()
     recent = RecentlyAccepted()
 
@@ -221,16 +224,19 @@ def snapshots_router(
 
     @reads.get(
         "/v1/snapshots/{snapshot_id}/processes",
+        dependencies=list(rows),
         response_model=SnapshotProcesses,
         summary="The process rows stored for a snapshot",
     )
     async def get_snapshot_processes(
+        request: Request,
         snapshot_id: uuid.UUID,
         limit: int = Query(default=1000, ge=1, le=100_000, description="At most this many rows."),
     ) -> Any:
         rows = await anyio.to_thread.run_sync(db.snapshot_processes, snapshot_id, limit + 1)
         if rows is None:
             raise NotFoundError(f"no snapshot {snapshot_id}")
+        Disclosure.of(request.state).rows = min(len(rows), limit)  # for the audit trail
         return SnapshotProcesses(
             snapshot_id=snapshot_id,
             processes=[ProcessRow.model_validate(r) for r in rows[:limit]],

@@ -37,6 +37,19 @@ class Coverage(BaseModel):
     )
 
 
+class Disclosed(BaseModel):
+    """What the k-anonymity floor withheld from this answer (docs/security.md)."""
+
+    suppressed: int = Field(
+        default=0, description="Rows withheld: each counted fewer distinct users than"
+        " `min_group_users` (a `query` key's floor, DREAM_MIN_GROUP_USERS)."
+    )
+    min_group_users: int | None = Field(
+        default=None, description="The floor this answer was held to; null: none (a `steward`"
+        " or `admin` key sees every row)."
+    )
+
+
 def _coverage() -> Any:
     return Field(default=None, description="Hosts that reported in the range, and how often.")
 
@@ -53,7 +66,7 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
-class TopApps(BaseModel):
+class TopApps(Disclosed):
     model_config = _examples(
         {"items": [{"app": "winword", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE,
          "source": "rollup", "coverage": _COVERAGE_EXAMPLE}
@@ -74,7 +87,7 @@ class UsageSeries(ProductFields):
     points: list[UsagePoint]
 
 
-class Usage(BaseModel):
+class Usage(Disclosed):
     model_config = _examples(
         {"bucket": "week", "group_by": "faculty",
          "series": [{"group": "engineering",
@@ -91,7 +104,7 @@ class Usage(BaseModel):
     coverage: Coverage | None = _coverage()
 
 
-class Breakdown(BaseModel):
+class Breakdown(Disclosed):
     model_config = _examples(
         {"by": "os", "items": [{"os": "windows", **_METRICS_EXAMPLE}],
          "filters": _FILTERS_EXAMPLE, "source": "rollup"}
@@ -104,7 +117,7 @@ class Breakdown(BaseModel):
     coverage: Coverage | None = _coverage()
 
 
-class ProcessesPage(BaseModel):
+class ProcessesPage(Disclosed):
     model_config = _examples(
         {"items": [{"collected_at": "2026-11-27T10:00:00Z",
                     "snapshot_id": "0b6f7a3e-4c1d-4e59-9a53-2f1f3c9d8e10", "host": "law-pc-17",
@@ -121,7 +134,7 @@ class ProcessesPage(BaseModel):
     coverage: Coverage | None = _coverage()
 
 
-class SessionsPage(BaseModel):
+class SessionsPage(Disclosed):
     model_config = _examples(
         {"items": [{"host": "eng-lx-4", "user": "frank", "app": "matlab", "pid": 48213,
                     "name": "MATLAB", "os": "linux", "faculty": "engineering",
@@ -140,7 +153,7 @@ class SessionsPage(BaseModel):
     coverage: Coverage | None = _coverage()
 
 
-class Values(BaseModel):
+class Values(Disclosed):
     model_config = _examples(
         {"items": [{"user": "jdoe", **_METRICS_EXAMPLE}], "filters": _FILTERS_EXAMPLE}
     )
@@ -150,7 +163,7 @@ class Values(BaseModel):
     coverage: Coverage | None = _coverage()
 
 
-class Rows(BaseModel):
+class Rows(Disclosed):
     """The answer of a question that needs no model of its own: its rows (the columns the
     question lists), the filters and what answered."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -25,6 +25,54 @@ P = TypeVar("P", bound=BaseModel)
 
 # The parameter a paged question is continued with; the export follows it itself.
 CURSOR = "cursor"
+# The request-state attribute holding a request's Disclosure (set by the web's role check).
+DISCLOSURE = "dream_disclosure"
+
+Rows = list[dict[str, Any]]
+# The distinct users each row of an answer counts: (analytics, filters, params, rows, floor) →
+# counts; a count may stop short of exact where it reaches the floor (a lower bound will do).
+UsersOf = Callable[["Analytics", "Filters", Any, Rows, int], list[int]]
+
+
+def users_column(analytics: Analytics, filters: Filters, params: Any, rows: Rows,
+                 floor: int) -> list[int]:  # fmt: skip
+    """Each row's ``users``: the distinct users it aggregates, after every filter."""
+    return [int(row.get("users") or 0) for row in rows]
+
+
+@dataclass(slots=True)
+class Disclosure:
+    """What one request may be shown, and what it was: the k-anonymity floor of its caller
+    (``min_users``: None for the roles that see every row) and, once answered, the rows it got
+    and those withheld (what the audit trail records)."""
+
+    min_users: int | None = None
+    rows: int = 0
+    suppressed: int = 0
+
+    def apply(self, question: Question[Any], analytics: Analytics, filters: Filters,
+              params: Any, answer: Answer) -> Answer:  # fmt: skip
+        """``answer`` without the rows counting fewer than ``min_users`` distinct users. The one
+        place the floor is enforced: every door (JSON, CSV, export, CLI, client) asks through
+        ``Question.ask``. A question without a user count per row answers nothing under it."""
+        if self.min_users is not None and self.min_users > 1 and answer.items:
+            counted = question.users(analytics, filters, params, answer.items, self.min_users)
+            kept = [row for row, n in zip(answer.items, counted, strict=True)
+                    if n >= self.min_users]  # fmt: skip
+            self.suppressed += len(answer.items) - len(kept)
+            answer.items = kept
+        self.rows += len(answer.items)
+        return answer
+
+    @classmethod
+    def of(cls, state: Any) -> Disclosure:
+        """The request's (``state``: its ``request.state``); one seeing everything if none was
+        set (the analytics router mounted without the role check)."""
+        found = getattr(state, DISCLOSURE, None)
+        if found is None:
+            found = cls()
+            setattr(state, DISCLOSURE, found)
+        return found
 
 
 def items(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,6 +117,9 @@ class Question(Generic[P]):
     paged: bool = False  # answers a page and a `next_cursor` to continue from
     body: Callable[[Answer, Filters, P], dict[str, Any]] | None = None  # else the default
     rows: Callable[[dict[str, Any]], list[dict[str, Any]]] = items  # JSON answer → rows
+    # Who may ask: `steward` for rows (a `query` key reads aggregates only, see Disclosure).
+    role: Literal["query", "steward"] = "query"
+    users: UsersOf = users_column  # the distinct users of each answer row (the floor's count)
 
     @property
     def answer_model(self) -> type[BaseModel]:
@@ -99,11 +150,22 @@ class Question(Generic[P]):
     def table_title(self, params: P) -> str:
         return (self.title or self.summary).format(**params.model_dump())
 
-    def answer(self, answer: Answer, filters: Filters, params: P) -> dict[str, Any]:
+    def ask(self, analytics: Analytics, filters: Filters, params: P,
+            disclosure: Disclosure | None = None) -> Answer:  # fmt: skip
+        """The question's answer, as much as ``disclosure`` lets its caller see."""
+        answer = self.run(analytics, filters, params)
+        return (disclosure or Disclosure()).apply(self, analytics, filters, params, answer)
+
+    def answer(self, answer: Answer, filters: Filters, params: P,
+               disclosure: Disclosure | None = None) -> dict[str, Any]:  # fmt: skip
         """The JSON answer: the parameters, rows, filters, source, cursor and coverage (of which
-        the response model keeps what it declares), unless the question shapes its own."""
+        the response model keeps what it declares), unless the question shapes its own; and
+        the rows withheld by the floor, and the floor."""
         if self.body is not None:
-            return self.body(answer, filters, params)
-        return {**params.model_dump(), "items": answer.items, "filters": filters.as_dict(),
-                "source": answer.source, "next_cursor": answer.next_cursor,
-                "coverage": answer.coverage}  # fmt: skip
+            body = self.body(answer, filters, params)
+        else:
+            body = {**params.model_dump(), "items": answer.items, "filters": filters.as_dict(),
+                    "source": answer.source, "next_cursor": answer.next_cursor,
+                    "coverage": answer.coverage}  # fmt: skip
+        shown = disclosure or Disclosure()
+        return {**body, "suppressed": shown.suppressed, "min_group_users": shown.min_users}

@@ -4,11 +4,12 @@ needs one, its named SQL in ``queries.sql``; routes, export, CSV, CLI and client
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Metric, Source
+from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Filters, Metric, Source
 from dream.analytics.questions.answers import (
     Breakdown,
     ProcessesPage,
@@ -100,6 +101,31 @@ def _points(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"group": s["group"], **p} for s in body["series"] for p in s["points"]]
 
 
+_BUCKET = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
+def _bucket_users(a: Any, f: Filters, p: ConcurrencyParams, rows: list[dict[str, Any]],
+                  floor: int) -> list[int]:  # fmt: skip
+    """Each concurrency bucket's distinct users, as far as the floor needs: its peak (at most
+    as many) where that reaches the floor, else also those ``usage`` counts in the bucket under
+    the same filters, asked only over the buckets in doubt (a session reaching into a bucket
+    it was not sampled in is not counted there: the count errs low, never high)."""
+    doubt = [row["bucket"] for row in rows if row["peak_users"] < floor]
+    users: dict[Any, int] = {}
+    if doubt:
+        span = {"from_": max(f.start, min(doubt)), "to": min(f.end, max(doubt) + _BUCKET[p.bucket])}
+        users = {r["bucket"]: r["users"] for r in a.usage(f.model_copy(update=span),
+                                                          bucket=p.bucket).items}  # fmt: skip
+    return [max(row["peak_users"], users.get(row["bucket"], 0)) for row in rows]
+
+
+def _app_users(a: Any, f: Any, p: AppsParams, rows: list[dict[str, Any]], floor: int) -> list[int]:
+    """Each listed application's distinct users, from ``breakdown`` by app under the filters."""
+    counted = a.breakdown(f, by="app", metric=None, limit=p.limit, prefix=p.q, source=p.source)
+    users = {r["app"]: r["users"] for r in counted.items}
+    return [users.get(row["app"], 0) for row in rows]
+
+
 def picker(dimension: Dimension, plural: str) -> Question[PickerParams]:
     """The values of ``dimension`` seen under the filters, with their metrics (for pickers)."""
     return Question(
@@ -131,6 +157,7 @@ def paged(name: str, path: str, method: Callable[[Any], Callable[..., Any]],
         title=title,
         export=ExportLimit(100_000),
         paged=True,
+        role="steward",  # rows: one person's processes and window titles
     )
 
 
@@ -211,6 +238,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         example={"bucket": "2026-11-23T00:00:00Z", "peak_users": 14, "peak_hosts": 14,
                  "p95_users": 9},  # fmt: skip
         title="Concurrent use per {bucket}",
+        users=_bucket_users,
     ),
     paged(
         "sessions", "/v1/sessions", lambda a: a.sessions, SESSION_COLUMNS, SessionsPage,
@@ -244,5 +272,6 @@ QUESTIONS: tuple[Question[Any], ...] = (
         example={"app": "matlab", "first_seen": "2026-09-01T00:00:00Z",
                  "last_seen": "2026-11-27T00:00:00Z", "snapshots": 412},  # fmt: skip
         export=ExportLimit(1000),
+        users=_app_users,
     ),
 )

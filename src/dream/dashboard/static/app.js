@@ -222,9 +222,20 @@
     const params = Object.assign({}, f, { limit: "50" });
     const call = Object.assign({}, params);
     if (more && processesCursor) call.cursor = processesCursor;
-    const body = await api("/v1/processes", call);
-    if (gen !== generation) return;
     const table = $("processes-table");
+    let body;
+    try {
+      body = await api("/v1/processes", call);
+    } catch (e) {  // a `query` key reads aggregates only: rows need a `steward` key
+      if (!(e instanceof ApiError && e.status === 403)) throw e;
+      if (gen !== generation) return;
+      table.tHead.replaceChildren();
+      table.tBodies[0].replaceChildren();
+      $("processes-more").hidden = true;
+      $("processes-count").textContent = "(rows need a key with the `steward` role)";
+      return;
+    }
+    if (gen !== generation) return;
     if (!more) {
       const head = document.createElement("tr");
       for (const c of PROCESS_COLUMNS) {
@@ -270,7 +281,7 @@
     if (e instanceof ApiError && e.status === 401) {
       setStatus("This api needs an API key with the `query` role: type it above and press “Use key”. (" + e.message + ")", true);
     } else if (e instanceof ApiError && e.status === 403) {
-      setStatus("This API key may not read analytics (it needs the `query` role).", true);
+      setStatus("This API key may not ask that: " + e.message, true);
     } else if (e instanceof ApiError) {
       setStatus(`The api answered ${e.status}: ${e.message}`, true);
     } else {

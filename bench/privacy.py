@@ -1,0 +1,101 @@
+"""Privacy benchmark: what the k-anonymity floor and the audit trail cost a question.
+
+On the query benchmark's data (``bench.queries``: loaded once, reused with --query-reuse), each
+of its questions that a `query` key may ask (not the per-user one) is asked through the api
+(``create_app``, in process, over the analytics pool) by an `admin` caller (no floor) and by a
+`query` caller (the floor at DREAM_MIN_GROUP_USERS' default, 5), interleaved; and by the admin
+caller with the audit middleware taken out. p95 of each, and the ratios.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.queries import Timing, _cases, _database, _load
+from dream.settings import Settings
+
+KINDS = {"top": "/v1/analytics/top-apps", "usage": "/v1/analytics/usage",
+         "concurrency": "/v1/analytics/concurrency"}  # fmt: skip
+
+
+def _params(filters: dict[str, Any], options: dict[str, Any]) -> dict[str, str]:
+    out = {k: (v.isoformat() if hasattr(v, "isoformat") else str(v).lower() if isinstance(v, bool)
+               else str(v)) for k, v in {**filters, **options}.items()}  # fmt: skip
+    return out
+
+
+def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
+        say: Any = print) -> list[tuple[str, Timing, Timing, Timing]]:  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from dream.app import Dream
+    from dream.web.app import create_app
+    from dream.web.audit import AuditMiddleware
+
+    name = f"dream_bench_queries_{hosts}h_{days}d"
+    url, loaded = _database(server_url, name, reuse=reuse)
+    if not loaded:
+        say(f"loading {hosts} hosts × {days} days into {name}")
+        _load(url, hosts, days, say)
+    data_dir = Path(tempfile.mkdtemp(prefix="dream-bench-privacy-"))
+    admin_token = "dream_b0b0b0b0b0b0_" + "C" * 43
+    settings = Settings(database_url=url, data_dir=data_dir, auth="on", transport="direct",  # type: ignore[arg-type]
+                        bootstrap_admin_key=admin_token, rate_limits="", telemetry="off")  # fmt: skip
+    dream = Dream(settings).open()
+    dream.bootstrap()
+    query_token = dream.keys.create("bench query", "query").secret
+    audited = create_app(dream, publisher=dream.publisher())
+    unaudited = create_app(dream, publisher=dream.publisher())
+    unaudited.user_middleware = [m for m in unaudited.user_middleware
+                                 if m.cls is not AuditMiddleware]  # fmt: skip
+    results = []
+    with TestClient(audited) as a, TestClient(unaudited) as u:
+        callers = {"admin": (a, admin_token), "query": (a, query_token),
+                   "admin, no audit": (u, admin_token)}  # fmt: skip
+        for label, kind, filters, options in _cases(days, ""):
+            if kind not in KINDS or "user" in filters:
+                continue
+            params = _params(filters, options)
+            timings = {who: Timing(label, who) for who in callers}
+            for i in range(reps + 1):
+                for who, (client, token) in callers.items():
+                    t = time.perf_counter()
+                    r = client.get(KINDS[kind], params=params,
+                                   headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                    if r.status_code != 200:
+                        raise AssertionError(f"{label} as {who}: {r.status_code} {r.text}")
+                    if i:  # the first round warms caches and plans
+                        timings[who].samples.append((time.perf_counter() - t) * 1000)
+            held = r.json()
+            results.append((label, timings["admin"], timings["query"], timings["admin, no audit"]))
+            say(f"  {label}: p95 admin {timings['admin'].p95:.1f} ms, query (floor)"
+                f" {timings['query'].p95:.1f} ms, no audit {timings['admin, no audit'].p95:.1f} ms"
+                f" (suppressed for query: {held.get('suppressed')})")
+    dream.close()
+    return results
+
+
+def report(console: Any, args: Any) -> None:
+    """Run with ``bench.run``'s arguments and print the table."""
+    import sys
+
+    from rich.table import Table
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import services
+
+    server_url = services.up(kafka=False)["postgres"]["url"]
+    results = run(server_url, hosts=args.query_hosts, days=args.query_days,
+                  reps=args.query_reps, reuse=args.query_reuse, say=console.print)  # fmt: skip
+    table = Table(title="Privacy: the floor (query key, k = 5) and the audit trail, through the api")
+    for col in ("question", "admin p95 ms", "query p95 ms", "floor cost", "no audit p95 ms",
+                "audit cost"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "question" else "right")
+    for label, admin, query, bare in results:
+        table.add_row(label, f"{admin.p95:.1f}", f"{query.p95:.1f}",
+                      f"{query.p95 / admin.p95 - 1:+.0%}", f"{bare.p95:.1f}",
+                      f"{admin.p95 / bare.p95 - 1:+.0%}")  # fmt: skip
+    console.print(table)

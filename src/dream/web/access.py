@@ -1,0 +1,62 @@
+"""Who may ask what of the analytics: the role a question or a filter needs, and the
+k-anonymity floor a caller's answers are held to.
+
+A `query` key reads aggregates only: rows (``/v1/processes``, ``/v1/sessions``, their exports)
+and the filters that single people or machines out (``user=``, ``host=``) need `steward` (or
+`admin`), and every answer row it is shown counts at least DREAM_MIN_GROUP_USERS distinct users
+(the questions' ``Disclosure``, applied where every door asks: ``Question.ask``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from dream.analytics.questions import BY_NAME, QUESTIONS, Question
+from dream.analytics.questions.base import DISCLOSURE, Disclosure
+from dream.security.auth import Authenticator
+from dream.security.keys import Principal
+
+STEWARD_FILTERS = ("user", "host")  # filters that single a person or a machine out
+EXPORT_PATH = "/v1/export"
+_BY_PATH: dict[str, Question[Any]] = {q.path: q for q in QUESTIONS}
+
+
+def _question(request: Request) -> Question[Any] | None:
+    if request.url.path == EXPORT_PATH:
+        return BY_NAME.get(request.query_params.get("query", ""))
+    return _BY_PATH.get(request.url.path)
+
+
+def _refused(what: str, principal: Principal) -> HTTPException:
+    return HTTPException(
+        403, f"{what} needs the `steward` role (or `admin`); a `{principal.role}` key reads"
+        " aggregates only, each row counting enough distinct users",
+    )
+
+
+def analytics_access(auth: Authenticator, min_group_users: int) -> Callable[[Request], Awaitable[Principal]]:
+    """The dependency of the analytics and export routes: a `query` key (at least), the role the
+    asked question and the filters given need, and the caller's floor in ``request.state``."""
+    require_query = auth.require("query")
+
+    async def dependency(request: Request) -> Principal:
+        principal = await require_query(request)
+        whole = principal.may("steward")
+        if not whole:
+            question = _question(request)
+            if question is not None and question.role == "steward":
+                raise _refused(f"`{question.path}` (rows)", principal)
+            for name in STEWARD_FILTERS:
+                if name in request.query_params:
+                    raise _refused(f"the `{name}` parameter", principal)
+        floor = None if whole else min_group_users
+        setattr(request.state, DISCLOSURE, Disclosure(min_users=floor))
+        return principal
+
+    return dependency
+
+
+__all__ = ["STEWARD_FILTERS", "analytics_access"]
