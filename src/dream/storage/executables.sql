@@ -20,6 +20,6 @@ ON CONFLICT (host, path, sha256) DO UPDATE SET
     last_seen = GREATEST(e.last_seen, EXCLUDED.last_seen);
 
 -- name: clear_pending_executables
--- The direct pipeline's copies, written now (see migration 0014).
+-- The direct pipeline's copies, written now (see migration 0013).
 UPDATE snapshots SET executables = NULL
 WHERE snapshot_id = ANY(%(ids)s::uuid[]) AND executables IS NOT NULL
