@@ -233,6 +233,13 @@ SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
 FROM {table}
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
 
+-- name: hours_hours
+-- Whole hours [{a}, {b}) per app from usage_hours_hourly (a key may hold several rows, some
+-- negative, until folded: with_hours sums them, so no row is left out here).
+SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
+FROM usage_hours_hourly
+WHERE bucket >= {a} AND bucket < {b} {filters}
+
 -- name: hours_sessions
 -- The sessions' use within [{a}, {b}), cut into pieces an hour long for hourly buckets, else
 -- a day long (in UTC, days are 24 hours long): {t} is the piece's start.
@@ -254,7 +261,7 @@ CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_s
 -- stored process row, its raw rows expired, has zero counts).
 WITH m AS ({answer}),
 h AS (SELECT {key_list}, sum(seconds) AS seconds, sum(launches) AS launches
-      FROM ({hours}) x GROUP BY {key_list})
+      FROM ({hours}) x GROUP BY {key_list} HAVING sum(seconds) > 0 OR sum(launches) > 0)
 SELECT * FROM (
     SELECT {keys}, coalesce(m.users, 0) AS users, coalesce(m.hosts, 0) AS hosts,
            coalesce(m.snapshots, 0) AS snapshots, coalesce(m.processes, 0) AS processes,

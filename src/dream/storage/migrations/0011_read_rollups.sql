@@ -1,0 +1,148 @@
+-- Seconds of use and launches per UTC hour and app (not per user or host): what hourly buckets
+-- and the hours at either end of a range read, instead of cutting every session overlapping
+-- them into hours (a week of one OS is about a million sessions at 2,000 hosts).
+--
+-- Same definitions as usage_hours_daily (migration 0007), an hour instead of a day: a
+-- session's [first_seen, ended) is split over the UTC hours it covers, its launch counts in the
+-- hour of first_seen, u_* over non-system sessions only, no row for a session without app.
+-- Each hour's seconds of a session are kept in multiples of 1/1024 s, so sums are exact in
+-- any order.
+--
+-- Kept by statement triggers on sessions, whoever writes them (the worker, a reprocess, a
+-- fixture), in the writing transaction: each statement adds the change it made (rows in minus
+-- rows out; for a session extended in place, only the hours between its old and new end) and
+-- folds the rows of the keys it touched into one. The folding skips rows another transaction
+-- is folding (SKIP LOCKED), so concurrent writers never wait on each other here and cannot
+-- deadlock on these rows; a key may hold a few rows for a while, and readers sum them. The
+-- table always equals the sum over the sessions.
+CREATE TABLE usage_hours_hourly (
+    bucket      timestamptz      NOT NULL,  -- the UTC hour
+    app         text COLLATE "C" NOT NULL,
+    os          text COLLATE "C" NOT NULL,
+    faculty     text COLLATE "C" NOT NULL,
+    seconds     double precision NOT NULL,
+    launches    integer          NOT NULL,
+    u_seconds   double precision NOT NULL,
+    u_launches  integer          NOT NULL
+);
+CREATE INDEX usage_hours_hourly_key_idx ON usage_hours_hourly (bucket, app, os, faculty);
+CREATE INDEX usage_hours_hourly_app_idx ON usage_hours_hourly (app, bucket);
+
+-- Seconds of [first_seen, until) within the hour starting at `hour`, in multiples of 1/1024 s.
+CREATE FUNCTION usage_hour_seconds(first_seen timestamptz, until timestamptz, hour timestamptz)
+RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN round(greatest(0, date_part('epoch', least(until, hour + interval '1 hour')
+                                            - greatest(first_seen, hour))) * 1024) / 1024;
+
+-- Add changes to usage_hours_hourly, one element per session changed: its use was
+-- [first_seen, old_end) and is now [first_seen, new_end) (either empty: end = first_seen),
+-- `launch` +1 / -1 when its launch comes in / goes out (else 0); then fold the keys touched.
+CREATE FUNCTION usage_hours_hourly_add(
+    first_seen timestamptz[], old_end timestamptz[], new_end timestamptz[], launch integer[],
+    app text[], os text[], faculty text[], is_system boolean[]
+) RETURNS void LANGUAGE sql AS $$
+WITH c AS (
+    SELECT * FROM unnest(first_seen, old_end, new_end, launch, app, os, faculty, is_system)
+        AS c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
+    WHERE c.app <> '' AND (c.old_end <> c.new_end OR c.launch <> 0)
+), pieces AS (
+    SELECT h AS bucket, c.app, c.os, c.faculty, c.is_system,
+           usage_hour_seconds(c.first_seen, c.new_end, h)
+               - usage_hour_seconds(c.first_seen, c.old_end, h) AS seconds,
+           c.launch * (c.first_seen >= h AND c.first_seen < h + interval '1 hour')::int
+               AS launches
+    FROM c
+    CROSS JOIN LATERAL generate_series(
+        -- (a launch in or out has first_seen as one of its ends)
+        date_trunc('hour', least(c.old_end, c.new_end), 'UTC'),
+        greatest(c.old_end, c.new_end) - interval '1 microsecond', interval '1 hour') h
+), delta AS (
+    SELECT bucket, app, os, faculty, sum(seconds) AS seconds, sum(launches)::int AS launches,
+           coalesce(sum(seconds) FILTER (WHERE NOT is_system), 0) AS u_seconds,
+           coalesce(sum(launches) FILTER (WHERE NOT is_system), 0)::int AS u_launches
+    FROM pieces
+    GROUP BY 1, 2, 3, 4
+), folded AS (
+    DELETE FROM usage_hours_hourly u
+    WHERE u.ctid = ANY (ARRAY(
+        SELECT x.ctid FROM usage_hours_hourly x
+        JOIN delta d ON (d.bucket, d.app, d.os, d.faculty) = (x.bucket, x.app, x.os, x.faculty)
+        FOR UPDATE OF x SKIP LOCKED))
+    RETURNING u.*
+)
+INSERT INTO usage_hours_hourly
+SELECT bucket, app, os, faculty, sum(seconds), sum(launches), sum(u_seconds), sum(u_launches)
+FROM (SELECT * FROM delta UNION ALL SELECT * FROM folded) t
+GROUP BY 1, 2, 3, 4
+HAVING sum(seconds) <> 0 OR sum(launches) <> 0 OR sum(u_seconds) <> 0 OR sum(u_launches) <> 0
+ORDER BY 1, 2, 3, 4
+$$;
+
+-- The statement triggers: rows in, rows out, and rows updated (a session extended in place,
+-- same key and dimensions, changes only the hours between its old and new end).
+CREATE FUNCTION usage_hours_hourly_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(first_seen),
+                                       array_agg(ended), array_agg(1), array_agg(app),
+                                       array_agg(os), array_agg(faculty), array_agg(is_system))
+        FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(ended),
+                                       array_agg(first_seen), array_agg(-1), array_agg(app),
+                                       array_agg(os), array_agg(faculty), array_agg(is_system))
+        FROM old_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- Per pair of rows (old, new): the same key and dimensions change the end only; else
+        -- the old row goes out and the new one comes in.
+        PERFORM usage_hours_hourly_add(array_agg(c.first_seen), array_agg(c.old_end),
+                                       array_agg(c.new_end), array_agg(c.launch),
+                                       array_agg(c.app), array_agg(c.os), array_agg(c.faculty),
+                                       array_agg(c.is_system))
+        FROM old_rows o
+        FULL JOIN new_rows n
+            ON (n.host, n.user_name, n.pid, n.name, n.first_seen)
+               = (o.host, o.user_name, o.pid, o.name, o.first_seen)
+        CROSS JOIN LATERAL (SELECT o.host IS NOT NULL AND n.host IS NOT NULL
+                                   AND (o.app, o.os, o.faculty, o.is_system)
+                                       = (n.app, n.os, n.faculty, n.is_system) AS same) k
+        CROSS JOIN LATERAL (VALUES
+            (o.first_seen, o.ended, CASE WHEN k.same THEN n.ended ELSE o.first_seen END,
+             CASE WHEN k.same THEN 0 ELSE -1 END, o.app, o.os, o.faculty, o.is_system),
+            (CASE WHEN k.same THEN NULL ELSE n.first_seen END, n.first_seen, n.ended, 1,
+             n.app, n.os, n.faculty, n.is_system)
+        ) c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
+        WHERE c.first_seen IS NOT NULL;
+    ELSE  -- TRUNCATE
+        DELETE FROM usage_hours_hourly;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sessions_hours_hourly_insert AFTER INSERT ON sessions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hours_hourly_keep();
+CREATE TRIGGER sessions_hours_hourly_delete AFTER DELETE ON sessions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hours_hourly_keep();
+CREATE TRIGGER sessions_hours_hourly_update AFTER UPDATE ON sessions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hours_hourly_keep();
+CREATE TRIGGER sessions_hours_hourly_truncate AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hours_hourly_keep();
+
+-- Backfill from the sessions stored before this migration, a day of them at a time.
+DO $$
+DECLARE
+    day timestamptz;
+BEGIN
+    FOR day IN SELECT DISTINCT date_trunc('day', first_seen, 'UTC') FROM sessions ORDER BY 1 LOOP
+        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(first_seen),
+                                       array_agg(ended), array_agg(1), array_agg(app),
+                                       array_agg(os), array_agg(faculty), array_agg(is_system))
+        FROM sessions
+        WHERE first_seen >= day AND first_seen < day + interval '1 day' AND app <> '';
+    END LOOP;
+END
+$$;
