@@ -69,54 +69,82 @@ sum(cpu_sum) FILTER (WHERE g = 3) / nullif(sum(cpu_n) FILTER (WHERE g = 3), 0) A
 -- (the hours at either end). Same numbers as rollup_rows, far fewer rows read.
 
 -- name: lean_rows
-SELECT {key} AS key, {p}snapshots AS snapshots, {p}processes AS processes,
+-- {ts}: the time bucket of a row's `bucket` (or one constant for the whole range).
+SELECT {key} AS key, {ts} AS ts, {p}snapshots AS snapshots, {p}processes AS processes,
        {p}cpu_sum AS cpu_sum, {p}cpu_n AS cpu_n, {p}rss_sum AS rss_sum, {p}rss_n AS rss_n
 FROM usage_daily_apps
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}snapshots > 0 {filters}
 UNION ALL
-SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
+SELECT {key}, {ts}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
 FROM usage_hourly
 WHERE bucket >= %(head_from)s AND bucket < %(head_to)s AND {p}snapshots > 0 {filters}
 UNION ALL
-SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
+SELECT {key}, {ts}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
 FROM usage_hourly
 WHERE bucket >= %(tail_from)s AND bucket < %(tail_to)s AND {p}snapshots > 0 {filters}
 
 -- name: lean_people
--- (key, dim, who) once per user (dim 'u') and host ('h') seen in [from, to). The masks keep
--- the days of the first and last block that lie inside the range (-1: every day).
-SELECT {key} AS key, dim, who
-FROM usage_presence
-WHERE block BETWEEN %(block_from)s AND %(block_to)s
-  AND {p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint ELSE -1 END)
-              & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint ELSE -1 END) <> 0
-  {filters}
+-- (key, ts, dim, who) once per user (dim 'u') and host ('h') seen in [from, to): whole days
+-- from usage_presence ({presence}), the hours at either end from usage_hourly.
+{presence}
 UNION
-SELECT {key}, w.dim, w.who
+SELECT {key}, {ts}, w.dim, w.who
 FROM usage_hourly
 CROSS JOIN LATERAL (VALUES ('u'::"char", user_name), ('h'::"char", host)) w (dim, who)
 WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
        OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) AND {p}snapshots > 0 {filters}
 
+-- name: lean_presence_range
+-- The whole days of the range as one: the masks keep the days of the first and last block that
+-- lie inside it (-1: every day).
+SELECT {key} AS key, '-infinity'::timestamptz AS ts, dim, who
+FROM usage_presence
+WHERE block BETWEEN %(block_from)s AND %(block_to)s
+  AND {p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint ELSE -1 END)
+              & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint ELSE -1 END) <> 0
+  {filters}
+
+-- name: lean_presence_buckets
+-- The whole days per time bucket: per bucket and 64-day block, the mask of its days, from the
+-- first to the last day of the range with any rollup row.
+SELECT {key} AS key, m.ts, p.dim, p.who
+FROM (
+    SELECT date_trunc(%(bucket)s, d, 'UTC') AS ts, usage_block(d) AS block,
+           bit_or(usage_day_bit(d)) AS mask
+    FROM (SELECT min(bucket) AS lo, max(bucket) AS hi FROM usage_daily_apps
+          WHERE bucket >= %(day_from)s AND bucket < %(day_to)s) s
+    CROSS JOIN LATERAL generate_series(s.lo, s.hi, interval '1 day', 'UTC') d
+    GROUP BY 1, 2
+) m
+JOIN usage_presence p ON p.block = m.block
+WHERE p.{p}days & m.mask <> 0 {filters}
+
 -- name: lean_answer
--- {order}: e.g. "users DESC"; ties by key, in byte order as the columns' collation is.
+-- Per key and time bucket. {order}: e.g. "users DESC"; ties by key, in byte order as the
+-- columns' collation is.
 WITH sums AS (
-    SELECT key, sum(snapshots) AS snapshots, sum(processes) AS processes, sum(cpu_sum) AS cpu_sum,
-           sum(cpu_n) AS cpu_n, sum(rss_sum) AS rss_sum, sum(rss_n) AS rss_n
+    SELECT key, ts, sum(snapshots) AS snapshots, sum(processes) AS processes,
+           sum(cpu_sum) AS cpu_sum, sum(cpu_n) AS cpu_n, sum(rss_sum) AS rss_sum,
+           sum(rss_n) AS rss_n
     FROM ({rows}) r
-    GROUP BY key
+    GROUP BY key, ts
 ), people AS (
-    SELECT key, count(*) FILTER (WHERE dim = 'u') AS users,
+    SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
            count(*) FILTER (WHERE dim = 'h') AS hosts
     FROM ({people}) q
-    GROUP BY key
+    GROUP BY key, ts
 )
-SELECT key, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
+SELECT key, ts, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
        cpu_sum / nullif(cpu_n, 0) AS avg_cpu_percent,
        rss_sum::float8 / nullif(rss_n, 0) AS avg_rss_kb
-FROM sums JOIN people USING (key)
-ORDER BY {order} NULLS LAST, key
+FROM sums JOIN people USING (key, ts)
+ORDER BY {order} NULLS LAST, key, ts
 LIMIT %(limit)s
+
+-- name: lean_usage
+-- lean_answer per time bucket, as usage answers: {group} is "key" or NULL::text (no group_by).
+SELECT {group} AS grp, ts, users, hosts, snapshots, processes, avg_cpu_percent, avg_rss_kb
+FROM ({answer}) l
 
 -- name: top_apps_rollup
 SELECT app, {metrics}
