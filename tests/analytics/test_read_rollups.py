@@ -12,6 +12,7 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import analytics_dataset
 import sessions_data
 from dream.parsing.model import ProcessRecord
 from dream.snapshots import ProcessedSnapshot, Snapshot
@@ -123,3 +124,62 @@ def test_sessions_written_updated_and_deleted_by_hand(database_url: str) -> None
         assert hourly(conn) == hourly_from_sessions(conn)
         conn.execute("TRUNCATE sessions")
         assert hourly(conn) == {}
+
+
+def hourly_apps(conn: psycopg.Connection) -> set[tuple]:
+    """usage_hourly_apps summed per key."""
+    return set(conn.execute(
+        "SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_n), sum(rss_n),"
+        " sum(u_snapshots), sum(u_processes), round(sum(cpu_sum)::numeric, 6)"
+        " FROM usage_hourly_apps GROUP BY 1, 2, 3, 4"
+        " HAVING sum(snapshots) <> 0 OR sum(u_snapshots) <> 0"
+    ).fetchall())  # fmt: skip
+
+
+def hourly_apps_from_usage(conn: psycopg.Connection) -> set[tuple]:
+    """The oracle: usage_hourly summed over users and hosts."""
+    return set(conn.execute(
+        "SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_n), sum(rss_n),"
+        " sum(u_snapshots), sum(u_processes), round(sum(cpu_sum)::numeric, 6)"
+        " FROM usage_hourly GROUP BY 1, 2, 3, 4"
+    ).fetchall())  # fmt: skip
+
+
+def presence_hourly(conn: psycopg.Connection) -> set[tuple]:
+    """usage_presence_hourly OR-ed per key."""
+    return set(conn.execute(
+        "SELECT day, app, os, faculty, dim, who, bit_or(hours), bit_or(u_hours)"
+        " FROM usage_presence_hourly GROUP BY 1, 2, 3, 4, 5, 6"
+    ).fetchall())  # fmt: skip
+
+
+def presence_hourly_from_usage(conn: psycopg.Connection) -> set[tuple]:
+    """The oracle: per day and key, the hours with a usage_hourly row with use."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for bucket, app, os, faculty, user, host, snapshots, u_snapshots in conn.execute(
+        "SELECT bucket, app, os, faculty, user_name, host, snapshots, u_snapshots"
+        " FROM usage_hourly WHERE snapshots > 0"
+    ):
+        day = bucket.astimezone(UTC).replace(hour=0)
+        bit = 1 << bucket.astimezone(UTC).hour
+        for dim, who in (("u", user), ("h", host)):
+            acc = out[(day, app, os, faculty, dim, who)]
+            acc[0] |= bit
+            acc[1] |= bit if u_snapshots > 0 else 0
+    return {(*k, *v) for k, v in out.items()}
+
+
+def test_hourly_apps_and_presence_follow_usage_hourly(database_url: str) -> None:
+    analytics_dataset.load(database_url)  # through the real writer, with duplicates and a replay
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert hourly_apps(conn) == hourly_apps_from_usage(conn) != set()
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn) != set()
+        # Use taken out (as a reprocess does): a row emptied of non-system use, one deleted.
+        conn.execute("UPDATE usage_hourly SET u_snapshots = 0, u_processes = 0"
+                     " WHERE app = 'winword' AND u_snapshots > 0")  # fmt: skip
+        conn.execute("DELETE FROM usage_hourly WHERE app = 'matlab'")
+        assert hourly_apps(conn) == hourly_apps_from_usage(conn)
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn)
+        assert not any(r[1] == "matlab" for r in presence_hourly(conn))
+        conn.execute("TRUNCATE usage_hourly")
+        assert hourly_apps(conn) == presence_hourly(conn) == set()

@@ -146,3 +146,179 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- usage_hourly summed over users and hosts (as usage_daily_apps is usage_daily's), and who
+-- ran what in which hours of a day as a bitmap: the hours at either end of a range (and hourly
+-- buckets) per app, OS or faculty read these instead of a row per user and host per hour.
+--
+-- usage_hourly_apps: the same counters as usage_hourly. usage_presence_hourly: a row per UTC
+-- day, app, os, faculty and who (dim 'u': a user, 'h': a host); bit i of `hours` is set when
+-- hour i of the day has a usage_hourly row for that key with snapshots > 0 (u_hours:
+-- u_snapshots > 0), as usage_presence (migration 0005) does per day.
+--
+-- Kept by statement triggers on usage_hourly, like usage_hours_hourly: changes are appended
+-- (counters: rows in minus rows out; presence: the bits of rows with use) and the keys touched
+-- folded, skipping rows another transaction is folding, so writers never wait on each other
+-- here. A key may hold several rows; readers sum (OR) them. Where a row of usage_hourly lost
+-- its use (a reprocess subtracted it, or deleted the row), the presence of its keys is
+-- recomputed from usage_hourly.
+CREATE TABLE usage_hourly_apps (LIKE usage_daily_apps);
+CREATE INDEX usage_hourly_apps_key_idx ON usage_hourly_apps (bucket, app, os, faculty);
+
+CREATE TABLE usage_presence_hourly (
+    day      timestamptz      NOT NULL,  -- the UTC day
+    app      text COLLATE "C" NOT NULL,
+    os       text COLLATE "C" NOT NULL,
+    faculty  text COLLATE "C" NOT NULL,
+    dim      "char"           NOT NULL CHECK (dim IN ('u', 'h')),
+    who      text COLLATE "C" NOT NULL,
+    hours    integer          NOT NULL,
+    u_hours  integer          NOT NULL
+);
+CREATE INDEX usage_presence_hourly_key_idx
+    ON usage_presence_hourly (day, app, os, faculty, dim, who);
+
+-- The bit of a UTC hour within its day.
+CREATE FUNCTION usage_hour_bit(bucket timestamptz) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 1 << extract(hour FROM bucket AT TIME ZONE 'UTC')::integer;
+
+CREATE FUNCTION usage_hourly_apps_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    -- The statement's rows, signed: +1 in, -1 out.
+    changed text := CASE TG_OP
+        WHEN 'INSERT' THEN 'SELECT 1 AS sign, * FROM new_rows'
+        WHEN 'DELETE' THEN 'SELECT -1 AS sign, * FROM old_rows'
+        ELSE 'SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1, * FROM old_rows' END;
+    -- Rows that lost their use (or their non-system use): their keys' presence is recomputed.
+    lost text := CASE TG_OP
+        WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
+        ELSE 'SELECT o.* FROM old_rows o JOIN new_rows n
+              ON (n.bucket, n.app, n.os, n.faculty, n.user_name, n.host)
+                 = (o.bucket, o.app, o.os, o.faculty, o.user_name, o.host)
+              WHERE (o.snapshots > 0 AND n.snapshots <= 0)
+                 OR (o.u_snapshots > 0 AND n.u_snapshots <= 0)' END;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM usage_hourly_apps;
+        DELETE FROM usage_presence_hourly;
+        RETURN NULL;
+    END IF;
+    EXECUTE format($q$
+        WITH c AS (%s), delta AS (
+            SELECT bucket, app, os, faculty,
+                   sum(sign * snapshots) AS snapshots, sum(sign * processes) AS processes,
+                   sum(sign * cpu_sum) AS cpu_sum, sum(sign * cpu_n) AS cpu_n,
+                   sum(sign * rss_sum) AS rss_sum, sum(sign * rss_n) AS rss_n,
+                   sum(sign * u_snapshots) AS u_snapshots, sum(sign * u_processes) AS u_processes,
+                   sum(sign * u_cpu_sum) AS u_cpu_sum, sum(sign * u_cpu_n) AS u_cpu_n,
+                   sum(sign * u_rss_sum) AS u_rss_sum, sum(sign * u_rss_n) AS u_rss_n
+            FROM c
+            GROUP BY 1, 2, 3, 4
+        ), folded AS (
+            DELETE FROM usage_hourly_apps u
+            WHERE u.ctid = ANY (ARRAY(
+                SELECT x.ctid FROM usage_hourly_apps x
+                JOIN delta d
+                  ON (d.bucket, d.app, d.os, d.faculty) = (x.bucket, x.app, x.os, x.faculty)
+                FOR UPDATE OF x SKIP LOCKED))
+            RETURNING u.*
+        )
+        INSERT INTO usage_hourly_apps
+        SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_sum),
+               sum(cpu_n), sum(rss_sum), sum(rss_n), sum(u_snapshots), sum(u_processes),
+               sum(u_cpu_sum), sum(u_cpu_n), sum(u_rss_sum), sum(u_rss_n)
+        FROM (SELECT * FROM delta UNION ALL SELECT * FROM folded) t
+        GROUP BY 1, 2, 3, 4
+        HAVING sum(snapshots) <> 0 OR sum(processes) <> 0 OR sum(u_snapshots) <> 0
+            OR sum(u_processes) <> 0
+        ORDER BY 1, 2, 3, 4
+    $q$, changed);
+    IF TG_OP <> 'DELETE' THEN
+        EXECUTE $q$
+        WITH bits AS (
+            SELECT date_trunc('day', n.bucket, 'UTC') AS day, n.app, n.os, n.faculty, w.dim,
+                   w.who, bit_or(usage_hour_bit(n.bucket)) AS hours,
+                   coalesce(bit_or(usage_hour_bit(n.bucket)) FILTER (WHERE n.u_snapshots > 0),
+                            0) AS u_hours
+            FROM new_rows n
+            CROSS JOIN LATERAL (VALUES ('u'::"char", n.user_name), ('h'::"char", n.host))
+                w (dim, who)
+            WHERE n.snapshots > 0
+            GROUP BY 1, 2, 3, 4, 5, 6
+        ), folded AS (
+            DELETE FROM usage_presence_hourly u
+            WHERE u.ctid = ANY (ARRAY(
+                SELECT x.ctid FROM usage_presence_hourly x
+                JOIN bits b ON (b.day, b.app, b.os, b.faculty, b.dim, b.who)
+                               = (x.day, x.app, x.os, x.faculty, x.dim, x.who)
+                FOR UPDATE OF x SKIP LOCKED))
+            RETURNING u.*
+        )
+        INSERT INTO usage_presence_hourly
+        SELECT day, app, os, faculty, dim, who, bit_or(hours), bit_or(u_hours)
+        FROM (SELECT * FROM bits UNION ALL SELECT * FROM folded) t
+        GROUP BY 1, 2, 3, 4, 5, 6
+        ORDER BY 1, 2, 3, 4, 5, 6
+        $q$;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        RETURN NULL;  -- nothing lost
+    END IF;
+    EXECUTE format($q$
+        WITH lost AS (
+            SELECT DISTINCT date_trunc('day', o.bucket, 'UTC') AS day, o.app, o.os, o.faculty,
+                   w.dim, w.who
+            FROM (%s) o
+            CROSS JOIN LATERAL (VALUES ('u'::"char", o.user_name), ('h'::"char", o.host))
+                w (dim, who)
+        ), gone AS (
+            DELETE FROM usage_presence_hourly p
+            USING lost l
+            WHERE (p.day, p.app, p.os, p.faculty, p.dim, p.who)
+                  = (l.day, l.app, l.os, l.faculty, l.dim, l.who)
+        )
+        INSERT INTO usage_presence_hourly
+        SELECT l.day, l.app, l.os, l.faculty, l.dim, l.who,
+               bit_or(usage_hour_bit(h.bucket)),
+               coalesce(bit_or(usage_hour_bit(h.bucket)) FILTER (WHERE h.u_snapshots > 0), 0)
+        FROM lost l
+        JOIN usage_hourly h
+          ON h.bucket >= l.day AND h.bucket < l.day + interval '1 day'
+         AND (h.app, h.os, h.faculty) = (l.app, l.os, l.faculty)
+         AND (CASE l.dim WHEN 'u' THEN h.user_name ELSE h.host END) = l.who
+        WHERE h.snapshots > 0
+        GROUP BY 1, 2, 3, 4, 5, 6
+    $q$, lost);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER usage_hourly_apps_insert AFTER INSERT ON usage_hourly
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hourly_apps_keep();
+CREATE TRIGGER usage_hourly_apps_delete AFTER DELETE ON usage_hourly
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hourly_apps_keep();
+CREATE TRIGGER usage_hourly_apps_update AFTER UPDATE ON usage_hourly
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hourly_apps_keep();
+CREATE TRIGGER usage_hourly_apps_truncate AFTER TRUNCATE ON usage_hourly
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_hourly_apps_keep();
+
+-- Backfill from the rollups stored before this migration.
+INSERT INTO usage_hourly_apps
+SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_sum), sum(cpu_n),
+       sum(rss_sum), sum(rss_n), sum(u_snapshots), sum(u_processes), sum(u_cpu_sum),
+       sum(u_cpu_n), sum(u_rss_sum), sum(u_rss_n)
+FROM usage_hourly
+GROUP BY 1, 2, 3, 4;
+
+INSERT INTO usage_presence_hourly
+SELECT date_trunc('day', h.bucket, 'UTC'), h.app, h.os, h.faculty, w.dim, w.who,
+       bit_or(usage_hour_bit(h.bucket)),
+       coalesce(bit_or(usage_hour_bit(h.bucket)) FILTER (WHERE h.u_snapshots > 0), 0)
+FROM usage_hourly h
+CROSS JOIN LATERAL (VALUES ('u'::"char", h.user_name), ('h'::"char", h.host)) w (dim, who)
+WHERE h.snapshots > 0
+GROUP BY 1, 2, 3, 4, 5, 6;
