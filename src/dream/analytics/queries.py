@@ -156,8 +156,7 @@ class Analytics:
         apps: Apps = "each" if group_by == "app" else "total"
         group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
         ts = sql.SQL("date_trunc(%(bucket)s, {}, 'UTC')")
-        if used == "rollup" and bucket != "hour" and is_lean(filters, group_by):
-            # Per day, week or month: whole days from the lean rollups' daily masks.
+        if used == "rollup" and is_lean(filters, group_by, bucket):
             q, params = self._lean_answer(filters, key=group_by, apps=apps,
                                           order=sql.SQL("users DESC"), bucket=bucket)  # fmt: skip
             q = fragment("lean_usage").format(group=sql.SQL("NULL::text" if group_by is None

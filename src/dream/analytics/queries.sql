@@ -69,30 +69,43 @@ sum(cpu_sum) FILTER (WHERE g = 3) / nullif(sum(cpu_n) FILTER (WHERE g = 3), 0) A
 -- (the hours at either end). Same numbers as rollup_rows, far fewer rows read.
 
 -- name: lean_rows
--- {ts}: the time bucket of a row's `bucket` (or one constant for the whole range).
+-- {ts}: the time bucket of a row's `bucket` (or one constant for the whole range). The hours
+-- at either end read usage_hourly_apps, whose keys may hold several rows until folded (some
+-- negative): lean_answer keeps the sums with use.
 SELECT {key} AS key, {ts} AS ts, {p}snapshots AS snapshots, {p}processes AS processes,
        {p}cpu_sum AS cpu_sum, {p}cpu_n AS cpu_n, {p}rss_sum AS rss_sum, {p}rss_n AS rss_n
 FROM usage_daily_apps
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}snapshots > 0 {filters}
 UNION ALL
 SELECT {key}, {ts}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
-FROM usage_hourly
-WHERE bucket >= %(head_from)s AND bucket < %(head_to)s AND {p}snapshots > 0 {filters}
-UNION ALL
-SELECT {key}, {ts}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
-FROM usage_hourly
-WHERE bucket >= %(tail_from)s AND bucket < %(tail_to)s AND {p}snapshots > 0 {filters}
+FROM usage_hourly_apps
+WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
+       OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) {filters}
 
 -- name: lean_people
 -- (key, ts, dim, who) once per user (dim 'u') and host ('h') seen in [from, to): whole days
--- from usage_presence ({presence}), the hours at either end from usage_hourly.
+-- from usage_presence ({presence}), the hours at either end ({hours}) from
+-- usage_presence_hourly, its days' masks keeping the hours of the range.
 {presence}
 UNION
-SELECT {key}, {ts}, w.dim, w.who
-FROM usage_hourly
-CROSS JOIN LATERAL (VALUES ('u'::"char", user_name), ('h'::"char", host)) w (dim, who)
-WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
-       OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) AND {p}snapshots > 0 {filters}
+{hours}
+
+-- name: lean_hours_any
+-- The hours at either end: a row per key and day, ts of the day ({ts}).
+SELECT {key} AS key, {ts} AS ts, p.dim, p.who
+FROM usage_presence_hourly p
+JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+  ON p.day = m.day
+WHERE p.{p}hours & m.mask <> 0 {filters}
+
+-- name: lean_hours_each
+-- Hourly buckets: a row per key and hour with use.
+SELECT {key} AS key, p.day + b * interval '1 hour' AS ts, p.dim, p.who
+FROM usage_presence_hourly p
+JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+  ON p.day = m.day
+CROSS JOIN generate_series(0, 23) b
+WHERE p.{p}hours & m.mask & (1 << b) <> 0 {filters}
 
 -- name: lean_presence_range
 -- The whole days of the range as one: the masks keep the days of the first and last block that
@@ -128,6 +141,7 @@ WITH sums AS (
            sum(rss_n) AS rss_n
     FROM ({rows}) r
     GROUP BY key, ts
+    HAVING sum(snapshots) > 0
 ), people AS (
     SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
            count(*) FILTER (WHERE dim = 'h') AS hosts
