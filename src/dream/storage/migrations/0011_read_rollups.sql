@@ -29,21 +29,21 @@ CREATE INDEX usage_hours_hourly_key_idx ON usage_hours_hourly (bucket, app, os, 
 CREATE INDEX usage_hours_hourly_app_idx ON usage_hours_hourly (app, bucket);
 
 -- Seconds of [first_seen, until) within the hour starting at `hour`, in multiples of 1/1024 s.
+-- (STABLE, as timestamptz arithmetic is: so it is inlined into the queries using it.)
 CREATE FUNCTION usage_hour_seconds(first_seen timestamptz, until timestamptz, hour timestamptz)
-RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURNS double precision LANGUAGE sql STABLE PARALLEL SAFE
 RETURN round(greatest(0, date_part('epoch', least(until, hour + interval '1 hour')
                                             - greatest(first_seen, hour))) * 1024) / 1024;
 
--- Add changes to usage_hours_hourly, one element per session changed: its use was
--- [first_seen, old_end) and is now [first_seen, new_end) (either empty: end = first_seen),
--- `launch` +1 / -1 when its launch comes in / goes out (else 0); then fold the keys touched.
-CREATE FUNCTION usage_hours_hourly_add(
-    first_seen timestamptz[], old_end timestamptz[], new_end timestamptz[], launch integer[],
-    app text[], os text[], faculty text[], is_system boolean[]
-) RETURNS void LANGUAGE sql AS $$
+-- The statement adding changes to usage_hours_hourly: `changes` is a query of one row per
+-- session changed, (first_seen, old_end, new_end, launch, app, os, faculty, is_system): its use
+-- was [first_seen, old_end) and is now [first_seen, new_end) (either empty: end = first_seen),
+-- `launch` +1 / -1 when its launch comes in / goes out (else 0). The keys touched are folded.
+CREATE FUNCTION usage_hours_hourly_sql(changes text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN format($q$
 WITH c AS (
-    SELECT * FROM unnest(first_seen, old_end, new_end, launch, app, os, faculty, is_system)
-        AS c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
+    SELECT * FROM (%s) c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
     WHERE c.app <> '' AND (c.old_end <> c.new_end OR c.launch <> 0)
 ), pieces AS (
     SELECT h AS bucket, c.app, c.os, c.faculty, c.is_system,
@@ -76,43 +76,35 @@ FROM (SELECT * FROM delta UNION ALL SELECT * FROM folded) t
 GROUP BY 1, 2, 3, 4
 HAVING sum(seconds) <> 0 OR sum(launches) <> 0 OR sum(u_seconds) <> 0 OR sum(u_launches) <> 0
 ORDER BY 1, 2, 3, 4
-$$;
+$q$, changes);
 
 -- The statement triggers: rows in, rows out, and rows updated (a session extended in place,
--- same key and dimensions, changes only the hours between its old and new end).
+-- same key and dimensions, changes only the hours between its old and new end; else the old
+-- row goes out and the new one comes in).
 CREATE FUNCTION usage_hours_hourly_keep() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(first_seen),
-                                       array_agg(ended), array_agg(1), array_agg(app),
-                                       array_agg(os), array_agg(faculty), array_agg(is_system))
-        FROM new_rows;
+        EXECUTE usage_hours_hourly_sql('SELECT first_seen, first_seen, ended, 1, app, os,
+                                        faculty, is_system FROM new_rows');
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(ended),
-                                       array_agg(first_seen), array_agg(-1), array_agg(app),
-                                       array_agg(os), array_agg(faculty), array_agg(is_system))
-        FROM old_rows;
+        EXECUTE usage_hours_hourly_sql('SELECT first_seen, ended, first_seen, -1, app, os,
+                                        faculty, is_system FROM old_rows');
     ELSIF TG_OP = 'UPDATE' THEN
-        -- Per pair of rows (old, new): the same key and dimensions change the end only; else
-        -- the old row goes out and the new one comes in.
-        PERFORM usage_hours_hourly_add(array_agg(c.first_seen), array_agg(c.old_end),
-                                       array_agg(c.new_end), array_agg(c.launch),
-                                       array_agg(c.app), array_agg(c.os), array_agg(c.faculty),
-                                       array_agg(c.is_system))
-        FROM old_rows o
-        FULL JOIN new_rows n
-            ON (n.host, n.user_name, n.pid, n.name, n.first_seen)
-               = (o.host, o.user_name, o.pid, o.name, o.first_seen)
-        CROSS JOIN LATERAL (SELECT o.host IS NOT NULL AND n.host IS NOT NULL
-                                   AND (o.app, o.os, o.faculty, o.is_system)
-                                       = (n.app, n.os, n.faculty, n.is_system) AS same) k
-        CROSS JOIN LATERAL (VALUES
-            (o.first_seen, o.ended, CASE WHEN k.same THEN n.ended ELSE o.first_seen END,
-             CASE WHEN k.same THEN 0 ELSE -1 END, o.app, o.os, o.faculty, o.is_system),
-            (CASE WHEN k.same THEN NULL ELSE n.first_seen END, n.first_seen, n.ended, 1,
-             n.app, n.os, n.faculty, n.is_system)
-        ) c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
-        WHERE c.first_seen IS NOT NULL;
+        EXECUTE usage_hours_hourly_sql($c$
+            SELECT c.* FROM old_rows o
+            FULL JOIN new_rows n
+                ON (n.host, n.user_name, n.pid, n.name, n.first_seen)
+                   = (o.host, o.user_name, o.pid, o.name, o.first_seen)
+            CROSS JOIN LATERAL (SELECT o.host IS NOT NULL AND n.host IS NOT NULL
+                                       AND (o.app, o.os, o.faculty, o.is_system)
+                                           = (n.app, n.os, n.faculty, n.is_system) AS same) k
+            CROSS JOIN LATERAL (VALUES
+                (o.first_seen, o.ended, CASE WHEN k.same THEN n.ended ELSE o.first_seen END,
+                 CASE WHEN k.same THEN 0 ELSE -1 END, o.app, o.os, o.faculty, o.is_system),
+                (CASE WHEN k.same THEN NULL ELSE n.first_seen END, n.first_seen, n.ended, 1,
+                 n.app, n.os, n.faculty, n.is_system)
+            ) c (first_seen, old_end, new_end, launch, app, os, faculty, is_system)
+            WHERE c.first_seen IS NOT NULL$c$);
     ELSE  -- TRUNCATE
         DELETE FROM usage_hours_hourly;
     END IF;
@@ -138,11 +130,9 @@ DECLARE
     day timestamptz;
 BEGIN
     FOR day IN SELECT DISTINCT date_trunc('day', first_seen, 'UTC') FROM sessions ORDER BY 1 LOOP
-        PERFORM usage_hours_hourly_add(array_agg(first_seen), array_agg(first_seen),
-                                       array_agg(ended), array_agg(1), array_agg(app),
-                                       array_agg(os), array_agg(faculty), array_agg(is_system))
-        FROM sessions
-        WHERE first_seen >= day AND first_seen < day + interval '1 day' AND app <> '';
+        EXECUTE usage_hours_hourly_sql(format(
+            'SELECT first_seen, first_seen, ended, 1, app, os, faculty, is_system FROM sessions'
+            ' WHERE first_seen >= %L AND first_seen < %L', day, day + interval '1 day'));
     END LOOP;
 END
 $$;
@@ -180,7 +170,7 @@ CREATE INDEX usage_presence_hourly_key_idx
 
 -- The bit of a UTC hour within its day.
 CREATE FUNCTION usage_hour_bit(bucket timestamptz) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN 1 << extract(hour FROM bucket AT TIME ZONE 'UTC')::integer;
 
 CREATE FUNCTION usage_hourly_apps_keep() RETURNS trigger LANGUAGE plpgsql AS $$
