@@ -156,8 +156,8 @@ def presence_hourly(conn: psycopg.Connection) -> set[tuple]:
 def presence_hourly_from_usage(conn: psycopg.Connection) -> set[tuple]:
     """The oracle: per day and key, the hours with a usage_hourly row with use."""
     out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for bucket, app, os, faculty, user, host, snapshots, u_snapshots in conn.execute(
-        "SELECT bucket, app, os, faculty, user_name, host, snapshots, u_snapshots"
+    for bucket, app, os, faculty, user, host, u_snapshots in conn.execute(
+        "SELECT bucket, app, os, faculty, user_name, host, u_snapshots"
         " FROM usage_hourly WHERE snapshots > 0"
     ):
         day = bucket.astimezone(UTC).replace(hour=0)
