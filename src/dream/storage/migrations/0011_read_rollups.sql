@@ -15,6 +15,9 @@
 -- is folding (SKIP LOCKED), so concurrent writers never wait on each other here and cannot
 -- deadlock on these rows; a key may hold a few rows for a while, and readers sum them. The
 -- table always equals the sum over the sessions.
+-- The backfills below group every session and usage_hourly row: memory enough to hash them.
+SET LOCAL work_mem = '256MB';
+
 CREATE TABLE usage_hours_hourly (
     bucket      timestamptz      NOT NULL,  -- the UTC hour
     app         text COLLATE "C" NOT NULL,
