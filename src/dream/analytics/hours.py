@@ -4,8 +4,10 @@ Why a second source: the other metrics count processes seen in snapshots, which 
 sampling cadence; hours and launches come from sessions (one row per process instance, in use
 over ``[first_seen, last_seen + cadence_s)``), so a 1-minute and a 10-minute host give the same
 hour for the same hour of use. Whole UTC days read the daily rollup ``usage_hours_daily`` (or,
-with no user or host in the question, its per-app sums ``usage_hours_daily_apps``); the rest
-reads sessions clipped to the range (see queries.sql, ``hours_rows``).
+with no user or host in the question, its per-app sums ``usage_hours_daily_apps``). The hours at
+either end of the range (every hour, for hourly buckets) read the hourly per-app sums
+``usage_hours_hourly`` when the question names no user or host and its bounds fall on whole
+hours, else the sessions clipped to the range (see queries.sql, ``hours_sessions``).
 """
 
 from __future__ import annotations
@@ -54,19 +56,21 @@ def hours_rows(
                   {"piece_unit": "hour", "piece": "1 hour"})  # fmt: skip
     p = sql.SQL("" if filters.include_system else "u_")
     system = sql.SQL("") if filters.include_system else fragment("filter_not_system")
+    per_app = lean and filters.user is None and filters.host is None
     parts: list[sql.Composable] = []
     if ranges.day_from < ranges.day_to:
         parts.append(fragment("hours_days").format(
             keys=keys(sql.Identifier("bucket")), p=p, filters=where,
-            table=sql.Identifier("usage_hours_daily_apps" if lean and filters.user is None
-                                 and filters.host is None else "usage_hours_daily"),
+            table=sql.Identifier("usage_hours_daily_apps" if per_app else "usage_hours_daily"),
         ))  # fmt: skip
+    # Whole hours of use per app: usage_hours_hourly; else the sessions themselves.
+    hourly = per_app and filters.hour_aligned
     for a, b, start, end in (("head_from", "head_to", ranges.head_from, ranges.head_to),
                              ("tail_from", "tail_to", ranges.tail_from, ranges.tail_to)):  # fmt: skip
         if start < end:
-            parts.append(fragment("hours_sessions").format(
-                keys=keys(sql.Identifier("piece")), a=sql.Placeholder(a), b=sql.Placeholder(b),
-                filters=where, system=system,
+            parts.append(fragment("hours_hours" if hourly else "hours_sessions").format(
+                keys=keys(sql.Identifier("bucket" if hourly else "piece")), p=p,
+                a=sql.Placeholder(a), b=sql.Placeholder(b), filters=where, system=system,
             ))  # fmt: skip
     if not parts:  # an empty range cannot be: Filters refuses from >= to
         raise AssertionError("a range with neither days nor hours")

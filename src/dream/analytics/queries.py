@@ -33,10 +33,10 @@ from dream.analytics.filters import (
     METRIC_FIELDS,
     Filters,
     FilterError,
-    presence_masks,
     rollup_ranges,
 )
 from dream.analytics.hours import Keyed, hours_rows, with_hours
+from dream.analytics.lean import LEAN_KEYS, is_lean, lean_answer
 from dream.analytics.sql import equal, fragment, of_sessions
 from dream.settings import Settings
 
@@ -44,7 +44,6 @@ DEFAULT_CADENCE_S: float = Settings.model_fields["default_cadence_s"].default
 _SESSION = b"SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
 Apps = Literal["each", "total"]
-_LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
 
 
 @dataclass(slots=True)
@@ -125,7 +124,7 @@ class Analytics:
     ) -> Answer:
         used = self.choose_source(filters, source)
         app = sql.Identifier("app")
-        if used == "rollup" and self._lean(filters, "app"):
+        if used == "rollup" and is_lean(filters, "app"):
             q, params = self._lean_answer(filters, key="app", apps="each",
                                           order=_descending(_inner(metric)))  # fmt: skip
             key = "key"
@@ -155,25 +154,31 @@ class Analytics:
         """One row per (group, bucket): ``group`` is None without ``group_by``."""
         used = self.choose_source(filters, source)
         apps: Apps = "each" if group_by == "app" else "total"
-        rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
         group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
         ts = sql.SQL("date_trunc(%(bucket)s, {}, 'UTC')")
-        r_bucket = sql.SQL("r.bucket")
-        q = self._compose(
-            "usage", used, filters, rows, group=group,
-            keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(r_bucket)),
-            group_keys=sql.SQL("{}, {}").format(group, ts.format(r_bucket)),
-        )  # fmt: skip
+        if used == "rollup" and is_lean(filters, group_by, bucket):
+            q, params = self._lean_answer(filters, key=group_by, apps=apps,
+                                          order=sql.SQL("users DESC"), bucket=bucket)  # fmt: skip
+            q = fragment("lean_usage").format(group=sql.SQL("NULL::text" if group_by is None
+                                                            else "key"), answer=q)  # fmt: skip
+        else:
+            rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
+            r_bucket = sql.SQL("r.bucket")
+            q = self._compose(
+                "usage", used, filters, rows, group=group,
+                keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(r_bucket)),
+                group_keys=sql.SQL("{}, {}").format(group, ts.format(r_bucket)),
+            )  # fmt: skip
         hours, hours_params = hours_rows(
             filters,
             lambda t: sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(t)),
-            use_days=bucket != "hour", lean=group_by is None or group_by in _LEAN_KEYS,
+            use_days=bucket != "hour", lean=group_by is None or group_by in LEAN_KEYS,
         )
         keyed = Keyed(["grp", "ts"], ["ts"] if group_by is None else ["grp", "ts"],
                       sql.SQL('grp COLLATE "C", ts'))  # fmt: skip
         found = self._fetch(
             with_hours(q, hours, keyed),
-            {**params, **hours_params, "bucket": bucket, "outer_limit": None},
+            {**params, **hours_params, "bucket": bucket, "limit": None, "outer_limit": None},
         )
         return Answer(
             [{"group": r["grp"], "bucket": r["ts"], **_metrics(r)} for r in found], used
@@ -194,7 +199,7 @@ class Analytics:
         extra, params = self._starting(by, prefix)
         apps: Apps = "each" if by == "app" else "total"
         order = _descending("users")  # the inner answer's: the outer query orders
-        if used == "rollup" and self._lean(filters, by):
+        if used == "rollup" and is_lean(filters, by):
             q, lean_params = self._lean_answer(filters, key=by, apps=apps, order=order,
                                                extra=extra)  # fmt: skip
             params.update(lean_params)
@@ -209,7 +214,7 @@ class Analytics:
             key = "value"
         hours, hours_params = hours_rows(
             filters, lambda t: sql.SQL("{} AS {}").format(self._dim(by), sql.Identifier(key)),
-            extra=extra, lean=by in _LEAN_KEYS,
+            extra=extra, lean=by in LEAN_KEYS,
         )
         found = self._fetch(
             with_hours(q, hours, Keyed([key], [key], _ranked(metric, key))),
@@ -334,33 +339,20 @@ class Analytics:
         params.update(rollup_ranges(filters.start, filters.end, use_days=use_days).params())
         return fragment("rollup_rows").format(filters=sql.SQL(" ").join(parts)), params
 
-    @staticmethod
-    def _lean(filters: Filters, key: str) -> bool:
-        """Whether the lean rollups answer: per app, os or faculty, no user or host filter."""
-        return key in _LEAN_KEYS and filters.user is None and filters.host is None
-
     def _lean_answer(
         self,
         filters: Filters,
         *,
-        key: str,
+        key: str | None,
         apps: Apps,
         order: sql.Composable,
         extra: Sequence[sql.Composable] = (),
+        bucket: str | None = None,
     ) -> tuple[sql.Composable, dict[str, Any]]:
-        """Metrics per ``key`` from usage_daily_apps and usage_presence (see queries.sql)."""
-        parts, filter_params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
-        ranges = rollup_ranges(filters.start, filters.end)
-        params = {**filter_params, **ranges.params(),
-                  **presence_masks(ranges.day_from, ranges.day_to)}  # fmt: skip
-        where = sql.SQL(" ").join(parts)
-        dim, p = self._dim(key), self._prefix(filters)
-        q = fragment("lean_answer").format(
-            rows=fragment("lean_rows").format(key=dim, p=p, filters=where),
-            people=fragment("lean_people").format(key=dim, p=p, filters=where),
-            order=order,
-        )
-        return q, params
+        """Metrics per ``key`` (and ``bucket``) from the lean rollups (lean.py)."""
+        parts, params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
+        q, lean_params = lean_answer(filters, parts, key=key, order=order, bucket=bucket)
+        return q, {**params, **lean_params}
 
     def _filter_parts(
         self,

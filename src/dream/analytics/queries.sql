@@ -69,54 +69,96 @@ sum(cpu_sum) FILTER (WHERE g = 3) / nullif(sum(cpu_n) FILTER (WHERE g = 3), 0) A
 -- (the hours at either end). Same numbers as rollup_rows, far fewer rows read.
 
 -- name: lean_rows
-SELECT {key} AS key, {p}snapshots AS snapshots, {p}processes AS processes,
+-- {ts}: the time bucket of a row's `bucket` (or one constant for the whole range). The hours
+-- at either end read usage_hourly_apps, whose keys may hold several rows until folded (some
+-- negative): lean_answer keeps the sums with use.
+SELECT {key} AS key, {ts} AS ts, {p}snapshots AS snapshots, {p}processes AS processes,
        {p}cpu_sum AS cpu_sum, {p}cpu_n AS cpu_n, {p}rss_sum AS rss_sum, {p}rss_n AS rss_n
 FROM usage_daily_apps
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}snapshots > 0 {filters}
 UNION ALL
-SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
-FROM usage_hourly
-WHERE bucket >= %(head_from)s AND bucket < %(head_to)s AND {p}snapshots > 0 {filters}
-UNION ALL
-SELECT {key}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
-FROM usage_hourly
-WHERE bucket >= %(tail_from)s AND bucket < %(tail_to)s AND {p}snapshots > 0 {filters}
+SELECT {key}, {ts}, {p}snapshots, {p}processes, {p}cpu_sum, {p}cpu_n, {p}rss_sum, {p}rss_n
+FROM usage_hourly_apps
+WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
+       OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) {filters}
 
 -- name: lean_people
--- (key, dim, who) once per user (dim 'u') and host ('h') seen in [from, to). The masks keep
--- the days of the first and last block that lie inside the range (-1: every day).
-SELECT {key} AS key, dim, who
+-- (key, ts, dim, who) once per user (dim 'u') and host ('h') seen in [from, to): whole days
+-- from usage_presence ({presence}), the hours at either end ({hours}) from
+-- usage_presence_hourly, its days' masks keeping the hours of the range.
+{presence}
+UNION
+{hours}
+
+-- name: lean_hours_any
+-- The hours at either end: a row per key and day, ts of the day ({ts}).
+SELECT {key} AS key, {ts} AS ts, p.dim, p.who
+FROM usage_presence_hourly p
+JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+  ON p.day = m.day
+WHERE p.{p}hours & m.mask <> 0 {filters}
+
+-- name: lean_hours_each
+-- Hourly buckets: a row per key and hour with use.
+SELECT {key} AS key, p.day + b * interval '1 hour' AS ts, p.dim, p.who
+FROM usage_presence_hourly p
+JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+  ON p.day = m.day
+CROSS JOIN generate_series(0, 23) b
+WHERE p.{p}hours & m.mask & (1 << b) <> 0 {filters}
+
+-- name: lean_presence_range
+-- The whole days of the range as one: the masks keep the days of the first and last block that
+-- lie inside it (-1: every day).
+SELECT {key} AS key, '-infinity'::timestamptz AS ts, dim, who
 FROM usage_presence
 WHERE block BETWEEN %(block_from)s AND %(block_to)s
   AND {p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint ELSE -1 END)
               & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint ELSE -1 END) <> 0
   {filters}
-UNION
-SELECT {key}, w.dim, w.who
-FROM usage_hourly
-CROSS JOIN LATERAL (VALUES ('u'::"char", user_name), ('h'::"char", host)) w (dim, who)
-WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
-       OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) AND {p}snapshots > 0 {filters}
+
+-- name: lean_presence_buckets
+-- The whole days per time bucket: per bucket and 64-day block, the mask of its days, from the
+-- first to the last day of the range with any rollup row.
+SELECT {key} AS key, m.ts, p.dim, p.who
+FROM (
+    SELECT date_trunc(%(bucket)s, d, 'UTC') AS ts, usage_block(d) AS block,
+           bit_or(usage_day_bit(d)) AS mask
+    FROM (SELECT min(bucket) AS lo, max(bucket) AS hi FROM usage_daily_apps
+          WHERE bucket >= %(day_from)s AND bucket < %(day_to)s) s
+    CROSS JOIN LATERAL generate_series(s.lo, s.hi, interval '1 day', 'UTC') d
+    GROUP BY 1, 2
+) m
+JOIN usage_presence p ON p.block = m.block
+WHERE p.{p}days & m.mask <> 0 {filters}
 
 -- name: lean_answer
--- {order}: e.g. "users DESC"; ties by key, in byte order as the columns' collation is.
+-- Per key and time bucket. {order}: e.g. "users DESC"; ties by key, in byte order as the
+-- columns' collation is.
 WITH sums AS (
-    SELECT key, sum(snapshots) AS snapshots, sum(processes) AS processes, sum(cpu_sum) AS cpu_sum,
-           sum(cpu_n) AS cpu_n, sum(rss_sum) AS rss_sum, sum(rss_n) AS rss_n
+    SELECT key, ts, sum(snapshots) AS snapshots, sum(processes) AS processes,
+           sum(cpu_sum) AS cpu_sum, sum(cpu_n) AS cpu_n, sum(rss_sum) AS rss_sum,
+           sum(rss_n) AS rss_n
     FROM ({rows}) r
-    GROUP BY key
+    GROUP BY key, ts
+    HAVING sum(snapshots) > 0
 ), people AS (
-    SELECT key, count(*) FILTER (WHERE dim = 'u') AS users,
+    SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
            count(*) FILTER (WHERE dim = 'h') AS hosts
     FROM ({people}) q
-    GROUP BY key
+    GROUP BY key, ts
 )
-SELECT key, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
+SELECT key, ts, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
        cpu_sum / nullif(cpu_n, 0) AS avg_cpu_percent,
        rss_sum::float8 / nullif(rss_n, 0) AS avg_rss_kb
-FROM sums JOIN people USING (key)
-ORDER BY {order} NULLS LAST, key
+FROM sums JOIN people USING (key, ts)
+ORDER BY {order} NULLS LAST, key, ts
 LIMIT %(limit)s
+
+-- name: lean_usage
+-- lean_answer per time bucket, as usage answers: {group} is "key" or NULL::text (no group_by).
+SELECT {group} AS grp, ts, users, hosts, snapshots, processes, avg_cpu_percent, avg_rss_kb
+FROM ({answer}) l
 
 -- name: top_apps_rollup
 SELECT app, {metrics}
@@ -233,6 +275,13 @@ SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
 FROM {table}
 WHERE bucket >= %(day_from)s AND bucket < %(day_to)s AND {p}seconds > 0 {filters}
 
+-- name: hours_hours
+-- Whole hours [{a}, {b}) per app from usage_hours_hourly (a key may hold several rows, some
+-- negative, until folded: with_hours sums them, so no row is left out here).
+SELECT {keys}, {p}seconds AS seconds, {p}launches AS launches
+FROM usage_hours_hourly
+WHERE bucket >= {a} AND bucket < {b} {filters}
+
 -- name: hours_sessions
 -- The sessions' use within [{a}, {b}), cut into pieces an hour long for hourly buckets, else
 -- a day long (in UTC, days are 24 hours long): {t} is the piece's start.
@@ -254,7 +303,7 @@ CROSS JOIN LATERAL generate_series(date_trunc(%(piece_unit)s, greatest(s.first_s
 -- stored process row, its raw rows expired, has zero counts).
 WITH m AS ({answer}),
 h AS (SELECT {key_list}, sum(seconds) AS seconds, sum(launches) AS launches
-      FROM ({hours}) x GROUP BY {key_list})
+      FROM ({hours}) x GROUP BY {key_list} HAVING sum(seconds) > 0 OR sum(launches) > 0)
 SELECT * FROM (
     SELECT {keys}, coalesce(m.users, 0) AS users, coalesce(m.hosts, 0) AS hosts,
            coalesce(m.snapshots, 0) AS snapshots, coalesce(m.processes, 0) AS processes,

@@ -1,0 +1,89 @@
+"""Answers per app, OS or faculty (or none) from the lean rollups, when no user or host is named.
+
+Why: ``usage_daily`` keeps a row per user and host, so counting distinct users and hosts over
+a month of it reads hundreds of thousands of rows. ``usage_daily_apps`` has the same counters
+summed over users and hosts, and ``usage_presence`` who ran what on which days as a bitmap
+per 64-day block: distinct users over any set of whole days are a ``days & mask <> 0`` test
+on one row per (app, os, faculty, user) and block. The hours at either end of a range that
+does not start or end on a day, and hourly buckets, read the same per hour:
+``usage_hourly_apps`` and ``usage_presence_hourly`` (a bitmap of the hours of a day; migration
+0011). Same numbers as the per-user rollups (tests compare them with the raw rows' answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+from dream.analytics.filters import DIMENSION_COLUMN, Filters, presence_masks, rollup_ranges
+from dream.analytics.sql import fragment
+
+LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
+
+
+# Hourly buckets over more days than this read the per-user rollups instead (the hours' masks
+# are listed day by day).
+MAX_HOURLY_DAYS = 400
+
+
+def hour_masks(start: datetime, end: datetime) -> dict[str, list[Any]]:
+    """The UTC days of the whole hours [start, end) and, per day, the mask of its hours
+    (usage_presence_hourly's bits)."""
+    masks: dict[datetime, int] = {}
+    hour = start
+    while hour < end:
+        day = hour.replace(hour=0)
+        masks[day] = masks.get(day, 0) | 1 << hour.hour
+        hour += timedelta(hours=1)
+    return {"hour_days": list(masks), "hour_masks": [m - (1 << 32) if m >= 1 << 31 else m
+                                                     for m in masks.values()]}  # fmt: skip
+
+
+def is_lean(filters: Filters, key: str | None, bucket: str | None = None) -> bool:
+    """Whether the lean rollups answer: per app, os, faculty (or nothing), no user or host
+    (hourly buckets: over at most MAX_HOURLY_DAYS days)."""
+    if bucket == "hour" and filters.end - filters.start > timedelta(days=MAX_HOURLY_DAYS):
+        return False
+    return (key is None or key in LEAN_KEYS) and filters.user is None and filters.host is None
+
+
+def lean_answer(
+    filters: Filters,
+    parts: Sequence[sql.Composable],
+    *,
+    key: str | None,
+    order: sql.Composable,
+    bucket: str | None = None,
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """Metrics per ``key`` (``key``: the value; None: one group, '') and, with ``bucket``, per
+    time bucket (``ts``; else one, '-infinity'). ``parts``: the filters as SQL fragments."""
+    ranges = rollup_ranges(filters.start, filters.end, use_days=bucket != "hour")
+    params: dict[str, Any] = {**ranges.params(), "bucket": bucket,
+                              **hour_masks(ranges.head_from, ranges.head_to)}  # fmt: skip
+    tail = hour_masks(ranges.tail_from, ranges.tail_to)
+    params["hour_days"] += tail["hour_days"]
+    params["hour_masks"] += tail["hour_masks"]
+    where = sql.SQL(" ").join(parts)
+    dim = sql.SQL("''::text") if key is None else sql.Identifier(DIMENSION_COLUMN[key])
+    p = sql.SQL("" if filters.include_system else "u_")
+    if bucket is None:
+        ts = day_ts = sql.SQL("'-infinity'::timestamptz")
+        params.update(presence_masks(ranges.day_from, ranges.day_to))
+        presence = fragment("lean_presence_range")
+    else:
+        ts = sql.SQL("date_trunc(%(bucket)s, bucket, 'UTC')")
+        day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
+        presence = fragment("lean_presence_buckets")
+    hours = fragment("lean_hours_each" if bucket == "hour" else "lean_hours_any")
+    q = fragment("lean_answer").format(
+        rows=fragment("lean_rows").format(key=dim, ts=ts, p=p, filters=where),
+        people=fragment("lean_people").format(
+            presence=presence.format(key=dim, p=p, filters=where),
+            hours=hours.format(key=dim, ts=day_ts, p=p, filters=where),
+        ),
+        order=order,
+    )
+    return q, params

@@ -1,0 +1,185 @@
+"""usage_hours_hourly (migration 0011) always equals the sum over the sessions: whatever order
+and batches the writer gets snapshots in (sessions opened, extended, merged, deleted), and for
+sessions written by hand, deleted or truncated."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import analytics_dataset
+import sessions_data
+from dream.parsing.model import ProcessRecord
+from dream.snapshots import ProcessedSnapshot, Snapshot
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import SnapshotWriter
+
+BASE = datetime(2026, 11, 30, 22, 40, tzinfo=UTC)  # the draws span hours and midnight
+POOL = [(11, "matlab.exe", "matlab"), (12, "spss.exe", "spss"), (None, "R", "r"),
+        (13, "svchost.exe", "svchost"), (14, "kworker", "")]  # fmt: skip
+HOUR = timedelta(hours=1)
+
+
+def _snapshot(host: str, minute: int, cadence: float | None, user: str, procs: set[int]
+              ) -> ProcessedSnapshot:  # fmt: skip
+    snap = Snapshot(
+        snapshot_id=uuid.uuid4(), host=host, os="windows", user=user, faculty="law",
+        collected_at=BASE + timedelta(minutes=minute), received_at=datetime.now(UTC),
+        command="tasklist /v", output="(raw)", interval_s=cadence,
+    )  # fmt: skip
+    records = [ProcessRecord(pid=POOL[i][0], name=POOL[i][1], app=POOL[i][2], user=user,
+                             is_system=POOL[i][2] == "svchost") for i in sorted(procs)]  # fmt: skip
+    return ProcessedSnapshot(snap, "stored", format="tasklist", processes=records)
+
+
+def _quantized(seconds: float) -> float:
+    return round(seconds * 1024) / 1024
+
+
+def hourly(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    """usage_hours_hourly summed per key (a key may hold several rows between folds)."""
+    rows = conn.execute(
+        "SELECT bucket, app, os, faculty, sum(seconds), sum(launches), sum(u_seconds),"
+        " sum(u_launches) FROM usage_hours_hourly GROUP BY 1, 2, 3, 4"
+    ).fetchall()
+    return {tuple(r[:4]): tuple(r[4:]) for r in rows if any(r[4:])}
+
+
+def hourly_from_sessions(conn: psycopg.Connection) -> dict[tuple, tuple]:
+    """The oracle: every session of a known app cut at the UTC hours it covers."""
+    out: dict[tuple, list] = defaultdict(lambda: [0.0, 0, 0.0, 0])
+    for first, ended, app, os, faculty, system in conn.execute(
+        "SELECT first_seen, ended, app, os, faculty, is_system FROM sessions WHERE app <> ''"
+    ):
+        hour = first.replace(minute=0, second=0, microsecond=0)
+        while hour < ended:
+            seconds = _quantized((min(ended, hour + HOUR) - max(first, hour)).total_seconds())
+            launched = int(hour <= first < hour + HOUR)
+            acc = out[(hour, app, os, faculty)]
+            acc[0] += seconds
+            acc[1] += launched
+            if not system:
+                acc[2] += seconds
+                acc[3] += launched
+            hour += HOUR
+    return {k: tuple(v) for k, v in out.items() if any(v)}
+
+
+snapshot_specs = st.lists(
+    st.tuples(
+        st.sampled_from(["h1", "h2"]),
+        st.integers(0, 150),  # minutes after BASE
+        st.sampled_from([None, 60.0, 90.5, 600.0]),
+        st.sampled_from(["ann", "bob"]),
+        st.sets(st.integers(0, len(POOL) - 1), min_size=1),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=snapshot_specs, batch=st.integers(1, 6))
+def test_the_hourly_table_is_the_sum_over_the_sessions_whatever_the_order(
+    module_database_url: str, specs: list, batch: int
+) -> None:
+    snaps = [_snapshot(*spec) for spec in specs]
+    writer = SnapshotWriter(PartitionManager())
+    with psycopg.connect(module_database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE snapshots, processes, sessions, usage_hours_daily,"
+                     " usage_hours_daily_apps")  # fmt: skip
+        assert hourly(conn) == {}  # the truncate emptied it too
+        for i in range(0, len(snaps), batch):
+            assert not writer.write(conn, snaps[i : i + batch]).rejected
+            assert hourly(conn) == hourly_from_sessions(conn)
+        assert hourly(conn) == hourly_from_sessions(conn) != {} or not any(
+            POOL[i][2] for spec in specs for i in spec[4])
+
+
+def test_sessions_written_updated_and_deleted_by_hand(database_url: str) -> None:
+    t = datetime(2026, 5, 4, 10, 20, tzinfo=UTC)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        sessions_data.insert(conn, [
+            sessions_data.Session("lab-1", "ann", "stata", t, t + timedelta(hours=2), 600),
+            sessions_data.Session("lab-1", "ann", "svchost", t, t, 60, is_system=True, pid=4),
+            sessions_data.Session("lab-2", "bob", "", t, t + timedelta(hours=1), 60, pid=5),
+        ])  # fmt: skip
+        found = hourly(conn)
+        assert found == hourly_from_sessions(conn)
+        assert found[(t.replace(minute=0), "stata", "linux", "engineering")] == (2400, 1, 2400, 1)
+        assert found[(t.replace(minute=0), "svchost", "linux", "engineering")] == (60, 1, 0, 0)
+        # Extended in place (its end moves into the next hour), then moved to another app.
+        conn.execute("UPDATE sessions SET last_seen = last_seen + interval '50 minutes',"
+                     " open_until = open_until + interval '50 minutes' WHERE app = 'stata'")  # fmt: skip
+        assert hourly(conn) == hourly_from_sessions(conn)
+        conn.execute("UPDATE sessions SET app = 'spss' WHERE app = 'stata'")
+        assert hourly(conn) == hourly_from_sessions(conn)
+        assert {k[1] for k in hourly(conn)} == {"spss", "svchost"}
+        conn.execute("DELETE FROM sessions WHERE app = 'spss'")
+        assert hourly(conn) == hourly_from_sessions(conn)
+        conn.execute("TRUNCATE sessions")
+        assert hourly(conn) == {}
+
+
+def hourly_apps(conn: psycopg.Connection) -> set[tuple]:
+    """usage_hourly_apps summed per key."""
+    return set(conn.execute(
+        "SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_n), sum(rss_n),"
+        " sum(u_snapshots), sum(u_processes), round(sum(cpu_sum)::numeric, 6)"
+        " FROM usage_hourly_apps GROUP BY 1, 2, 3, 4"
+        " HAVING sum(snapshots) <> 0 OR sum(u_snapshots) <> 0"
+    ).fetchall())  # fmt: skip
+
+
+def hourly_apps_from_usage(conn: psycopg.Connection) -> set[tuple]:
+    """The oracle: usage_hourly summed over users and hosts."""
+    return set(conn.execute(
+        "SELECT bucket, app, os, faculty, sum(snapshots), sum(processes), sum(cpu_n), sum(rss_n),"
+        " sum(u_snapshots), sum(u_processes), round(sum(cpu_sum)::numeric, 6)"
+        " FROM usage_hourly GROUP BY 1, 2, 3, 4"
+    ).fetchall())  # fmt: skip
+
+
+def presence_hourly(conn: psycopg.Connection) -> set[tuple]:
+    """usage_presence_hourly OR-ed per key."""
+    return set(conn.execute(
+        "SELECT day, app, os, faculty, dim, who, bit_or(hours), bit_or(u_hours)"
+        " FROM usage_presence_hourly GROUP BY 1, 2, 3, 4, 5, 6"
+    ).fetchall())  # fmt: skip
+
+
+def presence_hourly_from_usage(conn: psycopg.Connection) -> set[tuple]:
+    """The oracle: per day and key, the hours with a usage_hourly row with use."""
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for bucket, app, os, faculty, user, host, u_snapshots in conn.execute(
+        "SELECT bucket, app, os, faculty, user_name, host, u_snapshots"
+        " FROM usage_hourly WHERE snapshots > 0"
+    ):
+        day = bucket.astimezone(UTC).replace(hour=0)
+        bit = 1 << bucket.astimezone(UTC).hour
+        for dim, who in (("u", user), ("h", host)):
+            acc = out[(day, app, os, faculty, dim, who)]
+            acc[0] |= bit
+            acc[1] |= bit if u_snapshots > 0 else 0
+    return {(*k, *v) for k, v in out.items()}
+
+
+def test_hourly_apps_and_presence_follow_usage_hourly(database_url: str) -> None:
+    analytics_dataset.load(database_url)  # through the real writer, with duplicates and a replay
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert hourly_apps(conn) == hourly_apps_from_usage(conn) != set()
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn) != set()
+        # Use taken out (as a reprocess does): a row emptied of non-system use, one deleted.
+        conn.execute("UPDATE usage_hourly SET u_snapshots = 0, u_processes = 0"
+                     " WHERE app = 'winword' AND u_snapshots > 0")  # fmt: skip
+        conn.execute("DELETE FROM usage_hourly WHERE app = 'matlab'")
+        assert hourly_apps(conn) == hourly_apps_from_usage(conn)
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn)
+        assert not any(r[1] == "matlab" for r in presence_hourly(conn))
+        conn.execute("TRUNCATE usage_hourly")
+        assert hourly_apps(conn) == presence_hourly(conn) == set()
