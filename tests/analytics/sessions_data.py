@@ -69,15 +69,17 @@ def insert(conn: psycopg.Connection, sessions: Iterable[Session]) -> None:
                 sums[2] += seconds
                 sums[3] += launched
     with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,"
-            " open_until, os, faculty, app, is_system, samples, cpu_first, cpu_last)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [(s.host, s.user, s.pid, s.app, s.first_seen, s.last_seen, s.cadence_s,
-              s.last_seen + timedelta(seconds=1.5 * s.cadence_s), s.os, s.faculty, s.app,
-              s.is_system, s.samples, s.cpu_first, s.cpu_last)
-             for s in sessions],
-        )  # fmt: skip
+        # One COPY, not a statement per session: the read rollups' statement triggers
+        # (migration 0011) then run once, as for the writer's batches.
+        with cur.copy(
+            "COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s,"
+            " open_until, os, faculty, app, is_system, samples, cpu_first, cpu_last) FROM STDIN"
+        ) as copy:
+            for s in sessions:
+                copy.write_row((s.host, s.user, s.pid, s.app, s.first_seen, s.last_seen,
+                                s.cadence_s, s.last_seen + timedelta(seconds=1.5 * s.cadence_s),
+                                s.os, s.faculty, s.app, s.is_system, s.samples, s.cpu_first,
+                                s.cpu_last))  # fmt: skip
         cur.executemany(
             "INSERT INTO usage_hours_daily (bucket, app, os, faculty, user_name, host, seconds,"
             " launches, u_seconds, u_launches) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
