@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb
+.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb dr-drill
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ services-up: install
 
 services-down: install
 	@$(PY) scripts/services.py down
+
+## Disaster-recovery drill: two sites here (Kafka + PostgreSQL each, MirrorMaker 2 A → B, a
+## streaming standby), site A killed mid-stream, failover to B; prints what was acknowledged,
+## stored, lost and duplicated, RPO and RTO (docs/operations.md). Stops all it started.
+dr-drill: install
+	$(PY) scripts/dr.py drill $(DR_ARGS)
 
 ## End-to-end and parsing benchmarks (figures printed; nothing asserted). Kafka and PostgreSQL
 ## stay up for the next run; the last line says so (`make services-down` stops them).

@@ -115,9 +115,10 @@ def _java(*args: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start_kafka(name: str = "kafka") -> dict:
-    """Start a single-node KRaft broker on free loopback ports; returns its state."""
-    workdir = STATE_DIR / name
+def start_kafka(name: str = "kafka", root: Path | None = None) -> dict:
+    """Start a single-node KRaft broker on free loopback ports; returns its state. Its files
+    live in ``root/name`` (default ``.cache/services/name``)."""
+    workdir = (root or STATE_DIR) / name
     if workdir.exists():
         shutil.rmtree(workdir)
     (workdir / "data").mkdir(parents=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import getpass
 import json
 import platform
-import random
 import re
 import signal
 import socket
@@ -31,14 +30,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import formatdate
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.sender import Rejected, Sender, Unreachable
 from dream.spool import Spool, default_spool_dir
 from dream.text import decode_output
 
@@ -52,8 +50,6 @@ LINUX_COMMAND = ("ps", "-ww", "-eo", LINUX_PS_KEYWORDS)
 MACOS_COMMAND = ("ps", "auxww")  # BSD ps aux, wide: COMMAND is never cut
 WINDOWS_COMMAND = ("tasklist", "/v", "/fo", "csv")
 
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-REJECTED_STATUSES = frozenset({400, 413, 415, 422})
 
 
 def current_os() -> str:
@@ -127,78 +123,6 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-# ---------------------------------------------------------------------- sending
-
-
-class Unreachable(Exception):
-    """The api could not be reached or answered with a transient error, after all retries."""
-
-
-class Rejected(Exception):
-    """The api refused the snapshot for good (it would refuse it again)."""
-
-
-@dataclass
-class Sender:
-    """POSTs snapshot bodies to ``{url}/v1/snapshots`` with retries and exponential backoff."""
-
-    url: str
-    key: str | None = None
-    retries: int = 3
-    backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
-    timeout_s: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    client: httpx.Client | None = None
-    _owned: bool = field(default=False, init=False)
-
-    def __post_init__(self) -> None:
-        if self.client is None:
-            self.client = httpx.Client(timeout=self.timeout_s)
-            self._owned = True
-
-    def headers(self) -> dict[str, str]:
-        # Date: this machine's clock when sending, so the api can tell how far off it is
-        # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.
-        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector",
-                   "Date": formatdate(usegmt=True)}  # fmt: skip
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        return headers
-
-    def post(self, data: bytes) -> str:
-        """Send one snapshot (JSON bytes); returns the stored id, or raises Unreachable/Rejected."""
-        assert self.client is not None
-        endpoint = f"{self.url.rstrip('/')}/v1/snapshots"
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
-            wait *= 0.5 + random.random() / 2  # jitter: a lab of machines does not retry in step
-            try:
-                response = self.client.post(endpoint, content=data, headers=self.headers())
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code == 202:
-                    return str(response.json()["snapshot_id"])
-                last = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code in REJECTED_STATUSES:
-                    raise Rejected(last)
-                if response.status_code not in TRANSIENT_STATUSES:
-                    # 401/403 (a key to fix), 404 (wrong url)...: keep the snapshot, try later.
-                    raise Unreachable(last)
-                retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit():
-                    wait = min(self.max_backoff_s, max(wait, float(retry_after)))
-            if attempt < self.retries:
-                self.sleep(wait)
-        raise Unreachable(last)
-
-    def close(self) -> None:
-        if self._owned and self.client is not None:
-            self.client.close()
-
-
 @dataclass
 class RunReport:
     collected: str | None = None
@@ -262,10 +186,22 @@ class Collector:
                 self.log(f"api unreachable ({exc}); {report.pending} snapshot(s) spooled in"
                          f" {self.spool.directory}")  # fmt: skip
                 return report
-            self.spool.done(path)
             report.sent.append(sid)
+            if not self.spool.acknowledged(path, self.sender.current, self._resend):
+                report.pending, report.error = len(pending) - index, "re-sending the grace window"
+                return report
         report.pending = 0
         return report
+
+    def _resend(self, data: bytes) -> bool:
+        """One snapshot of the grace window again (the api changed); False: it is down."""
+        try:
+            self.sender.post(data)
+        except Unreachable:
+            return False
+        except Rejected:
+            pass  # this api refuses it for good: nothing more to do for it
+        return True
 
     def run_once(self) -> RunReport:
         report = RunReport()
@@ -300,7 +236,7 @@ class Collector:
 
 def collect_command(
     faculty: Annotated[str, typer.Option(help="Faculty the machine belongs to.")],
-    url: Annotated[str, url_option()] = DEFAULT_URL,
+    url: Annotated[list[str] | None, url_option()] = None,  # several: other sites' apis
     key: Annotated[str | None, key_option("ingest role")] = None,
     user: Annotated[
         str | None, typer.Option(help="User of the machine (default: the current user).")
@@ -319,18 +255,24 @@ def collect_command(
     ] = None,  # fmt: skip
     retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
+    grace: Annotated[str, typer.Option(
+        help="How long an acknowledged snapshot stays spooled, re-sent when another --url takes"
+             " over (a failover: the old site may not have mirrored it); 0: none.")] = "30m",
 ) -> None:
     """Collect this machine's process listing and send it to a Dream api (spooling if down)."""
     try:
         seconds = parse_interval(interval)
+        grace_s = 0.0 if grace.strip() == "0" else parse_interval(grace)
         os_name = current_os()
     except (ValueError, CollectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    sender = Sender(url=url, key=key, retries=retries, timeout_s=timeout)
+    urls = url or [DEFAULT_URL]
+    sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
+                    timeout_s=timeout)  # fmt: skip
     collector = Collector(
         sender=sender,
-        spool=Spool(spool_dir or default_spool_dir()),
+        spool=Spool(spool_dir or default_spool_dir(), grace_s=grace_s),
         user=user or getpass.getuser(),
         faculty=faculty,
         host=host or socket.gethostname(),

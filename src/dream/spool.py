@@ -1,5 +1,11 @@
 """The collector's spool: one JSON file per snapshot waiting to be sent, oldest first.
 
+A snapshot an api acknowledged (202) is not deleted at once: it waits in ``sent/`` for a grace
+window (30 minutes by default, longer than a site's mirror ever lags). When another api starts
+acknowledging (a failover to the standby site), the window is posted there again first: the old
+site may have died before mirroring what it had acknowledged. The api stores a ``snapshot_id``
+once, so re-sending one that did arrive stores nothing new.
+
 Files are written atomically (temp file, fsync, rename) and readable by their owner only: a
 spooled snapshot holds a whole process listing (user names, command lines, home paths).
 Only the standard library: the collector never imports the server side of Dream.
@@ -11,11 +17,15 @@ import json
 import os
 import re
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 _SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
+DEFAULT_GRACE_S = 1800.0  # keep acknowledged snapshots this long (DR: longer than mirror lag)
+_API_FILE = "api.txt"  # in sent/: the api that acknowledged the window
 
 
 def default_spool_dir() -> Path:
@@ -37,9 +47,11 @@ def default_spool_dir() -> Path:
 class Spool:
     """One JSON file per snapshot, named so that sorting the names sorts by collection time."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, grace_s: float = DEFAULT_GRACE_S) -> None:
         self.directory = Path(directory)
         self.rejected = self.directory / "rejected"
+        self.sent = self.directory / "sent"
+        self.grace_s = grace_s
 
     def put(self, body: dict[str, Any]) -> Path:
         """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
@@ -61,6 +73,51 @@ class Spool:
 
     def done(self, path: Path) -> None:
         path.unlink(missing_ok=True)
+
+    def acknowledged(self, path: Path, api: str, resend: Callable[[bytes], bool]) -> bool:
+        """``api`` acknowledged the snapshot ``path``: keep it in ``sent/`` for the grace window.
+        When the window was acknowledged by another api (a failover), ``resend`` each of its
+        snapshots to this one first. False, and nothing moved, if a resend could not go."""
+        previous = self.acknowledging_api()
+        if previous is not None and previous != api:
+            for kept in self.window():
+                if not resend(kept.read_bytes()):
+                    return False
+        _private_dir(self.sent)
+        if self.grace_s <= 0:
+            self.done(path)
+        else:
+            target = self.sent / path.name
+            os.replace(path, target)
+            os.utime(target)  # the window runs from the acknowledgement
+        if previous != api:
+            _write_private(self.sent / _API_FILE, api.encode("utf-8"))
+        self.window()  # forget what left the window
+        return True
+
+    def acknowledging_api(self) -> str | None:
+        """The api that acknowledged the snapshots in the window (None: none yet)."""
+        try:
+            return (self.sent / _API_FILE).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def window(self) -> list[Path]:
+        """Acknowledged snapshots still within the grace window, oldest first; older ones are
+        deleted."""
+        if not self.sent.is_dir():
+            return []
+        horizon = time.time() - self.grace_s
+        kept = []
+        for path in sorted(p for p in self.sent.iterdir() if _SPOOL_NAME.match(p.name)):
+            try:
+                if path.stat().st_mtime >= horizon:
+                    kept.append(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+        return kept
 
     def reject(self, path: Path, reason: str) -> Path:
         _private_dir(self.rejected)

@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	backoff := flags.String("backoff", "", "first wait between retry rounds, doubled each round (default 1s)")
 	timeout := flags.String("timeout", "", "seconds to wait for an api (default 30s)")
 	executables := flags.String("executables", "", "send the executables' facts: true or false (default true)")
+	grace := flags.String("grace", "", "keep acknowledged snapshots this long, re-sent when another --api takes over (default 30m; 0: none)")
 	loop := flags.Bool("loop", false, "run: keep collecting every --interval until stopped")
 	noStart := flags.Bool("no-start", false, "install: write the files, do not enable or start the service")
 	root := flags.String("root", "/", "install: write under this directory (packaging)")
@@ -85,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for name, value := range map[string]*string{"key": key, "faculty": faculty, "host": host,
 		"interval": interval, "spool_dir": spoolDir, "spool_max_bytes": spoolMax, "retries": retries,
-		"backoff": backoff, "timeout": timeout, "executables": executables} {
+		"backoff": backoff, "timeout": timeout, "executables": executables, "grace": grace} {
 		if *value != "" {
 			given[name] = []string{*value}
 		}

@@ -32,6 +32,7 @@ type Config struct {
 	Interval      time.Duration
 	SpoolDir      string
 	SpoolMaxBytes int64
+	Grace         time.Duration // acknowledged snapshots kept, re-sent after a failover
 	Retries       int
 	Backoff       time.Duration
 	Timeout       time.Duration
@@ -70,6 +71,7 @@ func Defaults() Config {
 		Interval:      5 * time.Minute,
 		SpoolDir:      DefaultSpoolDir(),
 		SpoolMaxBytes: 64 << 20,
+		Grace:         30 * time.Minute,
 		Retries:       3,
 		Backoff:       time.Second,
 		Timeout:       30 * time.Second,
@@ -108,7 +110,7 @@ func ReadConfigFile(path string) (map[string][]string, error) {
 // Settings of the file and the environment, by name; flags override both (see Apply).
 var settingNames = []string{
 	"url", "key", "faculty", "host", "interval", "spool_dir", "spool_max_bytes", "retries",
-	"backoff", "timeout", "executables",
+	"backoff", "timeout", "executables", "grace",
 }
 
 // Layer merges the file's values with DREAM_* variables (the environment wins).
@@ -190,6 +192,10 @@ func (c *Config) Apply(values map[string][]string) error {
 			c.Backoff, err = ParseInterval(last)
 		case "timeout":
 			c.Timeout, err = ParseInterval(last)
+		case "grace":
+			if c.Grace = 0; strings.TrimSpace(last) != "0" {
+				c.Grace, err = ParseInterval(last)
+			}
 		case "retries":
 			c.Retries, err = strconv.Atoi(last)
 			if err == nil && c.Retries < 0 {

@@ -99,7 +99,7 @@ func (a *Agent) Snapshot() (map[string]any, Report, error) {
 
 // RunOnce collects one snapshot, spools it and drains the spool oldest first.
 func (a *Agent) RunOnce() Report {
-	spool := Spool{Dir: a.Config.SpoolDir, MaxBytes: a.Config.SpoolMaxBytes}
+	spool := Spool{Dir: a.Config.SpoolDir, MaxBytes: a.Config.SpoolMaxBytes, Grace: a.Config.Grace}
 	body, report, err := a.Snapshot()
 	if err != nil {
 		report.Error = err.Error()
@@ -137,6 +137,13 @@ func exitFor(outcome Outcome) int {
 	return ExitSent
 }
 
+// resend posts one snapshot of the grace window again (another api took over); false when no
+// api is reachable. One refused for good now needs nothing more.
+func (a *Agent) resend(data []byte) bool {
+	outcome, _ := a.Sender.Post(data)
+	return outcome == Sent || outcome == Rejected
+}
+
 func (a *Agent) drain(spool Spool, report *Report) {
 	pending := spool.Pending()
 	for i, path := range pending {
@@ -153,9 +160,15 @@ func (a *Agent) drain(spool Spool, report *Report) {
 		outcome, reason := a.Sender.Post(data)
 		switch outcome {
 		case Sent:
-			_ = os.Remove(path)
 			id, _ := probe["snapshot_id"].(string)
 			report.Sent = append(report.Sent, id)
+			if !spool.Acknowledged(path, a.Sender.Current(), a.resend) {
+				report.Spooled = len(pending) - i
+				report.Error, report.Exit = "re-sending the grace window to "+a.Sender.Current()+": no api reachable", ExitDown
+				fmt.Fprintf(a.Log, "%s; %d snapshot(s) spooled in %s\n", report.Error, report.Spooled, spool.Dir)
+				report.EvictedTotal = spool.Evicted()
+				return
+			}
 		case Rejected:
 			_ = spool.Reject(path, reason)
 			report.Rejected = append(report.Rejected, filepath.Base(path))

@@ -53,6 +53,14 @@ func NewSender(cfg Config) *Sender {
 		MaxBackoff: time.Minute, Client: &http.Client{Timeout: cfg.Timeout}, Sleep: time.Sleep}
 }
 
+// Current is the api that answered last (the first url until one fails).
+func (s *Sender) Current() string {
+	if len(s.URLs) == 0 {
+		return ""
+	}
+	return s.URLs[s.preferred%len(s.URLs)]
+}
+
 // Post sends one snapshot: its outcome and, unless Sent, why.
 func (s *Sender) Post(body []byte) (Outcome, string) {
 	var reasons []string

@@ -15,14 +15,24 @@ import (
 // Spool: one JSON file per snapshot waiting to be sent, named like `dream collect`'s
 // (UTC collection time, then the id) so sorting names sorts by time, and the two share a
 // format. Listings name users and their files: the directory is 0700, files 0600.
+//
+// An acknowledged snapshot waits in sent/ for Grace (default 30 min, longer than a site's
+// mirror ever lags); when another api starts acknowledging (a failover to the standby site),
+// that window is posted to it again first, since the old site may have died before mirroring
+// it. The api stores a snapshot_id once: a resend that did arrive stores nothing new.
 type Spool struct {
 	Dir      string
 	MaxBytes int64
+	Grace    time.Duration
 }
 
 var spoolName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$`)
 
-const evictedFile = "evicted.count"
+const (
+	evictedFile = "evicted.count"
+	sentDir     = "sent"
+	apiFile     = "api.txt" // in sent/: the api that acknowledged the window
+)
 
 func (s Spool) ensure(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -156,4 +166,69 @@ func (s Spool) Reject(path, reason string) error {
 		return err
 	}
 	return writePrivate(strings.TrimSuffix(target, ".json")+".reason.txt", []byte(reason+"\n"))
+}
+
+// Acknowledged keeps a snapshot that api acknowledged in sent/ for the grace window. When the
+// window was acknowledged by another api (a failover), resend posts each of its snapshots to
+// this one first; false, and nothing moved, when one could not go.
+func (s Spool) Acknowledged(path, api string, resend func([]byte) bool) bool {
+	previous := s.AcknowledgingAPI()
+	if previous != "" && previous != api {
+		for _, kept := range s.Window() {
+			if data, err := os.ReadFile(kept); err == nil && !resend(data) {
+				return false
+			}
+		}
+	}
+	dir := filepath.Join(s.Dir, sentDir)
+	if s.Grace <= 0 || s.ensure(dir) != nil {
+		_ = os.Remove(path)
+	} else {
+		target := filepath.Join(dir, filepath.Base(path))
+		if os.Rename(path, target) == nil {
+			now := time.Now()
+			_ = os.Chtimes(target, now, now) // the window runs from the acknowledgement
+		}
+	}
+	if previous != api && s.ensure(dir) == nil {
+		_ = writePrivate(filepath.Join(dir, apiFile), []byte(api+"\n"))
+	}
+	s.Window() // forget what left the window
+	return true
+}
+
+// AcknowledgingAPI is the api that acknowledged the snapshots in the window ("" if none yet).
+func (s Spool) AcknowledgingAPI() string {
+	data, err := os.ReadFile(filepath.Join(s.Dir, sentDir, apiFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// Window lists the acknowledged snapshots still within the grace window, oldest first, and
+// deletes the older ones.
+func (s Spool) Window() []string {
+	dir := filepath.Join(s.Dir, sentDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	horizon := time.Now().Add(-s.Grace)
+	var kept []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !spoolName.MatchString(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if info, err := e.Info(); err != nil {
+			continue
+		} else if info.ModTime().Before(horizon) {
+			_ = os.Remove(path)
+			continue
+		}
+		kept = append(kept, path)
+	}
+	sort.Strings(kept)
+	return kept
 }

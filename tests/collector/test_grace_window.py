@@ -1,0 +1,102 @@
+"""The spool's grace window: an acknowledged snapshot stays in ``sent/`` for a while, and when
+another api takes over (a failover to the standby site) the window is posted there again, since
+the old site may have died before mirroring what it acknowledged. Re-sending stores nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from dream.spool import Spool
+from helpers import wait_for
+from served import serve
+from test_collector import LINUX, collect, stored
+
+
+def _put(spool: Spool, n: int) -> Path:
+    return spool.put({"snapshot_id": f"00000000-0000-0000-0000-00000000000{n}",
+                      "collected_at": f"2026-11-27T10:0{n}:00+00:00"})  # fmt: skip
+
+
+def test_the_window_is_kept_then_forgotten_and_resent_only_to_another_api(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, grace_s=600)
+    resent: list[bytes] = []
+
+    def resend(data: bytes) -> bool:
+        resent.append(data)
+        return True
+
+    first, second, third = (_put(spool, n) for n in (1, 2, 3))
+    assert spool.acknowledged(first, "http://a", resend)
+    assert spool.acknowledged(second, "http://a", resend)
+    assert resent == [] and spool.pending() == [third]
+    assert [p.name for p in spool.window()] == [first.name, second.name]
+    assert spool.acknowledging_api() == "http://a"
+    # Acknowledged longer ago than the grace window: forgotten.
+    old = time.time() - 601
+    os.utime(spool.sent / first.name, (old, old))
+    assert [p.name for p in spool.window()] == [second.name]
+    assert not (spool.sent / first.name).exists()
+    # Another api acknowledges: what the window holds goes to it first.
+    assert spool.acknowledged(third, "http://b", resend)
+    assert [json.loads(d)["snapshot_id"][-1] for d in resent] == ["2"]
+    assert spool.acknowledging_api() == "http://b"
+    assert [p.name for p in spool.window()] == [second.name, third.name]
+
+
+def test_a_resend_that_cannot_go_leaves_everything_as_it_was(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, grace_s=600)
+    first, second = _put(spool, 1), _put(spool, 2)
+    assert spool.acknowledged(first, "http://a", lambda _data: True)
+    assert not spool.acknowledged(second, "http://b", lambda _data: False)
+    assert spool.pending() == [second] and spool.acknowledging_api() == "http://a"
+    assert [p.name for p in spool.window()] == [first.name]
+
+
+def test_no_grace_window_deletes_at_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, grace_s=0)
+    first = _put(spool, 1)
+    assert spool.acknowledged(first, "http://a", lambda _data: True)
+    assert spool.pending() == [] and spool.window() == []
+
+
+def _snapshots_of(url: str, host: str) -> int:
+    items = httpx.get(f"{url}/v1/analytics/breakdown",
+                      params={"by": "host", "host": host, "metric": "snapshots",
+                              "include_system": "true"}, timeout=10).json()["items"]  # fmt: skip
+    return sum(item["snapshots"] for item in items)
+
+
+@LINUX
+def test_dream_collect_fails_over_and_resends_what_the_dead_site_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """Site A acknowledges three snapshots and dies before anything reaches B (two separate
+    Dreams here, nothing mirrored at all): the next run, given both urls, stores the three in B
+    too, once each, and a further run re-sends nothing."""
+    spool = tmp_path / "spool"
+    with serve(tmp_path / "site-b") as b:
+        with serve(tmp_path / "site-a") as a:
+            ids = []
+            for _ in range(3):
+                done = collect(a.url, spool)
+                assert done.returncode == 0, done.stderr
+                ids.append(json.loads(done.stdout)["snapshot_id"])
+        assert a.process.poll() is not None  # site A is gone
+        done = collect(a.url, spool, "--url", b.url, "--retries", "0")
+        assert done.returncode == 0, done.stderr
+        ids.append(json.loads(done.stdout)["snapshot_id"])
+        for sid in ids:
+            wait_for(lambda sid=sid: stored(b.url, sid), what=f"{sid} stored in site B")
+        assert _snapshots_of(b.url, "collector-test") == 4
+        # B acknowledged the window now: another run sends only its own snapshot.
+        done = collect(a.url, spool, "--url", b.url, "--retries", "0")
+        assert done.returncode == 0, done.stderr
+        sid = json.loads(done.stdout)["snapshot_id"]
+        wait_for(lambda: stored(b.url, sid), what="the fifth snapshot stored")
+        assert _snapshots_of(b.url, "collector-test") == 5
+        assert len(list((spool / "sent").glob("*.json"))) == 5
