@@ -40,7 +40,9 @@ services-down: install
 
 ## Disaster-recovery drill: two sites here (Kafka + PostgreSQL each, MirrorMaker 2 A → B, a
 ## streaming standby), site A killed mid-stream, failover to B; prints what was acknowledged,
-## stored, lost and duplicated, RPO and RTO (docs/operations.md). Stops all it started.
+## stored, lost and duplicated, RPO and RTO, then fails back to A (docs/operations.md). Stops
+## all it started.
+DR_ARGS ?= --failback
 dr-drill: install
 	$(PY) scripts/dr.py drill $(DR_ARGS)
 

@@ -12,6 +12,7 @@ same DREAM_KAFKA_TOPIC as A's (the default policy would name it ``A.dream.snapsh
     python scripts/dr.py up        # both sites and the mirror; prints the urls
     python scripts/dr.py status    # what runs
     python scripts/dr.py failover  # SIGKILL site A, promote B, start B's worker and api
+    python scripts/dr.py failback  # rewind A into B's standby, mirror B → A, switch back to A
     python scripts/dr.py down      # stop everything this script started
     python scripts/dr.py drill     # up, stream, kill A mid-stream, fail over, count: see dr_drill
 
@@ -105,7 +106,7 @@ def _pg_url(port: int) -> str:
 def _start_pg(pgdata: Path, port: int) -> dict[str, Any]:
     log = DR / "logs" / f"{pgdata.name}.log"
     _pg("pg_ctl", "-D", str(pgdata), "-w", "-t", "90", "-l", str(log), "-o",
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {pgdata}", "start")  # fmt: skip
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {_owned_dir(DR / 'sockets')}", "start")  # fmt: skip
     return {"pgdata": str(pgdata), "port": port, "url": _pg_url(port)}
 
 
@@ -324,10 +325,11 @@ def failover(state: dict[str, Any]) -> dict[str, float]:
     steps = {"killed": 0.0}
     # The mirror's source is gone: stop it (it would retry forever) before B's workers join
     # the group, so no checkpoint lands after they commit.
-    kill_group(state.get("mirror", {}).get("pid"), signal.SIGTERM, wait_s=10)
+    kill_group(state.get("mirror", {}).get("pid"), signal.SIGTERM, wait_s=3)
     steps["mirror_stopped"] = time.monotonic() - killed
     promote(state["pg_b"])
     steps["promoted"] = time.monotonic() - killed
+    state["translated"] = group_position(state["kafka_b"]["bootstrap"])
     b_kafka, b_db = state["kafka_b"]["bootstrap"], state["pg_b"]["url"]
     state["worker_b"] = start_worker("B", b_kafka, b_db)
     state["api_b"] = start_api("B", b_kafka, b_db)
@@ -335,6 +337,86 @@ def failover(state: dict[str, Any]) -> dict[str, float]:
     state["active"] = "B"
     save_state(state)
     return steps
+
+
+def rewind(pg: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """The old primary ``pg`` follows ``source`` again: ``pg_rewind`` onto its timeline (crash
+    recovery first when ``pg`` was killed), ``-R`` for standby.signal and primary_conninfo."""
+    stop_pg(pg)
+    _pg("pg_rewind", "--target-pgdata", pg["pgdata"], "-R",
+        "--source-server", f"host=127.0.0.1 port={source['port']} user=postgres dbname=postgres",
+        timeout=300)  # fmt: skip
+    return _start_pg(Path(pg["pgdata"]), pg["port"])
+
+
+def wait_until(check: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise DrError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.2)
+    return value
+
+
+def failback(state: dict[str, Any]) -> dict[str, float]:
+    """Back to site A after a failover, losing nothing B acknowledged.
+
+    Rejoin: A's old primary is rewound into B's standby, A's broker restarted and mirrored
+    B → A. Switch: B's api stops, B's worker drains its topic and stops, B's PostgreSQL stops
+    cleanly (its last WAL reaches A), A is promoted and its worker and api start; B is rewound
+    into A's standby and the A → B mirror resumes. Returns each step's end, in seconds."""
+    began = time.monotonic()
+    steps: dict[str, float] = {}
+    state["pg_a"] = rewind(state["pg_a"], state["pg_b"])
+    state["kafka_a"] = services.restart_kafka(state["kafka_a"])
+    a_kafka, b_kafka = state["kafka_a"]["bootstrap"], state["kafka_b"]["bootstrap"]
+    state["mirror"] = start_mirror(b_kafka, a_kafka, "B->A")
+    save_state(state)
+    steps["a_rejoined"] = time.monotonic() - began
+    kill_group(state["api_b"]["pid"], signal.SIGTERM)
+    switched = time.monotonic()
+    wait_until(lambda: drained(b_kafka), 120, "B's worker reading its whole topic")
+    kill_group(state["worker_b"]["pid"], signal.SIGTERM)
+    stop_pg(state["pg_b"])  # a clean stop: its standby receives all of its WAL first
+    kill_group(state["mirror"]["pid"], signal.SIGTERM, wait_s=3)
+    promote(state["pg_a"])
+    a_db = state["pg_a"]["url"]
+    state["worker_a"] = start_worker("A", a_kafka, a_db)
+    state["api_a"] = start_api("A", a_kafka, a_db)
+    steps["a_serving"] = time.monotonic() - began
+    steps["write_pause_s"] = time.monotonic() - switched
+    for name in ("api_b", "worker_b"):
+        state.pop(name, None)
+    state["active"] = "A"
+    save_state(state)
+    state["pg_b"] = rewind(state["pg_b"], state["pg_a"])
+    state["mirror"] = start_mirror(a_kafka, b_kafka, "A->B")
+    save_state(state)
+    steps["b_standby_again"] = time.monotonic() - began
+    return steps
+
+
+def drained(bootstrap: str) -> bool:
+    """The workers' group has committed up to the end of the topic."""
+    position = group_position(bootstrap)
+    return position["committed"] == position["end"]
+
+
+def group_position(bootstrap: str) -> dict[str, int]:
+    """Where the workers' group stands on a cluster: its committed offsets (on B before its
+    workers start: MirrorMaker's translation) and the topic's end, summed over partitions."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP,
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        metadata = consumer.list_topics(TOPIC, timeout=10)
+        parts = [TopicPartition(TOPIC, p) for p in metadata.topics[TOPIC].partitions]
+        committed = consumer.committed(parts, timeout=10)
+        ends = [consumer.get_watermark_offsets(p, timeout=10)[1] for p in parts]
+    finally:
+        consumer.close()
+    return {"committed": sum(max(0, p.offset) for p in committed), "end": sum(ends)}
 
 
 def _alive(part: dict[str, Any]) -> bool:
@@ -381,6 +463,13 @@ def main(argv: list[str]) -> int:
             steps = failover(state)
             print(f"site B active: api {state['api_b']['url']};"
                   f" steps (s after the kill): {json.dumps({k: round(v, 1) for k, v in steps.items()})}")
+        elif command == "failback":
+            state = load_state()
+            if state.get("active") != "B":
+                raise DrError("site B is not the active site (fail over first)")
+            steps = failback(state)
+            print(f"site A active again: api {state['api_a']['url']};"
+                  f" steps (s): {json.dumps({k: round(v, 1) for k, v in steps.items()})}")
         elif command == "status":
             for name, what in status().items():
                 print(f"{name:10} {what}")

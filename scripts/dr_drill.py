@@ -97,17 +97,6 @@ class Stream(threading.Thread):
         self.idle.wait(60)
 
 
-def _wait(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise dr.DrError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
 def stored(url: str, ids: list[str]) -> set[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute("SELECT snapshot_id::text FROM snapshots WHERE snapshot_id = ANY(%s)",
@@ -151,26 +140,21 @@ def _uuid() -> str:
     return str(uuid.uuid4())
 
 
-def worker_caught_up(bootstrap: str) -> bool:
-    """B's worker group has committed up to the end of every partition of the topic."""
-    from confluent_kafka import Consumer, TopicPartition
+def mirrored(source: str, target: str) -> bool:
+    """The target cluster's copy of the topic is as long as the source's, and the group's
+    committed offsets have been translated (MirrorMaker 2 runs and is caught up)."""
+    from confluent_kafka import KafkaException
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": dr.GROUP,
-                         "enable.auto.commit": False})  # fmt: skip
     try:
-        metadata = consumer.list_topics(dr.TOPIC, timeout=5)
-        parts = [TopicPartition(dr.TOPIC, p) for p in metadata.topics[dr.TOPIC].partitions]
-        committed = consumer.committed(parts, timeout=5)
-        for part in committed:
-            _, high = consumer.get_watermark_offsets(part, timeout=5)
-            if high > 0 and part.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
+        here, there = dr.group_position(source), dr.group_position(target)
+    except (KafkaException, KeyError):  # the topic does not exist on the target yet
+        return False
+    return here["end"] > 0 and there["end"] == here["end"] and there["committed"] > 0
 
 
-def run_drill(machines: int, before: int, during: int, after: int, round_s: float) -> dict[str, Any]:
+def run_drill(
+    machines: int, before: int, during: int, after: int, round_s: float, back: bool
+) -> dict[str, Any]:
     state = dr.up()
     stream: Stream | None = None
     try:
@@ -194,40 +178,42 @@ def run_drill(machines: int, before: int, during: int, after: int, round_s: floa
         #    answers about it are kept to compare with B's after the failover.
         started = datetime.now(UTC) - timedelta(seconds=1)
         stream.go.set()
-        _wait(lambda: len(ledger.acked_by(a_api)) >= before, 180, f"{before} posts to A")
+        dr.wait_until(lambda: len(ledger.acked_by(a_api)) >= before, 180, f"{before} posts to A")
         stream.pause()
         held = ledger.acked_by(a_api)
         split = datetime.now(UTC)
-        _wait(lambda: len(stored(a_db, held)) == len(held), 120, "A's worker storing")
-        _wait(lambda: len(stored(b_db, held)) == len(held), 60, "B's standby replaying")
+        dr.wait_until(lambda: len(stored(a_db, held)) == len(held), 120, "A's worker storing")
+        dr.wait_until(lambda: len(stored(b_db, held)) == len(held), 60, "B's standby replaying")
+        a_kafka = state["kafka_a"]["bootstrap"]
+        dr.wait_until(lambda: mirrored(a_kafka, b_kafka), 180, "MirrorMaker 2 copying the topic to B")
         a_answers = answers(a_api, started, split)
         # 2. More, and site A dies mid-stream.
         stream.go.set()
-        _wait(lambda: len(ledger.acked_by(a_api)) >= len(held) + during, 180, "posts to A")
+        dr.wait_until(lambda: len(ledger.acked_by(a_api)) >= len(held) + during, 180, "posts to A")
         killed_wall, killed = time.time(), time.monotonic()
         steps = dr.failover(state)
         stream.pause()  # the machines wait while B's worker catches up: measure before resends
         b_api = state["api_b"]["url"]
         for agent in agents:  # the machines' second url is B's api, known now it has a port
             agent.sender.fallback_urls = (b_api,)
-        _wait(lambda: b_answers_and_accepts(b_api), 120, "B accepting and answering")
+        dr.wait_until(lambda: b_answers_and_accepts(b_api), 120, "B accepting and answering")
         rto = time.monotonic() - killed
         acked_a = ledger.acked_by(a_api)
-        _wait(lambda: worker_caught_up(b_kafka), 120, "B's worker reading the mirrored topic")
+        dr.wait_until(lambda: dr.drained(b_kafka), 120, "B's worker reading the mirrored topic")
         missing = sorted(set(acked_a) - stored(b_db, acked_a))
         first_missing = min((ledger.first_ack[sid][1] for sid in missing), default=killed_wall)
         rpo = max(0.0, killed_wall - first_missing)
         # 3. The machines fail over to B, re-send their grace window, and go on.
         posts_before = ledger.posts
         stream.go.set()
-        _wait(lambda: len(ledger.acked_by(b_api)) >= after, 180, f"{after} posts to B")
+        dr.wait_until(lambda: len(ledger.acked_by(b_api)) >= after, 180, f"{after} posts to B")
         stream.pause()
         stream.stop.set()
         acked = list(ledger.first_ack)
-        _wait(lambda: len(stored(b_db, acked)) == len(acked), 120, "B storing what was acknowledged")
+        dr.wait_until(lambda: len(stored(b_db, acked)) == len(acked), 120, "B storing what was acknowledged")
         in_b = stored(b_db, acked)
         b_answers = answers(b_api, started, split)
-        return {
+        figures = {
             "accepted_by_a": len(acked_a), "accepted_by_b": len(ledger.acked_by(b_api)),
             "stored_in_b": len(in_b), "lost": len(set(acked) - in_b),
             "duplicated": duplicated(b_db, acked),
@@ -235,10 +221,18 @@ def run_drill(machines: int, before: int, during: int, after: int, round_s: floa
             "rpo_after_resend_s": 0.0 if set(acked) <= in_b else None,
             "rto_s": round(rto, 1),
             "failover_steps_s": {k: round(v, 1) for k, v in steps.items()},
+            "b_group_at_promotion": state.get("translated"),
             "posts_after_failover": ledger.posts - posts_before,
             "analytics_equal": a_answers == b_answers,
             "questions_compared": len(QUESTIONS),
         }  # fmt: skip
+        if back:  # 4. Failback: A rejoins as B's standby, then takes over again.
+            figures["failback_steps_s"] = {k: round(v, 1) for k, v in dr.failback(state).items()}
+            a_api = state["api_a"]["url"]
+            figures["a_accepts_again"] = b_answers_and_accepts(a_api)
+            figures["stored_in_a_after_failback"] = len(stored(state["pg_a"]["url"], acked))
+            figures["a_answers_as_before"] = answers(a_api, started, split) == a_answers
+        return figures
     finally:
         if stream is not None:
             stream.stop.set()
@@ -255,13 +249,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--after", type=int, default=60, help="posts to B after the failover")
     parser.add_argument("--round", type=float, default=0.25,
                         help="seconds between two snapshots of one machine (a steady stream)")
+    parser.add_argument("--failback", action="store_true",
+                        help="then fail back to A (pg_rewind, B → A mirror, switch) and check it")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    figures = run_drill(args.machines, args.before, args.during, args.after, args.round)
+    figures = run_drill(args.machines, args.before, args.during, args.after, args.round, args.failback)
     for name, value in figures.items():
         print(f"{name:24} {value}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     ok = figures["lost"] == 0 and figures["duplicated"] == 0 and figures["analytics_equal"]
+    if args.failback:
+        ok = ok and figures["a_accepts_again"] and figures["a_answers_as_before"] and (
+            figures["stored_in_a_after_failback"] == figures["stored_in_b"])
     print("drill: PASS" if ok else "drill: FAIL")
     return 0 if ok else 1
