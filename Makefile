@@ -39,10 +39,10 @@ services-down: install
 	@$(PY) scripts/services.py down
 
 ## Disaster-recovery drill: two sites here (Kafka + PostgreSQL each, MirrorMaker 2 A → B, a
-## streaming standby), site A killed mid-stream, failover to B; prints what was acknowledged,
-## stored, lost and duplicated, RPO and RTO, then fails back to A (docs/operations.md). Stops
-## all it started.
-DR_ARGS ?= --failback
+## streaming standby), site A killed mid-stream (its mirror and worker 2 s behind), failover to
+## B; prints what was acknowledged, stored, lost and duplicated, RPO and RTO, then fails back to
+## A (docs/operations.md). Stops all it started. DR_ARGS="--lag 0": no lag forced.
+DR_ARGS ?= --failback --lag 2
 dr-drill: install
 	$(PY) scripts/dr.py drill $(DR_ARGS)
 

@@ -430,7 +430,7 @@ def status() -> dict[str, str]:
     state = load_state()
     return {
         name: ("up " if _alive(part) else "down ") + str(part.get("url") or part.get("bootstrap") or "")
-        for name, part in state.items() if isinstance(part, dict)
+        for name, part in state.items() if isinstance(part, dict) and ("pid" in part or "pgdata" in part)
     }  # fmt: skip
 
 

@@ -9,12 +9,18 @@ they span, are the RPO without the resend. Then the machines fail over to B and 
 grace window. Printed: accepted by A and by B, stored in B, lost, duplicated, RPO and RTO, and
 whether B's analytics equal A's for the data both hold. Exit status 1 when anything
 acknowledged is lost or duplicated, or the answers differ.
+
+``--lag S`` freezes (SIGSTOP) the mirror and A's worker for the last S seconds before the kill,
+as a congested link between the sites would: what A acknowledged then is in no copy B has,
+and only the machines' resend brings it over.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,11 +51,13 @@ class Ledger:
 
     first_ack: dict[str, tuple[str, float]] = field(default_factory=dict)
     posts: int = 0
+    resent: int = 0  # posts of a snapshot already acknowledged (the grace window)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, sid: str, url: str) -> None:
         with self.lock:
             self.posts += 1
+            self.resent += sid in self.first_ack
             self.first_ack.setdefault(sid, (url, time.time()))
 
     def acked_by(self, url: str) -> list[str]:
@@ -153,7 +161,7 @@ def mirrored(source: str, target: str) -> bool:
 
 
 def run_drill(
-    machines: int, before: int, during: int, after: int, round_s: float, back: bool
+    machines: int, before: int, during: int, after: int, round_s: float, lag_s: float, back: bool
 ) -> dict[str, Any]:
     state = dr.up()
     stream: Stream | None = None
@@ -190,6 +198,10 @@ def run_drill(
         # 2. More, and site A dies mid-stream.
         stream.go.set()
         dr.wait_until(lambda: len(ledger.acked_by(a_api)) >= len(held) + during, 180, "posts to A")
+        if lag_s > 0:  # the mirror and A's worker fall behind; A still acknowledges
+            for name in ("mirror", "worker_a"):
+                os.killpg(state[name]["pid"], signal.SIGSTOP)
+            time.sleep(lag_s)
         killed_wall, killed = time.time(), time.monotonic()
         steps = dr.failover(state)
         stream.pause()  # the machines wait while B's worker catches up: measure before resends
@@ -204,7 +216,7 @@ def run_drill(
         first_missing = min((ledger.first_ack[sid][1] for sid in missing), default=killed_wall)
         rpo = max(0.0, killed_wall - first_missing)
         # 3. The machines fail over to B, re-send their grace window, and go on.
-        posts_before = ledger.posts
+        posts_before, resent_before = ledger.posts, ledger.resent
         stream.go.set()
         dr.wait_until(lambda: len(ledger.acked_by(b_api)) >= after, 180, f"{after} posts to B")
         stream.pause()
@@ -223,6 +235,7 @@ def run_drill(
             "failover_steps_s": {k: round(v, 1) for k, v in steps.items()},
             "b_group_at_promotion": state.get("translated"),
             "posts_after_failover": ledger.posts - posts_before,
+            "resent_after_failover": ledger.resent - resent_before,
             "analytics_equal": a_answers == b_answers,
             "questions_compared": len(QUESTIONS),
         }  # fmt: skip
@@ -249,11 +262,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--after", type=int, default=60, help="posts to B after the failover")
     parser.add_argument("--round", type=float, default=0.25,
                         help="seconds between two snapshots of one machine (a steady stream)")
+    parser.add_argument("--lag", type=float, default=0.0,
+                        help="freeze the mirror and A's worker this many seconds before the kill")
     parser.add_argument("--failback", action="store_true",
                         help="then fail back to A (pg_rewind, B → A mirror, switch) and check it")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    figures = run_drill(args.machines, args.before, args.during, args.after, args.round, args.failback)
+    figures = run_drill(args.machines, args.before, args.during, args.after, args.round, args.lag,
+                        args.failback)
     for name, value in figures.items():
         print(f"{name:24} {value}")
     if args.json:
