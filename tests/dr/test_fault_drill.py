@@ -3,7 +3,8 @@ on this machine (their own brokers and PostgreSQL primary and standby, MirrorMak
 them), site A killed with SIGKILL mid-stream (its mirror and worker frozen for the 2 s before, so
 B lacks what A acknowledged last), B promoted, the machines failing over to B and re-sending
 their grace window. Nothing either site acknowledged may be missing or stored twice
-in B, and B answers the registry's questions as A did for the data both hold."""
+in B, and B answers the registry's questions as A did for the data both hold. Then the failback
+(pg_rewind, the mirror reversed, the switch) brings it all back to A."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_fault_failover_to_site_b_loses_and_duplicates_nothing_acknowledged(tmp_
     try:
         done = subprocess.run(
             [*DR, "drill", "--machines", "4", "--before", "40", "--during", "40", "--after", "30",
-             "--lag", "2", "--json", str(figures_file)],
+             "--lag", "2", "--failback", "--json", str(figures_file)],
             cwd=ROOT, capture_output=True, text=True, timeout=175,
         )  # fmt: skip
     finally:
@@ -50,3 +51,6 @@ def test_fault_failover_to_site_b_loses_and_duplicates_nothing_acknowledged(tmp_
     assert 0 < figures["rto_s"] < 120, figures
     # B's workers resumed where MirrorMaker 2 translated A's group offsets to, not from zero.
     assert figures["b_group_at_promotion"]["committed"] > 0, figures
+    # Failback: A, rewound into B's standby then promoted, holds everything and answers again.
+    assert figures["stored_in_a_after_failback"] == figures["stored_in_b"], figures
+    assert figures["a_accepts_again"] and figures["a_answers_as_before"], figures
