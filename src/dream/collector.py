@@ -3,10 +3,12 @@
 Each run lists the processes with the command native to the OS it is on, wraps the output in a
 snapshot with an id chosen here, writes it to the spool directory (one JSON file per snapshot,
 written atomically), then drains the spool oldest first: each file is posted (JSON, with
-``Authorization: Bearer <key>``) with retries and exponential backoff, and deleted once the api
-answered 202. So a snapshot is never lost: while the api is unreachable the files wait, and the
-next run that reaches it sends them all. Posting twice is harmless: the api stores a
-``snapshot_id`` once, so a retry after a lost answer stores nothing new.
+``Authorization: Bearer <key>``) with retries and exponential backoff to the first of its api
+urls that answers (another site's after a failover), and leaves the queue once one answered 202
+(kept a grace window longer, re-sent if another api takes over: ``dream.spool``). So a snapshot
+is never lost: while no api is reachable the files wait, and the next run that reaches one sends
+them all. Posting twice is harmless: the api stores a ``snapshot_id`` once, so a retry after a
+lost answer stores nothing new.
 
 A snapshot the api refuses for good (422 invalid, 413 too large) moves to ``spool/rejected/``
 with the reason beside it, so it neither blocks the queue nor disappears silently.
