@@ -32,16 +32,21 @@ import httpx
 import psycopg
 
 import dr
+from dream.analytics.questions import QUESTIONS as REGISTRY
 from dream.collector import LINUX_COMMAND, Collector, Sender, Spool, run_listing
 
-# The registry questions compared between the sites, over the window both hold (raw rows: the
-# window is not whole hours, and rollups are not what is being compared).
-QUESTIONS = (
-    ("/v1/analytics/top-apps", {"limit": "50", "metric": "users", "source": "raw"}),
+# Every question of the registry, over the window both sites hold (raw rows wherever a question
+# can choose: the window is not whole hours), and a few variants of the ranked ones. Not
+# `sessions`: a session open at the window's end grows with later snapshots (B holds more).
+_SAMPLE = {"by": "host", "bucket": "hour", "source": "raw"}
+QUESTIONS = tuple(
+    (q.path, {name: _SAMPLE[name] for name in q.params.model_fields if name in _SAMPLE})
+    for q in REGISTRY
+    if q.name != "sessions"
+) + (
     ("/v1/analytics/top-apps", {"limit": "50", "metric": "snapshots", "source": "raw"}),
-    ("/v1/analytics/breakdown", {"by": "host", "metric": "snapshots", "source": "raw"}),
     ("/v1/analytics/breakdown", {"by": "user", "metric": "cpu", "source": "raw"}),
-    ("/v1/analytics/usage", {"bucket": "hour", "source": "raw"}),
+    ("/v1/analytics/breakdown", {"by": "faculty", "metric": "processes", "source": "raw"}),
 )
 
 
@@ -238,6 +243,8 @@ def run_drill(
             "resent_after_failover": ledger.resent - resent_before,
             "analytics_equal": a_answers == b_answers,
             "questions_compared": len(QUESTIONS),
+            "questions_differing": [QUESTIONS[i][0] for i, (x, y) in
+                                    enumerate(zip(a_answers, b_answers, strict=True)) if x != y],
         }  # fmt: skip
         if back:  # 4. Failback: A rejoins as B's standby, then takes over again.
             figures["failback_steps_s"] = {k: round(v, 1) for k, v in dr.failback(state).items()}
