@@ -43,3 +43,13 @@ LIMIT %(limit)s
 
 -- name: prune_audit
 DELETE FROM audit_log WHERE at < now() - make_interval(days => %(days)s)
+
+-- name: list_optouts
+SELECT kind, value, added_at FROM optouts ORDER BY kind, value
+
+-- name: add_optout
+INSERT INTO optouts (kind, value) VALUES (%(kind)s, %(value)s)
+ON CONFLICT (kind, value) DO NOTHING
+
+-- name: remove_optout
+DELETE FROM optouts WHERE kind = %(kind)s AND value = %(value)s

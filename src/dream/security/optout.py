@@ -1,0 +1,84 @@
+"""Opt-outs: users (by pseudonym) and hosts whose snapshots ingest keeps nothing of.
+
+The api asks before anything of a snapshot is kept (before its raw output reaches the blob
+store or it is published), so an opted-out user's snapshot leaves no row, message or object: it
+is answered 202 (a collector must not retry it), marked dropped, and counted. The list is read
+from PostgreSQL and cached by each api replica for ``ttl_s`` seconds: an opt-out is effective
+at once on the replica that took it, within ``ttl_s`` on the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from psycopg.rows import dict_row
+
+from dream.storage.database import Database
+from dream.storage.errors import storage_errors
+from dream.storage.queries import NamedQueries
+
+Kind = Literal["user", "host"]
+_SQL = NamedQueries("dream.security", "queries.sql")
+
+
+class OptOuts:
+    """The opt-out list, its cache, and its changes (``user`` pseudonymizes a user name)."""
+
+    def __init__(self, db: Database, user: Callable[[str], str | None], ttl_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self._db = db
+        self._user = user
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: frozenset[tuple[str, str]] = frozenset()
+        self._read_at: float | None = None
+
+    def value(self, kind: Kind, value: str) -> str:
+        """How ``value`` is kept: a user as their pseudonym (a pseudonym stays as it is)."""
+        return (self._user(value) or value) if kind == "user" else value
+
+    @property
+    def stale(self) -> bool:
+        return self._read_at is None or self._clock() - self._read_at > self._ttl_s
+
+    def refresh(self) -> None:
+        """Read the list again (the api calls this off its event loop when ``stale``)."""
+        with storage_errors("could not read the opt-outs"), self._db.pool.connection() as conn:
+            rows = conn.execute(_SQL.query("list_optouts")).fetchall()
+        with self._lock:
+            self._cached = frozenset((kind, value) for kind, value, _ in rows)
+            self._read_at = self._clock()
+
+    def excludes(self, user: str | None, host: str) -> Kind | None:
+        """Why a snapshot of ``user`` (pseudonymized already) on ``host`` is dropped, if it is."""
+        cached = self._cached
+        if ("host", host) in cached:
+            return "host"
+        if user is not None and ("user", user) in cached:
+            return "user"
+        return None
+
+    def list(self) -> list[dict[str, Any]]:
+        with storage_errors("could not read the opt-outs"), self._db.pool.connection() as conn:
+            return conn.cursor(row_factory=dict_row).execute(_SQL.query("list_optouts")).fetchall()
+
+    def add(self, kind: Kind, value: str) -> str:
+        """Opt ``value`` out; returns it as kept (a user's pseudonym)."""
+        return self._change("add_optout", kind, value)
+
+    def remove(self, kind: Kind, value: str) -> str:
+        return self._change("remove_optout", kind, value)
+
+    def _change(self, name: str, kind: Kind, value: str) -> str:
+        kept = self.value(kind, value)
+        with storage_errors("could not change the opt-outs"), self._db.pool.connection() as conn:
+            conn.execute(_SQL.query(name), {"kind": kind, "value": kept})
+        self.refresh()
+        return kept
+
+
+__all__ = ["Kind", "OptOuts"]
