@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import psycopg
-import pytest
 import zstandard
 from fastapi.testclient import TestClient
 
@@ -129,18 +128,11 @@ def blob_text(root: Path) -> str:
     return "\n".join(texts)
 
 
-@pytest.fixture
-def second_database_url(postgres_server_url: str) -> Iterator[str]:
-    from conftest import _fresh_database
-
-    yield from _fresh_database(postgres_server_url)
-
-
 def test_erasing_one_of_four_users_answers_as_if_never_collected(
-    database_url: str, second_database_url: str, tmp_path: Path
+    database_url: str, module_database_url: str, tmp_path: Path
 ) -> None:
-    others = tuple(u for u in USERS if u != ERASED)
-    with campus(second_database_url, tmp_path / "three", others) as (client, _):
+    others = tuple(u for u in USERS if u != ERASED)  # into a database of their own
+    with campus(module_database_url, tmp_path / "three", others) as (client, _):
         expected = answers(client)
     with campus(database_url, tmp_path / "four", tuple(USERS)) as (client, dream):
         packed = pack_raw_outputs(dream.db, dream.raw_outputs, older_than=timedelta(0),
@@ -150,7 +142,7 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
         assert before != expected  # dave counted: the comparison below can fail
         erased = client.delete(f"/v1/users/{ERASED}")
         assert erased.status_code == 200, erased.text
-        report = erased.json()
+        (report,) = erased.json()  # one epoch: one erasure
         assert report["state"] == "done" and report["blobs_left"] == 0
         assert report["removed"]["snapshots"] == len(bodies(ERASED))
         assert report["removed"]["processes"] == 3 * len(bodies(ERASED))
@@ -168,7 +160,7 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
             assert client.get(f"/v1/snapshots/{body['snapshot_id']}").status_code == 410
         for body in bodies("bob"):  # read from the rewritten packs
             assert client.get(f"/v1/snapshots/{body['snapshot_id']}/raw").status_code == 200
-        again = client.delete(f"/v1/users/{ERASED}").json()  # nothing left: nothing removed
+        (again,) = client.delete(f"/v1/users/{ERASED}").json()  # nothing left: none removed
         assert again["removed"]["snapshots"] == 0 and again["state"] == "done"
 
 
@@ -182,7 +174,7 @@ def test_an_erasure_cut_short_after_its_rows_resumes_with_the_raw_outputs(
             cut = erase_rows(conn, dream.scrubber.user(ERASED) or ERASED)  # then a crash
         assert cut.state == "blobs" and cut.blobs and cut.removed["snapshots"] == 16
         assert ERASED in blob_text(tmp_path)  # the rows are gone, the raw outputs not yet
-        resumed = client.delete(f"/v1/users/{ERASED}").json()
+        (resumed,) = client.delete(f"/v1/users/{ERASED}").json()
         assert resumed["id"] == cut.id and resumed["state"] == "done"
         assert resumed["removed"] == cut.removed  # what the erasure removed, not a second run
         assert ERASED not in blob_text(tmp_path) and "bob" in blob_text(tmp_path)

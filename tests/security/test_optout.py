@@ -35,7 +35,7 @@ def test_an_opted_out_user_and_host_leave_no_row_and_no_object(
                 assert added.status_code == 201, added.text
             listed = {(o["kind"], o["value"]) for o in client.get("/v1/optouts",
                                                                   headers=admin).json()}  # fmt: skip
-            pseudonym = dream.scrubber.user("frank")
+            pseudonym = dream.scrubber.stable("frank")
             assert listed == {("user", pseudonym), ("host", "lab-secret-7")}
             before = {"user": dropped("user"), "host": dropped("host")}
             frank = snapshot_body(ps_aux("frank", ("stata",), 1), user="frank", host="lab-1")

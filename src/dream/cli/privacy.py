@@ -38,9 +38,10 @@ def erase(user: Annotated[str, typer.Option(help="A user name as their machines 
                                                   " its pseudonym.")]) -> None:  # fmt: skip
     """Erase everything stored about a user (rows, then raw outputs); again to resume."""
     with _dream() as dream:
-        done = erase_user(dream.db, dream.raw_outputs, dream.scrubber.user(user) or user)
-    print(json.dumps({"id": done.id, "user": done.user_name, "state": done.state,
-                      "removed": done.removed, "blobs_left": len(done.blobs)}))  # fmt: skip
+        for pseudonym in dream.scrubber.every_epoch(user):  # one erasure per epoch's pseudonym
+            done = erase_user(dream.db, dream.raw_outputs, pseudonym)
+            print(json.dumps({"id": done.id, "user": done.user_name, "state": done.state,
+                              "removed": done.removed, "blobs_left": len(done.blobs)}))  # fmt: skip
 
 
 def _target(user: str | None, host: str | None) -> tuple[Kind, str]:
@@ -52,7 +53,7 @@ def _target(user: str | None, host: str | None) -> tuple[Kind, str]:
 def _change(user: str | None, host: str | None, *, add: bool) -> None:
     kind, value = _target(user, host)
     with _dream() as dream:
-        optouts = OptOuts(dream.db, dream.scrubber.user)
+        optouts = OptOuts(dream.db, dream.scrubber.stable)
         kept = optouts.add(kind, value) if add else optouts.remove(kind, value)
     out.print(f"{'opted out' if add else 'opted in again'}: {kind} {kept}", highlight=False)
 
@@ -73,6 +74,6 @@ def remove(user: UserOption = None, host: HostOption = None) -> None:
 def list_optouts() -> None:
     """The opt-outs: users by pseudonym, hosts by name."""
     with _dream() as dream:
-        rows = OptOuts(dream.db, dream.scrubber.user).list()
+        rows = OptOuts(dream.db, dream.scrubber.stable).list()
     for r in rows:
         print(f"{r['kind']}\t{r['value']}\t{r['added_at']:%Y-%m-%d %H:%M}")

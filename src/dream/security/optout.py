@@ -1,5 +1,8 @@
 """Opt-outs: users (by pseudonym) and hosts whose snapshots ingest keeps nothing of.
 
+A user opted out by name is kept as their pseudonym outside any epoch (``Scrubber.stable``), so
+the opt-out outlives pseudonym rotations; by a pseudonym, as that pseudonym.
+
 The api asks before anything of a snapshot is kept (before its raw output reaches the blob
 store or it is published), so an opted-out user's snapshot leaves no row, message or object: it
 is answered 202 (a collector must not retry it), marked dropped, and counted. The list is read
@@ -53,12 +56,13 @@ class OptOuts:
             self._cached = frozenset((kind, value) for kind, value, _ in rows)
             self._read_at = self._clock()
 
-    def excludes(self, user: str | None, host: str) -> Kind | None:
-        """Why a snapshot of ``user`` (pseudonymized already) on ``host`` is dropped, if it is."""
+    def excludes(self, users: tuple[str | None, ...], host: str) -> Kind | None:
+        """Why a snapshot on ``host`` of a user known as ``users`` (their pseudonyms) is
+        dropped, if it is."""
         cached = self._cached
         if ("host", host) in cached:
             return "host"
-        if user is not None and ("user", user) in cached:
+        if any(("user", user) in cached for user in users if user is not None):
             return "user"
         return None
 

@@ -20,6 +20,7 @@ from dream.security.api import keys_router
 from dream.snapshots import SnapshotIn
 from dream.transport.base import Publisher
 from dream.security.audit import AuditTrail
+from dream.security.budget import PrivacyBudget
 from dream.security.optout import OptOuts
 from dream.web.access import analytics_access
 from dream.web.audit import AuditMiddleware, audit_router
@@ -80,7 +81,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     may_steward = [Depends(auth.require("steward"))]  # rows and raw outputs
     may_admin = [Depends(auth.require("admin"))]
     # Analytics: the role each question and filter needs, and a `query` key's floor.
-    may_ask = [Depends(analytics_access(auth, settings.min_group_users))]
+    may_ask = [Depends(analytics_access(auth, settings.min_group_users, PrivacyBudget(dream.db)))]
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
     app.state.catalog = dream.catalog  # products: their names, categories (analytics/products.py)
@@ -101,7 +102,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
             dream.analytics_db.pool, settings.raw_window_max_days, settings.default_cadence_s
         )
 
-    optouts = OptOuts(dream.db, dream.scrubber.user)  # ingest drops their snapshots unkept
+    optouts = OptOuts(dream.db, dream.scrubber.stable)  # ingest drops their snapshots unkept
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,

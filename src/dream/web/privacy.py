@@ -57,7 +57,8 @@ async def opted_out(optouts: OptOuts, scrubber: Scrubber, snapshot: Snapshot) ->
     """Why ingest keeps nothing of ``snapshot`` (its user or host opted out), if it does not."""
     if optouts.stale:
         await anyio.to_thread.run_sync(optouts.refresh)
-    return optouts.excludes(scrubber.user(snapshot.user), snapshot.host)
+    user = snapshot.user
+    return optouts.excludes((scrubber.stable(user), scrubber.user(user)), snapshot.host)
 
 
 def was_erased(db: Database, snapshot_id: uuid.UUID) -> bool:
@@ -71,21 +72,23 @@ def privacy_router(db: Database, raw: Callable[[], RawOutputs], scrubber: Scrubb
     router = APIRouter(tags=["privacy"])
 
     @router.delete(
-        "/v1/users/{user}", response_model=ErasureOut,
+        "/v1/users/{user}", response_model=list[ErasureOut],
         summary="Erase everything stored about a user",
         description=(
             "Every snapshot, process row, session, rollup contribution and raw output of the"
             " user (as their machines report it, or its pseudonym) is removed: the rows in one"
             " transaction, then the raw outputs. Asking again resumes an erasure cut short."
-            " Their snapshots then answer 410."
+            " Their snapshots then answer 410. One erasure per pseudonym epoch (a name)."
         ),
     )  # fmt: skip
     async def erase(user: InPath) -> Any:
-        pseudonym = scrubber.user(user) or user
-        done = await anyio.to_thread.run_sync(erase_user, db, raw(), pseudonym)
-        return ErasureOut(id=done.id, user=done.user_name, state=done.state,
-                          requested_at=done.requested_at, removed=done.removed,
-                          blobs_left=len(done.blobs))  # fmt: skip
+        found = []
+        for pseudonym in scrubber.every_epoch(user):
+            done = await anyio.to_thread.run_sync(erase_user, db, raw(), pseudonym)
+            found.append(ErasureOut(id=done.id, user=done.user_name, state=done.state,
+                                    requested_at=done.requested_at, removed=done.removed,
+                                    blobs_left=len(done.blobs)))  # fmt: skip
+        return found
 
     @router.get("/v1/optouts", response_model=list[OptOutOut],
                 summary="Users (pseudonyms) and hosts whose snapshots ingest drops")  # fmt: skip
