@@ -4,6 +4,7 @@ object in the blob store; taken back, their snapshots are kept again."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_an_opted_out_user_and_host_leave_no_row_and_no_object(
         dream.close()
 
 
-def test_dream_optout_commands(database_url: str, tmp_path: Path) -> None:
+def test_dream_optout_and_erase_commands(database_url: str, tmp_path: Path) -> None:
     env = {"DREAM_DATABASE_URL": database_url, "DREAM_DATA_DIR": str(tmp_path),
            "DREAM_PII_KEY": PII_KEY, "PATH": "/usr/bin:/bin"}  # fmt: skip
 
@@ -83,3 +84,7 @@ def test_dream_optout_commands(database_url: str, tmp_path: Path) -> None:
     dream("optout", "remove", "--host", "lab-secret-7")
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT kind FROM optouts").fetchall() == [("user",)]
+    (erased,) = [json.loads(line) for line in dream("erase", "--user", "frank").splitlines()]
+    assert erased["state"] == "done" and erased["removed"]["snapshots"] == 0
+    (user_line,) = [line for line in listed.splitlines() if line.startswith("user\t")]
+    assert erased["user"] == user_line.split("\t")[1]  # no epochs: the opt-out's pseudonym

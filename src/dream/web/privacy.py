@@ -55,8 +55,9 @@ class OptOutOut(BaseModel):
 
 async def opted_out(optouts: OptOuts, scrubber: Scrubber, snapshot: Snapshot) -> Kind | None:
     """Why ingest keeps nothing of ``snapshot`` (its user or host opted out), if it does not."""
-    if optouts.stale:
-        await anyio.to_thread.run_sync(optouts.refresh)
+    if not optouts.loaded:
+        await anyio.to_thread.run_sync(optouts.refresh)  # the first time only; else 503
+    optouts.refresh_if_stale()
     user = snapshot.user
     return optouts.excludes((scrubber.stable(user), scrubber.user(user)), snapshot.host)
 
