@@ -60,17 +60,18 @@ class Disclosure:
         """``answer`` without the rows counting fewer than ``min_users`` distinct users. The one
         place the floor is enforced: every door (JSON, CSV, export, CLI, client) asks through
         ``Question.ask``. A question without a user count per row answers nothing under it.
-        A differentially private answer is noised first, so the floor judges noisy counts."""
-        if self.epsilon is not None and answer.items:
-            bucket = getattr(params, "bucket", None)
-            span = BUCKET_SPAN[bucket] if bucket in BUCKET_SPAN else filters.end - filters.start
-            add_noise(answer.items, self.epsilon, span)
+        A differentially private answer's rows are noised after the floor judged them on their
+        exact counts (noisy counts could let a row naming one person, a user picker's, through)."""
         if self.min_users is not None and self.min_users > 1 and answer.items:
             counted = question.users(analytics, filters, params, answer.items, self.min_users)
             kept = [row for row, n in zip(answer.items, counted, strict=True)
                     if n >= self.min_users]  # fmt: skip
             self.suppressed += len(answer.items) - len(kept)
             answer.items = kept
+        if self.epsilon is not None and answer.items:
+            bucket = getattr(params, "bucket", None)
+            span = BUCKET_SPAN[bucket] if bucket in BUCKET_SPAN else filters.end - filters.start
+            add_noise(answer.items, self.epsilon, span)
         self.rows += len(answer.items)
         return answer
 
