@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from dream.app import Dream
-from helpers import beside_a_worker, snapshot_body, wait_for
+from dream.security.optout import OptOuts
+from dream.storage.database import Database
+from helpers import FakeClock, beside_a_worker, snapshot_body, wait_for
 from test_api_security import ADMIN_TOKEN, bearer, make_dream
 from test_erasure import PII_KEY, blob_text, ps_aux, stored_text
 
@@ -88,3 +90,23 @@ def test_dream_optout_and_erase_commands(database_url: str, tmp_path: Path) -> N
     assert erased["state"] == "done" and erased["removed"]["snapshots"] == 0
     (user_line,) = [line for line in listed.splitlines() if line.startswith("user\t")]
     assert erased["user"] == user_line.split("\t")[1]  # no epochs: the opt-out's pseudonym
+
+
+def test_an_opt_out_through_another_replica_applies_once_the_list_is_stale(
+    database_url: str,
+) -> None:
+    """Each replica re-reads the list in the background once it is older than its ttl."""
+    db = Database(database_url)
+    db.open()
+    try:
+        clock = FakeClock()
+        replica = OptOuts(db, lambda name: name, ttl_s=10, clock=clock)
+        replica.refresh()
+        OptOuts(db, lambda name: name).add("host", "lab-9")  # through another replica
+        replica.refresh_if_stale()
+        assert replica.excludes((), "lab-9") is None  # its list is fresh: not re-read yet
+        clock.advance(11)
+        replica.refresh_if_stale()
+        wait_for(lambda: replica.excludes((), "lab-9") == "host", what="the list re-read")
+    finally:
+        db.close()
