@@ -4,8 +4,11 @@ times the rows), report their cost, and are refused once the month's budget is s
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,3 +133,18 @@ def test_dp_is_for_query_keys_only(dp_campus: tuple[TestClient, Dream]) -> None:
                  {"role": "query", "dp_epsilon": 0}):  # fmt: skip
         made = client.post("/v1/keys", json={"name": "x", **body}, headers=bearer(ADMIN_TOKEN))
         assert made.status_code == 422, made.text
+
+
+def test_dream_keys_create_a_dp_key(database_url: str, tmp_path: Path) -> None:
+    env = {"DREAM_DATABASE_URL": database_url, "DREAM_DATA_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "COLUMNS": "200"}  # fmt: skip
+
+    def dream(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dream", "keys", *args], env=env, text=True,
+                              capture_output=True, timeout=120)  # fmt: skip
+
+    made = dream("create", "--name", "dashboard", "--role", "query", "--dp-epsilon", "0.5")
+    assert made.returncode == 0, made.stderr
+    assert "0.5 / 50" in dream("list").stdout  # 100 answers' worth by default
+    refused = dream("create", "--name", "rows", "--role", "steward", "--dp-epsilon", "1")
+    assert refused.returncode == 2 and "query" in refused.stderr

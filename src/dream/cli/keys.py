@@ -57,11 +57,12 @@ def list_keys() -> None:
         rows = dream.keys.list()
     finally:
         dream.close()
-    table = Table("id", "name", "role", "created", "last used", "revoked")
+    table = Table("id", "name", "role", "created", "last used", "revoked", "DP epsilon / month")
     for r in rows:
+        dp = f"{r['dp_epsilon']:g} / {r['dp_budget']:g}" if r["dp_epsilon"] is not None else ""
         table.add_row(r["key_id"], r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}",
                       f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "",
-                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")  # fmt: skip
+                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "", dp)  # fmt: skip
     out.print(table)
 
 
