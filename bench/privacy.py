@@ -2,9 +2,10 @@
 
 On the query benchmark's data (``bench.queries``: loaded once, reused with --query-reuse), each
 of its questions that a `query` key may ask (not the per-user one) is asked through the api
-(``create_app``, in process, over the analytics pool) by an `admin` caller (no floor) and by a
-`query` caller (the floor at DREAM_MIN_GROUP_USERS' default, 5), interleaved; and by the admin
-caller with the audit middleware taken out. p95 of each, and the ratios.
+(``create_app``, in process, over the analytics pool) by an `admin` caller (no floor), by a
+`query` caller (the floor at DREAM_MIN_GROUP_USERS' default, 5), by a differentially private
+`query` caller (the floor, the budget spent in PostgreSQL and OpenDP's noise), interleaved; and
+by the admin caller with the audit middleware taken out. p95 of each, and the ratios.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _params(filters: dict[str, Any], options: dict[str, Any]) -> dict[str, str]:
 
 
 def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
-        say: Any = print) -> list[tuple[str, Timing, Timing, Timing]]:  # fmt: skip
+        say: Any = print) -> list[tuple[str, Timing, Timing, Timing, Timing]]:  # fmt: skip
     from fastapi.testclient import TestClient
 
     from dream.app import Dream
@@ -47,6 +48,7 @@ def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
     dream = Dream(settings).open()
     dream.bootstrap()
     query_token = dream.keys.create("bench query", "query").secret
+    dp_token = dream.keys.create("bench dp", "query", dp_epsilon=1.0, dp_budget=1e9).secret
     audited = create_app(dream, publisher=dream.publisher())
     unaudited = create_app(dream, publisher=dream.publisher())
     unaudited.user_middleware = [m for m in unaudited.user_middleware
@@ -54,7 +56,7 @@ def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
     results = []
     with TestClient(audited) as a, TestClient(unaudited) as u:
         callers = {"admin": (a, admin_token), "query": (a, query_token),
-                   "admin, no audit": (u, admin_token)}  # fmt: skip
+                   "query, DP": (a, dp_token), "admin, no audit": (u, admin_token)}  # fmt: skip
         for label, kind, filters, options in _cases(days, ""):
             if kind not in KINDS or "user" in filters:
                 continue
@@ -70,9 +72,11 @@ def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
                     if i:  # the first round warms caches and plans
                         timings[who].samples.append((time.perf_counter() - t) * 1000)
             held = r.json()
-            results.append((label, timings["admin"], timings["query"], timings["admin, no audit"]))
+            results.append((label, timings["admin"], timings["query"], timings["query, DP"],
+                            timings["admin, no audit"]))  # fmt: skip
             say(f"  {label}: p95 admin {timings['admin'].p95:.1f} ms, query (floor)"
-                f" {timings['query'].p95:.1f} ms, no audit {timings['admin, no audit'].p95:.1f} ms"
+                f" {timings['query'].p95:.1f} ms, DP {timings['query, DP'].p95:.1f} ms,"
+                f" no audit {timings['admin, no audit'].p95:.1f} ms"
                 f" (suppressed for query: {held.get('suppressed')})")
     dream.close()
     return results
@@ -90,12 +94,14 @@ def report(console: Any, args: Any) -> None:
     server_url = services.up(kafka=False)["postgres"]["url"]
     results = run(server_url, hosts=args.query_hosts, days=args.query_days,
                   reps=args.query_reps, reuse=args.query_reuse, say=console.print)  # fmt: skip
-    table = Table(title="Privacy: the floor (query key, k = 5) and the audit trail, through the api")
-    for col in ("question", "admin p95 ms", "query p95 ms", "floor cost", "no audit p95 ms",
-                "audit cost"):  # fmt: skip
+    table = Table(title="Privacy: the floor (query key, k = 5), DP (epsilon 1) and the audit trail,"
+                        " through the api")
+    for col in ("question", "admin p95 ms", "query p95 ms", "floor cost", "DP p95 ms",
+                "DP cost (vs query)", "no audit p95 ms", "audit cost"):  # fmt: skip
         table.add_column(col, justify="left" if col == "question" else "right")
-    for label, admin, query, bare in results:
+    for label, admin, query, dp, bare in results:
         table.add_row(label, f"{admin.p95:.1f}", f"{query.p95:.1f}",
-                      f"{query.p95 / admin.p95 - 1:+.0%}", f"{bare.p95:.1f}",
+                      f"{query.p95 / admin.p95 - 1:+.0%}", f"{dp.p95:.1f}",
+                      f"{dp.p95 / query.p95 - 1:+.0%}", f"{bare.p95:.1f}",
                       f"{admin.p95 / bare.p95 - 1:+.0%}")  # fmt: skip
     console.print(table)

@@ -194,9 +194,10 @@ class Dream:
         mode = self.settings.pii_mode
         if mode != "pseudonymize":
             return Scrubber(mode)
+        epochs = self.settings.pii_epochs  # pseudonym epochs (security/pii.py)
         if self.settings.pii_key is not None:
-            return Scrubber(mode, self.settings.pii_key.get_secret_value().encode())
-        return Scrubber(mode, _local_pii_key(self.settings.data_dir))
+            return Scrubber(mode, self.settings.pii_key.get_secret_value().encode(), epochs)
+        return Scrubber(mode, _local_pii_key(self.settings.data_dir), epochs)
 
     @cached_property
     def keys(self) -> KeyStore:

@@ -294,6 +294,11 @@ class SecuritySettings(_Section):
         description="HMAC key for user pseudonyms; unset → generated once under data_dir (one"
         " machine only: every worker of a deployment must share the same key).",
     )
+    pii_epochs: list[str] = Field(
+        default_factory=list, description="Pseudonym epochs, oldest first (JSON, e.g."
+        ' ["2025", "2026"]): names are pseudonymized in the last; adding one cuts the linkage'
+        " of everyone's rows before and after it (docs/security.md). Empty: one epoch.",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Closed unless listed.")
     min_group_users: int = Field(
         default=5, ge=1,

@@ -265,3 +265,18 @@ def test_audit_entries_past_the_retention_are_pruned(module_database_url: str) -
         assert prune_audit(conn, 400) == 1
         keys = {r[0] for r in conn.execute("SELECT key_id FROM audit_log")}
     assert "kept" in keys and "old" not in keys
+
+
+def test_a_dp_key_is_held_to_the_floor_on_exact_counts(
+    campus: tuple[TestClient, dict[str, str], Dream],
+) -> None:
+    """Noise is added to the rows the floor kept: a noisy count of stata's two users would
+    often pass the floor of three if the floor judged it."""
+    client, _, _ = campus
+    made = client.post("/v1/keys", json={"name": "dp", "role": "query", "dp_epsilon": 0.5,
+                                         "dp_budget": 100}, headers=bearer(ADMIN_TOKEN))  # fmt: skip
+    assert made.status_code == 201, made.text
+    for _ in range(20):
+        shown = ask(client, made.json()["secret"], "/v1/analytics/top-apps", faculty="law")
+        assert [i["app"] for i in shown["items"]] == ["matlab"] and shown["suppressed"] >= 1
+        assert shown["privacy"]["epsilon"] == 0.5

@@ -26,13 +26,22 @@ def _dream() -> Dream:
 def create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
     role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
-) -> None:
+    dp_epsilon: Annotated[float | None, typer.Option(
+        min=0.001, max=10, help="Differential privacy (`query` keys): each answer is noised and"
+        " spends this epsilon.")] = None,
+    dp_budget: Annotated[float | None, typer.Option(
+        min=0.001, help="The epsilon a DP key may spend a month (default 100 answers' worth).")
+    ] = None,
+) -> None:  # fmt: skip
     """Create a key and print its secret (shown this once)."""
     if role not in ROLES:
         raise typer.BadParameter(f"expected one of {', '.join(ROLES)}", param_hint="--role")
     dream = _dream()
     try:
-        issued = dream.keys.create(name, cast(Role, role))
+        issued = dream.keys.create(name, cast(Role, role), dp_epsilon=dp_epsilon,
+                                   dp_budget=dp_budget)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dp-epsilon") from None
     finally:
         dream.close()
     out.print(f"[bold]{issued.key_id}[/bold] ({issued.role}) — the secret, shown once:",
@@ -48,11 +57,12 @@ def list_keys() -> None:
         rows = dream.keys.list()
     finally:
         dream.close()
-    table = Table("id", "name", "role", "created", "last used", "revoked")
+    table = Table("id", "name", "role", "created", "last used", "revoked", "DP epsilon / month")
     for r in rows:
+        dp = f"{r['dp_epsilon']:g} / {r['dp_budget']:g}" if r["dp_epsilon"] is not None else ""
         table.add_row(r["key_id"], r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}",
                       f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "",
-                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")  # fmt: skip
+                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "", dp)  # fmt: skip
     out.print(table)
 
 

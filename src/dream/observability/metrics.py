@@ -35,6 +35,11 @@ CLOCK_SKEW = Histogram(
 PRODUCE_ERRORS = Counter(
     "dream_produce_errors_total", "Snapshots the pipeline refused or failed to take.", ["reason"]
 )
+SNAPSHOTS_OPTED_OUT = Counter(
+    "dream_snapshots_opted_out_total",
+    "Snapshots answered 202 and dropped unkept: their user or host opted out (docs/security.md).",
+    ["reason"],
+)
 RECEIPTS_DROPPED = Counter(
     "dream_receipts_dropped_total",
     "Receipts of accepted snapshots not recorded (queue full or database away); those snapshots"

@@ -58,6 +58,9 @@ class Sensor:
     def on_produce_failed(self, reason: str) -> None:
         """The pipeline refused or failed to take a snapshot (queue_full, produce, ...)."""
 
+    def on_snapshot_opted_out(self, reason: str) -> None:
+        """The api dropped a snapshot unkept: its ``reason`` (user or host) opted out."""
+
     def on_receipts_dropped(self, count: int) -> None:
         """``count`` receipts (Kafka mode) could not be recorded: queue full or database away."""
 
@@ -124,6 +127,9 @@ class PrometheusSensor(Sensor):
 
     def on_produce_failed(self, reason: str) -> None:
         metrics.PRODUCE_ERRORS.labels(reason).inc()
+
+    def on_snapshot_opted_out(self, reason: str) -> None:
+        metrics.SNAPSHOTS_OPTED_OUT.labels(reason).inc()
 
     def on_receipts_dropped(self, count: int) -> None:
         metrics.RECEIPTS_DROPPED.inc(count)
@@ -235,6 +241,10 @@ class Sensors(Sensor):
     def on_produce_failed(self, reason: str) -> None:
         for s in self.sensors:
             s.on_produce_failed(reason)
+
+    def on_snapshot_opted_out(self, reason: str) -> None:
+        for s in self.sensors:
+            s.on_snapshot_opted_out(reason)
 
     def on_receipts_dropped(self, count: int) -> None:
         for s in self.sensors:

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from typing import Annotated
 
 from dream.security.keys import KeyStore, Role
@@ -23,6 +23,22 @@ class KeyRequest(BaseModel):
 
     name: KeyName
     role: Role
+    dp_epsilon: float | None = Field(
+        default=None, gt=0, le=10, description="Differential privacy (`query` keys): each answer"
+        " is noised and spends this epsilon of the key's budget."
+    )
+    dp_budget: float | None = Field(
+        default=None, gt=0, le=10_000, description="The epsilon a DP key may spend a month"
+        " (default: 100 answers' worth)."
+    )
+
+    @model_validator(mode="after")
+    def _dp_for_query_keys(self) -> KeyRequest:
+        if self.dp_epsilon is not None and self.role != "query":
+            raise ValueError("dp_epsilon is for `query` keys (aggregates) only")
+        if self.dp_budget is not None and self.dp_epsilon is None:
+            raise ValueError("dp_budget needs dp_epsilon")
+        return self
 
 
 class IssuedKeyOut(BaseModel):
@@ -47,6 +63,8 @@ class KeyOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    dp_epsilon: float | None = None
+    dp_budget: float | None = None
 
 
 def keys_router(keys: KeyStore) -> APIRouter:
@@ -54,7 +72,10 @@ def keys_router(keys: KeyStore) -> APIRouter:
 
     @router.post("", status_code=201, response_model=IssuedKeyOut, summary="Create an API key")
     async def create_key(request: KeyRequest) -> Any:
-        issued = await anyio.to_thread.run_sync(keys.create, request.name, request.role)
+        issued = await anyio.to_thread.run_sync(
+            lambda: keys.create(request.name, request.role, dp_epsilon=request.dp_epsilon,
+                                dp_budget=request.dp_budget)
+        )  # fmt: skip
         return IssuedKeyOut(id=issued.key_id, name=issued.name, role=issued.role,
                             secret=issued.secret)  # fmt: skip
 

@@ -32,6 +32,7 @@ GRANTS: dict[Role, frozenset[Role]] = {
     "steward": frozenset({"query", "steward"}),
     "admin": frozenset({"ingest", "query", "steward", "admin"}),
 }
+DP_BUDGET_ANSWERS = 100  # a DP key's monthly budget when none is given: this many answers
 log = structlog.get_logger(__name__)
 _TOKEN = re.compile(r"^dream_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 
@@ -47,6 +48,9 @@ class Principal:
     key_id: str
     name: str
     role: Role
+    # Differential privacy (opt in per key): each answer's epsilon, and its budget per month.
+    dp_epsilon: float | None = None
+    dp_budget: float | None = None
 
     def may(self, role: Role) -> bool:
         return role in GRANTS[self.role]
@@ -90,10 +94,19 @@ class KeyStore:
     _down_at: float | None = field(default=None, init=False)  # a key check found the db away
     _rechecking: bool = field(default=False, init=False)
 
-    def create(self, name: str, role: Role, token: str | None = None) -> IssuedKey:
-        """A new key; with ``token`` (DREAM_BOOTSTRAP_ADMIN_KEY) that exact token is registered."""
+    def create(self, name: str, role: Role, token: str | None = None, *,
+               dp_epsilon: float | None = None, dp_budget: float | None = None) -> IssuedKey:  # fmt: skip
+        """A new key; with ``token`` (DREAM_BOOTSTRAP_ADMIN_KEY) that exact token is registered.
+        ``dp_epsilon``: its answers are differentially private, each spending that much of
+        ``dp_budget`` a month (default DP_BUDGET_ANSWERS answers' worth); `query` keys only."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if dp_epsilon is not None and role != "query":
+            raise ValueError("differential privacy is for `query` keys (aggregates) only")
+        if dp_budget is not None and dp_epsilon is None:
+            raise ValueError("a privacy budget needs dp_epsilon")
+        if dp_epsilon is not None and dp_budget is None:
+            dp_budget = dp_epsilon * DP_BUDGET_ANSWERS
         if token is None:
             key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
             token = f"dream_{key_id}_{secret}"
@@ -102,7 +115,8 @@ class KeyStore:
             raise ValueError("a key looks like dream_<12 hex digits>_<43 url-safe characters>")
         params = {
             "key_id": match["key_id"], "name": name, "role": role,
-            "secret_sha256": _sha256(match["secret"]),
+            "secret_sha256": _sha256(match["secret"]), "dp_epsilon": dp_epsilon,
+            "dp_budget": dp_budget,
         }  # fmt: skip
         with self.db.pool.connection() as conn:
             conn.execute(_q("insert_key"), params)
@@ -153,7 +167,7 @@ class KeyStore:
             with self._lock:
                 self._cache.pop(token, None)
             raise
-        principal = Principal(key_id, row["name"], row["role"])
+        principal = Principal(key_id, row["name"], row["role"], row["dp_epsilon"], row["dp_budget"])
         with self._lock:
             self._cache[token] = (checked_at, principal)
             self._down_at = None

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -157,21 +158,34 @@ def scrub_text(text: str | None) -> str | None:
 
 
 class Scrubber:
-    """Applies one ``PiiMode`` with one HMAC key."""
+    """Applies one ``PiiMode`` with one HMAC key, in the current pseudonym epoch.
 
-    def __init__(self, mode: PiiMode = "pseudonymize", key: bytes | None = None) -> None:
+    ``epochs`` (DREAM_PII_EPOCHS, oldest first, e.g. years): the pseudonym of a name is an HMAC
+    of the epoch and the name, so a new epoch gives everyone a new pseudonym and cuts the
+    linkage between the rows before and after it on purpose; no epochs, the HMAC of the name
+    alone (as before epochs existed). Names are pseudonymized in the last epoch;
+    ``every_epoch`` gives a name's pseudonyms in all of them (erasure), ``stable`` one that no
+    rotation changes (the opt-out list, which must outlive rotations).
+    """
+
+    def __init__(self, mode: PiiMode = "pseudonymize", key: bytes | None = None,
+                 epochs: Sequence[str] = ()) -> None:  # fmt: skip
         if mode == "pseudonymize" and not key:
             raise ValueError("pseudonymize needs an HMAC key (DREAM_PII_KEY)")
         self.mode = mode
         self._key = key or b""
+        self._epochs: tuple[str | None, ...] = tuple(epochs) or (None,)
         self.user = lru_cache(maxsize=65536)(self._user)
 
-    def _pseudonym(self, account: str) -> str:
-        digest = hmac.new(self._key, account.strip().lower().encode(), hashlib.sha256)
+    def _pseudonym(self, account: str, epoch: str | None) -> str:
+        account = account.strip().lower()
+        material = account if epoch is None else f"{epoch}\x00{account}"
+        digest = hmac.new(self._key, material.encode(), hashlib.sha256)
         return "u_" + digest.hexdigest()[:20]
 
-    def _user(self, name: str | None) -> str | None:
-        """A user name as it may be stored: pseudonym, placeholder or as is."""
+    def _user(self, name: str | None, epoch: str | None | Literal[False] = False) -> str | None:
+        """A user name as it may be stored: pseudonym (in ``epoch``; False: the current one),
+        placeholder or as is."""
         if name is None or self.mode == "off":
             return name
         domain, sep, account = name.rpartition("\\")
@@ -183,8 +197,18 @@ class Scrubber:
             return name
         if domain.upper() == "NT AUTHORITY":
             return name
-        replaced = self._pseudonym(account) if self.mode == "pseudonymize" else _PLACEHOLDER_USER
-        return f"{domain}{sep}{replaced}"
+        if self.mode != "pseudonymize":
+            return f"{domain}{sep}{_PLACEHOLDER_USER}"
+        return f"{domain}{sep}{self._pseudonym(account, self._epochs[-1] if epoch is False else epoch)}"
+
+    def every_epoch(self, name: str) -> list[str]:
+        """``name``'s pseudonyms in every epoch, oldest first (a pseudonym: itself)."""
+        found = [self._user(name, epoch) or name for epoch in self._epochs]
+        return list(dict.fromkeys(found))
+
+    def stable(self, name: str | None) -> str | None:
+        """``name``'s pseudonym outside any epoch: the same whatever the rotations."""
+        return self._user(name, None)
 
     def text(self, text: str | None) -> str | None:
         return text if self.mode == "off" else scrub_text(text)

@@ -1,16 +1,17 @@
 -- name: insert_key
-INSERT INTO api_keys (key_id, name, role, secret_sha256)
-VALUES (%(key_id)s, %(name)s, %(role)s, %(secret_sha256)s)
+INSERT INTO api_keys (key_id, name, role, secret_sha256, dp_epsilon, dp_budget)
+VALUES (%(key_id)s, %(name)s, %(role)s, %(secret_sha256)s, %(dp_epsilon)s, %(dp_budget)s)
 ON CONFLICT (key_id) DO NOTHING
 RETURNING key_id, name, role, created_at, revoked_at, last_used_at
 
 -- name: get_key
-SELECT key_id, name, role, secret_sha256, created_at, revoked_at, last_used_at
+SELECT key_id, name, role, secret_sha256, created_at, revoked_at, last_used_at, dp_epsilon,
+       dp_budget
 FROM api_keys
 WHERE key_id = %(key_id)s
 
 -- name: list_keys
-SELECT key_id, name, role, created_at, revoked_at, last_used_at
+SELECT key_id, name, role, created_at, revoked_at, last_used_at, dp_epsilon, dp_budget
 FROM api_keys
 ORDER BY created_at, key_id
 
@@ -43,3 +44,22 @@ LIMIT %(limit)s
 
 -- name: prune_audit
 DELETE FROM audit_log WHERE at < now() - make_interval(days => %(days)s)
+
+-- name: list_optouts
+SELECT kind, value, added_at FROM optouts ORDER BY kind, value
+
+-- name: add_optout
+INSERT INTO optouts (kind, value) VALUES (%(kind)s, %(value)s)
+ON CONFLICT (kind, value) DO NOTHING
+
+-- name: remove_optout
+DELETE FROM optouts WHERE kind = %(kind)s AND value = %(value)s
+
+-- name: spend_budget
+-- A DP key's answer spends its epsilon of the month's budget, or nothing (no row) when that
+-- would overspend it: one statement, so concurrent answers cannot together overspend.
+INSERT INTO dp_spent AS d (key_id, period, spent)
+SELECT %(key_id)s, %(period)s, %(epsilon)s WHERE %(epsilon)s <= %(budget)s
+ON CONFLICT (key_id, period) DO UPDATE SET spent = d.spent + EXCLUDED.spent
+    WHERE d.spent + EXCLUDED.spent <= %(budget)s * (1 + 1e-9)
+RETURNING spent

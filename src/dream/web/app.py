@@ -20,6 +20,8 @@ from dream.security.api import keys_router
 from dream.snapshots import SnapshotIn
 from dream.transport.base import Publisher
 from dream.security.audit import AuditTrail
+from dream.security.budget import PrivacyBudget
+from dream.security.optout import OptOuts
 from dream.web.access import analytics_access
 from dream.web.audit import AuditMiddleware, audit_router
 from dream.web.errors import (
@@ -30,6 +32,7 @@ from dream.web.errors import (
 from dream.web.health import health_router
 from dream.web.metrics import install_http_metrics
 from dream.web.openapi import install_openapi
+from dream.web.privacy import privacy_router
 from dream.web.raw import raw_router
 from dream.web.receipts import Receipts
 from dream.web.schemas import Problem
@@ -78,7 +81,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     may_steward = [Depends(auth.require("steward"))]  # rows and raw outputs
     may_admin = [Depends(auth.require("admin"))]
     # Analytics: the role each question and filter needs, and a `query` key's floor.
-    may_ask = [Depends(analytics_access(auth, settings.min_group_users))]
+    may_ask = [Depends(analytics_access(auth, settings.min_group_users, PrivacyBudget(dream.db)))]
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
     app.state.catalog = dream.catalog  # products: their names, categories (analytics/products.py)
@@ -99,17 +102,21 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
             dream.analytics_db.pool, settings.raw_window_max_days, settings.default_cadence_s
         )
 
+    optouts = OptOuts(dream.db, dream.scrubber.stable)  # ingest drops their snapshots unkept
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, ingest=may_ingest, query=may_query,
-                                        rows=may_steward))  # fmt: skip
+                                        rows=may_steward, optouts=optouts))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export
     app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
     app.include_router(keys_router(dream.keys), dependencies=may_admin)
     app.include_router(audit_router(trail), dependencies=may_admin)  # GET /v1/audit
+    # Erasure (DELETE /v1/users/{user}) and opt-outs.
+    app.include_router(privacy_router(dream.db, raw_outputs, dream.scrubber, optouts),
+                       dependencies=may_admin)  # fmt: skip
     # GET /v1/snapshots/{id}/raw: raw outputs name users: steward (or admin).
     app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_steward)
     return app

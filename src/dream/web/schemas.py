@@ -52,7 +52,9 @@ class Accepted(BaseModel):
     )
 
     snapshot_id: uuid.UUID
-    status: Literal["accepted"] = "accepted"
+    # `dropped`: its user or host opted out; nothing of it was kept (docs/security.md).
+    status: Literal["accepted", "dropped"] = "accepted"
+    reason: str | None = None
 
 
 class SkippedLine(BaseModel):

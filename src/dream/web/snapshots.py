@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends
 from pydantic import ValidationError
@@ -20,11 +20,13 @@ from starlette.datastructures import UploadFile
 
 from dream.analytics.questions.base import Disclosure
 from dream.observability.sensors import NULL_SENSOR, Sensor
+from dream.security.optout import OptOuts
 from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
 from dream.storage.database import Database
 from dream.transport.base import Publisher
+from dream.web.privacy import opted_out, was_erased
 from dream.web.body import field_text, read_form, read_limited
 from dream.web.clock import check_collected_at, observe_agent_clock
 from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
@@ -115,6 +117,7 @@ def snapshots_router(
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
+    optouts: OptOuts | None = None,
 ) -> APIRouter:
     """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
     from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
@@ -184,6 +187,10 @@ def snapshots_router(
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
             observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
+            if optouts is not None and (why := await opted_out(optouts, scrubber, snapshot)):
+                intake.sensor.on_snapshot_opted_out(why)  # nothing kept: no blob, no message
+                return Accepted(snapshot_id=snapshot.snapshot_id, status="dropped",
+                                reason=f"its {why} opted out")  # fmt: skip
             snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
             snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
@@ -205,11 +212,14 @@ def snapshots_router(
     @reads.get(
         "/v1/snapshots/{snapshot_id}",
         response_model=SnapshotState,
+        responses={410: {"model": Problem, "description": "The snapshot was erased."}},
         summary="A snapshot's status, process count, parse warnings, skipped lines or error",
     )
     async def get_snapshot(snapshot_id: uuid.UUID) -> Any:
         row = await anyio.to_thread.run_sync(db.get_snapshot, snapshot_id)
         if row is None:
+            if await anyio.to_thread.run_sync(was_erased, db, snapshot_id):
+                raise HTTPException(410, f"snapshot {snapshot_id} was erased")
             if snapshot_id in recent or (
                 receipts is not None
                 and await anyio.to_thread.run_sync(receipts.known, snapshot_id)

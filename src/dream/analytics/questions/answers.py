@@ -13,12 +13,14 @@ from dream.analytics.products import ProductFields
 class Metrics(BaseModel):
     users: int = Field(description="Distinct users of the matching snapshots.")
     hosts: int = Field(description="Distinct hosts of the matching snapshots.")
-    snapshots: int = Field(description="Snapshots in which a matching process appeared.")
-    processes: int = Field(description="Matching process rows.")
+    snapshots: int | None = Field(description="Snapshots in which a matching process appeared"
+                                  " (null: withheld from a differentially private key).")
+    processes: int | None = Field(description="Matching process rows (null: as `snapshots`).")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
     avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
     hours: float = Field(description="Hours of use: the matching sessions' time in the range.")
-    launches: int = Field(description="Matching sessions that started in the range.")
+    launches: int | None = Field(description="Matching sessions that started in the range"
+                                 " (null: as `snapshots`).")
 
 
 class TopApp(Metrics, ProductFields):
@@ -37,6 +39,16 @@ class Coverage(BaseModel):
     )
 
 
+class Privacy(BaseModel):
+    """A differentially private answer's cost (docs/security.md, "Differential privacy")."""
+
+    epsilon: float = Field(description="The privacy loss this answer spent.")
+    mechanism: str = Field(description="How the counts and hours were noised.")
+    spent: float = Field(description="The key's epsilon spent this month, this answer's included.")
+    budget: float = Field(description="The key's epsilon budget a month.")
+    period: str = Field(description="The month (UTC) the budget is for, YYYY-MM.")
+
+
 class Disclosed(BaseModel):
     """What the k-anonymity floor withheld from this answer (docs/security.md)."""
 
@@ -47,6 +59,10 @@ class Disclosed(BaseModel):
     min_group_users: int | None = Field(
         default=None, description="The floor this answer was held to; null: none (a `steward`"
         " or `admin` key sees every row)."
+    )
+    privacy: Privacy | None = Field(
+        default=None, description="A differentially private key's answer: its noise and cost;"
+        " null for the other keys (exact answers)."
     )
 
 

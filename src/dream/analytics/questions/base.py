@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.products import with_catalog
 from dream.analytics.questions.answers import rows_model
+from dream.analytics.questions.noise import BUCKET_SPAN, MECHANISM, add_noise
 
 if TYPE_CHECKING:
     from dream.analytics.filters import Filters
@@ -49,18 +50,28 @@ class Disclosure:
     min_users: int | None = None
     rows: int = 0
     suppressed: int = 0
+    # Differential privacy (a DP key's answer): the epsilon it spends, and the key's spending
+    # this month after it: {"spent", "budget", "period"} (the web's budget check sets them).
+    epsilon: float | None = None
+    spending: dict[str, Any] | None = None
 
     def apply(self, question: Question[Any], analytics: Analytics, filters: Filters,
               params: Any, answer: Answer) -> Answer:  # fmt: skip
         """``answer`` without the rows counting fewer than ``min_users`` distinct users. The one
         place the floor is enforced: every door (JSON, CSV, export, CLI, client) asks through
-        ``Question.ask``. A question without a user count per row answers nothing under it."""
+        ``Question.ask``. A question without a user count per row answers nothing under it.
+        A differentially private answer's rows are noised after the floor judged them on their
+        exact counts (noisy counts could let a row naming one person, a user picker's, through)."""
         if self.min_users is not None and self.min_users > 1 and answer.items:
             counted = question.users(analytics, filters, params, answer.items, self.min_users)
             kept = [row for row, n in zip(answer.items, counted, strict=True)
                     if n >= self.min_users]  # fmt: skip
             self.suppressed += len(answer.items) - len(kept)
             answer.items = kept
+        if self.epsilon is not None and answer.items:
+            bucket = getattr(params, "bucket", None)
+            span = BUCKET_SPAN[bucket] if bucket in BUCKET_SPAN else filters.end - filters.start
+            add_noise(answer.items, self.epsilon, span)
         self.rows += len(answer.items)
         return answer
 
@@ -168,4 +179,8 @@ class Question(Generic[P]):
                     "source": answer.source, "next_cursor": answer.next_cursor,
                     "coverage": answer.coverage}  # fmt: skip
         shown = disclosure or Disclosure()
-        return {**body, "suppressed": shown.suppressed, "min_group_users": shown.min_users}
+        privacy = None
+        if shown.epsilon is not None:
+            privacy = {"epsilon": shown.epsilon, "mechanism": MECHANISM, **(shown.spending or {})}
+        return {**body, "suppressed": shown.suppressed, "min_group_users": shown.min_users,
+                "privacy": privacy}  # fmt: skip

@@ -1,0 +1,63 @@
+"""Differential privacy for a DP key's answers: calibrated Laplace noise from OpenDP.
+
+Which values are released, and how (docs/security.md, "Differential privacy"):
+
+- counts of people and machines (``users``, ``hosts``; concurrency's ``peak_users``,
+  ``peak_hosts``, ``p95_users``): one person changes each cell by at most 1;
+- ``hours``: one person contributes at most the cell's span (a usage bucket, else the asked
+  range) to a cell, counting one session of an application at a time;
+- the other metrics (``snapshots``, ``processes``, ``launches``, CPU and memory averages) have
+  no bound on one person's contribution (anyone can start any number of processes): withheld.
+
+One person may be in every row of an answer, so each noised column's L1 sensitivity is its cell
+bound times the rows answered; the answer's epsilon is split evenly over the noised columns
+(sequential composition) and each column gets the Laplace mechanism (discrete for counts) at
+scale = sensitivity / its share. Rounding and clamping at zero afterwards are post-processing
+and cost no privacy. OpenDP draws the noise from the operating system's CSPRNG: it cannot be
+seeded, and need not be.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+MECHANISM = "laplace (OpenDP)"
+PEOPLE = ("users", "hosts", "peak_users", "peak_hosts", "p95_users")  # at most 1 per person
+HOURS = "hours"
+WITHHELD = ("snapshots", "processes", "launches", "avg_cpu_percent", "avg_rss_kb")
+BUCKET_SPAN = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1),
+               "month": timedelta(days=31)}  # fmt: skip
+
+
+def scales(rows: list[dict[str, Any]], epsilon: float, span: timedelta) -> dict[str, float]:
+    """Each noised column of ``rows`` and its Laplace scale, for an answer spending ``epsilon``
+    whose cells span ``span``."""
+    columns = [c for c in (*PEOPLE, HOURS) if any(c in r for r in rows)]
+    if not rows or not columns:
+        return {}
+    share = epsilon / len(columns)
+    cell = {c: span / timedelta(hours=1) if c == HOURS else 1.0 for c in columns}
+    return {c: cell[c] * len(rows) / share for c in columns}
+
+
+def add_noise(rows: list[dict[str, Any]], epsilon: float, span: timedelta) -> None:
+    """Release ``rows`` (in place) under ``epsilon``-differential privacy, as above."""
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    for row in rows:
+        for column in WITHHELD:
+            if column in row:
+                row[column] = None
+    for column, scale in scales(rows, epsilon, span).items():
+        counts = column != HOURS
+        kind: type = int if counts else float
+        values = [kind(row.get(column) or 0) for row in rows]
+        atoms = dp.atom_domain(T=int) if counts else dp.atom_domain(T=float, nan=False)
+        laplace = dp.m.make_laplace(dp.vector_domain(atoms), dp.l1_distance(T=kind), scale=scale)
+        for row, noisy in zip(rows, laplace(values), strict=True):
+            row[column] = max(0, noisy) if counts else round(max(0.0, noisy), 3)
+
+
+__all__ = ["BUCKET_SPAN", "MECHANISM", "add_noise", "scales"]
