@@ -244,7 +244,7 @@ LIMIT %(limit)s
 SELECT s.collected_at, s.snapshot_id, p.ctid::text AS row_id, s.host, s.os,
        s.user_name AS "user", s.faculty, p.pid, p.ppid, p.process_user, p.name, p.command, p.app,
        p.is_system, p.cpu_percent, p.mem_percent, p.rss_kb, p.vsz_kb, p.state, p.tty, p.started,
-       p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title
+       p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title, p.version
 FROM (
     SELECT snapshot_id, collected_at, host, os, user_name, faculty
     FROM snapshots
