@@ -318,8 +318,8 @@ LIMIT %(outer_limit)s
 -- name: sessions_page
 -- The sessions in use within [from, to), in (first_seen, host, user, pid, name) order: the
 -- primary key's columns, first_seen leading (sessions_first_seen_idx).
-SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started, ended,
-       extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
+SELECT host, user_name AS "user", app, version, pid, name, os, faculty, first_seen AS started,
+       ended, extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
        samples, cpu_last - cpu_first AS cpu_seconds
 FROM sessions
 WHERE first_seen < %(to)s AND ended > %(from)s {filters}
