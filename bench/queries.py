@@ -297,6 +297,8 @@ def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[st
         ("top-apps 30 d, group_by=executable (sessions)", "top_by", month, {"by": "executable"}),
         ("top-apps 7 d, law, group_by=version (sessions)", "top_by",
          {**week, "faculty": "law"}, {"by": "version"}),
+        ("top-apps 30 d, matlab, group_by=version (sessions)", "top_by",
+         {**month, "app": "matlab"}, {"by": "version"}),
         ("concurrency matlab per hour, 7 d", "concurrency", {**week, "app": "matlab"},
          {"bucket": "hour"}),
         ("concurrency stata per day, 30 d", "concurrency", {**month, "app": "stata"},
