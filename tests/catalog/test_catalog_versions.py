@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from fastapi.testclient import TestClient
@@ -157,3 +158,32 @@ def test_export_checks_a_shared_parameter_against_its_question(three_oses: TestC
         assert answer.status_code == 422, (params, answer.text)
         name = "group_by" if "group_by" in params else "bucket"
         assert name in answer.text and params["query"] in answer.text, answer.text
+
+
+def test_reprocess_fills_in_the_versions_of_rows_stored_without(database_url: str,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    """Rows stored before versions were (their column null) get them from `dream reprocess`,
+    sessions too."""
+    import psycopg
+    import typer
+    from typer.testing import CliRunner
+
+    from dream.cli.raw import reprocess
+
+    with direct_client(_settings(database_url, tmp_path)) as (client, _):
+        _post_and_settle(client, _three_oses())
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE processes SET version = NULL")
+        conn.execute("UPDATE sessions SET version = NULL")
+    env = {"DREAM_DATABASE_URL": database_url, "DREAM_DATA_DIR": str(tmp_path),
+           "DREAM_RAW_ROWS_RETENTION_DAYS": "3650"}  # fmt: skip
+    command = typer.Typer()
+    command.command()(reprocess)
+    with mock.patch("dream.cli.wiring.configure_logging"):  # (CliRunner's stderr closes after)
+        result = CliRunner().invoke(command, [], env=env)
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT version FROM processes WHERE app = 'matlab'").fetchall()
+        sessions = conn.execute("SELECT version FROM sessions WHERE app = 'matlab'").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(s[0] for s in sessions) == [
+        "R2023b", "R2023b", "R2024a"]
