@@ -30,6 +30,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from dream.analytics.filters import Filters
+from dream.analytics.products import top_apps_by
 from dream.analytics.queries import Analytics
 from dream.storage.migrate import available_migrations, migrate
 from dream.settings import Settings
@@ -292,6 +293,12 @@ def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[st
         ("usage windows per hour, 7 d", "usage", {**week, "os": "windows"}, {"bucket": "hour"}),
         ("usage per day by os, 30 d", "usage", month, {"bucket": "day", "group_by": "os"}),
         ("top-apps 30 d, by hours", "top", month, {"metric": "hours"}),
+        ("top-apps 30 d, group_by=version (sessions)", "top_by", month, {"by": "version"}),
+        ("top-apps 30 d, group_by=executable (sessions)", "top_by", month, {"by": "executable"}),
+        ("top-apps 7 d, law, group_by=version (sessions)", "top_by",
+         {**week, "faculty": "law"}, {"by": "version"}),
+        ("top-apps 30 d, matlab, group_by=version (sessions)", "top_by",
+         {**month, "app": "matlab"}, {"by": "version"}),
         ("concurrency matlab per hour, 7 d", "concurrency", {**week, "app": "matlab"},
          {"bucket": "hour"}),
         ("concurrency stata per day, 30 d", "concurrency", {**month, "app": "stata"},
@@ -340,10 +347,12 @@ def run(
                     return analytics.concurrency(f, **options).items
                 if kind == "coverage":
                     return analytics.coverage(f)
+                if kind == "top_by":  # per executable or version: from sessions
+                    return top_apps_by(analytics, f, metric="users", limit=10, **options).items
                 return analytics.usage(f, source=source, **options).items
 
             answers = {}
-            one_source = kind in ("concurrency", "coverage")  # sessions / snapshots: no raw
+            one_source = kind in ("concurrency", "coverage", "top_by")  # sessions, snapshots
             # Raw rows hold the last RAW_DAYS days only: older ranges have no raw answer.
             raw_n = 0 if one_source or f.start < raw_from else raw_reps
             for source, n in (("rollup", reps), ("raw", raw_n)):

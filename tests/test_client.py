@@ -116,7 +116,7 @@ def test_dataframe_without_pandas(api: TestClient, monkeypatch: pytest.MonkeyPat
 def test_exports(api: TestClient, tmp_path: Path) -> None:
     dream = Client("http://testserver", http=api)
     csv_bytes = dream.export("top-apps", faculty="law", limit=3)
-    assert csv_bytes.decode().splitlines()[0].startswith("app,users,hosts")
+    assert csv_bytes.decode().splitlines()[0].startswith("app,product,vendor,category,version,users")
     path = dream.export("usage", format="parquet", path=tmp_path / "u.parquet", bucket="week")
     assert pq.read_table(path).num_rows == len(dream.usage(bucket="week"))
     table = pq.read_table(io.BytesIO(dream.export("processes", format="parquet", host="law-pc-1")))

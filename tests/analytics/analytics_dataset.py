@@ -268,7 +268,9 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
     for r in select(rows, f):
         groups[r.process.app].append(r)
     used = _used(rows, f, lambda s, hour: s.app)
-    return _ranked(groups, used, "app", metric, limit)
+    # By product (group_by's default): no executable or version named.
+    return [{**item, "executable": None, "version": None}
+            for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
 
 
 def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = "users",

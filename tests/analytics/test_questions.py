@@ -13,6 +13,7 @@ from typing import Any, get_args
 import pytest
 from fastapi.testclient import TestClient
 
+from dream.analytics.products import with_product_columns
 from dream.analytics.questions import QUESTIONS, Question
 from dream.client import Client, TruncatedWarning
 
@@ -39,7 +40,9 @@ def test_rest_csv_export_and_client_agree(client: TestClient, question: Question
 
     as_csv = client.get(question.path, params={**params, "format": "csv"})
     header, *lines = list(csv.reader(io.StringIO(as_csv.text)))
-    assert tuple(header) == question.columns(question.params.model_validate(params))
+    # The question's columns, with the product's beside `app` (analytics/products.py).
+    columns = question.columns(question.params.model_validate(params))
+    assert tuple(header) == with_product_columns(columns)
     assert len(lines) == len(rows)
     # The export's limit defaults to the route's, but a paged question is read past one page.
     page = {"limit": len(rows)} if question.paged else {}

@@ -116,7 +116,7 @@ def assert_sessions_match_recomputation(url: str) -> None:
     with psycopg.connect(url) as conn:
         rows = conn.cursor(row_factory=psycopg.rows.dict_row).execute(
             "SELECT s.host, s.collected_at, s.interval_s, s.user_name, s.os, s.faculty, p.pid,"
-            " p.name, p.app, p.is_system, p.process_user, p.cpu_seconds, p.rss_kb"
+            " p.name, p.app, p.is_system, p.process_user, p.cpu_seconds, p.rss_kb, p.version"
             " FROM processes p JOIN snapshots s USING (snapshot_id)"
         ).fetchall()
         stored = conn.cursor(row_factory=psycopg.rows.class_row(Session)).execute(

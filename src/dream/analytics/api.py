@@ -21,7 +21,14 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
-from dream.analytics.products import UnknownCategory, app_ids, catalog_of, enrich
+from dream.analytics.products import (
+    UnknownCategory,
+    app_ids,
+    catalog_of,
+    enrich,
+    enrich_rows,
+    with_product_columns,
+)
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions import QUESTIONS, Question
 from dream.analytics.questions.base import Disclosure
@@ -176,8 +183,9 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
             body = question.answer(answer, f, params, shown)
             return enrich(body, catalog_of(request.app.state))
         answer = await _answer(lambda: question.ask(analytics(), f, params, shown))
-        response = csv_response(
-            question.file_name(params), question.columns(params), answer.items
+        response = csv_response(  # the product's columns beside each app, as in exports
+            question.file_name(params), with_product_columns(question.columns(params)),
+            enrich_rows(answer.items, catalog_of(request.app.state)),
         )
         if answer.next_cursor:
             response.headers["X-Next-Cursor"] = answer.next_cursor

@@ -19,10 +19,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from dream.analytics.api import (
     FILTER_PARAMS,
@@ -34,9 +36,11 @@ from dream.analytics.api import (
 )
 from dream.analytics.csv import render
 from dream.analytics.filters import Filters
+from dream.analytics.products import catalog_of, enrich_rows, with_product_columns
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
 from dream.analytics.questions.base import Disclosure
+from dream.catalog import Catalog
 from dream.snapshots import COLUMN_TYPES
 
 ExportFormat = Literal["csv", "parquet"]
@@ -199,6 +203,12 @@ def _params(question: Question[Any], request: Request, values: dict[str, Any]) -
             choices = getattr(field.annotation, "__args__", ())
             also = f" ({' | '.join(choices)})" if choices else ""
             raise _error(name, f"query={question.name} needs `{name}`{also}")
+    try:  # a parameter shared by questions (_SHARED) was validated as text only
+        question.params.model_validate({k: v for k, v in given.items() if k != "limit"})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0])
+        raise _error(name, f"query={question.name}: {first['msg']}", given.get(name)) from None
     if question.export is not None:
         given["limit"] = question.export.rows(values["limit"])
     # Each value was validated by its Query(); the export's limit may exceed the endpoint's.
@@ -225,19 +235,24 @@ def _pages(
 
 def spool(
     question: Question[Any], analytics: Analytics, f: Filters, params: Params, fmt: str,
-    shown: Disclosure | None = None,
+    shown: Disclosure | None = None, catalog: Catalog | None = None,
 ) -> tuple[Any, int]:
     """A paged question's export written page by page (Parquet: a row group per page) to a
     spooled file, so memory holds one page whatever the export's size (up to a million rows);
-    returns the file, rewound, and the row count (for ``X-Row-Count``)."""
+    returns the file, rewound, and the row count (for ``X-Row-Count``). With ``catalog``, the
+    product's columns are beside ``app``."""
     columns = question.columns(params)
+    pages = _pages(question, analytics, f, params, shown)
+    if catalog is not None:
+        columns = with_product_columns(columns)
+        pages = (enrich_rows(page, catalog) for page in pages)
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (returned)
     count = 0
     try:
         if fmt == "parquet":
             pq = _parquet()
             writer = None
-            for page in _pages(question, analytics, f, params, shown):
+            for page in pages:
                 table = arrow_table(columns, page)
                 writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
                 writer.write_table(table)
@@ -248,7 +263,7 @@ def spool(
                 writer.close()
         else:
             out.write(render(columns, []).encode("utf-8"))  # the header
-            for page in _pages(question, analytics, f, params, shown):
+            for page in pages:
                 out.write(render(columns, page).split("\r\n", 1)[1].encode("utf-8"))
                 count += len(page)
     except BaseException:
@@ -293,9 +308,35 @@ def _export_parameters() -> list[inspect.Parameter]:
             if name not in seen:
                 seen.add(name)
                 optional = cast(Any, field.annotation) | None if field.is_required() else None
+                if name in _SHARED:  # each question checks its own values (_params)
+                    field = FieldInfo(default=None, description=f"By `query`: {_SHARED[name]}.")
+                    optional = str | None
                 parameters.append(query_param(name, field, annotation=optional,
                                               default=None if optional else field.default))  # fmt: skip
     return parameters
+
+
+def _shared_params() -> dict[str, str]:
+    """The parameters several questions declare with different types (top-apps' and usage's
+    ``group_by``), each with what it takes per question (``usage``: ``faculty | os | …``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for question in QUESTIONS:
+        for name, field in question.fields.items():
+            found.setdefault(name, {})[question.name] = field.annotation
+    return {
+        name: "; ".join(f"{q}: {' | '.join(_choices(a))}" for q, a in by.items())
+        for name, by in found.items() if len({repr(a) for a in by.values()}) > 1
+    }  # fmt: skip
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values a ``Literal`` (or an optional one) allows."""
+    args = get_args(annotation)
+    return [c for a in args if a is not type(None)
+            for c in ([a] if isinstance(a, str) else _choices(a))]  # fmt: skip
+
+
+_SHARED = _shared_params()
 
 
 def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
@@ -311,15 +352,17 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         a = analytics()
         name = question.file_name(params)
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
+        catalog = catalog_of(request.app.state)  # the product's columns beside each app
         if question.paged:  # rows: only for roles the floor does not hold (Question.role)
             try:
-                out, count = await _answer(lambda: spool(question, a, f, params, format, shown))
+                out, count = await _answer(
+                    lambda: spool(question, a, f, params, format, shown, catalog))
             except ParquetUnavailable:
                 return _parquet_unavailable()
             return _spooled_response(out, count, name, format)
         answer = await _answer(lambda: question.ask(a, f, params, shown))
-        return _file_response(name, format, question.columns(params), answer.items,
-                              shown.suppressed)  # fmt: skip
+        return _file_response(name, format, with_product_columns(question.columns(params)),
+                              enrich_rows(answer.items, catalog), shown.suppressed)  # fmt: skip
 
     export.__signature__ = signature(*_export_parameters())  # type: ignore[attr-defined]
     router.add_api_route(

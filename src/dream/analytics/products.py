@@ -11,13 +11,26 @@ executable under its own name) gets ``null``s: still listed, never dropped.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from dream.analytics.filters import FilterError, Filters
 from dream.catalog import CATEGORIES, Catalog, builtin
 
+if TYPE_CHECKING:
+    from dream.analytics.queries import Analytics, Answer
+
 PRODUCT_FIELDS = ("product", "vendor", "category")
+# What an answer's rows carry beside ``app`` in files (CSV, Parquet): the product's fields and
+# its version (null where an answer is not by version, or the catalog read none).
+PRODUCT_COLUMNS = (*PRODUCT_FIELDS, "version")
+# top-apps' ``group_by``: the catalog's product (the rollups), the executable as listed or the
+# product's version (both from the sessions, which keep them: ``name``, ``version``).
+Grouping = Literal["product", "executable", "version"]
+_GROUP_COLUMN = {"executable": "name", "version": "version"}
+# What sessions count, so what an answer by executable or version can be ordered by.
+SESSION_METRICS = ("users", "hosts", "processes", "hours", "launches")
 
 
 class ProductFields(BaseModel):
@@ -26,6 +39,16 @@ class ProductFields(BaseModel):
     product: str | None = Field(default=None, description="The product's display name.")
     vendor: str | None = None
     category: str | None = Field(default=None, description="One of the catalog's categories.")
+
+
+class GroupFields(ProductFields):
+    """top-apps' rows: with ``group_by=executable`` the executable as listed, with
+    ``group_by=version`` the product's version (null: none shown), else both null."""
+
+    executable: str | None = Field(default=None, description="group_by=executable: the"
+                                   " process name as listed (WINWORD.EXE, chrome).")  # fmt: skip
+    version: str | None = Field(default=None, description="group_by=version: the version the"
+                                " catalog read in the name or path (R2023b, 16).")  # fmt: skip
 
 
 def catalog_of(state: Any) -> Catalog:
@@ -103,3 +126,47 @@ def app_ids(catalog: Catalog, app: str | None, product: str | None,
         if one is not None:
             allowed = {one} if allowed is None else allowed & {one}
     return None if allowed is None else tuple(sorted(allowed))
+
+
+def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric: str,
+                limit: int) -> Answer:  # fmt: skip
+    """top-apps per app and executable (``by="executable"``) or version, from the sessions in
+    use within the range (products.sql): the rollups keep neither. Sessions count users, hosts,
+    observations, hours and launches, not snapshots, CPU or memory: those are null, and
+    ordering by them is refused (422 naming ``metric``)."""
+    from psycopg import sql  # the database side: server only (the client imports this module)
+
+    from dream.analytics.queries import Answer
+    from dream.analytics.sql import of_sessions
+    from dream.storage.queries import NamedQueries
+
+    if metric not in SESSION_METRICS:
+        raise FilterError("metric", f"group_by={by} answers from sessions, which count"
+                          f" {', '.join(SESSION_METRICS)}; not {metric}", metric)  # fmt: skip
+    params: dict[str, Any] = {"from": filters.start, "to": filters.end, "limit": limit}
+    q = NamedQueries("dream.analytics", "products.sql").fragment("top_apps_by").format(
+        group=sql.Identifier(_GROUP_COLUMN[by]), order=sql.Identifier(metric),
+        filters=of_sessions(filters, params),
+    )  # fmt: skip
+    rows = [{"app": r["app"], by: r["key"], "users": int(r["users"]), "hosts": int(r["hosts"]),
+             "snapshots": None, "processes": int(r["processes"]), "avg_cpu_percent": None,
+             "avg_rss_kb": None, "hours": round(float(r["hours"]), 4),
+             "launches": int(r["launches"])} for r in analytics._fetch(q, params)]  # fmt: skip
+    return Answer(rows, "sessions")
+
+
+def with_product_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A file's columns with the product's beside ``app`` (none already there repeated)."""
+    if "app" not in columns:
+        return columns
+    at = columns.index("app") + 1
+    added = tuple(c for c in PRODUCT_COLUMNS if c not in columns)
+    return (*columns[:at], *added, *columns[at:])
+
+
+def enrich_rows(rows: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+    """Rows of a file with the product's fields beside each ``app`` (``enrich`` for files)."""
+    for row in rows:
+        if "app" in row:
+            row.update(describe(catalog, row["app"]))
+    return rows

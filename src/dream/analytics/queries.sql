@@ -244,7 +244,7 @@ LIMIT %(limit)s
 SELECT s.collected_at, s.snapshot_id, p.ctid::text AS row_id, s.host, s.os,
        s.user_name AS "user", s.faculty, p.pid, p.ppid, p.process_user, p.name, p.command, p.app,
        p.is_system, p.cpu_percent, p.mem_percent, p.rss_kb, p.vsz_kb, p.state, p.tty, p.started,
-       p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title
+       p.cpu_seconds, p.threads, p.session, p.session_name, p.status, p.window_title, p.version
 FROM (
     SELECT snapshot_id, collected_at, host, os, user_name, faculty
     FROM snapshots
@@ -318,8 +318,8 @@ LIMIT %(outer_limit)s
 -- name: sessions_page
 -- The sessions in use within [from, to), in (first_seen, host, user, pid, name) order: the
 -- primary key's columns, first_seen leading (sessions_first_seen_idx).
-SELECT host, user_name AS "user", app, pid, name, os, faculty, first_seen AS started, ended,
-       extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
+SELECT host, user_name AS "user", app, version, pid, name, os, faculty, first_seen AS started,
+       ended, extract(epoch FROM last_seen - first_seen) + cadence_s AS duration_s,
        samples, cpu_last - cpu_first AS cpu_seconds
 FROM sessions
 WHERE first_seen < %(to)s AND ended > %(from)s {filters}

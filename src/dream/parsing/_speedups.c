@@ -7,7 +7,7 @@
  * comes from the Python memo functions; C merely remembers recent answers per column.
  *
  * Records are built without running the dataclass __init__ (a Python function, ~0.4 us a row):
- * the instance is allocated and its 20 slots are filled at the offsets of their descriptors,
+ * the instance is allocated and its 21 slots are filled at the offsets of their descriptors,
  * which `configure` checks against the field list once.
  */
 #define PY_SSIZE_T_CLEAN
@@ -15,16 +15,16 @@
 #include <structmember.h>
 #include <string.h>
 
-#define NFIELDS 20
+#define NFIELDS 21
 enum {
     F_PID, F_PPID, F_USER, F_NAME, F_COMMAND, F_APP, F_IS_SYSTEM, F_CPU, F_MEM, F_RSS, F_VSZ,
     F_STATE, F_TTY, F_STARTED, F_CPU_SECONDS, F_THREADS, F_SESSION, F_SESSION_NAME, F_STATUS,
-    F_TITLE
+    F_TITLE, F_VERSION
 };
 static const char *const FIELD_NAMES[NFIELDS] = {
     "pid", "ppid", "user", "name", "command", "app", "is_system", "cpu_percent", "mem_percent",
     "rss_kb", "vsz_kb", "state", "tty", "started", "cpu_seconds", "threads", "session",
-    "session_name", "status", "window_title",
+    "session_name", "status", "window_title", "version",
 };
 
 static PyTypeObject *record_type = NULL;
@@ -46,7 +46,7 @@ configure(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &type, &PyTuple_Type, &names))
         return NULL;
     if (PyTuple_GET_SIZE(names) != NFIELDS) {
-        PyErr_SetString(PyExc_ValueError, "ProcessRecord does not have the 20 expected fields");
+        PyErr_SetString(PyExc_ValueError, "ProcessRecord does not have the 21 expected fields");
         return NULL;
     }
     Py_ssize_t found[NFIELDS];
@@ -76,7 +76,7 @@ configure(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* A record from 20 new references in field order (stolen, also on failure). */
+/* A record from 21 new references in field order (stolen, also on failure). */
 static PyObject *
 make_record(PyObject **values)
 {

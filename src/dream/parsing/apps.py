@@ -171,7 +171,8 @@ def is_windows_system(
 def name_products(records: Iterable[ProcessRecord], os: str | None, catalog: Catalog) -> None:
     """Each record's ``app`` becomes its product's id where ``catalog`` knows the process (its
     helpers and every OS's names fold into one product); an executable it does not know keeps
-    its own name. A product of category ``system`` is the OS's (or runs whether anyone uses the
+    its own name; ``version`` is the product's version where the name or path shows one. A
+    product of category ``system`` is the OS's (or runs whether anyone uses the
     product or not, as updaters do): the record is ``is_system``. The catalog memoises each
     distinct (name, command, os), so a listing's repeated commands cost a dictionary hit."""
     match = catalog.match
@@ -179,5 +180,6 @@ def name_products(records: Iterable[ProcessRecord], os: str | None, catalog: Cat
         found = match(record.name, record.command, os)
         if found is not None:
             record.app = found.product
+            record.version = found.version
             if found.category == "system":
                 record.is_system = True

@@ -37,6 +37,9 @@ class ProcessRecord:
     session_name: str | None = None
     status: str | None = None
     window_title: str | None = None
+    # The product's version where the catalog reads one in the name or path (``R2023b``, ``16``):
+    # set with ``app`` by dream.parsing.apps.name_products, else None.
+    version: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

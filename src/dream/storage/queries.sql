@@ -76,7 +76,7 @@ WHERE snapshot_id = %(snapshot_id)s AND status = 'pending'
 -- A snapshot's process rows. collected_at narrows the scan to one partition.
 SELECT pid, ppid, process_user AS user, name, command, app, is_system, cpu_percent, mem_percent,
        rss_kb, vsz_kb, state, tty, started, cpu_seconds, threads, session, session_name, status,
-       window_title
+       window_title, version
 FROM processes
 WHERE snapshot_id = %(snapshot_id)s AND collected_at = %(collected_at)s
 ORDER BY pid NULLS LAST

@@ -4,7 +4,7 @@
 -- name: host_sessions_overlapping
 -- The host's sessions that hold an observation in [since, until].
 SELECT host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os, faculty,
-       app, is_system, process_user, samples, cpu_first, cpu_last, rss_peak_kb
+       app, is_system, process_user, samples, cpu_first, cpu_last, rss_peak_kb, version
 FROM sessions
 WHERE host = %(host)s AND open_until >= %(since)s AND first_seen <= %(until)s
 
@@ -21,7 +21,8 @@ WHERE host = %(host)s AND status = 'stored'
 
 -- name: host_observation_rows
 -- The per-sample rows still kept of the host's stored snapshots in [since, until].
-SELECT p.snapshot_id, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds, p.rss_kb
+SELECT p.snapshot_id, p.pid, p.name, p.app, p.is_system, p.process_user, p.cpu_seconds, p.rss_kb,
+       p.version
 FROM snapshots s
 JOIN processes p ON p.snapshot_id = s.snapshot_id AND p.collected_at = s.collected_at
 WHERE s.host = %(host)s AND s.status = 'stored'

@@ -75,6 +75,7 @@ class Session:
     cpu_first: float | None
     cpu_last: float | None
     rss_peak_kb: int | None
+    version: str | None = None  # the product's (migration 0017): set with app, as app is
 
     @classmethod
     def observed(
@@ -92,7 +93,7 @@ class Session:
             host, r["user_name"], -1 if r["pid"] is None else r["pid"], r["name"] or "", t, t,
             cadence, t + timedelta(seconds=LINK_CADENCES * cadence), r["os"], r["faculty"],
             r["app"] or "", r["is_system"], r["process_user"], 1, r["cpu_seconds"],
-            r["cpu_seconds"], r["rss_kb"],
+            r["cpu_seconds"], r["rss_kb"], r.get("version"),
         )  # fmt: skip
 
     @property
@@ -106,7 +107,8 @@ class Session:
     def _first_rank(self) -> tuple[object, ...]:
         # The earliest observation says what the session is (app, user...): ties by value.
         return (self.first_seen, self.app, self.is_system, self.os, self.faculty,
-                self.process_user or "", self.process_user is None, _low(self.cpu_first))  # fmt: skip
+                self.process_user or "", self.process_user is None, _low(self.cpu_first),
+                self.version or "")  # fmt: skip
 
     def _last_rank(self) -> tuple[object, ...]:
         return (self.last_seen, self.cadence_s, _high(self.cpu_last))
@@ -120,6 +122,7 @@ class Session:
             self.first_seen, self.app, self.is_system = other.first_seen, other.app, other.is_system
             self.os, self.faculty, self.process_user = other.os, other.faculty, other.process_user
             self.cpu_first = other.cpu_first
+            self.version = other.version
         if other.last_seen > self.last_seen or (
             other.last_seen == self.last_seen and other._last_rank() > self._last_rank()
         ):
@@ -190,7 +193,7 @@ def _opened(head: _Head, p: ProcessRecord) -> Session:
     return Session(
         snapshot.host, snapshot.user, -1 if p.pid is None else p.pid, p.name or "", t, t, cadence,
         until, snapshot.os, snapshot.faculty, p.app or "", p.is_system, p.user, 1, p.cpu_seconds,
-        p.cpu_seconds, p.rss_kb,
+        p.cpu_seconds, p.rss_kb, p.version,
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ FROM (SELECT DISTINCT hashtext(h.host) AS key FROM unnest(%(hosts)s::text[]) AS 
 -- Found through the primary key (host, user_name, pid, name, first_seen <= until).
 SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
        s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
-       s.cpu_first, s.cpu_last, s.rss_peak_kb
+       s.cpu_first, s.cpu_last, s.rss_peak_kb, s.version
 -- The keys come as one JSON array of [host, user_name, pid, name, since, until] (binding six
 -- arrays of tens of thousands of values costs the client several times more).
 FROM (SELECT k ->> 0 AS host, k ->> 1 AS user_name, (k ->> 2)::integer AS pid, k ->> 3 AS name,
@@ -31,7 +31,7 @@ JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.p
 -- With their `ended` (the sessions_ended trigger corrects it where it differs: migration 0012).
 COPY sessions (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
                faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
-               rss_peak_kb, ended) FROM STDIN
+               rss_peak_kb, version, ended) FROM STDIN
 
 -- name: create_session_stage
 -- Built from a query, not LIKE, so it takes the columns without their NOT NULL: `ended` is
@@ -42,7 +42,7 @@ SELECT * FROM sessions WITH NO DATA
 -- name: copy_session_stage
 COPY session_stage (host, user_name, pid, name, first_seen, last_seen, cadence_s, open_until, os,
                     faculty, app, is_system, process_user, samples, cpu_first, cpu_last,
-                    rss_peak_kb) FROM STDIN
+                    rss_peak_kb, version) FROM STDIN
 
 -- name: update_sessions
 -- Sessions extended at their end (or in their middle) keep their key: updated in place.
@@ -52,7 +52,7 @@ SET last_seen = g.last_seen, cadence_s = g.cadence_s, open_until = g.open_until,
     ended = g.last_seen + g.cadence_s * interval '1 second', os = g.os,
     faculty = g.faculty, app = g.app, is_system = g.is_system, process_user = g.process_user,
     samples = g.samples, cpu_first = g.cpu_first, cpu_last = g.cpu_last,
-    rss_peak_kb = g.rss_peak_kb
+    rss_peak_kb = g.rss_peak_kb, version = g.version
 FROM session_stage AS g
 WHERE s.host = g.host AND s.user_name = g.user_name AND s.pid = g.pid AND s.name = g.name
   AND s.first_seen = g.first_seen

@@ -7,14 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from dream.analytics.products import ProductFields
+from dream.analytics.products import GroupFields, ProductFields
 
 
 class Metrics(BaseModel):
     users: int = Field(description="Distinct users of the matching snapshots.")
     hosts: int = Field(description="Distinct hosts of the matching snapshots.")
     snapshots: int | None = Field(description="Snapshots in which a matching process appeared"
-                                  " (null: withheld from a differentially private key).")
+                                  " (null: answered from sessions, which do not count them,"
+                                  " or withheld from a differentially private key).")
     processes: int | None = Field(description="Matching process rows (null: as `snapshots`).")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
     avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
@@ -23,7 +24,7 @@ class Metrics(BaseModel):
                                  " (null: as `snapshots`).")
 
 
-class TopApp(Metrics, ProductFields):
+class TopApp(Metrics, GroupFields):
     app: str
 
 
@@ -89,8 +90,10 @@ class TopApps(Disclosed):
     )  # fmt: skip
 
     items: list[TopApp]
+    group_by: str = Field(default="product", description="product | executable | version.")
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+    source: Literal["rollup", "raw", "sessions"] = Field(
+        description="What answered: rollups, raw rows, or sessions (group_by=executable|version).")
     coverage: Coverage | None = _coverage()
 
 

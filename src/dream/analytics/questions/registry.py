@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Filters, Metric, Source
+from dream.analytics.products import Grouping, top_apps_by
 from dream.analytics.questions.answers import (
     Breakdown,
     ProcessesPage,
@@ -23,7 +24,7 @@ from dream.analytics.questions.executables import EXECUTABLES
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
 PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
-SESSION_COLUMNS = ("host", "user", "app", "pid", "name", "os", "faculty", "started", "ended",
+SESSION_COLUMNS = ("host", "user", "app", "version", "pid", "name", "os", "faculty", "started", "ended",
                    "duration_s", "samples", "cpu_seconds")  # fmt: skip
 
 SourceField = Annotated[
@@ -43,6 +44,15 @@ class TopAppsParams(Params):
     limit: Annotated[int, Field(ge=1, le=1000, description="How many applications.")] = 10
     metric: MetricField = "users"
     source: SourceField = "auto"
+    group_by: Annotated[Grouping, Field(description="`product` (the catalog's), `executable`"
+                        " (as listed) or `version` (the product's); the last two answer from"
+                        " sessions.")] = "product"  # fmt: skip
+
+
+def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
+    if p.group_by == "product":
+        return a.top_apps(f, metric=p.metric, limit=p.limit, source=p.source)
+    return top_apps_by(a, f, by=p.group_by, metric=p.metric, limit=p.limit)
 
 
 class UsageParams(Params):
@@ -166,8 +176,9 @@ QUESTIONS: tuple[Question[Any], ...] = (
         name="top-apps",
         path="/v1/analytics/top-apps",
         params=TopAppsParams,
-        run=lambda a, f, p: a.top_apps(f, metric=p.metric, limit=p.limit, source=p.source),
-        columns=lambda p: ("app", *METRIC_FIELDS),
+        run=_top_apps,
+        columns=lambda p: ("app", *(() if p.group_by == "product" else (p.group_by,)),
+                           *METRIC_FIELDS),
         response_model=TopApps,
         summary="Applications ranked by a metric",
         description=(
