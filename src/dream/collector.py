@@ -16,7 +16,6 @@ Only the standard library and httpx: this module never imports the server side o
 
 from __future__ import annotations
 
-import getpass
 import json
 import platform
 import random
@@ -39,6 +38,7 @@ import httpx
 import typer
 
 from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.logons import snapshot_user
 from dream.spool import Spool, default_spool_dir
 from dream.text import decode_output
 
@@ -214,7 +214,7 @@ class Collector:
 
     sender: Sender
     spool: Spool
-    user: str
+    user: str | None  # None: the machine's interactive user at each snapshot (dream.logons)
     faculty: str
     host: str = field(default_factory=socket.gethostname)
     os_name: str = field(default_factory=current_os)
@@ -229,7 +229,7 @@ class Collector:
             "host": self.host,
             "os": self.os_name,
             "os_version": os_version(self.os_name),
-            "user": self.user,
+            "user": self.user or snapshot_user(self.os_name),
             "faculty": self.faculty,
             "collected_at": datetime.now(UTC).isoformat(),
             "command": command,
@@ -303,7 +303,9 @@ def collect_command(
     url: Annotated[str, url_option()] = DEFAULT_URL,
     key: Annotated[str | None, key_option("ingest role")] = None,
     user: Annotated[
-        str | None, typer.Option(help="User of the machine (default: the current user).")
+        str | None,
+        typer.Option(help="User of the machine (default: whoever is logged on at each snapshot,"
+                     " `(nobody)` when no one is; never the collector's own account)."),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Host name (default: this machine's).")] = None,
     interval: Annotated[
@@ -331,7 +333,7 @@ def collect_command(
     collector = Collector(
         sender=sender,
         spool=Spool(spool_dir or default_spool_dir()),
-        user=user or getpass.getuser(),
+        user=user,
         faculty=faculty,
         host=host or socket.gethostname(),
         os_name=os_name,
