@@ -37,6 +37,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from dream import __version__
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.logons import snapshot_user
 from dream.spool import Spool, default_spool_dir
@@ -160,7 +161,7 @@ class Sender:
     def headers(self) -> dict[str, str]:
         # Date: this machine's clock when sending, so the api can tell how far off it is
         # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.
-        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector",
+        headers = {"Content-Type": "application/json", "User-Agent": f"dream-collect/{__version__}",
                    "Date": formatdate(usegmt=True)}  # fmt: skip
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"

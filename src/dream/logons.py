@@ -70,7 +70,9 @@ def parse_who(output: str, uid: Callable[[str], int | None] = _uid) -> list[Logo
         last = fields[-1]
         host = last[1:-1] if last.startswith("(") and last.endswith(")") else ""
         tty = fields[1]
-        local = host.startswith(":") or (not host and (tty.startswith(("tty", ":")) or tty == "console"))
+        local = host.startswith(":") or (
+            not host and (tty.startswith(("tty", ":")) or tty == "console")
+        )
         logons.append(Logon(fields[0], local))
     return logons
 
@@ -94,7 +96,11 @@ def parse_query_user(output: str) -> list[Logon]:
             continue
         first_number = next((i for i, f in enumerate(rest) if f.isdigit()), None)
         session = rest[0] if first_number else ""
-        state = rest[first_number + 1] if first_number is not None and first_number + 1 < len(rest) else ""
+        state = (
+            rest[first_number + 1]
+            if first_number is not None and first_number + 1 < len(rest)
+            else ""
+        )
         logons.append(Logon(name, session.lower() == "console", state.lower().startswith(_ACTIVE)))
     return logons
 

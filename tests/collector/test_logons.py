@@ -37,13 +37,17 @@ def test_linux_logind_and_utmp_leave_out_root_and_greeters() -> None:
     uids = {"jdoe": 1001, "alice": 1002}
     # alice is at the display (:0), jdoe came in over ssh: the one at the machine comes first.
     assert ordered(parse_who(recorded("linux/who.txt"), uids.get)) == ["alice", "jdoe"]
-    assert ordered(parse_who(recorded("linux/who.txt"), {"jdoe": 0, "alice": 1002}.get)) == ["alice"]
+    assert ordered(parse_who(recorded("linux/who.txt"), {"jdoe": 0, "alice": 1002}.get)) == [
+        "alice"
+    ]
     directory_user = "root     tty1  2026-12-05 08:00\nldapuser pts/0 2026-12-05 09:00 (10.1.1.1)\n"
     assert ordered(parse_who(directory_user, lambda _: None)) == ["ldapuser"]
 
 
 def test_macos_console_owner_first_never_the_login_window() -> None:
-    run = replay({"stat -f %Su /dev/console": "macos/console-owner-user.txt", "who": "macos/who.txt"})
+    run = replay(
+        {"stat -f %Su /dev/console": "macos/console-owner-user.txt", "who": "macos/who.txt"}
+    )
     assert interactive_users("macos", run)[:1] == ["jdoe"]
     run = replay({"stat -f %Su /dev/console": "macos/console-owner-loginwindow.txt"})
     assert snapshot_user("macos", run) == NOBODY_LOGGED_ON

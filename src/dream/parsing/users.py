@@ -27,8 +27,18 @@ UNKNOWN = "(unknown)"  # a service account sent a listing without owners: who us
 
 # Windows' service accounts as `whoami`/getpass spell them without the "NT AUTHORITY\" domain.
 _WINDOWS_SERVICE_NAMES = frozenset(
-    {"system", "localsystem", "local service", "localservice", "network service",
-     "networkservice", "lokaler dienst", "netzwerkdienst", "service local", "service réseau"}
+    {
+        "system",
+        "localsystem",
+        "local service",
+        "localservice",
+        "network service",
+        "networkservice",
+        "lokaler dienst",
+        "netzwerkdienst",
+        "service local",
+        "service réseau",
+    }
 )
 
 
@@ -46,8 +56,12 @@ def _account(user: str) -> str:
     return user.rsplit("\\", 1)[-1].casefold()
 
 
-def snapshot_user(sent: str, os: str | None, processes: Iterable[ProcessRecord],
-                  alias: Callable[[str], str | None] | None = None) -> str:
+def snapshot_user(
+    sent: str,
+    os: str | None,
+    processes: Iterable[ProcessRecord],
+    alias: Callable[[str], str | None] | None = None,
+) -> str:
     """The user a snapshot counts for (rules in the module's docstring). ``alias`` is the
     scrubber's naming: a snapshot parsed again is stored with its user already pseudonymized,
     and the owner it names must still be found among the listing's (raw) owners."""
@@ -62,8 +76,11 @@ def snapshot_user(sent: str, os: str | None, processes: Iterable[ProcessRecord],
     sent_is_person = not is_service_account(sent, os) and sent not in (NOBODY, UNKNOWN)
     if people:
         if sent_is_person:
-            mine = [owner for owner in people if _account(owner) == _account(sent)
-                    or (alias is not None and alias(owner) == sent)]
+            mine = [
+                owner
+                for owner in people
+                if _account(owner) == _account(sent) or (alias is not None and alias(owner) == sent)
+            ]
             if mine:
                 return min(mine, key=lambda owner: (-people[owner], owner))
         return min(people, key=lambda owner: (-people[owner], owner))

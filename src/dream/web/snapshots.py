@@ -24,10 +24,12 @@ from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
 from dream.storage.database import Database
+from dream.storage.fleet import Heard
 from dream.transport.base import Publisher
 from dream.web.body import field_text, read_form, read_limited
 from dream.web.clock import check_collected_at, observe_agent_clock
 from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
+from dream.web.fleet import FleetRecorder, agent_of
 from dream.web.receipts import Receipts, RecentlyAccepted
 from dream.web.schemas import (
     EXAMPLE_SNAPSHOT,
@@ -112,6 +114,7 @@ def snapshots_router(
     intake: Intake,
     *,
     receipts: Receipts | None,
+    fleet: FleetRecorder | None = None,
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
@@ -182,7 +185,7 @@ def snapshots_router(
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             received_at = datetime.now(UTC)
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
-            observe_agent_clock(request, incoming.host, received_at, intake.sensor)
+            skew = observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
             snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
             snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
@@ -191,6 +194,9 @@ def snapshots_router(
         recent.add(snapshot.snapshot_id)
         if receipts is not None:
             receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
+        if fleet is not None:
+            fleet.add(Heard(snapshot.host, received_at, snapshot.collected_at,
+                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s))
         log.info(
             "snapshot accepted",
             snapshot_id=str(snapshot.snapshot_id),
