@@ -17,7 +17,7 @@ every parsed snapshot (docs/analytics.md, "Who is a user"):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 
 from dream.parsing.apps import is_system_user
 from dream.parsing.model import ProcessRecord
@@ -56,34 +56,15 @@ def _account(user: str) -> str:
     return user.rsplit("\\", 1)[-1].casefold()
 
 
-def snapshot_user(
-    sent: str,
-    os: str | None,
-    processes: Iterable[ProcessRecord],
-    alias: Callable[[str], str | None] | None = None,
-) -> str:
-    """The user a snapshot counts for (rules in the module's docstring). ``alias`` is the
-    scrubber's naming: a snapshot parsed again is stored with its user already pseudonymized,
-    and the owner it names must still be found among the listing's (raw) owners."""
-    owned = False
-    people: Counter[str] = Counter()
-    for p in processes:
-        if p.user is None:
-            continue
-        owned = True
-        if not p.is_system and not is_service_account(p.user, os):
-            people[p.user] += 1
+def snapshot_user(sent: str, os: str | None, processes: Sequence[ProcessRecord]) -> str:
+    """The user a snapshot counts for (rules in the module's docstring)."""
+    owners = Counter(p.user for p in processes if p.user is not None and not p.is_system)
+    owned = bool(owners) or any(p.user is not None for p in processes)
+    people = {owner: n for owner, n in owners.items() if not is_service_account(owner, os)}
     sent_is_person = not is_service_account(sent, os) and sent not in (NOBODY, UNKNOWN)
     if people:
-        if sent_is_person:
-            mine = [
-                owner
-                for owner in people
-                if _account(owner) == _account(sent) or (alias is not None and alias(owner) == sent)
-            ]
-            if mine:
-                return min(mine, key=lambda owner: (-people[owner], owner))
-        return min(people, key=lambda owner: (-people[owner], owner))
+        mine = [owner for owner in people if sent_is_person and _account(owner) == _account(sent)]
+        return min(mine or people, key=lambda owner: (-people[owner], owner))
     if owned:
         return NOBODY
     return sent if sent_is_person or sent in (NOBODY, UNKNOWN) else UNKNOWN

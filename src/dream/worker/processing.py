@@ -21,8 +21,7 @@ def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None,
     reader's complaint may quote the row. ``catalog`` names the products (default: built-in)."""
     processed = _parse(snapshot, catalog)
     # Who the snapshot counts for is decided here, once, before the scrubber names them.
-    alias = scrubber.user if scrubber is not None else None
-    user = snapshot_user(snapshot.user, snapshot.os, processed.processes, alias)
+    user = snapshot_user(snapshot.user, snapshot.os, processed.processes)
     if user != snapshot.user:
         processed.snapshot = snapshot = snapshot.model_copy(update={"user": user})
     if scrubber is not None and scrubber.mode != "off":
