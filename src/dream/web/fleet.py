@@ -39,15 +39,19 @@ class FleetRecorder:
     count_s: float = 30.0
     capacity: int = 100_000
     _pending: list[fleet.Heard] = field(default_factory=list, init=False)
+    _dropped: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
     def add(self, heard: fleet.Heard) -> None:
-        """Never blocks; beyond ``capacity`` waiting (database away for long) it is dropped."""
+        """Never blocks; beyond ``capacity`` waiting (database away for long) it is dropped,
+        counted and logged at the next flush."""
         with self._lock:
             if len(self._pending) < self.capacity:
                 self._pending.append(heard)
+            else:
+                self._dropped += 1
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="dream-fleet", daemon=True)
@@ -70,6 +74,9 @@ class FleetRecorder:
     def flush(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            log.warning("fleet health not recorded: too many waiting", snapshots=dropped)
         if not batch:
             return
         try:
