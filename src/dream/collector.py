@@ -203,6 +203,7 @@ class Sender:
 @dataclass
 class RunReport:
     collected: str | None = None
+    user: str | None = None  # who the snapshot was sent for
     sent: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     pending: int = 0
@@ -271,7 +272,7 @@ class Collector:
     def run_once(self) -> RunReport:
         report = RunReport()
         body = self.snapshot()
-        report.collected = body["snapshot_id"]
+        report.collected, report.user = body["snapshot_id"], body["user"]
         try:
             self.spool.put(body)
         except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
@@ -347,7 +348,8 @@ def collect_command(
             except CollectorError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 raise typer.Exit(1) from None
-            print(json.dumps({"snapshot_id": report.collected, "sent": report.sent,
+            print(json.dumps({"snapshot_id": report.collected, "user": report.user,
+                              "sent": report.sent,
                               "rejected": report.rejected, "spooled": report.pending,
                               "error": report.error}))  # fmt: skip
             # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.

@@ -85,5 +85,6 @@ def test_collect_as_root_sends_the_logged_on_user_not_root(tmp_path: Path) -> No
             env=dream_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 3, done.stderr  # the api is down: spooled
+    assert json.loads(done.stdout)["user"] == person
     (spooled,) = spool.glob("*.json")
     assert json.loads(spooled.read_text())["user"] == person
