@@ -4,7 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb dr-drill
+.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
+	agent-packages packaging-tools dr-drill
 
 install: $(VENV)/.installed
 
@@ -22,7 +23,7 @@ run: install
 
 ## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
 ## Services the suite starts it stops; ones it found running stay, and a last line says so.
-test: install browser
+test: install browser packaging-tools
 	$(PY) scripts/services.py kafka-libs >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; $(PY) scripts/services.py note; exit $$status
 
@@ -30,6 +31,13 @@ test: install browser
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "warning: could not install chromium: tests/frontend skip (and fail under CI=true)"
+
+## What the agent's packages are built and inspected with (tests/agent): rpm (rpmbuild, rpm -qpl),
+## msitools' wixl and msiinfo; dpkg-deb is Debian's own.
+packaging-tools:
+	@command -v rpmbuild >/dev/null 2>&1 && command -v wixl >/dev/null 2>&1 && command -v msiinfo >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq rpm msitools wixl >/dev/null) \
+		|| echo "warning: could not install rpm/msitools/wixl: the agent's rpm and MSI tests skip (and fail under CI=true)"
 
 ## Start / stop a local Kafka (KRaft) broker and PostgreSQL; `up` prints the DREAM_* variables.
 services-up: install
@@ -104,6 +112,31 @@ agent-deb: agent
 			>/dev/null || exit 1; \
 		echo $(AGENT_OUT)/dream-agent_$(AGENT_DEB_VERSION)_$$arch.deb; \
 	done
+
+## RPMs of the Linux builds, from the tree agent-deb stages (same files, same install properties:
+## DREAM_URL=... DREAM_API_KEY=... DREAM_FACULTY=... dnf install ./dream-agent-*.rpm).
+agent-rpm: agent-deb
+	@for target in $(filter linux/%,$(AGENT_TARGETS)); do \
+		arch=$${target#*/}; rpmarch=$$( [ $$arch = arm64 ] && echo aarch64 || echo x86_64 ); \
+		rpmbuild -bb --quiet --target $$rpmarch --define "_topdir $(AGENT_OUT)/rpmbuild" \
+			--define "_rpmdir $(AGENT_OUT)" --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+			--define "agent_version $(AGENT_DEB_VERSION)" --define "staged $(AGENT_OUT)/deb-$$arch" \
+			agent/packaging/rpm/dream-agent.spec >/dev/null || exit 1; \
+		echo $(AGENT_OUT)/dream-agent-$(AGENT_DEB_VERSION)-1.$$rpmarch.rpm; \
+	done
+
+## The Windows installer of the windows/amd64 build (wixl has no arm64 target: Windows on Arm runs
+## it emulated, or `dream-agent-windows-arm64.exe install`). Install properties: msiexec /i ...
+## DREAM_URL=... DREAM_API_KEY=... DREAM_FACULTY=... (docs/agent.md).
+AGENT_MSI_VERSION ?= $(shell echo '$(AGENT_DEB_VERSION)' | grep -oE '^[0-9]+(\.[0-9]+){0,2}' || echo 0)
+agent-msi: agent
+	@# wixl finds a relative Source from the working directory (an absolute one it cannot)
+	@cd $(AGENT_OUT) && wixl --arch x64 -D Version=$(AGENT_MSI_VERSION) -D Binary=dream-agent-windows-amd64.exe \
+		-o dream-agent-$(AGENT_DEB_VERSION)-x64.msi $(CURDIR)/agent/packaging/msi/dream-agent.wxs
+	@echo $(AGENT_OUT)/dream-agent-$(AGENT_DEB_VERSION)-x64.msi
+
+## Every package built here: deb and rpm (Linux), MSI (Windows). macOS: docs/agent.md.
+agent-packages: agent-deb agent-rpm agent-msi
 
 clean:
 	-$(PY) scripts/services.py down

@@ -163,3 +163,32 @@ def beside_a_worker(dream: Dream) -> Iterator[FastAPI]:
     worker = dream.worker()
     with WorkerThread(worker):
         yield create_app(dream, publisher=dream.publisher(), progress=worker.progress)
+
+
+def live_api_of(dream: Dream) -> Iterator[str]:
+    """The api over ``dream`` served by uvicorn on a free port, for commands run against it."""
+    import threading
+
+    import httpx
+    import uvicorn
+
+    import services
+    from dream.web.app import create_app
+
+    port = services.free_port()
+    app = create_app(dream, publisher=dream.publisher())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(up, timeout_s=30, what="the api to answer")
+    yield base
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS
 from dream.app import Dream
+from dream.parsing import parse
+from dream.parsing.users import snapshot_user
 from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import beside_a_worker, listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
@@ -65,10 +67,13 @@ def test_posted_ps_aux_becomes_process_rows(
     assert len(rows) == len(data_lines)
     expected_pids = sorted(int(ln.split(None, 2)[1]) for ln in data_lines)
     assert [r[0] for r in rows] == expected_pids
-    # The logged-in user is stored as its keyed pseudonym (the PII scrubber's default).
-    msmith = dream.scrubber.user("msmith")
-    assert msmith != "msmith"
-    assert {(r[3], r[4], r[5]) for r in rows} == {("eng-lab-04", "engineering", msmith)}
+    # The snapshot's user (the owner of the non-system processes, else the one sent: see
+    # tests/analytics/test_who_is_a_user.py) is stored as its keyed pseudonym (the PII
+    # scrubber's default).
+    person = snapshot_user("msmith", "linux", parse(output, os="linux").processes)
+    pseudonym = dream.scrubber.user(person)
+    assert pseudonym != person
+    assert {(r[3], r[4], r[5]) for r in rows} == {("eng-lab-04", "engineering", pseudonym)}
 
 
 def test_windows_tasklist_upload_as_multipart_file(client: TestClient, database_url: str) -> None:

@@ -18,7 +18,6 @@ Only the standard library and httpx: this module never imports the server side o
 
 from __future__ import annotations
 
-import getpass
 import json
 import platform
 import re
@@ -37,7 +36,9 @@ from typing import Annotated, Any
 
 import typer
 
+from dream import __version__
 from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.logons import snapshot_user
 from dream.sender import Rejected, Sender, Unreachable
 from dream.spool import Spool, default_spool_dir
 from dream.text import decode_output
@@ -128,6 +129,7 @@ def parse_interval(text: str) -> float:
 @dataclass
 class RunReport:
     collected: str | None = None
+    user: str | None = None  # who the snapshot was sent for
     sent: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     pending: int = 0
@@ -140,7 +142,7 @@ class Collector:
 
     sender: Sender
     spool: Spool
-    user: str
+    user: str | None  # None: the machine's interactive user at each snapshot (dream.logons)
     faculty: str
     host: str = field(default_factory=socket.gethostname)
     os_name: str = field(default_factory=current_os)
@@ -155,7 +157,7 @@ class Collector:
             "host": self.host,
             "os": self.os_name,
             "os_version": os_version(self.os_name),
-            "user": self.user,
+            "user": self.user or snapshot_user(self.os_name),
             "faculty": self.faculty,
             "collected_at": datetime.now(UTC).isoformat(),
             "command": command,
@@ -208,7 +210,7 @@ class Collector:
     def run_once(self) -> RunReport:
         report = RunReport()
         body = self.snapshot()
-        report.collected = body["snapshot_id"]
+        report.collected, report.user = body["snapshot_id"], body["user"]
         try:
             self.spool.put(body)
         except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
@@ -241,7 +243,9 @@ def collect_command(
     url: Annotated[list[str] | None, url_option()] = None,  # several: other sites' apis
     key: Annotated[str | None, key_option("ingest role")] = None,
     user: Annotated[
-        str | None, typer.Option(help="User of the machine (default: the current user).")
+        str | None,
+        typer.Option(help="User of the machine (default: whoever is logged on at each snapshot,"
+                     " `(nobody)` when no one is; never the collector's own account)."),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Host name (default: this machine's).")] = None,
     interval: Annotated[
@@ -275,7 +279,7 @@ def collect_command(
     collector = Collector(
         sender=sender,
         spool=Spool(spool_dir or default_spool_dir(), grace_s=grace_s),
-        user=user or getpass.getuser(),
+        user=user,
         faculty=faculty,
         host=host or socket.gethostname(),
         os_name=os_name,
@@ -288,7 +292,8 @@ def collect_command(
             except CollectorError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 raise typer.Exit(1) from None
-            print(json.dumps({"snapshot_id": report.collected, "sent": report.sent,
+            print(json.dumps({"snapshot_id": report.collected, "user": report.user,
+                              "sent": report.sent,
                               "rejected": report.rejected, "spooled": report.pending,
                               "error": report.error}))  # fmt: skip
             # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.

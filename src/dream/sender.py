@@ -14,6 +14,8 @@ from email.utils import formatdate
 
 import httpx
 
+from dream import __version__
+
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REJECTED_STATUSES = frozenset({400, 413, 415, 422})
 
@@ -51,7 +53,7 @@ class Sender:
     def headers(self) -> dict[str, str]:
         # Date: this machine's clock when sending, so the api can tell how far off it is
         # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.
-        headers = {"Content-Type": "application/json", "User-Agent": "dream-collector",
+        headers = {"Content-Type": "application/json", "User-Agent": f"dream-collect/{__version__}",
                    "Date": formatdate(usegmt=True)}  # fmt: skip
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"

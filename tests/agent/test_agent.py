@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import pwd
 import secrets
 import shutil
-import struct
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,11 +26,11 @@ import pytest
 
 import services
 from helpers import IN_CI, wait_for
+from logged_on import logged_on_user
 from served import dream_env, serve_command
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 AGENT = ROOT / "agent"
-UTMP = Path("/run/utmp")
 LINUX = pytest.mark.skipif(sys.platform != "linux", reason="runs the Linux build on Linux")
 
 
@@ -77,41 +74,6 @@ def run_agent(binary: Path, spool: Path, *apis: str, key: str | None = None,
 def state_of(url: str, snapshot_id: str) -> dict[str, Any] | None:
     state = httpx.get(f"{url}/v1/snapshots/{snapshot_id}", timeout=5).json()
     return state if state.get("status") not in (None, "pending") else None
-
-
-# ---------------------------------------------------------------------- a session user
-
-
-def utmp_record(user: str, pid: int, line: str, host: str) -> bytes:
-    """A glibc x86-64/aarch64 ``struct utmp`` (384 bytes) of type USER_PROCESS (7)."""
-    return struct.pack("<hxxi32s4s32s256shhiii16s20s", 7, pid, line.encode(), line[-4:].encode(),
-                       user.encode(), host.encode(), 0, 0, 0, int(time.time()), 0, b"", b"")  # fmt: skip
-
-
-@contextmanager
-def logged_on_user() -> Iterator[str]:
-    """A throwaway account logged on at the display: its own process, a utmp record naming it."""
-    if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("the agent's user detection is tested as root (useradd, /run/utmp)")
-        pytest.skip("needs root: creates an account and writes /run/utmp")
-    name = f"dl{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                   check=True, capture_output=True)  # fmt: skip
-    previous = UTMP.read_bytes() if UTMP.exists() else None
-    session = subprocess.Popen(["sleep", "600"], user=pwd.getpwnam(name).pw_uid)
-    try:
-        with open(UTMP, "ab") as utmp:
-            utmp.write(utmp_record(name, session.pid, "tty7", ":0"))
-        yield name
-    finally:
-        session.kill()
-        session.wait()
-        if previous is None:
-            UTMP.unlink(missing_ok=True)
-        else:
-            UTMP.write_bytes(previous)
-        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 # ---------------------------------------------------------------------- tests

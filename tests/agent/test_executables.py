@@ -51,7 +51,9 @@ def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) 
 
 
 def post(client: TestClient, **overrides: Any) -> None:
-    body = snapshot_body(MACOS_PS, **{"os": "macos", "command": "ps auxww", **overrides})
+    # The sent user owns the listing's app, so that is who the snapshot counts for.
+    listing = MACOS_PS.replace("jdoe" + " " * 15, f"{overrides.get('user', 'msmith'):<19}")
+    body = snapshot_body(listing, **{"os": "macos", "command": "ps auxww", **overrides})
     answer = client.post("/v1/snapshots", json=body)
     assert answer.status_code == 202, answer.text
     wait_for(lambda: client.get(f"/v1/snapshots/{body['snapshot_id']}").json().get("status")

@@ -8,23 +8,19 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 import analytics_dataset as ds
-import services
 from dream.analytics.questions import QUESTIONS, Question
 from dream.cli import app as cli
 from dream.app import Dream
-from dream.web.app import create_app
 from dream.settings import Settings
-from helpers import wait_for
+from helpers import live_api_of as _serve
 from test_questions import sample
 from typer.testing import CliRunner
 
@@ -45,26 +41,6 @@ def secured_api(database_url: str, tmp_path: Path, rows: list[ds.Row]) -> Iterat
             yield url, key
     finally:
         secured.close()
-
-
-def _serve(dream: Dream) -> Iterator[str]:
-    port = services.free_port()
-    app = create_app(dream, publisher=dream.publisher())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_for(up, timeout_s=30, what="the api to answer")
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
 
 
 def dream_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -170,7 +170,7 @@ def test_failed_snapshot_recovers_with_the_fixed_parser(
     database_url: str, tmp_path: Path, store_settings: dict, broken_parser
 ) -> None:
     settings = make_settings(database_url, tmp_path, store_settings)
-    output = ps_aux_output(60)
+    output = ps_aux_output(60, user="msmith")  # the user snapshot_body sends owns the processes
     failed = snapshot_body(output)
     with direct_client(settings) as (client, _):
         assert client.post("/v1/snapshots", json=failed).status_code == 202

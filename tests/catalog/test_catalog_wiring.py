@@ -69,7 +69,8 @@ def _post_and_settle(client: TestClient, bodies: list[dict[str, Any]]) -> None:
 
 
 def _three_oses() -> list[dict[str, Any]]:
-    """One user, ana, on three machines; plus bob on Linux (Chrome and Writer again)."""
+    """One user, ana, on three machines; plus bob on Linux (Chrome and Writer again): each
+    listing's processes are its user's (the owners are who a snapshot counts for)."""
     at = HOUR.isoformat()
     return [
         snapshot_body(TASKLIST, host="law-pc-01", os="windows", user="ana", faculty="law",
@@ -78,8 +79,8 @@ def _three_oses() -> list[dict[str, Any]]:
                       collected_at=at, command="ps aux"),
         snapshot_body(LINUX, host="eng-lx-01", os="linux", user="ana", faculty="engineering",
                       collected_at=at, command="ps aux"),
-        snapshot_body(LINUX, host="eng-lx-02", os="linux", user="bob", faculty="engineering",
-                      collected_at=at, command="ps aux"),
+        snapshot_body(LINUX.replace("ana ", "bob "), host="eng-lx-02", os="linux", user="bob",
+                      faculty="engineering", collected_at=at, command="ps aux"),
     ]  # fmt: skip
 
 

@@ -171,6 +171,11 @@ func copyFile(from, to string, mode os.FileMode) error {
 	if same, _ := filepath.EvalSymlinks(from); same == to {
 		return nil
 	}
+	if a, err := os.Stat(from); err == nil { // an MSI's custom action runs the installed copy
+		if b, err := os.Stat(to); err == nil && os.SameFile(a, b) {
+			return nil
+		}
+	}
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return err

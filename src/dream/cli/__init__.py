@@ -69,6 +69,9 @@ else:
 app.command()(ingest.parse)
 app.command()(ingest.ingest)
 app.add_typer(query.query_app, name="query")
+app.command("hosts", help="The hosts with their fleet health: last seen, agent, cadence, status.")(
+    query.hosts_command
+)
 app.add_typer(catalog.catalog_app, name="catalog")
 app.command("collect")(collect_command)
 app.command("demo")(demo_command)

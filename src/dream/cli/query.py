@@ -8,6 +8,7 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
 
 import typer
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from dream.analytics.filters import METRIC_FIELDS
 from dream.analytics.questions import QUESTIONS, Question
+from dream.analytics.questions.hosts import FLEET_FIELDS
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 
 if TYPE_CHECKING:
@@ -169,3 +171,8 @@ def _command(question: Question[Any]) -> Callable[..., None]:
 
 for _question in QUESTIONS:
     query_app.command(_question.name, help=_question.summary)(_command(_question))
+
+# `dream hosts`: fleet health at the top level, where operators look (`dream hosts --status
+# silent`); its table shows the health, not the counts (`dream query hosts` shows both).
+hosts_command = _command(replace(next(q for q in QUESTIONS if q.name == "hosts"),
+                                 columns=lambda p: ("host", *FLEET_FIELDS)))  # fmt: skip

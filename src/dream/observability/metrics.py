@@ -45,6 +45,12 @@ RECEIPTS_DROPPED = Counter(
     "Receipts of accepted snapshots not recorded (queue full or database away); those snapshots"
     " may answer 404 on other replicas until stored.",
 )
+FLEET_HOSTS = Gauge(
+    "dream_fleet_hosts",
+    "Hosts by fleet status (reporting, late, silent: thresholds from each host's cadence, see"
+    " docs/agent.md, 'Fleet health'); every api replica reports the same counts.",
+    ["status"],
+)
 CIRCUIT_STATE = Gauge(
     "dream_circuit_breaker_state", "Producer circuit breaker: 0 closed, 1 half-open, 2 open."
 )

@@ -64,6 +64,9 @@ class Sensor:
     def on_receipts_dropped(self, count: int) -> None:
         """``count`` receipts (Kafka mode) could not be recorded: queue full or database away."""
 
+    def on_fleet_status(self, hosts: Mapping[str, int]) -> None:
+        """How many hosts are reporting, late and silent now (web/fleet.py)."""
+
     def watch_breaker(self, state: Callable[[], BreakerState]) -> None:
         """``state`` reads the producer's circuit breaker whenever the sensor wants it."""
 
@@ -133,6 +136,10 @@ class PrometheusSensor(Sensor):
 
     def on_receipts_dropped(self, count: int) -> None:
         metrics.RECEIPTS_DROPPED.inc(count)
+
+    def on_fleet_status(self, hosts: Mapping[str, int]) -> None:
+        for status, count in hosts.items():
+            metrics.FLEET_HOSTS.labels(status).set(count)
 
     def watch_breaker(self, state: Callable[[], BreakerState]) -> None:
         metrics.CIRCUIT_STATE.set_function(lambda: _BREAKER_STATES[state()])
@@ -249,6 +256,10 @@ class Sensors(Sensor):
     def on_receipts_dropped(self, count: int) -> None:
         for s in self.sensors:
             s.on_receipts_dropped(count)
+
+    def on_fleet_status(self, hosts: Mapping[str, int]) -> None:
+        for s in self.sensors:
+            s.on_fleet_status(hosts)
 
     def watch_breaker(self, state: Callable[[], BreakerState]) -> None:
         for s in self.sensors:

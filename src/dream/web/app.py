@@ -34,6 +34,7 @@ from dream.web.metrics import install_http_metrics
 from dream.web.openapi import install_openapi
 from dream.web.privacy import privacy_router
 from dream.web.raw import raw_router
+from dream.web.fleet import FleetRecorder
 from dream.web.receipts import Receipts
 from dream.web.schemas import Problem
 from dream.web.snapshots import Intake, snapshots_router
@@ -50,12 +51,14 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     # Kafka mode: receipts in PostgreSQL let every replica answer `pending` (web/receipts.py).
     receipts = Receipts(dream.db, sensor=dream.sensor) if settings.transport == "kafka" else None
     trail = AuditTrail(dream.db)  # who asked what (web/audit.py), written off the request path
+    fleet = FleetRecorder(dream.db, sensor=dream.sensor)  # which hosts report (web/fleet.py)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if receipts is not None:
             receipts.start()
         trail.start()
+        fleet.start()
         try:
             yield
         finally:
@@ -63,6 +66,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
             if receipts is not None:
                 receipts.close()
             trail.close()
+            fleet.close()
 
     app = FastAPI(
         title="Dream",
@@ -106,8 +110,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
-                                        receipts=receipts, ingest=may_ingest, query=may_query,
-                                        rows=may_steward, optouts=optouts))  # fmt: skip
+                                        receipts=receipts, fleet=fleet, ingest=may_ingest,
+                                        query=may_query, rows=may_steward,
+                                        optouts=optouts))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export

@@ -25,11 +25,13 @@ from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
 from dream.storage.database import Database
+from dream.storage.fleet import Heard
 from dream.transport.base import Publisher
 from dream.web.privacy import opted_out, was_erased
 from dream.web.body import field_text, read_form, read_limited
 from dream.web.clock import check_collected_at, observe_agent_clock
 from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
+from dream.web.fleet import FleetRecorder, agent_of
 from dream.web.receipts import Receipts, RecentlyAccepted
 from dream.web.schemas import (
     EXAMPLE_SNAPSHOT,
@@ -114,6 +116,7 @@ def snapshots_router(
     intake: Intake,
     *,
     receipts: Receipts | None,
+    fleet: FleetRecorder | None = None,
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
@@ -185,7 +188,7 @@ def snapshots_router(
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
             received_at = datetime.now(UTC)
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
-            observe_agent_clock(request, incoming.host, received_at, intake.sensor)
+            skew = observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
             if optouts is not None and (why := await opted_out(optouts, scrubber, snapshot)):
                 intake.sensor.on_snapshot_opted_out(why)  # nothing kept: no blob, no message
@@ -198,6 +201,9 @@ def snapshots_router(
         recent.add(snapshot.snapshot_id)
         if receipts is not None:
             receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
+        if fleet is not None:
+            fleet.add(Heard(snapshot.host, received_at, snapshot.collected_at,
+                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s))
         log.info(
             "snapshot accepted",
             snapshot_id=str(snapshot.snapshot_id),

@@ -7,6 +7,7 @@ import structlog
 from dream.catalog import Catalog, builtin
 from dream.errors import ParseError
 from dream.parsing import parse
+from dream.parsing.users import snapshot_user
 from dream.security.pii import Scrubber
 from dream.snapshots import MAX_SKIPPED_KEPT, ProcessedSnapshot, SkippedRow, Snapshot
 
@@ -19,6 +20,10 @@ def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None,
     kept as ``failed``. The reasons rows were skipped are scrubbed like the warnings: a CSV
     reader's complaint may quote the row. ``catalog`` names the products (default: built-in)."""
     processed = _parse(snapshot, catalog)
+    # Who the snapshot counts for is decided here, once, before the scrubber names them.
+    user = snapshot_user(snapshot.user, snapshot.os, processed.processes)
+    if user != snapshot.user:
+        processed.snapshot = snapshot = snapshot.model_copy(update={"user": user})
     if scrubber is not None and scrubber.mode != "off":
         warned, skipped = len(processed.warnings), processed.skipped
         messages = [*processed.warnings, *(row.reason for row in skipped),

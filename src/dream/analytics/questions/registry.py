@@ -21,6 +21,7 @@ from dream.analytics.questions.answers import (
 )
 from dream.analytics.questions.base import ExportLimit, Question
 from dream.analytics.questions.executables import EXECUTABLES
+from dream.analytics.questions.hosts import with_fleet_health
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
 PROCESS_COLUMNS = PROCESS_ROW_COLUMNS  # the processes question's rows: one stored process each
@@ -265,7 +266,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
     EXECUTABLES,
     picker("user", "users"),
     picker("faculty", "faculties"),
-    picker("host", "hosts"),
+    with_fleet_health(picker("host", "hosts")),
     Question(
         name="apps",
         path="/v1/apps",
