@@ -36,7 +36,6 @@ from typing import Annotated, Any
 
 import typer
 
-from dream import __version__
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.logons import snapshot_user
 from dream.sender import Rejected, Sender, Unreachable
