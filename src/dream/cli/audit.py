@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from dream.cli.output import out
 from rich.table import Table
 
 from dream.cli.wiring import dream_for
 from dream.security.audit import AuditTrail
 
-out = Console()
 
 
 def audit(

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from dream.cli.output import out
+from rich.table import Column, Table
 
 from dream.app import Dream
 from dream.cli.wiring import dream_for
 from dream.security.keys import ROLES, Role
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
-out = Console()
 
 
 def _dream() -> Dream:
@@ -57,7 +56,9 @@ def list_keys() -> None:
         rows = dream.keys.list()
     finally:
         dream.close()
-    table = Table("id", "name", "role", "created", "last used", "revoked", "DP epsilon / month")
+    # The id is what `keys revoke` takes: never folded or cut, whatever the terminal's width.
+    table = Table(Column("id", no_wrap=True, min_width=12), "name", "role", "created", "last used",
+                  "revoked", "DP ε / month")
     for r in rows:
         dp = f"{r['dp_epsilon']:g} / {r['dp_budget']:g}" if r["dp_epsilon"] is not None else ""
         table.add_row(r["key_id"], r["name"], r["role"], f"{r['created_at']:%Y-%m-%d %H:%M}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
@@ -9,6 +10,9 @@ from rich.console import Console
 
 err = Console(stderr=True)
 out = Console()
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    # Piped into a file or grep: a table's rows stay whole rather than folded into 80 columns.
+    out.width = 200
 # The one line a collector-only install is told when it runs a server command.
 SERVER_INSTALL = "pip install 'dream-usage[server]'"
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from dream.cli.output import out
 
 from dream.app import Dream
 from dream.blobs.erasure import erase_user
@@ -19,7 +19,6 @@ from dream.security.optout import Kind, OptOuts
 
 optout_app = typer.Typer(no_args_is_help=True,
                          help="Users and hosts whose snapshots ingest keeps nothing of.")  # fmt: skip
-out = Console()
 UserOption = Annotated[str | None, typer.Option(help="A user name (or its pseudonym).")]
 HostOption = Annotated[str | None, typer.Option(help="A host name.")]
 

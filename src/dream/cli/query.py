@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
 
 import typer
 from pydantic.fields import FieldInfo
-from rich.console import Console
+from dream.cli.output import err, out
 from rich.table import Table
 
 from dream.analytics.filters import METRIC_FIELDS
@@ -28,8 +28,6 @@ query_app = typer.Typer(
     no_args_is_help=True,
     help="Ask a Dream api research questions (rich table, or --json / --csv).",
 )
-out = Console()
-err = Console(stderr=True)
 _credentials: dict[str, str] = {}
 
 
