@@ -103,8 +103,21 @@ def answers(client: TestClient) -> dict[str, Any]:
         for params in params_of(question):
             got = client.get(question.path, params=params)
             assert got.status_code == 200, (question.name, params, got.text)
-            found[f"{question.name} {sorted(params.items())}"] = got.json()
+            found[f"{question.name} {sorted(params.items())}"] = without_api_clock(got.json())
     return found
+
+
+# What the api's clock says of a host (when it was heard from, hence its cadence and status)
+# differs between two campuses ingested at different times, erasure or not.
+API_CLOCK = ("last_seen", "status", "cadence_s", "clock_skew_s")
+
+
+def without_api_clock(answer: dict[str, Any]) -> dict[str, Any]:
+    items = answer.get("items")
+    if isinstance(items, list):
+        answer["items"] = [{k: v for k, v in i.items() if k not in API_CLOCK} if isinstance(i, dict)
+                           else i for i in items]  # fmt: skip
+    return answer
 
 
 def stored_text(url: str) -> str:

@@ -85,6 +85,7 @@ def erase_rows(conn: psycopg.Connection, user: str) -> Erasure:
         conn.execute(query("clear_host_days"))
         removed["snapshots"] = conn.execute(query("delete_snapshots"), params).rowcount
         conn.execute(query("rebuild_host_days"))
+        conn.execute(query("forget_fleet_snapshots"))
         removed["raw_objects"] = len(blobs)
         conn.execute(query("record_erasure"),
                      {"id": erasure_id, "removed": json.dumps(removed), "blobs": blobs})  # fmt: skip

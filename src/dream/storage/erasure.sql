@@ -200,3 +200,14 @@ ORDER BY raw_url
 -- A member moved to the pack rewritten without the erased user's outputs.
 UPDATE snapshots SET raw_url = %(new_url)s
 WHERE snapshot_id = %(snapshot_id)s AND raw_url = %(old_url)s
+
+-- name: forget_fleet_snapshots
+-- After delete_snapshots: the hosts' count of snapshots received loses the user's, and their
+-- newest collected_at is the newest left (fleet health, migration 0018). When the api heard
+-- from a machine and which agent it runs stay: they are the machine's, not the person's.
+UPDATE fleet_hosts f
+SET snapshots = greatest(0, f.snapshots - e.n),
+    last_collected = coalesce((SELECT max(s.collected_at) FROM snapshots s WHERE s.host = f.host),
+                              f.last_collected)
+FROM (SELECT host, count(*) AS n FROM erase_snaps GROUP BY host) e
+WHERE f.host = e.host
