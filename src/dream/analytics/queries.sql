@@ -388,6 +388,63 @@ FROM weighed
 GROUP BY bucket
 ORDER BY bucket
 
+-- name: concurrency_timeline
+-- concurrency's answer for one app (%(app)s), non-system sessions, [from, to) on whole hours,
+-- from the maintained timeline (migration 0016): per hour with use the peaks and how long each
+-- count (>= 1) of users ran; the days marked dirty computed from their spans instead. A
+-- bucket's peak is its hours' largest; its time with no user running is the rest of its time
+-- within the range; the 95th percentile is the smallest count c with 20 * (time at <= c) >=
+-- 19 * (its time), in microseconds (exact). Buckets from the first to the last with use.
+WITH dirty AS (
+    SELECT DISTINCT day FROM concurrency_dirty
+    WHERE app = %(app)s AND day >= date_trunc('day', %(from)s::timestamptz, 'UTC')
+      AND day < %(to)s
+), hours AS (
+    SELECT hour, peak_users, peak_hosts, users, micros
+    FROM concurrency_hourly
+    WHERE app = %(app)s AND hour >= %(from)s AND hour < %(to)s
+      AND date_trunc('day', hour, 'UTC') NOT IN (SELECT day FROM dirty)
+    UNION ALL
+    SELECT c.hour, c.peak_users, c.peak_hosts, c.users, c.micros
+    FROM dirty d
+    CROSS JOIN LATERAL concurrency_day(%(app)s, d.day) c
+    WHERE c.hour >= %(from)s AND c.hour < %(to)s
+), buckets AS (
+    SELECT b AS bucket,
+           extract(epoch FROM least(b + s.size, %(to)s) - greatest(b, %(from)s)) * 1000000
+               AS total
+    FROM (SELECT ('1 ' || %(bucket)s)::interval AS size,
+                 date_trunc(%(bucket)s, min(hour), 'UTC') AS lo,
+                 date_trunc(%(bucket)s, max(hour), 'UTC') AS hi
+          FROM hours) s
+    CROSS JOIN LATERAL generate_series(s.lo, s.hi, s.size, 'UTC') b
+), used AS (
+    SELECT date_trunc(%(bucket)s, h.hour, 'UTC') AS bucket, max(h.peak_users) AS peak_users,
+           max(h.peak_hosts) AS peak_hosts
+    FROM hours h
+    GROUP BY 1
+), counts AS (
+    SELECT date_trunc(%(bucket)s, h.hour, 'UTC') AS bucket, u.n, sum(u.micros) AS micros
+    FROM hours h
+    CROSS JOIN LATERAL unnest(h.users, h.micros) u (n, micros)
+    GROUP BY 1, 2
+), weighed AS (
+    SELECT c.bucket, c.n, b.total, sum(c.micros) OVER (PARTITION BY c.bucket ORDER BY c.n) AS below
+    FROM (SELECT * FROM counts
+          UNION ALL
+          SELECT b.bucket, 0, b.total - coalesce(sum(c.micros), 0)
+          FROM buckets b LEFT JOIN counts c USING (bucket)
+          GROUP BY b.bucket, b.total) c
+    JOIN buckets b USING (bucket)
+)
+SELECT w.bucket, coalesce(max(u.peak_users), 0)::int AS peak_users,
+       coalesce(max(u.peak_hosts), 0)::int AS peak_hosts,
+       min(w.n) FILTER (WHERE 20 * w.below >= 19 * w.total)::int AS p95_users
+FROM weighed w
+LEFT JOIN used u USING (bucket)
+GROUP BY w.bucket
+ORDER BY w.bucket
+
 -- ---------------------------------------------------------------- coverage
 -- name: coverage
 -- The hosts that reported (a stored or failed snapshot) in [from, to) under the filters naming
