@@ -70,20 +70,45 @@ def lean_answer(
     dim = sql.SQL("''::text") if key is None else sql.Identifier(DIMENSION_COLUMN[key])
     p = sql.SQL("" if filters.include_system else "u_")
     if bucket is None:
-        ts = day_ts = sql.SQL("'-infinity'::timestamptz")
-        params.update(presence_masks(ranges.day_from, ranges.day_to))
-        presence = fragment("lean_presence_range")
+        ts = sql.SQL("'-infinity'::timestamptz")
     else:
         ts = sql.SQL("date_trunc(%(bucket)s, bucket, 'UTC')")
-        day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
-        presence = fragment("lean_presence_buckets")
-    hours = fragment("lean_hours_each" if bucket == "hour" else "lean_hours_any")
+    if bucket in (None, "day"):  # the blocks and masks of the whole days
+        params.update(presence_masks(ranges.day_from, ranges.day_to))
     q = fragment("lean_answer").format(
         rows=fragment("lean_rows").format(key=dim, ts=ts, p=p, filters=where),
-        people=fragment("lean_people").format(
-            presence=presence.format(key=dim, p=p, filters=where),
-            hours=hours.format(key=dim, ts=day_ts, p=p, filters=where),
-        ),
+        people=_people(dim, p, where, bucket),
         order=order,
     )
     return q, params
+
+
+def _bit_counts(dim: str, bits: int) -> sql.Composable:
+    """``ARRAY[n0, n1, ...]``: per bit, how many rows of ``dim`` have it set in ``bits``."""
+    return sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(
+        sql.SQL("coalesce(sum(((bits >> {i}) & 1)::integer) FILTER (WHERE dim = {d}), 0)")
+        .format(i=sql.Literal(i), d=sql.Literal(dim)) for i in range(bits)))  # fmt: skip
+
+
+def _people(dim: sql.Composable, p: sql.Composable, where: sql.Composable,
+            bucket: str | None) -> sql.Composable:  # fmt: skip
+    """Users and hosts per key and bucket (queries.sql, ``lean_people``). Hourly and daily
+    buckets count the bits of each who's OR-ed rows instead of listing who per bucket."""
+    if bucket == "hour":
+        return fragment("lean_count_hours").format(
+            key=dim, p=p, filters=where, users=_bit_counts("u", 24), hosts=_bit_counts("h", 24))
+    if bucket == "day":
+        days = fragment("lean_count_days").format(
+            key=dim, p=p, filters=where, users=_bit_counts("u", 64), hosts=_bit_counts("h", 64))
+        ends = fragment("lean_count_hour_days").format(key=dim, p=p, filters=where)
+        return sql.SQL("{} UNION ALL {}").format(days, ends)
+    if bucket is None:
+        presence = fragment("lean_presence_range")
+        day_ts = sql.SQL("'-infinity'::timestamptz")
+    else:
+        presence = fragment("lean_presence_buckets")
+        day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
+    return fragment("lean_people").format(
+        presence=presence.format(key=dim, p=p, filters=where),
+        hours=fragment("lean_hours_any").format(key=dim, ts=day_ts, p=p, filters=where),
+    )

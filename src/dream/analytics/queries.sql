@@ -83,12 +83,70 @@ WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
        OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) {filters}
 
 -- name: lean_people
--- (key, ts, dim, who) once per user (dim 'u') and host ('h') seen in [from, to): whole days
--- from usage_presence ({presence}), the hours at either end ({hours}) from
--- usage_presence_hourly, its days' masks keeping the hours of the range.
-{presence}
-UNION
-{hours}
+-- (key, ts, users, hosts): the users (dim 'u') and hosts ('h') seen in [from, to) per key and
+-- time bucket: whole days from usage_presence ({presence}), the hours at either end ({hours})
+-- from usage_presence_hourly, its days' masks keeping the hours of the range.
+SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
+       count(*) FILTER (WHERE dim = 'h') AS hosts
+FROM ({presence} UNION {hours}) q
+GROUP BY key, ts
+
+-- name: lean_count_hours
+-- lean_people for hourly buckets, without a row per user and hour: per key, day and who the
+-- hours of the range it was seen in (its rows over OS and faculty OR-ed together), then per
+-- key and day how many have each hour's bit set ({users}, {hosts}: 24 counts each).
+SELECT c.key, c.day + (x.i - 1) * interval '1 hour' AS ts, x.users, x.hosts
+FROM (
+    SELECT key, day, {users} AS users, {hosts} AS hosts
+    FROM (
+        SELECT {key} AS key, p.day, p.dim, bit_or(p.{p}hours & m.mask) AS bits
+        FROM usage_presence_hourly p
+        JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+          ON p.day = m.day
+        WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+        GROUP BY 1, 2, 3, p.who
+    ) w
+    GROUP BY key, day
+) c
+CROSS JOIN LATERAL unnest(c.users, c.hosts) WITH ORDINALITY x (users, hosts, i)
+WHERE x.users > 0 OR x.hosts > 0
+
+-- name: lean_count_days
+-- lean_people for daily buckets, whole days: per key, 64-day block and who the days of the
+-- range it was seen on (its rows over OS and faculty OR-ed together), then per key and block
+-- how many have each day's bit set ({users}, {hosts}: 64 counts each).
+SELECT c.key, (date '1970-01-01' + (c.block * 64 + x.i - 1)::integer)::timestamp
+                  AT TIME ZONE 'UTC' AS ts, x.users, x.hosts
+FROM (
+    SELECT key, block, {users} AS users, {hosts} AS hosts
+    FROM (
+        SELECT {key} AS key, block, dim,
+               bit_or({p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint
+                                      ELSE -1 END)
+                              & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint
+                                      ELSE -1 END)) AS bits
+        FROM usage_presence
+        WHERE block BETWEEN %(block_from)s AND %(block_to)s {filters}
+        GROUP BY 1, 2, 3, who
+    ) w
+    GROUP BY key, block
+) c
+CROSS JOIN LATERAL unnest(c.users, c.hosts) WITH ORDINALITY x (users, hosts, i)
+WHERE x.users > 0 OR x.hosts > 0
+
+-- name: lean_count_hour_days
+-- lean_people for daily buckets, the days at either end only partly in the range: per key and
+-- day, who was seen in its hours of the range (no whole day of the range shares their bucket).
+SELECT key, day AS ts, count(*) FILTER (WHERE dim = 'u') AS users,
+       count(*) FILTER (WHERE dim = 'h') AS hosts
+FROM (
+    SELECT DISTINCT {key} AS key, p.day, p.dim, p.who
+    FROM usage_presence_hourly p
+    JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
+      ON p.day = m.day
+    WHERE p.day = ANY(%(hour_days)s::timestamptz[]) AND p.{p}hours & m.mask <> 0 {filters}
+) w
+GROUP BY key, day
 
 -- name: lean_hours_any
 -- The hours at either end: a row per key and day, ts of the day ({ts}).
@@ -96,16 +154,7 @@ SELECT {key} AS key, {ts} AS ts, p.dim, p.who
 FROM usage_presence_hourly p
 JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
   ON p.day = m.day
-WHERE p.{p}hours & m.mask <> 0 {filters}
-
--- name: lean_hours_each
--- Hourly buckets: a row per key and hour with use.
-SELECT {key} AS key, p.day + b * interval '1 hour' AS ts, p.dim, p.who
-FROM usage_presence_hourly p
-JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-  ON p.day = m.day
-CROSS JOIN generate_series(0, 23) b
-WHERE p.{p}hours & m.mask & (1 << b) <> 0 {filters}
+WHERE p.day = ANY(%(hour_days)s::timestamptz[]) AND p.{p}hours & m.mask <> 0 {filters}
 
 -- name: lean_presence_range
 -- The whole days of the range as one: the masks keep the days of the first and last block that
@@ -143,10 +192,7 @@ WITH sums AS (
     GROUP BY key, ts
     HAVING sum(snapshots) > 0
 ), people AS (
-    SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
-           count(*) FILTER (WHERE dim = 'h') AS hosts
-    FROM ({people}) q
-    GROUP BY key, ts
+    {people}
 )
 SELECT key, ts, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
        cpu_sum / nullif(cpu_n, 0) AS avg_cpu_percent,
