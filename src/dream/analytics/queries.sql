@@ -94,31 +94,38 @@ GROUP BY key, ts
 -- name: lean_count_hours
 -- lean_people for hourly buckets, without a row per user and hour: per key, day and who the
 -- hours of the range it was seen in (its rows over OS and faculty OR-ed together), then per
--- key and day how many have each hour's bit set ({users}, {hosts}: 24 counts each).
-SELECT c.key, c.day + (x.i - 1) * interval '1 hour' AS ts, x.users, x.hosts
+-- key, day and dim how many have each hour's bit set ({counts}: one count per hour of
+-- %(bits)s, the hours any day of the range has).
+SELECT c.key, c.day + x.bit * interval '1 hour' AS ts,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'u'), 0) AS users,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'h'), 0) AS hosts
 FROM (
-    SELECT key, day, {users} AS users, {hosts} AS hosts
+    SELECT key, day, dim, {counts} AS counts
     FROM (
-        SELECT {key} AS key, p.day, p.dim, bit_or(p.{p}hours & m.mask) AS bits
+        SELECT {key} AS key, p.day, p.dim,
+               bit_or(p.{p}hours & (%(hour_masks)s::integer[])
+                                      [array_position(%(hour_days)s::timestamptz[], p.day)])
+                   AS bits
         FROM usage_presence_hourly p
-        JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-          ON p.day = m.day
         WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
         GROUP BY 1, 2, 3, p.who
     ) w
-    GROUP BY key, day
+    GROUP BY key, day, dim
 ) c
-CROSS JOIN LATERAL unnest(c.users, c.hosts) WITH ORDINALITY x (users, hosts, i)
-WHERE x.users > 0 OR x.hosts > 0
+CROSS JOIN LATERAL unnest(c.counts, %(bits)s::integer[]) x (n, bit)
+WHERE x.n > 0
+GROUP BY 1, 2
 
 -- name: lean_count_days
 -- lean_people for daily buckets, whole days: per key, 64-day block and who the days of the
--- range it was seen on (its rows over OS and faculty OR-ed together), then per key and block
--- how many have each day's bit set ({users}, {hosts}: 64 counts each).
-SELECT c.key, (date '1970-01-01' + (c.block * 64 + x.i - 1)::integer)::timestamp
-                  AT TIME ZONE 'UTC' AS ts, x.users, x.hosts
+-- range it was seen on (its rows over OS and faculty OR-ed together), then per key, block and
+-- dim how many have each day's bit set ({counts}: one count per bit of %(bits)s, the days'
+-- positions in their blocks).
+SELECT c.key, (date '1970-01-01' + (c.block * 64 + x.bit))::timestamp AT TIME ZONE 'UTC' AS ts,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'u'), 0) AS users,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'h'), 0) AS hosts
 FROM (
-    SELECT key, block, {users} AS users, {hosts} AS hosts
+    SELECT key, block, dim, {counts} AS counts
     FROM (
         SELECT {key} AS key, block, dim,
                bit_or({p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint
@@ -129,10 +136,11 @@ FROM (
         WHERE block BETWEEN %(block_from)s AND %(block_to)s {filters}
         GROUP BY 1, 2, 3, who
     ) w
-    GROUP BY key, block
+    GROUP BY key, block, dim
 ) c
-CROSS JOIN LATERAL unnest(c.users, c.hosts) WITH ORDINALITY x (users, hosts, i)
-WHERE x.users > 0 OR x.hosts > 0
+CROSS JOIN LATERAL unnest(c.counts, %(bits)s::integer[]) x (n, bit)
+WHERE x.n > 0
+GROUP BY 1, 2
 
 -- name: lean_count_hour_days
 -- lean_people for daily buckets, the days at either end only partly in the range: per key and
@@ -142,9 +150,9 @@ SELECT key, day AS ts, count(*) FILTER (WHERE dim = 'u') AS users,
 FROM (
     SELECT DISTINCT {key} AS key, p.day, p.dim, p.who
     FROM usage_presence_hourly p
-    JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-      ON p.day = m.day
-    WHERE p.day = ANY(%(hour_days)s::timestamptz[]) AND p.{p}hours & m.mask <> 0 {filters}
+    WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+      AND p.{p}hours & (%(hour_masks)s::integer[])
+                           [array_position(%(hour_days)s::timestamptz[], p.day)] <> 0
 ) w
 GROUP BY key, day
 
@@ -152,9 +160,9 @@ GROUP BY key, day
 -- The hours at either end: a row per key and day, ts of the day ({ts}).
 SELECT {key} AS key, {ts} AS ts, p.dim, p.who
 FROM usage_presence_hourly p
-JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-  ON p.day = m.day
-WHERE p.day = ANY(%(hour_days)s::timestamptz[]) AND p.{p}hours & m.mask <> 0 {filters}
+WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+  AND p.{p}hours & (%(hour_masks)s::integer[])
+                       [array_position(%(hour_days)s::timestamptz[], p.day)] <> 0
 
 -- name: lean_presence_range
 -- The whole days of the range as one: the masks keep the days of the first and last block that

@@ -260,3 +260,10 @@ INSERT INTO concurrency_hourly
 SELECT k.app, c.*
 FROM (SELECT DISTINCT app, day FROM concurrency_spans) k
 CROSS JOIN LATERAL concurrency_day(k.app, k.day) c;
+
+-- The hourly presence of a day is read from its index alone (an index-only scan): a day's rows
+-- of one app, OS or faculty lie scattered over the heap, a page each. Its rows are never
+-- updated in place (folded: deleted and inserted), so the included bitmaps cost no HOT update.
+DROP INDEX usage_presence_hourly_key_idx;
+CREATE INDEX usage_presence_hourly_key_idx
+    ON usage_presence_hourly (day, app, os, faculty, dim, who) INCLUDE (hours, u_hours);
