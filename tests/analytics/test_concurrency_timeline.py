@@ -112,9 +112,11 @@ def refresh_all(conn: psycopg.Connection) -> None:
 
 
 def _check(url: str, sessions: list[sessions_data.Session], apps: Iterable[str],
-           ranges: Iterable[tuple[datetime, datetime]]) -> None:  # fmt: skip
-    """Timeline, sweep and brute force agree for each app, bucket and range."""
-    with ConnectionPool(url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+           ranges: Iterable[tuple[datetime, datetime]], zone: str = "UTC") -> None:  # fmt: skip
+    """Timeline, sweep and brute force agree for each app, bucket and range (asked from
+    connections in time zone ``zone``)."""
+    kwargs = {"autocommit": True, "options": f"-c TimeZone={zone}"}
+    with ConnectionPool(url, min_size=1, max_size=1, kwargs=kwargs) as pool:
         analytics = Analytics(pool)
         for app in apps:
             for start, end in ranges:
@@ -208,3 +210,23 @@ def test_the_timeline_equals_a_brute_force_over_the_dataset(
     first = min(s.first_seen for s in stored).replace(minute=0, second=0, microsecond=0)
     ranges = [(first - DAY, first + 30 * DAY), (first + timedelta(hours=13), first + 2 * DAY)]
     _check(database_url, stored, sorted({s.app for s in stored if s.app})[:4], ranges)
+
+
+def test_days_are_utc_days_in_any_time_zone(database_url: str) -> None:
+    """Written and asked from connections in Europe/Berlin, whose clocks move on 29 March 2026:
+    a UTC day is still 24 hours, not the 23 of that local day."""
+    t = datetime(2026, 3, 28, 21, 0, tzinfo=UTC)
+    S = sessions_data.Session
+    with psycopg.connect(database_url, autocommit=True,
+                         options="-c TimeZone=Europe/Berlin") as conn:  # fmt: skip
+        sessions_data.insert(conn, [
+            S("lab-1", "ann", "stata", t, t + timedelta(hours=4), 600),  # across both midnights
+            S("lab-2", "bob", "stata", t + timedelta(hours=25), t + timedelta(hours=28), 600),
+        ])  # fmt: skip
+        assert spans(conn) == spans_from_sessions(conn)
+        stored = stored_sessions(conn)
+        day = t.replace(hour=0)
+        for refresh in (False, True):
+            if refresh:
+                refresh_all(conn)
+            _check(database_url, stored, ["stata"], [(day, day + 4 * DAY)], "Europe/Berlin")

@@ -465,7 +465,8 @@ WITH dirty AS (
     WHERE c.hour >= %(from)s AND c.hour < %(to)s
 ), buckets AS (
     SELECT b AS bucket,
-           extract(epoch FROM least(b + s.size, %(to)s) - greatest(b, %(from)s)) * 1000000
+           extract(epoch FROM least(date_add(b, s.size, 'UTC'), %(to)s) - greatest(b, %(from)s))
+               * 1000000
                AS total
     FROM (SELECT ('1 ' || %(bucket)s)::interval AS size,
                  date_trunc(%(bucket)s, min(hour), 'UTC') AS lo,

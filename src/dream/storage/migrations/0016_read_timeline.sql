@@ -21,6 +21,7 @@
 -- computes the hours of at most two dirty (app, day)s older than yesterday (late arrivals, a
 -- reprocess), skipping those another transaction is computing, so writers never wait here;
 -- the current days stay dirty until they are over.
+-- A UTC day is 24 hours: added as such, never as '1 day' (which follows the session's time zone).
 SET LOCAL work_mem = '256MB';
 
 CREATE TABLE concurrency_spans (
@@ -80,8 +81,9 @@ WITH pieces AS (
     FROM edges
     GROUP BY kind, t
 ), stretches AS (
-    SELECT kind, t, n, lead(t, 1, of_day + interval '1 day') OVER (PARTITION BY kind ORDER BY t)
-                           - t AS length
+    SELECT kind, t, n,
+           lead(t, 1, of_day + interval '24 hours') OVER (PARTITION BY kind ORDER BY t) - t
+               AS length
     FROM counts
 ), per_count AS (
     SELECT kind, date_trunc('hour', t, 'UTC') AS hour, n::integer AS n,
@@ -122,7 +124,7 @@ BEGIN
         END;
         DELETE FROM concurrency_dirty WHERE app = k.app AND day = k.day;
         DELETE FROM concurrency_hourly
-        WHERE app = k.app AND hour >= k.day AND hour < k.day + interval '1 day';
+        WHERE app = k.app AND hour >= k.day AND hour < k.day + interval '24 hours';
         INSERT INTO concurrency_hourly
         SELECT k.app, c.* FROM concurrency_day(k.app, k.day) c;
         done := done + 1;
@@ -137,7 +139,7 @@ CREATE FUNCTION concurrency_pieces_sql(changes text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN format($q$
     SELECT c.app, d AS day, c.host, c.user_name,
-           range_agg(tstzrange(greatest(c.first_seen, d), least(c.ended, d + interval '1 day')))
+           range_agg(tstzrange(greatest(c.first_seen, d), least(c.ended, d + interval '24 hours')))
                AS spans
     FROM (%s) c (app, host, user_name, first_seen, ended)
     CROSS JOIN LATERAL generate_series(date_trunc('day', c.first_seen, 'UTC'),
@@ -208,11 +210,11 @@ BEGIN
                 INSERT INTO concurrency_spans
                 SELECT k.app, k.day, k.host, k.user_name,
                        range_agg(tstzrange(greatest(s.first_seen, k.day),
-                                           least(s.ended, k.day + interval '1 day')))
+                                           least(s.ended, k.day + interval '24 hours')))
                 FROM keys k
                 JOIN sessions s
                   ON s.host = k.host AND s.user_name = k.user_name AND s.app = k.app
-                 AND NOT s.is_system AND s.first_seen < k.day + interval '1 day'
+                 AND NOT s.is_system AND s.first_seen < k.day + interval '24 hours'
                  AND s.ended > k.day
                 GROUP BY 1, 2, 3, 4
             )
@@ -230,7 +232,7 @@ BEGIN
             %s
         $q$, concurrency_pieces_sql(added), concurrency_mark_sql('new'));
     END IF;
-    PERFORM concurrency_refresh(2, date_trunc('day', now(), 'UTC') - interval '1 day');
+    PERFORM concurrency_refresh(2, date_trunc('day', now(), 'UTC') - interval '24 hours');
     RETURN NULL;
 END
 $$;
