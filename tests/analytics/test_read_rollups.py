@@ -4,7 +4,6 @@ sessions written by hand, deleted or truncated."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -14,27 +13,12 @@ from hypothesis import strategies as st
 
 import analytics_dataset
 import sessions_data
-from dream.parsing.model import ProcessRecord
-from dream.snapshots import ProcessedSnapshot, Snapshot
-from dream.storage.partitions import PartitionManager
-from dream.storage.writer import SnapshotWriter
+import writer_draws
 
 BASE = datetime(2026, 11, 30, 22, 40, tzinfo=UTC)  # the draws span hours and midnight
 POOL = [(11, "matlab.exe", "matlab"), (12, "spss.exe", "spss"), (None, "R", "r"),
         (13, "svchost.exe", "svchost"), (14, "kworker", "")]  # fmt: skip
 HOUR = timedelta(hours=1)
-
-
-def _snapshot(host: str, minute: int, cadence: float | None, user: str, procs: set[int]
-              ) -> ProcessedSnapshot:  # fmt: skip
-    snap = Snapshot(
-        snapshot_id=uuid.uuid4(), host=host, os="windows", user=user, faculty="law",
-        collected_at=BASE + timedelta(minutes=minute), received_at=datetime.now(UTC),
-        command="tasklist /v", output="(raw)", interval_s=cadence,
-    )  # fmt: skip
-    records = [ProcessRecord(pid=POOL[i][0], name=POOL[i][1], app=POOL[i][2], user=user,
-                             is_system=POOL[i][2] == "svchost") for i in sorted(procs)]  # fmt: skip
-    return ProcessedSnapshot(snap, "stored", format="tasklist", processes=records)
 
 
 def _quantized(seconds: float) -> float:
@@ -70,17 +54,7 @@ def hourly_from_sessions(conn: psycopg.Connection) -> dict[tuple, tuple]:
     return {k: tuple(v) for k, v in out.items() if any(v)}
 
 
-snapshot_specs = st.lists(
-    st.tuples(
-        st.sampled_from(["h1", "h2"]),
-        st.integers(0, 150),  # minutes after BASE
-        st.sampled_from([None, 60.0, 90.5, 600.0]),
-        st.sampled_from(["ann", "bob"]),
-        st.sets(st.integers(0, len(POOL) - 1), min_size=1),
-    ),
-    min_size=1,
-    max_size=25,
-)
+snapshot_specs = writer_draws.specs(["h1", "h2"], POOL)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -88,15 +62,13 @@ snapshot_specs = st.lists(
 def test_the_hourly_table_is_the_sum_over_the_sessions_whatever_the_order(
     module_database_url: str, specs: list, batch: int
 ) -> None:
-    snaps = [_snapshot(*spec) for spec in specs]
-    writer = SnapshotWriter(PartitionManager())
-    with psycopg.connect(module_database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE snapshots, processes, sessions, usage_hours_daily,"
-                     " usage_hours_daily_apps")  # fmt: skip
-        assert hourly(conn) == {}  # the truncate emptied it too
-        for i in range(0, len(snaps), batch):
-            assert not writer.write(conn, snaps[i : i + batch]).rejected
-            assert hourly(conn) == hourly_from_sessions(conn)
+    snaps = [writer_draws.snapshot(BASE, POOL, *spec) for spec in specs]
+
+    def check(conn: psycopg.Connection) -> None:
+        assert hourly(conn) == hourly_from_sessions(conn)  # the truncate emptied it too
+
+    writer_draws.write_checked(module_database_url, snaps, batch, check)
+    with psycopg.connect(module_database_url) as conn:
         assert hourly(conn) == hourly_from_sessions(conn) != {} or not any(
             POOL[i][2] for spec in specs for i in spec[4])
 

@@ -7,7 +7,9 @@ per 64-day block: distinct users over any set of whole days are a ``days & mask 
 on one row per (app, os, faculty, user) and block. The hours at either end of a range that
 does not start or end on a day, and hourly buckets, read the same per hour:
 ``usage_hourly_apps`` and ``usage_presence_hourly`` (a bitmap of the hours of a day; migration
-0011). Same numbers as the per-user rollups (tests compare them with the raw rows' answers).
+0011). Per-hour and per-day series count each bucket's users from each user's bitmap OR-ed
+over OS and faculty (a sum per bit) instead of listing who per bucket. Same numbers as the
+per-user rollups (tests compare them with the raw rows' answers).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from psycopg import sql
 
+from dream.analytics.filters import _EPOCH as EPOCH  # day 0 of usage_presence's blocks
 from dream.analytics.filters import DIMENSION_COLUMN, Filters, presence_masks, rollup_ranges
 from dream.analytics.sql import fragment
 
@@ -70,20 +73,50 @@ def lean_answer(
     dim = sql.SQL("''::text") if key is None else sql.Identifier(DIMENSION_COLUMN[key])
     p = sql.SQL("" if filters.include_system else "u_")
     if bucket is None:
-        ts = day_ts = sql.SQL("'-infinity'::timestamptz")
-        params.update(presence_masks(ranges.day_from, ranges.day_to))
-        presence = fragment("lean_presence_range")
+        ts = sql.SQL("'-infinity'::timestamptz")
     else:
         ts = sql.SQL("date_trunc(%(bucket)s, bucket, 'UTC')")
-        day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
-        presence = fragment("lean_presence_buckets")
-    hours = fragment("lean_hours_each" if bucket == "hour" else "lean_hours_any")
+    if bucket in (None, "day"):  # the blocks and masks of the whole days
+        params.update(presence_masks(ranges.day_from, ranges.day_to))
+    if bucket == "hour":  # the hours of a day the range has
+        params["bits"] = [b for b in range(24) if any(m & 1 << b for m in params["hour_masks"])]
+    else:  # the positions in their 64-day blocks of the range's whole days
+        first, end = ((d - EPOCH).days for d in (ranges.day_from, ranges.day_to))
+        params["bits"] = sorted({day % 64 for day in range(first, min(end, first + 64))})
     q = fragment("lean_answer").format(
         rows=fragment("lean_rows").format(key=dim, ts=ts, p=p, filters=where),
-        people=fragment("lean_people").format(
-            presence=presence.format(key=dim, p=p, filters=where),
-            hours=hours.format(key=dim, ts=day_ts, p=p, filters=where),
-        ),
+        people=_people(dim, p, where, bucket, params["bits"]),
         order=order,
     )
     return q, params
+
+
+def _bit_counts(bits: Sequence[int]) -> sql.Composable:
+    """``ARRAY[n, ...]``: per bit of ``bits``, how many rows have it set in their ``bits``."""
+    return sql.SQL("ARRAY[{}]::bigint[]").format(sql.SQL(", ").join(
+        sql.SQL("sum(((bits >> {}) & 1)::integer)").format(sql.Literal(bit)) for bit in bits))
+
+
+def _people(dim: sql.Composable, p: sql.Composable, where: sql.Composable,
+            bucket: str | None, bits: Sequence[int]) -> sql.Composable:  # fmt: skip
+    """Users and hosts per key and bucket (queries.sql, ``lean_people``). Hourly and daily
+    buckets count the ``bits`` (the range's hours of a day, or days of a block) of each who's
+    OR-ed rows instead of listing who per bucket."""
+    if bucket == "hour":
+        return fragment("lean_count_hours").format(key=dim, p=p, filters=where,
+                                                   counts=_bit_counts(bits))  # fmt: skip
+    if bucket == "day":
+        days = fragment("lean_count_days").format(key=dim, p=p, filters=where,
+                                                  counts=_bit_counts(bits))  # fmt: skip
+        ends = fragment("lean_count_hour_days").format(key=dim, p=p, filters=where)
+        return sql.SQL("{} UNION ALL {}").format(days, ends)
+    if bucket is None:
+        presence = fragment("lean_presence_range")
+        day_ts = sql.SQL("'-infinity'::timestamptz")
+    else:
+        presence = fragment("lean_presence_buckets")
+        day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
+    return fragment("lean_people").format(
+        presence=presence.format(key=dim, p=p, filters=where),
+        hours=fragment("lean_hours_any").format(key=dim, ts=day_ts, p=p, filters=where),
+    )

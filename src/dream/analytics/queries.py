@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from dream.analytics import pages
+from dream.analytics import pages, timeline
 from dream.analytics.coverage import coverage
 from dream.analytics.cursor import decode_cursor, encode_cursor
 from dream.analytics.filters import (
@@ -37,7 +37,7 @@ from dream.analytics.filters import (
 )
 from dream.analytics.hours import Keyed, hours_rows, with_hours
 from dream.analytics.lean import LEAN_KEYS, is_lean, lean_answer
-from dream.analytics.sql import equal, fragment, of_sessions
+from dream.analytics.sql import equal, fragment
 from dream.settings import Settings
 
 DEFAULT_CADENCE_S: float = Settings.model_fields["default_cadence_s"].default
@@ -236,10 +236,8 @@ class Analytics:
 
     def concurrency(self, filters: Filters, *, bucket: str = "day") -> Answer:
         """Per bucket, the most users and hosts running at one instant and the time-weighted
-        95th percentile of users running (see queries.sql, ``concurrency``)."""
-        params: dict[str, Any] = {"from": filters.start, "to": filters.end, "bucket": bucket}
-        q = fragment("concurrency").format(filters=of_sessions(filters, params))
-        return Answer(self._fetch(q, params), "sessions")
+        95th percentile of users running (timeline.py)."""
+        return Answer(timeline.concurrency(self._fetch, filters, bucket), "sessions")
 
     def named(
         self,

@@ -83,29 +83,86 @@ WHERE ((bucket >= %(head_from)s AND bucket < %(head_to)s)
        OR (bucket >= %(tail_from)s AND bucket < %(tail_to)s)) {filters}
 
 -- name: lean_people
--- (key, ts, dim, who) once per user (dim 'u') and host ('h') seen in [from, to): whole days
--- from usage_presence ({presence}), the hours at either end ({hours}) from
--- usage_presence_hourly, its days' masks keeping the hours of the range.
-{presence}
-UNION
-{hours}
+-- (key, ts, users, hosts): the users (dim 'u') and hosts ('h') seen in [from, to) per key and
+-- time bucket: whole days from usage_presence ({presence}), the hours at either end ({hours})
+-- from usage_presence_hourly, its days' masks keeping the hours of the range.
+SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
+       count(*) FILTER (WHERE dim = 'h') AS hosts
+FROM ({presence} UNION {hours}) q
+GROUP BY key, ts
+
+-- name: lean_count_hours
+-- lean_people for hourly buckets, without a row per user and hour: per key, day and who the
+-- hours of the range it was seen in (its rows over OS and faculty OR-ed together), then per
+-- key, day and dim how many have each hour's bit set ({counts}: one count per hour of
+-- %(bits)s, the hours any day of the range has).
+SELECT c.key, c.day + x.bit * interval '1 hour' AS ts,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'u'), 0) AS users,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'h'), 0) AS hosts
+FROM (
+    SELECT key, day, dim, {counts} AS counts
+    FROM (
+        SELECT {key} AS key, p.day, p.dim,
+               bit_or(p.{p}hours & (%(hour_masks)s::integer[])
+                                      [array_position(%(hour_days)s::timestamptz[], p.day)])
+                   AS bits
+        FROM usage_presence_hourly p
+        WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+        GROUP BY 1, 2, 3, p.who
+    ) w
+    GROUP BY key, day, dim
+) c
+CROSS JOIN LATERAL unnest(c.counts, %(bits)s::integer[]) x (n, bit)
+WHERE x.n > 0
+GROUP BY 1, 2
+
+-- name: lean_count_days
+-- lean_people for daily buckets, whole days: per key, 64-day block and who the days of the
+-- range it was seen on (its rows over OS and faculty OR-ed together), then per key, block and
+-- dim how many have each day's bit set ({counts}: one count per bit of %(bits)s, the days'
+-- positions in their blocks).
+SELECT c.key, (date '1970-01-01' + (c.block * 64 + x.bit))::timestamp AT TIME ZONE 'UTC' AS ts,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'u'), 0) AS users,
+       coalesce(sum(x.n) FILTER (WHERE c.dim = 'h'), 0) AS hosts
+FROM (
+    SELECT key, block, dim, {counts} AS counts
+    FROM (
+        SELECT {key} AS key, block, dim,
+               bit_or({p}days & (CASE WHEN block = %(block_from)s THEN %(first_mask)s::bigint
+                                      ELSE -1 END)
+                              & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint
+                                      ELSE -1 END)) AS bits
+        FROM usage_presence
+        WHERE block BETWEEN %(block_from)s AND %(block_to)s {filters}
+        GROUP BY 1, 2, 3, who
+    ) w
+    GROUP BY key, block, dim
+) c
+CROSS JOIN LATERAL unnest(c.counts, %(bits)s::integer[]) x (n, bit)
+WHERE x.n > 0
+GROUP BY 1, 2
+
+-- name: lean_count_hour_days
+-- lean_people for daily buckets, the days at either end only partly in the range: per key and
+-- day, who was seen in its hours of the range (no whole day of the range shares their bucket).
+SELECT key, day AS ts, count(*) FILTER (WHERE dim = 'u') AS users,
+       count(*) FILTER (WHERE dim = 'h') AS hosts
+FROM (
+    SELECT DISTINCT {key} AS key, p.day, p.dim, p.who
+    FROM usage_presence_hourly p
+    WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+      AND p.{p}hours & (%(hour_masks)s::integer[])
+                           [array_position(%(hour_days)s::timestamptz[], p.day)] <> 0
+) w
+GROUP BY key, day
 
 -- name: lean_hours_any
 -- The hours at either end: a row per key and day, ts of the day ({ts}).
 SELECT {key} AS key, {ts} AS ts, p.dim, p.who
 FROM usage_presence_hourly p
-JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-  ON p.day = m.day
-WHERE p.{p}hours & m.mask <> 0 {filters}
-
--- name: lean_hours_each
--- Hourly buckets: a row per key and hour with use.
-SELECT {key} AS key, p.day + b * interval '1 hour' AS ts, p.dim, p.who
-FROM usage_presence_hourly p
-JOIN unnest(%(hour_days)s::timestamptz[], %(hour_masks)s::integer[]) m (day, mask)
-  ON p.day = m.day
-CROSS JOIN generate_series(0, 23) b
-WHERE p.{p}hours & m.mask & (1 << b) <> 0 {filters}
+WHERE p.day = ANY(%(hour_days)s::timestamptz[]) {filters}
+  AND p.{p}hours & (%(hour_masks)s::integer[])
+                       [array_position(%(hour_days)s::timestamptz[], p.day)] <> 0
 
 -- name: lean_presence_range
 -- The whole days of the range as one: the masks keep the days of the first and last block that
@@ -143,10 +200,7 @@ WITH sums AS (
     GROUP BY key, ts
     HAVING sum(snapshots) > 0
 ), people AS (
-    SELECT key, ts, count(*) FILTER (WHERE dim = 'u') AS users,
-           count(*) FILTER (WHERE dim = 'h') AS hosts
-    FROM ({people}) q
-    GROUP BY key, ts
+    {people}
 )
 SELECT key, ts, users, hosts, snapshots::bigint AS snapshots, processes::bigint AS processes,
        cpu_sum / nullif(cpu_n, 0) AS avg_cpu_percent,
@@ -387,6 +441,64 @@ SELECT bucket, max(n) FILTER (WHERE kind = 'u')::int AS peak_users,
 FROM weighed
 GROUP BY bucket
 ORDER BY bucket
+
+-- name: concurrency_timeline
+-- concurrency's answer for one app (%(app)s), non-system sessions, [from, to) on whole hours,
+-- from the maintained timeline (migration 0016): per hour with use the peaks and how long each
+-- count (>= 1) of users ran; the days marked dirty computed from their spans instead. A
+-- bucket's peak is its hours' largest; its time with no user running is the rest of its time
+-- within the range; the 95th percentile is the smallest count c with 20 * (time at <= c) >=
+-- 19 * (its time), in microseconds (exact). Buckets from the first to the last with use.
+WITH dirty AS (
+    SELECT DISTINCT day FROM concurrency_dirty
+    WHERE app = %(app)s AND day >= date_trunc('day', %(from)s::timestamptz, 'UTC')
+      AND day < %(to)s
+), hours AS (
+    SELECT hour, peak_users, peak_hosts, users, micros
+    FROM concurrency_hourly
+    WHERE app = %(app)s AND hour >= %(from)s AND hour < %(to)s
+      AND date_trunc('day', hour, 'UTC') NOT IN (SELECT day FROM dirty)
+    UNION ALL
+    SELECT c.hour, c.peak_users, c.peak_hosts, c.users, c.micros
+    FROM dirty d
+    CROSS JOIN LATERAL concurrency_day(%(app)s, d.day) c
+    WHERE c.hour >= %(from)s AND c.hour < %(to)s
+), buckets AS (
+    SELECT b AS bucket,
+           extract(epoch FROM least(date_add(b, s.size, 'UTC'), %(to)s) - greatest(b, %(from)s))
+               * 1000000
+               AS total
+    FROM (SELECT ('1 ' || %(bucket)s)::interval AS size,
+                 date_trunc(%(bucket)s, min(hour), 'UTC') AS lo,
+                 date_trunc(%(bucket)s, max(hour), 'UTC') AS hi
+          FROM hours) s
+    CROSS JOIN LATERAL generate_series(s.lo, s.hi, s.size, 'UTC') b
+), used AS (
+    SELECT date_trunc(%(bucket)s, h.hour, 'UTC') AS bucket, max(h.peak_users) AS peak_users,
+           max(h.peak_hosts) AS peak_hosts
+    FROM hours h
+    GROUP BY 1
+), counts AS (
+    SELECT date_trunc(%(bucket)s, h.hour, 'UTC') AS bucket, u.n, sum(u.micros) AS micros
+    FROM hours h
+    CROSS JOIN LATERAL unnest(h.users, h.micros) u (n, micros)
+    GROUP BY 1, 2
+), weighed AS (
+    SELECT c.bucket, c.n, b.total, sum(c.micros) OVER (PARTITION BY c.bucket ORDER BY c.n) AS below
+    FROM (SELECT * FROM counts
+          UNION ALL
+          SELECT b.bucket, 0, b.total - coalesce(sum(c.micros), 0)
+          FROM buckets b LEFT JOIN counts c USING (bucket)
+          GROUP BY b.bucket, b.total) c
+    JOIN buckets b USING (bucket)
+)
+SELECT w.bucket, coalesce(max(u.peak_users), 0)::int AS peak_users,
+       coalesce(max(u.peak_hosts), 0)::int AS peak_hosts,
+       min(w.n) FILTER (WHERE 20 * w.below >= 19 * w.total)::int AS p95_users
+FROM weighed w
+LEFT JOIN used u USING (bucket)
+GROUP BY w.bucket
+ORDER BY w.bucket
 
 -- ---------------------------------------------------------------- coverage
 -- name: coverage
