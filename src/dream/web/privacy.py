@@ -48,9 +48,18 @@ class OptOutIn(BaseModel):
 
 
 class OptOutOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "user", "value": "u_1f2e3d4c5b6a79881726", "added_at": "2026-12-01T10:00:00Z"}]})  # fmt: skip
+
     kind: Kind
     value: str
     added_at: datetime | None = None
+
+
+def list_of(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI example of an answer that is a list of ``model``: its own examples."""
+    examples = model.model_config.get("json_schema_extra", {})["examples"]  # type: ignore[index]
+    return {200: {"content": {"application/json": {"example": examples}}}}
 
 
 async def opted_out(optouts: OptOuts, scrubber: Scrubber, snapshot: Snapshot) -> Kind | None:
@@ -73,7 +82,7 @@ def privacy_router(db: Database, raw: Callable[[], RawOutputs], scrubber: Scrubb
     router = APIRouter(tags=["privacy"])
 
     @router.delete(
-        "/v1/users/{user}", response_model=list[ErasureOut],
+        "/v1/users/{user}", response_model=list[ErasureOut], responses=list_of(ErasureOut),
         summary="Erase everything stored about a user",
         description=(
             "Every snapshot, process row, session, rollup contribution and raw output of the"
@@ -91,7 +100,7 @@ def privacy_router(db: Database, raw: Callable[[], RawOutputs], scrubber: Scrubb
                                     blobs_left=len(done.blobs)))  # fmt: skip
         return found
 
-    @router.get("/v1/optouts", response_model=list[OptOutOut],
+    @router.get("/v1/optouts", response_model=list[OptOutOut], responses=list_of(OptOutOut),
                 summary="Users (pseudonyms) and hosts whose snapshots ingest drops")  # fmt: skip
     async def list_optouts() -> Any:
         return await anyio.to_thread.run_sync(optouts.list)

@@ -133,6 +133,7 @@ def snapshots_router(
         dependencies=list(ingest),
         status_code=202,
         response_model=Accepted,
+        response_model_exclude_none=True,  # `reason` only when dropped
         responses={
             400: {"model": Problem, "description": "A multipart body with too many parts."},
             408: {"model": Problem, "description": "Body not received within DREAM_BODY_TIMEOUT_S."},
