@@ -24,13 +24,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import sql
 
 from dream.storage.queries import NamedQueries
 
 if TYPE_CHECKING:
     from dream.storage.sessions import Key, Session
 
-query = NamedQueries("dream.storage", "sessions.sql").query
+_SQL = NamedQueries("dream.storage", "sessions.sql")
+query = _SQL.query
 
 # Sessions that stopped taking observations this long before the host's latest one leave the
 # cache: a snapshot later than that by so much reads the database.
@@ -147,12 +149,12 @@ class OpenSessions:
 
 def _load(conn: psycopg.Connection, since: dict[str, datetime]) -> list[Session]:
     """The stored sessions of each host open at or after its time."""
-    from dream.storage.sessions import Session  # (sessions.py uses this module)
+    from dream.storage.sessions import SESSION_COLUMNS, Session  # (sessions.py uses this module)
 
+    columns = sql.SQL(", ").join(sql.Identifier("s", name) for name in SESSION_COLUMNS)
+    statement = _SQL.fragment("host_open_sessions").format(columns=columns)
     cur = conn.cursor(binary=True)
-    rows = cur.execute(
-        query("host_open_sessions"), {"hosts": list(since), "since": list(since.values())}
-    ).fetchall()
+    rows = cur.execute(statement, {"hosts": list(since), "since": list(since.values())}).fetchall()
     return [Session(*row) for row in rows]
 
 

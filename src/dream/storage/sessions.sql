@@ -34,9 +34,8 @@ SELECT host, version FROM session_hosts WHERE host = ANY (%(hosts)s::text[])
 -- name: host_open_sessions
 -- Every stored session of each host still open (able to take an observation) at its time: what
 -- the writer's cache holds of a host it has no valid entry for. Found through the primary key.
-SELECT s.host, s.user_name, s.pid, s.name, s.first_seen, s.last_seen, s.cadence_s,
-       s.open_until, s.os, s.faculty, s.app, s.is_system, s.process_user, s.samples,
-       s.cpu_first, s.cpu_last, s.rss_peak_kb
+-- The columns are the Session's (storage/sessions.py SESSION_COLUMNS), filled in by the writer.
+SELECT {columns}
 FROM unnest(%(hosts)s::text[], %(since)s::timestamptz[]) AS w (host, since)
 JOIN sessions s ON s.host = w.host AND s.open_until >= w.since
 
