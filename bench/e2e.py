@@ -220,6 +220,12 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
     return raw_rate, write_row_rate
 
 
+def _profiler(variable: str) -> list[str]:
+    """The interpreter's arguments that run a part under cProfile when ``variable`` names a file."""
+    to = os.environ.get(variable)
+    return ["-m", "cProfile", "-o", to] if to else []
+
+
 def _render_copy_text(rows: list[tuple]) -> bytes:
     return "".join("\t".join(copy_text(v) for v in row) + "\n" for row in rows).encode()
 
@@ -260,11 +266,12 @@ def run(
     bodies = _bodies(snapshots, processes, profile)
     # DREAM_BENCH_WORKER_PROFILE=path: the worker runs under cProfile, its stats written there
     # when it stops (the figures are then the profiler's, not the pipeline's).
-    profile_to = os.environ.get("DREAM_BENCH_WORKER_PROFILE")
-    profiler = ["-m", "cProfile", "-o", profile_to] if profile_to else []
+    # DREAM_BENCH_API_PROFILE likewise for the api.
     procs = [
-        subprocess.Popen([sys.executable, "-m", "dream", "api"], env=env),
-        subprocess.Popen([sys.executable, *profiler, "-m", "dream", "worker"], env=env),
+        subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_API_PROFILE"), "-m", "dream",
+                          "api"], env=env),
+        subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_WORKER_PROFILE"), "-m",
+                          "dream", "worker"], env=env),
     ]
     base = f"http://127.0.0.1:{port}"
     try:

@@ -95,6 +95,26 @@ def test_scrubbing_a_parsed_listing_in_place() -> None:
     assert mine.app == "python3" and mine.pid == 4242
 
 
+def test_a_command_scrubbed_before_is_scrubbed_for_each_listing_s_own_users() -> None:
+    """Scrubbed command lines are remembered; what a listing's account names make of a command
+    is not carried over to a listing of other users (the memo keys on the names too)."""
+    head = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
+    row = "{}  42  0.0  0.1  1000  100 ?  S  09:12  0:01 backup --owner kwong --to lab1.example\n"
+    scrubber = Scrubber("pseudonymize", b"k")
+    commands = []
+    for owner in ("kwong", "amira", "kwong"):
+        records = parse(head + row.format(owner)).processes
+        scrubber.scrub_processes(records)
+        users = {r.user for r in records}
+        names, hints = scrubber._names_pattern({owner})
+        commands.append(scrubber._scrub_with(records[0].command, names, hints))
+        assert users == {scrubber.user(owner)}
+    pseudonym = scrubber.user("kwong")
+    assert commands == [f"backup --owner {pseudonym} --to lab1.example",
+                        "backup --owner kwong --to lab1.example",
+                        f"backup --owner {pseudonym} --to lab1.example"]  # fmt: skip
+
+
 @given(st.text())
 def test_scrub_text_is_total_and_idempotent(text: str) -> None:
     once = scrub_text(text)

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dream.snapshots import ProcessedSnapshot
+from dream.storage.open_sessions import OpenSessions
+from dream.storage.partitions import PartitionManager
+from dream.storage.writer import SnapshotWriter
 from sessions_helpers import (
     T0,
     clear,
@@ -106,4 +110,40 @@ def test_any_order_and_batching_gives_the_same_sessions_and_hours(
     for row, check in zip(apps, apps_check, strict=True):
         assert abs(row[4] - check[4]) < 1e-3 and row[5] == check[5]
     assert host_days(url) == host_days_from_snapshots(url)
+    assert wrong_ended(url) == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=snapshot_specs, data=st.data())
+def test_writers_taking_turns_with_their_open_sessions_give_the_same_sessions(
+    module_database_url: str, specs: list, data: st.DataObject
+) -> None:
+    """Each writer keeps the open sessions it wrote (storage/open_sessions.py). Batches handed
+    to two writers in turn (a rebalance back and forth, a reprocess between two batches), in
+    any order, give the sessions one writer gives: a writer never uses what it kept of a host
+    another wrote since, nor what it kept from before a late snapshot's time."""
+    url = module_database_url
+    snaps = _build(specs)
+    clear(url)
+    write(url, snaps, default_cadence_s=DEFAULT_CADENCE)
+    expected = sessions(url), hours(url), hours_apps(url)
+
+    shuffled = data.draw(st.permutations(snaps), label="arrival order")
+    if data.draw(st.booleans(), label="in collection order"):  # as a host's agent sends them
+        shuffled = sorted(shuffled, key=lambda item: item.snapshot.collected_at)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(snaps) - 1))), label="batch cuts"))
+    batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(snaps)], strict=True)]
+    turns = data.draw(st.lists(st.sampled_from([0, 1]), min_size=len(batches),
+                               max_size=len(batches)), label="writer of each batch")  # fmt: skip
+    clear(url)
+    writers = [SnapshotWriter(PartitionManager(), default_cadence_s=DEFAULT_CADENCE)
+               for _ in range(2)]  # fmt: skip
+    keep = data.draw(st.sampled_from([5, 120]), label="minutes kept")  # 5: late ones read back
+    for w in writers:
+        w.open_sessions = OpenSessions(keep=timedelta(minutes=keep))
+    with psycopg.connect(url, autocommit=True) as conn:
+        for batch, turn in zip(batches, turns, strict=True):
+            if batch:
+                assert not writers[turn].write(conn, list(batch)).rejected
+    assert (sessions(url), hours(url), hours_apps(url)) == expected
     assert wrong_ended(url) == 0

@@ -93,6 +93,15 @@ def _ipv6(match: re.Match[str]) -> str:
 
 _SECRET_HINTS = ("pass", "pwd", "token", "secret", "key", "credential")
 _HOME_HINTS = ("/home/", "/users/", "\\users\\")
+# Any text a pattern of ``scrub_text`` may match holds one of these (or dots, colons, counted
+# apart): one scan in C clears the most command lines, which hold none.
+_ANY_HINT = re.compile(
+    "|".join(re.escape(h) for h in ("@", "bearer", "basic", *_SECRET_HINTS, *_HOME_HINTS)),
+    re.IGNORECASE,
+)
+# Texts scrubbed once are not scrubbed again: a host lists the same command lines in every
+# snapshot. Bounded, least recently used out.
+_MEMO_SIZE = 1 << 16
 
 
 # Windows titles read "<document> - <application>" (some the other way round): the parts.
@@ -136,7 +145,9 @@ def scrub_text(text: str | None) -> str | None:
     Most command lines hold none of it; cheap substring tests decide which patterns can match
     at all, so the regular expressions run only where they may find something.
     """
-    if not text:
+    if not text or (
+        _ANY_HINT.search(text) is None and text.count(".") < 3 and text.count(":") < 2
+    ):
         return text
     low = text.lower()
     if "@" in text:
@@ -176,6 +187,7 @@ class Scrubber:
         self._key = key or b""
         self._epochs: tuple[str | None, ...] = tuple(epochs) or (None,)
         self.user = lru_cache(maxsize=65536)(self._user)
+        self._scrub_with = lru_cache(maxsize=_MEMO_SIZE)(self._scrub_once)
 
     def _pseudonym(self, account: str, epoch: str | None) -> str:
         account = account.strip().lower()
@@ -246,9 +258,11 @@ class Scrubber:
                         found.add(word)
         return found
 
-    def _scrub_with(
+    def _scrub_once(
         self, text: str | None, names: re.Pattern[str] | None, hints: tuple[str, ...] = ()
     ) -> str | None:
+        """``text`` scrubbed, with ``names`` (``_names_pattern``) as words; memoised as
+        ``_scrub_with``: its result depends on these arguments only."""
         scrubbed = scrub_text(text)
         if scrubbed and names is not None:
             low = scrubbed.lower()

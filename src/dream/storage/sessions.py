@@ -30,6 +30,7 @@ import psycopg
 
 from dream.snapshots import ProcessRecord, Snapshot
 from dream.storage.hours import HoursDelta, HoursKey, day_of, quantized
+from dream.storage.open_sessions import OpenSessions
 from dream.storage.queries import NamedQueries
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
@@ -225,8 +226,9 @@ def _fold(observed: list[tuple[_Head, ProcessRecord]]) -> list[Session]:
 class SessionBatch:
     """The observations of a batch, grouped per key, folded into runs, merged into storage."""
 
-    def __init__(self, default_cadence_s: float = 300.0) -> None:
+    def __init__(self, default_cadence_s: float = 300.0, cache: OpenSessions | None = None) -> None:
         self.default_cadence_s = default_cadence_s
+        self.cache = cache  # the writer's open sessions (None: every batch reads them back)
         self.runs: dict[Key, list[Session]] = {}  # whole sessions (add_sessions)
         self.observed: dict[Key, list[tuple[_Head, ProcessRecord]]] = {}  # (add)
 
@@ -269,7 +271,8 @@ class SessionBatch:
         if not self:
             return
         new = self._merged()
-        stored = self._stored_near(conn, new)
+        cache = self.cache
+        stored = self._stored_near(conn, new) if cache is None else cache.stored_near(conn, new)
         hours = hours if hours is not None else HoursDelta()
         inserts: list[Session] = []  # under a key no stored session has
         updates: list[Session] = []  # a stored session extended at its end
@@ -280,6 +283,8 @@ class SessionBatch:
                 for merged in runs:
                     hours.add(merged, 1)
                 inserts.extend(runs)
+                if cache is not None:
+                    cache.replaced(key, [], runs)
                 continue
             if len(old) == 1 and len(runs) == 1:  # the usual: a running session goes on
                 (was,), (run,) = old, runs
@@ -288,8 +293,13 @@ class SessionBatch:
                     merged.absorb(run)
                     hours.extend(was, merged)
                     updates.append(merged)
+                    if cache is not None:
+                        cache.replaced(key, old, [merged])
                     continue
-            for merged in merge_runs([*runs, *old]):
+            now = merge_runs([*runs, *old])
+            if cache is not None:
+                cache.replaced(key, old, now)
+            for merged in now:
                 replaced = [s for s in old if merged.first_seen <= s.first_seen <= merged.open_until]
                 if [(s.pk, s.samples) for s in replaced] == [(merged.pk, merged.samples)]:
                     continue  # a stored session nothing new touched
@@ -315,6 +325,8 @@ class SessionBatch:
                 for s in updates:
                     copy.write_row(session_row(s))
             conn.execute(query("update_sessions"))
+        if cache is not None:
+            cache.written(conn)
         hours.write(conn)
         self.runs, self.observed = {}, {}
 

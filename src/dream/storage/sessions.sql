@@ -26,6 +26,19 @@ FROM (SELECT k ->> 0 AS host, k ->> 1 AS user_name, (k ->> 2)::integer AS pid, k
 JOIN sessions s ON s.host = w.host AND s.user_name = w.user_name AND s.pid = w.pid
                AND s.name = w.name AND s.open_until >= w.since AND s.first_seen <= w.until
 
+-- name: session_host_versions
+-- Each host's version: a new one for every statement that writes its sessions (migration 0015).
+-- Read under the host's lock: the writer's cache of open sessions is valid while it holds.
+SELECT host, version FROM session_hosts WHERE host = ANY (%(hosts)s::text[])
+
+-- name: host_open_sessions
+-- Every stored session of each host still open (able to take an observation) at its time: what
+-- the writer's cache holds of a host it has no valid entry for. Found through the primary key.
+-- The columns are the Session's (storage/sessions.py SESSION_COLUMNS), filled in by the writer.
+SELECT {columns}
+FROM unnest(%(hosts)s::text[], %(since)s::timestamptz[]) AS w (host, since)
+JOIN sessions s ON s.host = w.host AND s.open_until >= w.since
+
 -- name: copy_sessions
 -- Sessions under keys no stored session has (the writer holds the host's lock: none appears).
 -- With their `ended` (the sessions_ended trigger corrects it where it differs: migration 0012).

@@ -28,6 +28,7 @@ from dream.storage.executables import write_executables
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import COPY_ESCAPES, copy_text, query
 from dream.storage.rollups import RollupBatch, write_host_days
+from dream.storage.open_sessions import OpenSessions
 from dream.storage.sessions import SessionBatch, lock_hosts
 
 # The ``processes`` table's columns: the row's, where the snapshot's ``user`` is ``user_name``.
@@ -114,6 +115,9 @@ class SnapshotWriter:
         self.partitions = partitions or PartitionManager()
         self.default_cadence_s = default_cadence_s
         self.raw_rows_retention_days = raw_rows_retention_days
+        # The open sessions of the hosts this writer wrote (Kafka keys by host: one worker
+        # writes a host), so a running session is not read back before each extension.
+        self.open_sessions = OpenSessions()
 
     def rows_kept_since(self, now: datetime | None = None) -> datetime | None:
         """Snapshots collected before this get no per-sample rows (None: all get them)."""
@@ -190,6 +194,7 @@ class SnapshotWriter:
         self, conn: psycopg.Connection, batch: Sequence[ProcessedSnapshot]
     ) -> tuple[set, int]:
         """One transaction: the snapshots' rows, their sessions, rollups and process rows."""
+        self.open_sessions.begin()
         with conn.transaction():
             lock_hosts(conn, (item.snapshot.host for item in batch))  # before any row lock
             final_now = self._upsert_snapshots(conn, batch)
@@ -200,7 +205,7 @@ class SnapshotWriter:
                     to_write.discard(item.snapshot.snapshot_id)
                     final.append(item)
             rollups = RollupBatch()  # usage rollups, kept in this same transaction
-            sessions = SessionBatch(self.default_cadence_s)
+            sessions = SessionBatch(self.default_cadence_s, self.open_sessions)
             for item in final:
                 rollups.add(item.snapshot, item.processes)
                 sessions.add(item.snapshot, item.processes)
@@ -215,6 +220,7 @@ class SnapshotWriter:
             write_executables(conn, final)
             if rollups:
                 rollups.write(conn)
+        self.open_sessions.commit()  # (only once the transaction committed)
         return final_now, process_rows
 
     @staticmethod
