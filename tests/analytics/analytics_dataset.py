@@ -268,7 +268,17 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
     for r in select(rows, f):
         groups[r.process.app].append(r)
     used = _used(rows, f, lambda s, hour: s.app)
-    return _ranked(groups, used, "app", metric, limit)
+    active = active_users(rows, f)
+    return [{**item, "active_users": active, "share_users": item["users"] / active}
+            for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
+
+
+def active_users(rows: list[Row], f: dict[str, Any]) -> int:
+    """Distinct users with any session (any process) in the range under who/where filters."""
+    start, end = window(f)
+    return len({s.user for s in sessions_of(rows)
+                if s.first_seen < end and s.ended > start
+                and all(f.get(k) in (None, s.dimension(k)) for k in ("faculty", "os", "user", "host"))})  # fmt: skip
 
 
 def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = "users",

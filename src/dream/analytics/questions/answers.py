@@ -13,8 +13,9 @@ from dream.analytics.products import ProductFields
 class Metrics(BaseModel):
     users: int = Field(description="Distinct users of the matching snapshots.")
     hosts: int = Field(description="Distinct hosts of the matching snapshots.")
-    snapshots: int = Field(description="Snapshots in which a matching process appeared.")
-    processes: int = Field(description="Matching process rows.")
+    snapshots: int | None = Field(description="Snapshots in which a matching process appeared"
+                                  " (null: answered from sessions, which do not keep it).")
+    processes: int | None = Field(description="Matching process rows (null: likewise).")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
     avg_rss_kb: float | None = Field(description="Mean resident memory (KiB) per process.")
     hours: float = Field(description="Hours of use: the matching sessions' time in the range.")
@@ -23,6 +24,9 @@ class Metrics(BaseModel):
 
 class TopApp(Metrics, ProductFields):
     app: str
+    active_users: int | None = Field(default=None, description="Users of the cohort the"
+                                     " filters name with any session in the range.")
+    share_users: float | None = Field(default=None, description="users / active_users.")
 
 
 class Coverage(BaseModel):
@@ -74,7 +78,9 @@ class TopApps(Disclosed):
 
     items: list[TopApp]
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"] = Field(description="What answered: rollups or raw rows.")
+    source: Literal["rollup", "raw", "sessions"] = Field(
+        description="What answered: rollups, raw rows or (`cohort=user`) sessions."
+    )
     coverage: Coverage | None = _coverage()
 
 

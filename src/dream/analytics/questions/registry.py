@@ -19,6 +19,7 @@ from dream.analytics.questions.answers import (
     Values,
 )
 from dream.analytics.questions.base import ExportLimit, Question
+from dream.analytics.questions.cohorts import COMPARE, SHARE_FIELDS, CohortField, top_apps
 from dream.analytics.questions.executables import EXECUTABLES
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
@@ -43,6 +44,7 @@ class TopAppsParams(Params):
     limit: Annotated[int, Field(ge=1, le=1000, description="How many applications.")] = 10
     metric: MetricField = "users"
     source: SourceField = "auto"
+    cohort: CohortField = "host"
 
 
 class UsageParams(Params):
@@ -166,14 +168,16 @@ QUESTIONS: tuple[Question[Any], ...] = (
         name="top-apps",
         path="/v1/analytics/top-apps",
         params=TopAppsParams,
-        run=lambda a, f, p: a.top_apps(f, metric=p.metric, limit=p.limit, source=p.source),
-        columns=lambda p: ("app", *METRIC_FIELDS),
+        run=top_apps,
+        columns=lambda p: ("app", *METRIC_FIELDS, *SHARE_FIELDS),
         response_model=TopApps,
         summary="Applications ranked by a metric",
         description=(
             "The most used applications under the filters, ordered by `metric` (default `users`:"
             " distinct users who ran the app). *Most used application by law students on"
-            " Windows*: `top-apps?faculty=law&os=windows&limit=1`."
+            " Windows*: `top-apps?faculty=law&os=windows&limit=1`. Each app's `share_users` is"
+            " its users over the `active_users` (any session in the range) of the cohort the"
+            " filters name; `cohort=user` reads `faculty` as the users' directory faculty."
         ),
         title="Top applications by {metric}",
         export=ExportLimit(10, cap=1000),
@@ -252,6 +256,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         title="Sessions",
     ),
     EXECUTABLES,
+    COMPARE,
     picker("user", "users"),
     picker("faculty", "faculties"),
     picker("host", "hosts"),
