@@ -278,7 +278,9 @@ def test_pickers_filter_and_search(client: TestClient, rows: list[ds.Row]) -> No
 
 def test_filter_values_are_bound_not_formatted(client: TestClient) -> None:
     nasty = "law' OR 1=1; DROP TABLE usage_daily; --"
-    assert get(client, "/v1/analytics/top-apps", faculty=nasty)["items"] == []
+    refused = client.get("/v1/analytics/top-apps", params={"faculty": nasty})
+    assert refused.status_code == 422 and "unknown value" in refused.text  # no faculty has it
+    assert get(client, "/v1/analytics/top-apps", app=nasty)["items"] == []
     assert get(client, "/v1/users", q="%")["items"] == []
     assert get(client, "/v1/analytics/top-apps")["items"]
 

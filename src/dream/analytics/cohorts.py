@@ -39,7 +39,7 @@ def _parts(filters: Filters, cohort: Cohort, by: CohortBy | None,
     who = equal(filters, params, ("os", "user", "host"))
     where: list[sql.Composable] = []
     if filters.faculty is not None:
-        params["faculty"] = filters.faculty
+        params["faculty"] = list(filters.faculty)
         where.append(_SQL.fragment("host_faculty" if cohort == "host" else "user_faculty"))
     sessions = _SQL.fragment("cohort_sessions").format(
         cohort=cohort_column(by, cohort), who=sql.SQL(" ").join(who),

@@ -42,7 +42,13 @@ GROUP BY 1, 2
 AND cohort = ANY(%(cohorts)s)
 
 -- name: host_faculty
-AND s.faculty = %(faculty)s
+AND s.faculty = ANY(%(faculty)s)
 
 -- name: user_faculty
-AND d.faculty = %(faculty)s
+AND d.faculty = ANY(%(faculty)s)
+
+-- name: known_faculties
+-- The faculties a filter may name: those machines reported and those on the managed list.
+SELECT DISTINCT faculty FROM host_days
+UNION
+SELECT faculty FROM faculties

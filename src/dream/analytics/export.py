@@ -34,6 +34,7 @@ from dream.analytics.api import (
 )
 from dream.analytics.csv import render
 from dream.analytics.filters import Filters
+from dream.analytics.known import asked, check_known
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
 from dream.analytics.questions.base import Disclosure
@@ -312,12 +313,13 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         name = question.file_name(params)
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         if question.paged:  # rows: only for roles the floor does not hold (Question.role)
+            await _answer(lambda: check_known(a, f))
             try:
                 out, count = await _answer(lambda: spool(question, a, f, params, format, shown))
             except ParquetUnavailable:
                 return _parquet_unavailable()
             return _spooled_response(out, count, name, format)
-        answer = await _answer(lambda: question.ask(a, f, params, shown))
+        answer = await _answer(lambda: asked(question, a, f, params, shown))
         return _file_response(name, format, question.columns(params), answer.items,
                               shown.suppressed)  # fmt: skip
 
