@@ -11,6 +11,7 @@ the ingest key), so the directory never holds a name in clear where the sessions
 from __future__ import annotations
 
 import difflib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,43 @@ ROLES = ("student", "staff")
 
 class DirectoryError(DreamError):
     """A directory import or faculty change that cannot be applied as asked."""
+
+
+class UnknownFaculty(DirectoryError):
+    """A faculty neither on the managed list nor an alias of one (``value``: as given)."""
+
+    def __init__(self, value: str, known: list[str]) -> None:
+        super().__init__(_unknown(value, known))
+        self.value = value
+
+
+class FacultyNames:
+    """The managed list as ingest checks it: each name a faculty may be given as and the one it
+    means, read again at most every ``ttl_s`` (a faculty added is accepted within that)."""
+
+    def __init__(self, db: Database, ttl_s: float = 60.0) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self._names: dict[str, str] | None = None
+        self._read_at = 0.0
+
+    def fresh(self) -> bool:
+        return self._names is not None and time.monotonic() - self._read_at < self.ttl_s
+
+    def load(self) -> None:
+        """Read the list (blocking: the api calls it in a worker thread)."""
+        with self.db.pool.connection() as conn:
+            self._names = dict(conn.execute(_SQL.query("faculty_names")).fetchall())
+        self._read_at = time.monotonic()
+
+    def resolve(self, faculty: str) -> str:
+        """The faculty ``faculty`` (stored form: lowercase) means; UnknownFaculty when the list
+        holds faculties and neither it nor an alias is ``faculty``. An empty list (a deployment
+        that manages none) accepts any."""
+        names = self._names or {}
+        if not names or faculty in names:
+            return names.get(faculty, faculty)
+        raise UnknownFaculty(faculty, sorted(set(names.values())))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from dream.security.pii import Scrubber
 from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
 from dream.storage.database import Database
+from dream.storage.directory import FacultyNames, UnknownFaculty
 from dream.transport.base import Publisher
 from dream.web.body import field_text, read_form, read_limited
 from dream.web.clock import check_collected_at, observe_agent_clock
@@ -104,6 +105,19 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
         raise _validation_error(exc, "body") from None
 
 
+async def _managed_faculty(faculties: FacultyNames, snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with the faculty its name means; 422 for one the managed list refuses."""
+    if not faculties.fresh():
+        await anyio.to_thread.run_sync(faculties.load)
+    try:
+        faculty = faculties.resolve(snapshot.faculty)
+    except UnknownFaculty as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", "faculty"),
+                                       "msg": str(exc), "input": exc.value}]) from None  # fmt: skip
+    return snapshot if faculty == snapshot.faculty else snapshot.model_copy(
+        update={"faculty": faculty})  # fmt: skip
+
+
 def snapshots_router(
     publisher: Publisher,
     db: Database,
@@ -115,6 +129,7 @@ def snapshots_router(
     ingest: Sequence[Depends] = (),
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
+    faculties: FacultyNames | None = None,
 ) -> APIRouter:
     """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
     from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
@@ -184,6 +199,8 @@ def snapshots_router(
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
             observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
+            if faculties is not None:  # the managed list: an alias stored as its faculty
+                snapshot = await _managed_faculty(faculties, snapshot)
             snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
             snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
             await publisher.publish(snapshot)
