@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from scipy.stats import fisher_exact
+import numpy as np
+from scipy.stats import bootstrap, fisher_exact
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
@@ -67,6 +68,12 @@ def test_8_of_10_against_2_of_10(analytics_of: Callable[[list[Session]], Analyti
     assert row["p_value"] == pytest.approx(proportions_ztest([8, 2], [10, 10])[1])
     assert row["p_value"] < 0.05
     assert row["warning"] is None
+    # Hours per active user: 8 half-hours over 10 users, and scipy's bootstrap interval.
+    assert row["a_hours_per_active_user"] == pytest.approx(0.4)
+    ci = bootstrap(([0.0] * 2 + [0.5] * 8,), np.mean, confidence_level=0.95, n_resamples=2000,
+                   method="percentile", rng=np.random.default_rng(19)).confidence_interval
+    assert (row["a_hours_ci95_lo"], row["a_hours_ci95_hi"]) == pytest.approx((ci.low, ci.high))
+    assert row["a_hours_ci95_lo"] < 0.4 < row["a_hours_ci95_hi"]
 
 
 def test_equal_shares_are_not_significant(
@@ -99,6 +106,7 @@ def test_every_app_ranked_with_q_values(
     assert [r["difference"] for r in rows] == pytest.approx([0.6, 0.05, 0.0])
     q = multipletests([r["p_value"] for r in rows], method="fdr_bh")[1]
     assert [r["q_value"] for r in rows] == pytest.approx(list(q))
+    assert all(r["a_hours_per_active_user"] is None for r in rows)  # with `app` only
 
 
 def test_a_cohort_without_active_users_has_no_share(

@@ -69,17 +69,34 @@ def app_users(fetch: Fetch, filters: Filters, *, cohort: Cohort = "host",
     ``hosts``, ``hours``, ``launches`` of matching sessions (``app``, ``product``,
     ``category`` and ``include_system`` apply)."""
     parts, params = _parts(filters, cohort, by, cohorts)
+    app = sql.SQL("app" if each else "''::text")
+    q = _SQL.fragment("cohort_apps").format(app=app, used=_used(filters, params), **parts)
+    return [{**r, "users": int(r["users"]), "hosts": int(r["hosts"]),
+             "hours": round(float(r["hours"] or 0), 4), "launches": int(r["launches"])}
+            for r in fetch(q, params)]  # fmt: skip
+
+
+def user_hours(fetch: Fetch, filters: Filters, *, cohort: Cohort, by: CohortBy,
+               cohorts: Sequence[str]) -> dict[str, list[float]]:  # fmt: skip
+    """Per cohort, each active user's hours of the matching apps in the range (0: none)."""
+    parts, params = _parts(filters, cohort, by, cohorts)
+    q = _SQL.fragment("cohort_user_hours").format(used=_used(filters, params), **parts)
+    out: dict[str, list[float]] = {}
+    for r in fetch(q, params):
+        out.setdefault(r["cohort"], []).append(float(r["hours"]))
+    return out
+
+
+def _used(filters: Filters, params: dict[str, Any]) -> sql.Composable:
+    """The conditions on a session of a matching app: ``app``/``product``/``category`` and,
+    unless ``include_system``, not a system process."""
     used: list[sql.Composable] = []
     if filters.app_filtered:
         used.append(analytics_fragment("filter_app"))
         params["app"] = list(filters.apps or ())
     if not filters.include_system:
         used.append(analytics_fragment("filter_not_system"))
-    app = sql.SQL("app" if each else "''::text")
-    q = _SQL.fragment("cohort_apps").format(app=app, used=sql.SQL(" ").join(used), **parts)
-    return [{**r, "users": int(r["users"]), "hosts": int(r["hosts"]),
-             "hours": round(float(r["hours"] or 0), 4), "launches": int(r["launches"])}
-            for r in fetch(q, params)]  # fmt: skip
+    return sql.SQL(" ").join(used)
 
 
 def share(users: int, active: int) -> float | None:

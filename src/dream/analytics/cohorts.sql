@@ -52,3 +52,13 @@ AND d.faculty = ANY(%(faculty)s)
 SELECT DISTINCT faculty FROM host_days
 UNION
 SELECT faculty FROM faculties
+
+-- name: cohort_user_hours
+-- Per cohort, each active user's hours of the matching apps within the range (0 for an active
+-- user who used none): what hours per active user and its bootstrap interval are taken over.
+SELECT cohort, user_name,
+       coalesce(sum(extract(epoch FROM least(ended, %(to)s) - greatest(first_seen, %(from)s)))
+                FILTER (WHERE app <> '' {used}), 0) / 3600.0 AS hours
+FROM ({sessions}) c
+WHERE cohort IS NOT NULL {cohorts}
+GROUP BY cohort, user_name

@@ -9,17 +9,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy.stats import fisher_exact
+import numpy as np
+from scipy.stats import bootstrap, fisher_exact
 from scipy.stats.contingency import expected_freq
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from dream.analytics.cohorts import active_users, app_users
+from dream.analytics.cohorts import active_users, app_users, user_hours
 from dream.analytics.filters import Filters, FilterError
-from dream.analytics.questions.cohorts import Cohort, CohortBy
+from dream.analytics.questions.cohorts import HOURS_COLUMNS, Cohort, CohortBy
 from dream.analytics.sql import Fetch
 
 SMALL_CELL = 5  # an expected count under this: Fisher's exact test, and a warning
+RESAMPLES = 2000  # bootstrap resamples of hours per active user
+SEED = 19  # fixed: the same question answers the same interval
 FISHER = "fisher_exact"
 Z_TEST = "two_proportion_z"
 
@@ -43,6 +46,27 @@ def difference_test(ua: int, na: int, ub: int, nb: int) -> tuple[float | None, s
         return float(fisher_exact(table).pvalue), FISHER
     _, p = proportions_ztest([ua, ub], [na, nb])
     return float(p), Z_TEST
+
+
+def hours_per_user(hours: list[float]) -> tuple[float | None, list[float] | None]:
+    """The mean hours per active user and its 95% bootstrap interval (scipy's, percentile
+    method, fixed seed, over the values sorted: the same users give the same interval,
+    whatever order the rows came in); no interval under two users."""
+    if not hours:
+        return None, None
+    mean = float(np.mean(hours))
+    if len(hours) < 2:
+        return mean, None
+    found = bootstrap((sorted(hours),), np.mean, confidence_level=0.95, n_resamples=RESAMPLES,
+                      method="percentile", rng=np.random.default_rng(SEED))  # fmt: skip
+    ci = found.confidence_interval
+    return mean, [float(ci.low), float(ci.high)]
+
+
+def _with_hours(row: dict[str, Any], side: str, hours: list[float]) -> None:
+    mean, ci = hours_per_user(hours)
+    row[f"{side}_hours_per_active_user"] = mean
+    row[f"{side}_hours_ci95_lo"], row[f"{side}_hours_ci95_hi"] = ci or (None, None)
 
 
 def _side(prefix: str, users: int, active: int) -> dict[str, Any]:
@@ -70,7 +94,8 @@ def compare_row(app: str, ua: int, na: int, ub: int, nb: int) -> dict[str, Any]:
     difference = (None if a["a_share"] is None or b["b_share"] is None
                   else a["a_share"] - b["b_share"])  # fmt: skip
     return {"app": app, **a, **b, "difference": difference, "p_value": p, "q_value": None,
-            "test": test, "warning": _warning(ua, na, ub, nb, test)}  # fmt: skip
+            "test": test, "warning": _warning(ua, na, ub, nb, test),
+            **dict.fromkeys(HOURS_COLUMNS)}  # fmt: skip
 
 
 def with_q_values(rows: list[dict[str, Any]]) -> None:
@@ -98,7 +123,11 @@ def compare(fetch: Fetch, filters: Filters, *, by: CohortBy, a: str, b: str, coh
     if not each:
         label = ",".join(filters.apps or ())
         found = next(iter(counts.values()), {})
-        return [compare_row(label, found.get(a, 0), na, found.get(b, 0), nb)]
+        row = compare_row(label, found.get(a, 0), na, found.get(b, 0), nb)
+        hours = user_hours(fetch, filters, cohort=cohort, by=by, cohorts=[a, b])
+        _with_hours(row, "a", hours.get(a, []))
+        _with_hours(row, "b", hours.get(b, []))
+        return [row]
     rows = [compare_row(app, n.get(a, 0), na, n.get(b, 0), nb) for app, n in counts.items()]
     with_q_values(rows)
     rows.sort(key=lambda r: (-abs(r["difference"]) if r["difference"] is not None else math.inf,

@@ -61,9 +61,13 @@ class CompareParams(BaseModel):
         return value.strip().lower()  # faculties, OS and roles are stored lowercase
 
 
+# Hours per active user: with `app`/`product` only (a bootstrap per app would be slow).
+HOURS_COLUMNS = tuple(f"{side}_{name}" for side in "ab"
+                      for name in ("hours_per_active_user", "hours_ci95_lo", "hours_ci95_hi"))
 COMPARE_COLUMNS = ("app", *(f"{side}_{name}" for side in "ab" for name in
                            ("users", "active_users", "share", "ci95_lo", "ci95_hi")),
-                   "difference", "p_value", "q_value", "test", "warning")  # fmt: skip
+                   "difference", "p_value", "q_value", "test", "warning",
+                   *HOURS_COLUMNS)  # fmt: skip
 
 
 class CompareSide(BaseModel):
@@ -72,6 +76,10 @@ class CompareSide(BaseModel):
     active_users: int = Field(description="Users of the cohort with any session in the range.")
     share: float | None = Field(description="users / active_users; null without active users.")
     ci95: list[float] | None = Field(description="95% Wilson interval of the share.")
+    hours_per_active_user: float | None = Field(
+        default=None, description="Mean hours of the app(s) per active user (0 for non-users).")
+    hours_ci95: list[float] | None = Field(
+        default=None, description="Its 95% bootstrap interval (scipy, percentile method).")
 
 
 class Compare(Disclosed):
@@ -118,9 +126,12 @@ def _run(analytics: Analytics, filters: Filters, params: CompareParams) -> Answe
 
 def _side(row: dict[str, Any], side: str, name: str) -> dict[str, Any]:
     lo, hi = row[f"{side}_ci95_lo"], row[f"{side}_ci95_hi"]
+    h_lo, h_hi = row[f"{side}_hours_ci95_lo"], row[f"{side}_hours_ci95_hi"]
     return {"cohort": name, "users": row[f"{side}_users"],
             "active_users": row[f"{side}_active_users"], "share": row[f"{side}_share"],
-            "ci95": None if lo is None else [lo, hi]}  # fmt: skip
+            "ci95": None if lo is None else [lo, hi],
+            "hours_per_active_user": row[f"{side}_hours_per_active_user"],
+            "hours_ci95": None if h_lo is None else [h_lo, h_hi]}  # fmt: skip
 
 
 def _body(answer: Any, filters: Filters, params: CompareParams) -> dict[str, Any]:
