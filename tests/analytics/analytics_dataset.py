@@ -281,6 +281,18 @@ def active_users(rows: list[Row], f: dict[str, Any]) -> int:
                 and all(f.get(k) in (None, s.dimension(k)) for k in ("faculty", "os", "user", "host"))})  # fmt: skip
 
 
+def with_shares(rows: list[Row], f: dict[str, Any], by: str, items: list[dict]) -> list[dict]:
+    """The breakdown question's items: each with its share of active users (per faculty or
+    OS, of that value's; per app, of all under the filters; per user or host, none)."""
+    out = []
+    for item in items:
+        active = (active_users(rows, {**f, by: item[by]}) if by in ("faculty", "os")
+                  else active_users(rows, f) if by == "app" else None)  # fmt: skip
+        out.append({**item, "active_users": active,
+                    "share_users": None if active is None else item["users"] / active})
+    return out
+
+
 def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = "users",
               limit: int = 1000) -> list:  # fmt: skip
     groups: dict[str, list[Row]] = defaultdict(list)

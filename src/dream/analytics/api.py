@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import anyio
 import anyio.to_thread
@@ -68,7 +68,9 @@ def filters(
     faculty: Annotated[list[str] | None, Query(
         examples=[["law"]], description="Several: any of them (`faculty=law&faculty=engineering`)."
     )] = None,  # fmt: skip
-    os: Annotated[list[OperatingSystem] | None, Query(description="Several: any of them.")] = None,
+    os: Annotated[list[str] | None, Query(  # each checked by Filters: a 422 naming `os`
+        description=f"{' | '.join(get_args(OperatingSystem))}; several: any of them."
+    )] = None,  # fmt: skip
     user: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     host: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     app: Annotated[str | None, Query(min_length=1, max_length=256, examples=["matlab"])] = None,

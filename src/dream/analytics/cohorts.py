@@ -6,7 +6,7 @@ share. Read from process sessions joined to the directory as of each session's s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from psycopg import sql
 
@@ -129,4 +129,22 @@ def top_apps(analytics: Analytics, filters: Filters, *, cohort: Cohort, metric: 
     for item in answer.items:
         item["active_users"] = active
         item["share_users"] = share(item["users"], active)
+    return answer
+
+
+def breakdown(analytics: Analytics, filters: Filters, *, by: str, metric: str, limit: int,
+              source: str) -> Answer:  # fmt: skip
+    """``breakdown`` with each value's share of active users: per faculty or OS, of that
+    faculty's (OS's) active users; per app, of all active users under the filters; per user or
+    host none (a person or a machine is no cohort)."""
+    answer = analytics.breakdown(filters, by=by, metric=metric, limit=limit, source=source)
+    counts: list[int | None] = [None] * len(answer.items)
+    if by in ("faculty", "os"):
+        per_value = active_users(analytics._fetch, filters, by=cast(CohortBy, by))
+        counts = [per_value.get(item[by], 0) for item in answer.items]
+    elif by == "app":
+        counts = [active_users(analytics._fetch, filters).get(ALL, 0)] * len(answer.items)
+    for item, n in zip(answer.items, counts, strict=True):
+        item["active_users"] = n
+        item["share_users"] = None if n is None else share(item["users"], n)
     return answer

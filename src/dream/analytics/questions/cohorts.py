@@ -40,6 +40,14 @@ def top_apps(analytics: Analytics, filters: Filters, params: Any) -> Answer:
                limit=params.limit, source=params.source)  # fmt: skip
 
 
+def breakdown(analytics: Analytics, filters: Filters, params: Any) -> Answer:
+    """``breakdown``, each value with its share of active users (per faculty, OS or app)."""
+    from dream.analytics.cohorts import breakdown as run  # the database side: server only
+
+    return run(analytics, filters, by=params.by, metric=params.metric, limit=params.limit,
+               source=params.source)  # fmt: skip
+
+
 class CompareParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -19,7 +19,13 @@ from dream.analytics.questions.answers import (
     Values,
 )
 from dream.analytics.questions.base import ExportLimit, Question
-from dream.analytics.questions.cohorts import COMPARE, SHARE_FIELDS, CohortField, top_apps
+from dream.analytics.questions.cohorts import (
+    COMPARE,
+    SHARE_FIELDS,
+    CohortField,
+    breakdown,
+    top_apps,
+)
 from dream.analytics.questions.executables import EXECUTABLES
 from dream.snapshots import PROCESS_ROW_COLUMNS
 
@@ -203,10 +209,8 @@ QUESTIONS: tuple[Question[Any], ...] = (
         name="breakdown",
         path="/v1/analytics/breakdown",
         params=BreakdownParams,
-        run=lambda a, f, p: a.breakdown(
-            f, by=p.by, metric=p.metric, limit=p.limit, source=p.source
-        ),
-        columns=lambda p: (p.by, *METRIC_FIELDS),
+        run=breakdown,
+        columns=lambda p: (p.by, *METRIC_FIELDS, *SHARE_FIELDS),
         response_model=Breakdown,
         summary="Counts per faculty, OS, user, host or app",
         file="breakdown-{by}",
