@@ -187,6 +187,25 @@ def test_cohort_user_and_cohort_host_answer_differently(
     assert top(a, "user", "engineering") == {"westlaw": (1, 1, 1.0)}  # dan, staff
 
 
+def test_breakdown_by_the_users_faculty(
+    write: Callable[[list[ProcessedSnapshot]], Analytics], directory: Directory,
+) -> None:
+    a = write(snapshots(USES, D))
+    directory.import_members(MEMBERS, as_of=D - timedelta(days=30))
+    q, f = BY_NAME["breakdown"], Filters.model_validate(WEEK)
+
+    def by_faculty(cohort: str) -> dict[str, tuple]:
+        p = q.params.model_validate({"by": "faculty", "cohort": cohort, "metric": "hours"})
+        return {i["faculty"]: (i["users"], i["active_users"], round(i["hours"] * 60))
+                for i in q.ask(a, f, p).items}  # fmt: skip
+
+    # One minute of use each (one sample at a 60 s cadence).
+    assert by_faculty("host") == {"law": (3, 3, 3), "engineering": (2, 2, 2)}
+    assert by_faculty("user") == {"law": (3, 3, 3), "engineering": (1, 1, 1)}  # eve: unknown
+    with pytest.raises(FilterError, match="cohort=user breaks down by faculty, os or app"):
+        q.ask(a, f, q.params.model_validate({"by": "host", "cohort": "user"}))
+
+
 def test_membership_as_of_the_time_of_use(
     write: Callable[[list[ProcessedSnapshot]], Analytics], directory: Directory,
 ) -> None:

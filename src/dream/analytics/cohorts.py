@@ -107,25 +107,38 @@ def share(users: int, active: int) -> float | None:
 _SESSION_METRICS = ("users", "hosts", "hours", "launches")  # what sessions count per app
 
 
+def _from_sessions(rows: list[dict[str, Any]], key: str, metric: str,
+                   limit: int) -> Answer:  # fmt: skip
+    """Answer items from ``app_users`` rows (``key``: the column naming each, ``app`` or the
+    cohort), ranked by ``metric``; what sessions do not keep (snapshots, processes, averages)
+    is null."""
+    if metric not in _SESSION_METRICS:
+        raise FilterError("metric", f"cohort=user ranks by {', '.join(_SESSION_METRICS)}"
+                          " (from sessions)", metric)  # fmt: skip
+    rows.sort(key=lambda r: (-r[metric], r[key].encode()))
+    return Answer([{"value": r[key], "users": r["users"], "hosts": r["hosts"], "snapshots": None,
+                    "processes": None, "avg_cpu_percent": None, "avg_rss_kb": None,
+                    "hours": r["hours"], "launches": r["launches"]}
+                   for r in rows[:limit]], "sessions")  # fmt: skip
+
+
+def _named(answer: Answer, name: str) -> Answer:
+    for item in answer.items:
+        item[name] = item.pop("value")
+    return answer
+
+
 def top_apps(analytics: Analytics, filters: Filters, *, cohort: Cohort, metric: str, limit: int,
              source: str) -> Answer:  # fmt: skip
     """``top-apps`` with each app's share of the cohort's active users. ``cohort=host``: the
     usual answer (rollups or raw rows); ``cohort=user``: from sessions, the ``faculty`` filter
-    reading the users' directory faculty as of each session's start, so snapshots, processes
-    and averages (which sessions do not keep) are null."""
+    reading the users' directory faculty as of each session's start."""
     active = active_users(analytics._fetch, filters, cohort=cohort).get(ALL, 0)
     if cohort == "host":
         answer = analytics.top_apps(filters, metric=metric, limit=limit, source=source)
     else:
-        if metric not in _SESSION_METRICS:
-            raise FilterError("metric", f"cohort=user ranks by {', '.join(_SESSION_METRICS)}"
-                              " (from sessions)", metric)  # fmt: skip
         rows = app_users(analytics._fetch, filters, cohort="user")
-        rows.sort(key=lambda r: (-r[metric], r["app"].encode()))
-        answer = Answer([{"app": r["app"], "users": r["users"], "hosts": r["hosts"],
-                          "snapshots": None, "processes": None, "avg_cpu_percent": None,
-                          "avg_rss_kb": None, "hours": r["hours"], "launches": r["launches"]}
-                         for r in rows[:limit]], "sessions")  # fmt: skip
+        answer = _named(_from_sessions(rows, "app", metric, limit), "app")
     for item in answer.items:
         item["active_users"] = active
         item["share_users"] = share(item["users"], active)
@@ -133,17 +146,28 @@ def top_apps(analytics: Analytics, filters: Filters, *, cohort: Cohort, metric: 
 
 
 def breakdown(analytics: Analytics, filters: Filters, *, by: str, metric: str, limit: int,
-              source: str) -> Answer:  # fmt: skip
+              source: str, cohort: Cohort = "host") -> Answer:  # fmt: skip
     """``breakdown`` with each value's share of active users: per faculty or OS, of that
     faculty's (OS's) active users; per app, of all active users under the filters; per user or
-    host none (a person or a machine is no cohort)."""
-    answer = analytics.breakdown(filters, by=by, metric=metric, limit=limit, source=source)
+    host none (a person or a machine is no cohort). ``cohort=user``: per the users' directory
+    faculty (``by=faculty``) and with ``faculty`` read so, from sessions."""
+    fetch = analytics._fetch
+    if cohort == "host":
+        answer = analytics.breakdown(filters, by=by, metric=metric, limit=limit, source=source)
+    elif by in ("faculty", "os"):
+        rows = app_users(fetch, filters, cohort="user", by=cast(CohortBy, by), each=False)
+        answer = _named(_from_sessions(rows, "cohort", metric, limit), by)
+    elif by == "app":
+        answer = _named(_from_sessions(app_users(fetch, filters, cohort="user"), "app", metric,
+                                       limit), by)  # fmt: skip
+    else:
+        raise FilterError("by", "cohort=user breaks down by faculty, os or app", by)
     counts: list[int | None] = [None] * len(answer.items)
     if by in ("faculty", "os"):
-        per_value = active_users(analytics._fetch, filters, by=cast(CohortBy, by))
+        per_value = active_users(fetch, filters, cohort=cohort, by=cast(CohortBy, by))
         counts = [per_value.get(item[by], 0) for item in answer.items]
     elif by == "app":
-        counts = [active_users(analytics._fetch, filters).get(ALL, 0)] * len(answer.items)
+        counts = [active_users(fetch, filters, cohort=cohort).get(ALL, 0)] * len(answer.items)
     for item, n in zip(answer.items, counts, strict=True):
         item["active_users"] = n
         item["share_users"] = None if n is None else share(item["users"], n)

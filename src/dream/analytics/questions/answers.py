@@ -119,7 +119,7 @@ class Breakdown(Disclosed):
     by: str
     items: list[dict[str, Any]] = Field(description="`{<by>: value, users, hosts, ...}` rows.")
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"]
+    source: Literal["rollup", "raw", "sessions"]
     coverage: Coverage | None = _coverage()
 
 

@@ -45,7 +45,7 @@ def breakdown(analytics: Analytics, filters: Filters, params: Any) -> Answer:
     from dream.analytics.cohorts import breakdown as run  # the database side: server only
 
     return run(analytics, filters, by=params.by, metric=params.metric, limit=params.limit,
-               source=params.source)  # fmt: skip
+               source=params.source, cohort=params.cohort)  # fmt: skip
 
 
 class CompareParams(BaseModel):
@@ -181,7 +181,7 @@ COMPARE: Question[CompareParams] = Question(
         "&b=science&cohort=user`."
     ),
     title="{a} vs {b} by {by}",
-    file="compare-{a}-{b}",
+    file="compare-by-{by}",  # a and b are free text: no header carries them
     positional=("a", "b"),
     export=ExportLimit(100, cap=10_000),
     body=_body,

@@ -68,6 +68,7 @@ class BreakdownParams(Params):
     metric: MetricField = "users"
     limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many values.")] = 1000
     source: SourceField = "auto"
+    cohort: CohortField = "host"
 
 
 class PageParams(Params):
