@@ -268,9 +268,31 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
     for r in select(rows, f):
         groups[r.process.app].append(r)
     used = _used(rows, f, lambda s, hour: s.app)
+    active = active_users(rows, f)
     # By product (group_by's default): no executable or version named.
-    return [{**item, "executable": None, "version": None}
+    return [{**item, "executable": None, "version": None, "active_users": active,
+             "share_users": item["users"] / active}
             for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
+
+
+def active_users(rows: list[Row], f: dict[str, Any]) -> int:
+    """Distinct users with any session (any process) in the range under who/where filters."""
+    start, end = window(f)
+    return len({s.user for s in sessions_of(rows)
+                if s.first_seen < end and s.ended > start
+                and all(f.get(k) in (None, s.dimension(k)) for k in ("faculty", "os", "user", "host"))})  # fmt: skip
+
+
+def with_shares(rows: list[Row], f: dict[str, Any], by: str, items: list[dict]) -> list[dict]:
+    """The breakdown question's items: each with its share of active users (per faculty or
+    OS, of that value's; per app, of all under the filters; per user or host, none)."""
+    out = []
+    for item in items:
+        active = (active_users(rows, {**f, by: item[by]}) if by in ("faculty", "os")
+                  else active_users(rows, f) if by == "app" else None)  # fmt: skip
+        out.append({**item, "active_users": active,
+                    "share_users": None if active is None else item["users"] / active})
+    return out
 
 
 def breakdown(rows: list[Row], f: dict[str, Any], by: str, metric: str | None = "users",

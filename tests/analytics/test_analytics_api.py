@@ -90,11 +90,13 @@ def test_every_endpoint_answers_exactly(
 
     for by in ("faculty", "os", "user", "host", "app"):
         body = get(client, "/v1/analytics/breakdown", **params, by=by)
-        assert body["items"] == ds.breakdown(rows, f, by), by
+        assert body["items"] == ds.with_shares(rows, f, by, ds.breakdown(rows, f, by)), by
     body = get(client, "/v1/analytics/breakdown", **params, by="host", metric="processes", limit=3)
-    assert body["items"] == ds.breakdown(rows, f, "host", "processes", 3)
+    assert body["items"] == ds.with_shares(rows, f, "host",
+                                           ds.breakdown(rows, f, "host", "processes", 3))
     body = get(client, "/v1/analytics/breakdown", **params, by="user", metric="hours", limit=4)
-    assert body["items"] == ds.breakdown(rows, f, "user", "hours", 4)
+    assert body["items"] == ds.with_shares(rows, f, "user",
+                                           ds.breakdown(rows, f, "user", "hours", 4))
 
     for bucket, group_by in (("day", "faculty"), ("hour", None), ("week", "os"),
                              ("month", "app"), ("day", "user")):  # fmt: skip
@@ -120,7 +122,9 @@ def test_include_system_changes_the_answer(client: TestClient, rows: list[ds.Row
     chrome = get(client, "/v1/analytics/top-apps", app="chrome", include_system="true")["items"]
     assert chrome == ds.top_apps(rows, {"app": "chrome", "include_system": True})
     faculties = get(client, "/v1/analytics/breakdown", by="faculty", include_system="true")
-    assert faculties["items"] == ds.breakdown(rows, {"include_system": True}, "faculty")
+    every = {"include_system": True}
+    assert faculties["items"] == ds.with_shares(rows, every, "faculty",
+                                                ds.breakdown(rows, every, "faculty"))
     assert faculties["items"] != get(client, "/v1/analytics/breakdown", by="faculty")["items"]
 
 
@@ -282,7 +286,9 @@ def test_pickers_filter_and_search(client: TestClient, rows: list[ds.Row]) -> No
 
 def test_filter_values_are_bound_not_formatted(client: TestClient) -> None:
     nasty = "law' OR 1=1; DROP TABLE usage_daily; --"
-    assert get(client, "/v1/analytics/top-apps", faculty=nasty)["items"] == []
+    refused = client.get("/v1/analytics/top-apps", params={"faculty": nasty})
+    assert refused.status_code == 422 and "unknown value" in refused.text  # no faculty has it
+    assert get(client, "/v1/analytics/top-apps", app=nasty)["items"] == []
     assert get(client, "/v1/users", q="%")["items"] == []
     assert get(client, "/v1/analytics/top-apps")["items"]
 

@@ -21,8 +21,9 @@ IDS = [q.name for q in QUESTIONS]
 
 
 def sample(question: Question[Any]) -> dict[str, Any]:
-    """Values for the question's required parameters (a Literal's first choice)."""
-    return {name: get_args(field.annotation)[0]
+    """Values for the question's required parameters (its first example, else a Literal's
+    first choice)."""
+    return {name: field.examples[0] if field.examples else get_args(field.annotation)[0]
             for name, field in question.fields.items() if field.is_required()}  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import anyio
 import anyio.to_thread
@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
+from dream.analytics.known import asked
 from dream.analytics.products import (
     UnknownCategory,
     app_ids,
@@ -71,8 +72,12 @@ def _storable_query(request: Request) -> None:
 
 def filters(
     request: Request,
-    faculty: Annotated[str | None, Query(min_length=1, max_length=64, examples=["law"])] = None,
-    os: Annotated[OperatingSystem | None, Query()] = None,
+    faculty: Annotated[list[str] | None, Query(
+        examples=[["law"]], description="Several: any of them (`faculty=law&faculty=engineering`)."
+    )] = None,  # fmt: skip
+    os: Annotated[list[str] | None, Query(  # each checked by Filters: a 422 naming `os`
+        description=f"{' | '.join(get_args(OperatingSystem))}; several: any of them."
+    )] = None,  # fmt: skip
     user: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     host: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     app: Annotated[str | None, Query(min_length=1, max_length=256, examples=["matlab"])] = None,
@@ -109,7 +114,8 @@ def filters(
     except ValidationError as exc:  # host/faculty normalization (dream.text)
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else "from"
-        raise _error(param, first["msg"], request.query_params.get(param)) from None
+        raise _error(param, first["msg"], first.get("input", request.query_params.get(param))
+                     ) from None  # fmt: skip
 
 
 def only(*extra: str) -> Callable[[Request], None]:
@@ -182,7 +188,7 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
             answer = await _answer(lambda: _covered(question, f, params, shown))
             body = question.answer(answer, f, params, shown)
             return enrich(body, catalog_of(request.app.state))
-        answer = await _answer(lambda: question.ask(analytics(), f, params, shown))
+        answer = await _answer(lambda: asked(question, analytics(), f, params, shown))
         response = csv_response(  # the product's columns beside each app, as in exports
             question.file_name(params), with_product_columns(question.columns(params)),
             enrich_rows(answer.items, catalog_of(request.app.state)),
@@ -194,7 +200,7 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
 
     def _covered(question: Question[Any], f: Filters, params: Any, shown: Disclosure) -> Answer:
         """The answer and its coverage (a JSON answer says it; a CSV file holds rows only)."""
-        answer = question.ask(analytics(), f, params, shown)
+        answer = asked(question, analytics(), f, params, shown)
         answer.coverage = analytics().coverage(f)
         return answer
 

@@ -36,6 +36,7 @@ from dream.analytics.api import (
 )
 from dream.analytics.csv import render
 from dream.analytics.filters import Filters
+from dream.analytics.known import asked, check_known
 from dream.analytics.products import catalog_of, enrich_rows, with_product_columns
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Params, Question
@@ -354,13 +355,14 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         catalog = catalog_of(request.app.state)  # the product's columns beside each app
         if question.paged:  # rows: only for roles the floor does not hold (Question.role)
+            await _answer(lambda: check_known(a, f))
             try:
                 out, count = await _answer(
                     lambda: spool(question, a, f, params, format, shown, catalog))
             except ParquetUnavailable:
                 return _parquet_unavailable()
             return _spooled_response(out, count, name, format)
-        answer = await _answer(lambda: question.ask(a, f, params, shown))
+        answer = await _answer(lambda: asked(question, a, f, params, shown))
         return _file_response(name, format, with_product_columns(question.columns(params)),
                               enrich_rows(answer.items, catalog), shown.suppressed)  # fmt: skip
 

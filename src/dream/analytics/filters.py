@@ -93,6 +93,23 @@ def utc_in_range(value: datetime) -> datetime:
 Moment = Annotated[datetime, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
 
 
+def several(value: object) -> object:
+    """One value or several (a repeated query parameter, ``faculty=law&faculty=engineering``)
+    as a tuple, each once, in the order given; None (or none given) as None."""
+    if value is None or isinstance(value, str):
+        return value if value is None else (value,)
+    if isinstance(value, list | tuple):
+        return tuple(dict.fromkeys(value)) or None
+    return value
+
+
+def one_or_several(values: tuple[str, ...] | None) -> str | list[str] | None:
+    """A filter as the api echoes it: its value, or the list of them when several."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else list(values)
+
+
 def _hour_aligned(value: datetime | None) -> bool:
     return value is None or (value.minute, value.second, value.microsecond) == (0, 0, 0)
 
@@ -105,9 +122,10 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, frozen=True, extra="forbid")
 
-    # Host and faculty are normalized as the ingest api stores them (dream.snapshots).
-    faculty: Faculty | None = None
-    os: OperatingSystem | None = None
+    # Host and faculty are normalized as the ingest api stores them (dream.snapshots). Faculty
+    # and OS take several values (any of them).
+    faculty: Annotated[tuple[Faculty, ...] | None, BeforeValidator(several)] = None
+    os: Annotated[tuple[OperatingSystem, ...] | None, BeforeValidator(several)] = None
     user: str | None = Field(default=None, min_length=1, max_length=256)
     host: Host | None = None
     app: str | None = Field(default=None, min_length=1, max_length=256)
@@ -158,8 +176,8 @@ class Filters(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         """The filters as the api echoes them back."""
         return {
-            "faculty": self.faculty,
-            "os": self.os,
+            "faculty": one_or_several(self.faculty),
+            "os": one_or_several(self.os),
             "user": self.user,
             "host": self.host,
             "app": self.app,

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
+from dream.analytics.filters import DIMENSION_COLUMN
 from dream.storage.queries import NamedQueries
 
 if TYPE_CHECKING:
     from dream.analytics.filters import Filters
 
 _SQL = NamedQueries("dream.analytics")
+_FILTERS = NamedQueries("dream.analytics", "filters.sql")
 query = _SQL.query  # a complete named query, as bytes
 fragment = _SQL.fragment  # composable SQL, for ``{placeholders}`` to be filled in
 
@@ -26,12 +28,20 @@ WHO_WHERE = ("faculty", "os", "user", "host")
 def equal(filters: Filters, params: dict[str, Any], names: tuple[str, ...] = WHO_WHERE
           ) -> list[sql.Composable]:  # fmt: skip
     """``AND <column> = %(name)s`` for each of ``names`` the filters set; values into params
-    (``app``: any of ``filters.apps``, which ``product=`` and ``category=`` expand to)."""
+    (``app``: any of ``filters.apps``, which ``product=`` and ``category=`` expand to; a
+    filter given several values, such as ``faculty``: any of them)."""
     parts: list[sql.Composable] = []
     for name in names:
         value: Any = getattr(filters, name)
         if name == "app" and filters.app_filtered:
             value = list(filters.apps or ())
+        elif isinstance(value, tuple) and len(value) > 1:
+            parts.append(_FILTERS.fragment("filter_one_of").format(
+                column=sql.Identifier(DIMENSION_COLUMN[name]), values=sql.Placeholder(name)))
+            params[name] = list(value)
+            continue
+        elif isinstance(value, tuple):
+            value = value[0]
         if value is not None:
             parts.append(fragment(f"filter_{name}"))
             params[name] = value

@@ -19,7 +19,8 @@ app = typer.Typer(no_args_is_help=True, help="Dream: process listings in, resear
 
 # The server's commands (first in `dream --help`).
 SERVER_COMMANDS = ("serve", "api", "worker", "migrate", "status", "replay", "prune-raw",
-                   "reprocess", "gc", "pack-raw", "healthcheck", "keys", "audit", "erase", "optout")  # fmt: skip
+                   "reprocess", "gc", "pack-raw", "healthcheck", "keys", "audit", "erase", "optout",
+                   "directory")  # fmt: skip
 # What the `server` extra adds: a command that needs one of these is a server command.
 SERVER_PACKAGES = frozenset({"fastapi", "uvicorn", "starlette", "multipart", "pydantic_settings",
                              "psycopg", "psycopg_pool", "confluent_kafka", "boto3", "botocore",
@@ -41,7 +42,7 @@ def _missing_server(name: str, missing: str) -> None:
 
 
 try:
-    from dream.cli import audit, keys, ops, privacy, raw, serve
+    from dream.cli import audit, directory, keys, ops, privacy, raw, serve
 except ModuleNotFoundError as exc:  # a collector-only install
     top = (exc.name or "").split(".")[0]
     if top not in SERVER_PACKAGES:
@@ -63,6 +64,7 @@ else:
     app.command()(audit.audit)
     app.command()(privacy.erase)
     app.add_typer(privacy.optout_app, name="optout")
+    app.add_typer(directory.directory_app, name="directory")
 
 
 # What runs anywhere, the collector's machines included.

@@ -37,6 +37,7 @@ from dream.web.raw import raw_router
 from dream.web.fleet import FleetRecorder
 from dream.web.receipts import Receipts
 from dream.web.schemas import Problem
+from dream.storage.directory import FacultyNames
 from dream.web.snapshots import Intake, snapshots_router
 from dream.worker.health import Progress
 
@@ -111,8 +112,8 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, fleet=fleet, ingest=may_ingest,
-                                        query=may_query, rows=may_steward,
-                                        optouts=optouts))  # fmt: skip
+                                        query=may_query, rows=may_steward, optouts=optouts,
+                                        faculties=FacultyNames(dream.db)))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export

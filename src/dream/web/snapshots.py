@@ -26,6 +26,7 @@ from dream.errors import NotFoundError
 from dream.snapshots import ClockWindow, Snapshot, SnapshotIn
 from dream.storage.database import Database
 from dream.storage.fleet import Heard
+from dream.storage.directory import FacultyNames, UnknownFaculty
 from dream.transport.base import Publisher
 from dream.web.privacy import opted_out, was_erased
 from dream.web.body import field_text, read_form, read_limited
@@ -108,6 +109,19 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
         raise _validation_error(exc, "body") from None
 
 
+async def _managed_faculty(faculties: FacultyNames, snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` with the faculty its name means; 422 for one the managed list refuses."""
+    if not faculties.fresh():
+        await anyio.to_thread.run_sync(faculties.load)
+    try:
+        faculty = faculties.resolve(snapshot.faculty)
+    except UnknownFaculty as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", "faculty"),
+                                       "msg": str(exc), "input": exc.value}]) from None  # fmt: skip
+    return snapshot if faculty == snapshot.faculty else snapshot.model_copy(
+        update={"faculty": faculty})  # fmt: skip
+
+
 def snapshots_router(
     publisher: Publisher,
     db: Database,
@@ -121,6 +135,7 @@ def snapshots_router(
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
     optouts: OptOuts | None = None,
+    faculties: FacultyNames | None = None,
 ) -> APIRouter:
     """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
     from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
@@ -191,6 +206,8 @@ def snapshots_router(
             check_collected_at(incoming, intake.clock_window, received_at)  # else 422
             skew = observe_agent_clock(request, incoming.host, received_at, intake.sensor)
             snapshot = Snapshot.accept(incoming, received_at=received_at)
+            if faculties is not None:  # the managed list: an alias stored as its faculty
+                snapshot = await _managed_faculty(faculties, snapshot)
             if optouts is not None and (why := await opted_out(optouts, scrubber, snapshot)):
                 intake.sensor.on_snapshot_opted_out(why)  # nothing kept: no blob, no message
                 return Accepted(snapshot_id=snapshot.snapshot_id, status="dropped",

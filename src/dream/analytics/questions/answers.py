@@ -14,7 +14,7 @@ class Metrics(BaseModel):
     users: int = Field(description="Distinct users of the matching snapshots.")
     hosts: int = Field(description="Distinct hosts of the matching snapshots.")
     snapshots: int | None = Field(description="Snapshots in which a matching process appeared"
-                                  " (null: answered from sessions, which do not count them,"
+                                  " (null: answered from sessions, which do not keep it,"
                                   " or withheld from a differentially private key).")
     processes: int | None = Field(description="Matching process rows (null: as `snapshots`).")
     avg_cpu_percent: float | None = Field(description="Mean %CPU over processes reporting it.")
@@ -26,6 +26,9 @@ class Metrics(BaseModel):
 
 class TopApp(Metrics, GroupFields):
     app: str
+    active_users: int | None = Field(default=None, description="Users of the cohort the"
+                                     " filters name with any session in the range.")
+    share_users: float | None = Field(default=None, description="users / active_users.")
 
 
 class Coverage(BaseModel):
@@ -93,7 +96,8 @@ class TopApps(Disclosed):
     group_by: str = Field(default="product", description="product | executable | version.")
     filters: dict[str, Any]
     source: Literal["rollup", "raw", "sessions"] = Field(
-        description="What answered: rollups, raw rows, or sessions (group_by=executable|version).")
+        description="What answered: rollups, raw rows or sessions (`group_by=executable|version`,"
+        " `cohort=user`).")
     coverage: Coverage | None = _coverage()
 
 
@@ -132,7 +136,7 @@ class Breakdown(Disclosed):
     by: str
     items: list[dict[str, Any]] = Field(description="`{<by>: value, users, hosts, ...}` rows.")
     filters: dict[str, Any]
-    source: Literal["rollup", "raw"]
+    source: Literal["rollup", "raw", "sessions"]
     coverage: Coverage | None = _coverage()
 
 

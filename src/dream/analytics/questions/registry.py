@@ -20,6 +20,13 @@ from dream.analytics.questions.answers import (
     Values,
 )
 from dream.analytics.questions.base import ExportLimit, Question
+from dream.analytics.questions.cohorts import (
+    COMPARE,
+    SHARE_FIELDS,
+    CohortField,
+    breakdown,
+    top_apps,
+)
 from dream.analytics.questions.executables import EXECUTABLES
 from dream.analytics.questions.hosts import with_fleet_health
 from dream.snapshots import PROCESS_ROW_COLUMNS
@@ -48,11 +55,15 @@ class TopAppsParams(Params):
     group_by: Annotated[Grouping, Field(description="`product` (the catalog's), `executable`"
                         " (as listed) or `version` (the product's); the last two answer from"
                         " sessions.")] = "product"  # fmt: skip
+    cohort: CohortField = "host"
 
 
 def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
     if p.group_by == "product":
-        return a.top_apps(f, metric=p.metric, limit=p.limit, source=p.source)
+        return top_apps(a, f, p)  # with each product's share of the cohort's active users
+    if p.cohort != "host":
+        raise FilterError("cohort", f"group_by={p.group_by} answers by the machine's cohort"
+                          " only (cohort=host)", p.cohort)  # fmt: skip
     return top_apps_by(a, f, by=p.group_by, metric=p.metric, limit=p.limit)
 
 
@@ -71,6 +82,7 @@ class BreakdownParams(Params):
     metric: MetricField = "users"
     limit: Annotated[int, Field(ge=1, le=100_000, description="At most this many values.")] = 1000
     source: SourceField = "auto"
+    cohort: CohortField = "host"
 
 
 class PageParams(Params):
@@ -179,13 +191,15 @@ QUESTIONS: tuple[Question[Any], ...] = (
         params=TopAppsParams,
         run=_top_apps,
         columns=lambda p: ("app", *(() if p.group_by == "product" else (p.group_by,)),
-                           *METRIC_FIELDS),
+                           *METRIC_FIELDS, *SHARE_FIELDS),
         response_model=TopApps,
         summary="Applications ranked by a metric",
         description=(
             "The most used applications under the filters, ordered by `metric` (default `users`:"
             " distinct users who ran the app). *Most used application by law students on"
-            " Windows*: `top-apps?faculty=law&os=windows&limit=1`."
+            " Windows*: `top-apps?faculty=law&os=windows&limit=1`. Each app's `share_users` is"
+            " its users over the `active_users` (any session in the range) of the cohort the"
+            " filters name; `cohort=user` reads `faculty` as the users' directory faculty."
         ),
         title="Top applications by {metric}",
         export=ExportLimit(10, cap=1000),
@@ -211,10 +225,8 @@ QUESTIONS: tuple[Question[Any], ...] = (
         name="breakdown",
         path="/v1/analytics/breakdown",
         params=BreakdownParams,
-        run=lambda a, f, p: a.breakdown(
-            f, by=p.by, metric=p.metric, limit=p.limit, source=p.source
-        ),
-        columns=lambda p: (p.by, *METRIC_FIELDS),
+        run=breakdown,
+        columns=lambda p: (p.by, *METRIC_FIELDS, *SHARE_FIELDS),
         response_model=Breakdown,
         summary="Counts per faculty, OS, user, host or app",
         file="breakdown-{by}",
@@ -264,6 +276,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         title="Sessions",
     ),
     EXECUTABLES,
+    COMPARE,
     picker("user", "users"),
     picker("faculty", "faculties"),
     with_fleet_health(picker("host", "hosts")),
