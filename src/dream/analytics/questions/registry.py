@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dream.analytics.filters import METRIC_FIELDS, Bucket, Dimension, Filters, Metric, Source
+from dream.analytics.filters import (
+    METRIC_FIELDS,
+    Bucket,
+    Dimension,
+    FilterError,
+    Filters,
+    Metric,
+    Source,
+)
 from dream.analytics.products import Grouping, top_apps_by
 from dream.analytics.questions.answers import (
     Breakdown,
