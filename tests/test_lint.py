@@ -83,11 +83,13 @@ MAX_MODULE_LINES = 400
 def test_no_module_is_over_400_lines() -> None:
     """One concern per module: a module past 400 lines is split by concern, not left to grow.
     Python and the dashboard's JavaScript alike. (The C accelerator, parsing/_speedups.c, is
-    one hot loop per layout and not counted.)"""
+    one hot loop per layout and not counted, nor third-party code copied into
+    dashboard/static/vendor.)"""
     src = ROOT / "src" / "dream"
     lines = {
         str(path.relative_to(src)): len(path.read_text(encoding="utf-8").splitlines())
         for pattern in ("*.py", "*.js")
         for path in src.rglob(pattern)
+        if "vendor" not in path.relative_to(src).parts
     }
     assert {name: n for name, n in lines.items() if n > MAX_MODULE_LINES} == {}

@@ -111,6 +111,25 @@ def test_the_wheel_holds_every_data_file_the_package_ships(installed: Installed)
     assert not missing, f"package-data in pyproject.toml leaves these out of the wheel: {missing}"
 
 
+def test_the_installed_wheel_serves_the_vendored_libraries_and_their_licences(
+    installed: Installed,
+) -> None:
+    """What ``/``, ``/docs`` and ``/redoc`` load (ECharts, Swagger UI, ReDoc: no CDN) is read
+    from the installed package, and each vendored library's licence ships beside it."""
+    script = (
+        "import json; from dream.dashboard import ASSETS, asset\n"
+        "from dream.web.openapi import DOCS_ASSETS\n"
+        "names = set(ASSETS) | set(DOCS_ASSETS.values()) | {f'vendor/{lib}/LICENSE' for lib in"
+        " ('echarts', 'swagger-ui', 'redoc')} | {'vendor/README.md'}\n"
+        "print(json.dumps({name: len(asset(name)) for name in sorted(names)}))"
+    )
+    sizes = json.loads(_run(installed.python, "-c", script, cwd=installed.bin).stdout)
+    vendored = {name for name in sizes if name.startswith("vendor/")}
+    assert {"vendor/echarts/echarts.min.js", "vendor/swagger-ui/swagger-ui-bundle.js",
+            "vendor/redoc/redoc.standalone.js", "vendor/redoc/LICENSE"} <= vendored, sizes  # fmt: skip
+    assert all(size > 0 for size in sizes.values()), sizes
+
+
 # `pip install dream` (bare, or with extras) fetches an unrelated 2011 package from PyPI.
 _WRONG_INSTALL = re.compile(r"install\s+['\"]?dream(\[|['\"`\s)]|$)", re.MULTILINE)
 

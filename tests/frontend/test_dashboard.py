@@ -8,27 +8,19 @@ its path is in the assertion message.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from helpers import unavailable
+from chromium_page import check
 from served import Served, dream_env, serve
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -46,46 +38,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert took < 60, f"dream demo --hosts 20 --days 2 took {took:.1f}s"
         print(f"dream demo --hosts 20 --days 2: {took:.1f}s; {done.stdout.strip()}")
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (it is in the dev extras)")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        unavailable("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1400})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    pg.screenshot_path = tmp_path / f"{request.node.name}.png"
-    yield pg
-    context.close()
-
-
-def check(pg: Any, condition: bool, message: str) -> None:
-    """assert, with a screenshot of the page saved and named in the message on failure."""
-    if not condition:
-        path = pg.screenshot_path
-        try:
-            pg.screenshot(path=str(path), full_page=True)
-            where = f"screenshot: {path}"
-        except Exception as exc:
-            where = f"(no screenshot: {exc})"
-        raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
 
 
 def wait_ready(pg: Any, contains: str = "") -> None:

@@ -2,8 +2,11 @@
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
 Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
-and downloads under each panel, ``concurrency.js`` the seats-in-use panel, charts drawn as SVG by
-``charts.js``); nothing is fetched from elsewhere at run time.
+and downloads under each panel, ``concurrency.js`` the seats-in-use panel; charts drawn as SVG by
+``charts.js`` or, panel by panel, with Apache ECharts by ``plots.js``). Under ``static/vendor/``
+sit third-party libraries copied from npm (ECharts; Swagger UI and ReDoc for ``/docs`` and
+``/redoc``), their versions and licences in ``vendor/README.md``: nothing is fetched from
+elsewhere at run time.
 The page and its assets load without credentials; the data calls it makes carry the API key
 typed into the page (kept in ``sessionStorage``) as ``Authorization: Bearer <key>``, so with
 authentication on the data still needs a key with the ``query`` role.
@@ -17,7 +20,8 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-_ASSETS = {
+# What ``GET /dashboard/<name>`` serves (names below ``static/``) and as which media type.
+ASSETS = {
     "api.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
@@ -25,12 +29,19 @@ _ASSETS = {
     "links.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    "vendor/echarts/echarts.min.js": "text/javascript; charset=utf-8",
+    "vendor/swagger-ui/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "vendor/swagger-ui/swagger-ui.css": "text/css; charset=utf-8",
+    "vendor/redoc/redoc.standalone.js": "text/javascript; charset=utf-8",
 }
 # The page's own policy: its scripts and styles from this origin only, data calls to this origin.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
     " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+
+
+ASSET_PREFIX = "/dashboard/"  # where ``GET /dashboard/<asset>`` serves the files of ``static/``
 
 
 @cache
@@ -49,9 +60,9 @@ def dashboard_router() -> APIRouter:
     async def index() -> Response:
         return HTMLResponse(asset("index.html"), headers=headers)
 
-    @router.get("/dashboard/{name}")
+    @router.get(ASSET_PREFIX + "{name:path}")
     async def static_asset(name: str) -> Response:
-        media = _ASSETS.get(name)
+        media = ASSETS.get(name)
         if media is None:
             return Response(status_code=404)
         return Response(asset(name), media_type=media, headers=headers)
@@ -59,4 +70,4 @@ def dashboard_router() -> APIRouter:
     return router
 
 
-__all__ = ["asset", "dashboard_router"]
+__all__ = ["ASSETS", "ASSET_PREFIX", "asset", "dashboard_router"]

@@ -74,6 +74,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         version=__version__,
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served offline by install_openapi (web/openapi.py)
     )
     install_http_metrics(app, dream.sensor, enabled=settings.telemetry == "on")  # and GET /metrics
     install_problems(app)  # DreamError -> status, body, Retry-After (web/errors.py)

@@ -1,0 +1,37 @@
+"""What the frontend tests do to a page: assert with a screenshot, keep it off the network."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+_LOCAL = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def check(pg: Any, condition: bool, message: str) -> None:
+    """assert, with a screenshot of the page saved and named in the message on failure."""
+    if not condition:
+        path = pg.screenshot_path
+        try:
+            pg.screenshot(path=str(path), full_page=True)
+            where = f"screenshot: {path}"
+        except Exception as exc:
+            where = f"(no screenshot: {exc})"
+        raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
+
+
+def block_other_hosts(pg: Any) -> list[str]:
+    """Abort every request to a host but this machine; the list it returns fills with their
+    URLs, so a test can say what a page tried to fetch from elsewhere."""
+    blocked: list[str] = []
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        if urlsplit(url).scheme in ("data", "blob") or urlsplit(url).hostname in _LOCAL:
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    pg.route("**/*", route)
+    return blocked
