@@ -152,11 +152,30 @@ def test_dashboard_sends_the_key_it_holds(demo_server: Served, page: Any) -> Non
 
 def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
     for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js",
-                 "/dashboard/links.js", "/dashboard/concurrency.js", "/dashboard/style.css"):
+                 "/dashboard/links.js", "/dashboard/concurrency.js", "/dashboard/plots.js",
+                 "/dashboard/style.css"):
         response = httpx.get(f"{demo_server.url}{path}")
         assert response.status_code == 200, (path, response.status_code)
         assert "https://" not in response.text, path  # nothing from elsewhere (no CDN)
     assert httpx.get(f"{demo_server.url}/dashboard/nope.js").status_code == 404
+
+
+# What an ECharts chart (plots.js) draws: its series' figures, axis titles, y ticks, marked lines.
+DRAWN = """id => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const option = chart.getOption(), canvas = document.querySelector(`#${id} canvas`);
+  return {
+    series: Object.fromEntries(option.series.map(s => [s.name, s.data])),
+    x: option.xAxis[0].name, y: option.yAxis[0].name,
+    ticks: chart.getModel().getComponent("yAxis").axis.scale.getTicks().map(t => t.value),
+    seats: option.series.flatMap(s => ((s.markLine || {}).data || []).map(d => d.yAxis)),
+    canvas: [canvas.clientWidth, canvas.clientHeight],
+  };
+}"""
+
+
+def epoch_ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def one_decimal(hours: float) -> str:
@@ -225,14 +244,19 @@ def test_concurrency_panel_draws_the_apis_peaks_and_the_seats(
     wait_ready(pg, "seats=2")
 
     answer = httpx.get(f"{api}/v1/analytics/concurrency", params={"app": top, "bucket": "hour"}).json()
-    want = {datetime.fromisoformat(i["bucket"]): i["peak_users"] for i in answer["items"]}
+    want = {epoch_ms(i["bucket"]): i["peak_users"] for i in answer["items"]}
     check(pg, len(want) > 10 and max(want.values()) >= 2, f"api: {answer}")
-    peaks = pg.query_selector_all('#concurrency-chart g.line[data-group="peak users"] circle')
-    shown = {datetime.fromisoformat(c.get_attribute("data-bucket").replace("Z", "+00:00")):
-             int(c.get_attribute("data-value")) for c in peaks}  # fmt: skip
+    drawn = pg.evaluate(DRAWN, "concurrency-chart")
+    check(pg, drawn["canvas"][0] > 300 and drawn["canvas"][1] > 200, f"canvas {drawn['canvas']}")
+    shown = {t: v for t, v in drawn["series"]["peak users"]}
     check(pg, shown == want, f"peaks drawn {shown}, the api's {want}")
-    seats = pg.get_attribute("#concurrency-chart g.seats", "data-value")
-    check(pg, seats == "2", f"seat line at {seats!r}")
+    p95 = {epoch_ms(i["bucket"]): i["p95_users"] for i in answer["items"]}
+    shown = {t: v for t, v in drawn["series"]["95th percentile"]}
+    check(pg, shown == p95, f"95th percentiles drawn {shown}, the api's {p95}")
+    check(pg, (drawn["x"], drawn["y"]) == ("hour (UTC)", "users at once"), f"axes {drawn}")
+    check(pg, drawn["ticks"] and all(float(t).is_integer() for t in drawn["ticks"]),
+          f"y ticks {drawn['ticks']} are not whole users")  # fmt: skip
+    check(pg, drawn["seats"] == [2], f"seat line at {drawn['seats']}")
     over = sum(1 for v in want.values() if v > 2)
     note = pg.inner_text("#concurrency-note")
     check(pg, f"in {over} of {len(want)} hours" in note, f"note {note!r}")

@@ -27,6 +27,7 @@ ASSETS = {
     "charts.js": "text/javascript; charset=utf-8",
     "concurrency.js": "text/javascript; charset=utf-8",
     "links.js": "text/javascript; charset=utf-8",
+    "plots.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/echarts/echarts.min.js": "text/javascript; charset=utf-8",

@@ -1,10 +1,11 @@
 /* The dashboard's "seats in use at once" panel: for one application, the most users running it
    at the same instant in each bucket (/v1/analytics/concurrency: what licence seats are sized
-   by) and its 95th percentile, with a line at the seat count typed in, if any. */
+   by) and its 95th percentile, with a line at the seat count typed in, if any. Drawn by
+   ECharts (plots.js). */
 "use strict";
 
 window.DreamConcurrency = (function () {
-  const { lineChart } = window.DreamCharts;
+  const { timeChart, clear } = window.DreamPlots;
   const { cliCommand } = window.DreamApi;
   const $ = (id) => document.getElementById(id);
 
@@ -12,9 +13,9 @@ window.DreamConcurrency = (function () {
      (text), ask(path, params, bucket, bucketsOf) → answer, current() → still the latest view,
      links(panel, path, params, cli, exportQuery). */
   async function render(ctx) {
-    const svg = $("concurrency-chart");
+    const div = $("concurrency-chart");
     if (!ctx.app) {
-      lineChart(svg, [], { empty: "choose an application" });
+      clear(div, "choose an application");
       $("concurrency-note").textContent = "";
       $("panel-concurrency").querySelector(".links").textContent = "";
       return;
@@ -24,8 +25,11 @@ window.DreamConcurrency = (function () {
     if (!ctx.current()) return;
     const seats = Number.parseInt(ctx.seats, 10) > 0 ? Number.parseInt(ctx.seats, 10) : null;
     const line = (name, column) => ({ name, points: body.items.map((i) => ({ t: new Date(i.bucket), value: i[column] })) });
-    lineChart(svg, [line("peak users", "peak_users"), line("95th percentile", "p95_users")],
-      { unit: "count", yTitle: "users at once", seats });
+    timeChart(div, [line("peak users", "peak_users"), line("95th percentile", "p95_users")], {
+      xTitle: `${params.bucket} (UTC)`, yTitle: "users at once", counts: true,
+      line: seats ? { value: seats, label: `${seats} seat${seats === 1 ? "" : "s"}` } : null,
+    });
+    div.dataset.seats = seats ? String(seats) : "";
     const peak = Math.max(0, ...body.items.map((i) => i.peak_users));
     let note = body.items.length ? `at most ${peak} user${peak === 1 ? "" : "s"} at once` : "";
     if (seats && body.items.length) {
