@@ -267,3 +267,43 @@ def test_concurrency_panel_draws_the_apis_peaks_and_the_seats(
     check(pg, cli.startswith("dream query concurrency") and f"--app {top}" in cli
           and "--bucket hour" in cli, f"CLI line {cli!r}")  # fmt: skip
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
+
+
+def test_with_the_api_down_the_banner_says_so_and_no_chart_stays(
+    demo_server: Served, page: Any
+) -> None:
+    pg = page
+    api = demo_server.url
+    top = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 1}).json()["items"][0]["app"]
+    pg.goto(f"{api}/#capp={top}")
+    wait_ready(pg, f"capp={top}")
+    check(pg, len(shown_bars(pg)) >= 5 and pg.evaluate(DRAWN, "concurrency-chart")["series"],
+          "charts drawn before the api goes away")  # fmt: skip
+
+    # The api stops answering: every call is refused, as by a stopped server.
+    pg.route("**/v1/**", lambda route: route.abort("connectionrefused"))
+    pg.select_option("#f-faculty", "law")
+    pg.wait_for_selector("body[data-state=error]", timeout=30_000, state="attached")
+    banner = pg.inner_text("#status")
+    check(pg, f"Cannot reach the api at {api}" in banner and "/v1/" in banner
+          and "TypeError" not in banner and "Failed to fetch" not in banner, f"banner {banner!r}")  # fmt: skip
+    check(pg, shown_bars(pg) == {}, f"stale bars {shown_bars(pg)}")
+    usage = pg.get_attribute("#usage-chart", "data-points")
+    check(pg, usage == "0", f"the usage chart still has {usage} point(s)")
+    check(pg, pg.query_selector("#concurrency-chart canvas") is None
+          and "not shown" in pg.inner_text("#concurrency-chart"), "stale seats chart")  # fmt: skip
+    tables = {t: len(pg.query_selector_all(f"#{t} tbody tr"))
+              for t in ("breakdown-table", "processes-table")}  # fmt: skip
+    check(pg, tables == {"breakdown-table": 0, "processes-table": 0}, f"stale rows {tables}")
+    links = [box.inner_text() for box in pg.query_selector_all(".panel .links")]
+    check(pg, not any(links), f"links to the old view {links}")
+
+    # The api is back: the next change draws the new view.
+    pg.unroute("**/v1/**")
+    pg.select_option("#f-os", "linux")
+    wait_ready(pg, "os=linux")
+    answer = httpx.get(f"{api}/v1/analytics/top-apps",
+                       params={"faculty": "law", "os": "linux", "limit": 10}).json()["items"]  # fmt: skip
+    check(pg, shown_bars(pg) == {i["app"]: i["users"] for i in answer},
+          f"bars {shown_bars(pg)} after the api came back, the api's {answer}")  # fmt: skip
+    check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")

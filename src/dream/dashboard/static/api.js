@@ -1,5 +1,5 @@
 /* The Dream dashboard's calls to the api: the API key of the tab, JSON or file answers, errors
-   as ApiError(status, detail), and the `dream query` command that asks the same question. */
+   as ApiError(status, detail) or Unreachable(path), and the `dream query` command that asks the same question. */
 "use strict";
 
 window.DreamApi = (function () {
@@ -7,6 +7,12 @@ window.DreamApi = (function () {
 
   class ApiError extends Error {
     constructor(status, detail) { super(detail); this.status = status; }
+  }
+
+  /* No answer at all (server stopped, network down): the browser's own error says only
+     "Failed to fetch", so this one names the call that went unanswered. */
+  class Unreachable extends Error {
+    constructor(path) { super(`no answer from the api for ${path}`); this.path = path; }
   }
 
   function query(params) { return new URLSearchParams(params).toString(); }
@@ -18,9 +24,12 @@ window.DreamApi = (function () {
 
   async function api(path, params, accept) {
     const qs = query(params || {});
-    const response = await fetch(path + (qs ? "?" + qs : ""), {
-      headers: Object.assign({ Accept: accept || "application/json" }, authHeaders()),
-    });
+    let response;
+    try {
+      response = await fetch(path + (qs ? "?" + qs : ""), {
+        headers: Object.assign({ Accept: accept || "application/json" }, authHeaders()),
+      });
+    } catch (_) { throw new Unreachable(path); }
     if (!response.ok) {
       let detail = response.statusText;
       try {
@@ -48,5 +57,5 @@ window.DreamApi = (function () {
     return parts.join(" ");
   }
 
-  return { KEY_STORAGE, ApiError, api, query, shellQuote, cliCommand };
+  return { KEY_STORAGE, ApiError, Unreachable, api, query, shellQuote, cliCommand };
 })();

@@ -18,7 +18,7 @@
   const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
   const { barChart, lineChart, formatValue } = window.DreamCharts;
-  const { KEY_STORAGE, ApiError, api, query, shellQuote, cliCommand } = window.DreamApi;
+  const { KEY_STORAGE, ApiError, Unreachable, api, query, shellQuote, cliCommand } = window.DreamApi;
   const renderLinks = (...args) => window.DreamLinks.renderLinks(...args, showError);
 
   let state = Object.assign({}, DEFAULTS);
@@ -284,10 +284,28 @@
       setStatus("This API key may not ask that: " + e.message, true);
     } else if (e instanceof ApiError) {
       setStatus(`The api answered ${e.status}: ${e.message}`, true);
+    } else if (e instanceof Unreachable) {
+      setStatus(`Cannot reach the api at ${location.origin}: ${e.path} got no answer (the server`
+        + " is stopped or the network is down). Change a filter or reload to try again.", true);
     } else {
-      setStatus("Cannot reach the api: " + e, true);
+      setStatus("The page could not draw this view: " + e.message, true);
     }
     document.body.dataset.state = "error";
+  }
+
+  /* After a failed refresh no panel keeps the previous view's figures under the new filters. */
+  function clearPanels(message) {
+    barChart($("top-apps-chart"), [], { empty: message });
+    lineChart($("usage-chart"), [], { empty: message });
+    window.DreamPlots.clear($("concurrency-chart"), message);
+    $("concurrency-note").textContent = "";
+    for (const id of ["breakdown-table", "processes-table"]) {
+      $(id).tHead.replaceChildren();
+      $(id).tBodies[0].replaceChildren();
+    }
+    $("processes-more").hidden = true;
+    $("processes-count").textContent = "";
+    for (const box of document.querySelectorAll(".panel .links")) box.textContent = "";
   }
 
   async function refresh() {
@@ -309,7 +327,10 @@
       document.body.dataset.view = view;
       document.body.dataset.state = "ready";
     } catch (e) {
-      if (gen === generation) showError(e);
+      if (gen !== generation) return;
+      generation++;  // a panel still on its way drops its answer instead of drawing it
+      clearPanels("not shown: the api's answer is missing (see the message above)");
+      showError(e);
     }
   }
 

@@ -75,7 +75,7 @@ function barChart(svg, items, opts) {
   opts = opts || {};
   const width = 640, rowH = 22, left = 150, right = 60, top = 6;
   clear(svg);
-  if (!items.length) return empty(svg, width);
+  if (!items.length) return empty(svg, width, opts.empty);
   const height = top + rowH * items.length + 6;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.dataset.points = String(items.length);
