@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.calendar import CalendarError, load_calendar
 from dream.app import Dream
+from dream.client import Client
 from dream.parsing.model import ProcessRecord
 from dream.settings import Settings
 from dream.snapshots import Snapshot
@@ -100,8 +101,9 @@ def points(client: TestClient, **params: Any) -> list[tuple[str | None, str, int
 
 def test_users_per_term_are_distinct_over_the_term(client: TestClient) -> None:
     # ann used MATLAB on two days of the autumn: counted once (a sum of days would say 5).
-    assert points(client, app="matlab", bucket="term") == [
-        (None, "2026-autumn", 3), (None, "2027-spring", 1)]  # fmt: skip
+    for source in ("rollup", "raw"):
+        assert points(client, app="matlab", bucket="term", source=source) == [
+            (None, "2026-autumn", 3), (None, "2027-spring", 1)]  # fmt: skip
     by_user = points(client, app="matlab", bucket="term", group_by="user")
     assert by_user == [("ann", "2026-autumn", 1), ("ann", "2027-spring", 1),
                        ("bob", "2026-autumn", 1), ("bob", "2027-spring", 0),
@@ -185,3 +187,21 @@ def test_teaching_weeks_are_counted_from_the_term_start(tmp_path: Path) -> None:
         ("2026-autumn w5", "2026-10-26T00:00:00+00:00"),  # GMT from 25 October
         ("2026-autumn w6", "2026-11-09T00:00:00+00:00"),  # the reading week skipped
     ]  # fmt: skip
+
+
+def test_the_client_asks_by_term_and_keeps_the_labels(client: TestClient) -> None:
+    frame = Client("http://testserver", http=client).usage(
+        bucket="teaching_week", term="2026-autumn", app="matlab", dataframe=True)  # fmt: skip
+    assert list(frame["bucket"])[:2] == ["2026-autumn w1", "2026-autumn w2"]
+    assert list(frame["users"]) == [1, 2, 0, 0, 0, 1, 0, 0, 0, 0]
+    days = Client("http://testserver", http=client).usage(term="2027-spring", dataframe=True)
+    assert str(days["bucket"].dtype).startswith("datetime64")  # UTC days stay times
+
+
+def test_the_export_answers_by_term(client: TestClient) -> None:
+    response = client.get("/v1/export", params={"query": "usage", "bucket": "term",
+                                                 "app": "matlab", "format": "csv"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    lines = response.text.splitlines()
+    assert [line.split(",")[1:3] for line in lines[1:]] == [["2026-autumn", "3"],
+                                                            ["2027-spring", "1"]]  # fmt: skip

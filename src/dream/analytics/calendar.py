@@ -145,7 +145,9 @@ class Calendar(_Strict):
         t = self.term(term_id)
         return self.instant(t.start), self.instant(t.end + timedelta(days=1))
 
-    def buckets(self, kind: str, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    def buckets(
+        self, kind: str, start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, datetime]]:
         """``(label, from, to)`` of each term (``2026-autumn``) or teaching week
         (``2026-autumn w3``) overlapping ``[start, end)``, clipped to it, in time order."""
         found = []
