@@ -13,9 +13,11 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from dream.analytics.calendar import CalendarError, load_calendar
 from dream.app import Dream
+from dream.cli import app as cli
 from dream.client import Client
 from dream.parsing.model import ProcessRecord
 from dream.settings import Settings
@@ -146,6 +148,18 @@ def test_calendar_buckets_need_a_calendar(database_url: str, tmp_path: Path) -> 
                 assert "DREAM_CALENDAR_FILE" in response.text
     finally:
         dream.close()
+
+
+def test_dream_serve_refuses_a_bad_calendar_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calendar.toml"
+    path.write_text(CALENDAR.replace('tz = "Europe/London"', 'tz = "Europe/Londres"'), "utf-8")
+    monkeypatch.setenv("DREAM_CALENDAR_FILE", str(path))
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2, result.output
+    assert "tz: unknown time zone 'Europe/Londres'" in result.output
+    assert not (tmp_path / "data").exists()  # refused before opening anything
 
 
 def test_a_bad_calendar_stops_the_api_at_start(database_url: str, tmp_path: Path) -> None:
