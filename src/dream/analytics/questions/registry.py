@@ -78,7 +78,7 @@ def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
 
 
 class UsageParams(Params):
-    bucket: Annotated[Bucket | CalendarBucket, Field(
+    bucket: Annotated[Literal[Bucket, CalendarBucket], Field(  # one choice (one 422 message)
         description="Time bucket (UTC; weeks start on Monday), or of the academic calendar:"
                     " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`).")] = "day"
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
