@@ -29,6 +29,7 @@ from dream.worker.health import Progress
 from dream.worker.runner import Worker
 
 if TYPE_CHECKING:
+    from dream.analytics.calendar import Calendar
     from dream.blobs.raw import RawOutputs
 
 log = structlog.get_logger(__name__)
@@ -187,6 +188,14 @@ class Dream:
         """The product catalog: built-in, with DREAM_CATALOG_FILE merged over it; loaded once,
         so the worker, reprocess and the api name products alike (docs/catalog.md)."""
         return Catalog.load(self.settings.catalog_file)
+
+    @cached_property
+    def calendar(self) -> Calendar | None:
+        """The academic calendar (DREAM_CALENDAR_FILE), None without one; a bad file raises
+        CalendarError naming what is wrong."""
+        from dream.analytics.calendar import load_calendar
+
+        return load_calendar(self.settings.calendar_file)
 
     @cached_property
     def scrubber(self) -> Scrubber:

@@ -31,9 +31,10 @@ from dream.analytics.questions import BY_NAME, CURSOR, QUESTIONS, Question
 from dream.endpoint import DEFAULT_URL, KEY_ENV
 
 _FILTERS = ("faculty", "os", "user", "host", "app", "from_", "to", "include_system", "product",
-            "category")  # fmt: skip
+            "category", "term")  # fmt: skip
 # Times: these columns always, any other whose values are all ISO 8601 with an offset.
 _TIME_COLUMNS = ("bucket", "collected_at")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")  # a calendar bucket's label (2026-autumn w3) is none
 _MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
@@ -72,7 +73,8 @@ def _frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Any:
     frame = pd.DataFrame(rows, columns=columns)
     for column in frame.columns:  # times (bucket, collected_at, any question's) as datetimes
         values = frame[column].dropna()
-        if column in _TIME_COLUMNS or (
+        labels = any(isinstance(v, str) and not _DATE.match(v) for v in values)  # `2026-autumn`
+        if (column in _TIME_COLUMNS and not labels) or (
             len(values) and all(isinstance(v, str) and _MOMENT.fullmatch(v) for v in values)
         ):
             frame[column] = pd.to_datetime(frame[column], utc=True)

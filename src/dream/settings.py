@@ -188,6 +188,12 @@ class ApiSettings(_Section):
     shutdown_timeout_s: float = Field(
         default=30.0, gt=0, description="SIGTERM: the api's longest wait for requests in progress."
     )
+    calendar_file: Path | None = Field(
+        default=None,
+        description="The academic calendar (TOML: the campus time zone, terms, teaching and exam"
+        " weeks, holidays; docs/analytics.md) for `term=` and `bucket=term|teaching_week`;"
+        " the api loads it at start and refuses to start on a bad one.",
+    )
 
 
 class WorkerSettings(_Section):

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from dream.analytics.calendar import with_term
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
 from dream.analytics.known import asked
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 FILTER_PARAMS = frozenset(
     {"faculty", "os", "user", "host", "app", "from", "to", "include_system", "format", "product",
-     "category"}
+     "category", "term"}
 )
 Format = Literal["json", "csv"]
 # A CSV or Parquet answer's rows withheld by the k-anonymity floor (JSON: `suppressed`).
@@ -93,6 +94,9 @@ def filters(
                                          description="A product's id or name (any case).")] = None,
     category: Annotated[str | None, Query(min_length=1, max_length=64, examples=["statistics"],
                                           description="A catalog category's products.")] = None,
+    term: Annotated[str | None, Query(min_length=1, max_length=64, examples=["2026-autumn"],
+                                      description="An academic term (DREAM_CALENDAR_FILE): its"
+                                      " campus days, instead of `from`/`to`.")] = None,
 ) -> Filters:
     """The filters of every analytics endpoint; also guards all of its query parameters."""
     _storable_query(request)
@@ -107,10 +111,12 @@ def filters(
     except UnknownCategory as exc:
         raise _error("category", str(exc), exc.value) from None
     try:
-        return Filters.model_validate({"faculty": faculty, "os": os, "user": user, "host": host,
-                                       "app": app, "from": from_, "to": to, "apps": apps,
-                                       "include_system": include_system, "product": product,
-                                       "category": category})  # fmt: skip
+        return Filters.model_validate(with_term(getattr(request.app.state, "calendar", None), {
+            "faculty": faculty, "os": os, "user": user, "host": host, "app": app, "from": from_,
+            "to": to, "apps": apps, "include_system": include_system, "product": product,
+            "category": category, "term": term}))  # fmt: skip
+    except FilterError as exc:
+        raise _error(exc.param, exc.message, exc.value) from None
     except ValidationError as exc:  # host/faculty normalization (dream.text)
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else "from"

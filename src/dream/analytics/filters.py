@@ -134,6 +134,8 @@ class Filters(BaseModel):
     include_system: bool = False
     product: str | None = Field(default=None, min_length=1, max_length=256)
     category: str | None = Field(default=None, min_length=1, max_length=64)
+    # An academic term (analytics/calendar.py): echoed; the api reads it as `from`/`to`.
+    term: str | None = Field(default=None, min_length=1, max_length=64)
     apps: tuple[str, ...] | None = None
 
     @field_validator("app")
@@ -184,7 +186,7 @@ class Filters(BaseModel):
             "from": self.from_.isoformat() if self.from_ else None,
             "to": self.to.isoformat() if self.to else None,
             "include_system": self.include_system,
-            **{name: getattr(self, name) for name in ("product", "category")
+            **{name: getattr(self, name) for name in ("product", "category", "term")
                if getattr(self, name) is not None},
         }  # fmt: skip
 

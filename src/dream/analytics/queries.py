@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from dream.analytics import pages, timeline
+from dream.analytics.calendar import Calendar
 from dream.analytics.coverage import coverage
 from dream.analytics.cursor import decode_cursor, encode_cursor
 from dream.analytics.filters import (
@@ -101,17 +102,20 @@ class Analytics:
         *,
         raw_window_max: timedelta | None = None,
         default_cadence_s: float = DEFAULT_CADENCE_S,
+        calendar: Calendar | None = None,
     ) -> None:
         self.pool = pool
+        self.calendar = calendar  # terms and teaching weeks (DREAM_CALENDAR_FILE), if any
         self.raw_window_max = raw_window_max  # bounds what the automatic raw fallback reads
         self.default_cadence_s = default_cadence_s  # a host's that neither says nor shows one
 
     @classmethod
     def of(cls, pool: ConnectionPool, raw_window_max_days: float,
-           default_cadence_s: float = DEFAULT_CADENCE_S) -> Analytics:  # fmt: skip
+           default_cadence_s: float = DEFAULT_CADENCE_S,
+           calendar: Calendar | None = None) -> Analytics:  # fmt: skip
         """Analytics over ``pool``, the raw fallback bounded as DREAM_RAW_WINDOW_MAX_DAYS says."""
         return cls(pool, raw_window_max=timedelta(days=raw_window_max_days),
-                   default_cadence_s=default_cadence_s)  # fmt: skip
+                   default_cadence_s=default_cadence_s, calendar=calendar)  # fmt: skip
 
     def coverage(self, filters: Filters) -> dict[str, Any]:
         """The hosts that reported in the range and their median cadence (coverage.py)."""

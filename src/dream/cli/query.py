@@ -63,6 +63,7 @@ FILTER_OPTIONS = (
     _option(bool, False, "--include-system", help="Count operating-system processes too."),
     _option(str | None, None, "--product", help="Only this product (id or name)."),
     _option(str | None, None, "--category", help="Only this category's products."),
+    _option(str | None, None, "--term", help="An academic term (2026-autumn): its days."),
 )
 COMMON_OPTIONS = (
     inspect.Parameter("url", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_URL,

@@ -23,6 +23,11 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     from dream.web.app import create_app
     from dream.worker.thread import WorkerThread
 
+    try:  # the files the settings name (catalog, calendar): a bad one stops here, said plainly
+        _ = (dream.catalog, dream.calendar)  # loaded once, kept for the api
+    except ConfigurationError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     dream.open()
     dream.migrate()
     dream.bootstrap()

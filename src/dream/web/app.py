@@ -91,6 +91,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     # A query by a real user name must find that user's pseudonymized rows.
     app.state.user_alias = dream.scrubber.user
     app.state.catalog = dream.catalog  # products: their names, categories (analytics/products.py)
+    app.state.calendar = dream.calendar  # terms (analytics/calendar.py); a bad file stops here
     app.add_middleware(AuditMiddleware, trail=trail, alias=dream.scrubber.user)
     if settings.cors_origins:  # closed unless origins are listed
         app.add_middleware(
@@ -104,9 +105,8 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         return dream.raw_outputs
 
     def analytics() -> Analytics:  # the analytics pool; settings bound the raw fallback
-        return Analytics.of(
-            dream.analytics_db.pool, settings.raw_window_max_days, settings.default_cadence_s
-        )
+        return Analytics.of(dream.analytics_db.pool, settings.raw_window_max_days,
+                            settings.default_cadence_s, dream.calendar)  # fmt: skip
 
     optouts = OptOuts(dream.db, dream.scrubber.stable)  # ingest drops their snapshots unkept
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,

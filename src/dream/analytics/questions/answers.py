@@ -102,7 +102,8 @@ class TopApps(Disclosed):
 
 
 class UsagePoint(Metrics):
-    bucket: datetime
+    bucket: datetime | str = Field(description="The bucket's start; a calendar bucket's label"
+                                   " (`2026-autumn`, `2026-autumn w3`).")
 
 
 class UsageSeries(ProductFields):

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dream.analytics import calendar
+from dream.analytics.calendar import CALENDAR_BUCKETS, CalendarBucket
 from dream.analytics.filters import (
     METRIC_FIELDS,
     Bucket,
@@ -76,9 +78,9 @@ def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
 
 
 class UsageParams(Params):
-    bucket: Annotated[Bucket, Field(description="Time bucket (UTC; weeks start on Monday).")] = (
-        "day"
-    )
+    bucket: Annotated[Literal[Bucket, CalendarBucket], Field(  # one choice (one 422 message)
+        description="Time bucket (UTC; weeks start on Monday), or of the academic calendar:"
+                    " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`).")] = "day"
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
         None
     )
@@ -115,6 +117,12 @@ class ConcurrencyParams(Params):
     bucket: Annotated[
         Literal["hour", "day", "week"], Field(description="Time bucket (UTC; weeks on Monday).")
     ] = "day"
+
+
+def _usage(a: Any, f: Filters, p: UsageParams) -> Any:
+    if p.bucket in CALENDAR_BUCKETS:  # folded from one range per term or teaching week
+        return calendar.usage(a, f, bucket=p.bucket, group_by=p.group_by, source=p.source)
+    return a.usage(f, bucket=p.bucket, group_by=p.group_by, source=p.source)
 
 
 def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
@@ -216,7 +224,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         name="usage",
         path="/v1/analytics/usage",
         params=UsageParams,
-        run=lambda a, f, p: a.usage(f, bucket=p.bucket, group_by=p.group_by, source=p.source),
+        run=_usage,
         columns=lambda p: ("group", "bucket", *METRIC_FIELDS),
         response_model=Usage,
         summary="A time series per group",
