@@ -10,6 +10,7 @@ by the admin caller with the audit middleware taken out. p95 of each, and the ra
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -91,7 +92,9 @@ def report(console: Any, args: Any) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     import services
 
-    server_url = services.up(kafka=False)["postgres"]["url"]
+    # A running server (DREAM_DATABASE_URL), else the one scripts/services.py keeps.
+    server_url = (os.environ.get("DREAM_DATABASE_URL")
+                  or services.up(kafka=False)["postgres"]["url"])  # fmt: skip
     results = run(server_url, hosts=args.query_hosts, days=args.query_days,
                   reps=args.query_reps, reuse=args.query_reuse, say=console.print)  # fmt: skip
     table = Table(title="Privacy: the floor (query key, k = 5), DP (epsilon 1) and the audit trail,"
