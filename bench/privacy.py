@@ -5,15 +5,21 @@ of its questions that a `query` key may ask (not the per-user one) is asked thro
 (``create_app``, in process, over the analytics pool) by an `admin` caller (no floor), by a
 `query` caller (the floor at DREAM_MIN_GROUP_USERS' default, 5), by a differentially private
 `query` caller (the floor, the budget spent in PostgreSQL and OpenDP's noise), interleaved; and
-by the admin caller with the audit middleware taken out. p95 of each, and the ratios.
+by the admin caller with the audit middleware taken out. p95 of each, and the ratios. Then,
+in the database alone, what the floor adds to each concurrency question: the count of users of
+its buckets in doubt (``usage`` with ``users_only``) beside the whole ``usage`` it replaced.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from psycopg.conninfo import make_conninfo
 
 from bench.queries import Timing, _cases, _database, _load
 from dream.settings import Settings
@@ -82,6 +88,47 @@ def run(server_url: str, *, hosts: int, days: int, reps: int, reuse: bool,
     return results
 
 
+def floor_count(url: str, days: int, reps: int) -> list[tuple[str, int, int, list[Timing]]]:
+    """Per concurrency question: its buckets, those in doubt (a peak under the default floor)
+    and the timings of the question, of the whole ``usage`` over the doubt's span and of the
+    users-only count the floor asks (checked equal), interleaved."""
+    from psycopg_pool import ConnectionPool
+
+    from dream.analytics.filters import Filters
+    from dream.analytics.queries import Analytics
+    from dream.analytics.questions.registry import _BUCKET
+
+    floor = Settings.model_fields["min_group_users"].default
+    out: list[tuple[str, int, int, list[Timing]]] = []
+    with ConnectionPool(url, min_size=1, max_size=1) as pool:
+        a = Analytics.of(pool, days + 1)
+        for label, kind, filters, options in _cases(days, ""):
+            if kind != "concurrency":
+                continue
+            f, bucket = Filters.model_validate(filters), options.get("bucket", "day")
+            rows = a.concurrency(f, bucket=bucket).items
+            doubt = [r["bucket"] for r in rows if r["peak_users"] < floor]
+            if not doubt:
+                out.append((label, len(rows), 0, []))
+                continue
+            g = f.model_copy(update={"from_": max(f.start, min(doubt)),
+                                     "to": min(f.end, max(doubt) + _BUCKET[bucket])})  # fmt: skip
+            asks = {"concurrency": partial(a.concurrency, f, bucket=bucket),
+                    "whole usage": partial(a.usage, g, bucket=bucket),
+                    "users only": partial(a.usage, g, bucket=bucket, users_only=True)}  # fmt: skip
+            whole = {r["bucket"]: r["users"] for r in asks["whole usage"]().items if r["users"]}
+            if whole != {r["bucket"]: r["users"] for r in asks["users only"]().items}:
+                raise AssertionError(f"{label}: the users-only count differs")
+            timings = {name: Timing(label, name) for name in asks}
+            for _ in range(reps):
+                for name, ask in asks.items():
+                    t = time.perf_counter()
+                    ask()
+                    timings[name].samples.append((time.perf_counter() - t) * 1000)
+            out.append((label, len(rows), len(doubt), list(timings.values())))
+    return out
+
+
 def report(console: Any, args: Any) -> None:
     """Run with ``bench.run``'s arguments and print the table."""
     import sys
@@ -91,7 +138,9 @@ def report(console: Any, args: Any) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     import services
 
-    server_url = services.up(kafka=False)["postgres"]["url"]
+    # A running server (DREAM_DATABASE_URL), else the one scripts/services.py keeps.
+    server_url = (os.environ.get("DREAM_DATABASE_URL")
+                  or services.up(kafka=False)["postgres"]["url"])  # fmt: skip
     results = run(server_url, hosts=args.query_hosts, days=args.query_days,
                   reps=args.query_reps, reuse=args.query_reuse, say=console.print)  # fmt: skip
     table = Table(title="Privacy: the floor (query key, k = 5), DP (epsilon 1) and the audit trail,"
@@ -105,3 +154,13 @@ def report(console: Any, args: Any) -> None:
                       f"{dp.p95 / query.p95 - 1:+.0%}", f"{bare.p95:.1f}",
                       f"{admin.p95 / bare.p95 - 1:+.0%}")  # fmt: skip
     console.print(table)
+    url = make_conninfo(server_url, dbname=f"dream_bench_queries_{args.query_hosts}h"
+                                           f"_{args.query_days}d")  # fmt: skip
+    counts = Table(title="The floor's count of concurrency buckets in doubt, in the database:"
+                         " median / p95 ms")  # fmt: skip
+    for col in ("question", "buckets", "in doubt", "concurrency", "whole usage", "users only"):
+        counts.add_column(col, justify="left" if col == "question" else "right")
+    for label, n, doubt, timings in floor_count(url, args.query_days, 2 * args.query_reps):
+        counts.add_row(label, str(n), str(doubt),
+                       *(f"{t.p50:.1f} / {t.p95:.1f}" for t in timings))  # fmt: skip
+    console.print(counts)

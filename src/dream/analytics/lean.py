@@ -60,9 +60,11 @@ def lean_answer(
     key: str | None,
     order: sql.Composable,
     bucket: str | None = None,
+    users_only: bool = False,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """Metrics per ``key`` (``key``: the value; None: one group, '') and, with ``bucket``, per
-    time bucket (``ts``; else one, '-infinity'). ``parts``: the filters as SQL fragments."""
+    time bucket (``ts``; else one, '-infinity'). ``parts``: the filters as SQL fragments.
+    ``users_only``: the users alone, from the presence bitmaps (``lean_users``)."""
     ranges = rollup_ranges(filters.start, filters.end, use_days=bucket != "hour")
     params: dict[str, Any] = {**ranges.params(), "bucket": bucket,
                               **hour_masks(ranges.head_from, ranges.head_to)}  # fmt: skip
@@ -83,9 +85,12 @@ def lean_answer(
     else:  # the positions in their 64-day blocks of the range's whole days
         first, end = ((d - EPOCH).days for d in (ranges.day_from, ranges.day_to))
         params["bits"] = sorted({day % 64 for day in range(first, min(end, first + 64))})
+    people = _people(dim, p, where, bucket, params["bits"])
+    if users_only:
+        return fragment("lean_users").format(people=people), params
     q = fragment("lean_answer").format(
         rows=fragment("lean_rows").format(key=dim, ts=ts, p=p, filters=where),
-        people=_people(dim, p, where, bucket, params["bits"]),
+        people=people,
         order=order,
     )
     return q, params

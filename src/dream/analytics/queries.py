@@ -154,17 +154,20 @@ class Analytics:
         bucket: str = "day",
         group_by: str | None = None,
         source: str = "auto",
+        users_only: bool = False,
     ) -> Answer:
-        """One row per (group, bucket): ``group`` is None without ``group_by``."""
+        """One row per (group, bucket): ``group`` is None without ``group_by``. ``users_only``:
+        each row's ``users`` alone: no hours of use from sessions and, per app, OS or faculty,
+        only the presence bitmaps (the floor's count, questions/registry.py: the same users)."""
         used = self.choose_source(filters, source)
         apps: Apps = "each" if group_by == "app" else "total"
         group = sql.SQL("NULL::text") if group_by is None else self._dim(group_by)
         ts = sql.SQL("date_trunc(%(bucket)s, {}, 'UTC')")
         if used == "rollup" and is_lean(filters, group_by, bucket):
-            q, params = self._lean_answer(filters, key=group_by, apps=apps,
-                                          order=sql.SQL("users DESC"), bucket=bucket)  # fmt: skip
-            q = fragment("lean_usage").format(group=sql.SQL("NULL::text" if group_by is None
-                                                            else "key"), answer=q)  # fmt: skip
+            q, params = self._lean_answer(filters, key=group_by, apps=apps, bucket=bucket,
+                                          order=sql.SQL("users DESC"), users_only=users_only)
+            q = fragment("lean_usage_users" if users_only else "lean_usage").format(
+                group=sql.SQL("NULL::text" if group_by is None else "key"), answer=q)
         else:
             rows, params = self._rows(filters, used, apps=apps, use_days=bucket != "hour")
             r_bucket = sql.SQL("r.bucket")
@@ -173,6 +176,10 @@ class Analytics:
                 keys=sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(r_bucket)),
                 group_keys=sql.SQL("{}, {}").format(group, ts.format(r_bucket)),
             )  # fmt: skip
+        if users_only:  # a bucket known only from sessions counts no users: not listed
+            found = self._fetch(q, {**params, "bucket": bucket, "limit": None})
+            return Answer([{"group": r["grp"], "bucket": r["ts"], "users": r["users"]}
+                           for r in found], used)  # fmt: skip
         hours, hours_params = hours_rows(
             filters,
             lambda t: sql.SQL("{} AS grp, {} AS ts").format(group, ts.format(t)),
@@ -350,10 +357,12 @@ class Analytics:
         order: sql.Composable,
         extra: Sequence[sql.Composable] = (),
         bucket: str | None = None,
+        users_only: bool = False,
     ) -> tuple[sql.Composable, dict[str, Any]]:
         """Metrics per ``key`` (and ``bucket``) from the lean rollups (lean.py)."""
         parts, params = self._filter_parts(filters, "rollup", apps=apps, extra=extra)
-        q, lean_params = lean_answer(filters, parts, key=key, order=order, bucket=bucket)
+        q, lean_params = lean_answer(filters, parts, key=key, order=order, bucket=bucket,
+                                     users_only=users_only)  # fmt: skip
         return q, {**params, **lean_params}
 
     def _filter_parts(

@@ -214,6 +214,15 @@ LIMIT %(limit)s
 SELECT {group} AS grp, ts, users, hosts, snapshots, processes, avg_cpu_percent, avg_rss_kb
 FROM ({answer}) l
 
+-- name: lean_users
+-- lean_people's users alone, per key and time bucket that has any: what the k-anonymity floor
+-- counts (usage with users_only). lean_answer's join with the sums drops no bucket of these:
+-- a presence bit is set only where the rollups' snapshots are (rollups.sql).
+SELECT key, ts, users FROM ({people}) p WHERE users > 0
+
+-- name: lean_usage_users
+SELECT {group} AS grp, ts, users FROM ({answer}) l
+
 -- name: top_apps_rollup
 SELECT app, {metrics}
 FROM ({pairs}) x

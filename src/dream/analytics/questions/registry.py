@@ -147,14 +147,14 @@ def _bucket_users(a: Any, f: Filters, p: ConcurrencyParams, rows: list[dict[str,
                   floor: int) -> list[int]:  # fmt: skip
     """Each concurrency bucket's distinct users, as far as the floor needs: its peak (at most
     as many) where that reaches the floor, else also those ``usage`` counts in the bucket under
-    the same filters, asked only over the buckets in doubt (a session reaching into a bucket
-    it was not sampled in is not counted there: the count errs low, never high)."""
+    the same filters (its users alone), asked only over the buckets in doubt (a session reaching
+    into a bucket it was not sampled in is not counted there: the count errs low, never high)."""
     doubt = [row["bucket"] for row in rows if row["peak_users"] < floor]
     users: dict[Any, int] = {}
     if doubt:
         span = {"from_": max(f.start, min(doubt)), "to": min(f.end, max(doubt) + _BUCKET[p.bucket])}
-        users = {r["bucket"]: r["users"] for r in a.usage(f.model_copy(update=span),
-                                                          bucket=p.bucket).items}  # fmt: skip
+        counted = a.usage(f.model_copy(update=span), bucket=p.bucket, users_only=True)
+        users = {r["bucket"]: r["users"] for r in counted.items}
     return [max(row["peak_users"], users.get(row["bucket"], 0)) for row in rows]
 
 
