@@ -33,17 +33,20 @@ import psycopg
 
 import dr
 from dream.analytics.questions import QUESTIONS as REGISTRY
+from dream.analytics.questions.hosts import FLEET_FIELDS
 from dream.collector import LINUX_COMMAND, Collector, Sender, Spool, run_listing
 
 # Every question of the registry, over the window both sites hold (raw rows wherever a question
 # can choose: the window is not whole hours), and a few variants of the ranked ones. Not
 # `sessions`: a session open at the window's end grows with later snapshots (B holds more).
+# `compare` takes its two cohorts: the drill's two faculties.
 _SAMPLE = {"by": "host", "bucket": "hour", "source": "raw"}
 QUESTIONS = tuple(
     (q.path, {name: _SAMPLE[name] for name in q.params.model_fields if name in _SAMPLE})
     for q in REGISTRY
-    if q.name != "sessions"
+    if q.name not in ("sessions", "compare")
 ) + (
+    ("/v1/analytics/compare", {"by": "faculty", "a": "law", "b": "engineering"}),
     ("/v1/analytics/top-apps", {"limit": "50", "metric": "snapshots", "source": "raw"}),
     ("/v1/analytics/breakdown", {"by": "user", "metric": "cpu", "source": "raw"}),
     ("/v1/analytics/breakdown", {"by": "faculty", "metric": "processes", "source": "raw"}),
@@ -124,13 +127,20 @@ def duplicated(url: str, ids: list[str]) -> int:
     return int(row[0]) if row else 0
 
 
+def without_fleet(item: dict[str, Any]) -> dict[str, Any]:
+    """A host's row without its fleet health: when each site's api heard from it differs."""
+    return {k: v for k, v in item.items() if k not in FLEET_FIELDS}
+
+
 def answers(api: str, start: datetime, end: datetime) -> list[Any]:
     window = {"from": start.isoformat(), "to": end.isoformat(), "include_system": "true"}
     out = []
     for path, params in QUESTIONS:
         response = httpx.get(f"{api}{path}", params=params | window, timeout=30)
         response.raise_for_status()
-        out.append({k: v for k, v in response.json().items() if k not in ("generated_at", "took_ms")})
+        body = {k: v for k, v in response.json().items() if k not in ("generated_at", "took_ms")}
+        out.append(body | ({"items": [without_fleet(i) for i in body["items"]]} if path == "/v1/hosts"
+                           else {}))  # fmt: skip
     return out
 
 

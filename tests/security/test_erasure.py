@@ -86,15 +86,20 @@ def params_of(question: Question[Any]) -> list[dict[str, Any]]:
         asked.append(dict(r))
         for name, field in question.fields.items():
             for choice in get_args(field.annotation):
-                if isinstance(choice, str) and (whole or choice != "rollup"):
-                    asked.append({**r, **{n: get_args(f.annotation)[0] for n, f in
-                                          question.fields.items() if f.is_required()},
-                                  name: choice})  # fmt: skip
-    for a in asked:
-        for name, field in question.fields.items():
-            if field.is_required() and name not in a:
-                a[name] = get_args(field.annotation)[0]
-    return asked
+                if (isinstance(choice, str) and (whole or choice != "rollup")
+                        and choice not in ("term", "teaching_week")):  # no calendar here
+                    asked.append({**r, **required(question), name: choice})
+    return [{**required(question), **a} for a in asked]
+
+
+# Required values that are not a Literal's: compare's two cohorts, the campus's two faculties.
+COHORTS = {"a": "law", "b": "medicine"}
+
+
+def required(question: Question[Any]) -> dict[str, Any]:
+    """Values for the question's required parameters: a Literal's first, else COHORTS'."""
+    return {n: (get_args(f.annotation) or (COHORTS[n],))[0]
+            for n, f in question.fields.items() if f.is_required()}  # fmt: skip
 
 
 def answers(client: TestClient) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import structlog
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -14,6 +16,7 @@ from dream.analytics.api import analytics_router
 from dream.analytics.export import export_router
 from dream.analytics.queries import Analytics
 from dream.app import Dream
+from dream.errors import StorageError
 from dream.blobs.raw import RawOutputs
 from dream.dashboard import dashboard_router
 from dream.security.api import keys_router
@@ -53,6 +56,8 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     receipts = Receipts(dream.db, sensor=dream.sensor) if settings.transport == "kafka" else None
     trail = AuditTrail(dream.db)  # who asked what (web/audit.py), written off the request path
     fleet = FleetRecorder(dream.db, sensor=dream.sensor)  # which hosts report (web/fleet.py)
+    optouts = OptOuts(dream.db, dream.scrubber.stable)  # ingest drops their snapshots unkept
+    faculties = FacultyNames(dream.db)  # the managed list ingest checks faculties against
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +65,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
             receipts.start()
         trail.start()
         fleet.start()
+        # Read once at start, so that ingest keeps accepting (Kafka mode) when the database
+        # goes down later: the lists read stay in force until it is back.
+        await anyio.to_thread.run_sync(_read_ingest_lists, optouts, faculties)
         try:
             yield
         finally:
@@ -108,13 +116,12 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         return Analytics.of(dream.analytics_db.pool, settings.raw_window_max_days,
                             settings.default_cadence_s, dream.calendar)  # fmt: skip
 
-    optouts = OptOuts(dream.db, dream.scrubber.stable)  # ingest drops their snapshots unkept
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
                     settings.transport, dream.sensor)  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, fleet=fleet, ingest=may_ingest,
                                         query=may_query, rows=may_steward, optouts=optouts,
-                                        faculties=FacultyNames(dream.db)))  # fmt: skip
+                                        faculties=faculties))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export
@@ -127,3 +134,14 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     # GET /v1/snapshots/{id}/raw: raw outputs name users: steward (or admin).
     app.include_router(raw_router(dream.db, raw_outputs), dependencies=may_steward)
     return app
+
+
+def _read_ingest_lists(optouts: OptOuts, faculties: FacultyNames) -> None:
+    """The opt-outs and managed faculties, read before the first snapshot. With the database
+    down at start, the first snapshot tries again: opt-outs never read answer 503 (nothing of
+    an opted-out person is kept unchecked), faculties never read accept any."""
+    try:
+        optouts.refresh()
+    except StorageError as exc:
+        structlog.get_logger(__name__).warning("opt-outs not read at start", error=str(exc))
+    faculties.load()
