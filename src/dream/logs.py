@@ -22,11 +22,22 @@ def _add_trace_context(
     return event
 
 
+class _CurrentStderr:
+    """``sys.stderr`` as it is at each write, not as it was at configure time: a command run
+    in-process (a test's CliRunner, a redirect) swaps it and may close the one it lent."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     fmt: str = "console", level: str = "info", service: str = "dream", file: TextIO | None = None
 ) -> None:
     """Configure structlog for this process (again, if called again: tests do)."""
-    file = file or sys.stderr
+    stream: Any = file or _CurrentStderr()
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -44,7 +55,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=file),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         # Not cached: module-level loggers must follow a later configure_logging().
         cache_logger_on_first_use=False,
     )
