@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import services
@@ -103,9 +104,9 @@ def _pg_url(port: int) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
-def _start_pg(pgdata: Path, port: int) -> dict[str, Any]:
+def _start_pg(pgdata: Path, port: int, wait: bool = True) -> dict[str, Any]:
     log = DR / "logs" / f"{pgdata.name}.log"
-    _pg("pg_ctl", "-D", str(pgdata), "-w", "-t", "90", "-l", str(log), "-o",
+    _pg("pg_ctl", "-D", str(pgdata), "-w" if wait else "-W", "-t", "90", "-l", str(log), "-o",
         f"-p {port} -c listen_addresses=127.0.0.1 -k {_owned_dir(DR / 'sockets')}", "start")  # fmt: skip
     return {"pgdata": str(pgdata), "port": port, "url": _pg_url(port)}
 
@@ -346,7 +347,29 @@ def rewind(pg: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     _pg("pg_rewind", "--target-pgdata", pg["pgdata"], "-R",
         "--source-server", f"host=127.0.0.1 port={source['port']} user=postgres dbname=postgres",
         timeout=300)  # fmt: skip
-    return _start_pg(Path(pg["pgdata"]), pg["port"])
+    rewound = _start_pg(Path(pg["pgdata"]), pg["port"], wait=False)
+    # A rewound standby opens only once it has replayed up to the source's insert position
+    # at rewind time; on an idle source that position can lie past the last flushed WAL, and
+    # nothing more would come. A forced CHECKPOINT writes and flushes a record past it.
+    deadline = time.monotonic() + 120
+    while not _accepts_connections(rewound):
+        if time.monotonic() > deadline:
+            raise DrError(f"{pg['pgdata']} did not open as a standby of port {source['port']} "
+                          f"in 120 s; see {DR / 'logs'}")  # fmt: skip
+        with contextlib.suppress(Exception), psycopg.connect(source["url"], autocommit=True,
+                                                             connect_timeout=5) as conn:  # fmt: skip
+            conn.execute("CHECKPOINT")
+        time.sleep(1)
+    return rewound
+
+
+def _accepts_connections(pg: dict[str, Any]) -> bool:
+    try:
+        with psycopg.connect(pg["url"], connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def wait_until(check: Any, timeout_s: float, what: str) -> Any:
