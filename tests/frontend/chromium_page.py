@@ -35,3 +35,15 @@ def block_other_hosts(pg: Any) -> list[str]:
 
     pg.route("**/*", route)
     return blocked
+
+
+def wait_ready(pg: Any, contains: str = "") -> None:
+    """Until the dashboard has drawn its view (the one whose URL holds ``contains``)."""
+    selector = "body[data-state=ready]"
+    if contains:
+        selector = f'body[data-state=ready][data-view*="{contains}"]'
+    try:
+        pg.wait_for_selector(selector, timeout=30_000, state="attached")
+    except Exception as exc:
+        status = pg.inner_text("#status") if pg.query_selector("#status") else "?"
+        check(pg, False, f"the dashboard did not finish loading ({selector}): {status}; {exc}")

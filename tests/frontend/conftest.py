@@ -1,10 +1,14 @@
 """The browser the frontend tests drive: Debian's chromium through Playwright, one per module,
 a fresh context (1300 × 1400) per test whose page records its JavaScript errors and where its
-screenshot goes (``chromium_page.check``)."""
+screenshot goes (``chromium_page.check``); and one `dream serve` holding `dream demo`'s data,
+shared by every page test."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ from typing import Any
 import pytest
 
 from helpers import unavailable
+from served import Served, dream_env, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,3 +51,20 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     pg.screenshot_path = tmp_path / f"{request.node.name}.png"
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`dream serve` (embedded database) after `dream demo --hosts 20 --days 2` through its api."""
+    root = tmp_path_factory.mktemp("dashboard")
+    with serve(root / "data") as served:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "dream", "demo", "--url", served.url, "--hosts", "20",
+             "--days", "2"],
+            env=dream_env(), capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        print(f"dream demo --hosts 20 --days 2: {time.monotonic() - started:.1f}s; "
+              f"{done.stdout.strip()}")  # fmt: skip
+        yield served

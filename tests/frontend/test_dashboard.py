@@ -8,47 +8,15 @@ its path is in the assertion message.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
-import pytest
 
-from chromium_page import check
-from served import Served, dream_env, serve
-
-
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("dashboard")
-    with serve(root / "data") as served:
-        started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "dream", "demo", "--url", served.url, "--hosts", "20",
-             "--days", "2"],
-            env=dream_env(), capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        took = time.monotonic() - started
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert took < 60, f"dream demo --hosts 20 --days 2 took {took:.1f}s"
-        print(f"dream demo --hosts 20 --days 2: {took:.1f}s; {done.stdout.strip()}")
-        yield served
-
-
-def wait_ready(pg: Any, contains: str = "") -> None:
-    selector = "body[data-state=ready]"
-    if contains:
-        selector = f'body[data-state=ready][data-view*="{contains}"]'
-    try:
-        pg.wait_for_selector(selector, timeout=30_000, state="attached")
-    except Exception as exc:
-        status = pg.inner_text("#status") if pg.query_selector("#status") else "?"
-        check(pg, False, f"the dashboard did not finish loading ({selector}): {status}; {exc}")
+from chromium_page import check, wait_ready
+from served import Served
 
 
 def shown_bars(pg: Any) -> dict[str, float]:
