@@ -14,9 +14,10 @@
 
   const pct = (x) => Math.round(x * 100);
 
-  function pText(p) {
+  /* "p = 0.02", "p = 0.004", "p < 0.001" (or q: the Benjamini–Hochberg adjusted p). */
+  function pText(p, name = "p") {
     if (p === null || p === undefined) return "";
-    return p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(p < 0.01 ? 3 : 2)}`;
+    return p < 0.001 ? `${name} < 0.001` : `${name} = ${p.toFixed(p < 0.01 ? 3 : 2)}`;
   }
 
   /* One cohort in words: "engineering 80 % [49–94 %]", or why it has no share. */
@@ -77,10 +78,11 @@
       + ` withheld: a cohort counted fewer than ${body.min_group_users} users (the floor of a`
       + " `query` key)" : "";
     const who = ctx.state.cmp_cohort === "user" ? "users' faculty" : "machines' faculty";
-    if (!rows.length) {
-      const asked = app ? `${app} in ${a} and ${b}` : `any application in ${a} and ${b}`;
-      clearPanel(floor ? `${asked}: withheld` : `no use of ${asked} (${who}) in this range`);
-      say("", floor);
+    const asked = `${app || "any application"} in ${a} and ${b} (${who})`;
+    const nobody = rows.length && rows.every((r) => r.a_share === null && r.b_share === null);
+    if (!rows.length || nobody) {
+      clearPanel(floor ? `${asked}: withheld` : nobody ? `no active users in ${a} nor ${b} (${who}) in this range`
+        : `no use of ${asked} in this range`);
     } else {
       const series = [[a, "a"], [b, "b"]].map(([name, s]) => ({
         name, values: rows.map((r) => (r[`${s}_share`] === null ? null : r[`${s}_share`] * 100)),
@@ -90,20 +92,20 @@
       groupedBars($("compare-chart"), rows.map((r) => r.app), series, { digits: 0, max: 100,
         title: `share of active users who used ${app || "each application"} (${who})`,
         xTitle: "active users who used it (%, 95 % interval)" });
-      if (app) {
-        say(sentence(rows[0], a, b));
-      } else {
-        const list = document.createElement("ol");
-        for (const r of rows.slice(0, 3)) {
-          const li = document.createElement("li");
-          li.dataset.app = r.app;
-          li.textContent = `${r.app}: ${sentence(r, a, b)}` + (r.q_value === null ? "" : `, q = ${r.q_value.toFixed(2)}`);
-          list.appendChild(li);
-        }
-        $("compare-answer").replaceChildren(list);
-      }
-      $("compare-note").textContent = [floor, ...(body.warnings || [])].filter(Boolean).join(" · ");
     }
+    if (app && rows.length) {
+      say(sentence(rows[0], a, b));
+    } else if (rows.length) {
+      const list = document.createElement("ol");
+      for (const r of rows.slice(0, 3)) {
+        const li = document.createElement("li");
+        li.dataset.app = r.app;
+        li.textContent = `${r.app}: ${sentence(r, a, b)}` + (r.q_value === null ? "" : `, ${pText(r.q_value, "q")}`);
+        list.appendChild(li);
+      }
+      $("compare-answer").replaceChildren(list);
+    }
+    $("compare-note").textContent = [floor, ...(body.warnings || [])].filter(Boolean).join(" · ");
     const cli = cliCommand("compare", params).replace("dream query compare",
       `dream query compare ${shellQuote(a)} ${shellQuote(b)} --cohort ${params.cohort}`);
     ctx.links("panel-compare", "/v1/analytics/compare", params, cli, "compare");
