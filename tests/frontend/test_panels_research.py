@@ -38,7 +38,9 @@ def pct(share: float) -> int:
 def p_text(p: float, name: str = "p") -> str:
     if p < 0.001:
         return f"{name} < 0.001"
-    return f"{name} = {Decimal(p).quantize(Decimal('0.01' if p >= 0.01 else '0.001'), ROUND_HALF_UP)}"
+    return (
+        f"{name} = {Decimal(p).quantize(Decimal('0.01' if p >= 0.01 else '0.001'), ROUND_HALF_UP)}"
+    )
 
 
 def sentence(row: dict[str, Any], a: str, b: str) -> str:
@@ -71,7 +73,11 @@ def test_compare_says_the_apis_answer_in_words(demo_server: Served, page: Any) -
                                   ["science", [row["b_share"] * 100]]], f"bars {drawn}")  # fmt: skip
     check(pg, drawn["whiskers"][0][1] == [[row["a_ci95_lo"] * 100, row["a_ci95_hi"] * 100, 0]],
           f"engineering's interval {drawn['whiskers']}")  # fmt: skip
-    check(pg, "%" in drawn["x"] and "matlab" in drawn["title"], f"axis {drawn['x']!r}, {drawn['title']!r}")
+    check(
+        pg,
+        "%" in drawn["x"] and "matlab" in drawn["title"],
+        f"axis {drawn['x']!r}, {drawn['title']!r}",
+    )
     link = pg.get_attribute("#panel-compare a.rest-link", "href")
     check(pg, httpx.get(link).json()["items"] == body["items"], f"REST link {link}")
     cli = pg.inner_text("#panel-compare code.cli")
@@ -94,7 +100,9 @@ def test_compare_says_the_apis_answer_in_words(demo_server: Served, page: Any) -
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 
 
-def test_compare_says_when_there_is_nothing_or_it_is_withheld(demo_server: Served, page: Any) -> None:
+def test_compare_says_when_there_is_nothing_or_it_is_withheld(
+    demo_server: Served, page: Any
+) -> None:
     pg, api = page, demo_server.url
     # The demo's directory knows no user's faculty: by the users' faculty, no cohort has anyone.
     pg.goto(f"{api}/#cmp_app=matlab&cmp_a=law&cmp_b=arts&cmp_cohort=user")
@@ -108,12 +116,18 @@ def test_compare_says_when_there_is_nothing_or_it_is_withheld(demo_server: Serve
           and said == "law: no active users vs arts: no active users"
           and pg.query_selector("#compare-chart canvas") is None, f"empty state {empty!r}, {said!r}")  # fmt: skip
 
-    pg.route("**/v1/analytics/compare?*", lambda r: withhold(r, suppressed=1, min_group_users=5))
+    pg.route(
+        "**/v1/analytics/compare?*",
+        lambda r: withhold(
+            r, suppressed=1, min_group_users=5, warnings=[], a=None, b=None, p_value=None
+        ),
+    )
     pg.select_option("#f-cmp-cohort", "host")
     pg.wait_for_selector('#panel-compare[data-view*="cohort=host"]', state="attached")
     note = pg.inner_text("#compare-note")
-    check(pg, "withheld" in pg.inner_text("#compare-chart") and note.startswith("1 answer withheld")
-          and "fewer than 5 users" in note and pg.inner_text("#compare-answer") == "",
+    check(pg, pg.inner_text("#compare-chart") == "matlab in law and arts (machines' faculty): withheld"
+          and note == "1 answer withheld: a cohort counted fewer than 5 users (the floor of a `query` key)"
+          and pg.inner_text("#compare-answer") == "",
           f"withheld: {pg.inner_text('#panel-compare')!r}")  # fmt: skip
     artifact(pg, "compare-withheld")
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
@@ -143,7 +157,9 @@ def test_executables_panel_is_the_apis_per_os(demo_server: Served, page: Any) ->
         files[system] = sum(w[0] for w in want.values())
         check(pg, shown_sizes(pg) == want, f"{system}: shown {shown_sizes(pg)}, the api's {want}")
         cells = pg.inner_text("#executables-table tbody tr[data-os=macos]").split("\t")
-        check(pg, cells[2] == f"{answers['macos']['avg_size_bytes'] / 1e6:.1f}", f"macOS row {cells}")
+        check(
+            pg, cells[2] == f"{answers['macos']['avg_size_bytes'] / 1e6:.1f}", f"macOS row {cells}"
+        )
         drawn = pg.evaluate(CHART, "executables-chart")
         check(pg, drawn["x"] == "file size (MB)" and drawn["rows"] == list(OSES.values())
               and drawn["series"][0] == ["mean", [w[1] / 1e6 for w in want.values()]],
@@ -173,12 +189,16 @@ def test_fleet_health_counts_the_apis_hosts(demo_server: Served, page: Any) -> N
     shown = {k: int(pg.inner_text(f"#fleet-{k}")) for k in counts}
     check(pg, hosts and shown == counts, f"shown {shown}, the api's {counts}")
     quiet = {h["host"] for h in hosts if h["status"] != "reporting"}
-    rows = {tr.get_attribute("data-host") for tr in pg.query_selector_all("#fleet-table tr[data-host]")}
+    rows = {
+        tr.get_attribute("data-host") for tr in pg.query_selector_all("#fleet-table tr[data-host]")
+    }
     check(pg, rows == quiet, f"hosts not reporting: shown {rows}, the api's {quiet}")
     if not quiet:
         said = pg.inner_text("#fleet-table tbody")
         check(pg, said == f"all {len(hosts)} hosts seen under these filters are reporting", said)
-    check(pg, "/v1/hosts?faculty=law" in pg.get_attribute("#panel-fleet a.rest-link", "href"), "REST")
+    check(
+        pg, "/v1/hosts?faculty=law" in pg.get_attribute("#panel-fleet a.rest-link", "href"), "REST"
+    )
     artifact(pg, "fleet")
 
     pg.route("**/v1/hosts?*", lambda r: withhold(r, suppressed=3, min_group_users=5))
