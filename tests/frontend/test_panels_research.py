@@ -81,7 +81,7 @@ def test_compare_says_the_apis_answer_in_words(demo_server: Served, page: Any) -
     link = pg.get_attribute("#panel-compare a.rest-link", "href")
     check(pg, httpx.get(link).json()["items"] == body["items"], f"REST link {link}")
     cli = pg.inner_text("#panel-compare code.cli")
-    check(pg, cli.startswith("dream query compare engineering science --cohort host")
+    check(pg, cli.startswith("dream query compare --a engineering --b science --cohort host")
           and "--app matlab" in cli, f"CLI line {cli!r}")  # fmt: skip
     artifact(pg, "compare-matlab")
 

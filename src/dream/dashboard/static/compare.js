@@ -108,7 +108,7 @@
     const unused = ctx.filters.faculty ? `the faculty filter (${ctx.filters.faculty}) does not apply: the cohorts are faculties` : "";
     $("compare-note").textContent = [floor, unused, ...(body.warnings || [])].filter(Boolean).join(" · ");
     const cli = cliCommand("compare", params).replace("dream query compare",
-      `dream query compare ${shellQuote(a)} ${shellQuote(b)} --cohort ${params.cohort}`);
+      `dream query compare --a ${shellQuote(a)} --b ${shellQuote(b)} --cohort ${params.cohort}`);
     ctx.links("panel-compare", "/v1/analytics/compare", params, cli, "compare");
     $("panel-compare").dataset.view = new URLSearchParams(params).toString();
   }
