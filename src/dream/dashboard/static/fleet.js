@@ -9,6 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const STATES = ["reporting", "late", "silent", "never"];
   const ORDER = { silent: 0, late: 1, never: 2 };
+  const LIMIT = 1000;  // hosts asked for: a fleet past it is counted in part, and the panel says so
 
   /* "3 h ago", from the api's timestamp (the page's clock: close enough for hours). */
   function ago(iso) {
@@ -33,7 +34,7 @@
   }
 
   async function render(ctx) {
-    const params = Object.assign({}, ctx.filters, { limit: "1000" });
+    const params = Object.assign({}, ctx.filters, { limit: String(LIMIT) });
     const body = await api("/v1/hosts", params);
     if (!ctx.current()) return;
     const status = (h) => h.status || "never";
@@ -65,9 +66,11 @@
       tr.appendChild(td); rows.push(tr);
     }
     $("fleet-table").tBodies[0].replaceChildren(...rows);
-    $("fleet-note").textContent = body.suppressed ? `${body.suppressed} host${body.suppressed === 1 ? "" : "s"}`
+    $("fleet-note").textContent = [body.suppressed ? `${body.suppressed} host${body.suppressed === 1 ? "" : "s"}`
       + ` withheld: each counted fewer than ${body.min_group_users} users (the floor of a \`query\` key),`
-      + " so the counts above leave them out" : "";
+      + " so the counts above leave them out" : "",
+    body.items.length >= LIMIT ? `only the first ${LIMIT} hosts are counted: narrow the filters for the rest` : "",
+    ].filter(Boolean).join(" · ");
     ctx.links("panel-fleet", "/v1/hosts", params, cliCommand("hosts", params), "hosts");
     $("panel-fleet").dataset.view = new URLSearchParams(params).toString();
   }
