@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +20,16 @@ def check(pg: Any, condition: bool, message: str) -> None:
         except Exception as exc:
             where = f"(no screenshot: {exc})"
         raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
+
+
+def artifact(pg: Any, name: str) -> Path:
+    """Save the whole page as ``name``.png, a test artifact: under $DREAM_TEST_ARTIFACTS if set,
+    else beside the test's failure screenshot (its tmp_path)."""
+    root = Path(os.environ.get("DREAM_TEST_ARTIFACTS") or pg.screenshot_path.parent)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def block_other_hosts(pg: Any) -> list[str]:

@@ -2,7 +2,8 @@
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
 Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
-and downloads under each panel, ``concurrency.js`` the seats-in-use panel; charts drawn as SVG by
+and downloads under each panel, ``concurrency.js`` the seats-in-use panel, ``compare.js``, ``executables.js`` and ``fleet.js``
+theirs (``bars.js`` their bars with intervals); charts drawn as SVG by
 ``charts.js`` or, panel by panel, with Apache ECharts by ``plots.js``). Under ``static/vendor/``
 sit third-party libraries copied from npm (ECharts; Swagger UI and ReDoc for ``/docs`` and
 ``/redoc``), their versions and licences in ``vendor/README.md``: nothing is fetched from
@@ -29,6 +30,10 @@ ASSETS = {
     "links.js": "text/javascript; charset=utf-8",
     "plots.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "bars.js": "text/javascript; charset=utf-8",  # panels B: compare, executables, fleet health
+    "compare.js": "text/javascript; charset=utf-8",
+    "executables.js": "text/javascript; charset=utf-8",
+    "fleet.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/echarts/echarts.min.js": "text/javascript; charset=utf-8",
     "vendor/swagger-ui/swagger-ui-bundle.js": "text/javascript; charset=utf-8",

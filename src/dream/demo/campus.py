@@ -3,6 +3,7 @@ opens (and how each shows up as processes on each OS), and how busy campus is by
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import tomllib
@@ -157,3 +158,30 @@ def open_apps(host: Host, at: datetime, rng: random.Random) -> list[str]:
         if host.os in APPS[app] and rng.random() < p * (0.35 + 0.65 * level):
             chosen.append(app)
     return chosen
+
+
+# ---------------------------------------------------------------------- executables' facts
+
+# One file the OS itself runs on every machine (system: its vendor's signature or package).
+_SYSTEM_FILE = {
+    "linux": ("/usr/lib/systemd/systemd-journald", "dpkg:systemd"),
+    "macos": ("/usr/libexec/logd", "Software Signing"),
+    "windows": ("C:\\Windows\\System32\\svchost.exe", "Microsoft Windows"),
+}
+
+
+def executables(os_name: str, apps: list[str]) -> list[dict[str, Any]]:
+    """The executables' facts an agent sends with a listing of ``apps`` open (docs/agent.md):
+    the OS's file and each application's, their sizes and hashes fixed by the path."""
+    files = [_SYSTEM_FILE[os_name]]
+    for app in apps:
+        shape = APPS[app][os_name]
+        if os_name == "windows":
+            files.append((f"C:\\Program Files\\{app}\\{shape[0]}", f"{app} publisher"))
+        elif os_name == "macos":
+            files.append((shape.split(" -", 1)[0], f"Developer ID Application: {app}"))
+        else:
+            files.append((shape.split(" ", 1)[0], f"dpkg:{app}"))
+    return [{"path": path, "size_bytes": random.Random(path).randrange(200_000, 400_000_000),
+             "sha256": hashlib.sha256(path.encode()).hexdigest(), "signer": signer}
+            for path, signer in files]  # fmt: skip

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dream.demo.campus import COMMANDS, DEFAULT_FACULTIES, OS_VERSION, activity, campus
+from dream.demo.campus import (COMMANDS, DEFAULT_FACULTIES, OS_VERSION, activity, campus,
+                               executables)  # fmt: skip
 from dream.demo.listings import listing
 
 _NAMESPACE = uuid.UUID("d2e7c1f0-5b8a-4c3e-9f61-0a4b7de35a21")
@@ -39,7 +40,7 @@ def generate(
             rng = random.Random(f"snapshot/{seed}/{host.name}/{at.isoformat()}")
             # The same user sits at a machine for a few hours at a time.
             user = host.users[(at.timetuple().tm_yday * 3 + at.hour // 3) % len(host.users)]
-            output, _ = listing(host, user, at, rng)
+            output, apps = listing(host, user, at, rng)
             yield {
                 "snapshot_id": str(uuid.uuid5(_NAMESPACE, f"{seed}/{host.name}/{at.isoformat()}")),
                 "host": host.name,
@@ -50,4 +51,5 @@ def generate(
                 "collected_at": at.isoformat(),
                 "command": COMMANDS[host.os],
                 "output": output,
+                "executables": executables(host.os, apps),
             }

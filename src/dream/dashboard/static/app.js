@@ -10,10 +10,11 @@
   const COLUMN_UNIT = { users: "count", hosts: "count", snapshots: "count", processes: "count",
     hours: "hours", launches: "count" };
   const METRIC_TITLE = { cpu: "avg CPU %", memory: "avg RSS (KiB)", hours: "hours of use" };
-  const DEFAULTS = { faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
-    system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "" };
-  const PANEL_CONTROLS = { "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
-    "f-cbucket": "cbucket", "f-seats": "seats" };
+  const PANELS = window.DreamPanels || [];  // panels in files of their own: {defaults, controls, render, clear}
+  const DEFAULTS = Object.assign({ faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
+    system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "" }, ...PANELS.map((p) => p.defaults));
+  const PANEL_CONTROLS = Object.assign({ "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
+    "f-cbucket": "cbucket", "f-seats": "seats" }, ...PANELS.map((p) => p.controls));
   const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
   const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
@@ -299,6 +300,7 @@
     lineChart($("usage-chart"), [], { empty: message });
     window.DreamPlots.clear($("concurrency-chart"), message);
     $("concurrency-note").textContent = "";
+    for (const p of PANELS) p.clear(message);
     for (const id of ["breakdown-table", "processes-table"]) {
       $(id).tHead.replaceChildren();
       $(id).tBodies[0].replaceChildren();
@@ -318,10 +320,10 @@
     setStatus("Loading…");
     processesCursor = null;
     try {
-      const concurrency = window.DreamConcurrency.render({ filters: f, app: state.capp, bucket: state.cbucket,
-        seats: state.seats, ask: askBucketed, current: () => gen === generation, links: renderLinks });
+      const ctx = { filters: f, state, app: state.capp, bucket: state.cbucket, seats: state.seats,
+        ask: askBucketed, current: () => gen === generation, links: renderLinks };
       const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen),
-        processes(f, gen, false), concurrency]);
+        processes(f, gen, false), window.DreamConcurrency.render(ctx), ...PANELS.map((p) => p.render(ctx))]);
       if (gen !== generation) return;
       setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
       document.body.dataset.view = view;
