@@ -2,8 +2,9 @@
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
 Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
-and downloads under each panel, ``concurrency.js`` the seats-in-use panel; charts drawn as SVG by
-``charts.js`` or, panel by panel, with Apache ECharts by ``plots.js``). Under ``static/vendor/``
+and downloads under each panel, ``concurrency.js`` the seats-in-use panel, ``products.js``,
+``hours.js`` and ``heatmap.js`` the top products, hours over time and week × hour panels; charts
+drawn as SVG by ``charts.js`` or, panel by panel, with Apache ECharts by ``plots.js``). Under ``static/vendor/``
 sit third-party libraries copied from npm (ECharts; Swagger UI and ReDoc for ``/docs`` and
 ``/redoc``), their versions and licences in ``vendor/README.md``: nothing is fetched from
 elsewhere at run time.
@@ -26,8 +27,11 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "concurrency.js": "text/javascript; charset=utf-8",
+    "heatmap.js": "text/javascript; charset=utf-8",
+    "hours.js": "text/javascript; charset=utf-8",
     "links.js": "text/javascript; charset=utf-8",
     "plots.js": "text/javascript; charset=utf-8",
+    "products.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/echarts/echarts.min.js": "text/javascript; charset=utf-8",
