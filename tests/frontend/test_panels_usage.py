@@ -28,20 +28,24 @@ DRAWN = """id => {
 }"""
 
 
+def answer_of(url: str, **params: Any) -> Any:
+    """The api's JSON answer (a loaded machine may take a while: no 5 s default)."""
+    return httpx.get(url, params=params or None, timeout=60).json()  # None: the URL's own query
+
+
 def epoch_ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def top_by_hours(api: str) -> str:
-    return httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 1, "metric": "hours"}
-                     ).json()["items"][0]["app"]  # fmt: skip
+    return answer_of(f"{api}/v1/analytics/top-apps", limit=1, metric="hours")["items"][0]["app"]
 
 
 def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served, page: Any) -> None:
     pg, api = page, demo_server.url
     pg.goto(f"{api}/#measure=share")
     wait_ready(pg, "measure=share")
-    answer = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
+    answer = answer_of(f"{api}/v1/analytics/top-apps", limit=10)["items"]
     check(pg, len(answer) >= 5, f"api: {answer}")
     for i in answer:  # the interval the api gives is statsmodels' Wilson interval of the share
         lo, hi = proportion_confint(i["users"], i["active_users"], method="wilson")
@@ -62,8 +66,8 @@ def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served
     pg.select_option("#f-measure", "hours")
     pg.select_option("#f-grouping", "version")
     wait_ready(pg, "grouping=version")
-    answer = httpx.get(f"{api}/v1/analytics/top-apps",
-                       params={"limit": 10, "metric": "hours", "group_by": "version"}).json()["items"]  # fmt: skip
+    answer = answer_of(f"{api}/v1/analytics/top-apps", limit=10, metric="hours",
+                       group_by="version")["items"]  # fmt: skip
     drawn = pg.evaluate(DRAWN, "top-apps-chart")
     shown = dict(zip(drawn["y"][0]["data"],
                      [d["value"] for d in drawn["series"]["hours of use (h)"]], strict=True))  # fmt: skip
@@ -88,7 +92,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     wait_ready(pg, f"happ={app}")
 
     # auto over two days of data: hourly, and the page says it chose so.
-    usage = httpx.get(f"{api}/v1/analytics/usage", params={"app": app, "bucket": "hour"}).json()
+    usage = answer_of(f"{api}/v1/analytics/usage", app=app, bucket="hour")
     points = usage["series"][0]["points"]
     check(pg, len(points) > 10, f"api: {usage}")
     note = pg.inner_text("#hours-note")
@@ -97,8 +101,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     drawn = pg.evaluate(DRAWN, "hours-chart")
     want = [[epoch_ms(p["bucket"]), p["hours"]] for p in points]
     check(pg, drawn["series"]["hours of use"] == want, f"hours drawn {drawn['series']}, the api's {want}")
-    reporting = httpx.get(f"{api}/v1/analytics/usage",
-                          params={"bucket": "hour", "include_system": "true"}).json()  # fmt: skip
+    reporting = answer_of(f"{api}/v1/analytics/usage", bucket="hour", include_system="true")
     hosts = [[epoch_ms(p["bucket"]), p["hosts"]] for p in reporting["series"][0]["points"]]
     check(pg, drawn["series"]["hosts reporting"] == hosts, f"coverage drawn, the api's {hosts}")
     check(pg, [a["name"] for a in drawn["y"]] == ["hours of use (h)", "hosts reporting"]
@@ -107,7 +110,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     check(pg, all(float(t).is_integer() for t in drawn["y"][1]["ticks"]),
           f"hosts ticks {drawn['y'][1]['ticks']} are not whole hosts")  # fmt: skip
     link = pg.get_attribute("#panel-hours a.rest-link", "href")
-    check(pg, httpx.get(link).json()["series"] == usage["series"], f"REST link {link}")
+    check(pg, answer_of(link)["series"] == usage["series"], f"REST link {link}")
     artifact(pg, "hours-over-time", "#panel-hours")
 
     # The heatmap: each cell is the sum of the api's hourly buckets on that weekday and hour.
@@ -149,7 +152,9 @@ def test_a_product_without_use_in_the_range_says_so_at_400px(demo_server: Served
         pg.goto(f"{api}/#range=custom&from=2020-01-06T00:00&to=2020-01-07T00:00&happ={app}")
         wait_ready(pg, f"happ={app}")
         texts = {p: pg.inner_text(f"#{p}-chart") for p in ("top-apps", "hours", "heatmap")}
-        check(pg, "no application was in use" in texts["top-apps"]
+        seen = next(i for i in answer_of(f"{api}/v1/apps", q=app)["items"] if i["app"] == app)
+        ran = f"{app} ran from {seen['first_seen'][:10]} to {seen['last_seen'][:10]}"
+        check(pg, "no application was in use" in texts["top-apps"] and ran in texts["hours"]
               and f"no hours of use of {app}" in texts["hours"]
               and f"no hours of use of {app}" in texts["heatmap"], f"empty states {texts}")  # fmt: skip
         check(pg, pg.query_selector_all("#top-apps-chart canvas, #hours-chart canvas, #heatmap-chart canvas")

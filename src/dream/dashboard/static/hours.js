@@ -44,6 +44,13 @@ window.DreamHours = (function () {
     div.dataset.points = String(points.length);
   }
 
+  /* What exists of `app` whatever the filters: the first and last day it ran, if ever. */
+  async function everSeen(app) {
+    const found = (await window.DreamApi.api("/v1/apps", { q: app, limit: "100" })).items.find((i) => i.app === app);
+    return found ? `; ${app} ran from ${found.first_seen.slice(0, 10)} to ${found.last_seen.slice(0, 10)} (any filter)`
+      : `; ${app} never ran`;
+  }
+
   /* ctx: filters, app (the chosen product), bucket (auto, hour, day, week), ask(path, params,
      bucket, bucketsOf) → answer, current(), links(panel, path, params, cli, exportQuery). */
   async function render(ctx) {
@@ -67,7 +74,9 @@ window.DreamHours = (function () {
     div.dataset.bucket = params.bucket;
     const hosts = body.coverage ? plural(body.coverage.hosts, "host") + " reported in the range" : "";
     if (!(total > 0)) {
-      clear(div, `no hours of use of ${ctx.app} under these filters; ${hosts || "no host reported"}`);
+      clear(div, `no hours of use of ${ctx.app} under these filters; ${hosts || "no host reported"}`
+        + await everSeen(ctx.app));
+      if (!ctx.current()) return;
       div.dataset.bucket = params.bucket;
     } else {
       draw(ctx.app, points, pointsOf(covered), params.bucket);
