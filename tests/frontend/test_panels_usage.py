@@ -37,6 +37,18 @@ def epoch_ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+PANELS = ("panel-top-apps", "panel-hours", "panel-heatmap")
+
+
+def fits(pg: Any, width: int) -> None:
+    """Each panel's content within its width (nothing scrolls sideways); its screenshot kept."""
+    for panel in PANELS:
+        wide = pg.evaluate(f"(() => {{ const p = document.getElementById('{panel}');"
+                           " return [p.scrollWidth, p.clientWidth]; })()")  # fmt: skip
+        check(pg, wide[0] <= wide[1], f"{panel} overflows its width at {width} px: {wide}")
+        artifact(pg, f"{panel}-{width}px", f"#{panel}")
+
+
 def top_by_hours(api: str) -> str:
     return answer_of(f"{api}/v1/analytics/top-apps", limit=1, metric="hours")["items"][0]["app"]
 
@@ -128,6 +140,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     check(pg, cli.startswith("dream query usage") and f"--app {app}" in cli
           and "--bucket hour" in cli, f"CLI line {cli!r}")  # fmt: skip
     artifact(pg, "week-hour-heatmap", "#panel-heatmap")
+    fits(pg, 1300)
 
     # The api stops answering: none of the three keeps the previous view's chart.
     pg.route("**/v1/**", lambda route: route.abort("connectionrefused"))
@@ -159,14 +172,11 @@ def test_a_product_without_use_in_the_range_says_so_at_400px(demo_server: Served
               and f"no hours of use of {app}" in texts["heatmap"], f"empty states {texts}")  # fmt: skip
         check(pg, pg.query_selector_all("#top-apps-chart canvas, #hours-chart canvas, #heatmap-chart canvas")
               == [], "a chart drawn for no data")  # fmt: skip
+        artifact(pg, "hours-no-use-in-range", "#panel-hours")
 
         pg.goto(f"{api}/#happ={app}")  # the same product over all time: drawn, inside its panel
         wait_ready(pg, "range=all")
-        for panel in ("panel-top-apps", "panel-hours", "panel-heatmap"):
-            wide = pg.evaluate(f"(() => {{ const p = document.getElementById('{panel}');"
-                               " return [p.scrollWidth, p.clientWidth]; })()")  # fmt: skip
-            check(pg, wide[0] <= wide[1], f"{panel} overflows its width at 400 px: {wide}")
-            artifact(pg, f"{panel}-400px", f"#{panel}")
+        fits(pg, 400)
         check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
     finally:
         context.close()
