@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from statsmodels.stats.proportion import proportion_confint
 
 import sessions_data
 from dream.analytics.products import describe
@@ -271,7 +272,9 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
     active = active_users(rows, f)
     # By product (group_by's default): no executable or version named.
     return [{**item, "executable": None, "version": None, "active_users": active,
-             "share_users": item["users"] / active}
+             "share_users": item["users"] / active,
+             **dict(zip(("share_ci95_lo", "share_ci95_hi"),  # statsmodels' Wilson interval
+                        proportion_confint(item["users"], active, method="wilson"), strict=True))}
             for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
 
 

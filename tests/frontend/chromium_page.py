@@ -59,3 +59,13 @@ def wait_ready(pg: Any, contains: str = "") -> None:
     except Exception as exc:
         status = pg.inner_text("#status") if pg.query_selector("#status") else "?"
         check(pg, False, f"the dashboard did not finish loading ({selector}): {status}; {exc}")
+
+
+def artifact(pg: Any, name: str, selector: str | None = None) -> Path:
+    """A screenshot of the page (or of ``selector``) kept as a test artifact: under the directory
+    DREAM_TEST_ARTIFACTS names, else beside the test's failure screenshot (its tmp_path)."""
+    root = Path(os.environ.get("DREAM_TEST_ARTIFACTS") or pg.screenshot_path.parent)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}.png"
+    (pg.locator(selector) if selector else pg).screenshot(path=str(path))
+    return path

@@ -19,11 +19,17 @@ from chromium_page import check, wait_ready
 from served import Served
 
 
+# The top products chart (products.js, ECharts): each bar's label, value and value label.
+TOP_BARS = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById("top-apps-chart"));
+  if (!chart) return [];
+  const option = chart.getOption();
+  return option.yAxis[0].data.map((label, i) => [label, option.series[0].data[i]]);
+}"""
+
+
 def shown_bars(pg: Any) -> dict[str, float]:
-    return {
-        g.get_attribute("data-label"): float(g.get_attribute("data-value"))
-        for g in pg.query_selector_all("#top-apps-chart g.bar")
-    }
+    return {label: bar["value"] for label, bar in pg.evaluate(TOP_BARS)}
 
 
 def shown_breakdown(pg: Any) -> dict[str, dict[str, str]]:
@@ -121,6 +127,7 @@ def test_dashboard_sends_the_key_it_holds(demo_server: Served, page: Any) -> Non
 def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
     for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js",
                  "/dashboard/links.js", "/dashboard/concurrency.js", "/dashboard/plots.js",
+                 "/dashboard/products.js", "/dashboard/hours.js", "/dashboard/heatmap.js",
                  "/dashboard/style.css"):
         response = httpx.get(f"{demo_server.url}{path}")
         assert response.status_code == 200, (path, response.status_code)
@@ -153,17 +160,14 @@ def one_decimal(hours: float) -> str:
 
 def shown_texts(pg: Any) -> dict[str, str]:
     """Each top-apps bar's value label, as the page writes it."""
-    return {
-        g.get_attribute("data-label"): g.query_selector("text.value").text_content()
-        for g in pg.query_selector_all("#top-apps-chart g.bar")
-    }
+    return {label: bar["label"]["formatter"] for label, bar in pg.evaluate(TOP_BARS)}
 
 
-def test_hours_and_launches_are_the_apis_with_their_units(demo_server: Served, page: Any) -> None:
+def test_hours_and_users_are_the_apis_with_their_units(demo_server: Served, page: Any) -> None:
     pg = page
     api = demo_server.url
-    pg.goto(f"{api}/#metric=hours")
-    wait_ready(pg, "metric=hours")
+    pg.goto(f"{api}/#metric=hours&measure=hours")
+    wait_ready(pg, "measure=hours")
     answer = httpx.get(f"{api}/v1/analytics/top-apps",
                        params={"limit": 10, "metric": "hours"}).json()["items"]  # fmt: skip
     check(pg, len(answer) >= 5 and all(i["hours"] > 0 for i in answer), f"api: {answer}")
@@ -181,13 +185,12 @@ def test_hours_and_launches_are_the_apis_with_their_units(demo_server: Served, p
     title = pg.text_content("#usage-chart text.y-title")
     check(pg, title == "hours of use", f"usage axis titled {title!r}")
 
-    pg.select_option("#f-metric", "launches")
-    wait_ready(pg, "metric=launches")
-    answer = httpx.get(f"{api}/v1/analytics/top-apps",
-                       params={"limit": 10, "metric": "launches"}).json()["items"]  # fmt: skip
-    check(pg, shown_bars(pg) == {i["app"]: i["launches"] for i in answer},
-          f"bars {shown_bars(pg)} differ from the api's launches {answer}")  # fmt: skip
-    want = {i["app"]: f"{i['launches']:,}" for i in answer}  # whole numbers
+    pg.select_option("#f-measure", "users")
+    wait_ready(pg, "measure=users")
+    answer = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
+    check(pg, shown_bars(pg) == {i["app"]: i["users"] for i in answer},
+          f"bars {shown_bars(pg)} differ from the api's users {answer}")  # fmt: skip
+    want = {i["app"]: f"{i['users']:,}" for i in answer}  # whole numbers
     check(pg, shown_texts(pg) == want, f"bar labels {shown_texts(pg)}, want {want}")
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 

@@ -29,6 +29,9 @@ class TopApp(Metrics, GroupFields):
     active_users: int | None = Field(default=None, description="Users of the cohort the"
                                      " filters name with any session in the range.")
     share_users: float | None = Field(default=None, description="users / active_users.")
+    share_ci95_lo: float | None = Field(default=None, description="The share's 95% Wilson"
+                                        " interval: its lower end (null: no share).")
+    share_ci95_hi: float | None = Field(default=None, description="Its upper end.")
 
 
 class Coverage(BaseModel):

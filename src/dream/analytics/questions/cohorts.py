@@ -30,14 +30,22 @@ CohortField = Annotated[Cohort, Field(
     " students on any machine)."
 )]  # fmt: skip
 SHARE_FIELDS = ("active_users", "share_users")  # what top-apps adds to each app's metrics
+INTERVAL_FIELDS = ("share_ci95_lo", "share_ci95_hi")  # and the share's 95% Wilson interval
 
 
 def top_apps(analytics: Analytics, filters: Filters, params: Any) -> Answer:
-    """``top-apps`` by ``params.cohort``, each app with its share of active users."""
+    """``top-apps`` by ``params.cohort``, each app with its share of active users and that
+    share's 95% Wilson interval (a share of 3 users in 5 is no share of 300 in 500)."""
     from dream.analytics.cohorts import top_apps as run  # the database side: server only
+    from dream.analytics.compare import wilson
 
-    return run(analytics, filters, cohort=params.cohort, metric=params.metric,
-               limit=params.limit, source=params.source)  # fmt: skip
+    answer = run(analytics, filters, cohort=params.cohort, metric=params.metric,
+                 limit=params.limit, source=params.source)  # fmt: skip
+    for item in answer.items:
+        users, active = item["users"], item["active_users"]
+        ci = wilson(users, active) if active and 0 <= users <= active else None
+        item.update(zip(INTERVAL_FIELDS, ci or (None, None), strict=True))
+    return answer
 
 
 def breakdown(analytics: Analytics, filters: Filters, params: Any) -> Answer:

@@ -32,6 +32,7 @@ from dream.analytics.questions.answers import (
 from dream.analytics.questions.base import ExportLimit, Question
 from dream.analytics.questions.cohorts import (
     COMPARE,
+    INTERVAL_FIELDS,
     SHARE_FIELDS,
     CohortField,
     breakdown,
@@ -207,7 +208,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         params=TopAppsParams,
         run=_top_apps,
         columns=lambda p: ("app", *(() if p.group_by == "product" else (p.group_by,)),
-                           *METRIC_FIELDS, *SHARE_FIELDS),
+                           *METRIC_FIELDS, *SHARE_FIELDS, *INTERVAL_FIELDS),
         response_model=TopApps,
         summary="Applications ranked by a metric",
         description=(
@@ -215,7 +216,8 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " distinct users who ran the app). *Most used application by law students on"
             " Windows*: `top-apps?faculty=law&os=windows&limit=1`. Each app's `share_users` is"
             " its users over the `active_users` (any session in the range) of the cohort the"
-            " filters name; `cohort=user` reads `faculty` as the users' directory faculty."
+            " filters name, with its 95% Wilson interval (`share_ci95_lo`, `share_ci95_hi`);"
+            " `cohort=user` reads `faculty` as the users' directory faculty."
         ),
         title="Top applications by {metric}",
         export=ExportLimit(10, cap=1000),

@@ -12,13 +12,17 @@
   const METRIC_TITLE = { cpu: "avg CPU %", memory: "avg RSS (KiB)", hours: "hours of use" };
   const PANELS = window.DreamPanels || [];  // panels in files of their own: {defaults, controls, render, clear}
   const DEFAULTS = Object.assign({ faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
-    system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "" }, ...PANELS.map((p) => p.defaults));
+    system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "",
+    measure: "users", grouping: "product", happ: "", hbucket: "auto" }, ...PANELS.map((p) => p.defaults));
   const PANEL_CONTROLS = Object.assign({ "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
-    "f-cbucket": "cbucket", "f-seats": "seats" }, ...PANELS.map((p) => p.controls));
+    "f-cbucket": "cbucket", "f-seats": "seats", "f-measure": "measure", "f-grouping": "grouping", "f-happ": "happ",
+    "f-hbucket": "hbucket" }, ...PANELS.map((p) => p.controls));
+  // The top products, hours over time and week × hour panels (products.js, hours.js, heatmap.js).
+  const usagePanels = () => [window.DreamProducts, window.DreamHours, window.DreamHeatmap];
   const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
   const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
-  const { barChart, lineChart, formatValue } = window.DreamCharts;
+  const { lineChart, formatValue } = window.DreamCharts;
   const { KEY_STORAGE, ApiError, Unreachable, api, query, shellQuote, cliCommand } = window.DreamApi;
   const renderLinks = (...args) => window.DreamLinks.renderLinks(...args, showError);
 
@@ -106,17 +110,6 @@
   }
 
   // ------------------------------------------------------------------ panels
-
-  async function topApps(f, gen) {
-    const params = Object.assign({}, f, { limit: "10", metric: state.metric });
-    const body = await api("/v1/analytics/top-apps", params);
-    if (gen !== generation) return null;
-    const column = METRIC_COLUMN[state.metric];
-    barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })),
-      { unit: COLUMN_UNIT[column] });
-    renderLinks("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
-    return body.source;
-  }
 
   /* Ask `path` per `choice` of bucket (its answer's buckets counted by bucketsOf); `auto`: hours
      over a range of at most 8 days, else days, unless days give at most 8 (a short history). */
@@ -296,7 +289,7 @@
 
   /* After a failed refresh no panel keeps the previous view's figures under the new filters. */
   function clearPanels(message) {
-    barChart($("top-apps-chart"), [], { empty: message });
+    for (const panel of usagePanels()) panel.clear(message);
     lineChart($("usage-chart"), [], { empty: message });
     window.DreamPlots.clear($("concurrency-chart"), message);
     $("concurrency-note").textContent = "";
@@ -313,16 +306,16 @@
   async function refresh() {
     const gen = ++generation;
     const f = filterParams();
-    const view = query(Object.assign({}, f, { metric: state.metric, by: state.by,
-      group_by: state.group_by, bucket: state.bucket, capp: state.capp, cbucket: state.cbucket,
-      seats: state.seats }));
+    const view = query(Object.assign({}, state, f));
     document.body.dataset.state = "loading";
     setStatus("Loading…");
     processesCursor = null;
     try {
       const ctx = { filters: f, state, app: state.capp, bucket: state.cbucket, seats: state.seats,
         ask: askBucketed, current: () => gen === generation, links: renderLinks };
-      const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen),
+      const [source] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
+        grouping: state.grouping, app: state.happ, bucket: state.hbucket, ask: askBucketed,
+        current: () => gen === generation, links: renderLinks })), usage(f, gen), breakdown(f, gen),
         processes(f, gen, false), window.DreamConcurrency.render(ctx), ...PANELS.map((p) => p.render(ctx))]);
       if (gen !== generation) return;
       setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
@@ -350,7 +343,8 @@
       const [faculties, apps] = await Promise.all([api("/v1/faculties", { limit: "500" }),
         api("/v1/apps", { limit: "1000" })]);
       fillSelect($("f-faculty"), faculties.items.map((i) => i.faculty), state.faculty);
-      fillSelect($("f-capp"), apps.items.map((i) => i.app).sort(), state.capp);
+      const names = apps.items.map((i) => i.app).sort();
+      for (const [id, k] of [["f-capp", "capp"], ["f-happ", "happ"]]) fillSelect($(id), names, state[k]);
       await loadUsers();
     } catch (e) { showError(e); }
   }

@@ -84,5 +84,5 @@ window.DreamPlots = (function () {
     return Object.fromEntries(chart.getOption().series.map((s) => [s.name, s.data]));
   }
 
-  return { PALETTE, timeChart, clear, figures };
+  return { PALETTE, timeChart, clear, figures, instance };
 })();

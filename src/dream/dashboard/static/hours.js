@@ -1,0 +1,90 @@
+/* The dashboard's "hours of use over time" panel: for one chosen product, its hours of use per
+   bucket (/v1/analytics/usage?app=…) as bars, and beside them, on their own axis, the hosts
+   reporting in each bucket (the same question without `app`, any process counted): zero hours
+   where no host reported is missing data, not missing use. Drawn by ECharts (plots.js). */
+"use strict";
+
+window.DreamHours = (function () {
+  const { PALETTE, clear, instance } = window.DreamPlots;
+  const { cliCommand } = window.DreamApi;
+  const $ = (id) => document.getElementById(id);
+  const ID = "hours-chart";
+  const BUCKET_WORD = { hour: "hourly", day: "daily", week: "weekly", month: "monthly" };
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  function note(text) { $("hours-note").textContent = text; }
+
+  function draw(app, points, hosts, bucket) {
+    const div = $(ID);
+    const chart = instance(div);
+    chart.setOption({
+      useUTC: true, animation: false, color: [PALETTE[0], PALETTE[1]], textStyle: { fontSize: 12 },
+      title: { text: `Hours of use of ${app}, ${BUCKET_WORD[bucket]}`, textStyle: { fontSize: 13 } },
+      grid: { left: 56, right: 56, top: 56, bottom: 56 },
+      legend: { top: 22 },
+      tooltip: { trigger: "axis", renderMode: "richText" },
+      xAxis: { type: "time", name: `${bucket} (UTC)`, nameLocation: "middle", nameGap: 32,
+        axisLabel: { hideOverlap: true, fontSize: 12, formatter: {
+          year: "{yyyy}", month: "{MMM} {yyyy}", day: "{d} {MMM}", hour: "{HH}:{mm}", minute: "{HH}:{mm}",
+        } } },
+      yAxis: [
+        { type: "value", name: "hours of use (h)", nameLocation: "middle", nameGap: 40, min: 0,
+          axisLabel: { fontSize: 12 } },
+        { type: "value", name: "hosts reporting", nameLocation: "middle", nameGap: 36, min: 0,
+          minInterval: 1, splitLine: { show: false }, axisLabel: { fontSize: 12 } },
+      ],
+      series: [
+        { name: "hours of use", type: "bar", barMaxWidth: 24, yAxisIndex: 0,
+          data: points.map((p) => [Date.parse(p.bucket), p.hours]) },
+        { name: "hosts reporting", type: "line", yAxisIndex: 1, step: "start", showSymbol: false,
+          lineStyle: { width: 1 }, areaStyle: { opacity: 0.15 }, z: 1,
+          data: hosts.map((p) => [Date.parse(p.bucket), p.hosts]) },
+      ],
+    }, { notMerge: true });
+    div.dataset.points = String(points.length);
+  }
+
+  /* What exists of `app` whatever the filters: the first and last day it ran, if ever. */
+  async function everSeen(app) {
+    const found = (await window.DreamApi.api("/v1/apps", { q: app, limit: "100" })).items.find((i) => i.app === app);
+    return found ? `; ${app} ran from ${found.first_seen.slice(0, 10)} to ${found.last_seen.slice(0, 10)} (any filter)`
+      : `; ${app} never ran`;
+  }
+
+  /* ctx: filters, app (the chosen product), bucket (auto, hour, day, week), ask(path, params,
+     bucket, bucketsOf) → answer, current(), links(panel, path, params, cli, exportQuery). */
+  async function render(ctx) {
+    const div = $(ID);
+    if (!ctx.app) {
+      clear(div, "choose an application to see its hours of use");
+      note("");
+      $("panel-hours").querySelector(".links").textContent = "";
+      return;
+    }
+    const params = Object.assign({}, ctx.filters, { app: ctx.app });
+    const pointsOf = (b) => (b.series[0] || { points: [] }).points;
+    const body = await ctx.ask("/v1/analytics/usage", params, ctx.bucket, (b) => pointsOf(b).length);
+    // Hosts reporting per bucket: every host with a snapshot, whatever it ran (system processes too).
+    const reporting = Object.assign({}, ctx.filters, { include_system: "true", bucket: params.bucket });
+    const covered = await window.DreamApi.api("/v1/analytics/usage", reporting);
+    if (!ctx.current()) return;
+    const points = pointsOf(body);
+    const total = points.reduce((a, p) => a + p.hours, 0);
+    const chosen = (ctx.bucket === "auto" ? "auto chose " : "") + BUCKET_WORD[params.bucket];
+    div.dataset.bucket = params.bucket;
+    const hosts = body.coverage ? plural(body.coverage.hosts, "host") + " reported in the range" : "";
+    if (!(total > 0)) {
+      clear(div, `no hours of use of ${ctx.app} under these filters; ${hosts || "no host reported"}`
+        + await everSeen(ctx.app));
+      if (!ctx.current()) return;
+      div.dataset.bucket = params.bucket;
+    } else {
+      draw(ctx.app, points, pointsOf(covered), params.bucket);
+    }
+    note(chosen + (total > 0 ? ` · ${total.toFixed(1)} h in all` : "")
+      + (hosts ? ` · ${hosts}` : ""));
+    ctx.links("panel-hours", "/v1/analytics/usage", params, cliCommand("usage", params), "usage");
+  }
+
+  return { render, clear: (message) => { clear($(ID), message); note(""); } };
+})();
