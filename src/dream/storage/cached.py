@@ -3,13 +3,16 @@ managed faculties) that must not wait on the database.
 
 The list is read again once it is older than ``ttl_s``, in a background thread, while the last
 list read stays in use; a read that fails keeps that list (while PostgreSQL is away it stays in
-force) and is tried again ``retry_s`` later. A list never read (``value is None``) is told apart
+force) and is tried again ``retry_s`` later. Of two reads under way, the one started last is
+kept, so a change committed before a read starts (an opt-out taken through this replica) is
+never undone by an earlier read ending after it. A list never read (``value is None``) is told apart
 from one read empty: each user decides what it means (opt-outs: read it now, 503 if it cannot
 be; faculties: accept any, as an empty list does).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +45,8 @@ class CachedList(Generic[T]):
         self._clock = clock
         self._lock = threading.Lock()
         self._value: T | None = None
+        self._reads = itertools.count()  # each read's number, in the order they start
+        self._kept = -1  # the number of the read whose list is kept
         self._due = float("-inf")  # the clock's time from which the next read is due
 
     @property
@@ -53,18 +58,20 @@ class CachedList(Generic[T]):
     def loaded(self) -> bool:
         return self._value is not None
 
-    def read(self) -> T:
+    def read(self) -> None:
         """Read the list now (blocking, at most ``timeout_s`` for a connection); StorageError
         when it cannot be read, the last list kept."""
+        with self._lock:
+            number = next(self._reads)
         with (
             storage_errors(f"could not read {self.what}"),
             self._db.pool.connection(timeout=self.timeout_s) as conn,
         ):
             value = self._build(conn.execute(self._sql).fetchall())
         with self._lock:
-            self._value = value
-            self._due = self._clock() + self.ttl_s
-        return value
+            if number > self._kept:  # else a read started later has ended first: its list holds
+                self._value, self._kept = value, number
+                self._due = self._clock() + self.ttl_s
 
     def read_if_due(self) -> None:
         """Read the list now unless it is fresh or a read failed less than ``retry_s`` ago
