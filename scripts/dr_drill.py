@@ -26,14 +26,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import psycopg
 
 import dr
 from dream.analytics.questions import QUESTIONS as REGISTRY
-from dream.analytics.questions.hosts import FLEET_FIELDS
+from dream.analytics.questions.hosts import FLEET_FIELDS, without
+from dream.analytics.questions.registry import required_params
 from dream.collector import LINUX_COMMAND, Collector, Sender, Spool, run_listing
 
 # Every question of the registry, over the window both sites hold (raw rows wherever a question
@@ -41,12 +42,14 @@ from dream.collector import LINUX_COMMAND, Collector, Sender, Spool, run_listing
 # `sessions`: a session open at the window's end grows with later snapshots (B holds more).
 # `compare` takes its two cohorts: the drill's two faculties.
 _SAMPLE = {"by": "host", "bucket": "hour", "source": "raw"}
+_COHORTS = {"a": "law", "b": "engineering"}
 QUESTIONS = tuple(
-    (q.path, {name: _SAMPLE[name] for name in q.params.model_fields if name in _SAMPLE})
+    (q.path, required_params(q, **_COHORTS) | {
+        name: _SAMPLE[name] for name, field in q.fields.items()
+        if _SAMPLE.get(name) in get_args(field.annotation)})  # where the question offers it
     for q in REGISTRY
-    if q.name not in ("sessions", "compare")
+    if q.name != "sessions"
 ) + (
-    ("/v1/analytics/compare", {"by": "faculty", "a": "law", "b": "engineering"}),
     ("/v1/analytics/top-apps", {"limit": "50", "metric": "snapshots", "source": "raw"}),
     ("/v1/analytics/breakdown", {"by": "user", "metric": "cpu", "source": "raw"}),
     ("/v1/analytics/breakdown", {"by": "faculty", "metric": "processes", "source": "raw"}),
@@ -127,11 +130,6 @@ def duplicated(url: str, ids: list[str]) -> int:
     return int(row[0]) if row else 0
 
 
-def without_fleet(item: dict[str, Any]) -> dict[str, Any]:
-    """A host's row without its fleet health: when each site's api heard from it differs."""
-    return {k: v for k, v in item.items() if k not in FLEET_FIELDS}
-
-
 def answers(api: str, start: datetime, end: datetime) -> list[Any]:
     window = {"from": start.isoformat(), "to": end.isoformat(), "include_system": "true"}
     out = []
@@ -139,8 +137,8 @@ def answers(api: str, start: datetime, end: datetime) -> list[Any]:
         response = httpx.get(f"{api}{path}", params=params | window, timeout=30)
         response.raise_for_status()
         body = {k: v for k, v in response.json().items() if k not in ("generated_at", "took_ms")}
-        out.append(body | ({"items": [without_fleet(i) for i in body["items"]]} if path == "/v1/hosts"
-                           else {}))  # fmt: skip
+        # A host's fleet health: when each site's api heard from it differs.
+        out.append(without(FLEET_FIELDS, body) if path == "/v1/hosts" else body)
     return out
 
 

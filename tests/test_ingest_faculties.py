@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from dream.app import Dream
 from dream.settings import Settings
-from dream.storage.directory import Directory
-from helpers import beside_a_worker, live_ps_aux, snapshot_body, wait_for
+from dream.storage.database import Database
+from dream.storage.directory import Directory, FacultyNames, UnknownFaculty
+from helpers import FakeClock, beside_a_worker, live_ps_aux, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -51,3 +52,33 @@ def test_unknown_faculty_refused_and_alias_mapped(dream: Dream, database_url: st
         stored = conn.execute("SELECT faculty FROM snapshots WHERE snapshot_id = %s",
                               (body["snapshot_id"],)).fetchone()  # fmt: skip
     assert stored == ("law",)
+
+
+def test_the_list_is_read_again_in_the_background_and_kept_while_the_database_is_away(
+    database_url: str,
+) -> None:
+    """Ingest never waits for the list: a stale one stays in use while it is read again in the
+    background; one that cannot be read keeps the last (none read yet: any faculty)."""
+    db = Database(database_url)
+    db.open()
+    clock = FakeClock()
+    names = FacultyNames(db, ttl_s=60, retry_s=10, clock=clock)
+    never = FacultyNames(db, clock=clock)
+    try:
+        names.load()
+        assert names.loaded and names.resolve("law") == "law"  # read, empty: any faculty
+        Directory(db).add_faculty("law")
+        Directory(db).add_alias("Law School", "law")
+        clock.advance(59)
+        assert names.resolve("law school") == "law school"  # fresh: not read again yet
+        clock.advance(2)
+        names.resolve("law")  # stale: used as it is, read again in the background
+        wait_for(lambda: names.resolve("law school") == "law", what="the list read again")
+    finally:
+        db.close()
+    clock.advance(61)
+    assert names.resolve("law school") == "law"  # the database is away: the last list holds
+    never.load()
+    assert not never.loaded and never.resolve("anything") == "anything"
+    with pytest.raises(UnknownFaculty):
+        names.resolve("medicine")

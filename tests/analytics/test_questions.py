@@ -8,23 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dream.analytics.products import with_product_columns
 from dream.analytics.questions import QUESTIONS, Question
+from dream.analytics.questions.registry import required_params
 from dream.client import Client, TruncatedWarning
 
 IDS = [q.name for q in QUESTIONS]
-
-
-def sample(question: Question[Any]) -> dict[str, Any]:
-    """Values for the question's required parameters (its first example, else a Literal's
-    first choice)."""
-    return {name: field.examples[0] if field.examples else get_args(field.annotation)[0]
-            for name, field in question.fields.items() if field.is_required()}  # fmt: skip
 
 
 def rest_rows(client: TestClient, question: Question[Any], params: dict[str, Any]) -> list:
@@ -35,7 +29,7 @@ def rest_rows(client: TestClient, question: Question[Any], params: dict[str, Any
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
 def test_rest_csv_export_and_client_agree(client: TestClient, question: Question[Any]) -> None:
-    params = sample(question)
+    params = required_params(question)
     rows = rest_rows(client, question, params)
     assert rows, "the dataset answers every question"
 

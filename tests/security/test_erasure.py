@@ -18,6 +18,8 @@ import zstandard
 from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS, Question
+from dream.analytics.questions.hosts import API_CLOCK_FIELDS, without
+from dream.analytics.questions.registry import required_params
 from dream.app import Dream
 from dream.blobs.packs import pack_raw_outputs
 from dream.settings import Settings
@@ -81,6 +83,7 @@ def params_of(question: Question[Any]) -> list[dict[str, Any]]:
     ranges = [{"from": START.isoformat(), "to": (START + timedelta(hours=5)).isoformat()},
               {"from": (START + timedelta(minutes=10)).isoformat(),
                "to": (START + timedelta(hours=3, minutes=30)).isoformat()}]  # fmt: skip
+    required = required_params(question, **COHORTS)
     asked = []
     for whole, r in zip((True, False), ranges, strict=True):
         asked.append(dict(r))
@@ -88,18 +91,11 @@ def params_of(question: Question[Any]) -> list[dict[str, Any]]:
             for choice in get_args(field.annotation):
                 if (isinstance(choice, str) and (whole or choice != "rollup")
                         and choice not in ("term", "teaching_week")):  # no calendar here
-                    asked.append({**r, **required(question), name: choice})
-    return [{**required(question), **a} for a in asked]
+                    asked.append({**r, **required, name: choice})
+    return [{**required, **a} for a in asked]
 
 
-# Required values that are not a Literal's: compare's two cohorts, the campus's two faculties.
-COHORTS = {"a": "law", "b": "medicine"}
-
-
-def required(question: Question[Any]) -> dict[str, Any]:
-    """Values for the question's required parameters: a Literal's first, else COHORTS'."""
-    return {n: (get_args(f.annotation) or (COHORTS[n],))[0]
-            for n, f in question.fields.items() if f.is_required()}  # fmt: skip
+COHORTS = {"a": "law", "b": "medicine"}  # compare's two cohorts: the campus's two faculties
 
 
 def answers(client: TestClient) -> dict[str, Any]:
@@ -108,21 +104,8 @@ def answers(client: TestClient) -> dict[str, Any]:
         for params in params_of(question):
             got = client.get(question.path, params=params)
             assert got.status_code == 200, (question.name, params, got.text)
-            found[f"{question.name} {sorted(params.items())}"] = without_api_clock(got.json())
+            found[f"{question.name} {sorted(params.items())}"] = without(API_CLOCK_FIELDS, got.json())
     return found
-
-
-# What the api's clock says of a host (when it was heard from, hence its cadence and status)
-# differs between two campuses ingested at different times, erasure or not.
-API_CLOCK = ("last_seen", "status", "cadence_s", "clock_skew_s")
-
-
-def without_api_clock(answer: dict[str, Any]) -> dict[str, Any]:
-    items = answer.get("items")
-    if isinstance(items, list):
-        answer["items"] = [{k: v for k, v in i.items() if k not in API_CLOCK} if isinstance(i, dict)
-                           else i for i in items]  # fmt: skip
-    return answer
 
 
 def stored_text(url: str) -> str:

@@ -15,21 +15,18 @@ cannot.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-import structlog
 from psycopg.rows import dict_row
 
-from dream.errors import StorageError
+from dream.storage.cached import CachedList
 from dream.storage.database import Database
 from dream.storage.errors import storage_errors
 from dream.storage.queries import NamedQueries
 
 Kind = Literal["user", "host"]
-log = structlog.get_logger(__name__)
 _SQL = NamedQueries("dream.security", "queries.sql")
 
 
@@ -40,11 +37,8 @@ class OptOuts:
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._db = db
         self._user = user
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cached: frozenset[tuple[str, str]] = frozenset()
-        self._read_at: float | None = None
+        self._list = CachedList(db, _SQL.query("list_optouts"), _pairs, what="the opt-outs",
+                                ttl_s=ttl_s, clock=clock)  # fmt: skip
 
     def value(self, kind: Kind, value: str) -> str:
         """How ``value`` is kept: a user as their pseudonym (a pseudonym stays as it is)."""
@@ -52,38 +46,26 @@ class OptOuts:
 
     @property
     def loaded(self) -> bool:
-        return self._read_at is not None
+        return self._list.loaded
 
-    def refresh(self, timeout_s: float = 2.0) -> None:
-        """Read the list (the api calls this off its event loop, before its first snapshot)."""
-        with (
-            storage_errors("could not read the opt-outs"),
-            self._db.pool.connection(timeout=timeout_s) as conn,
-        ):
-            rows = conn.execute(_SQL.query("list_optouts")).fetchall()
-        with self._lock:
-            self._cached = frozenset((kind, value) for kind, value, _ in rows)
-            self._read_at = self._clock()
+    def refresh(self) -> None:
+        """Read the list (the api calls this off its event loop, before its first snapshot);
+        StorageError when it cannot be read."""
+        self._list.read()
+
+    def load(self) -> None:
+        """Read the list unless it is fresh; a failure is logged and keeps the last list."""
+        self._list.read_if_due()
 
     def refresh_if_stale(self) -> None:
         """Read the list again in the background once it is older than ``ttl_s`` (one thread
         at a time; a failure keeps the last list and is tried again ``ttl_s`` later)."""
-        with self._lock:
-            if self._read_at is None or self._clock() - self._read_at <= self._ttl_s:
-                return
-            self._read_at = self._clock()  # no second thread meanwhile; retried after ttl_s
-        threading.Thread(target=self._refresh_quietly, name="optouts", daemon=True).start()
-
-    def _refresh_quietly(self) -> None:
-        try:
-            self.refresh()
-        except StorageError as exc:
-            log.warning("opt-outs not re-read: the last list read holds", error=str(exc))
+        self._list.current()
 
     def excludes(self, users: tuple[str | None, ...], host: str) -> Kind | None:
         """Why a snapshot on ``host`` of a user known as ``users`` (their pseudonyms) is
         dropped, if it is."""
-        cached = self._cached
+        cached = self._list.value or frozenset()
         if ("host", host) in cached:
             return "host"
         if any(("user", user) in cached for user in users if user is not None):
@@ -107,6 +89,10 @@ class OptOuts:
             conn.execute(_SQL.query(name), {"kind": kind, "value": kept})
         self.refresh()
         return kept
+
+
+def _pairs(rows: Sequence[Any]) -> frozenset[tuple[str, str]]:
+    return frozenset((kind, value) for kind, value, _ in rows)
 
 
 __all__ = ["Kind", "OptOuts"]

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import difflib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-import structlog
 from psycopg.rows import dict_row
 
 from dream.errors import DreamError
+from dream.storage.cached import CachedList
 from dream.storage.database import Database
 from dream.storage.queries import NamedQueries, copy_text
 
@@ -40,49 +40,36 @@ class UnknownFaculty(DirectoryError):
         self.value = value
 
 
-_log = structlog.get_logger(__name__)
-
-
 class FacultyNames:
     """The managed list as ingest checks it: each name a faculty may be given as and the one it
     means, read again at most every ``ttl_s`` (a faculty added is accepted within that).
 
-    Ingest never waits on PostgreSQL for it: with the database unreachable the last list read
-    stays in force (none read yet: any faculty is accepted, as with an empty list) and the next
-    read is tried ``retry_s`` later. Snapshots keep flowing to Kafka while the database is down.
+    Ingest never waits on PostgreSQL for it (a ``CachedList``): a stale list is read again in
+    the background; with the database unreachable the last list read stays in force (none read
+    yet: any faculty is accepted, as with an empty list) and the next read is tried ``retry_s``
+    later. Snapshots keep flowing to Kafka while the database is down.
     """
 
     def __init__(self, db: Database, ttl_s: float = 60.0, *, timeout_s: float = 2.0,
-                 retry_s: float = 10.0) -> None:  # fmt: skip
-        self.db = db
-        self.ttl_s = ttl_s
-        self.timeout_s = timeout_s
-        self.retry_s = retry_s
-        self._names: dict[str, str] | None = None
-        self._read_at = 0.0
-        self._next_read = 0.0
+                 retry_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self._list: CachedList[dict[str, str]] = CachedList(
+            db, _SQL.query("faculty_names"), dict, what="the managed faculties", ttl_s=ttl_s,
+            retry_s=retry_s, timeout_s=timeout_s, clock=clock)  # fmt: skip
 
-    def fresh(self) -> bool:
-        now = time.monotonic()
-        return now < self._next_read or (self._names is not None and now - self._read_at < self.ttl_s)
+    @property
+    def loaded(self) -> bool:
+        return self._list.loaded
 
     def load(self) -> None:
-        """Read the list (blocking: the api calls it in a worker thread)."""
-        try:
-            with self.db.pool.connection(timeout=self.timeout_s) as conn:
-                self._names = dict(conn.execute(_SQL.query("faculty_names")).fetchall())
-        except psycopg.Error as exc:  # PoolTimeout included: keep what was read, retry later
-            self._next_read = time.monotonic() + self.retry_s
-            _log.warning("could not read the managed faculties; the last list stays",
-                         error=str(exc), known=len(self._names or {}))  # fmt: skip
-            return
-        self._read_at = time.monotonic()
+        """Read the list unless it is fresh or a read failed less than ``retry_s`` ago
+        (blocking: the api calls it in a worker thread)."""
+        self._list.read_if_due()
 
     def resolve(self, faculty: str) -> str:
         """The faculty ``faculty`` (stored form: lowercase) means; UnknownFaculty when the list
         holds faculties and neither it nor an alias is ``faculty``. An empty list (a deployment
         that manages none) accepts any."""
-        names = self._names or {}
+        names = self._list.current() or {}
         if not names or faculty in names:
             return names.get(faculty, faculty)
         raise UnknownFaculty(faculty, sorted(set(names.values())))

@@ -70,7 +70,6 @@ def erase_rows(conn: psycopg.Connection, user: str) -> Erasure:
                    "sessions": conn.execute(query("delete_sessions"), params).rowcount}  # fmt: skip
         for table in ("hours_daily", "hourly", "daily"):  # the user's rows, their keys' sums
             conn.execute(query(f"delete_usage_{table}"), params)
-            conn.execute(query(f"clear_{table}_apps"))
             conn.execute(query(f"rebuild_{table}_apps"))
         rollups = conn.cursor(row_factory=dict_row).execute(query("rollup_rows_removed")).fetchone()
         removed.update(rollups or {})

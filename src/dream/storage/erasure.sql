@@ -1,5 +1,6 @@
 -- Named queries of an erasure (dream.storage.erasure): every row of one user removed in one
--- transaction, and the rollups' touched keys rebuilt from what the others contributed. The
+-- transaction, and the rollups' touched keys rebuilt from what the others contributed (the
+-- apps' rollups by migration 0024's functions). The
 -- user is the pseudonym as stored, %(user)s. Each starts with "-- name: x".
 
 -- name: open_erasure
@@ -43,19 +44,10 @@ WITH gone AS (DELETE FROM usage_hours_daily WHERE user_name = %(user)s
               RETURNING bucket, app, os, faculty)
 SELECT bucket, app, os, faculty, count(*) AS n FROM gone GROUP BY 1, 2, 3, 4
 
--- name: clear_hours_daily_apps
-DELETE FROM usage_hours_daily_apps a
-USING erase_hours_keys k
-WHERE (a.bucket, a.app, a.os, a.faculty) = (k.bucket, k.app, k.os, k.faculty)
-
 -- name: rebuild_hours_daily_apps
-INSERT INTO usage_hours_daily_apps
-SELECT d.bucket, d.app, d.os, d.faculty, sum(d.seconds), sum(d.launches), sum(d.u_seconds),
-       sum(d.u_launches)
-FROM usage_hours_daily d
-JOIN erase_hours_keys k
-  ON (d.bucket, d.app, d.os, d.faculty) = (k.bucket, k.app, k.os, k.faculty)
-GROUP BY 1, 2, 3, 4
+SELECT usage_apps_rebuild('usage_hours_daily_apps', 'usage_hours_daily',
+                          array_agg(bucket), array_agg(app), array_agg(os), array_agg(faculty))
+FROM erase_hours_keys
 
 -- name: delete_usage_hourly
 -- usage_hourly_apps and usage_presence_hourly follow by their statement triggers (migration
@@ -65,20 +57,10 @@ WITH gone AS (DELETE FROM usage_hourly WHERE user_name = %(user)s
               RETURNING bucket, app, os, faculty)
 SELECT bucket, app, os, faculty, count(*) AS n FROM gone GROUP BY 1, 2, 3, 4
 
--- name: clear_hourly_apps
-DELETE FROM usage_hourly_apps a
-USING erase_hourly_keys k
-WHERE (a.bucket, a.app, a.os, a.faculty) = (k.bucket, k.app, k.os, k.faculty)
-
 -- name: rebuild_hourly_apps
-INSERT INTO usage_hourly_apps
-SELECT h.bucket, h.app, h.os, h.faculty, sum(snapshots), sum(processes), sum(cpu_sum),
-       sum(cpu_n), sum(rss_sum), sum(rss_n), sum(u_snapshots), sum(u_processes), sum(u_cpu_sum),
-       sum(u_cpu_n), sum(u_rss_sum), sum(u_rss_n)
-FROM usage_hourly h
-JOIN erase_hourly_keys k
-  ON (h.bucket, h.app, h.os, h.faculty) = (k.bucket, k.app, k.os, k.faculty)
-GROUP BY 1, 2, 3, 4
+SELECT usage_apps_rebuild('usage_hourly_apps', 'usage_hourly',
+                          array_agg(bucket), array_agg(app), array_agg(os), array_agg(faculty))
+FROM erase_hourly_keys
 
 -- name: delete_usage_daily
 CREATE TEMP TABLE erase_daily ON COMMIT DROP AS
@@ -86,20 +68,10 @@ WITH gone AS (DELETE FROM usage_daily WHERE user_name = %(user)s
               RETURNING bucket, app, os, faculty, host)
 SELECT bucket, app, os, faculty, host, count(*) AS n FROM gone GROUP BY 1, 2, 3, 4, 5
 
--- name: clear_daily_apps
-DELETE FROM usage_daily_apps a
-USING (SELECT DISTINCT bucket, app, os, faculty FROM erase_daily) k
-WHERE (a.bucket, a.app, a.os, a.faculty) = (k.bucket, k.app, k.os, k.faculty)
-
 -- name: rebuild_daily_apps
-INSERT INTO usage_daily_apps
-SELECT d.bucket, d.app, d.os, d.faculty, sum(snapshots), sum(processes), sum(cpu_sum),
-       sum(cpu_n), sum(rss_sum), sum(rss_n), sum(u_snapshots), sum(u_processes), sum(u_cpu_sum),
-       sum(u_cpu_n), sum(u_rss_sum), sum(u_rss_n)
-FROM usage_daily d
-JOIN (SELECT DISTINCT bucket, app, os, faculty FROM erase_daily) k
-  ON (d.bucket, d.app, d.os, d.faculty) = (k.bucket, k.app, k.os, k.faculty)
-GROUP BY 1, 2, 3, 4
+SELECT usage_apps_rebuild('usage_daily_apps', 'usage_daily',
+                          array_agg(bucket), array_agg(app), array_agg(os), array_agg(faculty))
+FROM erase_daily
 
 -- name: rollup_rows_removed
 SELECT (SELECT coalesce(sum(n), 0) FROM erase_hourly_keys)::bigint AS usage_hourly,

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-import structlog
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -16,7 +15,6 @@ from dream.analytics.api import analytics_router
 from dream.analytics.export import export_router
 from dream.analytics.queries import Analytics
 from dream.app import Dream
-from dream.errors import StorageError
 from dream.blobs.raw import RawOutputs
 from dream.dashboard import dashboard_router
 from dream.security.api import keys_router
@@ -140,8 +138,5 @@ def _read_ingest_lists(optouts: OptOuts, faculties: FacultyNames) -> None:
     """The opt-outs and managed faculties, read before the first snapshot. With the database
     down at start, the first snapshot tries again: opt-outs never read answer 503 (nothing of
     an opted-out person is kept unchecked), faculties never read accept any."""
-    try:
-        optouts.refresh()
-    except StorageError as exc:
-        structlog.get_logger(__name__).warning("opt-outs not read at start", error=str(exc))
+    optouts.load()
     faculties.load()

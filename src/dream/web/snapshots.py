@@ -111,7 +111,7 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
 
 async def _managed_faculty(faculties: FacultyNames, snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with the faculty its name means; 422 for one the managed list refuses."""
-    if not faculties.fresh():
+    if not faculties.loaded:
         await anyio.to_thread.run_sync(faculties.load)
     try:
         faculty = faculties.resolve(snapshot.faculty)

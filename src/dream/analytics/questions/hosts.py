@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # fleet health was recorded.
 FLEET_FIELDS = ("last_seen", "last_collected_at", "agent", "cadence_s", "clock_skew_s", "status",
                 "snapshots_received")  # fmt: skip
+# The facts of those the api's clock gives (when it heard from the host, hence its cadence, skew
+# and status): two apis, or the same data ingested twice, differ on them whatever the data.
+API_CLOCK_FIELDS = ("last_seen", "status", "cadence_s", "clock_skew_s")
 
 DESCRIPTION = (
     "Each host seen under the filters, with its counts and its fleet health: `last_seen` (the"
@@ -30,6 +33,17 @@ DESCRIPTION = (
     " `last_seen`, `late` within 6, `silent` beyond. *Which lab machines stopped reporting*:"
     " `hosts?faculty=law`, then `status`."
 )
+
+
+def without(fields: tuple[str, ...], answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` (a JSON answer) with ``fields`` left out of its items, so that answers from
+    two sites or two ingests compare on what the data decides."""
+    items = answer.get("items")
+    if not isinstance(items, list):
+        return answer
+    kept = [{k: v for k, v in i.items() if k not in fields} if isinstance(i, dict) else i
+            for i in items]  # fmt: skip
+    return {**answer, "items": kept}
 
 
 Status = Literal["reporting", "late", "silent"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -318,3 +318,12 @@ QUESTIONS: tuple[Question[Any], ...] = (
         users=_app_users,
     ),
 )
+
+
+def required_params(question: Question[Any], **given: Any) -> dict[str, Any]:
+    """Values for the parameters ``question`` cannot be asked without, for a caller asking every
+    question (tests, the disaster-recovery drill): ``given``'s where it names one (the cohorts
+    its data hold), else the field's first example, else its Literal's first choice."""
+    return {name: given[name] if name in given else
+            field.examples[0] if field.examples else get_args(field.annotation)[0]
+            for name, field in question.fields.items() if field.is_required()}  # fmt: skip
