@@ -22,16 +22,6 @@ def check(pg: Any, condition: bool, message: str) -> None:
         raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
 
 
-def artifact(pg: Any, name: str) -> Path:
-    """Save the whole page as ``name``.png, a test artifact: under $DREAM_TEST_ARTIFACTS if set,
-    else beside the test's failure screenshot (its tmp_path)."""
-    root = Path(os.environ.get("DREAM_TEST_ARTIFACTS") or pg.screenshot_path.parent)
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{name}.png"
-    pg.screenshot(path=str(path), full_page=True)
-    return path
-
-
 def block_other_hosts(pg: Any) -> list[str]:
     """Abort every request to a host but this machine; the list it returns fills with their
     URLs, so a test can say what a page tried to fetch from elsewhere."""
@@ -67,5 +57,8 @@ def artifact(pg: Any, name: str, selector: str | None = None) -> Path:
     root = Path(os.environ.get("DREAM_TEST_ARTIFACTS") or pg.screenshot_path.parent)
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{name}.png"
-    (pg.locator(selector) if selector else pg).screenshot(path=str(path))
+    if selector:
+        pg.locator(selector).screenshot(path=str(path))
+    else:
+        pg.screenshot(path=str(path), full_page=True)
     return path
