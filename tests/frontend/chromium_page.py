@@ -1,7 +1,11 @@
-"""What the frontend tests do to a page: assert with a screenshot, keep it off the network."""
+"""What the frontend tests do to a page: assert with a screenshot, keep it off the network, save
+screenshots as artifacts."""
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +22,21 @@ def check(pg: Any, condition: bool, message: str) -> None:
         except Exception as exc:
             where = f"(no screenshot: {exc})"
         raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
+
+
+def artifact(pg: Any, name: str, element: Any = None) -> Path:
+    """A screenshot of ``element`` (or the whole page) kept as ``name``.png: under the directory
+    ``DREAM_TEST_ARTIFACTS`` names (CI keeps it: .ci/run), else beside the test's own screenshot
+    (its tmp_path)."""
+    where = os.environ.get("DREAM_TEST_ARTIFACTS")
+    directory = Path(where) if where else Path(pg.screenshot_path).parent
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    if element is None:
+        pg.screenshot(path=str(path), full_page=True)
+    else:
+        element.screenshot(path=str(path))
+    return path
 
 
 def block_other_hosts(pg: Any) -> list[str]:

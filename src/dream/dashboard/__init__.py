@@ -2,8 +2,9 @@
 
 Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScript written for
 Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
-and downloads under each panel, ``concurrency.js`` the seats-in-use panel; charts drawn as SVG by
-``charts.js`` or, panel by panel, with Apache ECharts by ``plots.js``). Under ``static/vendor/``
+and downloads under each panel, ``concurrency.js`` the seats-in-use panel, ``usage.js`` usage over
+time in small multiples, ``empty.js`` the words a panel shows when it has nothing to draw; the
+top applications drawn as SVG by ``charts.js``, the rest with Apache ECharts by ``plots.js``). Under ``static/vendor/``
 sit third-party libraries copied from npm (ECharts; Swagger UI and ReDoc for ``/docs`` and
 ``/redoc``), their versions and licences in ``vendor/README.md``: nothing is fetched from
 elsewhere at run time.
@@ -26,8 +27,10 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "concurrency.js": "text/javascript; charset=utf-8",
+    "empty.js": "text/javascript; charset=utf-8",
     "links.js": "text/javascript; charset=utf-8",
     "plots.js": "text/javascript; charset=utf-8",
+    "usage.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
     "vendor/echarts/echarts.min.js": "text/javascript; charset=utf-8",

@@ -6,18 +6,20 @@
 (function () {
   const METRIC_COLUMN = { users: "users", hosts: "hosts", snapshots: "snapshots", processes: "processes",
     cpu: "avg_cpu_percent", memory: "avg_rss_kb", hours: "hours", launches: "launches" };
-  // How each column's values read (charts.js UNITS): hours with one decimal, counts whole.
+  // How each column's values read (charts.js UNITS): hours with one decimal, counts whole,
+  // memory (the api's KiB) in MiB.
   const COLUMN_UNIT = { users: "count", hosts: "count", snapshots: "count", processes: "count",
-    hours: "hours", launches: "count" };
-  const METRIC_TITLE = { cpu: "avg CPU %", memory: "avg RSS (KiB)", hours: "hours of use" };
+    hours: "hours", launches: "count", avg_rss_kb: "kib" };
+  const COLUMN_TITLE = { avg_cpu_percent: "avg CPU %", avg_rss_kb: "avg RSS (MiB)" };
+  const METRIC_TITLE = { cpu: "avg CPU (%)", memory: "avg RSS (MiB)", hours: "hours of use" };
   const DEFAULTS = { faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
     system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "" };
   const PANEL_CONTROLS = { "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
     "f-cbucket": "cbucket", "f-seats": "seats" };
   const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
-  const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
-  const { barChart, lineChart, formatValue } = window.DreamCharts;
+  const { barChart, formatValue, UNITS } = window.DreamCharts;
+  const { nothing, refused } = window.DreamEmpty;
   const { KEY_STORAGE, ApiError, Unreachable, api, query, shellQuote, cliCommand } = window.DreamApi;
   const renderLinks = (...args) => window.DreamLinks.renderLinks(...args, showError);
 
@@ -112,7 +114,7 @@
     if (gen !== generation) return null;
     const column = METRIC_COLUMN[state.metric];
     barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })),
-      { unit: COLUMN_UNIT[column] });
+      { unit: COLUMN_UNIT[column], empty: nothing(params) });
     renderLinks("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
     return body.source;
   }
@@ -133,39 +135,6 @@
     return api(path, params);
   }
 
-  async function usage(f, gen) {
-    const params = Object.assign({}, f);
-    if (state.group_by) params.group_by = state.group_by;
-    const body = await askBucketed("/v1/analytics/usage", params, state.bucket,
-      (b) => new Set(b.series.flatMap((s) => s.points.map((p) => p.bucket))).size);
-    if (gen !== generation) return null;
-    const column = METRIC_COLUMN[state.metric];
-    let series = body.series.map((s) => ({
-      name: s.group === null ? "all" : String(s.group),
-      points: s.points.map((p) => ({ t: new Date(p.bucket), value: p[column] })),
-    }));
-    const step = { hour: 3600e3, day: 86400e3 }[params.bucket];
-    if (step) {  // no snapshot in a bucket means no use: draw it as 0, not as a straight line
-      const times = series.flatMap((s) => s.points.map((p) => p.t.getTime()));
-      const t0 = Math.min(...times), t1 = Math.max(...times);
-      if ((t1 - t0) / step <= 2000) {
-        for (const s of series) {
-          const have = new Map(s.points.map((p) => [p.t.getTime(), p]));
-          s.points = [];
-          for (let t = t0; t <= t1; t += step) s.points.push(have.get(t) || { t: new Date(t), value: 0, filled: true });
-        }
-      }
-    }
-    if (series.length > MAX_SERIES) {
-      const total = (s) => s.points.reduce((a, p) => a + (p.value || 0), 0);
-      series = series.sort((a, b) => total(b) - total(a)).slice(0, MAX_SERIES);
-    }
-    lineChart($("usage-chart"), series,
-      { unit: COLUMN_UNIT[column], yTitle: METRIC_TITLE[state.metric] || state.metric });
-    renderLinks("panel-usage", "/v1/analytics/usage", params, cliCommand("usage", params), "usage");
-    return body.source;
-  }
-
   async function breakdown(f, gen) {
     const params = Object.assign({}, f, { by: state.by, metric: state.metric, limit: "50" });
     const body = await api("/v1/analytics/breakdown", params);
@@ -177,7 +146,7 @@
     const head = document.createElement("tr");
     for (const c of columns) {
       const th = document.createElement("th");
-      th.textContent = c.replace("avg_cpu_percent", "avg CPU %").replace("avg_rss_kb", "avg RSS KiB");
+      th.textContent = COLUMN_TITLE[c] || c;
       if (c !== state.by) th.className = "num";
       head.appendChild(th);
     }
@@ -207,7 +176,7 @@
     if (!rows.length) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = columns.length; td.className = "muted"; td.textContent = "no data for these filters";
+      td.colSpan = columns.length; td.className = "muted"; td.append(nothing(params));
       tr.appendChild(td); rows.push(tr);
     }
     table.tBodies[0].replaceChildren(...rows);
@@ -294,9 +263,10 @@
   }
 
   /* After a failed refresh no panel keeps the previous view's figures under the new filters. */
+  /* message: a string, or a node (an empty state: DreamEmpty) each panel shows a copy of. */
   function clearPanels(message) {
     barChart($("top-apps-chart"), [], { empty: message });
-    lineChart($("usage-chart"), [], { empty: message });
+    window.DreamUsage.reset(message);
     window.DreamPlots.clear($("concurrency-chart"), message);
     $("concurrency-note").textContent = "";
     for (const id of ["breakdown-table", "processes-table"]) {
@@ -305,6 +275,12 @@
     }
     $("processes-more").hidden = true;
     $("processes-count").textContent = "";
+    if (typeof message !== "string") {  // the tables say it too
+      const tr = document.createElement("tr"), td = document.createElement("td");
+      td.className = "muted"; td.append(message.cloneNode(true)); tr.append(td);
+      $("breakdown-table").tBodies[0].replaceChildren(tr);
+      $("processes-count").append(message.cloneNode(true));
+    }
     for (const box of document.querySelectorAll(".panel .links")) box.textContent = "";
   }
 
@@ -320,7 +296,12 @@
     try {
       const concurrency = window.DreamConcurrency.render({ filters: f, app: state.capp, bucket: state.cbucket,
         seats: state.seats, ask: askBucketed, current: () => gen === generation, links: renderLinks });
-      const [source] = await Promise.all([topApps(f, gen), usage(f, gen), breakdown(f, gen),
+      const column = METRIC_COLUMN[state.metric];
+      const usage = window.DreamUsage.render({ filters: f, groupBy: state.group_by, bucket: state.bucket,
+        column, scale: (UNITS[COLUMN_UNIT[column]] || {}).scale || 1, counts: COLUMN_UNIT[column] === "count",
+        yTitle: METRIC_TITLE[state.metric] || state.metric, ask: askBucketed, current: () => gen === generation,
+        links: renderLinks });
+      const [source] = await Promise.all([topApps(f, gen), usage, breakdown(f, gen),
         processes(f, gen, false), concurrency]);
       if (gen !== generation) return;
       setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
@@ -329,7 +310,7 @@
     } catch (e) {
       if (gen !== generation) return;
       generation++;  // a panel still on its way drops its answer instead of drawing it
-      clearPanels("not shown: the api's answer is missing (see the message above)");
+      clearPanels(refused(e, f) || "not shown: the api's answer is missing (see the message above)");
       showError(e);
     }
   }
