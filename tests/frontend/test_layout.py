@@ -92,6 +92,17 @@ def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
         check(pg, shown == want_ms, f"{width} px: memory drawn {shown}, the api's /1024 {want_ms}")
         heads = pg.eval_on_selector_all("#breakdown-table th", "ths => ths.map(t => t.textContent)")
         check(pg, "avg RSS (MiB)" in heads, f"breakdown columns {heads}")
+        if width == 360:  # the filters in reading order by keyboard, each showing its focus
+            pg.focus("#f-faculty")
+            order = ["f-faculty"]
+            for _ in range(5):
+                pg.keyboard.press("Tab")
+                order.append(pg.evaluate("document.activeElement.id"))
+            want = ["f-faculty", "f-os", "f-user", "f-range", "f-metric", "f-system"]
+            check(pg, order == want, f"Tab goes {order}, want {want}")
+            ring = pg.evaluate("(s => [s.outlineStyle, s.outlineWidth])"
+                               "(getComputedStyle(document.activeElement))")  # fmt: skip
+            check(pg, ring == ["solid", "2px"], f"the focused filter's outline: {ring}")
         check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 
 
@@ -130,5 +141,7 @@ def test_a_faculty_nothing_holds_is_named_with_the_closest_in_every_panel(
           and "widen the time range or clear a filter" in text, f"usage panel says {text!r}")  # fmt: skip
     text = pg.inner_text("#breakdown-table tbody")
     check(pg, "no snapshots for user nobody-here" in text, f"breakdown says {text!r}")
+    text = pg.inner_text("#processes-count")
+    check(pg, "no processes for user nobody-here" in text, f"processes panel says {text!r}")
     artifact(pg, "empty-user")
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")

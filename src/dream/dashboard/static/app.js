@@ -229,6 +229,7 @@
     processesCursor = body.next_cursor;
     $("processes-more").hidden = !processesCursor;
     $("processes-count").textContent = `(${table.tBodies[0].rows.length} shown${processesCursor ? ", more available" : ""})`;
+    if (!table.tBodies[0].rows.length) $("processes-count").append(" ", nothing(params, "processes"));
     if (!more) {
       const box = $("panel-processes").querySelector(".links");
       renderLinks("panel-processes", "/v1/processes", params,

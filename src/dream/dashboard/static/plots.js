@@ -26,6 +26,12 @@ window.DreamPlots = (function () {
     return Math.ceil(v / step) * step;
   }
 
+  /* The round step (1, 2 or 5 times a power of ten) at or above v. */
+  function niceStep(v) {
+    const p = 10 ** Math.floor(Math.log10(v));
+    return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= v - 1e-12 * p);
+  }
+
   /* No chart: the message (text or a node) in its place: what was asked, or why nothing is drawn. */
   function clear(div, message) {
     const chart = charts.get(div.id);
@@ -107,8 +113,11 @@ window.DreamPlots = (function () {
     const cell = (i) => ({ x: (i % cols) * width, y: Math.floor(i / cols) * CELL });
     const times = all.map((p) => p.t.getTime());
     const [t0, t1] = [Math.min(...times), Math.max(...times)];
+    // One scale for all, in at most 3-4 round steps (whole ones for counts); all zero: 0..1.
     const top = Math.max(...all.map((p) => p.value || 0));
-    const max = top > 0 ? roundUp(top) : 1;  // one scale for all (all zero: still a scale)
+    let interval = top > 0 ? niceStep(top / 3) : 1;
+    if (opts.counts) interval = Math.max(1, interval);
+    const max = Math.max(interval, Math.ceil(top / interval - 1e-9) * interval);
     chart.setOption({
       useUTC: true, animation: false, color: PALETTE, textStyle: { fontSize: 12 },
       tooltip: { trigger: "axis", renderMode: "richText" },
@@ -118,9 +127,9 @@ window.DreamPlots = (function () {
         height: CELL - 82 })),
       xAxis: series.map((s, i) => axis("time", opts.xTitle, { gridIndex: i, min: t0, max: t1, nameGap: 26 })),
       yAxis: series.map((s, i) => axis("value", opts.yTitle, { gridIndex: i, counts: opts.counts,
-        splitNumber: 2, nameLocation: "end", nameGap: 8,
+        nameLocation: "end", nameGap: 8,
         nameTextStyle: { color: "#374151", fontSize: 12, align: "left" },
-        max, axisLabel: { fontSize: 11 } })),
+        max, interval, axisLabel: { fontSize: 11 } })),
       series: series.map((s, i) => ({
         name: s.name, type: "line", xAxisIndex: i, yAxisIndex: i, showSymbol: s.points.length <= 48,
         symbolSize: 4, areaStyle: { opacity: 0.12 },
