@@ -2,8 +2,8 @@
 the page never scrolls sideways, no panel's content spills out of it (tables scroll inside their
 ``.scroll`` box), every ECharts chart on the page names its axes (panels added later are checked
 too: every ``.plot``), and each panel's screenshot is kept (``chromium_page.artifact``). Then the
-empty states: a faculty nothing holds, typed into the URL, is named in every panel with the
-closest one that exists; an empty answer says what was asked.
+empty states: a faculty (or OS) nothing holds, typed into the URL, is named in every panel with
+the closest one that exists; an empty answer says what was asked.
 """
 
 from __future__ import annotations
@@ -132,6 +132,12 @@ def test_a_faculty_nothing_holds_is_named_with_the_closest_in_every_panel(
     check(pg, pg.query_selector("#usage-chart code").inner_text() == "laww", "the value as code")
     check(pg, pg.query_selector("#usage-chart canvas") is None, "a chart under the refusal")
     artifact(pg, "empty-faculty-laww")
+
+    # An OS typo: the api names the closest of its fixed list.
+    pg.goto(f"{api}/#os=linx")
+    pg.wait_for_function("() => document.querySelector('#usage-chart').textContent.includes('linx')")
+    text = pg.inner_text("#usage-chart")
+    check(pg, text == "no snapshots for OS linx; did you mean linux?", f"usage panel says {text!r}")
 
     # An empty answer (a user nothing holds): what was asked, and what to change.
     pg.goto(f"{api}/#user=nobody-here&range=24h")

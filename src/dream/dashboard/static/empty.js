@@ -44,16 +44,17 @@ window.DreamEmpty = (function () {
   }
 
   /* An api refusal of a filter value as a sentence with what exists, or null for any other
-     error. The api writes "faculty: unknown value 'laww'; closest known: law, lawn" or, for a
-     value of a fixed list, "os: Input should be 'linux', 'windows' or 'macos'". */
+     error. The api writes "faculty: unknown value 'laww'; closest known: law, lawn" and, for a
+     value of a fixed list, "os: unknown value 'linx'; closest known: linux; Input should be
+     'linux', 'windows' or 'macos'" (the closest, else the list). */
   function refused(error, params) {
     if (!error || error.status !== 422) return null;
-    const m = /^(\w+): (?:unknown value '([^']*)'(?:; closest known: (.+))?|Input should be (.+))$/
+    const m = /^(\w+): (?:unknown value '([^']*)')?(?:; )?(?:closest known: ([^;]+))?(?:; )?(?:Input should be (.+))?$/
       .exec(error.message || "");
-    if (!m || !NAMES[m[1]]) return null;
+    if (!m || !NAMES[m[1]] || (m[2] === undefined && m[4] === undefined)) return null;
     const [, param, value, close, allowed] = m;
     const parts = [`no snapshots for ${NAMES[param]} `, [value !== undefined ? value : (params || {})[param] || "?"]];
-    const names = (close || allowed || "").split(/, | or /).map((v) => v.replace(/^'|'$/g, "")).filter(Boolean);
+    const names = (close || allowed || "").trim().split(/, | or /).map((v) => v.replace(/^'|'$/g, "")).filter(Boolean);
     if (names.length) {
       parts.push(close ? "; did you mean " : "; it is one of ");
       names.forEach((n, i) => parts.push(i ? (i === names.length - 1 ? " or " : ", ") : "", [n]));
