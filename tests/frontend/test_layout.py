@@ -135,7 +135,9 @@ def test_a_faculty_nothing_holds_is_named_with_the_closest_in_every_panel(
 
     # An OS typo: the api names the closest of its fixed list.
     pg.goto(f"{api}/#os=linx")
-    pg.wait_for_function("() => document.querySelector('#usage-chart').textContent.includes('linx')")
+    pg.wait_for_function(
+        "() => document.querySelector('#usage-chart').textContent.includes('linx')"
+    )
     text = pg.inner_text("#usage-chart")
     check(pg, text == "no snapshots for OS linx; did you mean linux?", f"usage panel says {text!r}")
 
