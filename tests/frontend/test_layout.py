@@ -90,6 +90,11 @@ def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
                  for g, points in figures.items()}  # fmt: skip
         want_ms = {g: {_ms(b): v for b, v in points.items()} for g, points in want.items()}
         check(pg, shown == want_ms, f"{width} px: memory drawn {shown}, the api's /1024 {want_ms}")
+        title = pg.text_content("#top-apps-chart text.x-title")
+        check(pg, title == "avg RSS (MiB)", f"{width} px: the bars are titled {title!r}")
+        sizes = pg.eval_on_selector_all("#top-apps-chart text",
+                                        "ts => ts.map(t => t.getBoundingClientRect().height)")  # fmt: skip
+        check(pg, min(sizes) >= 11, f"{width} px: bar chart text {min(sizes)} px high")
         heads = pg.eval_on_selector_all("#breakdown-table th", "ths => ths.map(t => t.textContent)")
         check(pg, "avg RSS (MiB)" in heads, f"breakdown columns {heads}")
         if width == 360:  # the filters in reading order by keyboard, each showing its focus

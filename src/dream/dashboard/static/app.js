@@ -114,7 +114,8 @@
     if (gen !== generation) return null;
     const column = METRIC_COLUMN[state.metric];
     barChart($("top-apps-chart"), body.items.map((i) => ({ label: i.app, value: i[column] })),
-      { unit: COLUMN_UNIT[column], empty: nothing(params) });
+      { unit: COLUMN_UNIT[column],
+        title: METRIC_TITLE[state.metric] || state.metric, empty: nothing(params) });
     renderLinks("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
     return body.source;
   }

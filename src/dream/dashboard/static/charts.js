@@ -70,15 +70,21 @@ function empty(svg, width, message) {
   note(svg, message || "no data for these filters");
 }
 
-/* items: [{label, value}] drawn top to bottom; opts: unit (see UNITS), empty (what to say instead). */
+/* items: [{label, value}] drawn top to bottom; opts: unit (see UNITS), title (what the bars
+   measure, with the unit: written under them), empty (what to say instead). Drawn at the width
+   the chart has (one unit a pixel), so its text keeps its size on a phone. */
 function barChart(svg, items, opts) {
   opts = opts || {};
-  const width = 640, rowH = 22, left = 150, right = 60, top = 6;
+  const width = Math.max(280, Math.round(svg.clientWidth || 640)), rowH = 22, right = 64, top = 6;
+  const left = Math.min(150, Math.round(width * 0.32)), chars = Math.floor((left - 8) / 7.5);
   clear(svg);
   note(svg, "");
   if (!items.length) return empty(svg, width, opts.empty);
-  const height = top + rowH * items.length + 6;
+  const height = top + rowH * items.length + (opts.title ? 26 : 6);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  if (opts.title) {
+    text(svg, left + (width - left - right) / 2, height - 6, opts.title, { "text-anchor": "middle", class: "x-title" });
+  }
   svg.dataset.points = String(items.length);
   const max = niceMax(Math.max(...items.map((i) => i.value || 0)));
   const scale = (width - left - right) / max;
@@ -86,7 +92,7 @@ function barChart(svg, items, opts) {
     const y = top + i * rowH;
     const g = el("g", { class: "bar", "data-label": item.label, "data-value": String(item.value) }, svg);
     el("title", {}, g).textContent = `${item.label}: ${formatValue(item.value, opts.unit, true)}`;
-    const label = item.label.length > 22 ? item.label.slice(0, 21) + "…" : item.label;
+    const label = item.label.length > chars ? item.label.slice(0, chars - 1) + "…" : item.label;
     text(g, left - 6, y + rowH / 2 + 4, label, { "text-anchor": "end" });
     el("rect", { x: left, y: y + 3, height: rowH - 6, width: Math.max(1, (item.value || 0) * scale), rx: 2 }, g);
     text(g, left + Math.max(1, (item.value || 0) * scale) + 4, y + rowH / 2 + 4,
