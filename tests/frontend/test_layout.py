@@ -53,7 +53,7 @@ def opened(browser: Any, width: int, tmp_path: Path) -> Iterator[Any]:
         context.close()
 
 
-@pytest.mark.parametrize("width", [1400, 400, 360])
+@pytest.mark.parametrize("width", [1920, 1400, 400, 360])
 def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
     demo_server: Served, browser: Any, tmp_path: Path, width: int
 ) -> None:
@@ -92,9 +92,13 @@ def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
         check(pg, shown == want_ms, f"{width} px: memory drawn {shown}, the api's /1024 {want_ms}")
         title = pg.text_content("#top-apps-chart text.x-title")
         check(pg, title == "avg RSS (MiB)", f"{width} px: the bars are titled {title!r}")
-        sizes = pg.eval_on_selector_all("#top-apps-chart text",
-                                        "ts => ts.map(t => t.getBoundingClientRect().height)")  # fmt: skip
-        check(pg, min(sizes) >= 11, f"{width} px: bar chart text {min(sizes)} px high")
+        texts = pg.eval_on_selector_all("#top-apps-chart text", """ts => ts.map(t => {
+          const r = t.getBoundingClientRect(), box = t.ownerSVGElement.getBoundingClientRect();
+          return {text: t.textContent, high: r.height, inside: r.left >= box.left - 1
+                  && r.right <= box.right + 1};
+        })""")
+        small = [t for t in texts if t["high"] < 11 or not t["inside"]]
+        check(pg, not small, f"{width} px: bar chart text too small or cut: {small}")
         heads = pg.eval_on_selector_all("#breakdown-table th", "ths => ths.map(t => t.textContent)")
         check(pg, "avg RSS (MiB)" in heads, f"breakdown columns {heads}")
         if width == 360:  # the filters in reading order by keyboard, each showing its focus
