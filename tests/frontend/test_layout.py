@@ -77,6 +77,7 @@ def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
               f"{width} px: charts drawn {got['charts']}")  # fmt: skip
         untitled = [c for c in drawn if not all(c["x"]) or not all(c["y"]) or not c["x"]]
         check(pg, not untitled, f"{width} px: axes without a title: {untitled}")
+        artifact(pg, f"layout-{width}-page")
         for panel in pg.query_selector_all(".panel"):
             artifact(pg, f"layout-{width}-{panel.get_attribute('id')}", panel)
 
