@@ -1,7 +1,8 @@
 /* Dashboard charts drawn by Apache ECharts (vendored: /dashboard/vendor/echarts/echarts.min.js),
    the pattern each panel moves to: axis titles with units, whole-number ticks for counts, dates
    in UTC that do not overlap, a colour-blind-safe palette (Okabe–Ito), a legend, and a chart
-   cleared, not left stale, when there is nothing (or no answer) to show. */
+   cleared, not left stale, when there is nothing (or no answer) to show. Any panel's own option
+   takes DreamPlots.PALETTE (its `color`) and DreamPlots.axis(kind, title, opts) (each axis). */
 "use strict";
 
 window.DreamPlots = (function () {
