@@ -106,12 +106,13 @@ window.DreamPlots = (function () {
     multiples.delete(div.id);
     if (!all.length) return clear(div, opts.empty || "no data for these filters");
     const cols = columns(div, series);
-    div.style.height = `${Math.ceil(series.length / cols) * CELL}px`;
+    const high = series.length === 1 ? 2 * CELL : CELL;  // one series alone: a chart of its own
+    div.style.height = `${Math.ceil(series.length / cols) * high}px`;
     const chart = instance(div);
     chart.resize();
     multiples.set(div.id, [series, opts, cols]);
     const width = div.clientWidth / cols;
-    const cell = (i) => ({ x: (i % cols) * width, y: Math.floor(i / cols) * CELL });
+    const cell = (i) => ({ x: (i % cols) * width, y: Math.floor(i / cols) * high });
     const times = all.map((p) => p.t.getTime());
     const [t0, t1] = [Math.min(...times), Math.max(...times)];
     // One scale for all, in at most 3-4 round steps (whole ones for counts); all zero: 0..1.
@@ -125,7 +126,7 @@ window.DreamPlots = (function () {
       title: series.map((s, i) => ({ text: s.name, left: cell(i).x + width - 16, top: cell(i).y,
         textAlign: "right", textStyle: { fontSize: 12, fontWeight: "bold", color: PALETTE[i % PALETTE.length] } })),
       grid: series.map((s, i) => ({ left: cell(i).x + 56, width: width - 56 - 20, top: cell(i).y + 26,
-        height: CELL - 82 })),
+        height: high - 82 })),
       xAxis: series.map((s, i) => axis("time", opts.xTitle, { gridIndex: i, min: t0, max: t1, nameGap: 26 })),
       yAxis: series.map((s, i) => axis("value", opts.yTitle, { gridIndex: i, counts: opts.counts,
         nameLocation: "end", nameGap: 8,
