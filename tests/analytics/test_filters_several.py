@@ -47,6 +47,9 @@ def test_two_systems_in_a_breakdown(client: TestClient) -> None:
     refused = client.get("/v1/analytics/breakdown", params=[("by", "os"), ("os", "linux"),
                                                             ("os", "solaris")])  # fmt: skip
     assert refused.status_code == 422 and "solaris" in refused.text
+    [error] = client.get("/v1/analytics/usage", params={"os": "linx"}).json()["detail"]
+    assert error["loc"] == ["query", "os"] and error["input"] == "linx"
+    assert error["msg"].startswith("unknown value 'linx'; closest known: linux; "), error
 
 
 @pytest.mark.parametrize(("path", "query"), [("/v1/analytics/top-apps", []),

@@ -1,8 +1,10 @@
-"""What the frontend tests do to a page: assert with a screenshot, keep it off the network."""
+"""What the frontend tests do to a page: assert with a screenshot, keep it off the network, save
+screenshots as artifacts."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,21 @@ def check(pg: Any, condition: bool, message: str) -> None:
         except Exception as exc:
             where = f"(no screenshot: {exc})"
         raise AssertionError(f"{message}\n{where}\npage errors: {pg.errors}")
+
+
+def artifact(pg: Any, name: str, element: Any = None) -> Path:
+    """A screenshot of ``element`` (a selector or an element handle; else the whole page) kept as ``name``.png: under the directory
+    ``DREAM_TEST_ARTIFACTS`` names (CI keeps it: .ci/run), else beside the test's own screenshot
+    (its tmp_path)."""
+    where = os.environ.get("DREAM_TEST_ARTIFACTS")
+    directory = Path(where) if where else Path(pg.screenshot_path).parent
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    if element is None:
+        pg.screenshot(path=str(path), full_page=True)
+    else:
+        (pg.locator(element) if isinstance(element, str) else element).screenshot(path=str(path))
+    return path
 
 
 def block_other_hosts(pg: Any) -> list[str]:
@@ -49,16 +66,3 @@ def wait_ready(pg: Any, contains: str = "") -> None:
     except Exception as exc:
         status = pg.inner_text("#status") if pg.query_selector("#status") else "?"
         check(pg, False, f"the dashboard did not finish loading ({selector}): {status}; {exc}")
-
-
-def artifact(pg: Any, name: str, selector: str | None = None) -> Path:
-    """A screenshot of the page (or of ``selector``) kept as a test artifact: under the directory
-    DREAM_TEST_ARTIFACTS names, else beside the test's failure screenshot (its tmp_path)."""
-    root = Path(os.environ.get("DREAM_TEST_ARTIFACTS") or pg.screenshot_path.parent)
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{name}.png"
-    if selector:
-        pg.locator(selector).screenshot(path=str(path))
-    else:
-        pg.screenshot(path=str(path), full_page=True)
-    return path

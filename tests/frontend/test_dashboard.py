@@ -55,6 +55,10 @@ def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
     check(pg, len(bars) >= 5, f"top applications chart has {len(bars)} bar(s)")
     points = int(pg.get_attribute("#usage-chart", "data-points") or 0)
     check(pg, points > 10, f"usage chart has {points} point(s)")
+    drawn = pg.evaluate(DRAWN, "usage-chart")  # one small chart per faculty; whole users
+    check(pg, len(drawn["series"]) >= 3 and drawn["y"] == "users", f"usage charts {drawn}")
+    check(pg, drawn["ticks"] and all(float(t).is_integer() for t in drawn["ticks"]),
+          f"usage y ticks {drawn['ticks']} are not whole users")  # fmt: skip
     check(pg, len(pg.query_selector_all("#processes-table tbody tr")) == 50, "processes table")
     expected = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
     check(pg, bars == {i["app"]: i["users"] for i in expected},
@@ -88,8 +92,8 @@ def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
         usage = httpx.get(f"{api}/v1/analytics/usage",
                           params={"faculty": faculty, "bucket": "hour", "group_by": "faculty"}
                           ).json()  # fmt: skip
-        groups = {g.get_attribute("data-group") for g in pg.query_selector_all("#usage-chart g.line")}
-        check(pg, groups == {faculty}, f"{faculty}: usage lines {groups}")
+        groups = set(pg.evaluate(DRAWN, "usage-chart")["series"])
+        check(pg, groups == {faculty}, f"{faculty}: usage charts of {groups}")
         api_points = sum(len(s["points"]) for s in usage["series"])
         shown_points = int(pg.get_attribute("#usage-chart", "data-points") or 0)
         check(pg, shown_points == api_points > 0,
@@ -128,7 +132,7 @@ def test_page_and_assets_load_without_a_key(demo_server: Served) -> None:
     for path in ("/", "/dashboard/app.js", "/dashboard/api.js", "/dashboard/charts.js",
                  "/dashboard/links.js", "/dashboard/concurrency.js", "/dashboard/plots.js",
                  "/dashboard/products.js", "/dashboard/hours.js", "/dashboard/heatmap.js",
-                 "/dashboard/style.css"):
+                 "/dashboard/usage.js", "/dashboard/empty.js", "/dashboard/style.css"):  # fmt: skip
         response = httpx.get(f"{demo_server.url}{path}")
         assert response.status_code == 200, (path, response.status_code)
         assert "https://" not in response.text, path  # nothing from elsewhere (no CDN)
@@ -182,8 +186,10 @@ def test_hours_and_users_are_the_apis_with_their_units(demo_server: Served, page
     got = {k: (td.get_attribute("title"), td.inner_text()) for k, td in cells.items()}
     want_cells = {i["os"]: (str(i["hours"]), one_decimal(i["hours"])) for i in breakdown}
     check(pg, got == want_cells, f"breakdown hours {got}, the api's {want_cells}")
-    title = pg.text_content("#usage-chart text.y-title")
-    check(pg, title == "hours of use", f"usage axis titled {title!r}")
+    drawn = pg.evaluate(DRAWN, "usage-chart")  # auto buckets over two days of demo: hours
+    check(pg, (drawn["x"], drawn["y"]) == ("hour (UTC)", "hours of use"), f"usage axes {drawn}")
+    auto = pg.text_content("#f-bucket option[value=auto]")
+    check(pg, auto == "auto: hourly", f"the bucket picker says {auto!r}")
 
     pg.select_option("#f-measure", "users")
     wait_ready(pg, "measure=users")

@@ -22,7 +22,7 @@ from pydantic.fields import FieldInfo
 from dream.analytics.calendar import with_term
 from dream.analytics.csv import csv_response, wants_csv
 from dream.analytics.filters import Filters, FilterError, Moment, OperatingSystem
-from dream.analytics.known import asked
+from dream.analytics.known import asked, unknown_value
 from dream.analytics.products import (
     UnknownCategory,
     app_ids,
@@ -117,11 +117,14 @@ def filters(
             "category": category, "term": term}))  # fmt: skip
     except FilterError as exc:
         raise _error(exc.param, exc.message, exc.value) from None
-    except ValidationError as exc:  # host/faculty normalization (dream.text)
+    except ValidationError as exc:  # host/faculty normalization (dream.text), an OS not listed
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else "from"
-        raise _error(param, first["msg"], first.get("input", request.query_params.get(param))
-                     ) from None  # fmt: skip
+        value = first.get("input", request.query_params.get(param))
+        message = first["msg"]
+        if param == "os" and isinstance(value, str) and first["type"] == "literal_error":
+            message = f"{unknown_value(value, get_args(OperatingSystem))}; {message}"
+        raise _error(param, message, value) from None
 
 
 def only(*extra: str) -> Callable[[Request], None]:

@@ -1,5 +1,6 @@
 """Filter values nothing holds are refused, naming the closest known ones: ``faculty=laww``
-answers 422 (``closest known: law``) rather than 200 and nothing.
+answers 422 (``closest known: law``) rather than 200 and nothing; ``os=linx`` likewise
+(``closest known: linux``: api.py).
 
 The known faculties are those machines reported (``host_days``) and those on the managed list
 (migration 0019), read once and again only when a value is not among them, so a faculty that
@@ -9,6 +10,7 @@ just appeared is found and a typo costs one query.
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from dream.analytics.filters import Filters, FilterError
@@ -38,9 +40,14 @@ def check_known(analytics: Analytics, filters: Filters) -> None:
         _KNOWN[key] = known
     for value in filters.faculty:
         if value not in known:
-            near = close_names(value, sorted(known))
-            hint = f"; closest known: {', '.join(near)}" if near else ""
-            raise FilterError("faculty", f"unknown value {value!r}{hint}", value)
+            raise FilterError("faculty", unknown_value(value, known), value)
+
+
+def unknown_value(value: str, known: Collection[str]) -> str:
+    """What refusing ``value`` says: the known values closest to it (difflib), so a typo reads
+    as a suggestion ("unknown value 'linx'; closest known: linux")."""
+    near = close_names(value, sorted(known))
+    return f"unknown value {value!r}" + (f"; closest known: {', '.join(near)}" if near else "")
 
 
 def asked(question: Question[Any], analytics: Analytics, filters: Filters, params: Any,

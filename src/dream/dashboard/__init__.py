@@ -4,9 +4,9 @@ Everything it needs ships inside the package (``static/``: HTML, CSS and JavaScr
 Dream: ``app.js`` the page, ``api.js`` its calls to the api, ``links.js`` the REST call, command
 and downloads under each panel, ``concurrency.js`` the seats-in-use panel, ``products.js``,
 ``hours.js`` and ``heatmap.js`` the top products, hours over time and week × hour panels,
-``compare.js``, ``executables.js`` and ``fleet.js`` theirs (``bars.js`` their bars with
-intervals); charts drawn as SVG by ``charts.js`` or, panel by panel, with Apache ECharts by
-``plots.js``). Under ``static/vendor/``
+``usage.js`` usage over time in small multiples, ``compare.js``, ``executables.js`` and
+``fleet.js`` theirs (``bars.js`` their bars with intervals), ``empty.js`` the words a panel shows
+when it has nothing to draw; charts drawn with Apache ECharts by ``plots.js``). Under ``static/vendor/``
 sit third-party libraries copied from npm (ECharts; Swagger UI and ReDoc for ``/docs`` and
 ``/redoc``), their versions and licences in ``vendor/README.md``: nothing is fetched from
 elsewhere at run time.
@@ -29,11 +29,13 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "concurrency.js": "text/javascript; charset=utf-8",
+    "empty.js": "text/javascript; charset=utf-8",
     "heatmap.js": "text/javascript; charset=utf-8",
     "hours.js": "text/javascript; charset=utf-8",
     "links.js": "text/javascript; charset=utf-8",
     "plots.js": "text/javascript; charset=utf-8",
     "products.js": "text/javascript; charset=utf-8",
+    "usage.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "bars.js": "text/javascript; charset=utf-8",
     "compare.js": "text/javascript; charset=utf-8",

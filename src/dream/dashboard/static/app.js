@@ -6,10 +6,12 @@
 (function () {
   const METRIC_COLUMN = { users: "users", hosts: "hosts", snapshots: "snapshots", processes: "processes",
     cpu: "avg_cpu_percent", memory: "avg_rss_kb", hours: "hours", launches: "launches" };
-  // How each column's values read (charts.js UNITS): hours with one decimal, counts whole.
+  // How each column's values read (charts.js UNITS): hours with one decimal, counts whole,
+  // memory (the api's KiB) in MiB.
   const COLUMN_UNIT = { users: "count", hosts: "count", snapshots: "count", processes: "count",
-    hours: "hours", launches: "count" };
-  const METRIC_TITLE = { cpu: "avg CPU %", memory: "avg RSS (KiB)", hours: "hours of use" };
+    hours: "hours", launches: "count", avg_rss_kb: "kib" };
+  const COLUMN_TITLE = { avg_cpu_percent: "avg CPU %", avg_rss_kb: "avg RSS (MiB)" };
+  const METRIC_TITLE = { cpu: "avg CPU (%)", memory: "avg RSS (MiB)", hours: "hours of use" };
   const PANELS = window.DreamPanels || [];  // panels in files of their own: {defaults, controls, render, clear}
   const DEFAULTS = Object.assign({ faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
     system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "",
@@ -20,9 +22,9 @@
   // The top products, hours over time and week × hour panels (products.js, hours.js, heatmap.js).
   const usagePanels = () => [window.DreamProducts, window.DreamHours, window.DreamHeatmap];
   const RANGE_HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
-  const MAX_SERIES = 8;
   const $ = (id) => document.getElementById(id);
-  const { lineChart, formatValue } = window.DreamCharts;
+  const { formatValue, UNITS } = window.DreamCharts;
+  const { nothing, refused } = window.DreamEmpty;
   const { KEY_STORAGE, ApiError, Unreachable, api, query, shellQuote, cliCommand } = window.DreamApi;
   const renderLinks = (...args) => window.DreamLinks.renderLinks(...args, showError);
 
@@ -127,39 +129,6 @@
     return api(path, params);
   }
 
-  async function usage(f, gen) {
-    const params = Object.assign({}, f);
-    if (state.group_by) params.group_by = state.group_by;
-    const body = await askBucketed("/v1/analytics/usage", params, state.bucket,
-      (b) => new Set(b.series.flatMap((s) => s.points.map((p) => p.bucket))).size);
-    if (gen !== generation) return null;
-    const column = METRIC_COLUMN[state.metric];
-    let series = body.series.map((s) => ({
-      name: s.group === null ? "all" : String(s.group),
-      points: s.points.map((p) => ({ t: new Date(p.bucket), value: p[column] })),
-    }));
-    const step = { hour: 3600e3, day: 86400e3 }[params.bucket];
-    if (step) {  // no snapshot in a bucket means no use: draw it as 0, not as a straight line
-      const times = series.flatMap((s) => s.points.map((p) => p.t.getTime()));
-      const t0 = Math.min(...times), t1 = Math.max(...times);
-      if ((t1 - t0) / step <= 2000) {
-        for (const s of series) {
-          const have = new Map(s.points.map((p) => [p.t.getTime(), p]));
-          s.points = [];
-          for (let t = t0; t <= t1; t += step) s.points.push(have.get(t) || { t: new Date(t), value: 0, filled: true });
-        }
-      }
-    }
-    if (series.length > MAX_SERIES) {
-      const total = (s) => s.points.reduce((a, p) => a + (p.value || 0), 0);
-      series = series.sort((a, b) => total(b) - total(a)).slice(0, MAX_SERIES);
-    }
-    lineChart($("usage-chart"), series,
-      { unit: COLUMN_UNIT[column], yTitle: METRIC_TITLE[state.metric] || state.metric });
-    renderLinks("panel-usage", "/v1/analytics/usage", params, cliCommand("usage", params), "usage");
-    return body.source;
-  }
-
   async function breakdown(f, gen) {
     const params = Object.assign({}, f, { by: state.by, metric: state.metric, limit: "50" });
     const body = await api("/v1/analytics/breakdown", params);
@@ -171,7 +140,7 @@
     const head = document.createElement("tr");
     for (const c of columns) {
       const th = document.createElement("th");
-      th.textContent = c.replace("avg_cpu_percent", "avg CPU %").replace("avg_rss_kb", "avg RSS KiB");
+      th.textContent = COLUMN_TITLE[c] || c;
       if (c !== state.by) th.className = "num";
       head.appendChild(th);
     }
@@ -201,7 +170,7 @@
     if (!rows.length) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = columns.length; td.className = "muted"; td.textContent = "no data for these filters";
+      td.colSpan = columns.length; td.className = "muted"; td.append(nothing(params));
       tr.appendChild(td); rows.push(tr);
     }
     table.tBodies[0].replaceChildren(...rows);
@@ -254,6 +223,7 @@
     processesCursor = body.next_cursor;
     $("processes-more").hidden = !processesCursor;
     $("processes-count").textContent = `(${table.tBodies[0].rows.length} shown${processesCursor ? ", more available" : ""})`;
+    if (!table.tBodies[0].rows.length) $("processes-count").append(" ", nothing(params, "processes"));
     if (!more) {
       const box = $("panel-processes").querySelector(".links");
       renderLinks("panel-processes", "/v1/processes", params,
@@ -288,9 +258,10 @@
   }
 
   /* After a failed refresh no panel keeps the previous view's figures under the new filters. */
+  /* message: a string, or a node (an empty state: DreamEmpty) each panel shows a copy of. */
   function clearPanels(message) {
     for (const panel of usagePanels()) panel.clear(message);
-    lineChart($("usage-chart"), [], { empty: message });
+    window.DreamUsage.reset(message);
     window.DreamPlots.clear($("concurrency-chart"), message);
     $("concurrency-note").textContent = "";
     for (const p of PANELS) p.clear(message);
@@ -300,6 +271,12 @@
     }
     $("processes-more").hidden = true;
     $("processes-count").textContent = "";
+    if (typeof message !== "string") {  // the tables say it too
+      const tr = document.createElement("tr"), td = document.createElement("td");
+      td.className = "muted"; td.append(message.cloneNode(true)); tr.append(td);
+      $("breakdown-table").tBodies[0].replaceChildren(tr);
+      $("processes-count").append(message.cloneNode(true));
+    }
     for (const box of document.querySelectorAll(".panel .links")) box.textContent = "";
   }
 
@@ -313,9 +290,14 @@
     try {
       const ctx = { filters: f, state, app: state.capp, bucket: state.cbucket, seats: state.seats,
         ask: askBucketed, current: () => gen === generation, links: renderLinks };
+      const column = METRIC_COLUMN[state.metric];
+      const usage = window.DreamUsage.render({ filters: f, groupBy: state.group_by, bucket: state.bucket,
+        column, scale: (UNITS[COLUMN_UNIT[column]] || {}).scale || 1, counts: COLUMN_UNIT[column] === "count",
+        yTitle: METRIC_TITLE[state.metric] || state.metric, ask: askBucketed, current: () => gen === generation,
+        links: renderLinks });
       const [source] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
         grouping: state.grouping, app: state.happ, bucket: state.hbucket, ask: askBucketed,
-        current: () => gen === generation, links: renderLinks })), usage(f, gen), breakdown(f, gen),
+        current: () => gen === generation, links: renderLinks })), usage, breakdown(f, gen),
         processes(f, gen, false), window.DreamConcurrency.render(ctx), ...PANELS.map((p) => p.render(ctx))]);
       if (gen !== generation) return;
       setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
@@ -324,7 +306,7 @@
     } catch (e) {
       if (gen !== generation) return;
       generation++;  // a panel still on its way drops its answer instead of drawing it
-      clearPanels("not shown: the api's answer is missing (see the message above)");
+      clearPanels(refused(e, f) || "not shown: the api's answer is missing (see the message above)");
       showError(e);
     }
   }
