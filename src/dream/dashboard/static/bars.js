@@ -36,7 +36,7 @@ window.DreamBars = (function () {
   }
 
   /* rows: the categories, top to bottom; series: [{name, values: [number|null], intervals?:
-     [[lo, hi]|null]}]; opts: title, xTitle (with its unit), max, digits (of the tooltip's
+     [[lo, hi]|null]}]; opts: title, xTitle (with its unit), yTitle (what a row is), max, digits (of the tooltip's
      values), empty (the message when there are no rows). */
   function groupedBars(div, rows, series, opts) {
     if (!rows.length) return clear(div, opts.empty);
@@ -56,8 +56,8 @@ window.DreamBars = (function () {
       grid: { left: 8, right: 28, top: 56, bottom: 40, containLabel: true },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, renderMode: "richText",
         valueFormatter: (v) => (typeof v === "number" ? v.toFixed(opts.digits ?? 1) : "–") },
-      yAxis: { type: "category", data: rows, inverse: true,
-        axisLabel: { fontSize: 12, width: 120, overflow: "truncate" } },
+      yAxis: { type: "category", data: rows, inverse: true, name: opts.yTitle, nameLocation: "end",
+        nameTextStyle: { align: "left", fontSize: 12 }, axisLabel: { fontSize: 12, width: 120, overflow: "truncate" } },
       xAxis: { type: "value", name: opts.xTitle, nameLocation: "middle", nameGap: 26, min: 0,
         max: opts.max, axisLabel: { fontSize: 12, hideOverlap: true } },
       series: [

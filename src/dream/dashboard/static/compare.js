@@ -91,7 +91,7 @@
       }));
       groupedBars($("compare-chart"), rows.map((r) => r.app), series, { digits: 0, max: 100,
         title: `share of active users who used ${app || "each application"} (${who})`,
-        xTitle: "active users who used it (%, 95 % interval)" });
+        xTitle: "active users who used it (%, 95 % interval)", yTitle: "application" });
     }
     if (app && rows.length) {
       say(sentence(rows[0], a, b));

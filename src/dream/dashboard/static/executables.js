@@ -58,7 +58,7 @@
       groupedBars($("executables-chart"), found.map((r) => r.label), [
         { name: "mean", values: found.map((r) => r.body.avg_size_bytes / MB) },
         { name: "median", values: found.map((r) => r.body.median_size_bytes / MB) },
-      ], { title: `file size of the ${what} the hosts ran, per OS`, xTitle: "file size (MB)", digits: 1 });
+      ], { title: `file size of the ${what} the hosts ran, per OS`, xTitle: "file size (MB)", yTitle: "OS", digits: 1 });
       $("executables-table").tBodies[0].replaceChildren(...rows);
     }
     oses.forEach(([os], i) => {
