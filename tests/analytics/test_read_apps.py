@@ -1,0 +1,77 @@
+"""usage_presence_apps (migration 0021) always equals usage_presence OR-ed over OS and faculty,
+its blocks as array subscripts: as the writer keeps it, after bits are cleared or rows deleted
+(a reprocess, an erasure), for blocks before a key's first, and as the migration backfills it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import psycopg
+
+import analytics_dataset
+from dream.storage.migrate import available_migrations
+
+Words = dict[tuple[str, str, str], dict[int, tuple[int | None, int | None]]]
+
+
+def per_app(conn: psycopg.Connection) -> Words:
+    """usage_presence_apps, per key: each block's (days, u_days) word where either is set."""
+    out: Words = {}
+    for app, dim, who, lower, u_lower, days, u_days in conn.execute(
+        "SELECT app, dim, who, array_lower(days, 1), array_lower(u_days, 1), days, u_days"
+        " FROM usage_presence_apps"
+    ):
+        assert lower == u_lower
+        words = enumerate(zip(days, u_days, strict=True))
+        out[(app, dim, who)] = {lower + i: (d, u) for i, (d, u) in words
+                                if d is not None or u is not None}  # fmt: skip
+    return out
+
+
+def per_app_from_presence(conn: psycopg.Connection) -> Words:
+    """The oracle, in Python: usage_presence's words OR-ed per (app, dim, who) and block."""
+    words: dict[tuple[str, str, str], dict[int, list[int]]] = defaultdict(dict)
+    for block, app, dim, who, days, u_days in conn.execute(
+        "SELECT block, app, dim, who, days, u_days FROM usage_presence"
+    ):
+        acc = words[(app, dim, who)].setdefault(block, [0, 0])
+        acc[0] |= days
+        acc[1] |= u_days
+    return {key: {b: (d or None, u or None) for b, (d, u) in blocks.items() if d or u}
+            for key, blocks in words.items()
+            if any(d for d, _ in blocks.values())}  # fmt: skip
+
+
+def test_the_per_app_presence_follows_usage_presence(database_url: str) -> None:
+    analytics_dataset.load(database_url)  # through the real writer, with duplicates and a replay
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        kept = per_app(conn)
+        assert kept == per_app_from_presence(conn) != {}
+        assert any(len(blocks) > 1 for blocks in kept.values())  # the data spans two blocks
+        # Bits cleared (a reprocess rebuilds fewer), a row's non-system days only, rows gone.
+        conn.execute("UPDATE usage_presence SET days = days & (days - 1), u_days = 0"
+                     " WHERE app = 'winword'")  # fmt: skip
+        conn.execute("UPDATE usage_presence SET u_days = 0 WHERE app = 'chrome' AND dim = 'h'")
+        conn.execute("DELETE FROM usage_presence WHERE app = 'matlab' AND os = 'windows'")
+        conn.execute("DELETE FROM usage_presence WHERE dim = 'u' AND who = 'alice'")
+        kept = per_app(conn)
+        assert kept == per_app_from_presence(conn)
+        assert not any(who == "alice" for _, _, who in kept)  # an erased name does not stay
+        # A block before and one after a key's first (a late snapshot, the next term).
+        conn.execute(
+            "INSERT INTO usage_presence SELECT block - 3, app, 'plan9', faculty, dim, who, 5, 4"
+            " FROM usage_presence WHERE app = 'excel'"
+            " UNION ALL SELECT block + 2, app, 'plan9', faculty, dim, who, 8, 0"
+            " FROM usage_presence WHERE app = 'excel'"
+        )  # fmt: skip
+        kept = per_app(conn)
+        assert kept == per_app_from_presence(conn)
+        assert any(len(blocks) > 3 for key, blocks in kept.items() if key[0] == "excel")
+        # The migration's backfill builds the same arrays.
+        backfill = next(m.sql for m in available_migrations() if m.name == "read_apps")
+        with conn.transaction():
+            conn.execute("DELETE FROM usage_presence_apps")
+            conn.execute(backfill[backfill.rindex("INSERT INTO usage_presence_apps"):].encode())
+            assert per_app(conn) == kept
+        conn.execute("TRUNCATE usage_presence")
+        assert per_app(conn) == {}
