@@ -68,6 +68,9 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         RETURN NULL;  -- nothing went
     END IF;
+    IF NOT EXISTS (SELECT FROM old_rows) THEN
+        RETURN NULL;  -- most statements: an upsert that changed nothing
+    END IF;
     FOR b IN EXECUTE format('SELECT DISTINCT block FROM (%s) l ORDER BY 1', lost) LOOP
         EXECUTE format($q$
             UPDATE usage_presence_apps r SET days[$1] = k.days, u_days[$1] = k.u_days
