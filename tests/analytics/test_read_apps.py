@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
 
 import analytics_dataset
+from dream.analytics.filters import Filters
+from dream.analytics.queries import Analytics
 from dream.storage.migrate import available_migrations
 
 Words = dict[tuple[str, str, str], dict[int, tuple[int | None, int | None]]]
@@ -75,3 +79,28 @@ def test_the_per_app_presence_follows_usage_presence(database_url: str) -> None:
             assert per_app(conn) == kept
         conn.execute("TRUNCATE usage_presence")
         assert per_app(conn) == {}
+
+
+# Ranges over one block, across the boundary of two (2026-03-31 | 04-01), over three (the middle
+# one whole), with hours at either end; with system processes, one app.
+RANGES = [
+    {"from": "2026-03-02T00:00:00Z", "to": "2026-03-04T00:00:00Z"},
+    {"from": "2026-03-03T00:00:00Z", "to": "2026-04-02T00:00:00Z"},
+    {"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z", "include_system": True},
+    {"from": "2026-03-02T10:00:00Z", "to": "2026-04-01T15:00:00Z"},
+    {"from": "2026-03-04T00:00:00Z", "to": "2026-04-02T00:00:00Z", "app": "excel"},
+]
+
+
+@pytest.mark.parametrize("metric", ["users", "hosts"])
+def test_top_apps_from_the_per_app_presence_equal_the_oracle(
+    database_url: str, rows: list[analytics_dataset.Row], metric: str
+) -> None:
+    keys = ("app", "users", "hosts", "snapshots", "processes")
+    with ConnectionPool(database_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+        analytics = Analytics(pool)
+        for f in RANGES:
+            found = analytics.top_apps(Filters.model_validate(f), metric=metric, limit=50).items
+            expected = analytics_dataset.top_apps(rows, {"include_system": False, **f}, metric, 50)
+            assert [{k: i[k] for k in keys} for i in found] == \
+                [{k: i[k] for k in keys} for i in expected] != [], f

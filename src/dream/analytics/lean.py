@@ -9,7 +9,7 @@ does not start or end on a day, and hourly buckets, read the same per hour:
 ``usage_hourly_apps`` and ``usage_presence_hourly`` (a bitmap of the hours of a day; migration
 0011). Per-hour and per-day series count each bucket's users from each user's bitmap OR-ed
 over OS and faculty (a sum per bit) instead of listing who per bucket. Over a whole range, per
-app (or none) with no OS or faculty filter, ``usage_presence_apps`` has one row per app and
+app with no OS or faculty filter, ``usage_presence_apps`` has one row per app and
 user (host), its blocks as array subscripts (migration 0021): the users are a count of rows,
 nothing to deduplicate. Same numbers as the per-user rollups (tests compare them with the raw
 rows' answers).
@@ -28,7 +28,6 @@ from dream.analytics.filters import DIMENSION_COLUMN, Filters, presence_masks, r
 from dream.analytics.sql import fragment
 
 LEAN_KEYS = frozenset({"app", "os", "faculty"})  # what usage_daily_apps keeps per row
-APP_KEYS = frozenset({None, "app"})  # what usage_presence_apps keeps per row
 
 
 # Hourly buckets over more days than this read the per-user rollups instead (the hours' masks
@@ -89,7 +88,8 @@ def lean_answer(
     else:  # the positions in their 64-day blocks of the range's whole days
         first, end = ((d - EPOCH).days for d in (ranges.day_from, ranges.day_to))
         params["bits"] = sorted({day % 64 for day in range(first, min(end, first + 64))})
-    per_app = key in APP_KEYS and filters.os is None and filters.faculty is None
+    # usage_presence_apps: a row per app and who (summed over apps, several would count twice)
+    per_app = key == "app" and filters.os is None and filters.faculty is None
     people = _people(dim, p, where, bucket, params["bits"],
                      per_app=per_app, hour_ends=bool(params["hour_days"]))  # fmt: skip
     if users_only:
@@ -113,8 +113,8 @@ def _people(dim: sql.Composable, p: sql.Composable, where: sql.Composable,
             hour_ends: bool = True) -> sql.Composable:  # fmt: skip
     """Users and hosts per key and bucket (queries.sql, ``lean_people``). Hourly and daily
     buckets count the ``bits`` (the range's hours of a day, or days of a block) of each who's
-    OR-ed rows instead of listing who per bucket. ``per_app``: keyed by app (or none) and
-    filtered on neither OS nor faculty, so a whole range reads usage_presence_apps, counted
+    OR-ed rows instead of listing who per bucket. ``per_app``: keyed by app and filtered on
+    neither OS nor faculty, so a whole range reads usage_presence_apps, counted
     as it is when the range has no hours at either end (``hour_ends``)."""
     if bucket == "hour":
         return fragment("lean_count_hours").format(key=dim, p=p, filters=where,
