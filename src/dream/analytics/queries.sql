@@ -185,18 +185,18 @@ WHERE block BETWEEN %(block_from)s AND %(block_to)s
  OR array_remove({p}days[%(block_from)s::integer + 1:%(block_to)s::integer - 1], NULL) <> '{{}}')
 
 -- name: lean_presence_apps
--- lean_presence_range per app when no OS or faculty is filtered: a row per app and who
--- (migration 0021), not one per OS, faculty and block.
+-- lean_presence_range per app, at most one OS or one faculty filtered: {table}, a row per app
+-- (and OS or faculty) and who (migration 0021), not one per OS, faculty and block.
 SELECT {key} AS key, '-infinity'::timestamptz AS ts, dim, who
-FROM usage_presence_apps
+FROM {table}
 WHERE {seen} {filters}
 
 -- name: lean_count_apps
--- lean_people of a range of whole days per app, no OS or faculty filtered: each who has one
--- row per app, so its users and hosts are counts of rows.
+-- lean_people of a range of whole days per app, at most one OS or one faculty filtered: each
+-- who has one row per app in {table}, so its users and hosts are counts of rows.
 SELECT {key} AS key, '-infinity'::timestamptz AS ts, count(*) FILTER (WHERE dim = 'u') AS users,
        count(*) FILTER (WHERE dim = 'h') AS hosts
-FROM usage_presence_apps
+FROM {table}
 WHERE {seen} {filters}
 GROUP BY 1
 
