@@ -100,12 +100,13 @@ def test_the_per_app_presence_follows_usage_presence(database_url: str) -> None:
 
 
 # Ranges over one block, across the boundary of two (2026-03-31 | 04-01), over three (the middle
-# one whole), with hours at either end; with system processes, one app, one OS, one faculty.
+# one whole), with hours at either end, within one day; with system processes, one app, one OS, one faculty.
 RANGES = [
     {"from": "2026-03-02T00:00:00Z", "to": "2026-03-04T00:00:00Z"},
     {"from": "2026-03-03T00:00:00Z", "to": "2026-04-02T00:00:00Z"},
     {"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z", "include_system": True},
     {"from": "2026-03-02T10:00:00Z", "to": "2026-04-01T15:00:00Z"},
+    {"from": "2026-03-03T09:00:00Z", "to": "2026-03-03T17:00:00Z"},
     {"from": "2026-03-04T00:00:00Z", "to": "2026-04-02T00:00:00Z", "app": "excel"},
     {"from": "2026-03-03T00:00:00Z", "to": "2026-04-02T00:00:00Z", "os": "windows"},
     {"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z", "faculty": "law"},
