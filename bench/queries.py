@@ -206,7 +206,8 @@ def _vacuum(conn: psycopg.Connection) -> None:
     for table in ("usage_hourly", "usage_daily", "usage_daily_apps", "usage_presence",
                   "snapshots", "sessions", "usage_hours_daily", "usage_hours_daily_apps",
                   "host_days", "usage_hours_hourly", "usage_hourly_apps",
-                  "usage_presence_hourly", "concurrency_spans", "concurrency_hourly",
+                  "usage_presence_hourly", "usage_presence_apps", "usage_presence_app_os",
+                  "usage_presence_app_faculty", "concurrency_spans", "concurrency_hourly",
                   "concurrency_dirty"):  # fmt: skip
         conn.execute(f"VACUUM ANALYZE {table}".encode())
     conn.execute("ANALYZE processes")

@@ -8,8 +8,11 @@ on one row per (app, os, faculty, user) and block. The hours at either end of a 
 does not start or end on a day, and hourly buckets, read the same per hour:
 ``usage_hourly_apps`` and ``usage_presence_hourly`` (a bitmap of the hours of a day; migration
 0011). Per-hour and per-day series count each bucket's users from each user's bitmap OR-ed
-over OS and faculty (a sum per bit) instead of listing who per bucket. Same numbers as the
-per-user rollups (tests compare them with the raw rows' answers).
+over OS and faculty (a sum per bit) instead of listing who per bucket. Over a whole range, per
+app with at most one OS or one faculty named, ``usage_presence_apps`` (``_app_os``,
+``_app_faculty``) has one row per app (and OS or faculty) and user (host), its blocks as array
+subscripts (migration 0021): the users are a count of rows, nothing to deduplicate. Same numbers as the per-user rollups (tests compare them with the raw
+rows' answers).
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def lean_answer(
     else:  # the positions in their 64-day blocks of the range's whole days
         first, end = ((d - EPOCH).days for d in (ranges.day_from, ranges.day_to))
         params["bits"] = sorted({day % 64 for day in range(first, min(end, first + 64))})
-    people = _people(dim, p, where, bucket, params["bits"])
+    people = _people(dim, p, where, bucket, params["bits"], per_app=_per_app(filters, key),
+                     hour_ends=bool(params["hour_days"]))  # fmt: skip
     if users_only:
         return fragment("lean_users").format(people=people), params
     q = fragment("lean_answer").format(
@@ -96,6 +100,22 @@ def lean_answer(
     return q, params
 
 
+def _per_app(filters: Filters, key: str | None) -> sql.Identifier | None:
+    """The usage_presence_apps table (migration 0021) with a row per app and who under the
+    filters: keyed by app (summed over apps, a who of several would count twice), at most one
+    OS or one faculty named. None: no such table."""
+    if key != "app":
+        return None
+    os, faculty = filters.os or (), filters.faculty or ()
+    if not os and not faculty:
+        return sql.Identifier("usage_presence_apps")
+    if len(os) == 1 and not faculty:
+        return sql.Identifier("usage_presence_app_os")
+    if len(faculty) == 1 and not os:
+        return sql.Identifier("usage_presence_app_faculty")
+    return None
+
+
 def _bit_counts(bits: Sequence[int]) -> sql.Composable:
     """``ARRAY[n, ...]``: per bit of ``bits``, how many rows have it set in their ``bits``."""
     return sql.SQL("ARRAY[{}]::bigint[]").format(sql.SQL(", ").join(
@@ -103,10 +123,13 @@ def _bit_counts(bits: Sequence[int]) -> sql.Composable:
 
 
 def _people(dim: sql.Composable, p: sql.Composable, where: sql.Composable,
-            bucket: str | None, bits: Sequence[int]) -> sql.Composable:  # fmt: skip
+            bucket: str | None, bits: Sequence[int], *, per_app: sql.Identifier | None = None,
+            hour_ends: bool = True) -> sql.Composable:  # fmt: skip
     """Users and hosts per key and bucket (queries.sql, ``lean_people``). Hourly and daily
     buckets count the ``bits`` (the range's hours of a day, or days of a block) of each who's
-    OR-ed rows instead of listing who per bucket."""
+    OR-ed rows instead of listing who per bucket. ``per_app``: the table with a row per app and
+    who under the filters (``_per_app``), which a whole range reads, counted as it is when the
+    range has no hours at either end (``hour_ends``)."""
     if bucket == "hour":
         return fragment("lean_count_hours").format(key=dim, p=p, filters=where,
                                                    counts=_bit_counts(bits))  # fmt: skip
@@ -115,13 +138,17 @@ def _people(dim: sql.Composable, p: sql.Composable, where: sql.Composable,
                                                   counts=_bit_counts(bits))  # fmt: skip
         ends = fragment("lean_count_hour_days").format(key=dim, p=p, filters=where)
         return sql.SQL("{} UNION ALL {}").format(days, ends)
+    seen = fragment("presence_apps_seen").format(p=p)
+    if bucket is None and per_app and not hour_ends:
+        return fragment("lean_count_apps").format(key=dim, table=per_app, seen=seen,
+                                                  filters=where)  # fmt: skip
     if bucket is None:
-        presence = fragment("lean_presence_range")
+        presence = fragment("lean_presence_apps" if per_app else "lean_presence_range")
         day_ts = sql.SQL("'-infinity'::timestamptz")
     else:
         presence = fragment("lean_presence_buckets")
         day_ts = sql.SQL("date_trunc(%(bucket)s, p.day, 'UTC')")
     return fragment("lean_people").format(
-        presence=presence.format(key=dim, p=p, filters=where),
+        presence=presence.format(key=dim, p=p, table=per_app, seen=seen, filters=where),
         hours=fragment("lean_hours_any").format(key=dim, ts=day_ts, p=p, filters=where),
     )

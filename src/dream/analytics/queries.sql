@@ -174,6 +174,32 @@ WHERE block BETWEEN %(block_from)s AND %(block_to)s
               & (CASE WHEN block = %(block_to)s THEN %(last_mask)s::bigint ELSE -1 END) <> 0
   {filters}
 
+-- name: presence_apps_seen
+-- A usage_presence_apps row has a day of the range: its first and last block's words under
+-- their masks (one block: both masks), or any word between them (no bit: NULL).
+(coalesce({p}days[%(block_from)s::integer] & %(first_mask)s::bigint
+          & (CASE WHEN %(block_from)s::integer = %(block_to)s::integer
+                  THEN %(last_mask)s::bigint ELSE -1 END), 0) <> 0
+ OR (%(block_to)s::integer > %(block_from)s::integer
+     AND coalesce({p}days[%(block_to)s::integer] & %(last_mask)s::bigint, 0) <> 0)
+ OR array_remove({p}days[%(block_from)s::integer + 1:%(block_to)s::integer - 1], NULL) <> '{{}}')
+
+-- name: lean_presence_apps
+-- lean_presence_range per app, at most one OS or one faculty filtered: {table}, a row per app
+-- (and OS or faculty) and who (migration 0021), not one per OS, faculty and block.
+SELECT {key} AS key, '-infinity'::timestamptz AS ts, dim, who
+FROM {table}
+WHERE {seen} {filters}
+
+-- name: lean_count_apps
+-- lean_people of a range of whole days per app, at most one OS or one faculty filtered: each
+-- who has one row per app in {table}, so its users and hosts are counts of rows.
+SELECT {key} AS key, '-infinity'::timestamptz AS ts, count(*) FILTER (WHERE dim = 'u') AS users,
+       count(*) FILTER (WHERE dim = 'h') AS hosts
+FROM {table}
+WHERE {seen} {filters}
+GROUP BY 1
+
 -- name: lean_presence_buckets
 -- The whole days per time bucket: per bucket and 64-day block, the mask of its days, from the
 -- first to the last day of the range with any rollup row.
