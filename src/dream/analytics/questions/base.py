@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.products import with_catalog
 from dream.analytics.questions.answers import rows_model
-from dream.analytics.questions.noise import BUCKET_SPAN, MECHANISM, add_noise
+from dream.analytics.questions.noise import MECHANISM, add_noise, spans
 
 if TYPE_CHECKING:
     from dream.analytics.filters import Filters
@@ -81,8 +81,8 @@ class Disclosure:
             answer.items = kept
         if self.epsilon is not None and answer.items:
             bucket = getattr(params, "bucket", None)
-            span = BUCKET_SPAN[bucket] if bucket in BUCKET_SPAN else filters.end - filters.start
-            add_noise(answer.items, self.epsilon, span)
+            add_noise(answer.items, self.epsilon, spans(answer.items, bucket, filters.start,
+                                                        filters.end, analytics.calendar))  # fmt: skip
         self.rows += len(answer.items)
         return answer
 
