@@ -81,3 +81,26 @@ FROM (SELECT DISTINCT app, day FROM concurrency_spans) k
 CROSS JOIN LATERAL concurrency_day(k.app, k.day) c;
 
 ALTER TABLE concurrency_hourly ALTER COLUMN people DROP DEFAULT;
+
+-- The hours stored now name users: a user's sessions deleted (an erasure, a reprocess), the
+-- stored hours of every (app, day) those sessions touched go at once, in the same statement,
+-- before concurrency_keep (same-event triggers fire in name order) marks those days dirty;
+-- readers compute dirty days from their spans and concurrency_refresh stores them again, so
+-- no stored hour keeps the name of a user whose sessions are gone.
+CREATE FUNCTION concurrency_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM concurrency_hourly h
+    USING (SELECT DISTINCT o.app, d AS day
+           FROM old_rows o
+           CROSS JOIN LATERAL generate_series(date_trunc('day', o.first_seen, 'UTC'),
+                                              o.ended - interval '1 microsecond',
+                                              interval '1 day', 'UTC') d
+           WHERE o.app <> '' AND NOT o.is_system AND o.ended > o.first_seen) g
+    WHERE h.app = g.app AND h.hour >= g.day AND h.hour < g.day + interval '24 hours';
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sessions_concurrency_clear AFTER DELETE ON sessions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION concurrency_clear();
