@@ -91,8 +91,8 @@ def test_the_timelines_users_are_each_buckets_users(
                 conn.execute("SELECT concurrency_refresh(1000000, 'infinity')")
         for app, span in itertools.product(("stata", "matlab", "rstudio"), _ranges()):
             f = Filters.model_validate({"app": app, **span})
-            exact = {r["bucket"]: r["users"]
-                     for r in analytics.concurrency(f, bucket=bucket, floor=1000).items}  # fmt: skip
+            counted = analytics.concurrency(f, bucket=bucket, floor=1000).items
+            exact = {r["bucket"]: r["users"] for r in counted}
             expected = _users_of_sessions(url, app, f, bucket)
             assert {b: n for b, n in exact.items() if n} == expected, (app, span, stored)
             sampled = analytics.usage(f, bucket=bucket, users_only=True).items

@@ -80,9 +80,9 @@ class Disclosure:
             self.suppressed += len(answer.items) - len(kept)
             answer.items = kept
         if self.epsilon is not None and answer.items:
-            bucket = getattr(params, "bucket", None)
-            add_noise(answer.items, self.epsilon, spans(answer.items, bucket, filters.start,
-                                                        filters.end, analytics.calendar))  # fmt: skip
+            bounds = spans(answer.items, getattr(params, "bucket", None), filters.start,
+                           filters.end, analytics.calendar)  # fmt: skip
+            add_noise(answer.items, self.epsilon, bounds)
         self.rows += len(answer.items)
         return answer
 

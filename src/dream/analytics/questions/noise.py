@@ -11,11 +11,11 @@ Which values are released, and how (docs/security.md, "Differential privacy"):
   no bound on one person's contribution (anyone can start any number of processes): withheld.
 
 One person may be in every row of an answer, so each noised column's L1 sensitivity is the sum
-of its cells' bounds (for counts, the rows answered); the answer's epsilon is split evenly over the noised columns
-(sequential composition) and each column gets the Laplace mechanism (discrete for counts) at
-scale = sensitivity / its share. Rounding and clamping at zero afterwards are post-processing
-and cost no privacy. OpenDP draws the noise from the operating system's CSPRNG: it cannot be
-seeded, and need not be.
+of its cells' bounds (for counts, the rows answered); the answer's epsilon is split evenly over
+the noised columns (sequential composition) and each column gets the Laplace mechanism
+(discrete for counts) at scale = sensitivity / its share. Rounding and clamping at zero
+afterwards are post-processing and cost no privacy. OpenDP draws the noise from the operating
+system's CSPRNG: it cannot be seeded, and need not be.
 """
 
 from __future__ import annotations
