@@ -15,7 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
 
-from dream.analytics.questions.noise import add_noise, scales
+from dream.analytics.calendar import Calendar
+from dream.analytics.filters import Filters
+from dream.analytics.queries import Analytics
+from dream.analytics.questions.base import Disclosure
+from dream.analytics.questions.noise import add_noise, scales, spans
+from dream.analytics.questions.registry import QUESTIONS
 from dream.app import Dream
 from helpers import beside_a_worker, snapshot_body, wait_for
 from test_api_security import ADMIN_TOKEN, bearer, make_dream
@@ -44,11 +49,11 @@ def fits(draws: list[int], scale: float) -> float:
 def test_the_mechanism_draws_laplace_noise_of_the_documented_scale() -> None:
     """Counts: discrete Laplace, scale = rows x 1 / (epsilon / noised columns)."""
     rows = [{"users": 1000}]
-    assert scales(rows, 0.2, timedelta(hours=1)) == {"users": 5.0}
+    assert scales(rows, 0.2, [timedelta(hours=1)]) == {"users": 5.0}
     draws = []
     for _ in range(2000):
         noisy = [dict(r) for r in rows]
-        add_noise(noisy, 0.2, timedelta(hours=1))
+        add_noise(noisy, 0.2, [timedelta(hours=1)])
         draws.append(noisy[0]["users"] - 1000)
     assert fits(draws, 5.0) > ALPHA
     assert fits(draws, 2.5) < ALPHA and fits(draws, 10.0) < ALPHA  # not any scale
@@ -110,6 +115,56 @@ def test_a_dp_keys_answers_are_noisy_with_the_documented_epsilon(
     assert fits(users, 1.0) > ALPHA
     assert stats.kstest(spent_hours, stats.laplace(scale=1.0).cdf).pvalue > ALPHA
     assert len(set(users)) > 3  # noisy, not exact
+
+
+def test_a_calendar_buckets_bound_is_its_own_length() -> None:
+    """A term's hours are bounded by the term (its campus days, here with the clocks going back
+    on 25 October: one hour more), a teaching week at the range's start by what the range holds
+    of it; not by the asked range, nor by a fixed length."""
+    calendar = Calendar.model_validate({"tz": "Europe/London", "terms": [
+        {"id": "2026-autumn", "start": "2026-09-28", "end": "2026-12-11", "teaching_weeks": 10},
+        {"id": "2027-spring", "start": "2027-01-11", "end": "2027-03-19", "teaching_weeks": 9},
+    ]})  # fmt: skip
+    start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2027, 9, 1, tzinfo=UTC)
+    rows = [{"bucket": t, "users": 40, "hours": 900.0} for t in ("2026-autumn", "2027-spring")]
+    hours = (75 * 24 + 1) + 68 * 24
+    assert spans(rows, "term", start, end, calendar) == [timedelta(hours=75 * 24 + 1),
+                                                         timedelta(days=68)]  # fmt: skip
+    # users and hours share epsilon 2 (1 each); one person is in every row: 2 users, and at
+    # most each term's hours.
+    assert scales(rows, 2.0, spans(rows, "term", start, end, calendar)) == {
+        "users": 2 * 2 / 2.0, "hours": hours * 2 / 2.0}  # fmt: skip
+    midweek = datetime(2026, 10, 1, 11, tzinfo=UTC)  # the first teaching week began on Monday
+    weeks = [{"bucket": "2026-autumn w1", "hours": 1.0}, {"bucket": "2026-autumn w2", "hours": 1.0}]
+    assert spans(weeks, "teaching_week", midweek, end, calendar) == [
+        datetime(2026, 10, 4, 23, tzinfo=UTC) - midweek, timedelta(weeks=1)]  # fmt: skip
+
+
+def test_a_dp_keys_term_answer_is_noised_to_the_term(
+    dp_campus: tuple[TestClient, Dream],
+) -> None:
+    """Through ``Question.ask`` as a DP key's answer is: the hours of ``usage`` by term, asked
+    over two months around a one-week term, carry the term's noise (epsilon 504 over users,
+    hosts and hours: 168 / (504 / 3) = scale 1), not the range's (61 times more)."""
+    _, dream = dp_campus
+    day = HOUR.date()
+    calendar = Calendar.model_validate({"tz": "UTC", "terms": [{
+        "id": "2026-now", "start": day - timedelta(days=3), "end": day + timedelta(days=3),
+        "teaching_weeks": 1}]})  # fmt: skip
+    analytics = Analytics.of(dream.analytics_db.pool, dream.settings.raw_window_max_days,
+                             calendar=calendar)  # fmt: skip
+    usage = next(q for q in QUESTIONS if q.name == "usage")
+    midnight = datetime.combine(day, datetime.min.time(), UTC)
+    filters = Filters.model_validate({"app": "matlab", "from": midnight - timedelta(days=30),
+                                      "to": midnight + timedelta(days=31)})  # fmt: skip
+    params = usage.params.model_validate({"bucket": "term"})
+    (exact,) = usage.ask(analytics, filters, params).items
+    assert exact["hours"] == pytest.approx(USERS * 1.0)
+    noise = []
+    for _ in range(300):
+        (row,) = usage.ask(analytics, filters, params, Disclosure(epsilon=504.0)).items
+        noise.append(row["hours"] - exact["hours"])
+    assert stats.kstest(noise, stats.laplace(scale=1.0).cdf).pvalue > ALPHA
 
 
 def test_a_dp_key_is_refused_once_its_budget_is_spent(dp_campus: tuple[TestClient, Dream]) -> None:

@@ -141,6 +141,10 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
         assert packed.packs_written >= 4  # bob's and dave's hours share packs
         before = answers(client)
         assert before != expected  # dave counted: the comparison below can fail
+        with psycopg.connect(database_url, autocommit=True) as conn:  # the timeline's hours
+            conn.execute("SELECT concurrency_refresh(1000000, 'infinity')")  # kept, with users
+            assert conn.execute("SELECT count(*) FROM concurrency_hourly"
+                                " WHERE cardinality(people) > 1").fetchone()[0] > 0  # fmt: skip
         erased = client.delete(f"/v1/users/{ERASED}")
         assert erased.status_code == 200, erased.text
         (report,) = erased.json()  # one epoch: one erasure

@@ -109,6 +109,7 @@ def test_a_two_user_cell_is_withheld_from_query_and_shown_to_steward_and_admin(
     ("/v1/analytics/breakdown", {"by": "app", "os": "linux"}),
     ("/v1/analytics/concurrency", {"app": "stata"}),
     ("/v1/analytics/concurrency", {"app": "stata", "bucket": "hour"}),
+    ("/v1/analytics/concurrency", {"app": "stata", "os": "linux"}),  # off the timeline
     ("/v1/apps", {"q": "st"}),
     ("/v1/faculties", {"app": "stata"}),
 ])  # fmt: skip

@@ -245,10 +245,11 @@ class Analytics:
         found, next_cursor = pages.sessions(self._fetch, filters, limit=limit, cursor=cursor)
         return Answer(found, "raw", next_cursor)
 
-    def concurrency(self, filters: Filters, *, bucket: str = "day") -> Answer:
+    def concurrency(self, filters: Filters, *, bucket: str = "day",
+                    floor: int | None = None) -> Answer:  # fmt: skip
         """Per bucket, the most users and hosts running at one instant and the time-weighted
-        95th percentile of users running (timeline.py)."""
-        return Answer(timeline.concurrency(self._fetch, filters, bucket), "sessions")
+        95th percentile of users running; with ``floor``, the users (timeline.py)."""
+        return Answer(timeline.concurrency(self._fetch, filters, bucket, floor=floor), "sessions")
 
     def named(
         self,

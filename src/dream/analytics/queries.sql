@@ -484,17 +484,20 @@ ORDER BY bucket
 -- bucket's peak is its hours' largest; its time with no user running is the rest of its time
 -- within the range; the 95th percentile is the smallest count c with 20 * (time at <= c) >=
 -- 19 * (its time), in microseconds (exact). Buckets from the first to the last with use.
+-- With the floor (%(floor)s, else NULL), ``users``: each bucket's distinct users (migration
+-- 0022's people: its busiest hour's where that reaches the floor, else their union).
 WITH dirty AS (
     SELECT DISTINCT day FROM concurrency_dirty
     WHERE app = %(app)s AND day >= date_trunc('day', %(from)s::timestamptz, 'UTC')
       AND day < %(to)s
 ), hours AS (
-    SELECT hour, peak_users, peak_hosts, users, micros
+    SELECT hour, peak_users, peak_hosts, users, micros,
+           CASE WHEN %(floor)s::int IS NOT NULL THEN people END AS people
     FROM concurrency_hourly
     WHERE app = %(app)s AND hour >= %(from)s AND hour < %(to)s
       AND date_trunc('day', hour, 'UTC') NOT IN (SELECT day FROM dirty)
     UNION ALL
-    SELECT c.hour, c.peak_users, c.peak_hosts, c.users, c.micros
+    SELECT c.hour, c.peak_users, c.peak_hosts, c.users, c.micros, c.people
     FROM dirty d
     CROSS JOIN LATERAL concurrency_day(%(app)s, d.day) c
     WHERE c.hour >= %(from)s AND c.hour < %(to)s
@@ -526,12 +529,25 @@ WITH dirty AS (
           FROM buckets b LEFT JOIN counts c USING (bucket)
           GROUP BY b.bucket, b.total) c
     JOIN buckets b USING (bucket)
+), busiest AS (
+    SELECT date_trunc(%(bucket)s, hour, 'UTC') AS bucket, max(cardinality(people)) AS most
+    FROM hours
+    WHERE %(floor)s::int IS NOT NULL
+    GROUP BY 1
+), present AS (
+    SELECT b.bucket,
+           CASE WHEN b.most >= %(floor)s OR %(bucket)s = 'hour' THEN b.most
+                ELSE (SELECT count(DISTINCT p) FROM hours h CROSS JOIN LATERAL unnest(h.people) p
+                      WHERE date_trunc(%(bucket)s, h.hour, 'UTC') = b.bucket) END AS users
+    FROM busiest b
 )
 SELECT w.bucket, coalesce(max(u.peak_users), 0)::int AS peak_users,
        coalesce(max(u.peak_hosts), 0)::int AS peak_hosts,
-       min(w.n) FILTER (WHERE 20 * w.below >= 19 * w.total)::int AS p95_users
+       min(w.n) FILTER (WHERE 20 * w.below >= 19 * w.total)::int AS p95_users,
+       CASE WHEN %(floor)s::int IS NOT NULL THEN coalesce(max(p.users), 0)::int END AS users
 FROM weighed w
 LEFT JOIN used u USING (bucket)
+LEFT JOIN present p USING (bucket)
 GROUP BY w.bucket
 ORDER BY w.bucket
 

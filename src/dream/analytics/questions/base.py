@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 
 from dream.analytics.products import with_catalog
 from dream.analytics.questions.answers import rows_model
-from dream.analytics.questions.noise import BUCKET_SPAN, MECHANISM, add_noise
+from dream.analytics.questions.noise import MECHANISM, add_noise, spans
 
 if TYPE_CHECKING:
     from dream.analytics.filters import Filters
@@ -33,6 +33,10 @@ Rows = list[dict[str, Any]]
 # The distinct users each row of an answer counts: (analytics, filters, params, rows, floor) →
 # counts; a count may stop short of exact where it reaches the floor (a lower bound will do).
 UsersOf = Callable[["Analytics", "Filters", Any, Rows, int], list[int]]
+# The answer with each row's distinct users counted by the same query, as far as the floor
+# (the last argument) needs: (analytics, filters, params, floor) → (answer, counts); counts None
+# where that query could not count them (then ``Question.users`` does).
+Counted = Callable[["Analytics", "Filters", Any, int], tuple["Answer", list[int] | None]]
 
 
 def users_column(analytics: Analytics, filters: Filters, params: Any, rows: Rows,
@@ -55,23 +59,30 @@ class Disclosure:
     epsilon: float | None = None
     spending: dict[str, Any] | None = None
 
+    @property
+    def floor(self) -> int | None:
+        """The least distinct users a row must count to be shown (None: every row is)."""
+        return self.min_users if self.min_users is not None and self.min_users > 1 else None
+
     def apply(self, question: Question[Any], analytics: Analytics, filters: Filters,
-              params: Any, answer: Answer) -> Answer:  # fmt: skip
-        """``answer`` without the rows counting fewer than ``min_users`` distinct users. The one
-        place the floor is enforced: every door (JSON, CSV, export, CLI, client) asks through
-        ``Question.ask``. A question without a user count per row answers nothing under it.
-        A differentially private answer's rows are noised after the floor judged them on their
-        exact counts (noisy counts could let a row naming one person, a user picker's, through)."""
-        if self.min_users is not None and self.min_users > 1 and answer.items:
-            counted = question.users(analytics, filters, params, answer.items, self.min_users)
-            kept = [row for row, n in zip(answer.items, counted, strict=True)
-                    if n >= self.min_users]  # fmt: skip
+              params: Any, answer: Answer, counted: list[int] | None = None) -> Answer:  # fmt: skip
+        """``answer`` without the rows counting fewer than ``min_users`` distinct users (each
+        row's ``counted``, else ``question.users``). The one place the floor is enforced: every
+        door (JSON, CSV, export, CLI, client) asks through ``Question.ask``. A question without
+        a user count per row answers nothing under it. A differentially private answer's rows
+        are noised after the floor judged them on their exact counts (noisy counts could let a
+        row naming one person, a user picker's, through)."""
+        floor = self.floor
+        if floor is not None and answer.items:
+            if counted is None:
+                counted = question.users(analytics, filters, params, answer.items, floor)
+            kept = [row for row, n in zip(answer.items, counted, strict=True) if n >= floor]
             self.suppressed += len(answer.items) - len(kept)
             answer.items = kept
         if self.epsilon is not None and answer.items:
-            bucket = getattr(params, "bucket", None)
-            span = BUCKET_SPAN[bucket] if bucket in BUCKET_SPAN else filters.end - filters.start
-            add_noise(answer.items, self.epsilon, span)
+            bounds = spans(answer.items, getattr(params, "bucket", None), filters.start,
+                           filters.end, analytics.calendar)  # fmt: skip
+            add_noise(answer.items, self.epsilon, bounds)
         self.rows += len(answer.items)
         return answer
 
@@ -131,6 +142,7 @@ class Question(Generic[P]):
     # Who may ask: `steward` for rows (a `query` key reads aggregates only, see Disclosure).
     role: Literal["query", "steward"] = "query"
     users: UsersOf = users_column  # the distinct users of each answer row (the floor's count)
+    counted: Counted | None = None  # the answer and that count at once, where it can be
 
     @property
     def answer_model(self) -> type[BaseModel]:
@@ -164,8 +176,13 @@ class Question(Generic[P]):
     def ask(self, analytics: Analytics, filters: Filters, params: P,
             disclosure: Disclosure | None = None) -> Answer:  # fmt: skip
         """The question's answer, as much as ``disclosure`` lets its caller see."""
-        answer = self.run(analytics, filters, params)
-        return (disclosure or Disclosure()).apply(self, analytics, filters, params, answer)
+        shown = disclosure or Disclosure()
+        counted = None
+        if shown.floor is not None and self.counted is not None:
+            answer, counted = self.counted(analytics, filters, params, shown.floor)
+        else:
+            answer = self.run(analytics, filters, params)
+        return shown.apply(self, analytics, filters, params, answer, counted)
 
     def answer(self, answer: Answer, filters: Filters, params: P,
                disclosure: Disclosure | None = None) -> dict[str, Any]:  # fmt: skip

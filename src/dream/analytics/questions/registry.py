@@ -146,10 +146,11 @@ _BUCKET = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedel
 
 def _bucket_users(a: Any, f: Filters, p: ConcurrencyParams, rows: list[dict[str, Any]],
                   floor: int) -> list[int]:  # fmt: skip
-    """Each concurrency bucket's distinct users, as far as the floor needs: its peak (at most
-    as many) where that reaches the floor, else also those ``usage`` counts in the bucket under
-    the same filters (its users alone), asked only over the buckets in doubt (a session reaching
-    into a bucket it was not sampled in is not counted there: the count errs low, never high)."""
+    """Each concurrency bucket's distinct users where the timeline cannot count them (a filter
+    it does not keep), as far as the floor needs: its peak (at most as many) where that reaches
+    the floor, else also those ``usage`` counts in the bucket under the same filters (its users
+    alone), asked only over the buckets in doubt (a session reaching into a bucket it was not
+    sampled in is not counted there: the count errs low, never high)."""
     doubt = [row["bucket"] for row in rows if row["peak_users"] < floor]
     users: dict[Any, int] = {}
     if doubt:
@@ -157,6 +158,16 @@ def _bucket_users(a: Any, f: Filters, p: ConcurrencyParams, rows: list[dict[str,
         counted = a.usage(f.model_copy(update=span), bucket=p.bucket, users_only=True)
         users = {r["bucket"]: r["users"] for r in counted.items}
     return [max(row["peak_users"], users.get(row["bucket"], 0)) for row in rows]
+
+
+def _counted(a: Any, f: Filters, p: ConcurrencyParams, floor: int
+             ) -> tuple[Any, list[int] | None]:  # fmt: skip
+    """The answer and its buckets' distinct users, in one question where the timeline answers
+    (timeline.py: each hour's users kept beside its peaks), else none: ``_bucket_users``."""
+    answer = a.concurrency(f, bucket=p.bucket, floor=floor)
+    if not answer.items or "users" not in answer.items[0]:
+        return answer, None
+    return answer, [row.pop("users") for row in answer.items]
 
 
 def _app_users(a: Any, f: Any, p: AppsParams, rows: list[dict[str, Any]], floor: int) -> list[int]:
@@ -267,6 +278,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
         path="/v1/analytics/concurrency",
         params=ConcurrencyParams,
         run=lambda a, f, p: a.concurrency(f, bucket=p.bucket),
+        counted=_counted,
         columns=lambda p: ("bucket", "peak_users", "peak_hosts", "p95_users"),
         summary="Users running at the same instant: the peak and 95th percentile per bucket",
         description=(
