@@ -10,9 +10,11 @@ from rich.console import Console
 
 err = Console(stderr=True)
 out = Console()
-if not out.is_terminal and "COLUMNS" not in os.environ:
-    # Piped into a file or grep: a table's rows stay whole rather than folded into 80 columns.
-    out.width = 200
+for _console in (out, err):
+    if not _console.is_terminal and not os.environ.get("COLUMNS", "").strip():
+        # Piped into a file, a log or grep: a table's rows and an error's line stay whole rather
+        # than folded into 80 columns (an empty COLUMNS, as some shells export, names no width).
+        _console.width = 200
 # The one line a collector-only install is told when it runs a server command.
 SERVER_INSTALL = "pip install 'dream-usage[server]'"
 
