@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import analytics_dataset
@@ -59,6 +59,9 @@ snapshot_specs = writer_draws.specs(["h1", "h2"], POOL)
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=snapshot_specs, batch=st.integers(1, 6))
+# A session extended in a later batch whose end moves back across an hour (22:55 at a 600 s
+# cadence ends 23:05; taken on at 22:58 at 60 s it ends 22:59): the writer's own hourly change.
+@example(specs=[("h1", 15, 600.0, "ann", {0}), ("h1", 18, 60.0, "ann", {0})], batch=1)
 def test_the_hourly_table_is_the_sum_over_the_sessions_whatever_the_order(
     module_database_url: str, specs: list, batch: int
 ) -> None:

@@ -1,11 +1,12 @@
-"""Changes to ``usage_hours_daily`` (and its per-app sum): the seconds of use and launches the
-sessions a batch replaced take out, and the merged ones add (see storage/sessions.py)."""
+"""Changes to ``usage_hours_daily`` (and its per-app sum), and for the worker's writer to
+``usage_hours_hourly``: the seconds of use and launches the sessions a batch replaced take out,
+and the merged ones add (see storage/sessions.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import psycopg
 
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
 query = NamedQueries("dream.storage", "sessions.sql").query
 
 HoursKey = tuple[datetime, str, str, str, str, str]  # day, app, os, faculty, user_name, host
+HourKey = tuple[datetime, str, str, str]  # UTC hour, app, os, faculty
 _DAY = timedelta(days=1)
+_HOUR = timedelta(hours=1)
+_ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)
 _QUANTUM = 1024  # seconds of use are kept in multiples of 1/1024 s: sums stay exact
 
@@ -33,17 +37,68 @@ def day_of(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time.min, UTC)
 
 
-class HoursDelta:
-    """Changes to ``usage_hours_daily``: contributions added and taken out, summed per key."""
+@lru_cache(maxsize=4096)
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour ``moment`` falls in, as a time."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
-    def __init__(self) -> None:
+
+def _in_hour(start: datetime, until: datetime, hour: datetime) -> float:
+    """Seconds of [start, until) within ``hour``, quantized (migration 0011's
+    ``usage_hour_seconds``)."""
+    return quantized(max(_ZERO, min(until, hour + _HOUR) - max(start, hour)))
+
+
+@lru_cache(maxsize=4096)
+def _tail_change(old_end: datetime, new_end: datetime, hour: datetime) -> float:
+    """How much [hour, new_end) holds more than [hour, old_end), quantized as each is."""
+    return quantized(new_end - hour) - quantized(old_end - hour)
+
+
+class HoursDelta:
+    """Changes to ``usage_hours_daily``: contributions added and taken out, summed per key.
+
+    ``hourly``: also to ``usage_hours_hourly``, whose statement triggers on ``sessions`` then
+    leave the writer's statements alone (``SessionBatch.write``, migration 0023): only for a
+    delta that sees every change those statements make, as the writer's own does.
+    """
+
+    def __init__(self, *, hourly: bool = False) -> None:
         self.rows: dict[HoursKey, list[float]] = {}
+        self.hourly: dict[HourKey, list[float]] | None = {} if hourly else None
 
     def add(self, session: Session, sign: int) -> None:
         if not session.app:
             return  # as in the usage rollups: a process no app is known for counts for none
         for key, (seconds, launches) in session.hours().items():
             self._add(key, sign * seconds, sign * launches, session.is_system)
+        if self.hourly is not None:
+            start, end = session.first_seen, session.ended
+            self._add_hours(session, start, *((start, end) if sign > 0 else (end, start)), sign)
+
+    def _add_hours(self, s: Session, start: datetime, old_end: datetime, new_end: datetime,
+                   launch: int) -> None:  # fmt: skip
+        """The change from [start, old_end) to [start, new_end) in each hour between the two
+        ends (the launch, +1 / -1 / 0, in the hour of ``start``), as migration 0011 adds it."""
+        low, high = (old_end, new_end) if old_end <= new_end else (new_end, old_end)
+        hour = hour_of(low)
+        while hour < high:
+            seconds = _in_hour(start, new_end, hour) - _in_hour(start, old_end, hour)
+            launches = launch if hour <= start < hour + _HOUR else 0
+            if seconds or launches:
+                self._add_hour((hour, s.app, s.os, s.faculty), seconds, launches, s.is_system)
+            hour += _HOUR
+
+    def _add_hour(self, key: HourKey, seconds: float, launches: int, is_system: bool) -> None:
+        hourly = cast(dict[HourKey, list[float]], self.hourly)
+        acc = hourly.get(key)
+        if acc is None:
+            acc = hourly[key] = [0.0, 0, 0.0, 0]
+        acc[0] += seconds
+        acc[1] += launches
+        if not is_system:
+            acc[2] += seconds
+            acc[3] += launches
 
     def extend(self, old: Session, new: Session) -> None:
         """``add(old, -1)`` then ``add(new, 1)`` for ``new``, ``old`` extended at its end (same
@@ -51,8 +106,7 @@ class HoursDelta:
         the seconds added (the usual case, without building each one's days)."""
         start = new.first_seen
         day = day_of(start)
-        old_end = old.last_seen + timedelta(seconds=old.cadence_s)
-        new_end = new.last_seen + timedelta(seconds=new.cadence_s)
+        old_end, new_end = old.ended, new.ended
         same = (old.first_seen, old.app, old.is_system, old.os, old.faculty) == (
             start, new.app, new.is_system, new.os, new.faculty)  # fmt: skip
         if not same or old_end > day + _DAY or new_end > day + _DAY:
@@ -62,6 +116,15 @@ class HoursDelta:
             key = (day, new.app, new.os, new.faculty, new.user_name, new.host)
             added = quantized(new_end - start) - quantized(old_end - start)
             self._add(key, added, 0, new.is_system)
+            if self.hourly is None:
+                return
+            hour = hour_of(new_end)
+            if not hour <= old_end <= new_end:  # across hours, or an end moved back
+                self._add_hours(new, start, old_end, new_end, 0)
+            elif seconds := added if start >= hour else _tail_change(old_end, new_end, hour):
+                # (both ends in one hour: its seconds changed by the day's when the session
+                # began in it, else by what [hour, end) gained: the same for a host's sessions)
+                self._add_hour((hour, new.app, new.os, new.faculty), seconds, 0, new.is_system)
 
     def _add(self, key: HoursKey, seconds: float, launches: int, is_system: bool) -> None:
         acc = self.rows.get(key)
@@ -74,6 +137,14 @@ class HoursDelta:
             acc[3] += launches
 
     def write(self, conn: psycopg.Connection) -> None:
+        if self.hourly:
+            changed_hours = [(k, v) for k, v in self.hourly.items() if any(v)]
+            if changed_hours:
+                conn.execute(query("create_hours_hourly_stage"))
+                with conn.cursor().copy(query("copy_hours_hourly_stage")) as copy:
+                    for hour_key, acc in changed_hours:
+                        copy.write_row((*hour_key, *acc))
+                conn.execute(query("fold_hours_hourly"))
         changed = [(k, v) for k, v in self.rows.items() if any(v)]
         if not changed:
             return

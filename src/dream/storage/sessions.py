@@ -102,6 +102,11 @@ class Session:
         return (self.host, self.user_name, self.pid, self.name)
 
     @property
+    def ended(self) -> datetime:
+        """The end of its use: one cadence after its last observation (the table's ``ended``)."""
+        return self.last_seen + timedelta(seconds=self.cadence_s)
+
+    @property
     def pk(self) -> tuple[str, str, int, str, datetime]:
         return (self.host, self.user_name, self.pid, self.name, self.first_seen)
 
@@ -143,7 +148,7 @@ class Session:
         """Seconds of use per UTC day of [first_seen, last_seen + cadence_s); the launch on the
         day of first_seen. Each day's seconds are rounded to a multiple of 1/1024 s."""
         start = self.first_seen
-        end = self.last_seen + timedelta(seconds=self.cadence_s)
+        end = self.ended
         day = day_of(start)
         dims = (self.app, self.os, self.faculty, self.user_name, self.host)
         if end <= day + _DAY:  # the usual case: within one day
@@ -273,7 +278,10 @@ class SessionBatch:
         new = self._merged()
         cache = self.cache
         stored = self._stored_near(conn, new) if cache is None else cache.stored_near(conn, new)
-        hours = hours if hours is not None else HoursDelta()
+        # The writer's own delta also keeps usage_hours_hourly: its statements below run with
+        # that table's triggers off (migration 0023). A caller's delta (a reprocess, which
+        # deletes sessions itself) leaves the hourly table to the triggers.
+        hours = hours if hours is not None else HoursDelta(hourly=True)
         inserts: list[Session] = []  # under a key no stored session has
         updates: list[Session] = []  # a stored session extended at its end
         gone: list[Session] = []
@@ -312,19 +320,23 @@ class SessionBatch:
                         gone.append(s)
                 hours.add(merged, 1)
                 (updates if kept else inserts).append(merged)
+        if hours.hourly is not None:
+            conn.execute(query("hours_hourly_by"), {"by": "writer"})
         if gone:
             conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
                 for s in inserts:
-                    copy.write_row((*session_row(s), s.last_seen + timedelta(seconds=s.cadence_s)))
+                    copy.write_row((*session_row(s), s.ended))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
                 for s in updates:
                     copy.write_row(session_row(s))
             conn.execute(query("update_sessions"))
+        if hours.hourly is not None:
+            conn.execute(query("hours_hourly_by"), {"by": ""})
         if cache is not None:
             cache.written(conn)
         hours.write(conn)

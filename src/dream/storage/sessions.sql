@@ -120,3 +120,37 @@ DELETE FROM usage_hours_daily d
 USING hours_stage s
 WHERE d.bucket = s.bucket AND d.app = s.app AND d.os = s.os AND d.faculty = s.faculty
   AND d.user_name = s.user_name AND d.host = s.host AND d.launches = 0 AND d.seconds = 0
+
+-- name: hours_hourly_by
+-- 'writer' while the writer runs its statements on sessions: usage_hours_hourly's triggers then
+-- do not fire, the writer adds those changes itself (fold_hours_hourly; migration 0023). Back to
+-- '' after them, so any later statement of the transaction is the triggers' again.
+SELECT set_config('dream.hours_hourly_by', %(by)s, true)
+
+-- name: create_hours_hourly_stage
+CREATE TEMP TABLE IF NOT EXISTS hours_hourly_stage (LIKE usage_hours_hourly) ON COMMIT DELETE ROWS
+
+-- name: copy_hours_hourly_stage
+COPY hours_hourly_stage (bucket, app, os, faculty, seconds, launches, u_seconds, u_launches)
+FROM STDIN
+
+-- name: fold_hours_hourly
+-- The writer's changes to usage_hours_hourly, folded with the rows of the keys they touch as
+-- the triggers fold theirs (migration 0011's usage_hours_hourly_sql, after its `delta`): rows
+-- another transaction is folding are skipped (SKIP LOCKED), a key may hold a few rows for a
+-- while and readers sum them; a key summing to nothing keeps no row.
+WITH folded AS (
+    DELETE FROM usage_hours_hourly u
+    WHERE u.ctid = ANY (ARRAY(
+        SELECT x.ctid FROM usage_hours_hourly x
+        JOIN hours_hourly_stage d
+            ON (d.bucket, d.app, d.os, d.faculty) = (x.bucket, x.app, x.os, x.faculty)
+        FOR UPDATE OF x SKIP LOCKED))
+    RETURNING u.*
+)
+INSERT INTO usage_hours_hourly
+SELECT bucket, app, os, faculty, sum(seconds), sum(launches), sum(u_seconds), sum(u_launches)
+FROM (SELECT * FROM hours_hourly_stage UNION ALL SELECT * FROM folded) t
+GROUP BY 1, 2, 3, 4
+HAVING sum(seconds) <> 0 OR sum(launches) <> 0 OR sum(u_seconds) <> 0 OR sum(u_launches) <> 0
+ORDER BY 1, 2, 3, 4

@@ -23,6 +23,7 @@ unacknowledged, and nothing after it is acknowledged either.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,12 @@ from dream.worker.writing import RetryingWrite
 __all__ = ["Worker", "WorkerTotals"]
 
 log = structlog.get_logger(__name__)
+
+# The collector's thresholds while the worker runs. Parsing makes a dozen objects per process
+# row and a batch keeps them alive until it is written: at CPython's default (700 allocations
+# between young collections) the collector ran thousands of times per batch, its older
+# generations walking every row alive, a third of the parse step's CPU (docs/capacity.md).
+GC_THRESHOLDS = (20_000, 50, 100)
 
 
 @dataclass(slots=True)
@@ -118,6 +125,8 @@ class Worker:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Run until ``stop()`` (or ``until()``); the batch in hand is finished first."""
         log.info("worker started", batch_size=self.batch_size)
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             while not self.stopping.is_set() and not self._abandoned:
                 if until is not None and until():
@@ -130,6 +139,7 @@ class Worker:
         finally:
             self.progress.stopped("the loop has ended")
             self._write_thread.shutdown(wait=True)
+            gc.set_threshold(*thresholds)
         log.info(
             "worker stopped",
             snapshots=self.totals.snapshots,
