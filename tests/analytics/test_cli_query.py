@@ -21,7 +21,7 @@ from dream.cli import app as cli
 from dream.app import Dream
 from dream.settings import Settings
 from helpers import live_api_of as _serve
-from test_questions import sample
+from dream.analytics.questions.registry import required_params
 from typer.testing import CliRunner
 
 
@@ -126,7 +126,7 @@ def test_query_reports_invalid_values(live_api: str) -> None:
 @pytest.mark.parametrize("question", QUESTIONS, ids=[q.name for q in QUESTIONS])
 def test_each_question_is_a_command(live_api: str, question: Question) -> None:
     """`dream query NAME --json` prints what the api answers; without --json, a table."""
-    params = sample(question)
+    params = required_params(question)
     options = [arg for name, value in params.items() for arg in (f"--{name}", value)]
     runner = CliRunner()
     done = runner.invoke(cli, ["query", question.name, *options, "--json", "--url", live_api])

@@ -13,7 +13,7 @@ import analytics_dataset as ds
 import sessions_data
 from dream.analytics.questions import QUESTIONS
 from dream.settings import Settings
-from test_questions import sample
+from dream.analytics.questions.registry import required_params
 
 DEFAULT = Settings.model_fields["default_cadence_s"].default
 
@@ -66,7 +66,7 @@ def test_coverage_counts_reporting_hosts_and_their_cadence(
         ).fetchall()
     want = expected(snapshots, f)
     for question in QUESTIONS:
-        params = {**f, **sample(question)}  # its required parameters too
+        params = {**f, **required_params(question)}  # its required parameters too
         response = client.get(question.path, params=params)
         assert response.status_code == 200, (question.name, response.text)
         assert response.json()["coverage"] == want, question.name
