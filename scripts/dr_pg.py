@@ -138,8 +138,13 @@ def promote(pg: dict[str, Any]) -> None:
 
 def rewind(pg: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     """The old primary ``pg`` follows ``source`` again: ``pg_rewind`` onto its timeline (crash
-    recovery first when ``pg`` was killed), ``-R`` for standby.signal and primary_conninfo."""
+    recovery first when ``pg`` was killed), ``-R`` for standby.signal and primary_conninfo;
+    returns once it streams from ``source`` and answers reads."""
     stop_pg(pg)
+    # pg_rewind copies the source's configuration, `primary_slot_name` included, but never its
+    # slots: a promoted standby has none, and the rewound one could not stream at all.
+    _sql(source, "SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
+                 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", SLOT, SLOT)  # fmt: skip
     _pg("pg_rewind", "--target-pgdata", pg["pgdata"], "-R",
         "--source-server", f"host=127.0.0.1 port={source['port']} user=postgres dbname=postgres",
         timeout=300)  # fmt: skip
@@ -148,15 +153,29 @@ def rewind(pg: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     # at rewind time; on an idle source that position can lie past the last flushed WAL, and
     # nothing more would come. A forced CHECKPOINT writes and flushes a record past it.
     deadline = time.monotonic() + 120
-    while not _accepts_connections(rewound):
+    while not (_accepts_connections(rewound) and _streaming(source)):
         if time.monotonic() > deadline:
-            raise DrError(f"{pg['pgdata']} did not open as a standby of port {source['port']} "
+            raise DrError(f"{pg['pgdata']} did not stream from port {source['port']} and open "
                           f"in 120 s; see {DR / 'logs'}")  # fmt: skip
-        with contextlib.suppress(Exception), psycopg.connect(source["url"], autocommit=True,
-                                                             connect_timeout=5) as conn:  # fmt: skip
-            conn.execute("CHECKPOINT")
+        with contextlib.suppress(psycopg.Error):
+            _sql(source, "CHECKPOINT")
         time.sleep(1)
     return rewound
+
+
+def _sql(pg: dict[str, Any], query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(pg["url"], autocommit=True, connect_timeout=5) as conn:
+        cursor = conn.execute(query, params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _streaming(source: dict[str, Any]) -> bool:
+    """The standby's slot on ``source`` is in use: a clean stop of ``source`` reaches it whole."""
+    try:
+        rows = _sql(source, "SELECT active FROM pg_replication_slots WHERE slot_name = %s", SLOT)
+    except psycopg.Error:
+        return False
+    return bool(rows and rows[0][0])
 
 
 def _accepts_connections(pg: dict[str, Any]) -> bool:

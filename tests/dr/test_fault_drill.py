@@ -33,7 +33,7 @@ def test_fault_failover_to_site_b_loses_and_duplicates_nothing_acknowledged(tmp_
         done = subprocess.run(
             [*DR, "drill", "--machines", "4", "--before", "40", "--during", "40", "--after", "30",
              "--lag", "2", "--failback", "--json", str(figures_file)],
-            cwd=ROOT, capture_output=True, text=True, timeout=175,
+            cwd=ROOT, capture_output=True, text=True, timeout=240,
         )  # fmt: skip
     finally:
         subprocess.run([*DR, "down"], cwd=ROOT, timeout=120)  # also after a timeout's SIGKILL
