@@ -149,7 +149,7 @@ def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric:
     if not sessions and versions.on_rollups(filters):
         found = versions.top_by_rollup(analytics._fetch, filters, by=by, metric=metric,
                                        limit=limit)  # fmt: skip
-        source = "rollup"
+        source: Literal["rollup", "sessions"] = "rollup"
     else:
         params: dict[str, Any] = {"from": filters.start, "to": filters.end, "limit": limit}
         q = NamedQueries("dream.analytics", "products.sql").fragment("top_apps_by").format(
