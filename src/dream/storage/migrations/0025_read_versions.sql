@@ -166,7 +166,7 @@ $q$, sessions);
 CREATE FUNCTION usage_versions_presence_sql(sessions text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN format($q$
-INSERT INTO usage_versions_presence
+INSERT INTO usage_versions_presence AS r
 WITH words AS (%s), keys AS (
     SELECT app, kind, key, dim, who, min(block) AS lo, max(block) AS hi
     FROM words
@@ -183,6 +183,17 @@ LEFT JOIN words w ON (w.app, w.kind, w.key, w.dim, w.who, w.block)
 GROUP BY 1, 2, 3, 4, 5, k.lo, k.hi
 ORDER BY 1, 2, 3, 4, 5
 $q$, usage_versions_words_sql(sessions));
+
+-- Two presence arrays OR-ed element by element, over the union of their bounds (NULL: no bit).
+CREATE FUNCTION usage_versions_or(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (SELECT ('[' || x.lo || ':' || x.hi || ']='
+                || array_agg(nullif(coalesce(a[g], 0) | coalesce(b[g], 0), 0) ORDER BY g)::text
+               )::bigint[]
+        FROM (SELECT least(array_lower(a, 1), array_lower(b, 1)) AS lo,
+                     greatest(array_upper(a, 1), array_upper(b, 1)) AS hi) x
+        CROSS JOIN LATERAL generate_series(x.lo, x.hi) g
+        GROUP BY x.lo, x.hi);
 
 CREATE FUNCTION usage_versions_keep() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -300,10 +311,13 @@ BEGIN
         JOIN (SELECT DISTINCT who, app FROM usage_versions_lost WHERE dim = 'u') l
           ON (s.user_name, s.app) = (l.who, l.app)
     $s$) || $w$
-        ON CONFLICT DO NOTHING
+        ON CONFLICT (app, kind, key, dim, who) DO UPDATE SET
+            days = usage_versions_or(r.days, EXCLUDED.days),
+            u_days = usage_versions_or(r.u_days, EXCLUDED.u_days)
+        WHERE EXCLUDED.days IS DISTINCT FROM r.days OR EXCLUDED.u_days IS DISTINCT FROM r.u_days
     $w$;
-    -- (the rebuild above covers every key of those hosts' and users' apps: the keys not lost
-    -- were already whole and are kept as they are.)
+    -- (the rebuild reads every session of those hosts' and users' apps: keys not lost were
+    -- whole already and gain nothing; a key another writer added meanwhile is OR-ed with.)
     RETURN NULL;
 END
 $$;
