@@ -258,7 +258,7 @@ BEGIN
                 who text COLLATE "C", block integer, days bigint, u_days bigint
             ) ON COMMIT DELETE ROWS;
         END IF;
-        TRUNCATE usage_versions_words;
+        DELETE FROM usage_versions_words;
         EXECUTE 'INSERT INTO usage_versions_words ' || usage_versions_words_sql(grown);
         FOR b IN SELECT DISTINCT block FROM usage_versions_words ORDER BY 1 LOOP
             INSERT INTO usage_versions_presence AS r
@@ -286,7 +286,7 @@ BEGIN
             who text COLLATE "C"
         ) ON COMMIT DELETE ROWS;
     END IF;
-    TRUNCATE usage_versions_lost;
+    DELETE FROM usage_versions_lost;
     EXECUTE format($q$
         INSERT INTO usage_versions_lost
         SELECT DISTINCT l.app, k.kind, k.key, w.dim, w.who
