@@ -278,24 +278,49 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         RETURN NULL;
     END IF;
-    -- The keys of sessions that went or shrank, rebuilt from the sessions (by host: the primary
-    -- key; by user: the app's sessions).
+    -- The keys of sessions that went or shrank, with the days they had (per block). A key whose
+    -- days are all still covered by the sessions of the same host, user and app (read by the
+    -- primary key: the merged session of a writer's merge, say) keeps its row; the others are
+    -- rebuilt from the sessions (by host: the primary key; by user: the app's sessions).
     IF to_regclass('pg_temp.usage_versions_lost') IS NULL THEN
         CREATE TEMP TABLE usage_versions_lost (
             app text COLLATE "C", kind "char", key text COLLATE "C", dim "char",
-            who text COLLATE "C"
+            who text COLLATE "C", host text COLLATE "C", user_name text COLLATE "C",
+            block integer, days bigint, u_days bigint
         ) ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM usage_versions_lost;
     EXECUTE format($q$
         INSERT INTO usage_versions_lost
-        SELECT DISTINCT l.app, k.kind, k.key, w.dim, w.who
+        SELECT l.app, k.kind, k.key, w.dim, w.who, l.host, l.user_name, usage_block(d),
+               bit_or(usage_day_bit(d)),
+               coalesce(bit_or(usage_day_bit(d)) FILTER (WHERE NOT l.is_system), 0)
         FROM (%s) l
         CROSS JOIN LATERAL (VALUES ('e'::"char", l.name),
                                    ('v'::"char", coalesce(l.version, ''))) k (kind, key)
         CROSS JOIN LATERAL (VALUES ('u'::"char", l.user_name), ('h'::"char", l.host)) w (dim, who)
+        CROSS JOIN LATERAL generate_series(date_trunc('day', l.first_seen, 'UTC'),
+                                           l.ended - interval '1 microsecond', interval '1 day') d
         WHERE l.app <> ''
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     $q$, lost);
+    IF NOT EXISTS (SELECT FROM usage_versions_lost) THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format($q$
+        DELETE FROM usage_versions_lost l
+        WHERE NOT EXISTS (
+            SELECT FROM usage_versions_lost x
+            LEFT JOIN (%s) c
+              ON (c.app, c.kind, c.key, c.dim, c.who, c.block)
+                 = (x.app, x.kind, x.key, x.dim, x.who, x.block)
+            WHERE (x.app, x.kind, x.key, x.dim, x.who) = (l.app, l.kind, l.key, l.dim, l.who)
+              AND (x.days & ~coalesce(c.days, 0) <> 0 OR x.u_days & ~coalesce(c.u_days, 0) <> 0))
+    $q$, usage_versions_words_sql($s$
+        SELECT s.* FROM sessions s
+        JOIN (SELECT DISTINCT host, user_name, app FROM usage_versions_lost) h
+          ON (s.host, s.user_name, s.app) = (h.host, h.user_name, h.app)
+    $s$));
     IF NOT EXISTS (SELECT FROM usage_versions_lost) THEN
         RETURN NULL;
     END IF;
