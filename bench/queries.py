@@ -300,11 +300,11 @@ def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[st
         ("usage windows per hour, 7 d", "usage", {**week, "os": "windows"}, {"bucket": "hour"}),
         ("usage per day by os, 30 d", "usage", month, {"bucket": "day", "group_by": "os"}),
         ("top-apps 30 d, by hours", "top", month, {"metric": "hours"}),
-        ("top-apps 30 d, group_by=version (sessions)", "top_by", month, {"by": "version"}),
-        ("top-apps 30 d, group_by=executable (sessions)", "top_by", month, {"by": "executable"}),
+        ("top-apps 30 d, group_by=version", "top_by", month, {"by": "version"}),
+        ("top-apps 30 d, group_by=executable", "top_by", month, {"by": "executable"}),
         ("top-apps 7 d, law, group_by=version (sessions)", "top_by",
          {**week, "faculty": "law"}, {"by": "version"}),
-        ("top-apps 30 d, matlab, group_by=version (sessions)", "top_by",
+        ("top-apps 30 d, matlab, group_by=version", "top_by",
          {**month, "app": "matlab"}, {"by": "version"}),
         ("concurrency matlab per hour, 7 d", "concurrency", {**week, "app": "matlab"},
          {"bucket": "hour"}),
@@ -354,7 +354,7 @@ def run(
                     return analytics.concurrency(f, **options).items
                 if kind == "coverage":
                     return analytics.coverage(f)
-                if kind == "top_by":  # per executable or version: from sessions
+                if kind == "top_by":  # per executable or version (migration 0025, else sessions)
                     return top_apps_by(analytics, f, metric="users", limit=10, **options).items
                 return analytics.usage(f, source=source, **options).items
 

@@ -99,7 +99,13 @@ COHORTS = {"a": "law", "b": "medicine"}  # compare's two cohorts: the campus's t
 
 
 def answers(client: TestClient) -> dict[str, Any]:
+    day = START.replace(hour=0)  # whole days: from the rollups of migration 0025
     found = {}
+    for by in ("executable", "version"):
+        got = client.get("/v1/analytics/top-apps", params={
+            "group_by": by, "from": day.isoformat(), "to": (day + timedelta(days=2)).isoformat()})
+        assert got.status_code == 200 and got.json()["source"] == "rollup", got.text
+        found[f"top-apps {by} by day"] = without(API_CLOCK_FIELDS, got.json())
     for question in QUESTIONS:
         for params in params_of(question):
             got = client.get(question.path, params=params)
@@ -145,6 +151,8 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
             conn.execute("SELECT concurrency_refresh(1000000, 'infinity')")  # kept, with users
             assert conn.execute("SELECT count(*) FROM concurrency_hourly"
                                 " WHERE cardinality(people) > 1").fetchone()[0] > 0  # fmt: skip
+            assert conn.execute("SELECT count(*) FROM usage_versions_presence"
+                                " WHERE who LIKE 'u\\_%'").fetchone()[0] > 0  # fmt: skip
         erased = client.delete(f"/v1/users/{ERASED}")
         assert erased.status_code == 200, erased.text
         (report,) = erased.json()  # one epoch: one erasure

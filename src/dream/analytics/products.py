@@ -26,7 +26,8 @@ PRODUCT_FIELDS = ("product", "vendor", "category")
 # its version (null where an answer is not by version, or the catalog read none).
 PRODUCT_COLUMNS = (*PRODUCT_FIELDS, "version")
 # top-apps' ``group_by``: the catalog's product (the rollups), the executable as listed or the
-# product's version (both from the sessions, which keep them: ``name``, ``version``).
+# product's version (the sessions keep them, ``name`` and ``version``; migration 0025's rollups
+# sum them per day).
 Grouping = Literal["product", "executable", "version"]
 _GROUP_COLUMN = {"executable": "name", "version": "version"}
 # What sessions count, so what an answer by executable or version can be ordered by.
@@ -129,13 +130,15 @@ def app_ids(catalog: Catalog, app: str | None, product: str | None,
 
 
 def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric: str,
-                limit: int) -> Answer:  # fmt: skip
-    """top-apps per app and executable (``by="executable"``) or version, from the sessions in
-    use within the range (products.sql): the rollups keep neither. Sessions count users, hosts,
-    observations, hours and launches, not snapshots, CPU or memory: those are null, and
-    ordering by them is refused (422 naming ``metric``)."""
+                limit: int, sessions: bool = False) -> Answer:  # fmt: skip
+    """top-apps per app and executable (``by="executable"``) or version: over whole days and
+    no user, host, OS or faculty named from the rollups of migration 0025 (analytics.versions),
+    else (or with ``sessions``) from the sessions in use within the range (products.sql).
+    Sessions count users, hosts, observations, hours and launches, not snapshots, CPU or memory:
+    those are null, and ordering by them is refused (422 naming ``metric``)."""
     from psycopg import sql  # the database side: server only (the client imports this module)
 
+    from dream.analytics import versions
     from dream.analytics.queries import Answer
     from dream.analytics.sql import of_sessions
     from dream.storage.queries import NamedQueries
@@ -143,16 +146,22 @@ def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric:
     if metric not in SESSION_METRICS:
         raise FilterError("metric", f"group_by={by} answers from sessions, which count"
                           f" {', '.join(SESSION_METRICS)}; not {metric}", metric)  # fmt: skip
-    params: dict[str, Any] = {"from": filters.start, "to": filters.end, "limit": limit}
-    q = NamedQueries("dream.analytics", "products.sql").fragment("top_apps_by").format(
-        group=sql.Identifier(_GROUP_COLUMN[by]), order=sql.Identifier(metric),
-        filters=of_sessions(filters, params),
-    )  # fmt: skip
+    if not sessions and versions.on_rollups(filters):
+        found = versions.top_by_rollup(analytics._fetch, filters, by=by, metric=metric,
+                                       limit=limit)  # fmt: skip
+        source: Literal["rollup", "sessions"] = "rollup"
+    else:
+        params: dict[str, Any] = {"from": filters.start, "to": filters.end, "limit": limit}
+        q = NamedQueries("dream.analytics", "products.sql").fragment("top_apps_by").format(
+            group=sql.Identifier(_GROUP_COLUMN[by]), order=sql.Identifier(metric),
+            filters=of_sessions(filters, params),
+        )  # fmt: skip
+        found, source = analytics._fetch(q, params), "sessions"
     rows = [{"app": r["app"], by: r["key"], "users": int(r["users"]), "hosts": int(r["hosts"]),
              "snapshots": None, "processes": int(r["processes"]), "avg_cpu_percent": None,
              "avg_rss_kb": None, "hours": round(float(r["hours"]), 4),
-             "launches": int(r["launches"])} for r in analytics._fetch(q, params)]  # fmt: skip
-    return Answer(rows, "sessions")
+             "launches": int(r["launches"])} for r in found]  # fmt: skip
+    return Answer(rows, source)
 
 
 def with_product_columns(columns: tuple[str, ...]) -> tuple[str, ...]:

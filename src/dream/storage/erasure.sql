@@ -34,7 +34,9 @@ USING erase_snaps e
 WHERE p.collected_at = e.collected_at AND p.snapshot_id = e.snapshot_id
 
 -- name: delete_sessions
--- usage_hours_hourly follows by its statement triggers (migration 0011).
+-- usage_hours_hourly follows by its statement triggers (migration 0011), and the rollups by
+-- executable and version by theirs (migration 0025: the keys the user touched rebuilt from the
+-- sessions left, a key with none deleted).
 DELETE FROM sessions WHERE user_name = %(user)s
 
 -- name: delete_usage_hours_daily

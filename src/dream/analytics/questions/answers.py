@@ -99,8 +99,8 @@ class TopApps(Disclosed):
     group_by: str = Field(default="product", description="product | executable | version.")
     filters: dict[str, Any]
     source: Literal["rollup", "raw", "sessions"] = Field(
-        description="What answered: rollups, raw rows or sessions (`group_by=executable|version`,"
-        " `cohort=user`).")
+        description="What answered: rollups, raw rows or sessions (`group_by=executable|version`"
+        " with hours at either end or naming who or where, `cohort=user`).")
     coverage: Coverage | None = _coverage()
 
 
