@@ -55,6 +55,9 @@ log = structlog.get_logger(__name__)
 # between young collections) the collector ran thousands of times per batch, its older
 # generations walking every row alive, a third of the parse step's CPU (docs/capacity.md).
 GC_THRESHOLDS = (20_000, 50, 100)
+# How long a fetch that tops up the next batch waits while the writer is busy: short, so the
+# next write starts soon after the previous one ends.
+TOP_UP_WAIT_S = 0.02
 
 
 @dataclass(slots=True)
@@ -169,6 +172,10 @@ class Worker:
             self._abandon("stopped before the raw outputs could be stored")
             return
         self._next = _Parsed(batch, processed)  # a revocation during drain() may trim it
+        if not self._top_up():  # stopped while the blob store was away
+            self.drain()
+            self._abandon("stopped before the raw outputs could be stored")
+            return
         self.drain()
         parsed, self._next = self._next, None
         if self._abandoned:
@@ -179,6 +186,33 @@ class Worker:
             return
         future = self._write_thread.submit(self.write, parsed.processed)
         self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
+
+    def _top_up(self) -> bool:
+        """While the previous batch is still being written, fetch and parse more into the next
+        one (up to ``batch_size``): a busy writer gets bigger batches instead of waiting
+        fetches, and a running session is written once per batch, so fewer versions of each
+        (docs/capacity.md). False if stopped while the blob store was away."""
+        parsed, in_flight = self._next, self._in_flight
+        while (
+            parsed is not None and parsed is self._next
+            and in_flight is not None and not in_flight.written.done()
+            and len(parsed.batch.deliveries) < self.batch_size
+            and not self.stopping.is_set() and not self._abandoned
+        ):  # fmt: skip
+            more = self.source.fetch(self.batch_size - len(parsed.batch.deliveries),
+                                     TOP_UP_WAIT_S)  # fmt: skip
+            processed = self.transform(more)
+            if processed is None:
+                return False
+            batch = parsed.batch  # (a revocation in that fetch may have trimmed it)
+            batch.deliveries += more.deliveries
+            batch.ends.update(more.ends)  # the later positions of each lane
+            batch.rejected += more.rejected
+            batch.abandoned |= more.abandoned
+            parsed.processed += processed
+            if more.abandoned:
+                self._abandon("the source gave the batch up")
+        return True
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
