@@ -40,7 +40,7 @@ from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
-from dream.transport.base import Batch, DeadLetter, Lane, Source
+from dream.transport.base import Batch, DeadLetter, Delivery, Lane, Source
 from dream.worker.accounting import WorkerTotals, observe
 from dream.worker.health import Progress
 from dream.worker.transform import Transform
@@ -89,6 +89,7 @@ class Worker:
         *,
         batch_size: int = 1000,
         batch_wait_s: float = 0.2,
+        batch_max_bytes: int | None = None,
         writer: SnapshotWriter | None = None,
         max_backoff_s: float = 10.0,
         rebalance_wait_s: float = 10.0,
@@ -107,6 +108,7 @@ class Worker:
         self.progress = progress or Progress()  # what readiness probes report
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
+        self.batch_max_bytes = batch_max_bytes  # a batch topped up stops past this much output
         self.rebalance_wait_s = rebalance_wait_s
         self.keepalive_after_s = keepalive_after_s
         self.totals = WorkerTotals()
@@ -191,12 +193,17 @@ class Worker:
         """While the previous batch is still being written, fetch and parse more into the next
         one (up to ``batch_size``): a busy writer gets bigger batches instead of waiting
         fetches, and a running session is written once per batch, so fewer versions of each
-        (docs/capacity.md). False if stopped while the blob store was away."""
+        (docs/capacity.md). It stops once it holds ``batch_max_bytes`` of output (the fetch
+        that passes it adds at most the source's own bound). False if stopped while the blob
+        store was away."""
         parsed, in_flight = self._next, self._in_flight
+        limit = self.batch_max_bytes
+        size = 0 if limit is None or parsed is None else _output_bytes(parsed.batch.deliveries)
         while (
             parsed is not None and parsed is self._next
             and in_flight is not None and not in_flight.written.done()
             and len(parsed.batch.deliveries) < self.batch_size
+            and (limit is None or size < limit)
             and not self.stopping.is_set() and not self._abandoned
         ):  # fmt: skip
             more = self.source.fetch(self.batch_size - len(parsed.batch.deliveries),
@@ -210,6 +217,8 @@ class Worker:
             batch.rejected += more.rejected
             batch.abandoned |= more.abandoned
             parsed.processed += processed
+            size += _output_bytes(more.deliveries)
+            self.progress.started(batch, len(batch.deliveries))  # (if it came empty: in hand now)
             if more.abandoned:
                 self._abandon("the source gave the batch up")
         return True
@@ -314,3 +323,8 @@ class Worker:
                     dropped=len(self._next.processed) - len(keep),
                 )
                 self._next.processed = [self._next.processed[i] for i in keep]
+
+
+def _output_bytes(deliveries: list[Delivery]) -> int:
+    """Their outputs' bytes, as the sources bound a batch (claim-checked ones by raw size)."""
+    return sum(d.snapshot.output_bytes for d in deliveries)
