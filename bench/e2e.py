@@ -265,7 +265,9 @@ def run(
         env["DREAM_RAW_ROWS_RETENTION_DAYS"] = str(raw_rows_retention_days)
     bodies = _bodies(snapshots, processes, profile)
     # DREAM_BENCH_WORKER_PROFILE=path: the worker runs under cProfile, its stats written there
-    # when it stops (the figures are then the profiler's, not the pipeline's).
+    # when it stops (the figures are then the profiler's, not the pipeline's). cProfile sees
+    # the main thread only: the writer's and the blob fetches' threads need a sampling
+    # profiler attached to the worker (py-spy record --pid; docs/capacity.md).
     # DREAM_BENCH_API_PROFILE likewise for the api.
     procs = [
         subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_API_PROFILE"), "-m", "dream",

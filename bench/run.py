@@ -78,11 +78,13 @@ def main() -> None:
                 e2e.run(args.snapshots, args.processes, args.concurrency, telemetry=mode,
                         copy_baseline=False, **profile).rows_per_s  # fmt: skip
             )
-        on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
-        console.print(
-            f"telemetry on: {on:,.0f} rows/s, off: {off:,.0f} rows/s (medians of"
-            f" {len(rates['on'])} and {len(rates['off'])} runs) → overhead {(off - on) / off:+.1%}"
-        )
+        if rates["off"]:  # (none with --telemetry-runs 0)
+            on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+            console.print(
+                f"telemetry on: {on:,.0f} rows/s, off: {off:,.0f} rows/s (medians of"
+                f" {len(rates['on'])} and {len(rates['off'])} runs) → overhead"
+                f" {(off - on) / off:+.1%}"
+            )
     if args.only in (None, "queries"):
         from bench import queries
 

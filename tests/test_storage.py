@@ -130,6 +130,15 @@ def test_process_rows_keep_every_value_the_copy_text_must_escape(database_url: s
         columns = ", ".join(TABLE_COLUMNS[-len(PROCESS_FIELDS):])
         rows = conn.execute(f"SELECT collected_at, host, {columns} FROM processes ORDER BY pid NULLS LAST"
                             ).fetchall()  # fmt: skip
+        # Sessions are COPYed as text too (``copy_lines``): the same values come back.
+        sessions = conn.execute("SELECT host, user_name, pid, name, first_seen, app, is_system,"
+                                " process_user, cpu_first, rss_peak_kb FROM sessions ORDER BY pid"
+                                ).fetchall()  # fmt: skip
+    assert sessions == [
+        ("host\\tab", "asmith", -1, "", snap.collected_at, "", False, None, None, None),
+        ("host\\tab", "asmith", 2**31 - 1, "a\tb", snap.collected_at, "Ünïcode ☃", True,
+         "dom\\user", 123456.789, 2**40),
+    ]
     assert [r[:2] for r in rows] == [(snap.collected_at, "host\\tab")] * 2
     assert [r[2:] for r in rows] == [
         tuple(getattr(p, name) for name in PROCESS_FIELDS) for p in (odd, plain)

@@ -152,6 +152,7 @@ class Dream:
             self.db,
             batch_size=self.settings.batch_size,
             batch_wait_s=self.settings.batch_wait_s,
+            batch_max_bytes=self.settings.batch_max_bytes,
             rebalance_wait_s=self.settings.rebalance_wait_s,
             # No partition for months the api would refuse: their number stays bounded.
             writer=SnapshotWriter(

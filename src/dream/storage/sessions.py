@@ -31,13 +31,14 @@ import psycopg
 from dream.snapshots import ProcessRecord, Snapshot
 from dream.storage.hours import HoursDelta, HoursKey, day_of, quantized
 from dream.storage.open_sessions import OpenSessions
-from dream.storage.queries import NamedQueries
+from dream.storage.queries import NamedQueries, copy_lines
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
 query = _SQL.query
 
 LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
 _DAY = timedelta(days=1)
+_COPY_CHUNK = 2000  # sessions rendered per write to a COPY: the text of a batch stays bounded
 
 Key = tuple[str, str, int, str]  # host, user_name, pid, name
 
@@ -327,13 +328,14 @@ class SessionBatch:
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
             with conn.cursor().copy(query("copy_sessions")) as copy:
-                for s in inserts:
-                    copy.write_row((*session_row(s), s.ended))
+                for i in range(0, len(inserts), _COPY_CHUNK):
+                    chunk = inserts[i : i + _COPY_CHUNK]
+                    copy.write(copy_lines([(*session_row(s), s.ended) for s in chunk]))
         if updates:
             conn.execute(query("create_session_stage"))
             with conn.cursor().copy(query("copy_session_stage")) as copy:
-                for s in updates:
-                    copy.write_row(session_row(s))
+                for i in range(0, len(updates), _COPY_CHUNK):
+                    copy.write(copy_lines(map(session_row, updates[i : i + _COPY_CHUNK])))
             conn.execute(query("update_sessions"))
         if hours.hourly is not None:
             conn.execute(query("hours_hourly_by"), {"by": ""})

@@ -40,7 +40,7 @@ from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
-from dream.transport.base import Batch, DeadLetter, Lane, Source
+from dream.transport.base import Batch, DeadLetter, Delivery, Lane, Source
 from dream.worker.accounting import WorkerTotals, observe
 from dream.worker.health import Progress
 from dream.worker.transform import Transform
@@ -55,6 +55,9 @@ log = structlog.get_logger(__name__)
 # between young collections) the collector ran thousands of times per batch, its older
 # generations walking every row alive, a third of the parse step's CPU (docs/capacity.md).
 GC_THRESHOLDS = (20_000, 50, 100)
+# How long a fetch that tops up the next batch waits while the writer is busy: short, so the
+# next write starts soon after the previous one ends.
+TOP_UP_WAIT_S = 0.02
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class Worker:
         *,
         batch_size: int = 1000,
         batch_wait_s: float = 0.2,
+        batch_max_bytes: int | None = None,
         writer: SnapshotWriter | None = None,
         max_backoff_s: float = 10.0,
         rebalance_wait_s: float = 10.0,
@@ -104,6 +108,7 @@ class Worker:
         self.progress = progress or Progress()  # what readiness probes report
         self.batch_size = batch_size
         self.batch_wait_s = batch_wait_s
+        self.batch_max_bytes = batch_max_bytes  # a batch topped up stops past this much output
         self.rebalance_wait_s = rebalance_wait_s
         self.keepalive_after_s = keepalive_after_s
         self.totals = WorkerTotals()
@@ -169,6 +174,10 @@ class Worker:
             self._abandon("stopped before the raw outputs could be stored")
             return
         self._next = _Parsed(batch, processed)  # a revocation during drain() may trim it
+        if not self._top_up():  # stopped while the blob store was away
+            self.drain()
+            self._abandon("stopped before the raw outputs could be stored")
+            return
         self.drain()
         parsed, self._next = self._next, None
         if self._abandoned:
@@ -179,6 +188,40 @@ class Worker:
             return
         future = self._write_thread.submit(self.write, parsed.processed)
         self._in_flight = _InFlight(parsed.batch, parsed.processed, future)
+
+    def _top_up(self) -> bool:
+        """While the previous batch is still being written, fetch and parse more into the next
+        one (up to ``batch_size``): a busy writer gets bigger batches instead of waiting
+        fetches, and a running session is written once per batch, so fewer versions of each
+        (docs/capacity.md). It stops once it holds ``batch_max_bytes`` of output (the fetch
+        that passes it adds at most the source's own bound). False if stopped while the blob
+        store was away."""
+        parsed, in_flight = self._next, self._in_flight
+        limit = self.batch_max_bytes
+        size = 0 if limit is None or parsed is None else _output_bytes(parsed.batch.deliveries)
+        while (
+            parsed is not None and parsed is self._next
+            and in_flight is not None and not in_flight.written.done()
+            and len(parsed.batch.deliveries) < self.batch_size
+            and (limit is None or size < limit)
+            and not self.stopping.is_set() and not self._abandoned
+        ):  # fmt: skip
+            more = self.source.fetch(self.batch_size - len(parsed.batch.deliveries),
+                                     TOP_UP_WAIT_S)  # fmt: skip
+            processed = self.transform(more)
+            if processed is None:
+                return False
+            batch = parsed.batch  # (a revocation in that fetch may have trimmed it)
+            batch.deliveries += more.deliveries
+            batch.ends.update(more.ends)  # the later positions of each lane
+            batch.rejected += more.rejected
+            batch.abandoned |= more.abandoned
+            parsed.processed += processed
+            size += _output_bytes(more.deliveries)
+            self.progress.started(batch, len(batch.deliveries))  # (if it came empty: in hand now)
+            if more.abandoned:
+                self._abandon("the source gave the batch up")
+        return True
 
     def drain(self) -> WriteSummary | None:
         """Wait for the batch being written, and acknowledge it if it was stored."""
@@ -280,3 +323,8 @@ class Worker:
                     dropped=len(self._next.processed) - len(keep),
                 )
                 self._next.processed = [self._next.processed[i] for i in keep]
+
+
+def _output_bytes(deliveries: list[Delivery]) -> int:
+    """Their outputs' bytes, as the sources bound a batch (claim-checked ones by raw size)."""
+    return sum(d.snapshot.output_bytes for d in deliveries)

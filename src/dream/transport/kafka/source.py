@@ -154,8 +154,11 @@ class KafkaSource(Source):
         holds ``DREAM_BATCH_MAX_BYTES`` of output: memory is bounded by bytes, not only counts
         (it may pass the bound by the last snapshot; claim-checked outputs count by raw size)."""
         deadline = time.monotonic() + wait_s
+        counted = size = 0  # the bytes of batch.deliveries[:counted]: each delivery added once
         for _ in range(max_snapshots):
-            if sum(d.snapshot.output_bytes for d in batch.deliveries) >= self.settings.batch_max_bytes:
+            size += sum(d.snapshot.output_bytes for d in batch.deliveries[counted:])
+            counted = len(batch.deliveries)
+            if size >= self.settings.batch_max_bytes:
                 return
             messages = self.consumer.consume(
                 num_messages=1, timeout=max(0.0, deadline - time.monotonic())
