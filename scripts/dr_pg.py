@@ -180,8 +180,7 @@ def _streaming(source: dict[str, Any]) -> bool:
 
 def _accepts_connections(pg: dict[str, Any]) -> bool:
     try:
-        with psycopg.connect(pg["url"], connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
+        _sql(pg, "SELECT 1")
     except psycopg.Error:
         return False
     return True
