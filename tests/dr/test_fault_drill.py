@@ -46,6 +46,8 @@ def test_fault_failover_to_site_b_loses_and_duplicates_nothing_acknowledged(tmp_
     assert figures["missing_before_resend"] > 0 and figures["rpo_s"] > 0, figures
     assert figures["resent_after_failover"] >= figures["missing_before_resend"], figures
     assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
+    # Stored once means derived once too: no process row twice, no sample merged twice.
+    assert figures["extra_session_samples"] == 0, figures
     assert figures["stored_in_b"] == figures["accepted_by_a"] + figures["accepted_by_b"], figures
     assert figures["analytics_equal"] is True, figures
     assert 0 < figures["rto_s"] < 120, figures
