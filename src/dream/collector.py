@@ -39,7 +39,7 @@ import typer
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.logons import snapshot_user
 from dream.sender import Rejected, Sender, Unreachable
-from dream.spool import Spool, default_spool_dir
+from dream.spool import DEFAULT_GRACE_S, Spool, default_spool_dir
 from dream.text import decode_output
 
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
@@ -262,7 +262,8 @@ def collect_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
     grace: Annotated[str, typer.Option(
         help="How long an acknowledged snapshot stays spooled, re-sent when another --url takes"
-             " over (a failover: the old site may not have mirrored it); 0: none.")] = "30m",
+             " over (a failover: the old site may not have mirrored it); 0: none.")
+    ] = f"{DEFAULT_GRACE_S / 60:g}m",
 ) -> None:
     """Collect this machine's process listing and send it to a Dream api (spooling if down)."""
     try:

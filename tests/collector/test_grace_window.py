@@ -4,6 +4,7 @@ the old site may have died before mirroring what it acknowledged. Re-sending sto
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from dream.collector import collect_command, parse_interval
 from dream.spool import Spool
 from helpers import wait_for
 from served import serve
@@ -55,6 +57,19 @@ def test_a_resend_that_cannot_go_leaves_everything_as_it_was(tmp_path: Path) -> 
     assert not spool.acknowledged(second, "http://b", lambda _data: False)
     assert spool.pending() == [second] and spool.acknowledging_api() == "http://a"
     assert [p.name for p in spool.window()] == [first.name]
+
+
+def test_the_default_window_is_half_an_hour(tmp_path: Path) -> None:
+    """Longer than a mirror's worst lag; `dream collect --grace` defaults to the same."""
+    spool = Spool(tmp_path)
+    for n, minutes in ((1, 31), (2, 29)):
+        path = _put(spool, n)
+        assert spool.acknowledged(path, "http://a", lambda _data: True)
+        at = time.time() - minutes * 60
+        os.utime(spool.sent / path.name, (at, at))
+    assert [json.loads(p.read_bytes())["snapshot_id"][-1] for p in spool.window()] == ["2"]
+    grace = inspect.signature(collect_command).parameters["grace"].default
+    assert parse_interval(grace) == spool.grace_s
 
 
 def test_no_grace_window_deletes_at_once(tmp_path: Path) -> None:

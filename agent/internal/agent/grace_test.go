@@ -144,3 +144,31 @@ func TestAfterAFailoverTheNewSiteGetsWhatTheDeadOneAcknowledged(t *testing.T) {
 		t.Fatalf("B acknowledged the window already: nothing re-sent; b %v", b.stored)
 	}
 }
+
+// The default window outlasts a mirror's worst lag (30 min); `grace` sets it, 0 turns it off.
+func TestTheDefaultGraceWindowIsHalfAnHourAndGraceSetsIt(t *testing.T) {
+	spool := Spool{Dir: t.TempDir(), Grace: Defaults().Grace}
+	var kept []string
+	for minute, age := range map[int]time.Duration{1: 31 * time.Minute, 2: 29 * time.Minute} {
+		path, _ := putSnapshot(t, spool, minute)
+		if !spool.Acknowledged(path, "http://a", nil) {
+			t.Fatal("acknowledged by the first api: nothing to resend")
+		}
+		at := time.Now().Add(-age)
+		if err := os.Chtimes(filepath.Join(spool.Dir, "sent", filepath.Base(path)), at, at); err != nil {
+			t.Fatal(err)
+		}
+		if age < 30*time.Minute {
+			kept = append(kept, filepath.Base(path))
+		}
+	}
+	if got := names(spool.Window()); len(got) != 1 || got[0] != kept[0] {
+		t.Fatalf("window = %v, want %v", got, kept)
+	}
+	for value, want := range map[string]time.Duration{"0": 0, "1h": time.Hour, "45m": 45 * time.Minute} {
+		cfg := Defaults()
+		if err := cfg.Apply(map[string][]string{"grace": {value}}); err != nil || cfg.Grace != want {
+			t.Fatalf("grace=%s: %v, %v", value, cfg.Grace, err)
+		}
+	}
+}
