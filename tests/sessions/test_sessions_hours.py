@@ -143,16 +143,19 @@ def test_per_sample_rows_follow_their_retention_and_sessions_do_not(database_url
     old = snapshot("lab-1", now - timedelta(days=30), [(1, "matlab", "matlab")], interval_s=60)
     write(database_url, [recent, old], raw_rows_retention_days=7)
 
-    def counts() -> tuple[int, int]:
+    def counts() -> tuple[int, int, int]:
         with psycopg.connect(database_url) as conn:
             rows = conn.execute("SELECT count(*) FROM processes").fetchone()
             built = conn.execute("SELECT count(*) FROM sessions").fetchone()
-        return rows[0], built[0]
+            # The hourly rollups count the old snapshot's process as the recent one's.
+            rolled = conn.execute("SELECT coalesce(sum(processes), 0)::int FROM usage_hourly"
+                                  " WHERE app = 'matlab'").fetchone()  # fmt: skip
+        return rows[0], built[0], rolled[0]
 
-    assert counts() == (1, 2)  # the old snapshot built its session, but wrote no sample row
+    assert counts() == (1, 2, 2)  # the old snapshot built its session and rollup, no sample row
     clear(database_url)
     write(database_url, [recent, old], raw_rows_retention_days=0)
-    assert counts() == (0, 2)
+    assert counts() == (0, 2, 2)
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (0, 2, 1), (2, 1, 0), (1, 0, 2)])

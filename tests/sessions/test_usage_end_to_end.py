@@ -77,3 +77,6 @@ def test_an_hour_is_an_hour_at_any_cadence_and_in_any_order(database_url: str,
         peaks = client.get("/v1/analytics/concurrency", params={
             **window, "app": _app_of(stata[0][1], "StataSE-64.exe"), "bucket": "day"}).json()  # fmt: skip
         assert [(p["peak_users"], p["peak_hosts"]) for p in peaks["items"]] == [(1, 1)]
+        # Any app: ana on both machines at once, one sampled every minute, the other every ten.
+        both = client.get("/v1/analytics/concurrency", params={**window, "bucket": "day"}).json()
+        assert [(p["peak_users"], p["peak_hosts"]) for p in both["items"]] == [(1, 2)]
