@@ -52,3 +52,14 @@ def test_kafka_cluster_ids_never_read_as_an_option() -> None:
     ids = {services._cluster_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_make_dr_drill_runs_the_suites_drill_with_a_lagging_mirror_and_the_failback() -> None:
+    """`make dr-drill` is the drill tests/dr/ runs, at full size: the mirror held back 2 s
+    before the kill (so the resend has work) and the failback after the counts."""
+    if shutil.which("make") is None:
+        unavailable("make is not installed")
+    done = subprocess.run(["make", "-n", "-o", "install", "dr-drill"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "scripts/dr.py drill --failback --lag 2" in done.stdout, done.stdout
