@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
 .PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
-	agent-packages packaging-tools dr-drill
+	agent-packages packaging-tools dr-drill dr-up dr-status dr-failover dr-failback dr-down
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ services-down: install
 DR_ARGS ?= --failback --lag 2
 dr-drill: install
 	$(PY) scripts/dr.py drill $(DR_ARGS)
+
+## The drill's steps by hand (.cache/dr/, apart from services-up's): both sites and the mirror
+## up, what runs, site A killed and B promoted, back to A, everything stopped.
+dr-up dr-status dr-failover dr-failback dr-down: install
+	@$(PY) scripts/dr.py $(@:dr-%=%)
 
 ## End-to-end and parsing benchmarks (figures printed; nothing asserted). Kafka and PostgreSQL
 ## stay up for the next run; the last line says so (`make services-down` stops them).

@@ -63,3 +63,13 @@ def test_make_dr_drill_runs_the_suites_drill_with_a_lagging_mirror_and_the_failb
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "scripts/dr.py drill --failback --lag 2" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("step", ["up", "status", "failover", "failback", "down"])
+def test_the_drills_steps_are_make_targets_like_the_services(step: str) -> None:
+    if shutil.which("make") is None:
+        unavailable("make is not installed")
+    done = subprocess.run(["make", "-n", "-o", "install", f"dr-{step}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"scripts/dr.py {step}"), done.stdout
