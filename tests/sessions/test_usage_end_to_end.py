@@ -11,7 +11,7 @@ from pathlib import Path
 from dream.catalog import builtin
 from dream.demo.campus import app_processes, system_processes
 from dream.demo.listings import Steady, tasklist_v
-from dream.parsing import parse
+from dream.parsing import ProcessRecord, parse
 from dream.settings import Settings
 from helpers import direct_client, snapshot_body, wait_for
 
@@ -29,10 +29,14 @@ def _listings(host: str, app: str, every_s: int, count: int) -> list[tuple[datet
     return out
 
 
+def _process(output: str, image: str) -> ProcessRecord:
+    (process,) = [p for p in parse(output, os="windows", catalog=builtin()).processes
+                  if p.name == image]  # fmt: skip
+    return process
+
+
 def _app_of(output: str, image: str) -> str:
-    # Named by product, as the worker stores it.
-    (app,) = {p.app for p in parse(output, os="windows", catalog=builtin()).processes
-              if p.name == image}  # fmt: skip
+    app = _process(output, image).app  # named by product, as the worker stores it
     assert app
     return app
 
@@ -77,6 +81,15 @@ def test_an_hour_is_an_hour_at_any_cadence_and_in_any_order(database_url: str,
         peaks = client.get("/v1/analytics/concurrency", params={
             **window, "app": _app_of(stata[0][1], "StataSE-64.exe"), "bucket": "day"}).json()  # fmt: skip
         assert [(p["peak_users"], p["peak_hosts"]) for p in peaks["items"]] == [(1, 1)]
+        # Each a session of its samples, its CPU seconds the TIME column's growth over the hour.
+        for host, series, image in (("law-pc-01", stata, "StataSE-64.exe"),
+                                    ("law-pc-02", spss, "stats.exe")):  # fmt: skip
+            first, last = _process(series[0][1], image), _process(series[-1][1], image)
+            listed = client.get("/v1/sessions", params={**window, "host": host, "limit": 1000})
+            (session,) = [i for i in listed.json()["items"] if i["name"] == image]
+            assert (session["samples"], session["duration_s"]) == (len(series), 3600), session
+            assert last.cpu_seconds is not None and first.cpu_seconds is not None
+            assert session["cpu_seconds"] == last.cpu_seconds - first.cpu_seconds > 0, session
         # Any app: ana on both machines at once, one sampled every minute, the other every ten.
         both = client.get("/v1/analytics/concurrency", params={**window, "bucket": "day"}).json()
         assert [(p["peak_users"], p["peak_hosts"]) for p in both["items"]] == [(1, 2)]
