@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import secrets
 import stat
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +24,7 @@ from dream.collector import (
     LINUX_COMMAND, Collector, Rejected, Sender, Spool, Unreachable, parse_interval, run_listing,
 )  # fmt: skip
 from dream.parsing import parse
+from dream.sender import Misconfigured
 from helpers import wait_for
 from served import dream_env, serve
 
@@ -143,6 +147,26 @@ def test_sender_gives_up_or_refuses() -> None:
         transport=_transport([httpx.Response(422, json={"detail": "bad"})], [])))  # fmt: skip
     with pytest.raises(Rejected, match="422"):
         sender.post(b"{}")
+
+
+def test_a_certificate_that_does_not_verify_is_a_configuration_problem(tmp_path: Path) -> None:
+    """A real TLS server with a self-signed certificate: not downtime to wait out (exit 4)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = Sender(f"https://127.0.0.1:{server.server_port}", retries=2, sleep=lambda _: None)
+        with pytest.raises(Misconfigured, match="CERTIFICATE_VERIFY_FAILED"):
+            sender.post(b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path) -> None:
