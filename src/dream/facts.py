@@ -23,6 +23,8 @@ from dream.text import decode_output
 
 Runner = Callable[[Sequence[str]], str]  # a command's output, "" when it failed or is absent
 MAX_EXECUTABLES = 2000  # a machine runs a few hundred distinct files; the api takes 10,000
+# Paths per PowerShell command, in characters: a Windows command line holds 32,767 at most.
+WINDOWS_BATCH_CHARS = 16_000
 _POWERSHELL = ("powershell", "-NoProfile", "-NonInteractive", "-Command")
 
 
@@ -125,12 +127,25 @@ def signers(os_name: str, run: Runner, paths: Sequence[str]) -> dict[str, str]:
             signer = parse_codesign(run(("codesign", "-dv", "--verbose=2", path)))
             if signer:
                 found[path] = signer
-    elif os_name == "windows" and paths:
-        quoted = ",".join("'" + path.replace("'", "''") + "'" for path in paths)
-        script = (f"foreach ($p in @({quoted})) {{ $s = Get-AuthenticodeSignature -LiteralPath $p;"
-                  ' "$p`t$($s.Status)`t$($s.SignerCertificate.Subject)" }')  # fmt: skip
-        found = parse_authenticode(run((*_POWERSHELL, script)))
+    elif os_name == "windows":
+        for batch in _batches(["'" + path.replace("'", "''") + "'" for path in paths]):
+            script = (f"foreach ($p in @({','.join(batch)})) {{ $s = Get-AuthenticodeSignature"
+                      ' -LiteralPath $p; "$p`t$($s.Status)`t$($s.SignerCertificate.Subject)" }')  # fmt: skip
+            found |= parse_authenticode(run((*_POWERSHELL, script)))
     return found
+
+
+def _batches(items: Sequence[str], max_chars: int = WINDOWS_BATCH_CHARS) -> list[list[str]]:
+    """``items`` in runs of at most ``max_chars`` characters (one item alone may be longer)."""
+    batches: list[list[str]] = []
+    size = max_chars
+    for item in items:
+        if size + len(item) + 1 > max_chars:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += len(item) + 1
+    return batches
 
 
 def _sha256(path: str) -> str:

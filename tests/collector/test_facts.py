@@ -103,3 +103,19 @@ def test_linux_facts_are_the_real_files_of_the_running_processes(tmp_path: Path)
     bash = os.path.realpath(shutil.which("bash") or "/bin/bash")
     if shutil.which("dpkg"):  # the package owning it, merged /usr or not
         assert signers("linux", run_command, [bash]) == {bash: "dpkg:bash"}
+
+
+def test_windows_signers_of_many_files_fit_its_command_lines() -> None:
+    """A first run may check hundreds of files: each PowerShell command stays under Windows'
+    32,767 characters, and every file is still asked about."""
+    paths = [rf"C:\Program Files\Vendor {i:03}\{'x' * 80}\app.exe" for i in range(600)]
+    commands: list[str] = []
+
+    def run(argv: Sequence[str]) -> str:
+        commands.append(" ".join(argv))
+        asked = [p for p in paths if f"'{p}'" in argv[-1]]
+        return "".join(f"{p}\tValid\tCN=Vendor, O=Vendor\n" for p in asked)
+
+    found = signers("windows", run, paths)
+    assert len(commands) > 1 and max(map(len, commands)) < 32_767
+    assert found == dict.fromkeys(paths, "Vendor")
