@@ -32,11 +32,13 @@ def dream_env() -> dict[str, str]:
 
 
 @contextmanager
-def serve(data_dir: Path, port: int | None = None, timeout_s: float = 90) -> Iterator[Served]:
+def serve(data_dir: Path, port: int | None = None, timeout_s: float = 90,
+          **env: str) -> Iterator[Served]:  # fmt: skip
     port = port or services.free_port()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "dream", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    with serve_command(argv, port, env=dream_env(), log=data_dir.parent / f"serve-{port}.log",
+    log = data_dir.parent / f"serve-{port}.log"
+    with serve_command(argv, port, env={**dream_env(), **env}, log=log,
                        timeout_s=timeout_s) as served:  # fmt: skip
         yield served
 

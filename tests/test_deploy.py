@@ -532,3 +532,7 @@ def test_alerts_and_dashboard_use_metrics_dream_exports() -> None:
     assert used <= known, f"unknown metrics: {used - known}"
     alert_names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
     assert {"DreamConsumerLagGrowing", "DreamApiErrorRate", "DreamDeadLetters"} <= alert_names
+    # Hosts that stopped reporting: the gauge tests/test_fleet.py checks counts them by status.
+    (silent,) = [rule for group in rules["groups"] for rule in group["rules"]
+                 if rule.get("alert") == "DreamHostsSilent"]  # fmt: skip
+    assert re.search(r'dream_fleet_hosts\{status="silent"\}\) > 0', silent["expr"]), silent

@@ -45,9 +45,9 @@ def client(api: tuple[TestClient, Dream]) -> TestClient:
 
 
 def post(client: TestClient, host: str, collected_at: datetime, agent: str,
-         clock_ahead_s: float = 0.0) -> None:  # fmt: skip
+         clock_ahead_s: float = 0.0, **fields: int) -> None:  # fmt: skip
     body = snapshot_body(LISTING, host=host, collected_at=collected_at.isoformat(),
-                         interval_s=300)  # fmt: skip
+                         interval_s=300, **fields)  # fmt: skip
     sent = datetime.now(UTC) + timedelta(seconds=clock_ahead_s)
     headers = {"User-Agent": agent, "Date": format_datetime(sent, usegmt=True)}
     assert client.post("/v1/snapshots", json=body, headers=headers).status_code == 202
@@ -63,21 +63,22 @@ def test_hosts_say_when_each_was_last_heard_its_agent_cadence_skew_and_status(
     client: TestClient, database_url: str
 ) -> None:
     now = datetime.now(UTC)
-    # Every 5 minutes, one interval 15 minutes (a missed run): the median says 5 minutes.
-    for minutes_ago in (40, 35, 30, 15, 10, 5):
-        post(
-            client,
-            "lab-01",
-            now - timedelta(minutes=minutes_ago),
-            "dream-agent/1.4.0 (linux/amd64)",
-        )
+    # Every 5 minutes, one interval 15 minutes (a missed run): the median says 5 minutes. Its
+    # full spool evicted 2 snapshots by the newest (the count the agent sends with each).
+    for minutes_ago, evicted in ((40, 0), (35, 0), (30, 1), (15, 1), (10, 2), (5, 2)):
+        post(client, "lab-01", now - timedelta(minutes=minutes_ago),
+             "dream-agent/1.4.0 (linux/amd64)", spool_evicted=evicted)  # fmt: skip
     post(client, "lab-02", now - timedelta(minutes=3), "dream-collect/0.9.1", clock_ahead_s=120)
     post(client, "lab-03", now - timedelta(minutes=2), "dream-agent/1.3.0 (windows/amd64)")
-    post(client, "lab-04", now - timedelta(minutes=2), "dream-agent/1.3.0 (darwin/arm64)")
+    post(client, "lab-04", now - timedelta(minutes=2), "dream-agent/1.3.0 (darwin/arm64)",
+         spool_evicted=4)
+    # An older snapshot drained late does not take the newest's count back.
+    post(client, "lab-04", now - timedelta(minutes=7), "dream-agent/1.3.0 (darwin/arm64)",
+         spool_evicted=1)
 
     def all_heard() -> dict[str, dict] | None:
         found = hosts(client)
-        return found if sum(h["snapshots_received"] or 0 for h in found.values()) == 9 else None
+        return found if sum(h["snapshots_received"] or 0 for h in found.values()) == 10 else None
 
     found = wait_for(all_heard, what="the fleet's hosts")
     lab1, lab2 = found["lab-01"], found["lab-02"]
@@ -89,6 +90,8 @@ def test_hosts_say_when_each_was_last_heard_its_agent_cadence_skew_and_status(
         now - timedelta(minutes=5), abs=timedelta(seconds=1))  # fmt: skip
     assert {h["status"] for h in found.values()} == {"reporting"}
     assert lab1["users"] == 1 and lab1["snapshots"] == 6  # the picker's counts stay
+    assert lab1["spool_evicted"] == 2 and found["lab-04"]["spool_evicted"] == 4
+    assert lab2["spool_evicted"] is None  # dream collect does not say (its spool is unbounded)
 
     # Last heard 15 minutes ago (3 cadences): late; 2 hours ago: silent.
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -37,8 +37,9 @@ from typing import Annotated, Any
 import typer
 
 from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.facts import ExecutableFacts
 from dream.logons import snapshot_user
-from dream.sender import Rejected, Sender, Unreachable
+from dream.sender import Misconfigured, Rejected, Sender, Unreachable
 from dream.spool import DEFAULT_GRACE_S, Spool, default_spool_dir
 from dream.text import decode_output
 
@@ -133,6 +134,7 @@ class RunReport:
     rejected: list[str] = field(default_factory=list)
     pending: int = 0
     error: str | None = None
+    misconfigured: bool = False  # the error is one to fix here (key, URL, DNS, TLS): exit 4
 
 
 @dataclass
@@ -148,9 +150,11 @@ class Collector:
     listing: Callable[[str], tuple[str, str]] = run_listing
     interval_s: float | None = None  # sent with each snapshot: what its hours of use cover
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr)
+    facts: ExecutableFacts | None = None  # the executables' facts sent beside the listing
 
     def snapshot(self) -> dict[str, Any]:
         command, output = self.listing(self.os_name)
+        executables = self.facts.collect(self.os_name) if self.facts is not None else []
         return {
             "snapshot_id": str(uuid.uuid4()),
             "host": self.host,
@@ -162,6 +166,7 @@ class Collector:
             "command": command,
             "output": output,
             **({"interval_s": self.interval_s} if self.interval_s is not None else {}),
+            **({"executables": executables} if executables else {}),
         }
 
     def drain(self, report: RunReport | None = None) -> RunReport:
@@ -185,7 +190,7 @@ class Collector:
                 continue
             except Unreachable as exc:
                 report.pending = len(pending) - index
-                report.error = str(exc)
+                report.error, report.misconfigured = str(exc), isinstance(exc, Misconfigured)
                 self.log(f"api unreachable ({exc}); {report.pending} snapshot(s) spooled in"
                          f" {self.spool.directory}")  # fmt: skip
                 return report
@@ -218,6 +223,7 @@ class Collector:
                 report.sent.append(self.sender.post(json.dumps(body).encode("utf-8")))
             except (Unreachable, Rejected) as send_exc:
                 report.error = str(send_exc)
+                report.misconfigured = isinstance(send_exc, Misconfigured)
                 return report
         return self.drain(report)
 
@@ -260,6 +266,9 @@ def collect_command(
     ] = None,  # fmt: skip
     retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
+    executables: Annotated[bool, typer.Option(
+        help="Send the executables' facts: path, size, sha256, signer of each file the processes"
+             " run (docs/agent.md).")] = True,
     grace: Annotated[str, typer.Option(
         help="How long an acknowledged snapshot stays spooled, re-sent when another --url takes"
              " over (a failover: the old site may not have mirrored it); 0: none.")
@@ -276,14 +285,16 @@ def collect_command(
     urls = url or [DEFAULT_URL]
     sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
                     timeout_s=timeout)  # fmt: skip
+    spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s)
     collector = Collector(
         sender=sender,
-        spool=Spool(spool_dir or default_spool_dir(), grace_s=grace_s),
+        spool=spool,
         user=user,
         faculty=faculty,
         host=host or socket.gethostname(),
         os_name=os_name,
         interval_s=min(max(seconds, 1.0), 86400.0),  # the api's accepted range
+        facts=ExecutableFacts(spool.directory / "executables.cache") if executables else None,
     )
     try:
         if once:
@@ -297,7 +308,9 @@ def collect_command(
                               "rejected": report.rejected, "spooled": report.pending,
                               "error": report.error}))  # fmt: skip
             # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.
-            raise typer.Exit(3 if report.error else 0)
+            # 4: spooled too, but for a reason to fix here (key, URL, DNS, TLS): a timer that
+            # counts 3 as success must not count this one.
+            raise typer.Exit(4 if report.misconfigured else 3 if report.error else 0)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

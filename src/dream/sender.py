@@ -7,6 +7,8 @@ for good (set aside). Only the standard library and httpx: no server side of Dre
 from __future__ import annotations
 
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,22 @@ REJECTED_STATUSES = frozenset({400, 413, 415, 422})
 
 class Unreachable(Exception):
     """The api could not be reached or answered with a transient error, after all retries."""
+
+
+class Misconfigured(Unreachable):
+    """No api accepted, and one of them has a problem to fix here, not to wait out: a key refused
+    (401/403), a wrong URL (404, another 4xx), a host name that does not resolve, a certificate
+    that does not verify. The snapshot still waits in the spool; ``dream collect`` exits 4."""
+
+
+def _configuration_error(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) is a DNS or certificate failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (socket.gaierror, ssl.SSLCertVerificationError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Rejected(Exception):
@@ -65,7 +83,7 @@ class Sender:
         failover), then backs off."""
         urls = (self.url, *self.fallback_urls)
         start = urls.index(self.current) if self.current in urls else 0
-        last = "no attempt"
+        last, misconfigured = "no attempt", False
         for attempt in range(self.retries + 1):
             wait = min(self.max_backoff_s, self.backoff_s * 2**attempt)
             wait *= 0.5 + random.random() / 2  # jitter: a lab of machines does not retry in step
@@ -77,6 +95,7 @@ class Sender:
                     self.current = urls[index]
                     return sid
                 last = reason if len(urls) == 1 else f"{urls[index]}: {reason}"
+                misconfigured = misconfigured or retry_after is None
                 if retry_after is not None:
                     transient = True
                     wait = min(self.max_backoff_s, max(wait, retry_after))
@@ -84,16 +103,17 @@ class Sender:
                 break
             if attempt < self.retries:
                 self.sleep(wait)
-        raise Unreachable(last)
+        raise (Misconfigured if misconfigured else Unreachable)(last)
 
     def _post_to(self, url: str, data: bytes) -> tuple[str | None, str, float | None]:
-        """(stored id, or None and why, and for a transient failure its Retry-After or 0)."""
+        """(stored id, or None and why, and for a transient failure its Retry-After or 0; None
+        for a problem to fix: a 401/403/404, DNS, TLS)."""
         assert self.client is not None
         try:
             response = self.client.post(f"{url.rstrip('/')}/v1/snapshots", content=data,
                                         headers=self.headers())  # fmt: skip
         except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}", 0.0
+            return None, f"{type(exc).__name__}: {exc}", None if _configuration_error(exc) else 0.0
         if response.status_code == 202:
             return str(response.json()["snapshot_id"]), "", None
         reason = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -109,4 +129,5 @@ class Sender:
             self.client.close()
 
 
-__all__ = ["REJECTED_STATUSES", "Rejected", "Sender", "TRANSIENT_STATUSES", "Unreachable"]
+__all__ = ["Misconfigured", "REJECTED_STATUSES", "Rejected", "Sender", "TRANSIENT_STATUSES",
+           "Unreachable"]  # fmt: skip

@@ -164,6 +164,12 @@ class SnapshotMetadata(BaseModel):
 class SnapshotIn(SnapshotMetadata):
     """The body of ``POST /v1/snapshots``."""
 
+    spool_evicted: int | None = Field(
+        default=None, ge=0, le=2**53, examples=[0],
+        description="How many snapshots the collector's bounded spool ever evicted unsent (lost"
+        " before any api heard them); fleet health shows it per host (`GET /v1/hosts`).",
+    )
+
     snapshot_id: uuid.UUID | None = Field(
         default=None, description="Client-chosen id; posting the same id again is a no-op."
     )

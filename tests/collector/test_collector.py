@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import secrets
 import stat
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +24,7 @@ from dream.collector import (
     LINUX_COMMAND, Collector, Rejected, Sender, Spool, Unreachable, parse_interval, run_listing,
 )  # fmt: skip
 from dream.parsing import parse
+from dream.sender import Misconfigured
 from helpers import wait_for
 from served import dream_env, serve
 
@@ -41,8 +46,9 @@ def collect(url: str, spool: Path, *extra: str) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
-def stored(url: str, snapshot_id: str) -> dict[str, Any] | None:
-    state = httpx.get(f"{url}/v1/snapshots/{snapshot_id}", timeout=5).json()
+def stored(url: str, snapshot_id: str,
+           headers: dict[str, str] | None = None) -> dict[str, Any] | None:  # fmt: skip
+    state = httpx.get(f"{url}/v1/snapshots/{snapshot_id}", headers=headers, timeout=5).json()
     return state if state.get("status") not in (None, "pending") else None
 
 
@@ -143,6 +149,26 @@ def test_sender_gives_up_or_refuses() -> None:
         sender.post(b"{}")
 
 
+def test_a_certificate_that_does_not_verify_is_a_configuration_problem(tmp_path: Path) -> None:
+    """A real TLS server with a self-signed certificate: not downtime to wait out (exit 4)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = Sender(f"https://127.0.0.1:{server.server_port}", retries=2, sleep=lambda _: None)
+        with pytest.raises(Misconfigured, match="CERTIFICATE_VERIFY_FAILED"):
+            sender.post(b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path) -> None:
     answers = [httpx.Response(422, json={"detail": "bad"}),
                httpx.Response(202, json={"snapshot_id": "second", "status": "accepted"})]  # fmt: skip
@@ -165,22 +191,32 @@ def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path) ->
 
 @LINUX
 def test_collect_once_stores_what_proc_shows(tmp_path: Path) -> None:
-    """One `dream collect --once`: the stored process count is /proc's at that moment.
+    """One `dream collect --once`: the stored process count is /proc's at that moment, and the
+    executables' facts are the real files'. A refused key first: exit 4, not 3.
 
     /proc is counted just before and just after the collector runs. Between the two, processes
     may start or end (the collector's own `ps` child is one that exists only in between), so the
     stored count must lie within [min - 3, max + 3] of the two counts: 3 allows for `ps` itself
     and a few short-lived processes (e.g. the embedded PostgreSQL's backends for the post).
     """
-    with serve(tmp_path / "data") as served:
+    good, wrong = (f"dream_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)[:43]}" for _ in "12")
+    with serve(tmp_path / "data", DREAM_AUTH="on", DREAM_BOOTSTRAP_ADMIN_KEY=good) as served:
         spool = tmp_path / "spool"
+        refused = collect(served.url, spool, "--key", wrong)
+        # A key to fix is not downtime: a timer that counts 3 (spooled) as success fails on 4.
+        assert refused.returncode == 4, refused.stdout + refused.stderr
+        first = json.loads(refused.stdout)
+        assert "401" in first["error"] and first["spooled"] == 1  # kept, not lost
         before = proc_count()
-        done = collect(served.url, spool)
+        done = collect(served.url, spool, "--key", good)
         after = proc_count()
         assert done.returncode == 0, done.stdout + done.stderr
         report = json.loads(done.stdout)
-        assert report["sent"] == [report["snapshot_id"]] and report["spooled"] == 0
-        state = wait_for(lambda: stored(served.url, report["snapshot_id"]), what="the snapshot")
+        assert report["sent"] == [first["snapshot_id"], report["snapshot_id"]]
+        assert report["spooled"] == 0
+        auth = {"Authorization": f"Bearer {good}"}
+        sid = report["snapshot_id"]
+        state = wait_for(lambda: stored(served.url, sid, auth), what="the snapshot")
         assert state["status"] == "stored", state
         assert state["format"] == "ps-custom" and state["warnings"] == []
         low, high = min(before, after) - 3, max(before, after) + 3
@@ -188,6 +224,21 @@ def test_collect_once_stores_what_proc_shows(tmp_path: Path) -> None:
         assert state["os"] == "linux" and state["host"] == "collector-test"
         assert state["faculty"] == "engineering"
         assert list(spool.glob("*.json")) == []  # sent, so nothing waits
+        files = httpx.get(f"{served.url}/v1/analytics/executables", headers=auth, timeout=30,
+                          params={"host": "collector-test", "include_system": "true",
+                                  "limit": 10_000}).json()["items"]  # fmt: skip
+    # The collector's own file (the Python running it, its /proc/PID/exe), at its real size.
+    python = os.path.realpath(sys.executable)
+    assert [f["size_bytes"] for f in files if f["path"] == python] == [os.stat(python).st_size]
+
+
+def test_a_host_name_that_does_not_resolve_exits_4(tmp_path: Path) -> None:
+    done = collect("http://dream-collect-test.invalid", tmp_path / "spool", "--retries", "0",
+                   "--no-executables")  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["spooled"] == 1 and report["error"]
+    assert "executables" not in json.loads(next((tmp_path / "spool").glob("*.json")).read_text())
 
 
 @LINUX

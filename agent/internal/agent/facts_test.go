@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,5 +114,30 @@ func TestFactsAreHashedOncePerFileVersion(t *testing.T) {
 	again := facts.Collect("darwin", run)
 	if signed != 2 || again[0].SizeBytes != 4 || again[0].SHA256 == want.SHA256 {
 		t.Fatalf("a changed file must be read again: %+v (%d)", again, signed)
+	}
+}
+
+func TestWindowsSignersOfManyFilesFitItsCommandLines(t *testing.T) {
+	var paths []string
+	for i := 0; i < 600; i++ {
+		paths = append(paths, fmt.Sprintf(`C:\Program Files\Vendor %03d\%s\app.exe`, i, strings.Repeat("x", 80)))
+	}
+	commands := 0
+	run := func(name string, args ...string) ([]byte, error) {
+		commands++
+		if line := name + " " + strings.Join(args, " "); len(line) >= 32767 {
+			t.Fatalf("a command line of %d characters", len(line))
+		}
+		var out strings.Builder
+		for _, p := range paths {
+			if strings.Contains(args[len(args)-1], "'"+p+"'") {
+				out.WriteString(p + "\tValid\tCN=Vendor, O=Vendor\n")
+			}
+		}
+		return []byte(out.String()), nil
+	}
+	signers := Signers("windows", run, paths)
+	if commands < 2 || len(signers) != len(paths) || signers[paths[599]] != "Vendor" {
+		t.Fatalf("%d commands, %d signers", commands, len(signers))
 	}
 }

@@ -108,6 +108,9 @@ func (a *Agent) RunOnce() Report {
 		report.Exit = ExitListing
 		return report
 	}
+	// What the full spool lost so far, for the api's fleet health (`spool_evicted` in /v1/hosts):
+	// evictions this Put makes travel with the next snapshot.
+	body["spool_evicted"] = spool.Evicted()
 	data, _ := json.Marshal(body)
 	_, evicted, err := spool.Put(a.Now(), report.SnapshotID, data)
 	report.Evicted = evicted

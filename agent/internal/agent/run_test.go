@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -39,6 +40,9 @@ func TestARunSendsTheSpoolOldestFirstThenItsOwnSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(cfg.SpoolDir, "evicted.count"), []byte("5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	a := &Agent{Config: cfg, GOOS: "linux", Sender: NewSender(cfg), Now: time.Now, Log: io.Discard,
 		Run: replay(t, map[string]string{
 			"ps -ww -eo pid,ppid,user:64,%cpu,%mem,vsz,rss,tty,stat,lstart,time,nlwp,comm,args": "linux/ps.txt",
@@ -51,7 +55,7 @@ func TestARunSendsTheSpoolOldestFirstThenItsOwnSnapshot(t *testing.T) {
 	}
 	own := bodies[2]
 	if own["user"] != "alice" || own["os"] != "linux" || own["host"] != "pc-1" || own["faculty"] != "law" ||
-		own["interval_s"] != 120.0 || own["snapshot_id"] != report.SnapshotID {
+		own["interval_s"] != 120.0 || own["snapshot_id"] != report.SnapshotID || own["spool_evicted"] != 5.0 {
 		t.Fatalf("body = %v", own)
 	}
 	if len(spool.Pending()) != 0 {

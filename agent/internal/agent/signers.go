@@ -45,15 +45,36 @@ func Signers(goos string, run Runner, paths []string) map[string]string {
 		for i, p := range paths {
 			quoted[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
 		}
-		script := fmt.Sprintf("foreach ($p in @(%s)) { $s = Get-AuthenticodeSignature -LiteralPath $p;"+
-			" \"$p`t$($s.Status)`t$($s.SignerCertificate.Subject)\" }", strings.Join(quoted, ","))
-		if out, err := run("powershell", "-NoProfile", "-NonInteractive", "-Command", script); err == nil {
-			for p, signer := range ParseAuthenticode(decodeConsole(out)) {
-				signers[p] = signer
+		for _, batch := range batches(quoted, windowsBatchChars) {
+			script := fmt.Sprintf("foreach ($p in @(%s)) { $s = Get-AuthenticodeSignature -LiteralPath $p;"+
+				" \"$p`t$($s.Status)`t$($s.SignerCertificate.Subject)\" }", strings.Join(batch, ","))
+			if out, err := run("powershell", "-NoProfile", "-NonInteractive", "-Command", script); err == nil {
+				for p, signer := range ParseAuthenticode(decodeConsole(out)) {
+					signers[p] = signer
+				}
 			}
 		}
 	}
 	return signers
+}
+
+// windowsBatchChars bounds the paths of one PowerShell command: a Windows command line holds
+// 32,767 characters at most, and a first run may check hundreds of files.
+const windowsBatchChars = 16000
+
+// batches splits items into runs of at most limit characters (one item alone may be longer).
+func batches(items []string, limit int) [][]string {
+	var out [][]string
+	size := limit
+	for _, item := range items {
+		if size+len(item)+1 > limit {
+			out = append(out, nil)
+			size = 0
+		}
+		out[len(out)-1] = append(out[len(out)-1], item)
+		size += len(item) + 1
+	}
+	return out
 }
 
 // usrMergeAlias is the other name of a file under a merged /usr (/usr/bin/x ↔ /bin/x).

@@ -1,4 +1,4 @@
-"""Fleet health's storage (migration 0018): a row per host, upserted for each accepted
+"""Fleet health's storage (migrations 0018, 0029): a row per host, upserted for each accepted
 snapshot, and the ``fleet_status`` view that says each host's cadence and status once."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Heard:
     agent: str | None
     clock_skew_s: float | None
     interval_s: float | None
+    spool_evicted: int | None = None  # snapshots its collector's spool ever evicted unsent
 
 
 def record(conn: psycopg.Connection, heard: Iterable[Heard]) -> None:

@@ -221,7 +221,8 @@ def snapshots_router(
             receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
         if fleet is not None:
             fleet.add(Heard(snapshot.host, received_at, snapshot.collected_at,
-                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s))
+                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s,
+                            incoming.spool_evicted))
         log.info(
             "snapshot accepted",
             snapshot_id=str(snapshot.snapshot_id),

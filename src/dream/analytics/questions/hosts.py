@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # The fleet facts of a host (storage/fleet.sql selects them), null for a host never heard since
 # fleet health was recorded.
 FLEET_FIELDS = ("last_seen", "last_collected_at", "agent", "cadence_s", "clock_skew_s", "status",
-                "snapshots_received")  # fmt: skip
+                "snapshots_received", "spool_evicted")  # fmt: skip
 # The facts of those the api's clock gives (when it heard from the host, hence its cadence, skew
 # and status): two apis, or the same data ingested twice, differ on them whatever the data.
 API_CLOCK_FIELDS = ("last_seen", "status", "cadence_s", "clock_skew_s")
@@ -30,7 +30,8 @@ DESCRIPTION = (
     " api's clock), `last_collected_at` (the host's), `agent` (its User-Agent's product/version),"
     " `cadence_s` (the median of its recent intervals between snapshots), `clock_skew_s` (its"
     " Date header minus the api's clock), `status`: `reporting` within 2 cadences of"
-    " `last_seen`, `late` within 6, `silent` beyond. *Which lab machines stopped reporting*:"
+    " `last_seen`, `late` within 6, `silent` beyond; `spool_evicted`: the snapshots its"
+    " collector's full spool evicted unsent, ever. *Which lab machines stopped reporting*:"
     " `hosts?faculty=law`, then `status`."
 )
 
