@@ -23,7 +23,7 @@ from dream.snapshots import (
 )
 from dream.parsing.model import value_type
 from dream.storage.database import outcome_params, snapshot_params
-from dream.storage.errors import storage_error, storage_errors
+from dream.storage.errors import refused_data, storage_error, storage_errors
 from dream.storage.executables import write_executables
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import COPY_ESCAPES, copy_text, query
@@ -173,8 +173,10 @@ class SnapshotWriter:
             return
         try:
             written, rows = self._write_once(conn, [batch[i] for i in indices])
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError, OverflowError,
-                ValueError) as exc:  # fmt: skip
+        except (psycopg.Error, OverflowError, ValueError) as exc:
+            if isinstance(exc, psycopg.Error) and not refused_data(exc):  # it may pass: retried
+                what = f"could not write batch of {len(indices)} snapshots"
+                raise storage_error(exc, what) from exc
             if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
                 self.partitions.forget()  # dropped by retention; the retry creates it again
                 raise StorageUnavailable(f"could not write batch: {exc}") from exc
@@ -185,8 +187,6 @@ class SnapshotWriter:
             self._write_isolating(conn, batch, indices[:half], summary)
             self._write_isolating(conn, batch, indices[half:], summary)
             return
-        except psycopg.Error as exc:  # refused data was handled above: what is left may pass
-            raise storage_error(exc, f"could not write batch of {len(indices)} snapshots") from exc
         summary.written_ids |= written
         summary.process_rows += rows
 
