@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 import uuid
@@ -115,6 +116,14 @@ def listing_with_absurd_pid() -> str:
     the database refuses it (a poison snapshot that only the write reveals)."""
     output = live_ps_aux().rstrip("\n")
     return output + "\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"
+
+
+def listing_with_overlong_name() -> str:
+    """A real ``ps aux`` plus one row whose program name is longer than a PostgreSQL index entry
+    may be (4,000 random hex digits): it parses, and the write fails however often it is tried."""
+    name = secrets.token_hex(2000)  # random: no compression brings it under the limit
+    output = live_ps_aux().rstrip("\n")
+    return output + f"\nroot  4242  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 {name} --x\n"
 
 
 def ps_aux_with_unreadable_lines(good: int, bad: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +17,10 @@ from dream.parsing import parse
 from dream.parsing.users import snapshot_user
 from dream.web.app import create_app
 from dream.settings import Settings
-from helpers import beside_a_worker, listing_with_absurd_pid, live_ps_aux, shared_fixture, snapshot_body, wait_for
+from helpers import (
+    beside_a_worker, listing_with_absurd_pid, listing_with_overlong_name, live_ps_aux,
+    shared_fixture, snapshot_body, wait_for,
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -300,10 +303,17 @@ def test_pending_row_that_cannot_be_read_is_failed_and_the_queue_flows_on(
     assert error is not None and error.startswith("rejected: the stored row is unreadable")
 
 
+@pytest.mark.parametrize(
+    ("poison", "why"),
+    [
+        (listing_with_absurd_pid, "out of range"),  # SQLSTATE 22003
+        (listing_with_overlong_name, "index row size"),  # 54000: it used to be retried for ever
+    ],
+)
 def test_snapshot_the_database_refuses_is_failed_and_the_rest_stored(
-    client: TestClient, database_url: str
+    client: TestClient, database_url: str, poison: Callable[[], str], why: str
 ) -> None:
-    bodies = [snapshot_body(live_ps_aux()), snapshot_body(listing_with_absurd_pid()),
+    bodies = [snapshot_body(live_ps_aux()), snapshot_body(poison()),
               snapshot_body(live_ps_aux())]  # fmt: skip
     for body in bodies:
         assert client.post("/v1/snapshots", json=body).status_code == 202
@@ -314,4 +324,4 @@ def test_snapshot_the_database_refuses_is_failed_and_the_rest_stored(
     ]  # fmt: skip
     _, error = _status_and_error(database_url, bodies[1]["snapshot_id"])
     assert error is not None and error.startswith("rejected: refused by the database")
-    assert "out of range" in error
+    assert why in error

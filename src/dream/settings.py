@@ -176,6 +176,11 @@ class ApiSettings(_Section):
     max_in_flight: int = Field(
         default=256, ge=1, description="Posts being read or produced at once; beyond → 503."
     )
+    max_in_flight_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024,
+        description="Bytes of the bodies of those posts, in all; beyond → 503 (never below"
+        " DREAM_MAX_SNAPSHOT_BYTES: the largest post can always pass alone).",
+    )
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="A post's whole body must arrive within this; else 408."
     )

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from faults import dream_env, start_api, terminate
-from helpers import live_ps_aux, snapshot_body, wait_for
+from helpers import live_ps_aux, ps_aux_with_unreadable_lines, snapshot_body, wait_for
 
 MiB = 1024 * 1024
 BODY_TIMEOUT_S = 2
@@ -201,3 +201,46 @@ def test_slow_bodies_time_out_and_free_their_slots(api) -> None:
     finally:
         for post in slow:
             post.close()
+
+
+@pytest.fixture
+def small_api(database_url: str, kafka_bootstrap: str, logs_dir: Path) -> Iterator[str]:
+    """An api whose posts may hold 1.5 MiB of bodies in all, each at most 1 MiB."""
+    env = dream_env(database_url, kafka_bootstrap, DREAM_MAX_SNAPSHOT_BYTES=MiB,
+                    DREAM_MAX_IN_FLIGHT_BYTES=3 * MiB // 2)  # fmt: skip
+    proc, base = start_api(env, logs_dir / "api.log")
+    try:
+        yield base
+    finally:
+        terminate(proc)
+
+
+def _big_body() -> bytes:
+    """A real snapshot of about 0.85 MiB: two of them pass 1.5 MiB."""
+    return json.dumps(snapshot_body(ps_aux_with_unreadable_lines(good=9000, bad=0))).encode()
+
+
+def test_bodies_held_at_once_are_bounded_by_bytes_not_only_by_count(small_api: str) -> None:
+    """Two posts are far from DREAM_MAX_IN_FLIGHT, but their bodies together pass
+    DREAM_MAX_IN_FLIGHT_BYTES: the one whose bytes come second is refused while it streams."""
+    bodies = [_big_body(), _big_body()]
+    assert all(0.8 * MiB < len(body) < MiB for body in bodies)
+    posts = [RawPost(small_api, {"Content-Type": "application/json",
+                                 "Content-Length": str(len(body))}) for body in bodies]  # fmt: skip
+    try:
+        for post, body in zip(posts, bodies, strict=True):
+            post.send(body[:-1], chunked=False)  # all but the last byte: held by the api
+        refused = wait_for(lambda: next((p for p in posts if p.answered.is_set()), None),
+                           timeout_s=20, what="one of the two posts refused")  # fmt: skip
+        status, answer = refused.answer()
+        assert status == 503 and "DREAM_MAX_IN_FLIGHT_BYTES" in answer, (status, answer)
+        [(other, body)] = [(p, b) for p, b in zip(posts, bodies, strict=True) if p is not refused]
+        other.send(body[-1:], chunked=False)
+        assert other.answer()[0] == 202
+    finally:
+        for post in posts:
+            post.close()
+    # Every byte was given back: another body as large passes alone.
+    again = httpx.post(f"{small_api}/v1/snapshots", content=_big_body(), timeout=30,
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert again.status_code == 202, again.text

@@ -6,9 +6,15 @@ leave through the dead-letter destination (and a stop while it is away acknowled
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+import pytest
+
+from dream.parsing.model import ProcessRecord
+from dream.snapshots import Snapshot
 from dream.storage.database import Database
+from dream.storage.rollups import RollupBatch
+from dream.worker import processing
 from dream.transport.memory import MemoryBroker
 from worker_helpers import new_worker, publish, running, stored
 
@@ -74,6 +80,47 @@ def test_what_can_never_be_stored_leaves_through_the_dead_letter_destination(
                                     str(unparseable.snapshot_id): "failed",
                                     str(after.snapshot_id): "stored"}  # fmt: skip
     assert (worker.totals.dead_lettered, worker.totals.rejected) == (2, 1)
+
+
+def test_a_bug_one_snapshot_sets_off_sends_it_to_the_dead_letters_and_the_lane_flows_on(
+    broker: MemoryBroker, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception nobody planned for, the same every time the snapshot is read (here made to
+    happen: in naming the snapshot's user for one listing, in the write for one host), must
+    neither stop the worker nor be retried for ever: that snapshot leaves, the rest is stored."""
+    user_of = processing.snapshot_user
+    add = RollupBatch.add
+
+    def buggy_user_of(user: str | None, os: str, processes: list[ProcessRecord]) -> str | None:
+        if any("trigger-bug" in (p.command or "") for p in processes):
+            raise TypeError("a bug in naming the user")
+        return user_of(user, os, processes)
+
+    def buggy_add(self: RollupBatch, snapshot: Snapshot, processes: Iterable[ProcessRecord],
+                  sign: int = 1) -> None:  # fmt: skip
+        if snapshot.host == "law-pc-14":
+            raise KeyError("a bug in the rollups")
+        add(self, snapshot, processes, sign)
+
+    monkeypatch.setattr(processing, "snapshot_user", buggy_user_of)
+    monkeypatch.setattr(RollupBatch, "add", buggy_add)
+    good = publish(broker, live_ps_aux())
+    trigger = "root  77  0.0  0.1 1 1 ?  S  10:00  0:00 /opt/trigger-bug\n"
+    in_processing = publish(broker, live_ps_aux().rstrip("\n") + "\n" + trigger)
+    in_writing = publish(broker, live_ps_aux(), host="law-pc-14")
+    after = publish(broker, live_ps_aux())
+    worker = new_worker(broker, db)
+    with running(worker) as thread:
+        wait_for(lambda: len(broker.dead_letters) == 2, what="two dead letters")
+        wait_for(lambda: sum(broker.committed.values()) == 4, what="every lane acknowledged")
+        assert thread.is_alive()
+
+    reasons = {json.loads(value)["snapshot_id"]: why for value, why in broker.dead_letters}
+    assert reasons[str(in_processing.snapshot_id)] == "parse failed: internal error: TypeError"
+    assert reasons[str(in_writing.snapshot_id)].startswith("rejected: internal error: KeyError")
+    assert stored(database_url) == {str(good.snapshot_id): "stored",
+                                    str(in_processing.snapshot_id): "failed",
+                                    str(after.snapshot_id): "stored"}  # fmt: skip
 
 
 def test_stopping_while_the_dead_letter_destination_is_away_acknowledges_nothing(

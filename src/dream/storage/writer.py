@@ -11,7 +11,7 @@ from typing import cast
 
 import psycopg
 
-from dream.errors import StorageUnavailable
+from dream.errors import StorageError, StorageUnavailable
 from dream.snapshots import (
     PROCESS_FIELDS,
     PROCESS_ROW_COLUMNS,
@@ -23,7 +23,7 @@ from dream.snapshots import (
 )
 from dream.parsing.model import value_type
 from dream.storage.database import outcome_params, snapshot_params
-from dream.storage.errors import storage_error, storage_errors
+from dream.storage.errors import refused_data, storage_error, storage_errors
 from dream.storage.executables import write_executables
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import COPY_ESCAPES, copy_text, query
@@ -97,6 +97,13 @@ class WriteSummary:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _why_refused(exc: Exception) -> str:
+    """Why one snapshot was left out: the database's (or the encoding's) word, or the bug."""
+    if isinstance(exc, psycopg.Error | ValueError | OverflowError):
+        return f"refused by the database: {exc}"
+    return f"internal error: {exc!r}"
+
+
 class SnapshotWriter:
     """Writes batches of processed snapshots idempotently on ``snapshot_id``.
 
@@ -135,7 +142,7 @@ class SnapshotWriter:
         process rows are not written again: replaying a message changes nothing.
 
         One snapshot never holds the others back: those that can never be stored (no partition
-        for their time; data PostgreSQL refuses) are left out and listed in
+        for their time; data PostgreSQL refuses; a bug they set off) are left out and listed in
         ``summary.rejected``, the rest is written. Raises StorageError only for what may pass
         (database away, pool exhausted): retrying the whole batch is then safe (idempotent).
         """
@@ -173,20 +180,22 @@ class SnapshotWriter:
             return
         try:
             written, rows = self._write_once(conn, [batch[i] for i in indices])
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError, OverflowError,
-                ValueError) as exc:  # fmt: skip
+        except (StorageError, MemoryError):
+            raise  # a step's own verdict (retried or not, as it says); memory is no data fault
+        except Exception as exc:  # data refused, or a bug some data sets off: isolated alike
+            if isinstance(exc, psycopg.Error) and not refused_data(exc):  # it may pass: retried
+                what = f"could not write batch of {len(indices)} snapshots"
+                raise storage_error(exc, what) from exc
             if isinstance(exc, psycopg.errors.CheckViolation):  # "no partition ... for row":
                 self.partitions.forget()  # dropped by retention; the retry creates it again
                 raise StorageUnavailable(f"could not write batch: {exc}") from exc
             if len(indices) == 1:
-                summary.rejected.append((indices[0], f"refused by the database: {exc}"))
+                summary.rejected.append((indices[0], _why_refused(exc)))
                 return
             half = len(indices) // 2
             self._write_isolating(conn, batch, indices[:half], summary)
             self._write_isolating(conn, batch, indices[half:], summary)
             return
-        except psycopg.Error as exc:  # refused data was handled above: what is left may pass
-            raise storage_error(exc, f"could not write batch of {len(indices)} snapshots") from exc
         summary.written_ids |= written
         summary.process_rows += rows
 

@@ -24,6 +24,7 @@ from dream.security.audit import AuditTrail
 from dream.security.budget import PrivacyBudget
 from dream.security.optout import OptOuts
 from dream.web.access import analytics_access
+from dream.web.body import InFlightBytes
 from dream.web.audit import AuditMiddleware, audit_router
 from dream.web.errors import (
     install_method_not_allowed,
@@ -115,7 +116,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
                             settings.default_cadence_s, dream.calendar)  # fmt: skip
 
     intake = Intake(settings.max_snapshot_bytes, settings.body_timeout_s, dream.clock_window,
-                    settings.transport, dream.sensor)  # fmt: skip
+                    settings.transport, dream.sensor,
+                    InFlightBytes(max(settings.max_in_flight_bytes,
+                                      settings.max_snapshot_bytes)))  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
                                         receipts=receipts, fleet=fleet, ingest=may_ingest,
                                         query=may_query, rows=may_steward, optouts=optouts,

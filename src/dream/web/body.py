@@ -1,9 +1,12 @@
 """Reading request bodies safely: a size limit and a deadline enforced while the bytes arrive
-(whatever the framing: Content-Length, chunked, multipart), and decoding of uploaded files."""
+(whatever the framing: Content-Length, chunked, multipart), a bound on the bytes of every body
+held at once, and decoding of uploaded files."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -39,12 +42,57 @@ class BodyTimeout(HTTPException):
         )
 
 
+class BodiesInFlight(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            503,
+            f"the bodies being received exceed {limit} bytes in all (DREAM_MAX_IN_FLIGHT_BYTES);"
+            " retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+
+# Takes a post's next ``n`` bytes from the shared budget, or raises BodiesInFlight.
+Take = Callable[[int], None]
+
+
+class InFlightBytes:
+    """The bytes of every post's body held at once, bounded: ``DREAM_MAX_IN_FLIGHT`` counts
+    posts, so without this the api's memory would follow their number times the largest body.
+    Bytes are taken as they arrive and given back when the post ends (its body is held until
+    the snapshot is handed over)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def post(self) -> Iterator[Take]:
+        """One post's share: the ``take`` its body's chunks go through, all given back at the end."""
+        taken = 0
+
+        def take(n: int) -> None:
+            nonlocal taken
+            with self._lock:
+                if self.held + n > self.limit:
+                    raise BodiesInFlight(self.limit)
+                self.held += n
+            taken += n
+
+        try:
+            yield take
+        finally:
+            with self._lock:
+                self.held -= taken
+
+
 async def limited_stream(
-    request: Request, limit: int, timeout_s: float
+    request: Request, limit: int, timeout_s: float, take: Take | None = None
 ) -> AsyncGenerator[bytes, None]:
     """The body's chunks as they arrive: 413 once more than ``limit`` bytes came, 408 when the
     whole body has not arrived ``timeout_s`` after the first read (a slow client must not hold a
-    slot of ``DREAM_MAX_IN_FLIGHT`` for ever)."""
+    slot of ``DREAM_MAX_IN_FLIGHT`` for ever); each chunk through ``take`` (InFlightBytes)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
@@ -63,24 +111,30 @@ async def limited_stream(
             size += len(chunk)
             if size > limit:
                 raise BodyTooLarge(limit)
+            if take is not None:
+                take(len(chunk))
             yield chunk
     finally:
         await chunks.aclose()
 
 
-async def read_limited(request: Request, limit: int, timeout_s: float) -> bytes:
+async def read_limited(
+    request: Request, limit: int, timeout_s: float, take: Take | None = None
+) -> bytes:
     """The whole body, within ``limit`` bytes and ``timeout_s`` (see ``limited_stream``)."""
     body = bytearray()
-    async for chunk in limited_stream(request, limit, timeout_s):
+    async for chunk in limited_stream(request, limit, timeout_s, take):
         body += chunk
     return bytes(body)
 
 
-async def read_form(request: Request, limit: int, timeout_s: float) -> FormData:
+async def read_form(
+    request: Request, limit: int, timeout_s: float, take: Take | None = None
+) -> FormData:
     """The multipart or urlencoded form, within ``limit`` bytes in all, ``timeout_s``, and
     ``MAX_FORM_FIELDS`` / ``MAX_FORM_FILES`` parts. Files are spooled (memory up to 1 MiB each,
     then disk); the caller closes the form."""
-    stream = limited_stream(request, limit, timeout_s)
+    stream = limited_stream(request, limit, timeout_s, take)
     parser: MultiPartParser | FormParser
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
         parser = Utf8MultiPartParser(

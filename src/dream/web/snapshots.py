@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from dream.storage.fleet import Heard
 from dream.storage.directory import FacultyNames, UnknownFaculty
 from dream.transport.base import Publisher
 from dream.web.privacy import opted_out, was_erased
-from dream.web.body import field_text, read_form, read_limited
+from dream.web.body import InFlightBytes, Take, field_text, read_form, read_limited
 from dream.web.clock import check_collected_at, observe_agent_clock
 from dream.web.raw import RAW_UPLOAD_STATE, RawProvider, prepare_raw
 from dream.web.fleet import FleetRecorder, agent_of
@@ -59,6 +59,7 @@ class Intake:
     clock_window: ClockWindow
     transport: str
     sensor: Sensor = NULL_SENSOR
+    bodies: InFlightBytes = field(default_factory=lambda: InFlightBytes(2**62))  # all posts'
 
 
 def _validation_error(exc: ValidationError, location: str) -> RequestValidationError:
@@ -71,10 +72,12 @@ def _validation_error(exc: ValidationError, location: str) -> RequestValidationE
     return RequestValidationError(errors)
 
 
-async def _snapshot_from_request(request: Request, limit: int, timeout_s: float) -> SnapshotIn:
+async def _snapshot_from_request(
+    request: Request, limit: int, timeout_s: float, take: Take
+) -> SnapshotIn:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await read_form(request, limit, timeout_s)  # the whole body within limit
+        form = await read_form(request, limit, timeout_s, take)  # the whole body within limit
         fields: dict[str, Any] = {}
         try:
             for key, value in form.multi_items():
@@ -102,7 +105,7 @@ async def _snapshot_from_request(request: Request, limit: int, timeout_s: float)
                 }
             ]
         )
-    body = await read_limited(request, limit, timeout_s)
+    body = await read_limited(request, limit, timeout_s, take)
     try:
         return SnapshotIn.model_validate_json(body)
     except ValidationError as exc:
@@ -195,10 +198,11 @@ def snapshots_router(
         idempotency_key: str | None = Header(default=None, max_length=256),
     ) -> Accepted:
         # Refused before the body is read while the broker is known down or too many are in
-        # flight (Publisher.admit): a fast 503, no pile-up, bounded memory.
-        with publisher.admit():
+        # flight (Publisher.admit): a fast 503, no pile-up; and while it streams once the
+        # bodies held pass DREAM_MAX_IN_FLIGHT_BYTES: memory bounded by bytes.
+        with publisher.admit(), intake.bodies.post() as take:
             incoming = await _snapshot_from_request(
-                request, intake.max_bytes, intake.body_timeout_s
+                request, intake.max_bytes, intake.body_timeout_s, take
             )
             if incoming.snapshot_id is None and idempotency_key:
                 incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)

@@ -17,8 +17,20 @@ log = structlog.get_logger(__name__)
 def process_snapshot(snapshot: Snapshot, scrubber: Scrubber | None = None,
                      catalog: Catalog | None = None) -> ProcessedSnapshot:
     """Parse one snapshot, then scrub personal data. Never raises: an unparseable snapshot is
-    kept as ``failed``. The reasons rows were skipped are scrubbed like the warnings: a CSV
-    reader's complaint may quote the row. ``catalog`` names the products (default: built-in)."""
+    kept as ``failed``, and so is one that sets off a bug (the same bug every time it is read:
+    it must not stall its partition). The reasons rows were skipped are scrubbed like the
+    warnings: a CSV reader's complaint may quote the row. ``catalog`` names the products
+    (default: built-in)."""
+    try:
+        return _process(snapshot, scrubber, catalog)
+    except Exception as exc:
+        log.exception("snapshot processing crashed", snapshot_id=str(snapshot.snapshot_id))
+        # The type only: the message may quote what was not scrubbed yet.
+        return ProcessedSnapshot(snapshot, "failed", error=f"internal error: {type(exc).__name__}")
+
+
+def _process(snapshot: Snapshot, scrubber: Scrubber | None,
+             catalog: Catalog | None) -> ProcessedSnapshot:  # fmt: skip
     processed = _parse(snapshot, catalog)
     # Who the snapshot counts for is decided here, once, before the scrubber names them.
     user = snapshot_user(snapshot.user, snapshot.os, processed.processes)
