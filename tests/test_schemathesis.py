@@ -40,6 +40,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = settings(max_examples=25, derandomize=True, deadline=None, database=None,
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=list(HealthCheck))  # fmt: skip
+# The stored snapshot's routes vary little beyond its id: a few examples check their bodies.
+FEW = settings(EXAMPLES, max_examples=5)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_api_answers_as_its_schema_says(app: FastAPI, stored: str) -> None:
             strategies.append(("stored", operation.as_strategy().map(at_stored)))
         for kind, strategy in strategies:
 
-            @EXAMPLES
+            @(FEW if kind == "stored" else EXAMPLES)
             @given(case=strategy)
             def run(case: Any) -> None:
                 response = case.call_and_validate(checks=CHECKS)
