@@ -10,7 +10,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -190,6 +190,26 @@ def test_multipart_field_that_is_not_utf8_is_422_naming_it(
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "host"] and "not valid UTF-8" in error["msg"], error
     assert "0xe9" in error["msg"], error
+
+
+@pytest.mark.parametrize("kind", ["json number", "json text", "multipart"])
+def test_a_collected_at_given_as_a_number_is_422_not_a_unix_time(
+    client: TestClient, kind: str
+) -> None:
+    """As for `from`/`to`: a number is refused, not read as seconds since 1970 (a minute ago
+    here, so only its form can be refused)."""
+    seconds = int(datetime.now(UTC).timestamp()) - 60
+    if kind == "multipart":
+        content, content_type = _multipart(_form_fields(collected_at=str(seconds)),
+                                           {"output": live_ps_aux().encode()})  # fmt: skip
+        response = client.post("/v1/snapshots", content=content,
+                               headers={"Content-Type": content_type})  # fmt: skip
+    else:
+        at = seconds if kind == "json number" else str(seconds)
+        response = client.post("/v1/snapshots", json=snapshot_body(live_ps_aux(), collected_at=at))
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "collected_at"] and "ISO 8601" in error["msg"], error
 
 
 def test_urlencoded_field_that_is_not_utf8_is_422_naming_it(client: TestClient) -> None:

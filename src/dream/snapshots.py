@@ -42,6 +42,7 @@ __all__ = [
     "MAX_EXECUTABLES", "OperatingSystem",
     "MAX_SKIPPED_KEPT", "OptionalText", "OutputUrl", "ProcessRecord", "ProcessedSnapshot",
     "RawOutput", "RawRef", "SkippedRow", "Snapshot", "SnapshotIn", "SnapshotMetadata", "UserName",
+    "iso_8601",
 ]  # fmt: skip
 
 OperatingSystem = Literal["linux", "windows", "macos"]
@@ -106,8 +107,20 @@ RawOutput = Annotated[str, AfterValidator(storable_text)]
 OutputUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^s3://[^/\s]+/\S+$")
 ]
+# A number is not a time: lax pydantic would read `0.5` or "1764000000" as a unix time.
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def iso_8601(value: object) -> object:
+    """``value`` unless it is a number (lax pydantic would take it for a unix time)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date or date-time such as 2026-11-01T00:00:00Z,"
+                         " not a number")  # fmt: skip
+    return value
+
+
 # Which times are plausible depends on the deployment: the api checks them (ClockWindow).
-CollectedAt = AwareDatetime
+CollectedAt = Annotated[AwareDatetime, BeforeValidator(iso_8601)]
 
 
 def _absolute_path(path: str) -> str:

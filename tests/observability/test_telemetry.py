@@ -58,7 +58,8 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
     configure_logging("json", "info", service="dream-test", file=logs)
     configure_tracing("dream-test")
     good = snapshot_body(live_ps_aux())
-    bad = snapshot_body(f"{MARKER} is not a listing\nnor is this\n", host="eng-lab-09")
+    # Not ASCII: the bytes metric counts UTF-8 bytes, not characters.
+    bad = snapshot_body(f"{MARKER} is not a listing\nnor is this: Überblick │\n", host="eng-lab-09")
     names = ("dream_snapshots_ingested_total", "dream_snapshot_ingested_bytes_total",
              "dream_process_rows_written_total", "dream_snapshots_stored_total",
              "dream_parse_failures_total", "dream_dlq_messages_total")  # fmt: skip
@@ -96,7 +97,8 @@ def test_one_snapshot_shows_in_metrics_logs_and_one_trace(settings: Settings) ->
 
     # Counter deltas, as Prometheus would see them.
     assert sample(names[0], transport="kafka") - before["ingested"] == 2
-    assert sample(names[1]) - before["bytes"] == len(good["output"]) + len(bad["output"])
+    sent = sum(len(body["output"].encode()) for body in (good, bad))
+    assert sample(names[1]) - before["bytes"] == sent
     assert sample(names[2]) - before["rows"] == state["process_count"]
     assert sample(names[3], status="stored") - before["stored"] == 1
     assert sample(names[3], status="failed") - before["failed"] == 1

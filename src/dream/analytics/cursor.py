@@ -19,14 +19,13 @@ from typing import Annotated, Any, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
 
-from dream.analytics.filters import FilterError, iso_8601, utc_in_range
+from dream.analytics.filters import FilterError, utc_in_range
 from dream.snapshots import CollectedAt
 
 _MAX_BLOCK = 2**32 - 1  # a PostgreSQL tid: (block number, item offset)
@@ -45,7 +44,7 @@ class Position(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    collected_at: Annotated[CollectedAt, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
+    collected_at: Annotated[CollectedAt, AfterValidator(utc_in_range)]
     snapshot_id: uuid.UUID
     row_id: Annotated[str, Field(pattern=r"^\(\d{1,10},\d{1,5}\)$"), AfterValidator(_tid)]
 
@@ -62,7 +61,7 @@ class SessionPosition(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    started: Annotated[CollectedAt, BeforeValidator(iso_8601), AfterValidator(utc_in_range)]
+    started: Annotated[CollectedAt, AfterValidator(utc_in_range)]
     host: Annotated[str, Field(max_length=255)]
     user: Annotated[str, Field(max_length=256)]
     pid: Annotated[int, Field(ge=-(2**31), lt=2**31)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
@@ -17,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from dream.snapshots import Faculty, Host
+from dream.snapshots import Faculty, Host, iso_8601
 
 OperatingSystem = Literal["linux", "windows", "macos"]
 Metric = Literal["users", "hosts", "snapshots", "processes", "cpu", "memory", "hours", "launches"]
@@ -60,18 +59,6 @@ class FilterError(ValueError):
         self.param = param
         self.message = message
         self.value = value
-
-
-# A number is not a time: lax pydantic would read `to=0.5` as 1970-01-01T00:00:00.5Z.
-_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
-
-
-def iso_8601(value: object) -> object:
-    """``value`` unless it is a number (lax pydantic would take it for a unix time)."""
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("must be an ISO 8601 date or date-time such as 2026-11-01T00:00:00Z,"
-                         " not a number")  # fmt: skip
-    return value
 
 
 def utc_in_range(value: datetime) -> datetime:
