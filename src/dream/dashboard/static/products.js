@@ -17,11 +17,13 @@ window.DreamProducts = (function () {
     share: { metric: "users", column: "share_users", axis: "share of active users (%)", unit: "percent" },
   };
 
-  /* How a row is named: the product, and with group_by its executable or version. */
+  /* How a row is named: the product's display name (an executable the catalog does not know:
+     its own name, the api's app), and with group_by its executable or version. */
   function label(item, grouping) {
-    if (grouping === "executable") return `${item.app} · ${item.executable}`;
-    if (grouping === "version") return `${item.app} ${item.version === null ? "(version not shown)" : item.version}`;
-    return item.app;
+    const name = item.product || item.app;
+    if (grouping === "executable") return `${name} · ${item.executable}`;
+    if (grouping === "version") return `${name} ${item.version === null ? "(version not shown)" : item.version}`;
+    return name;
   }
 
   /* The drawn value: a share in % (as its axis reads), else the api's figure unchanged. */
