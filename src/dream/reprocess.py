@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -57,7 +58,7 @@ from dream.storage.database import (
 )
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
-from dream.storage.rollups import RollupBatch
+from dream.storage.rollups import RollupBatch, catalog_day, write_catalog_days
 from dream.storage.rebuild import Reparse, rebuild_sessions
 from dream.storage.sessions import lock_hosts
 from dream.storage.writer import SnapshotWriter, copy_processes
@@ -306,6 +307,9 @@ class Reprocessor:
         new_rows: list[tuple[Snapshot, list[ProcessRecord]]] = []
         done = sessions_only = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
+        # Per UTC day and catalog version: each rewritten listing leaves the catalog that named
+        # it and counts for the one that names it now (catalog_days, migration 0028).
+        named: Counter[tuple[datetime, str | None]] = Counter()
         kept_since = self.kept.rows_kept_since()
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
         lock_hosts(conn, (item.snapshot.host for item in items))  # first, as the writer does
@@ -337,8 +341,10 @@ class Reprocessor:
                     continue
                 rollups.add(item.snapshot, old, sign=-1)
                 conn.execute(query("reprocess_delete_rows"), key)
+                named[(catalog_day(item.snapshot), now["catalog"])] -= 1
             p = item.processed
             if p.status == "stored":
+                named[(catalog_day(item.snapshot), p.catalog)] += 1
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
                 rollups.add(item.snapshot, p.processes)
@@ -360,6 +366,7 @@ class Reprocessor:
                              for host, why in left_alone.items())  # fmt: skip
         if rollups:
             rollups.write_correction(conn)
+        write_catalog_days(conn, named)
         # Counted only once the caller's transaction is about to commit.
         result.reprocessed += done
         result.sessions_only += sessions_only
