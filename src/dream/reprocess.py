@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -47,7 +47,7 @@ from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
-from dream.catalog import Catalog
+from dream.catalog import Catalog, builtin
 from dream.security.pii import Scrubber
 from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
 from dream.storage.database import (
@@ -80,6 +80,9 @@ class Filters:
     until: datetime | None = None
     format: str | None = None
     failed_only: bool = False
+    # The catalog version the run names products with (the Reprocessor sets it): part of the
+    # run key, so a run resumes only under the catalog it began with, never half and half.
+    catalog: str | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -166,11 +169,15 @@ class Reprocessor:
 
     @storage_errors("could not count the snapshots to reprocess")
     def remaining(self, filters: Filters, restart: bool = False) -> int:
-        after_at, after_id, _ = self._peek(filters, restart)
+        after_at, after_id, _ = self._peek(self._named(filters), restart)
         with self.db.pool.connection() as conn:
             params = {**filters.params(), "after_at": after_at, "after_id": after_id}
             found = conn.execute(_selecting("reprocess_count"), params).fetchone()
         return int(found[0]) if found else 0
+
+    def _named(self, filters: Filters) -> Filters:
+        """``filters`` of a run under this reprocessor's catalog (its run key names it)."""
+        return replace(filters, catalog=(self.catalog or builtin()).version)
 
     def _peek(self, filters: Filters, restart: bool) -> tuple[datetime | None, Any, bool]:
         with self.db.pool.connection() as conn:
@@ -191,6 +198,7 @@ class Reprocessor:
         progress: Callable[[int], None] | None = None,
     ) -> ReprocessResult:
         result = ReprocessResult()
+        filters = self._named(filters)
         after_at, after_id, result.resumed = self._checkpoint(filters, restart)
         while True:
             with self.db.pool.connection() as conn:
