@@ -110,6 +110,24 @@ def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served
           and {i["category"] for i in answer} == {"office"}, f"office drawn {drawn['y']}, {answer}")  # fmt: skip
     cli = pg.inner_text("#panel-top-apps code.cli")
     check(pg, "--category office" in cli, f"CLI line {cli!r}")
+
+    # The status line says which catalog named the products, and when part of the range was
+    # grouped by another (an answer as the api gives it after a catalog change, not reprocessed).
+    catalog = answer_of(f"{api}/v1/analytics/top-apps", limit=1)["catalog"]
+    status = pg.inner_text("#status")
+    check(pg, f"products of catalog {catalog}" in status and "grouped by" not in status, status)
+
+    def older(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["catalogs"] = [catalog, "2026.1.0+0ld"]
+        route.fulfill(response=answer, json=body)
+
+    pg.route("**/v1/analytics/top-apps?*", older)
+    pg.select_option("#f-category", "browser")
+    wait_ready(pg, "category=browser")
+    status = pg.inner_text("#status")
+    check(pg, "grouped by catalog 2026.1.0+0ld: dream reprocess re-attributes it" in status, status)
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 
 

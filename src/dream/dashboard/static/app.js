@@ -238,6 +238,8 @@
 
   // ------------------------------------------------------------------ refresh
 
+  const SOURCES = { rollup: "rollups", sessions: "sessions" };
+
   function setStatus(message, isError) {
     const s = $("status");
     s.textContent = message;
@@ -298,12 +300,13 @@
         column, scale: (UNITS[COLUMN_UNIT[column]] || {}).scale || 1, counts: COLUMN_UNIT[column] === "count",
         yTitle: METRIC_TITLE[state.metric] || state.metric, ask: askBucketed, current: () => gen === generation,
         links: renderLinks });
-      const [source] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
+      const [top] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
         grouping: state.grouping, app: state.happ, appName: pickedName("f-happ"), bucket: state.hbucket, ask: askBucketed,
         current: () => gen === generation, links: renderLinks })), usage, breakdown(f, gen),
         processes(f, gen, false), window.DreamConcurrency.render(ctx), ...PANELS.map((p) => p.render(ctx))]);
       if (gen !== generation) return;
-      setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
+      setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${SOURCES[top.source] || "raw rows"}`
+        + window.DreamProducts.catalogWords(top));
       document.body.dataset.view = view;
       document.body.dataset.state = "ready";
     } catch (e) {
