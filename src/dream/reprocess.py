@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -46,7 +47,7 @@ from dream.blobs import fragment, query
 from dream.blobs.raw import RawOutputs
 from dream.blobs.store import BlobError, BlobUnavailable
 from dream.errors import StorageRefused
-from dream.catalog import Catalog
+from dream.catalog import Catalog, builtin
 from dream.security.pii import Scrubber
 from dream.snapshots import ProcessedSnapshot, ProcessRecord, RawRef, Snapshot
 from dream.storage.database import (
@@ -57,7 +58,7 @@ from dream.storage.database import (
 )
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
-from dream.storage.rollups import RollupBatch
+from dream.storage.rollups import RollupBatch, catalog_day, write_catalog_days
 from dream.storage.rebuild import Reparse, rebuild_sessions
 from dream.storage.sessions import lock_hosts
 from dream.storage.writer import SnapshotWriter, copy_processes
@@ -79,6 +80,9 @@ class Filters:
     until: datetime | None = None
     format: str | None = None
     failed_only: bool = False
+    # The catalog version the run names products with (the Reprocessor sets it): part of the
+    # run key, so a run resumes only under the catalog it began with, never half and half.
+    catalog: str | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -165,11 +169,15 @@ class Reprocessor:
 
     @storage_errors("could not count the snapshots to reprocess")
     def remaining(self, filters: Filters, restart: bool = False) -> int:
-        after_at, after_id, _ = self._peek(filters, restart)
+        after_at, after_id, _ = self._peek(self._named(filters), restart)
         with self.db.pool.connection() as conn:
             params = {**filters.params(), "after_at": after_at, "after_id": after_id}
             found = conn.execute(_selecting("reprocess_count"), params).fetchone()
         return int(found[0]) if found else 0
+
+    def _named(self, filters: Filters) -> Filters:
+        """``filters`` of a run under this reprocessor's catalog (its run key names it)."""
+        return replace(filters, catalog=(self.catalog or builtin()).version)
 
     def _peek(self, filters: Filters, restart: bool) -> tuple[datetime | None, Any, bool]:
         with self.db.pool.connection() as conn:
@@ -190,6 +198,7 @@ class Reprocessor:
         progress: Callable[[int], None] | None = None,
     ) -> ReprocessResult:
         result = ReprocessResult()
+        filters = self._named(filters)
         after_at, after_id, result.resumed = self._checkpoint(filters, restart)
         while True:
             with self.db.pool.connection() as conn:
@@ -306,6 +315,9 @@ class Reprocessor:
         new_rows: list[tuple[Snapshot, list[ProcessRecord]]] = []
         done = sessions_only = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
+        # Per UTC day and catalog version: each rewritten listing leaves the catalog that named
+        # it and counts for the one that names it now (catalog_days, migration 0028).
+        named: Counter[tuple[datetime, str | None]] = Counter()
         kept_since = self.kept.rows_kept_since()
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots
         lock_hosts(conn, (item.snapshot.host for item in items))  # first, as the writer does
@@ -337,8 +349,10 @@ class Reprocessor:
                     continue
                 rollups.add(item.snapshot, old, sign=-1)
                 conn.execute(query("reprocess_delete_rows"), key)
+                named[(catalog_day(item.snapshot), now["catalog"])] -= 1
             p = item.processed
             if p.status == "stored":
+                named[(catalog_day(item.snapshot), p.catalog)] += 1
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
                 rollups.add(item.snapshot, p.processes)
@@ -360,6 +374,7 @@ class Reprocessor:
                              for host, why in left_alone.items())  # fmt: skip
         if rollups:
             rollups.write_correction(conn)
+        write_catalog_days(conn, named)
         # Counted only once the caller's transaction is about to commit.
         result.reprocessed += done
         result.sessions_only += sessions_only

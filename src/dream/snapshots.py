@@ -281,6 +281,9 @@ class ProcessedSnapshot:
     # upload must not bloat its snapshot row) and how many there were in all.
     skipped: list[SkippedRow] = field(default_factory=list)
     skipped_count: int = 0
+    # The version of the catalog that named its products (``Catalog.version``): stored with it,
+    # so an answer can say which catalog produced it. None where no product was named (failed).
+    catalog: str | None = None
 
     def skipped_rows(self) -> list[dict[str, int | str]]:
         """``skipped`` as stored in ``snapshots.skipped_rows`` and answered by the api."""

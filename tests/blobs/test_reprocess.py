@@ -278,6 +278,7 @@ def test_interrupted_run_resumes_after_its_checkpoint(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dream.app import Dream
+    from dream.catalog import Catalog
     from dream.reprocess import Filters, Reprocessor
 
     settings = make_settings(database_url, tmp_path, {"blob_dir": tmp_path / "blobs"})
@@ -304,6 +305,14 @@ def test_interrupted_run_resumes_after_its_checkpoint(
         with pytest.raises(RuntimeError):
             reprocessor.run(Filters())
         monkeypatch.setattr(Reprocessor, "_rewrite", original)
+        # Under another catalog the run is another one: it starts over, so no snapshot keeps
+        # the products of the catalog the cut-short run began with.
+        local = tmp_path / "local.toml"
+        local.write_text('[products.lab-tool]\nname = "Lab tool"\nvendor = "Lab"\n'
+                         'category = "science"\nlinux = ["labtool"]\nexamples = ["labtool"]\n')  # fmt: skip
+        other = Reprocessor(dream.db, dream.raw_outputs, scrubber=dream.scrubber, batch_size=2,
+                            catalog=Catalog.load(local))  # fmt: skip
+        assert other.remaining(Filters()) == 6
         assert reprocessor.remaining(Filters()) == 4
         resumed = reprocessor.run(Filters())
         assert resumed.resumed and resumed.selected == 4 and resumed.reprocessed == 4

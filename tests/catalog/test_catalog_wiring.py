@@ -125,6 +125,9 @@ def test_answers_carry_the_product_and_the_catalog(three_oses: TestClient) -> No
                          ("analytics/breakdown", {"by": "os"}), ("apps", {})):  # fmt: skip
         body = three_oses.get(f"/v1/{path}", params={**WINDOW, **params}).json()
         assert body.get("catalog") == version, (path, body)
+        assert body.get("catalogs") == [version], (path, body)  # what named the stored rows
+    before = three_oses.get("/v1/analytics/top-apps", params={"to": WINDOW["from"]}).json()
+    assert before["catalogs"] == [] and before["items"] == []  # no row, no catalog
     breakdown = three_oses.get("/v1/analytics/breakdown", params={**WINDOW, "by": "app"}).json()
     assert {i["app"]: i["category"] for i in breakdown["items"]}["matlab"] == "mathematics"
     usage = three_oses.get("/v1/analytics/usage", params={**WINDOW, "group_by": "app"}).json()
@@ -182,11 +185,17 @@ def test_a_local_catalog_and_reprocess_re_attribute_history(database_url: str,
 
     from dream.cli.raw import reprocess
 
+    built_in = Catalog.load().version
     with direct_client(_settings(database_url, tmp_path)) as (client, _):
         _post_and_settle(client, _three_oses())
         assert "frobnicator" in _by_app(client)
     local = tmp_path / "local.toml"
     local.write_text(LOCAL, encoding="utf-8")
+    with direct_client(_settings(database_url, tmp_path, catalog_file=local)) as (client, dream):
+        # The api runs the new catalog, the rows are still the old one's: the answer says both.
+        answer = client.get("/v1/analytics/top-apps", params=WINDOW).json()
+        assert (answer["catalog"], answer["catalogs"]) == (dream.catalog.version, [built_in])
+        assert "frobnicator" in {i["app"] for i in answer["items"]}
     env = {"DREAM_DATABASE_URL": database_url, "DREAM_DATA_DIR": str(tmp_path),
            "DREAM_CATALOG_FILE": str(local), "DREAM_RAW_ROWS_RETENTION_DAYS": "3650"}  # fmt: skip
     command = typer.Typer()
@@ -201,7 +210,8 @@ def test_a_local_catalog_and_reprocess_re_attribute_history(database_url: str,
         assert (frob["product"], frob["category"], frob["users"]) == ("Frobnicator", "science", 2)
         assert set(_by_app(client, category="science")) >= {"lab-frobnicator"}
         answer = client.get("/v1/analytics/top-apps", params=WINDOW).json()
-        assert answer["catalog"] == dream.catalog.version != Catalog.load().version
+        assert answer["catalog"] == dream.catalog.version != built_in
+        assert answer["catalogs"] == [dream.catalog.version]  # every row moved to the new one
         sessions = client.get("/v1/sessions",
                               params={**WINDOW, "app": "lab-frobnicator"}).json()  # fmt: skip
         assert {s["host"] for s in sessions["items"]} == {"eng-lx-01", "eng-lx-02"}

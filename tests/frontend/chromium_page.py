@@ -12,6 +12,12 @@ from urllib.parse import urlsplit
 _LOCAL = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+def shown_name(item: dict[str, Any]) -> str:
+    """How the page names an answer's item: its product's display name, else (an executable the
+    catalog does not know) its app."""
+    return item.get("product") or item["app"]
+
+
 def check(pg: Any, condition: bool, message: str) -> None:
     """assert, with a screenshot of the page saved and named in the message on failure."""
     if not condition:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from chromium_page import check, wait_ready
+from chromium_page import check, shown_name, wait_ready
 from served import Served
 
 
@@ -61,7 +61,7 @@ def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
           f"usage y ticks {drawn['ticks']} are not whole users")  # fmt: skip
     check(pg, len(pg.query_selector_all("#processes-table tbody tr")) == 50, "processes table")
     expected = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
-    check(pg, bars == {i["app"]: i["users"] for i in expected},
+    check(pg, bars == {shown_name(i): i["users"] for i in expected},
           f"default bars {bars} differ from the api's {expected}")  # fmt: skip
     faculties = [i["faculty"] for i in httpx.get(f"{api}/v1/faculties").json()["items"]]
     check(pg, {"law", "engineering", "medicine"} <= set(faculties), f"faculties {faculties}")
@@ -79,7 +79,7 @@ def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
         bars = shown_bars(pg)
         answer = httpx.get(f"{api}/v1/analytics/top-apps",
                            params={"faculty": faculty, "limit": 10}).json()["items"]  # fmt: skip
-        check(pg, bars == {i["app"]: i["users"] for i in answer},
+        check(pg, bars == {shown_name(i): i["users"] for i in answer},
               f"{faculty}: bars {bars} differ from the api's {answer}")  # fmt: skip
         breakdown = httpx.get(f"{api}/v1/analytics/breakdown",
                               params={"faculty": faculty, "by": "os", "limit": 50}).json()  # fmt: skip
@@ -175,9 +175,9 @@ def test_hours_and_users_are_the_apis_with_their_units(demo_server: Served, page
     answer = httpx.get(f"{api}/v1/analytics/top-apps",
                        params={"limit": 10, "metric": "hours"}).json()["items"]  # fmt: skip
     check(pg, len(answer) >= 5 and all(i["hours"] > 0 for i in answer), f"api: {answer}")
-    check(pg, shown_bars(pg) == {i["app"]: i["hours"] for i in answer},
+    check(pg, shown_bars(pg) == {shown_name(i): i["hours"] for i in answer},
           f"bars {shown_bars(pg)} differ from the api's hours {answer}")  # fmt: skip
-    want = {i["app"]: f"{one_decimal(i['hours'])} h" for i in answer}  # hours, one decimal
+    want = {shown_name(i): f"{one_decimal(i['hours'])} h" for i in answer}  # hours, one decimal
     check(pg, shown_texts(pg) == want, f"bar labels {shown_texts(pg)}, want {want}")
     breakdown = httpx.get(f"{api}/v1/analytics/breakdown",
                           params={"by": "os", "metric": "hours", "limit": 50}).json()["items"]  # fmt: skip
@@ -194,9 +194,9 @@ def test_hours_and_users_are_the_apis_with_their_units(demo_server: Served, page
     pg.select_option("#f-measure", "users")
     wait_ready(pg, "measure=users")
     answer = httpx.get(f"{api}/v1/analytics/top-apps", params={"limit": 10}).json()["items"]
-    check(pg, shown_bars(pg) == {i["app"]: i["users"] for i in answer},
+    check(pg, shown_bars(pg) == {shown_name(i): i["users"] for i in answer},
           f"bars {shown_bars(pg)} differ from the api's users {answer}")  # fmt: skip
-    want = {i["app"]: f"{i['users']:,}" for i in answer}  # whole numbers
+    want = {shown_name(i): f"{i['users']:,}" for i in answer}  # whole numbers
     check(pg, shown_texts(pg) == want, f"bar labels {shown_texts(pg)}, want {want}")
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 
@@ -281,6 +281,6 @@ def test_with_the_api_down_the_banner_says_so_and_no_chart_stays(
     wait_ready(pg, "os=linux")
     answer = httpx.get(f"{api}/v1/analytics/top-apps",
                        params={"faculty": "law", "os": "linux", "limit": 10}).json()["items"]  # fmt: skip
-    check(pg, shown_bars(pg) == {i["app"]: i["users"] for i in answer},
+    check(pg, shown_bars(pg) == {shown_name(i): i["users"] for i in answer},
           f"bars {shown_bars(pg)} after the api came back, the api's {answer}")  # fmt: skip
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")

@@ -96,10 +96,10 @@ def test_no_overflow_axes_titled_and_panels_kept_as_screenshots(
         if width == 360:  # the filters in reading order by keyboard, each showing its focus
             pg.focus("#f-faculty")
             order = ["f-faculty"]
-            for _ in range(5):
+            for _ in range(6):
                 pg.keyboard.press("Tab")
                 order.append(pg.evaluate("document.activeElement.id"))
-            want = ["f-faculty", "f-os", "f-user", "f-range", "f-metric", "f-system"]
+            want = ["f-faculty", "f-os", "f-category", "f-user", "f-range", "f-metric", "f-system"]
             check(pg, order == want, f"Tab goes {order}, want {want}")
             ring = pg.evaluate("(s => [s.outlineStyle, s.outlineWidth])"
                                "(getComputedStyle(document.activeElement))")  # fmt: skip

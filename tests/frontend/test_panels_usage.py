@@ -13,7 +13,7 @@ import httpx
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from chromium_page import artifact, check, wait_ready
+from chromium_page import artifact, check, shown_name, wait_ready
 from served import Served
 
 # What an ECharts chart draws: each series' data, the axes' names, each y axis' ticks.
@@ -49,8 +49,21 @@ def fits(pg: Any, width: int) -> None:
         artifact(pg, f"{panel}-{width}px", f"#{panel}")
 
 
-def top_by_hours(api: str) -> str:
-    return answer_of(f"{api}/v1/analytics/top-apps", limit=1, metric="hours")["items"][0]["app"]
+def top_by_hours(api: str) -> tuple[str, str]:
+    """The app most used by hours, and its product's display name."""
+    top = answer_of(f"{api}/v1/analytics/top-apps", limit=1, metric="hours")["items"][0]
+    return top["app"], shown_name(top)
+
+
+def switched(pg: Any, api: str, choices: dict[str, str], view: str,
+             **params: str) -> tuple[list[dict[str, Any]], Any]:  # fmt: skip
+    """The top products panel after choosing ``choices`` (selector: value): the api's top 10
+    under ``params`` and what the panel draws."""
+    for selector, value in choices.items():
+        pg.select_option(selector, value)
+    wait_ready(pg, view)
+    answer = answer_of(f"{api}/v1/analytics/top-apps", limit=10, **params)["items"]
+    return answer, pg.evaluate(DRAWN, "top-apps-chart")
 
 
 def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served, page: Any) -> None:
@@ -63,8 +76,9 @@ def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served
         lo, hi = proportion_confint(i["users"], i["active_users"], method="wilson")
         check(pg, (i["share_ci95_lo"], i["share_ci95_hi"]) == pytest.approx((lo, hi)), f"{i}")
     drawn = pg.evaluate(DRAWN, "top-apps-chart")
-    labels = drawn["y"][0]["data"]
-    check(pg, labels == [i["app"] for i in answer], f"bars {labels}, the api's {answer}")
+    labels = drawn["y"][0]["data"]  # the products by their display names (the demo's are known)
+    check(pg, labels == [i["product"] for i in answer] and None not in labels,
+          f"bars {labels}, the api's {answer}")  # fmt: skip
     bars = [d["value"] for d in drawn["series"]["share of active users (%)"]]
     check(pg, bars == [i["share_users"] * 100 for i in answer], f"shares drawn {bars}")
     whiskers = drawn["series"]["95 % interval"]
@@ -75,32 +89,58 @@ def test_top_products_by_share_with_intervals_and_by_version(demo_server: Served
     check(pg, drawn["x"][0]["name"] == "share of active users (%)", f"x axis {drawn['x']}")
     artifact(pg, "top-products-share", "#panel-top-apps")
 
-    pg.select_option("#f-measure", "hours")
-    pg.select_option("#f-grouping", "version")
-    wait_ready(pg, "grouping=version")
-    answer = answer_of(f"{api}/v1/analytics/top-apps", limit=10, metric="hours",
-                       group_by="version")["items"]  # fmt: skip
-    drawn = pg.evaluate(DRAWN, "top-apps-chart")
+    answer, drawn = switched(pg, api, {"#f-measure": "hours", "#f-grouping": "version"},
+                             "grouping=version", metric="hours", group_by="version")  # fmt: skip
     shown = dict(zip(drawn["y"][0]["data"],
                      [d["value"] for d in drawn["series"]["hours of use (h)"]], strict=True))  # fmt: skip
-    want = {f"{i['app']} {i['version'] if i['version'] is not None else '(version not shown)'}":
+    want = {f"{shown_name(i)} {i['version'] if i['version'] is not None else '(version not shown)'}":
             i["hours"] for i in answer}  # fmt: skip
     check(pg, shown == want and len(want) >= 3, f"versions drawn {shown}, the api's {want}")
     check(pg, drawn["x"][0]["name"] == "hours of use (h)", f"x axis {drawn['x']}")
     cli = pg.inner_text("#panel-top-apps code.cli")
     check(pg, "--group-by version" in cli and "--metric hours" in cli, f"CLI line {cli!r}")
     artifact(pg, "top-products-versions", "#panel-top-apps")
+
+    # A category of the catalog (offered as those of the apps in use): its products alone.
+    categories = [o for o in pg.eval_on_selector_all("#f-category option", "os => os.map(o => o.value)") if o]
+    check(pg, "office" in categories and "browser" in categories, f"categories offered {categories}")
+    answer, drawn = switched(pg, api, {"#f-grouping": "product", "#f-category": "office"},
+                             "category=office", metric="hours", category="office")  # fmt: skip
+    check(pg, drawn["y"][0]["data"] == [i["product"] for i in answer] and answer
+          and {i["category"] for i in answer} == {"office"}, f"office drawn {drawn['y']}, {answer}")  # fmt: skip
+    cli = pg.inner_text("#panel-top-apps code.cli")
+    check(pg, "--category office" in cli, f"CLI line {cli!r}")
+
+    # The status line says which catalog named the products, and when part of the range was
+    # grouped by another (an answer as the api gives it after a catalog change, not reprocessed).
+    catalog = answer_of(f"{api}/v1/analytics/top-apps", limit=1)["catalog"]
+    status = pg.inner_text("#status")
+    check(pg, f"products of catalog {catalog}" in status and "grouped by" not in status, status)
+
+    def older(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["catalogs"] = [catalog, "2026.1.0+0ld"]
+        route.fulfill(response=answer, json=body)
+
+    pg.route("**/v1/analytics/top-apps?*", older)
+    pg.select_option("#f-category", "browser")
+    wait_ready(pg, "category=browser")
+    status = pg.inner_text("#status")
+    check(pg, "grouped by catalog 2026.1.0+0ld: dream reprocess re-attributes it" in status, status)
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
 
 
 def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served, page: Any) -> None:
     pg, api = page, demo_server.url
-    app = top_by_hours(api)
+    app, name = top_by_hours(api)
     pg.goto(f"{api}/")
     wait_ready(pg)
     check(pg, "choose an application" in pg.inner_text("#hours-chart"), "no application chosen")
     pg.focus("#f-happ")  # the picker is a <select>: chosen from the keyboard
-    pg.select_option("#f-happ", app)
+    pg.select_option("#f-happ", app)  # offered by name, chosen by id
+    picked = pg.eval_on_selector("#f-happ", "s => s.selectedOptions[0].textContent")
+    check(pg, picked == name, f"the picker shows {picked!r}, the product is {name!r}")
     wait_ready(pg, f"happ={app}")
 
     # auto over two days of data: hourly, and the page says it chose so.
@@ -117,7 +157,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     hosts = [[epoch_ms(p["bucket"]), p["hosts"]] for p in reporting["series"][0]["points"]]
     check(pg, drawn["series"]["hosts reporting"] == hosts, f"coverage drawn, the api's {hosts}")
     check(pg, [a["name"] for a in drawn["y"]] == ["hours of use (h)", "hosts reporting"]
-          and drawn["x"][0]["name"] == "hour (UTC)" and app in drawn["title"],
+          and drawn["x"][0]["name"] == "hour (UTC)" and name in drawn["title"],
           f"axes {drawn['x']} {drawn['y']}, title {drawn['title']!r}")  # fmt: skip
     check(pg, all(float(t).is_integer() for t in drawn["y"][1]["ticks"]),
           f"hosts ticks {drawn['y'][1]['ticks']} are not whole hosts")  # fmt: skip
@@ -135,7 +175,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
     check(pg, cells == pytest.approx(dict(sums)) and len(cells) > 10,
           f"heatmap cells {cells}, the api's hourly sums {dict(sums)}")  # fmt: skip
     check(pg, (drawn["x"][0]["name"], drawn["y"][0]["name"]) == ("hour of day (UTC)", "day of week")
-          and app in drawn["title"], f"heatmap axes {drawn['x']} {drawn['y']} {drawn['title']!r}")  # fmt: skip
+          and name in drawn["title"], f"heatmap axes {drawn['x']} {drawn['y']} {drawn['title']!r}")  # fmt: skip
     cli = pg.inner_text("#panel-heatmap code.cli")
     check(pg, cli.startswith("dream query usage") and f"--app {app}" in cli
           and "--bucket hour" in cli, f"CLI line {cli!r}")  # fmt: skip
@@ -155,7 +195,7 @@ def test_hours_over_time_and_week_hour_heatmap_are_the_apis(demo_server: Served,
 def test_a_product_without_use_in_the_range_says_so_at_400px(demo_server: Served, browser: Any,
                                                              tmp_path: Any) -> None:  # fmt: skip
     api = demo_server.url
-    app = top_by_hours(api)
+    app, name = top_by_hours(api)
     context = browser.new_context(viewport={"width": 400, "height": 1400})
     pg = context.new_page()
     pg.errors = []
@@ -166,10 +206,10 @@ def test_a_product_without_use_in_the_range_says_so_at_400px(demo_server: Served
         wait_ready(pg, f"happ={app}")
         texts = {p: pg.inner_text(f"#{p}-chart") for p in ("top-apps", "hours", "heatmap")}
         seen = next(i for i in answer_of(f"{api}/v1/apps", q=app)["items"] if i["app"] == app)
-        ran = f"{app} ran from {seen['first_seen'][:10]} to {seen['last_seen'][:10]}"
+        ran = f"{name} ran from {seen['first_seen'][:10]} to {seen['last_seen'][:10]}"
         check(pg, "no application was in use" in texts["top-apps"] and ran in texts["hours"]
-              and f"no hours of use of {app}" in texts["hours"]
-              and f"no hours of use of {app}" in texts["heatmap"], f"empty states {texts}")  # fmt: skip
+              and f"no hours of use of {name}" in texts["hours"]
+              and f"no hours of use of {name}" in texts["heatmap"], f"empty states {texts}")  # fmt: skip
         check(pg, pg.query_selector_all("#top-apps-chart canvas, #hours-chart canvas, #heatmap-chart canvas")
               == [], "a chart drawn for no data")  # fmt: skip
         artifact(pg, "hours-no-use-in-range", "#panel-hours")

@@ -123,6 +123,11 @@ def stored_text(url: str) -> str:
         return "\n".join(str(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables)
 
 
+def catalog_days(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT * FROM catalog_days ORDER BY bucket, catalog").fetchall()
+
+
 def blob_text(root: Path) -> str:
     """Every raw output in the blob store, decompressed."""
     texts = []
@@ -141,6 +146,7 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
     others = tuple(u for u in USERS if u != ERASED)  # into a database of their own
     with campus(module_database_url, tmp_path / "three", others) as (client, _):
         expected = answers(client)
+    named = catalog_days(module_database_url)  # which catalog named how many listings a day
     with campus(database_url, tmp_path / "four", tuple(USERS)) as (client, dream):
         packed = pack_raw_outputs(dream.db, dream.raw_outputs, older_than=timedelta(0),
                                   grace=timedelta(0))  # fmt: skip
@@ -163,6 +169,7 @@ def test_erasing_one_of_four_users_answers_as_if_never_collected(
         after = answers(client)
         for key, rows in expected.items():
             assert after[key] == rows, key
+        assert catalog_days(database_url) == named
         pseudonym = report["user"]
         assert pseudonym.startswith("u_")
         everything = stored_text(database_url)

@@ -29,6 +29,7 @@ from dream.analytics.products import (
     catalog_of,
     enrich,
     enrich_rows,
+    stored_catalogs,
     with_product_columns,
 )
 from dream.analytics.queries import Analytics, Answer
@@ -194,9 +195,10 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
         params = question.params.model_validate(values)
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         if not wants_csv(request, format):
-            answer = await _answer(lambda: _covered(question, f, params, shown))
+            answer, stored = await _answer(lambda: (_covered(question, f, params, shown),
+                                                    stored_catalogs(analytics(), f)))  # fmt: skip
             body = question.answer(answer, f, params, shown)
-            return enrich(body, catalog_of(request.app.state))
+            return enrich(body, catalog_of(request.app.state), stored)
         answer = await _answer(lambda: asked(question, analytics(), f, params, shown))
         response = csv_response(  # the product's columns beside each app, as in exports
             question.file_name(params), with_product_columns(question.columns(params)),

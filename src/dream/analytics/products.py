@@ -66,10 +66,12 @@ def describe(catalog: Catalog, app: object) -> dict[str, str | None]:
     return {"product": product.name, "vendor": product.vendor, "category": product.category}
 
 
-def enrich(body: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+def enrich(body: dict[str, Any], catalog: Catalog,
+           stored: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """A JSON answer with the product beside every ``app`` (items of top-apps, breakdown by
-    app, the sessions and processes lists, the app picker; usage's series grouped by app) and
-    the ``catalog`` version that named them."""
+    app, the sessions and processes lists, the app picker; usage's series grouped by app), the
+    ``catalog`` version that names them now and, as ``catalogs``, the versions ``stored`` that
+    grouped the stored rows it reads (``stored_catalogs``)."""
     for item in body.get("items") or ():
         if isinstance(item, dict) and "app" in item:
             item.update(describe(catalog, item["app"]))
@@ -77,7 +79,21 @@ def enrich(body: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
         for series in body.get("series") or ():
             series.update(describe(catalog, series.get("group")))
     body["catalog"] = catalog.version
+    if stored is not None:
+        body["catalogs"] = stored
     return body
+
+
+def stored_catalogs(analytics: Analytics, filters: Filters) -> list[str]:
+    """The catalog versions that named the stored listings of the UTC days the range touches
+    (the worker and ``dream reprocess`` record them: migration 0028), newest use first. Rows are
+    grouped by the catalog of the day they were parsed: one version other than ``catalog``, or
+    several, say that part of the range awaits ``dream reprocess``."""
+    from dream.storage.queries import NamedQueries  # the server's side (see top_apps_by)
+
+    q = NamedQueries("dream.analytics", "products.sql").fragment("stored_catalogs")
+    return [row["catalog"] for row in analytics._fetch(q, {"from": filters.start,
+                                                          "to": filters.end})]  # fmt: skip
 
 
 @cache
@@ -87,7 +103,10 @@ def with_catalog(model: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         model.__name__, __base__=model, __module__=model.__module__,
         catalog=(str | None, Field(default=None, description="The catalog version (its rules'"
-                                   " digest) that named the products: dream catalog match.")),
+                                   " digest) that names the products: dream catalog match.")),
+        catalogs=(list[str] | None, Field(default=None, description="The catalog versions that"
+                  " named the stored rows of the days the range touches (each row keeps the"
+                  " catalog it was parsed with until dream reprocess), newest use first.")),
     )  # fmt: skip
 
 

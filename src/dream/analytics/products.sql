@@ -18,3 +18,13 @@ WHERE first_seen < %(to)s AND ended > %(from)s {filters}
 GROUP BY app, {group}
 ORDER BY {order} DESC, app, key NULLS LAST
 LIMIT %(limit)s
+
+-- name: stored_catalogs
+-- The catalog versions that named the stored listings of the UTC days [from, to) touches
+-- (catalog_days, migration 0028: a row per day and version), newest use first.
+SELECT catalog
+FROM catalog_days
+WHERE bucket >= date_trunc('day', %(from)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+  AND bucket < %(to)s::timestamptz
+GROUP BY catalog
+ORDER BY max(bucket) DESC, catalog

@@ -24,7 +24,7 @@ SELECT count(*) {selection}
 
 -- name: reprocess_lock
 -- Inside the rewrite transaction: the snapshot as it is now (a concurrent run waits here).
-SELECT status, process_count, raw_sha256, raw_output IS NOT NULL AS has_raw_text
+SELECT status, process_count, raw_sha256, raw_output IS NOT NULL AS has_raw_text, catalog
 FROM snapshots
 WHERE snapshot_id = %(snapshot_id)s
 FOR UPDATE
@@ -43,7 +43,7 @@ WHERE collected_at = %(collected_at)s AND snapshot_id = %(snapshot_id)s
 UPDATE snapshots
 SET status = %(status)s, format = %(format)s, process_count = %(process_count)s,
     warnings = %(warnings)s, error = %(error)s, skipped_rows = %(skipped_rows)s,
-    skipped_count = %(skipped_count)s, stored_at = now(),
+    skipped_count = %(skipped_count)s, catalog = %(catalog)s, stored_at = now(),
     raw_output = NULL, raw_sha256 = %(raw_sha256)s, raw_size = %(raw_size)s,
     raw_compression = %(raw_compression)s, raw_url = %(raw_url)s
 WHERE snapshot_id = %(snapshot_id)s

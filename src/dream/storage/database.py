@@ -66,6 +66,7 @@ def outcome_params(processed: ProcessedSnapshot) -> dict[str, Any]:
         "error": processed.error,
         "skipped_rows": Jsonb(processed.skipped_rows()),
         "skipped_count": processed.skipped_count,
+        "catalog": processed.catalog,
     }
 
 

@@ -84,6 +84,8 @@ def erase_rows(conn: psycopg.Connection, user: str) -> Erasure:
         conn.execute(query("clear_host_days"))
         removed["snapshots"] = conn.execute(query("delete_snapshots"), params).rowcount
         conn.execute(query("rebuild_host_days"))
+        conn.execute(query("uncount_catalog_days"))
+        conn.execute(rollups_query("drop_empty_catalog_days"))
         conn.execute(query("forget_fleet_snapshots"))
         removed["raw_objects"] = len(blobs)
         conn.execute(query("record_erasure"),

@@ -21,7 +21,7 @@ SELECT erasure_id FROM erased_snapshots WHERE snapshot_id = %(snapshot_id)s
 -- name: select_user_snapshots
 -- The user's snapshots (pending ones too), kept for the statements below.
 CREATE TEMP TABLE erase_snaps ON COMMIT DROP AS
-SELECT snapshot_id, host, os, faculty, collected_at, status, raw_url, raw_compression
+SELECT snapshot_id, host, os, faculty, collected_at, status, raw_url, raw_compression, catalog
 FROM snapshots
 WHERE user_name = %(user)s
 
@@ -127,6 +127,15 @@ WITH touched AS (
     WHERE (d.bucket, d.host, d.os, d.faculty) = (t.bucket, t.host, t.os, t.faculty)
 )
 SELECT * FROM touched
+
+-- name: uncount_catalog_days
+-- The user's stored listings leave the count of the catalog that named them (migration 0028).
+UPDATE catalog_days c SET snapshots = c.snapshots - e.n
+FROM (SELECT date_trunc('day', collected_at, 'UTC') AS bucket, catalog, count(*) AS n
+      FROM erase_snaps
+      WHERE status = 'stored' AND catalog IS NOT NULL
+      GROUP BY 1, 2) e
+WHERE (c.bucket, c.catalog) = (e.bucket, e.catalog)
 
 -- name: rebuild_host_days
 INSERT INTO host_days

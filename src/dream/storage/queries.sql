@@ -19,17 +19,18 @@ ON CONFLICT (snapshot_id) DO NOTHING
 INSERT INTO snapshots AS s (snapshot_id, host, os, os_version, user_name, faculty, collected_at,
                             received_at, command, interval_s, raw_output, raw_sha256, raw_size,
                             raw_compression, raw_url, status, format, process_count,
-                            warnings, error, skipped_rows, skipped_count, stored_at)
+                            warnings, error, skipped_rows, skipped_count, catalog, stored_at)
 VALUES (%(snapshot_id)s, %(host)s, %(os)s, %(os_version)s, %(user_name)s, %(faculty)s,
         %(collected_at)s, %(received_at)s, %(command)s, %(interval_s)s, %(raw_output)s,
         %(raw_sha256)s, %(raw_size)s, %(raw_compression)s, %(raw_url)s, %(status)s, %(format)s,
-        %(process_count)s, %(warnings)s, %(error)s, %(skipped_rows)s, %(skipped_count)s, now())
+        %(process_count)s, %(warnings)s, %(error)s, %(skipped_rows)s, %(skipped_count)s,
+        %(catalog)s, now())
 ON CONFLICT (snapshot_id) DO UPDATE
     SET status = EXCLUDED.status, format = EXCLUDED.format,
         process_count = EXCLUDED.process_count, warnings = EXCLUDED.warnings,
         error = EXCLUDED.error, stored_at = EXCLUDED.stored_at,
         skipped_rows = EXCLUDED.skipped_rows, skipped_count = EXCLUDED.skipped_count,
-        raw_output = EXCLUDED.raw_output, raw_sha256 = EXCLUDED.raw_sha256,
+        catalog = EXCLUDED.catalog, raw_output = EXCLUDED.raw_output, raw_sha256 = EXCLUDED.raw_sha256,
         raw_size = EXCLUDED.raw_size, raw_compression = EXCLUDED.raw_compression,
         raw_url = EXCLUDED.raw_url,
         -- the worker's copies are the PII-scrubbed ones

@@ -14,7 +14,7 @@ cannot deadlock each other. (Binding the rows as arrays instead cost ~4x more cl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 
@@ -167,3 +167,23 @@ def write_host_days(conn: psycopg.Connection, snapshots: Iterable[Snapshot]) -> 
                 for (day, host, os, faculty), (n, first, last, declared, declared_n)
                 in sorted(days.items())]  # fmt: skip
         conn.execute(query("upsert_host_days"), {"days": json.dumps(rows)})
+
+
+def catalog_day(snapshot: Snapshot) -> datetime:
+    """The UTC day ``catalog_days`` counts ``snapshot`` under."""
+    return _hour(snapshot.collected_at).replace(hour=0)
+
+
+def write_catalog_days(conn: psycopg.Connection,
+                       counts: Mapping[tuple[datetime, str | None], int]) -> None:  # fmt: skip
+    """Add ``counts`` (per UTC day and catalog version, stored listings named, a reprocess's
+    moves negative for the version they left; version None, not recorded, is left out) to
+    ``catalog_days`` (migration 0028), dropping a version a day no longer holds. So an answer
+    can say which catalogs named its range's rows."""
+    rows = [(day.isoformat(), version, n) for (day, version), n in counts.items()
+            if n and version is not None]  # fmt: skip
+    rows.sort()
+    if rows:
+        conn.execute(query("upsert_catalog_days"), {"days": json.dumps(rows)})
+        if any(n < 0 for *_, n in rows):
+            conn.execute(query("drop_empty_catalog_days"))

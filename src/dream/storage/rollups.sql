@@ -144,3 +144,16 @@ ON CONFLICT (bucket, host, os, faculty) DO UPDATE SET
     last_at = greatest(r.last_at, EXCLUDED.last_at),
     declared_sum = r.declared_sum + EXCLUDED.declared_sum,
     declared_n = r.declared_n + EXCLUDED.declared_n
+
+-- name: upsert_catalog_days
+-- Which catalog named the stored listings (migration 0028): per UTC day and catalog version,
+-- as one JSON array of [day, catalog, listings] (negative: a reprocess moved them elsewhere).
+INSERT INTO catalog_days AS r
+SELECT (k ->> 0)::timestamptz, k ->> 1, (k ->> 2)::bigint
+FROM jsonb_array_elements(%(days)s::jsonb) AS j (k)
+ORDER BY 1, 2
+ON CONFLICT (bucket, catalog) DO UPDATE SET snapshots = r.snapshots + EXCLUDED.snapshots
+
+-- name: drop_empty_catalog_days
+-- A catalog version that names no stored listing of its day any more (a reprocess moved them).
+DELETE FROM catalog_days WHERE snapshots <= 0

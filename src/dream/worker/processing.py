@@ -69,6 +69,7 @@ def _parse(snapshot: Snapshot, catalog: Catalog | None) -> ProcessedSnapshot:
         warnings=_bounded_warnings(result.warnings, result.skipped),
         skipped=result.skipped[:MAX_SKIPPED_KEPT],
         skipped_count=len(result.skipped),
+        catalog=(catalog or builtin()).version,
     )
 
 

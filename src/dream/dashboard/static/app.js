@@ -13,7 +13,7 @@
   const COLUMN_TITLE = { avg_cpu_percent: "avg CPU %", avg_rss_kb: "avg RSS (MiB)" };
   const METRIC_TITLE = { cpu: "avg CPU (%)", memory: "avg RSS (MiB)", hours: "hours of use" };
   const PANELS = window.DreamPanels || [];  // panels in files of their own: {defaults, controls, render, clear}
-  const DEFAULTS = Object.assign({ faculty: "", os: "", user: "", range: "all", from: "", to: "", metric: "users",
+  const DEFAULTS = Object.assign({ faculty: "", os: "", category: "", user: "", range: "all", from: "", to: "", metric: "users",
     system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "",
     measure: "users", grouping: "product", happ: "", hbucket: "auto" }, ...PANELS.map((p) => p.defaults));
   const PANEL_CONTROLS = Object.assign({ "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
@@ -50,6 +50,7 @@
   function toForm() {
     $("f-faculty").value = state.faculty;
     $("f-os").value = state.os;
+    $("f-category").value = state.category;
     $("f-user").value = state.user;
     $("f-range").value = state.range;
     $("f-from").value = state.from;
@@ -63,6 +64,7 @@
   function fromForm() {
     state.faculty = $("f-faculty").value;
     state.os = $("f-os").value;
+    state.category = $("f-category").value;
     state.user = $("f-user").value.trim();
     state.range = $("f-range").value;
     state.from = $("f-from").value;
@@ -105,6 +107,7 @@
     const p = {};
     if (state.faculty) p.faculty = state.faculty;
     if (state.os) p.os = state.os;
+    if (state.category) p.category = state.category;
     if (state.user) p.user = state.user;
     Object.assign(p, timeBounds());
     if (state.system === "true") p.include_system = "true";
@@ -156,7 +159,7 @@
           const meter = document.createElement("span");
           meter.className = "meter";
           meter.style.width = `${Math.round(60 * (item[column] || 0) / max)}px`;
-          td.append(meter, String(item[c]));
+          td.append(meter, String(c === "app" && item.product ? item.product : item[c]));
         } else {
           td.className = "num";
           td.dataset.column = c;
@@ -178,7 +181,7 @@
     return body.source;
   }
 
-  const PROCESS_COLUMNS = ["collected_at", "host", "os", "user", "faculty", "app", "name", "pid",
+  const PROCESS_COLUMNS = ["collected_at", "host", "os", "user", "faculty", "product", "name", "version", "pid",
     "cpu_percent", "rss_kb", "command"];
 
   async function processes(f, gen, more) {
@@ -211,7 +214,7 @@
       const tr = document.createElement("tr");
       for (const c of PROCESS_COLUMNS) {
         const td = document.createElement("td");
-        let v = row[c];
+        let v = c === "product" ? row.product || row.app : row[c];  // unknown: the executable's app
         if (c === "collected_at" && v) v = String(v).slice(0, 19).replace("T", " ");
         if (c === "command" && v && v.length > 80) { td.title = v; v = v.slice(0, 79) + "…"; }
         if (["pid", "cpu_percent", "rss_kb"].includes(c)) td.className = "num";
@@ -234,6 +237,8 @@
   }
 
   // ------------------------------------------------------------------ refresh
+
+  const SOURCES = { rollup: "rollups", sessions: "sessions" };
 
   function setStatus(message, isError) {
     const s = $("status");
@@ -295,12 +300,13 @@
         column, scale: (UNITS[COLUMN_UNIT[column]] || {}).scale || 1, counts: COLUMN_UNIT[column] === "count",
         yTitle: METRIC_TITLE[state.metric] || state.metric, ask: askBucketed, current: () => gen === generation,
         links: renderLinks });
-      const [source] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
-        grouping: state.grouping, app: state.happ, bucket: state.hbucket, ask: askBucketed,
+      const [top] = await Promise.all([...usagePanels().map((p) => p.render({ filters: f, measure: state.measure,
+        grouping: state.grouping, app: state.happ, appName: pickedName("f-happ"), bucket: state.hbucket, ask: askBucketed,
         current: () => gen === generation, links: renderLinks })), usage, breakdown(f, gen),
         processes(f, gen, false), window.DreamConcurrency.render(ctx), ...PANELS.map((p) => p.render(ctx))]);
       if (gen !== generation) return;
-      setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${source === "rollup" ? "rollups" : "raw rows"}`);
+      setStatus(`Updated ${new Date().toLocaleTimeString()} · answered from ${SOURCES[top.source] || "raw rows"}`
+        + window.DreamProducts.catalogWords(top));
       document.body.dataset.view = view;
       document.body.dataset.state = "ready";
     } catch (e) {
@@ -311,11 +317,18 @@
     }
   }
 
-  /* The select's options after its first: `values`, and `keep` (the view's) even if not among them. */
-  function fillSelect(select, values, keep) {
+  /* The chosen option's words (a product's display name), or "" when none is chosen. */
+  function pickedName(id) {
+    const o = $(id).selectedOptions[0];
+    return o && o.value ? o.textContent : "";
+  }
+
+  /* The select's options after its first: `values`, and `keep` (the view's) even if not among them;
+     an option reads `names[v]` where given (a product's display name), else its value. */
+  function fillSelect(select, values, keep, names = {}) {
     select.replaceChildren(select.options[0]);
     for (const v of keep && !values.includes(keep) ? [...values, keep] : values) {
-      const o = document.createElement("option"); o.value = o.textContent = v; select.appendChild(o);
+      const o = document.createElement("option"); o.value = v; o.textContent = names[v] || v; select.appendChild(o);
     }
     select.value = keep;
   }
@@ -325,8 +338,12 @@
       const [faculties, apps] = await Promise.all([api("/v1/faculties", { limit: "500" }),
         api("/v1/apps", { limit: "1000" })]);
       fillSelect($("f-faculty"), faculties.items.map((i) => i.faculty), state.faculty);
-      const names = apps.items.map((i) => i.app).sort();
-      for (const [id, k] of [["f-capp", "capp"], ["f-happ", "happ"]]) fillSelect($(id), names, state[k]);
+      // Products by display name (the api's app, the id, is what a view keeps); the categories
+      // the catalog gives the apps in use.
+      const names = Object.fromEntries(apps.items.map((i) => [i.app, i.product || i.app]));
+      const ids = Object.keys(names).sort((a, b) => names[a].localeCompare(names[b]));
+      for (const [id, k] of [["f-capp", "capp"], ["f-happ", "happ"]]) fillSelect($(id), ids, state[k], names);
+      fillSelect($("f-category"), [...new Set(apps.items.map((i) => i.category).filter(Boolean))].sort(), state.category);
       await loadUsers();
     } catch (e) { showError(e); }
   }

@@ -47,7 +47,7 @@ window.DreamHeatmap = (function () {
     div.dataset.points = String(data.length);
   }
 
-  /* ctx: filters, app (the chosen product, or none: every application), current(),
+  /* ctx: filters, app (the chosen product, or none: every application), appName (its display name), current(),
      links(panel, path, params, cli, exportQuery). */
   async function render(ctx) {
     const params = Object.assign({}, ctx.filters, { bucket: "hour" });
@@ -55,7 +55,7 @@ window.DreamHeatmap = (function () {
     const body = await api("/v1/analytics/usage", params);
     if (!ctx.current()) return;
     const data = cells((body.series[0] || { points: [] }).points);
-    const what = ctx.app ? ctx.app : "any application";
+    const what = ctx.app ? ctx.appName || ctx.app : "any application";
     if (!data.some((c) => c[2] > 0)) {
       clear($(ID), `no hours of use of ${what} under these filters`
         + (body.coverage ? ` (${body.coverage.hosts} host${body.coverage.hosts === 1 ? "" : "s"} reported)` : ""));

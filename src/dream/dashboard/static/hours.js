@@ -44,14 +44,14 @@ window.DreamHours = (function () {
     div.dataset.points = String(points.length);
   }
 
-  /* What exists of `app` whatever the filters: the first and last day it ran, if ever. */
-  async function everSeen(app) {
+  /* What exists of `app` (shown as `name`) whatever the filters: the first and last day it ran, if ever. */
+  async function everSeen(app, name) {
     const found = (await window.DreamApi.api("/v1/apps", { q: app, limit: "100" })).items.find((i) => i.app === app);
-    return found ? `; ${app} ran from ${found.first_seen.slice(0, 10)} to ${found.last_seen.slice(0, 10)} (any filter)`
-      : `; ${app} never ran`;
+    return found ? `; ${name} ran from ${found.first_seen.slice(0, 10)} to ${found.last_seen.slice(0, 10)} (any filter)`
+      : `; ${name} never ran`;
   }
 
-  /* ctx: filters, app (the chosen product), bucket (auto, hour, day, week), ask(path, params,
+  /* ctx: filters, app (the chosen product), appName (its display name), bucket (auto, hour, day, week), ask(path, params,
      bucket, bucketsOf) → answer, current(), links(panel, path, params, cli, exportQuery). */
   async function render(ctx) {
     const div = $(ID);
@@ -74,12 +74,12 @@ window.DreamHours = (function () {
     div.dataset.bucket = params.bucket;
     const hosts = body.coverage ? plural(body.coverage.hosts, "host") + " reported in the range" : "";
     if (!(total > 0)) {
-      clear(div, `no hours of use of ${ctx.app} under these filters; ${hosts || "no host reported"}`
-        + await everSeen(ctx.app));
+      clear(div, `no hours of use of ${ctx.appName || ctx.app} under these filters; ${hosts || "no host reported"}`
+        + await everSeen(ctx.app, ctx.appName || ctx.app));
       if (!ctx.current()) return;
       div.dataset.bucket = params.bucket;
     } else {
-      draw(ctx.app, points, pointsOf(covered), params.bucket);
+      draw(ctx.appName || ctx.app, points, pointsOf(covered), params.bucket);
     }
     note(chosen + (total > 0 ? ` · ${total.toFixed(1)} h in all` : "")
       + (hosts ? ` · ${hosts}` : ""));

@@ -17,11 +17,13 @@ window.DreamProducts = (function () {
     share: { metric: "users", column: "share_users", axis: "share of active users (%)", unit: "percent" },
   };
 
-  /* How a row is named: the product, and with group_by its executable or version. */
+  /* How a row is named: the product's display name (an executable the catalog does not know:
+     its own name, the api's app), and with group_by its executable or version. */
   function label(item, grouping) {
-    if (grouping === "executable") return `${item.app} · ${item.executable}`;
-    if (grouping === "version") return `${item.app} ${item.version === null ? "(version not shown)" : item.version}`;
-    return item.app;
+    const name = item.product || item.app;
+    if (grouping === "executable") return `${name} · ${item.executable}`;
+    if (grouping === "version") return `${name} ${item.version === null ? "(version not shown)" : item.version}`;
+    return name;
   }
 
   /* The drawn value: a share in % (as its axis reads), else the api's figure unchanged. */
@@ -90,7 +92,8 @@ window.DreamProducts = (function () {
   }
 
   /* ctx: filters, measure (users, hours, share), grouping (product, executable, version),
-     current() → still the latest view, links(panel, path, params, cli, exportQuery). */
+     current() → still the latest view, links(panel, path, params, cli, exportQuery).
+     → {source, catalog, catalogs} of the answer (null: a newer view replaced it). */
   async function render(ctx) {
     const measure = MEASURES[ctx.measure] ? ctx.measure : "users";
     const grouping = ctx.grouping || "product";
@@ -107,8 +110,18 @@ window.DreamProducts = (function () {
       draw(body.items, measure, grouping);
     }
     ctx.links("panel-top-apps", "/v1/analytics/top-apps", params, cliCommand("top-apps", params), "top-apps");
-    return body.source;
+    // Where the answer came from, and which catalogs named its products (docs/catalog.md).
+    return { source: body.source, catalog: body.catalog, catalogs: body.catalogs || [] };
   }
 
-  return { render, clear: empty };
+  /* For the status line: which catalog names the products and, if the range's rows were grouped
+     by another one still (a catalog change not yet reprocessed), which. */
+  function catalogWords({ catalog, catalogs }) {
+    if (!catalog) return "";
+    const others = catalogs.filter((v) => v !== catalog);
+    return ` · products of catalog ${catalog}` + (others.length ? `; part of this range was grouped`
+      + ` by catalog ${others.join(", ")}: dream reprocess re-attributes it` : "");
+  }
+
+  return { render, clear: empty, catalogWords };
 })();
