@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 
@@ -104,6 +104,10 @@ class HoursDelta:
     def __init__(self, *, hourly: bool = False) -> None:
         self.rows: dict[HoursKey, list[float]] = {}
         self.hourly: dict[HourKey, list[float]] | None = {} if hourly else None
+        # ``_extension`` per the instant objects themselves (kept here, so no id is reused):
+        # a host's sessions share its snapshots' instants, and hashing an aware datetime (as
+        # the lru_cache does) costs ~1 µs, three per session.
+        self._extensions: dict[tuple[int, int, float, int, float], tuple[Any, ...]] = {}
 
     def add(self, session: Session, sign: int) -> None:
         if not session.app:
@@ -139,7 +143,7 @@ class HoursDelta:
         start = new.first_seen
         same = (old.first_seen, old.app, old.is_system, old.os, old.faculty) == (
             start, new.app, new.is_system, new.os, new.faculty)  # fmt: skip
-        extension = _extension(start, old.ended, new.ended) if same else None
+        extension = self._extension(start, old, new) if same else None
         if extension is None:
             self.add(old, -1)
             self.add(new, 1)
@@ -149,6 +153,17 @@ class HoursDelta:
                       new.is_system)  # fmt: skip
             if self.hourly is not None and changes:
                 self._add_changes(new, changes)
+
+    def _extension(self, start: datetime, old: Session,
+                   new: Session) -> tuple[datetime, float, HourChanges] | None:  # fmt: skip
+        was, now = old.last_seen, new.last_seen
+        key = (id(start), id(was), old.cadence_s, id(now), new.cadence_s)
+        found = self._extensions.get(key)
+        if found is not None and found[0] is start and found[1] is was and found[2] is now:
+            return cast(tuple[datetime, float, HourChanges] | None, found[3])
+        extension = _extension(start, old.ended, new.ended)
+        self._extensions[key] = (start, was, now, extension)
+        return extension
 
     def _add(self, key: HoursKey, seconds: float, launches: int, is_system: bool) -> None:
         acc = self.rows.get(key)

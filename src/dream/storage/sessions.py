@@ -22,7 +22,7 @@ import json
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any, cast
@@ -253,7 +253,9 @@ class SessionBatch:
 
     def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
         cadence = self.cadence(snapshot)
-        t = snapshot.collected_at
+        # One tzinfo object for every instant of the batch, as for sessions read back: aware
+        # datetimes then compare and hash without asking each tzinfo its offset.
+        t = snapshot.collected_at.astimezone(UTC)
         head = (t, cadence, t + timedelta(seconds=LINK_CADENCES * cadence), snapshot)
         host, user = snapshot.host, snapshot.user
         observed = self.observed
