@@ -149,6 +149,19 @@ def test_idempotency_key_maps_retries_to_one_snapshot(client: TestClient) -> Non
     assert first["snapshot_id"] == second["snapshot_id"] != other["snapshot_id"]
 
 
+def test_an_idempotency_key_over_its_documented_length_is_a_422_naming_it(
+    client: TestClient,
+) -> None:
+    body = snapshot_body(live_ps_aux())
+    r = client.post("/v1/snapshots", json=body, headers={"Idempotency-Key": "k" * 257})
+    assert r.status_code == 422
+    assert [e["loc"] for e in r.json()["detail"]] == [["header", "idempotency-key"]]
+    assert client.get(f"/v1/snapshots/{body['snapshot_id']}").status_code == 404
+    ok = client.post("/v1/snapshots", json=body, headers={"Idempotency-Key": "k" * 256})
+    assert ok.status_code == 202 and ok.json() == {"snapshot_id": body["snapshot_id"],
+                                                    "status": "accepted"}  # fmt: skip
+
+
 def _pending(url: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT count(*) FROM snapshots WHERE status = 'pending'").fetchone()[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 
@@ -49,10 +49,48 @@ def _in_hour(start: datetime, until: datetime, hour: datetime) -> float:
     return quantized(max(_ZERO, min(until, hour + _HOUR) - max(start, hour)))
 
 
-@lru_cache(maxsize=4096)
-def _tail_change(old_end: datetime, new_end: datetime, hour: datetime) -> float:
-    """How much [hour, new_end) holds more than [hour, old_end), quantized as each is."""
-    return quantized(new_end - hour) - quantized(old_end - hour)
+HourChanges = tuple[tuple[datetime, float, int], ...]  # (UTC hour, seconds, launches)
+
+
+# The caches below are what makes the write per host rather than per row: a host's sessions
+# mostly began at one of its snapshots and were last seen at another, so the hours of all
+# its processes are computed once per (start, old end, new end), not once per process.
+
+
+@lru_cache(maxsize=8192)
+def _hour_changes(start: datetime, old_end: datetime, new_end: datetime,
+                  launch: int) -> HourChanges:  # fmt: skip
+    """The change from [start, old_end) to [start, new_end) in each hour between the two
+    ends (the launch, +1 / -1 / 0, in the hour of ``start``), as migration 0011 adds it."""
+    low, high = (old_end, new_end) if old_end <= new_end else (new_end, old_end)
+    changes = []
+    hour = hour_of(low)
+    while hour < high:
+        seconds = _in_hour(start, new_end, hour) - _in_hour(start, old_end, hour)
+        launches = launch if hour <= start < hour + _HOUR else 0
+        if seconds or launches:
+            changes.append((hour, seconds, launches))
+        hour += _HOUR
+    return tuple(changes)
+
+
+@lru_cache(maxsize=8192)
+def _extension(start: datetime, old_end: datetime,
+               new_end: datetime) -> tuple[datetime, float, HourChanges] | None:  # fmt: skip
+    """A session of ``start`` extended from ``old_end`` to ``new_end``: the day of its start,
+    the seconds that day gains, and the change in each hour; None when an end lies past that
+    day (``HoursDelta.extend`` then takes the old session out and adds the new one)."""
+    day = day_of(start)
+    if old_end > day + _DAY or new_end > day + _DAY:
+        return None
+    added = quantized(new_end - start) - quantized(old_end - start)
+    hour = hour_of(new_end)
+    if not hour <= old_end <= new_end:  # across hours, or an end moved back
+        return day, added, _hour_changes(start, old_end, new_end, 0)
+    # Both ends in one hour: its seconds changed by the day's when the session began in it,
+    # else by what [hour, end) gained.
+    seconds = added if start >= hour else quantized(new_end - hour) - quantized(old_end - hour)
+    return day, added, ((hour, seconds, 0),) if seconds else ()
 
 
 class HoursDelta:
@@ -66,6 +104,10 @@ class HoursDelta:
     def __init__(self, *, hourly: bool = False) -> None:
         self.rows: dict[HoursKey, list[float]] = {}
         self.hourly: dict[HourKey, list[float]] | None = {} if hourly else None
+        # ``_extension`` per the instant objects themselves (kept here, so no id is reused):
+        # a host's sessions share its snapshots' instants, and hashing an aware datetime (as
+        # the lru_cache does) costs ~1 µs, three per session.
+        self._extensions: dict[tuple[int, int, float, int, float], tuple[Any, ...]] = {}
 
     def add(self, session: Session, sign: int) -> None:
         if not session.app:
@@ -78,53 +120,50 @@ class HoursDelta:
 
     def _add_hours(self, s: Session, start: datetime, old_end: datetime, new_end: datetime,
                    launch: int) -> None:  # fmt: skip
-        """The change from [start, old_end) to [start, new_end) in each hour between the two
-        ends (the launch, +1 / -1 / 0, in the hour of ``start``), as migration 0011 adds it."""
-        low, high = (old_end, new_end) if old_end <= new_end else (new_end, old_end)
-        hour = hour_of(low)
-        while hour < high:
-            seconds = _in_hour(start, new_end, hour) - _in_hour(start, old_end, hour)
-            launches = launch if hour <= start < hour + _HOUR else 0
-            if seconds or launches:
-                self._add_hour((hour, s.app, s.os, s.faculty), seconds, launches, s.is_system)
-            hour += _HOUR
+        self._add_changes(s, _hour_changes(start, old_end, new_end, launch))
 
-    def _add_hour(self, key: HourKey, seconds: float, launches: int, is_system: bool) -> None:
+    def _add_changes(self, s: Session, changes: HourChanges) -> None:
         hourly = cast(dict[HourKey, list[float]], self.hourly)
-        acc = hourly.get(key)
-        if acc is None:
-            acc = hourly[key] = [0.0, 0, 0.0, 0]
-        acc[0] += seconds
-        acc[1] += launches
-        if not is_system:
-            acc[2] += seconds
-            acc[3] += launches
+        app, os, faculty, is_system = s.app, s.os, s.faculty, s.is_system
+        for hour, seconds, launches in changes:
+            key = (hour, app, os, faculty)
+            acc = hourly.get(key)
+            if acc is None:
+                acc = hourly[key] = [0.0, 0, 0.0, 0]
+            acc[0] += seconds
+            acc[1] += launches
+            if not is_system:
+                acc[2] += seconds
+                acc[3] += launches
 
     def extend(self, old: Session, new: Session) -> None:
         """``add(old, -1)`` then ``add(new, 1)`` for ``new``, ``old`` extended at its end (same
         start, same first observation): when both end on their first day, one key changes by
         the seconds added (the usual case, without building each one's days)."""
         start = new.first_seen
-        day = day_of(start)
-        old_end, new_end = old.ended, new.ended
         same = (old.first_seen, old.app, old.is_system, old.os, old.faculty) == (
             start, new.app, new.is_system, new.os, new.faculty)  # fmt: skip
-        if not same or old_end > day + _DAY or new_end > day + _DAY:
+        extension = self._extension(start, old, new) if same else None
+        if extension is None:
             self.add(old, -1)
             self.add(new, 1)
         elif new.app:
-            key = (day, new.app, new.os, new.faculty, new.user_name, new.host)
-            added = quantized(new_end - start) - quantized(old_end - start)
-            self._add(key, added, 0, new.is_system)
-            if self.hourly is None:
-                return
-            hour = hour_of(new_end)
-            if not hour <= old_end <= new_end:  # across hours, or an end moved back
-                self._add_hours(new, start, old_end, new_end, 0)
-            elif seconds := added if start >= hour else _tail_change(old_end, new_end, hour):
-                # (both ends in one hour: its seconds changed by the day's when the session
-                # began in it, else by what [hour, end) gained: the same for a host's sessions)
-                self._add_hour((hour, new.app, new.os, new.faculty), seconds, 0, new.is_system)
+            day, added, changes = extension
+            self._add((day, new.app, new.os, new.faculty, new.user_name, new.host), added, 0,
+                      new.is_system)  # fmt: skip
+            if self.hourly is not None and changes:
+                self._add_changes(new, changes)
+
+    def _extension(self, start: datetime, old: Session,
+                   new: Session) -> tuple[datetime, float, HourChanges] | None:  # fmt: skip
+        was, now = old.last_seen, new.last_seen
+        key = (id(start), id(was), old.cadence_s, id(now), new.cadence_s)
+        found = self._extensions.get(key)
+        if found is not None and found[0] is start and found[1] is was and found[2] is now:
+            return cast(tuple[datetime, float, HourChanges] | None, found[3])
+        extension = _extension(start, old.ended, new.ended)
+        self._extensions[key] = (start, was, now, extension)
+        return extension
 
     def _add(self, key: HoursKey, seconds: float, launches: int, is_system: bool) -> None:
         acc = self.rows.get(key)

@@ -22,7 +22,8 @@ import json
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, cast
 
@@ -41,6 +42,11 @@ _DAY = timedelta(days=1)
 _COPY_CHUNK = 2000  # sessions rendered per write to a COPY: the text of a batch stays bounded
 
 Key = tuple[str, str, int, str]  # host, user_name, pid, name
+
+
+@lru_cache(maxsize=256)  # a deployment has a few cadences; every session's end asks
+def _cadence(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def as_real(value: float) -> float:
@@ -105,7 +111,7 @@ class Session:
     @property
     def ended(self) -> datetime:
         """The end of its use: one cadence after its last observation (the table's ``ended``)."""
-        return self.last_seen + timedelta(seconds=self.cadence_s)
+        return self.last_seen + _cadence(self.cadence_s)
 
     @property
     def pk(self) -> tuple[str, str, int, str, datetime]:
@@ -247,7 +253,9 @@ class SessionBatch:
 
     def add(self, snapshot: Snapshot, processes: Iterable[ProcessRecord]) -> None:
         cadence = self.cadence(snapshot)
-        t = snapshot.collected_at
+        # One tzinfo object for every instant of the batch, as for sessions read back: aware
+        # datetimes then compare and hash without asking each tzinfo its offset.
+        t = snapshot.collected_at.astimezone(UTC)
         head = (t, cadence, t + timedelta(seconds=LINK_CADENCES * cadence), snapshot)
         host, user = snapshot.host, snapshot.user
         observed = self.observed

@@ -82,6 +82,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
         summary="Process listings from university machines, ready for research questions.",
         lifespan=lifespan,
         docs_url=None, redoc_url=None,  # served offline by install_openapi (web/openapi.py)
+        # Dream's own middleware (web/metrics.py) gives each request its span and metrics;
+        # FastAPI's would add a second server span, operation spans and OTel metrics per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_http_metrics(app, dream.sensor, enabled=settings.telemetry == "on")  # and GET /metrics
     install_problems(app)  # DreamError -> status, body, Retry-After (web/errors.py)
@@ -89,7 +92,6 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     install_method_not_allowed(app)
     install_openapi(app, models=[SnapshotIn], problem=Problem)  # SnapshotIn: see openapi_extra
     auth = dream.authenticator()
-    may_ingest = [Depends(auth.require("ingest"))]
     may_query = [Depends(auth.require("query"))]
     may_steward = [Depends(auth.require("steward"))]  # rows and raw outputs
     may_admin = [Depends(auth.require("admin"))]
@@ -120,8 +122,9 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
                     InFlightBytes(max(settings.max_in_flight_bytes,
                                       settings.max_snapshot_bytes)))  # fmt: skip
     app.include_router(snapshots_router(publisher, dream.db, raw_outputs, dream.scrubber, intake,
-                                        receipts=receipts, fleet=fleet, ingest=may_ingest,
-                                        query=may_query, rows=may_steward, optouts=optouts,
+                                        receipts=receipts, fleet=fleet,
+                                        ingest=auth.require("ingest"), query=may_query,
+                                        rows=may_steward, optouts=optouts,
                                         faculties=faculties))  # fmt: skip
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -112,6 +113,44 @@ async def _snapshot_from_request(
         raise _validation_error(exc, "body") from None
 
 
+Admit = Callable[[Request], Awaitable[object]]
+"""Who may post: raises 401/403/429 (``Authenticator.require("ingest")``)."""
+
+IDEMPOTENCY_KEY_MAX = 256
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header, held to what OpenAPI documents (422 naming it)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise RequestValidationError([{
+            "type": "string_too_long", "loc": ("header", "idempotency-key"),
+            "msg": f"String should have at most {IDEMPOTENCY_KEY_MAX} characters", "input": key,
+        }])  # fmt: skip
+    return key
+
+
+def _accepted(answer: Accepted) -> Response:
+    """The 202 as the documented response model says (``reason`` only when dropped)."""
+    return Response(answer.model_dump_json(exclude_none=True), status_code=202,
+                    media_type="application/json")  # fmt: skip
+
+
+def plain_route(handler: Callable[[Request], Awaitable[Response]]) -> type[APIRoute]:
+    """An APIRoute class answering with ``handler`` alone: FastAPI documents the route from its
+    declaration (parameters, responses, openapi_extra) but solves no dependency and checks no
+    response model per request. The busiest route (every listing of every host) is worth it:
+    the handler validates the body once and checks what its declaration documents."""
+
+    class PlainRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            if self.dependencies:  # they would be documented, yet never run
+                raise TypeError(f"{self.path}: a plain route runs no dependencies")
+            return handler  # type: ignore[return-value]
+
+    return PlainRoute
+
+
 async def _managed_faculty(faculties: FacultyNames, snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with the faculty its name means; 422 for one the managed list refuses."""
     if not faculties.loaded:
@@ -134,21 +173,71 @@ def snapshots_router(
     *,
     receipts: Receipts | None,
     fleet: FleetRecorder | None = None,
-    ingest: Sequence[Depends] = (),
+    ingest: Admit | None = None,
     query: Sequence[Depends] = (),
     rows: Sequence[Depends] = (),
     optouts: OptOuts | None = None,
     faculties: FacultyNames | None = None,
 ) -> APIRouter:
-    """The snapshot routes: posts publish through ``publisher`` (behind ``ingest``), reads come
-    from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
+    """The snapshot routes: posts publish through ``publisher`` (admitted by ``ingest``), reads
+    come from ``db`` (a status behind ``query``, process rows behind ``rows``: `steward`);
     ``receipts`` (Kafka) let any replica answer ``pending``."""
     router = APIRouter()
     recent = RecentlyAccepted()
 
-    @router.post(
+    async def handle_post(request: Request) -> Response:
+        if ingest is not None:
+            await ingest(request)  # 401/403/429 before anything else, as a dependency would
+        idempotency_key = _idempotency_key(request)
+        # Refused before the body is read while the broker is known down or too many are in
+        # flight (Publisher.admit): a fast 503, no pile-up; and while it streams once the
+        # bodies held pass DREAM_MAX_IN_FLIGHT_BYTES: memory bounded by bytes.
+        with publisher.admit(), intake.bodies.post() as take:
+            incoming = await _snapshot_from_request(
+                request, intake.max_bytes, intake.body_timeout_s, take
+            )
+            if incoming.snapshot_id is None and idempotency_key:
+                incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
+            received_at = datetime.now(UTC)
+            check_collected_at(incoming, intake.clock_window, received_at)  # else 422
+            skew = observe_agent_clock(request, incoming.host, received_at, intake.sensor)
+            snapshot = Snapshot.accept(incoming, received_at=received_at)
+            if faculties is not None:  # the managed list: an alias stored as its faculty
+                snapshot = await _managed_faculty(faculties, snapshot)
+            if optouts is not None and (why := await opted_out(optouts, scrubber, snapshot)):
+                intake.sensor.on_snapshot_opted_out(why)  # nothing kept: no blob, no message
+                return _accepted(Accepted(snapshot_id=snapshot.snapshot_id, status="dropped",
+                                          reason=f"its {why} opted out"))  # fmt: skip
+            snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
+            snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
+            await publisher.publish(snapshot)
+        intake.sensor.on_snapshot_accepted(intake.transport, snapshot.output_bytes)
+        recent.add(snapshot.snapshot_id)
+        if receipts is not None:
+            receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
+        if fleet is not None:
+            fleet.add(Heard(snapshot.host, received_at, snapshot.collected_at,
+                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s,
+                            incoming.spool_evicted))
+        log.info(
+            "snapshot accepted",
+            snapshot_id=str(snapshot.snapshot_id),
+            host=snapshot.host,
+            bytes=snapshot.output_bytes,
+        )
+        return _accepted(Accepted(snapshot_id=snapshot.snapshot_id))
+
+    def post_snapshot(
+        idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX),
+    ) -> Accepted:
+        """What OpenAPI shows of ``handle_post`` (its header; the body in openapi_extra)."""
+        raise NotImplementedError  # never called: the route answers with handle_post
+
+    router.add_api_route(
         "/v1/snapshots",
-        dependencies=list(ingest),
+        post_snapshot,
+        methods=["POST"],
+        route_class_override=plain_route(handle_post),
         status_code=202,
         response_model=Accepted,
         response_model_exclude_none=True,  # `reason` only when dropped
@@ -193,47 +282,6 @@ def snapshots_router(
             }
         },
     )
-    async def post_snapshot(
-        request: Request,
-        idempotency_key: str | None = Header(default=None, max_length=256),
-    ) -> Accepted:
-        # Refused before the body is read while the broker is known down or too many are in
-        # flight (Publisher.admit): a fast 503, no pile-up; and while it streams once the
-        # bodies held pass DREAM_MAX_IN_FLIGHT_BYTES: memory bounded by bytes.
-        with publisher.admit(), intake.bodies.post() as take:
-            incoming = await _snapshot_from_request(
-                request, intake.max_bytes, intake.body_timeout_s, take
-            )
-            if incoming.snapshot_id is None and idempotency_key:
-                incoming.snapshot_id = uuid.uuid5(_IDEMPOTENCY_NAMESPACE, idempotency_key)
-            received_at = datetime.now(UTC)
-            check_collected_at(incoming, intake.clock_window, received_at)  # else 422
-            skew = observe_agent_clock(request, incoming.host, received_at, intake.sensor)
-            snapshot = Snapshot.accept(incoming, received_at=received_at)
-            if faculties is not None:  # the managed list: an alias stored as its faculty
-                snapshot = await _managed_faculty(faculties, snapshot)
-            if optouts is not None and (why := await opted_out(optouts, scrubber, snapshot)):
-                intake.sensor.on_snapshot_opted_out(why)  # nothing kept: no blob, no message
-                return Accepted(snapshot_id=snapshot.snapshot_id, status="dropped",
-                                reason=f"its {why} opted out")  # fmt: skip
-            snapshot = await prepare_raw(raw_outputs, snapshot, request)  # claim check (web/raw.py)
-            snapshot = scrubber.for_transport(snapshot)  # no clear user in the pipeline
-            await publisher.publish(snapshot)
-        intake.sensor.on_snapshot_accepted(intake.transport, snapshot.output_bytes)
-        recent.add(snapshot.snapshot_id)
-        if receipts is not None:
-            receipts.add(snapshot.snapshot_id, snapshot.received_at, snapshot.host)
-        if fleet is not None:
-            fleet.add(Heard(snapshot.host, received_at, snapshot.collected_at,
-                            agent_of(request.headers.get("user-agent")), skew, snapshot.interval_s,
-                            incoming.spool_evicted))
-        log.info(
-            "snapshot accepted",
-            snapshot_id=str(snapshot.snapshot_id),
-            host=snapshot.host,
-            bytes=snapshot.output_bytes,
-        )
-        return Accepted(snapshot_id=snapshot.snapshot_id)
 
     # The reads: behind ``query``, a 404 for a snapshot id Dream never saw.
     reads = APIRouter(dependencies=list(query), responses={404: {"model": Problem}})
