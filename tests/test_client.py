@@ -134,23 +134,22 @@ def test_errors_and_key(database_url: str, tmp_path: Path) -> None:
     seen: list[httpx.Request] = []
     try:
         for url in live_api_of(secured):
-            http = httpx.Client(base_url=url, event_hooks={"request": [seen.append]})
-            dream = Client(url, key=key, http=http)
-            top = dream.top_apps(faculty="law")
-            sent = seen[-1]
-            assert sent.headers["authorization"] == f"Bearer {key}"
-            assert "include_system" not in str(sent.url)  # false is the default: not sent
-            answer = http.get("/v1/analytics/top-apps", params={"faculty": "law"})
-            assert top and top == answer.json()["items"]
-            with pytest.raises(DreamAPIError, match="metric: ") as info:
-                dream.top_apps(metric="bogus")
-            assert info.value.status == 422 and "metric=bogus" in str(seen[-1].url)
-            with pytest.raises(TypeError, match="facutly"):
-                dream.top_apps(facutly="law")
-            with pytest.raises(DreamAPIError) as info:
-                Client(url, key="dream_wrong").top_apps()
-            assert info.value.status == 401
-            http.close()
+            with httpx.Client(base_url=url, event_hooks={"request": [seen.append]}) as http:
+                dream = Client(url, key=key, http=http)
+                top = dream.top_apps(faculty="law")
+                sent = seen[-1]
+                assert sent.headers["authorization"] == f"Bearer {key}"
+                assert "include_system" not in str(sent.url)  # false is the default: not sent
+                answer = http.get("/v1/analytics/top-apps", params={"faculty": "law"})
+                assert top and top == answer.json()["items"]
+                with pytest.raises(DreamAPIError, match="metric: ") as info:
+                    dream.top_apps(metric="bogus")
+                assert info.value.status == 422 and "metric=bogus" in str(seen[-1].url)
+                with pytest.raises(TypeError, match="facutly"):
+                    dream.top_apps(facutly="law")
+                with Client(url, key="dream_wrong") as stranger, pytest.raises(DreamAPIError) as info:
+                    stranger.top_apps()
+                assert info.value.status == 401
     finally:
         secured.close()
 
