@@ -201,3 +201,61 @@ def live_api_of(dream: Dream) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(timeout=30)
+
+
+Scripted = tuple[int, dict[str, str], dict[str, Any]]  # status, headers, JSON body
+
+
+class ScriptedPeer:
+    """A real HTTP server on a real socket (stdlib, in a thread) answering each request with the
+    next of a scripted list: a peer for failure injection. The real api cannot be made to answer
+    a 503 with a chosen Retry-After, or a 500, at a chosen moment, nor to drop a connection
+    mid-request; this peer can, while the client under test still goes through its real httpx
+    client, socket, timeouts and headers. ``None`` in the script closes the connection without
+    an answer. ``received`` keeps each request as (method, path, headers, body)."""
+
+    def __init__(self, script: list[Scripted | None]) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.script = list(script)
+        self.received: list[tuple[str, str, dict[str, str], bytes]] = []
+        peer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                peer.received.append((self.command, self.path, dict(self.headers), body))
+                if not peer.script:
+                    status, headers, payload = 418, {}, {"detail": "the script has run out"}
+                elif (next_answer := peer.script.pop(0)) is None:
+                    self.close_connection = True  # nothing written: the peer went away
+                    return
+                else:
+                    status, headers, payload = next_answer
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in {**headers, "Content-Type": "application/json"}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *_: Any) -> None:  # the test reads ``received`` instead
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedPeer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=10)

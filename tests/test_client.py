@@ -31,6 +31,7 @@ from dream.settings import Settings
 from dream.snapshots import Snapshot
 from dream.storage.partitions import PartitionManager
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter
+from helpers import live_api_of
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "notebook.ipynb"
 
@@ -123,25 +124,34 @@ def test_exports(api: TestClient, tmp_path: Path) -> None:
     assert set(table.column("host").to_pylist()) == {"law-pc-1"}
 
 
-def test_errors_and_key() -> None:
+def test_errors_and_key(database_url: str, tmp_path: Path) -> None:
+    """The real api on a real socket, wanting keys: what the client sends, and the api's errors."""
+    ds.load(database_url)
+    # min_group_users=1: k-anonymity off, so the small dataset's answers are shown whole.
+    secured = Dream(Settings(database_url=database_url, data_dir=tmp_path, auth="on",
+                             min_group_users=1)).open()  # fmt: skip
+    key = secured.keys.create("analyst", "query").secret
     seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if "metric=bogus" in str(request.url):
-            return httpx.Response(422, json={"detail": [{"loc": ["query", "metric"], "msg": "bad"}]})
-        return httpx.Response(200, json={"items": [], "filters": {}, "source": "rollup"})
-
-    http = httpx.Client(base_url="http://dream", transport=httpx.MockTransport(handler))
-    dream = Client("http://dream", key="dream_abc", http=http)
-    assert dream.top_apps(faculty="law") == []
-    assert seen[-1].headers["authorization"] == "Bearer dream_abc"
-    assert "include_system" not in str(seen[-1].url)  # false is the default: not sent
-    with pytest.raises(DreamAPIError, match="metric: bad") as info:
-        dream.top_apps(metric="bogus")
-    assert info.value.status == 422
-    with pytest.raises(TypeError, match="facutly"):
-        dream.top_apps(facutly="law")
+    try:
+        for url in live_api_of(secured):
+            with httpx.Client(base_url=url, event_hooks={"request": [seen.append]}) as http:
+                dream = Client(url, key=key, http=http)
+                top = dream.top_apps(faculty="law")
+                sent = seen[-1]
+                assert sent.headers["authorization"] == f"Bearer {key}"
+                assert "include_system" not in str(sent.url)  # false is the default: not sent
+                answer = http.get("/v1/analytics/top-apps", params={"faculty": "law"})
+                assert top and top == answer.json()["items"]
+                with pytest.raises(DreamAPIError, match="metric: ") as info:
+                    dream.top_apps(metric="bogus")
+                assert info.value.status == 422 and "metric=bogus" in str(seen[-1].url)
+                with pytest.raises(TypeError, match="facutly"):
+                    dream.top_apps(facutly="law")
+                with Client(url, key="dream_wrong") as stranger, pytest.raises(DreamAPIError) as info:
+                    stranger.top_apps()
+                assert info.value.status == 401
+    finally:
+        secured.close()
 
 
 def test_the_example_notebook_runs(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

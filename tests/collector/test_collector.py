@@ -13,24 +13,33 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 
 import services
+from dream.app import Dream
 from dream.collector import (
     LINUX_COMMAND, Collector, Rejected, Sender, Spool, Unreachable, parse_interval, run_listing,
 )  # fmt: skip
 from dream.parsing import parse
 from dream.sender import Misconfigured
-from helpers import wait_for
+from dream.settings import Settings
+from helpers import ScriptedPeer, Scripted, live_api_of, live_ps_aux, snapshot_body, wait_for
 from served import dream_env, serve
 
 LINUX = pytest.mark.skipif(
     sys.platform != "linux" or not Path("/proc/self/stat").exists(), reason="needs Linux /proc"
 )
+
+
+class Api(NamedTuple):
+    url: str
+    key: str  # an `ingest` key's secret
 
 
 def proc_count() -> int:
@@ -110,43 +119,54 @@ def test_spool_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path) 
     assert mode(rejected) == 0o600 and mode(rejected.with_suffix(".reason.txt")) == 0o600
 
 
-def _transport(answers: list[Any], seen: list[httpx.Request]) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return httpx.MockTransport(handler)
+@pytest.fixture(scope="module")
+def api(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The real api on a real socket, wanting keys (direct pipeline, no worker: the 202 is the
+    hand-over), shared by this module's sender tests; its body limit is 64 KiB."""
+    dream = Dream(Settings(database_url=module_database_url, auth="on", max_snapshot_bytes=65536,
+                           data_dir=tmp_path_factory.mktemp("collector-api"))).open()  # fmt: skip
+    key = dream.keys.create("collector", "ingest").secret
+    try:
+        for url in live_api_of(dream):
+            yield Api(url, key)
+    finally:
+        dream.close()
 
 
 def test_sender_retries_with_backoff_and_sends_the_key() -> None:
-    seen: list[httpx.Request] = []
     sleeps: list[float] = []
-    answers = [
-        httpx.ConnectError("refused"),
-        httpx.Response(503, headers={"Retry-After": "7"}, json={"detail": "down"}),
-        httpx.Response(202, json={"snapshot_id": "abc", "status": "accepted"}),
+    script: list[Scripted | None] = [
+        None,  # the connection closes without an answer
+        (503, {"Retry-After": "7"}, {"detail": "down"}),
+        (202, {}, {"snapshot_id": "abc", "status": "accepted"}),
     ]
-    sender = Sender("http://dream", key="k1", retries=3, backoff_s=1.0, sleep=sleeps.append,
-                    client=httpx.Client(transport=_transport(answers, seen)))  # fmt: skip
-    assert sender.post(b'{"x": 1}') == "abc"
-    assert len(seen) == 3 and all(r.headers["authorization"] == "Bearer k1" for r in seen)
+    with ScriptedPeer(script) as peer:
+        sender = Sender(peer.url, key="k1", retries=3, backoff_s=1.0, sleep=sleeps.append)
+        assert sender.post(b'{"x": 1}') == "abc"
+        sender.close()
+    seen = peer.received
+    assert len(seen) == 3 and all(r[2]["Authorization"] == "Bearer k1" for r in seen)
+    assert all(r[:2] == ("POST", "/v1/snapshots") and r[3] == b'{"x": 1}' for r in seen)
+    assert len(sleeps) == 2
     assert 0.5 <= sleeps[0] <= 1.0  # first backoff, with jitter
     assert sleeps[1] >= 7  # Retry-After honoured
 
 
-def test_sender_gives_up_or_refuses() -> None:
-    answers = [httpx.ConnectError("refused")] * 3
-    sender = Sender("http://dream", retries=2, sleep=lambda _: None,
-                    client=httpx.Client(transport=_transport(answers, [])))  # fmt: skip
-    with pytest.raises(Unreachable, match="ConnectError"):
-        sender.post(b"{}")
-    sender = Sender("http://dream", retries=2, sleep=lambda _: None, client=httpx.Client(
-        transport=_transport([httpx.Response(422, json={"detail": "bad"})], [])))  # fmt: skip
+def test_sender_gives_up_or_refuses(api: Api) -> None:
+    sleeps: list[float] = []
+    down = Sender(f"http://127.0.0.1:{services.free_port()}", retries=2, sleep=sleeps.append)
+    with pytest.raises(Unreachable, match="ConnectError"):  # nothing listens on the port
+        down.post(b"{}")
+    assert len(sleeps) == 2  # retried twice, then gave up
+    with pytest.raises(Misconfigured, match="401"):  # a key to fix: not retried
+        Sender(api.url, key="dream_wrong", retries=2, sleep=sleeps.append).post(b"{}")
+    assert len(sleeps) == 2
+    sender = Sender(api.url, key=api.key, retries=2, sleep=sleeps.append)
     with pytest.raises(Rejected, match="422"):
         sender.post(b"{}")
+    with pytest.raises(Rejected, match="413"):
+        sender.post(json.dumps(snapshot_body("x" * 70_000)).encode())
+    assert len(sleeps) == 2  # refused for good: not retried either
 
 
 def test_a_certificate_that_does_not_verify_is_a_configuration_problem(tmp_path: Path) -> None:
@@ -169,19 +189,18 @@ def test_a_certificate_that_does_not_verify_is_a_configuration_problem(tmp_path:
         server.server_close()
 
 
-def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path) -> None:
-    answers = [httpx.Response(422, json={"detail": "bad"}),
-               httpx.Response(202, json={"snapshot_id": "second", "status": "accepted"})]  # fmt: skip
-    sender = Sender("http://dream", sleep=lambda _: None,
-                    client=httpx.Client(transport=_transport(answers, [])))  # fmt: skip
+def test_a_refused_snapshot_moves_aside_and_the_queue_goes_on(tmp_path: Path, api: Api) -> None:
+    sender = Sender(api.url, key=api.key, sleep=lambda _: None)
     spool = Spool(tmp_path)
-    for i in (1, 2):
-        spool.put({"snapshot_id": f"00000000-0000-0000-0000-00000000000{i}",
-                   "collected_at": f"2026-11-27T10:0{i}:00+00:00"})  # fmt: skip
+    earlier = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    spool.put({"snapshot_id": str(uuid.uuid4()), "collected_at": earlier})  # no host: a 422
+    second = snapshot_body(live_ps_aux())
+    spool.put(second)
     collector = Collector(sender, spool, user="u", faculty="f", host="h", os_name="linux",
                           log=lambda _: None)  # fmt: skip
     report = collector.drain()
-    assert report.sent == ["second"] and len(report.rejected) == 1
+    assert report.sent == [second["snapshot_id"]]
+    assert len(report.rejected) == 1
     assert spool.pending() == [] and len(list(spool.rejected.glob("*.json"))) == 1
     assert "422" in next(spool.rejected.glob("*.reason.txt")).read_text()
 

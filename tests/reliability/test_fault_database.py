@@ -91,11 +91,12 @@ def test_sigterm_while_database_down_exits_promptly_and_commits_only_what_is_sto
         own_postgres.stop()
         _post(api, 12, ids, output)
         wait_for(lambda: "database write failed" in log.read_text(), timeout_s=30, what="retry")
-        t0 = time.monotonic()
+        tries = log.read_text().count("database write failed")
     finally:
         rc = terminate(worker, timeout_s=20)
     assert rc == 0, log.read_text()[-3000:]
-    assert time.monotonic() - t0 < 15
+    # Promptly: the SIGTERM ended the retries; at most the try under way when it came failed.
+    assert log.read_text().count("database write failed") <= tries + 1, log.read_text()[-3000:]
     assert "batch abandoned unacknowledged" in log.read_text()
     # Nothing beyond what was stored may have been committed: the next worker finds the rest.
     own_postgres.restart()

@@ -194,24 +194,27 @@ def test_hanging_identity_provider_stalls_neither_keys_nor_tokens(
     try:
         with TestClient(create_app(dream, publisher=dream.publisher())) as client:
 
-            def timed(headers: dict[str, str]) -> tuple[int, float, str]:
-                t0 = time.monotonic()
+            def get(headers: dict[str, str]) -> tuple[int, str]:
                 r = client.get("/v1/faculties", headers=headers)
-                return r.status_code, time.monotonic() - t0, r.headers.get("Retry-After", "")
+                return r.status_code, r.headers.get("Retry-After", "")
 
             with ThreadPoolExecutor(max_workers=64) as pool:
-                tokens = [pool.submit(timed, bearer(jwt_shaped)) for _ in range(60)]
+                tokens = [pool.submit(get, bearer(jwt_shaped)) for _ in range(60)]
                 wait_for(lambda: hanging_idp.held, timeout_s=10,
                          what="the key set fetch to reach the identity provider")  # fmt: skip
-                status, took, _ = pool.submit(timed, bearer(ADMIN_TOKEN)).result()
+                status, _ = pool.submit(get, bearer(ADMIN_TOKEN)).result()
+                # The key's answer came while every token still waits on the fetch.
+                waiting = sum(not f.done() for f in tokens)
                 answers = [f.result() for f in tokens]
     finally:
         dream.close()
     assert status == 200
-    assert took < 1.5, f"an API-key request waited {took:.1f}s on the identity provider"
-    assert {s for s, _, _ in answers} == {503}
-    assert all(retry for _, _, retry in answers)
-    assert max(t for _, t, _ in answers) < 5, "token requests waited beyond the fetch timeout"
+    assert waiting == len(tokens), "an API-key request waited on the identity provider"
+    assert {s for s, _ in answers} == {503}
+    assert all(retry for _, retry in answers)
+    # The provider never answered: the fetch's timeout ended every token's wait, and one fetch
+    # served them all (none waited out a queue of fetches, one after another).
+    assert len(hanging_idp.held) == 1, len(hanging_idp.held)
 
 
 def test_role_claims_of_other_shapes_answer_403_through_the_api(
