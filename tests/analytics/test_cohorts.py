@@ -82,7 +82,11 @@ def test_equal_shares_are_not_significant(
     a = analytics_of(cohort("engineering", 10, 5) + cohort("science", 10, 5))
     [row] = compare(a, a="engineering", b="science", filters={"app": "matlab"})
     assert (row["a_share"], row["b_share"], row["difference"]) == (0.5, 0.5, 0.0)
+    assert row["test"] == "two_proportion_z"  # every expected cell is 5
+    assert row["p_value"] == pytest.approx(proportions_ztest([5, 5], [10, 10])[1])
     assert row["p_value"] > 0.5
+    assert (row["a_ci95_lo"], row["a_ci95_hi"]) == pytest.approx(
+        proportion_confint(5, 10, alpha=0.05, method="wilson"))  # fmt: skip
 
 
 def test_small_cells_use_fisher_and_warn(
