@@ -278,9 +278,13 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
             for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
 
 
-def active_users(rows: list[Row], f: dict[str, Any]) -> int:
-    """Distinct users with any session (any process) in the range under who/where filters."""
+def active_users(rows: list[Row], f: dict[str, Any], within: tuple[datetime, datetime] | None = None
+                 ) -> int:  # fmt: skip
+    """Distinct users with any session (any process) in the range (and ``within``, a bucket of
+    it) under who/where filters."""
     start, end = window(f)
+    if within is not None:
+        start, end = max(start, within[0]), min(end, within[1])
     return len({s.user for s in sessions_of(rows)
                 if s.first_seen < end and s.ended > start
                 and all(f.get(k) in (None, s.dimension(k)) for k in ("faculty", "os", "user", "host"))})  # fmt: skip
@@ -327,7 +331,21 @@ def usage(rows: list[Row], f: dict[str, Any], bucket: str, group_by: str | None)
         groups[(group, truncate(r.snapshot.collected_at, bucket))].append(r)
     used = _used(rows, f, lambda s, hour: (s.dimension(group_by) if group_by else None,
                                           truncate(hour, bucket)))  # fmt: skip
-    return [
+    points = [
         {"group": g, "bucket": b, **metrics(groups.get((g, b), [])), **used.get((g, b), NO_USE)}
         for g, b in sorted(set(groups) | set(used), key=lambda k: (k[0] or "", k[1]))
     ]
+    for p in points:  # the share of the bucket's active users, as breakdown's (with_shares)
+        cohort = {group_by: p["group"]} if group_by in ("faculty", "os") else {}
+        active = (None if group_by in ("user", "host") else
+                  active_users(rows, {**f, **cohort}, (p["bucket"], bucket_end(p["bucket"], bucket))))  # fmt: skip
+        p.update(active_users=active, share_users=None if active is None else p["users"] / active)
+    return points
+
+
+def bucket_end(start: datetime, bucket: str) -> datetime:
+    """The start of the UTC bucket after the one starting at ``start``."""
+    if bucket == "month":
+        return (start + timedelta(days=32)).replace(day=1)
+    return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
+                    "week": timedelta(weeks=1)}[bucket]  # fmt: skip

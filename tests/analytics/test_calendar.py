@@ -112,6 +112,19 @@ def test_users_per_term_are_distinct_over_the_term(client: TestClient) -> None:
                        ("cat", "2026-autumn", 1), ("cat", "2027-spring", 0)]  # fmt: skip
 
 
+def test_a_terms_share_is_of_its_active_users(client: TestClient) -> None:
+    # Autumn: ann, bob, cat of the four active (eve ran firefox); spring: ann, alone.
+    body = client.get("/v1/analytics/usage", params={"app": "matlab", "bucket": "term"}).json()
+    assert [(p["bucket"], p["users"], p["active_users"], p["share_users"])
+            for p in body["series"][0]["points"]] == [("2026-autumn", 3, 4, 0.75),
+                                                      ("2027-spring", 1, 1, 1.0)]  # fmt: skip
+    weeks = client.get("/v1/analytics/usage", params={"app": "matlab", "term": "2026-autumn",
+                                                      "bucket": "teaching_week"}).json()  # fmt: skip
+    assert [(p["users"], p["active_users"]) for p in weeks["series"][0]["points"][:3]] == [
+        (1, 1), (2, 3), (0, 0)]  # fmt: skip
+    assert weeks["series"][0]["points"][2]["share_users"] is None  # nobody active: no share
+
+
 def test_teaching_weeks_skip_the_holiday_week_and_fill_empty_ones(client: TestClient) -> None:
     weeks = points(client, app="matlab", bucket="teaching_week", term="2026-autumn")
     assert weeks == [(None, f"2026-autumn w{n}", users) for n, users in

@@ -212,7 +212,7 @@ def test_a_dp_key_gets_no_exact_denominator_and_no_compare(
     hides: a DP key gets neither (top-apps, breakdown), and compare, all exact shares and
     tests, is refused before any budget is spent."""
     client, _ = dp_campus
-    token = dp_key(client, dp_epsilon=1.0, dp_budget=2.0)
+    token = dp_key(client, dp_epsilon=1.0, dp_budget=3.0)
     shares = ("active_users", "share_users", "share_ci95_lo", "share_ci95_hi")
     (row,) = client.get("/v1/analytics/top-apps", params=ONE_HOUR,
                         headers=bearer(token)).json()["items"]  # fmt: skip
@@ -220,6 +220,9 @@ def test_a_dp_key_gets_no_exact_denominator_and_no_compare(
     (law,) = client.get("/v1/analytics/breakdown", params={**ONE_HOUR, "by": "faculty"},
                         headers=bearer(token)).json()["items"]  # fmt: skip
     assert (law["active_users"], law["share_users"]) == (None, None), law
+    (series,) = client.get("/v1/analytics/usage", params={**ONE_HOUR, "bucket": "hour"},
+                           headers=bearer(token)).json()["series"]  # fmt: skip
+    assert [(p["active_users"], p["share_users"]) for p in series["points"]] == [(None, None)]
     for path, params in (("/v1/analytics/compare", {}), ("/v1/export", {"query": "compare"})):
         refused = client.get(path, params={**ONE_HOUR, **params, "a": "law", "b": "arts"},
                              headers=bearer(token))  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from psycopg import sql
 
+from dream.analytics.calendar import CALENDAR_BUCKETS
 from dream.analytics.filters import Filters, FilterError
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions.cohorts import Cohort, CohortBy
@@ -60,6 +61,15 @@ def active_users(fetch: Fetch, filters: Filters, *, cohort: Cohort = "host",
     parts, params = _parts(filters, cohort, by, cohorts)
     rows = fetch(_SQL.fragment("cohort_active").format(**parts), params)
     return {r["cohort"]: int(r["active_users"]) for r in rows}
+
+
+def active_per_bucket(fetch: Fetch, filters: Filters, *, bucket: str,
+                      by: CohortBy | None = None) -> dict[tuple[str, Any], int]:  # fmt: skip
+    """Each (cohort, UTC ``bucket`` start)'s active users: distinct users with any session in
+    that bucket of the range (``active_users``, bucket by bucket)."""
+    parts, params = _parts(filters, "host", by, None)
+    rows = fetch(_SQL.fragment("cohort_active_buckets").format(**parts), {**params, "bucket": bucket})
+    return {(r["cohort"], r["ts"]): int(r["active_users"]) for r in rows}
 
 
 def app_users(fetch: Fetch, filters: Filters, *, cohort: Cohort = "host",
@@ -171,4 +181,28 @@ def breakdown(analytics: Analytics, filters: Filters, *, by: str, metric: str, l
     for item, n in zip(answer.items, counts, strict=True):
         item["active_users"] = n
         item["share_users"] = None if n is None else share(item["users"], n)
+    return answer
+
+
+def usage_shares(analytics: Analytics, filters: Filters, answer: Answer, *, bucket: str,
+                 group_by: str | None) -> Answer:  # fmt: skip
+    """``usage`` with each point's share of the bucket's active users: per faculty or OS, of
+    that value's; per app or without ``group_by``, of all under the filters; per user or host
+    none (as ``breakdown``). A calendar bucket's active users are those over its days."""
+    if group_by in ("user", "host"):  # a person or a machine is no cohort
+        for item in answer.items:
+            item["active_users"] = item["share_users"] = None
+        return answer
+    by = cast(CohortBy, group_by) if group_by in ("faculty", "os") else None
+    counts: dict[tuple[str, Any], int] = {}
+    if bucket in CALENDAR_BUCKETS and analytics.calendar is not None:
+        for label, start, end in analytics.calendar.buckets(bucket, filters.start, filters.end):
+            part = filters.model_copy(update={"from_": start, "to": end})
+            for name, n in active_users(analytics._fetch, part, by=by).items():
+                counts[name, label] = n
+    else:
+        counts = active_per_bucket(analytics._fetch, filters, bucket=bucket, by=by)
+    for item in answer.items:
+        active = counts.get((item["group"] if by else ALL, item["bucket"]), 0)
+        item["active_users"], item["share_users"] = active, share(item["users"], active)
     return answer

@@ -62,3 +62,16 @@ SELECT cohort, user_name,
 FROM ({sessions}) c
 WHERE cohort IS NOT NULL {cohorts}
 GROUP BY cohort, user_name
+
+-- name: cohort_active_buckets
+-- Active users per cohort and time bucket (UTC, as usage's): a session counts in every bucket
+-- it overlaps within the range. The series runs on UTC wall time (timestamp without zone), so
+-- a month is a UTC month whatever the connection's time zone.
+SELECT cohort, b.ts AT TIME ZONE 'UTC' AS ts, count(DISTINCT user_name) AS active_users
+FROM ({sessions}) c
+CROSS JOIN LATERAL generate_series(
+    date_trunc(%(bucket)s, greatest(c.first_seen, %(from)s), 'UTC') AT TIME ZONE 'UTC',
+    (least(c.ended, %(to)s) - interval '1 microsecond') AT TIME ZONE 'UTC',
+    ('1 ' || %(bucket)s)::interval) AS b(ts)
+WHERE cohort IS NOT NULL {cohorts}
+GROUP BY 1, 2
