@@ -138,6 +138,10 @@ def test_a_calendar_buckets_bound_is_its_own_length() -> None:
     weeks = [{"bucket": "2026-autumn w1", "hours": 1.0}, {"bucket": "2026-autumn w2", "hours": 1.0}]
     assert spans(weeks, "teaching_week", midweek, end, calendar) == [
         datetime(2026, 10, 4, 23, tzinfo=UTC) - midweek, timedelta(weeks=1)]  # fmt: skip
+    # By week of term, a row is its term's week (group and number), not the whole range.
+    numbered = [{"group": "2026-autumn", "bucket": "w1"}, {"group": "2027-spring", "bucket": "w1"}]
+    assert spans(numbered, "week_of_term", midweek, end, calendar) == [
+        datetime(2026, 10, 4, 23, tzinfo=UTC) - midweek, timedelta(weeks=1)]  # fmt: skip
 
 
 def test_a_dp_keys_term_answer_is_noised_to_the_term(

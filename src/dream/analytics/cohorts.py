@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from psycopg import sql
 
-from dream.analytics.calendar import CALENDAR_BUCKETS
+from dream.analytics.calendar import CALENDAR_BUCKETS, label_of
 from dream.analytics.filters import Filters, FilterError
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions.cohorts import Cohort, CohortBy
@@ -203,6 +203,7 @@ def usage_shares(analytics: Analytics, filters: Filters, answer: Answer, *, buck
     else:
         counts = active_per_bucket(analytics._fetch, filters, bucket=bucket, by=by)
     for item in answer.items:
-        active = counts.get((item["group"] if by else ALL, item["bucket"]), 0)
+        label = label_of(item, bucket)
+        active = counts.get((item["group"] if by else ALL, label), 0)
         item["active_users"], item["share_users"] = active, share(item["users"], active)
     return answer

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dream.analytics.calendar import CALENDAR_BUCKETS
+from dream.analytics.calendar import CALENDAR_BUCKETS, label_of
 
 if TYPE_CHECKING:
     from dream.analytics.calendar import Calendar
@@ -49,7 +49,7 @@ def spans(rows: list[dict[str, Any]], bucket: str | None, start: datetime, end: 
         return [BUCKET_SPAN[bucket]] * len(rows)
     if bucket in CALENDAR_BUCKETS and calendar is not None:
         length = {label: hi - lo for label, lo, hi in calendar.buckets(bucket, start, end)}
-        return [length.get(str(row.get("bucket")), end - start) for row in rows]
+        return [length.get(str(label_of(row, bucket)), end - start) for row in rows]
     return [end - start] * len(rows)
 
 

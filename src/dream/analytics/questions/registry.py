@@ -81,7 +81,9 @@ def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
 class UsageParams(Params):
     bucket: Annotated[Literal[Bucket, CalendarBucket], Field(  # one choice (one 422 message)
         description="Time bucket (UTC; weeks start on Monday), or of the academic calendar:"
-                    " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`).")] = "day"
+                    " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`),"
+                    " `week_of_term` (the teaching weeks, a series per term, labelled `w3`)."
+    )] = "day"  # fmt: skip
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
         None
     )
