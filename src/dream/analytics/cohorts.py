@@ -22,6 +22,7 @@ ALL = "all"  # the one cohort of a question that names none: every user under th
 
 _SQL = NamedQueries("dream.analytics", "cohorts.sql")
 _COLUMN = {"os": "s.os", "programme": "d.programme", "role": "d.role", "year": "d.year::text"}
+_DIRECTORY = ("programme", "role", "year")  # cohorts only the directory draws
 
 
 def cohort_column(by: CohortBy | None, cohort: Cohort) -> sql.Composable:
@@ -42,9 +43,11 @@ def _parts(filters: Filters, cohort: Cohort, by: CohortBy | None,
     if filters.faculty is not None:
         params["faculty"] = list(filters.faculty)
         where.append(_SQL.fragment("host_faculty" if cohort == "host" else "user_faculty"))
+    directory = cohort == "user" or by in _DIRECTORY  # else the join reads nothing
     sessions = _SQL.fragment("cohort_sessions").format(
         cohort=cohort_column(by, cohort), who=sql.SQL(" ").join(who),
         where=sql.SQL(" ").join(where),
+        directory=_SQL.fragment("directory_join") if directory else sql.SQL(""),
     )  # fmt: skip
     chosen = sql.SQL("")
     if cohorts is not None:

@@ -5,23 +5,27 @@
 -- The sessions in use within [from, to) under the filters naming who and where ({who}), each
 -- with its cohort ({cohort}: a column of the session, `s`, or of the user's directory
 -- membership as of the session's start, `d`; null for a user the directory does not know).
--- The directory matches the account part of the user name: the same person under any domain.
+-- {directory}: `directory_join` where the cohort or a filter reads the directory, else nothing
+-- (the machine's cohorts need no join, and skip its cost).
 SELECT s.user_name, s.host, s.app, s.is_system, s.first_seen, s.ended, {cohort} AS cohort
 FROM (SELECT user_name, host, app, is_system, first_seen, ended, os, faculty
       FROM sessions
       WHERE first_seen < %(to)s AND ended > %(from)s {who}) s
+{directory}
+WHERE TRUE {where}
+
+-- name: directory_join
+-- The directory matches the account part of the user name: the same person under any domain.
 LEFT JOIN directory_members d
     ON d.account = substring(s.user_name FROM '[^\\]*$')
    AND d.valid_from <= s.first_seen
    AND (d.valid_to IS NULL OR s.first_seen < d.valid_to)
-WHERE TRUE {where}
 
 -- name: cohort_active
 -- Active users per cohort: those with any session in the range (any process, system ones too:
 -- any snapshot of theirs lists one).
-SELECT cohort, count(DISTINCT user_name) AS active_users
-FROM ({sessions}) c
-WHERE cohort IS NOT NULL {cohorts}
+SELECT cohort, count(*) AS active_users
+FROM (SELECT DISTINCT cohort, user_name FROM ({sessions}) c WHERE cohort IS NOT NULL {cohorts}) u
 GROUP BY cohort
 
 -- name: cohort_apps
@@ -67,11 +71,16 @@ GROUP BY cohort, user_name
 -- Active users per cohort and time bucket (UTC, as usage's): a session counts in every bucket
 -- it overlaps within the range. The series runs on UTC wall time (timestamp without zone), so
 -- a month is a UTC month whatever the connection's time zone.
+-- Each user's sessions are first cut to their distinct (first bucket, last bucket) pairs: a
+-- day of many sessions is one row before the series runs.
 SELECT cohort, b.ts AT TIME ZONE 'UTC' AS ts, count(DISTINCT user_name) AS active_users
-FROM ({sessions}) c
-CROSS JOIN LATERAL generate_series(
-    date_trunc(%(bucket)s, greatest(c.first_seen, %(from)s), 'UTC') AT TIME ZONE 'UTC',
-    (least(c.ended, %(to)s) - interval '1 microsecond') AT TIME ZONE 'UTC',
-    ('1 ' || %(bucket)s)::interval) AS b(ts)
-WHERE cohort IS NOT NULL {cohorts}
+FROM (SELECT DISTINCT cohort, user_name,
+             date_trunc(%(bucket)s, greatest(first_seen, %(from)s), 'UTC') AT TIME ZONE 'UTC'
+                 AS first_bucket,
+             date_trunc(%(bucket)s, least(ended, %(to)s) - interval '1 microsecond', 'UTC')
+                 AT TIME ZONE 'UTC' AS last_bucket
+      FROM ({sessions}) c
+      WHERE cohort IS NOT NULL {cohorts}) u
+CROSS JOIN LATERAL generate_series(first_bucket, last_bucket, ('1 ' || %(bucket)s)::interval)
+    AS b(ts)
 GROUP BY 1, 2
