@@ -278,13 +278,9 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
             for item in _ranked(groups, used, "app", metric, limit)]  # fmt: skip
 
 
-def active_users(rows: list[Row], f: dict[str, Any], within: tuple[datetime, datetime] | None = None
-                 ) -> int:  # fmt: skip
-    """Distinct users with any session (any process) in the range (and ``within``, a bucket of
-    it) under who/where filters."""
+def active_users(rows: list[Row], f: dict[str, Any]) -> int:
+    """Distinct users with any session (any process) in the range under who/where filters."""
     start, end = window(f)
-    if within is not None:
-        start, end = max(start, within[0]), min(end, within[1])
     return len({s.user for s in sessions_of(rows)
                 if s.first_seen < end and s.ended > start
                 and all(f.get(k) in (None, s.dimension(k)) for k in ("faculty", "os", "user", "host"))})  # fmt: skip
@@ -335,17 +331,15 @@ def usage(rows: list[Row], f: dict[str, Any], bucket: str, group_by: str | None)
         {"group": g, "bucket": b, **metrics(groups.get((g, b), [])), **used.get((g, b), NO_USE)}
         for g, b in sorted(set(groups) | set(used), key=lambda k: (k[0] or "", k[1]))
     ]
-    for p in points:  # the share of the bucket's active users, as breakdown's (with_shares)
+    # Each point's share of the bucket's active users: those with any snapshot in it (any
+    # process, any app), of the point's faculty or OS, else all under who/where filters.
+    every = {k: f.get(k) for k in ("faculty", "os", "user", "host", "from", "to")}
+    every["include_system"] = True
+    for p in points:
         cohort = {group_by: p["group"]} if group_by in ("faculty", "os") else {}
-        active = (None if group_by in ("user", "host") else
-                  active_users(rows, {**f, **cohort}, (p["bucket"], bucket_end(p["bucket"], bucket))))  # fmt: skip
-        p.update(active_users=active, share_users=None if active is None else p["users"] / active)
+        active = None if group_by in ("user", "host") else len(
+            {r.snapshot.user for r in select(rows, {**every, **cohort})
+             if truncate(r.snapshot.collected_at, bucket) == p["bucket"]})  # fmt: skip
+        p.update(active_users=active, share_users=p["users"] / active if active else None)
     return points
 
-
-def bucket_end(start: datetime, bucket: str) -> datetime:
-    """The start of the UTC bucket after the one starting at ``start``."""
-    if bucket == "month":
-        return (start + timedelta(days=32)).replace(day=1)
-    return start + {"hour": timedelta(hours=1), "day": timedelta(days=1),
-                    "week": timedelta(weeks=1)}[bucket]  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from psycopg import sql
 
-from dream.analytics.calendar import CALENDAR_BUCKETS, label_of
+from dream.analytics.calendar import CALENDAR_BUCKETS, WHOLE_RANGE, label_of
 from dream.analytics.filters import Filters, FilterError
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions.cohorts import Cohort, CohortBy
@@ -64,15 +64,6 @@ def active_users(fetch: Fetch, filters: Filters, *, cohort: Cohort = "host",
     parts, params = _parts(filters, cohort, by, cohorts)
     rows = fetch(_SQL.fragment("cohort_active").format(**parts), params)
     return {r["cohort"]: int(r["active_users"]) for r in rows}
-
-
-def active_per_bucket(fetch: Fetch, filters: Filters, *, bucket: str,
-                      by: CohortBy | None = None) -> dict[tuple[str, Any], int]:  # fmt: skip
-    """Each (cohort, UTC ``bucket`` start)'s active users: distinct users with any session in
-    that bucket of the range (``active_users``, bucket by bucket)."""
-    parts, params = _parts(filters, "host", by, None)
-    rows = fetch(_SQL.fragment("cohort_active_buckets").format(**parts), {**params, "bucket": bucket})
-    return {(r["cohort"], r["ts"]): int(r["active_users"]) for r in rows}
 
 
 def app_users(fetch: Fetch, filters: Filters, *, cohort: Cohort = "host",
@@ -189,24 +180,28 @@ def breakdown(analytics: Analytics, filters: Filters, *, by: str, metric: str, l
 
 def usage_shares(analytics: Analytics, filters: Filters, answer: Answer, *, bucket: str,
                  group_by: str | None) -> Answer:  # fmt: skip
-    """``usage`` with each point's share of the bucket's active users: per faculty or OS, of
-    that value's; per app or without ``group_by``, of all under the filters; per user or host
-    none (as ``breakdown``). A calendar bucket's active users are those over its days."""
+    """``usage`` with each point's share of the bucket's active users (any snapshot in it: the
+    rollups' users of every process, whatever ``app``, ``product``, ``category`` or
+    ``include_system`` say): per faculty or OS of that value's, per app or without ``group_by``
+    of all under the filters, per user or host none (as ``breakdown``). A calendar bucket's
+    active users are those over its campus days."""
     if group_by in ("user", "host"):  # a person or a machine is no cohort
         for item in answer.items:
             item["active_users"] = item["share_users"] = None
         return answer
-    by = cast(CohortBy, group_by) if group_by in ("faculty", "os") else None
+    by = group_by if group_by in ("faculty", "os") else None
+    every = filters.model_copy(update={"app": None, "apps": None, "product": None,
+                                       "category": None, "include_system": True})  # fmt: skip
     counts: dict[tuple[str, Any], int] = {}
     if bucket in CALENDAR_BUCKETS and analytics.calendar is not None:
         for label, start, end in analytics.calendar.buckets(bucket, filters.start, filters.end):
-            part = filters.model_copy(update={"from_": start, "to": end})
-            for name, n in active_users(analytics._fetch, part, by=by).items():
-                counts[name, label] = n
+            part = every.model_copy(update={"from_": start, "to": end})
+            for r in analytics.usage(part, bucket=WHOLE_RANGE, group_by=by, users_only=True).items:
+                counts[r["group"] or ALL, label] = int(r["users"])
     else:
-        counts = active_per_bucket(analytics._fetch, filters, bucket=bucket, by=by)
+        for r in analytics.usage(every, bucket=bucket, group_by=by, users_only=True).items:
+            counts[r["group"] or ALL, r["bucket"]] = int(r["users"])
     for item in answer.items:
-        label = label_of(item, bucket)
-        active = counts.get((item["group"] if by else ALL, label), 0)
+        active = counts.get((item["group"] if by else ALL, label_of(item, bucket)), 0)
         item["active_users"], item["share_users"] = active, share(item["users"], active)
     return answer

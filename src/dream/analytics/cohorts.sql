@@ -66,21 +66,3 @@ SELECT cohort, user_name,
 FROM ({sessions}) c
 WHERE cohort IS NOT NULL {cohorts}
 GROUP BY cohort, user_name
-
--- name: cohort_active_buckets
--- Active users per cohort and time bucket (UTC, as usage's): a session counts in every bucket
--- it overlaps within the range. The series runs on UTC wall time (timestamp without zone), so
--- a month is a UTC month whatever the connection's time zone.
--- Each user's sessions are first cut to their distinct (first bucket, last bucket) pairs: a
--- day of many sessions is one row before the series runs.
-SELECT cohort, b.ts AT TIME ZONE 'UTC' AS ts, count(DISTINCT user_name) AS active_users
-FROM (SELECT DISTINCT cohort, user_name,
-             date_trunc(%(bucket)s, greatest(first_seen, %(from)s), 'UTC') AT TIME ZONE 'UTC'
-                 AS first_bucket,
-             date_trunc(%(bucket)s, least(ended, %(to)s) - interval '1 microsecond', 'UTC')
-                 AT TIME ZONE 'UTC' AS last_bucket
-      FROM ({sessions}) c
-      WHERE cohort IS NOT NULL {cohorts}) u
-CROSS JOIN LATERAL generate_series(first_bucket, last_bucket, ('1 ' || %(bucket)s)::interval)
-    AS b(ts)
-GROUP BY 1, 2
