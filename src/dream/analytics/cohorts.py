@@ -197,10 +197,10 @@ def usage_shares(analytics: Analytics, filters: Filters, answer: Answer, *, buck
         for label, start, end in analytics.calendar.buckets(bucket, filters.start, filters.end):
             part = every.model_copy(update={"from_": start, "to": end})
             for r in analytics.usage(part, bucket=WHOLE_RANGE, group_by=by, users_only=True).items:
-                counts[r["group"] or ALL, label] = int(r["users"])
+                counts[r["group"] if by else ALL, label] = int(r["users"])
     else:
         for r in analytics.usage(every, bucket=bucket, group_by=by, users_only=True).items:
-            counts[r["group"] or ALL, r["bucket"]] = int(r["users"])
+            counts[r["group"] if by else ALL, r["bucket"]] = int(r["users"])
     for item in answer.items:
         active = counts.get((item["group"] if by else ALL, label_of(item, bucket)), 0)
         item["active_users"], item["share_users"] = active, share(item["users"], active)

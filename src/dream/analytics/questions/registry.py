@@ -251,7 +251,7 @@ QUESTIONS: tuple[Question[Any], ...] = (
             "Metrics per time bucket (UTC; weeks start on Monday), one series per value of"
             " `group_by`. *MATLAB in engineering by week*:"
             " `usage?app=matlab&faculty=engineering&bucket=week`. Each point's `share_users` is"
-            " its users over the bucket's `active_users` (any session in it) of the group"
+            " its users over the bucket's `active_users` (any snapshot in it) of the group"
             " (per faculty or OS) or of all under the filters (per app, or no `group_by`)."
         ),
         title="Usage per {bucket}",
