@@ -30,7 +30,8 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from dream.analytics import timeline
+from dream.analytics import cohorts, timeline
+from dream.analytics.cohorts import usage_shares
 from dream.analytics.filters import Filters
 from dream.analytics.products import top_apps_by
 from dream.analytics.queries import Analytics
@@ -286,6 +287,8 @@ def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[st
     return [
         ("top-apps 30 d, no filter", "top", month, {}),
         ("top-apps 30 d, law + windows", "top", {**month, "faculty": "law", "os": "windows"}, {}),
+        ("top-apps 30 d, law + windows, shares", "top_shares",
+         {**month, "faculty": "law", "os": "windows"}, {}),
         ("top-apps 30 d, linux, by processes", "top", {**month, "os": "linux"},
          {"metric": "processes"}),
         ("top-apps 30 d ragged hours, engineering", "top",
@@ -299,6 +302,12 @@ def _cases(days: int, user: str) -> list[tuple[str, str, dict[str, Any], dict[st
          {**month, "app": "matlab", "faculty": "engineering"}, {"bucket": "week"}),
         ("usage windows per hour, 7 d", "usage", {**week, "os": "windows"}, {"bucket": "hour"}),
         ("usage per day by os, 30 d", "usage", month, {"bucket": "day", "group_by": "os"}),
+        # The same two with each point's share of the bucket's active users (as the api asks).
+        ("usage per day by os, 30 d, shares", "shares", month, {"bucket": "day", "group_by": "os"}),
+        ("usage matlab per day by faculty, 30 d", "usage", {**month, "app": "matlab"},
+         {"bucket": "day", "group_by": "faculty"}),
+        ("usage matlab per day by faculty, 30 d, shares", "shares", {**month, "app": "matlab"},
+         {"bucket": "day", "group_by": "faculty"}),
         ("top-apps 30 d, by hours", "top", month, {"metric": "hours"}),
         ("top-apps 30 d, group_by=version", "top_by", month, {"by": "version"}),
         ("top-apps 30 d, group_by=executable", "top_by", month, {"by": "executable"}),
@@ -350,13 +359,19 @@ def run(
             def ask(source: str, f: Filters = f, kind: str = kind, options: dict = options) -> Any:
                 if kind == "top":
                     return analytics.top_apps(f, source=source, **options).items
+                if kind == "top_shares":  # with the cohort's active users, as the api asks
+                    return cohorts.top_apps(analytics, f, cohort="host", metric="users",
+                                            limit=10, source=source).items  # fmt: skip
                 if kind == "concurrency":
                     return analytics.concurrency(f, **options).items
                 if kind == "coverage":
                     return analytics.coverage(f)
                 if kind == "top_by":  # per executable or version (migration 0025, else sessions)
                     return top_apps_by(analytics, f, metric="users", limit=10, **options).items
-                return analytics.usage(f, source=source, **options).items
+                answer = analytics.usage(f, source=source, **options)
+                if kind == "shares":  # each point's active users, from the sessions
+                    answer = usage_shares(analytics, f, answer, **options)
+                return answer.items
 
             answers = {}
             one_source = kind in ("concurrency", "coverage", "top_by")  # sessions, snapshots

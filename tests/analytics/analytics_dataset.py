@@ -327,7 +327,19 @@ def usage(rows: list[Row], f: dict[str, Any], bucket: str, group_by: str | None)
         groups[(group, truncate(r.snapshot.collected_at, bucket))].append(r)
     used = _used(rows, f, lambda s, hour: (s.dimension(group_by) if group_by else None,
                                           truncate(hour, bucket)))  # fmt: skip
-    return [
+    points = [
         {"group": g, "bucket": b, **metrics(groups.get((g, b), [])), **used.get((g, b), NO_USE)}
         for g, b in sorted(set(groups) | set(used), key=lambda k: (k[0] or "", k[1]))
     ]
+    # Each point's share of the bucket's active users: those with any snapshot in it (any
+    # process, any app), of the point's faculty or OS, else all under who/where filters.
+    every = {k: f.get(k) for k in ("faculty", "os", "user", "host", "from", "to")}
+    every["include_system"] = True
+    for p in points:
+        cohort = {group_by: p["group"]} if group_by in ("faculty", "os") else {}
+        active = None if group_by in ("user", "host") else len(
+            {r.snapshot.user for r in select(rows, {**every, **cohort})
+             if truncate(r.snapshot.collected_at, bucket) == p["bucket"]})  # fmt: skip
+        p.update(active_users=active, share_users=p["users"] / active if active else None)
+    return points
+

@@ -192,8 +192,11 @@ def test_csv_answers(client: TestClient, rows: list[ds.Row]) -> None:
                                                       "format": "csv"})  # fmt: skip
     table = list(csv.DictReader(io.StringIO(usage.text)))
     assert list(table[0]) == ["group", "bucket", "users", "hosts", "snapshots", "processes",
-                              "avg_cpu_percent", "avg_rss_kb", "hours", "launches"]  # fmt: skip
-    assert len(table) == len(ds.usage(rows, {}, "day", "os"))
+                              "avg_cpu_percent", "avg_rss_kb", "hours", "launches",
+                              "active_users", "share_users"]  # fmt: skip
+    expected = ds.usage(rows, {}, "day", "os")
+    assert len(table) == len(expected)
+    assert [int(r["active_users"]) for r in table] == [e["active_users"] for e in expected]
     for path, params in (("/v1/analytics/breakdown", {"by": "faculty"}), ("/v1/users", {}),
                          ("/v1/processes", {"limit": 5})):  # fmt: skip
         response = client.get(path, params={**params, "format": "csv"})

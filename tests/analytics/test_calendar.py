@@ -112,6 +112,19 @@ def test_users_per_term_are_distinct_over_the_term(client: TestClient) -> None:
                        ("cat", "2026-autumn", 1), ("cat", "2027-spring", 0)]  # fmt: skip
 
 
+def test_a_terms_share_is_of_its_active_users(client: TestClient) -> None:
+    # Autumn: ann, bob, cat of the four active (eve ran firefox); spring: ann, alone.
+    body = client.get("/v1/analytics/usage", params={"app": "matlab", "bucket": "term"}).json()
+    assert [(p["bucket"], p["users"], p["active_users"], p["share_users"])
+            for p in body["series"][0]["points"]] == [("2026-autumn", 3, 4, 0.75),
+                                                      ("2027-spring", 1, 1, 1.0)]  # fmt: skip
+    weeks = client.get("/v1/analytics/usage", params={"app": "matlab", "term": "2026-autumn",
+                                                      "bucket": "teaching_week"}).json()  # fmt: skip
+    assert [(p["users"], p["active_users"]) for p in weeks["series"][0]["points"][:3]] == [
+        (1, 1), (2, 3), (0, 0)]  # fmt: skip
+    assert weeks["series"][0]["points"][2]["share_users"] is None  # nobody active: no share
+
+
 def test_teaching_weeks_skip_the_holiday_week_and_fill_empty_ones(client: TestClient) -> None:
     weeks = points(client, app="matlab", bucket="teaching_week", term="2026-autumn")
     assert weeks == [(None, f"2026-autumn w{n}", users) for n, users in
@@ -219,3 +232,21 @@ def test_the_export_answers_by_term(client: TestClient) -> None:
     lines = response.text.splitlines()
     assert [line.split(",")[1:3] for line in lines[1:]] == [["2026-autumn", "3"],
                                                             ["2027-spring", "1"]]  # fmt: skip
+
+
+def test_weeks_of_term_line_the_terms_up(client: TestClient) -> None:
+    body = client.get("/v1/analytics/usage", params={"app": "matlab", "bucket": "week_of_term"})
+    assert body.status_code == 200, body.text
+    series = {s["group"]: [(p["bucket"], p["users"]) for p in s["points"]]
+              for s in body.json()["series"]}  # fmt: skip
+    assert series == {  # the same weeks as bucket=teaching_week, numbered within each term
+        "2026-autumn": [(f"w{n}", u) for n, u in enumerate([1, 2, 0, 0, 0, 1, 0, 0, 0, 0], 1)],
+        "2027-spring": [(f"w{n}", u) for n, u in enumerate([1] + [0] * 9, 1)]}  # fmt: skip
+    week2 = body.json()["series"][0]["points"][1]
+    assert (week2["active_users"], week2["share_users"]) == (3, 2 / 3)  # eve browsed
+    refused = client.get("/v1/analytics/usage", params={"bucket": "week_of_term",
+                                                        "group_by": "faculty"})  # fmt: skip
+    assert refused.status_code == 422 and "week_of_term groups by term" in refused.text
+    frame = Client("http://testserver", http=client).usage(bucket="week_of_term", app="matlab",
+                                                           dataframe=True)  # fmt: skip
+    assert list(frame["group"][:2]) == ["2026-autumn"] * 2 and frame["bucket"][1] == "w2"

@@ -153,3 +153,21 @@ def test_prune_raw_command(database_url: str, rows: list[ds.Row]) -> None:
     done = dream_cli("prune-raw", "--dry-run",
                      env={"DREAM_DATABASE_URL": database_url, "DREAM_RAW_RETENTION_DAYS": "1"})
     assert done.returncode == 0 and "would drop 0 partition(s)" in done.stderr, done.stderr
+
+
+def test_query_takes_several_values_of_a_filter(live_api: str) -> None:
+    """`--faculty law --faculty engineering`: the use of either, as the api answers the two."""
+    runner = CliRunner()
+    asked = ["query", "top-apps", "--faculty", "law", "--faculty", "engineering", "--limit", "50",
+             "--url", live_api]  # fmt: skip
+    done = runner.invoke(cli, [*asked, "--json"])
+    assert done.exit_code == 0, done.output
+    expected = httpx.get(f"{live_api}/v1/analytics/top-apps", timeout=60, params=[
+        ("faculty", "law"), ("faculty", "engineering"), ("limit", "50")]).json()  # fmt: skip
+    assert json.loads(done.stdout) == expected
+    assert expected["filters"]["faculty"] == ["law", "engineering"]
+    law = httpx.get(f"{live_api}/v1/analytics/top-apps", params={"faculty": "law", "limit": 50},
+                    timeout=60).json()  # fmt: skip
+    assert expected["items"] != law["items"]  # both faculties, not the last one given
+    table = runner.invoke(cli, asked, env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "faculty=law or engineering" in table.stdout, table.output

@@ -82,7 +82,11 @@ def test_equal_shares_are_not_significant(
     a = analytics_of(cohort("engineering", 10, 5) + cohort("science", 10, 5))
     [row] = compare(a, a="engineering", b="science", filters={"app": "matlab"})
     assert (row["a_share"], row["b_share"], row["difference"]) == (0.5, 0.5, 0.0)
+    assert row["test"] == "two_proportion_z"  # every expected cell is 5
+    assert row["p_value"] == pytest.approx(proportions_ztest([5, 5], [10, 10])[1])
     assert row["p_value"] > 0.5
+    assert (row["a_ci95_lo"], row["a_ci95_hi"]) == pytest.approx(
+        proportion_confint(5, 10, alpha=0.05, method="wilson"))  # fmt: skip
 
 
 def test_small_cells_use_fisher_and_warn(
@@ -204,6 +208,33 @@ def test_breakdown_by_the_users_faculty(
     assert by_faculty("user") == {"law": (3, 3, 3), "engineering": (1, 1, 1)}  # eve: unknown
     with pytest.raises(FilterError, match="cohort=user breaks down by faculty, os or app"):
         q.ask(a, f, q.params.model_validate({"by": "host", "cohort": "user"}))
+
+
+def test_usage_shares_per_day_and_faculty(
+    write: Callable[[list[ProcessedSnapshot]], Analytics],
+) -> None:
+    """Day 1: 8 of 10 engineering users and 2 of 10 science users ran MATLAB, every one of
+    them ran firefox; day 2: two of the engineers only, the day's only active users."""
+    eng, sci = [f"eng{i}" for i in range(10)], [f"sci{i}" for i in range(10)]
+    for at, users in ((D, eng + sci), (D + timedelta(days=1), eng[:2])):
+        browsing = [(u, "engineering" if u in eng else "science", "firefox") for u in users]
+        write(snapshots(browsing, at))
+    matlab = [(u, "engineering", "matlab") for u in eng[:8]] + [(u, "science", "matlab")
+                                                                for u in sci[:2]]  # fmt: skip
+    write(snapshots(matlab, D + timedelta(hours=1)))
+    a = write(snapshots(matlab[:2], D + timedelta(days=1, hours=1)))
+    q = BY_NAME["usage"]
+    f = Filters.model_validate({**WEEK, "app": "matlab"})
+    items = q.ask(a, f, q.params.model_validate({"group_by": "faculty"})).items
+    day = D.replace(hour=0)
+    assert [(i["group"], i["bucket"], i["users"], i["active_users"], i["share_users"])
+            for i in items] == [("engineering", day, 8, 10, 0.8),
+                                ("engineering", day + timedelta(days=1), 2, 2, 1.0),
+                                ("science", day, 2, 10, 0.2)]  # fmt: skip
+    whole = q.ask(a, f, q.params.model_validate({})).items
+    assert [(i["users"], i["active_users"]) for i in whole] == [(10, 20), (2, 2)]
+    per_user = q.ask(a, f, q.params.model_validate({"group_by": "user"})).items
+    assert {(i["active_users"], i["share_users"]) for i in per_user} == {(None, None)}
 
 
 def test_membership_as_of_the_time_of_use(

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import analytics_dataset as ds
+from dream.client import Client
 
 TWO = [("faculty", "law"), ("faculty", "engineering")]
 SUMMED = ("users", "hosts", "snapshots", "processes", "launches")  # the faculties share no one
@@ -62,3 +63,11 @@ def test_an_unknown_faculty_names_the_closest(client: TestClient, path: str,
     [error] = response.json()["detail"]
     assert error["loc"] == ["query", "faculty"] and error["input"] == "engineerng"
     assert error["msg"] == "unknown value 'engineerng'; closest known: engineering"
+
+
+def test_the_client_passes_several_values(client: TestClient) -> None:
+    both = get(client, "/v1/analytics/top-apps", [*TWO, ("limit", "50")])["items"]
+    frame = Client("http://testserver", http=client).top_apps(
+        faculty=["law", "engineering"], limit=50, dataframe=True)  # fmt: skip
+    assert list(frame["app"]) == [i["app"] for i in both]
+    assert list(frame["users"]) == [i["users"] for i in both]

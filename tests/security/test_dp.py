@@ -138,6 +138,10 @@ def test_a_calendar_buckets_bound_is_its_own_length() -> None:
     weeks = [{"bucket": "2026-autumn w1", "hours": 1.0}, {"bucket": "2026-autumn w2", "hours": 1.0}]
     assert spans(weeks, "teaching_week", midweek, end, calendar) == [
         datetime(2026, 10, 4, 23, tzinfo=UTC) - midweek, timedelta(weeks=1)]  # fmt: skip
+    # By week of term, a row is its term's week (group and number), not the whole range.
+    numbered = [{"group": "2026-autumn", "bucket": "w1"}, {"group": "2027-spring", "bucket": "w1"}]
+    assert spans(numbered, "week_of_term", midweek, end, calendar) == [
+        datetime(2026, 10, 4, 23, tzinfo=UTC) - midweek, timedelta(weeks=1)]  # fmt: skip
 
 
 def test_a_dp_keys_term_answer_is_noised_to_the_term(
@@ -203,3 +207,30 @@ def test_dream_keys_create_a_dp_key(database_url: str, tmp_path: Path) -> None:
     assert "0.5 / 50" in dream("list").stdout  # 100 answers' worth by default
     refused = dream("create", "--name", "rows", "--role", "steward", "--dp-epsilon", "1")
     assert refused.returncode == 2 and "query" in refused.stderr
+
+
+def test_a_dp_key_gets_no_exact_denominator_and_no_compare(
+    dp_campus: tuple[TestClient, Dream],
+) -> None:
+    """A share of exact users over exact active users gives back the exact count the noise
+    hides: a DP key gets neither (top-apps, breakdown), and compare, all exact shares and
+    tests, is refused before any budget is spent."""
+    client, _ = dp_campus
+    token = dp_key(client, dp_epsilon=1.0, dp_budget=3.0)
+    shares = ("active_users", "share_users", "share_ci95_lo", "share_ci95_hi")
+    (row,) = client.get("/v1/analytics/top-apps", params=ONE_HOUR,
+                        headers=bearer(token)).json()["items"]  # fmt: skip
+    assert [row[c] for c in shares] == [None] * 4, row
+    (law,) = client.get("/v1/analytics/breakdown", params={**ONE_HOUR, "by": "faculty"},
+                        headers=bearer(token)).json()["items"]  # fmt: skip
+    assert (law["active_users"], law["share_users"]) == (None, None), law
+    (series,) = client.get("/v1/analytics/usage", params={**ONE_HOUR, "bucket": "hour"},
+                           headers=bearer(token)).json()["series"]  # fmt: skip
+    assert [(p["active_users"], p["share_users"]) for p in series["points"]] == [(None, None)]
+    for path, params in (("/v1/analytics/compare", {}), ("/v1/export", {"query": "compare"})):
+        refused = client.get(path, params={**ONE_HOUR, **params, "a": "law", "b": "arts"},
+                             headers=bearer(token))  # fmt: skip
+        assert refused.status_code == 403, refused.text
+        assert "differential privacy" in refused.text
+    exact = client.get("/v1/analytics/top-apps", params=ONE_HOUR, headers=bearer(ADMIN_TOKEN))
+    assert exact.json()["items"][0]["share_users"] == 1.0  # every active user ran matlab

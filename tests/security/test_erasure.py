@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS, Question
 from dream.analytics.questions.hosts import API_CLOCK_FIELDS, without
+from dream.analytics.calendar import CALENDAR_BUCKETS
 from dream.analytics.questions.registry import required_params
 from dream.app import Dream
 from dream.blobs.packs import pack_raw_outputs
@@ -90,7 +91,7 @@ def params_of(question: Question[Any]) -> list[dict[str, Any]]:
         for name, field in question.fields.items():
             for choice in get_args(field.annotation):
                 if (isinstance(choice, str) and (whole or choice != "rollup")
-                        and choice not in ("term", "teaching_week")):  # no calendar here
+                        and choice not in CALENDAR_BUCKETS):  # no calendar here
                     asked.append({**r, **required, name: choice})
     return [{**required, **a} for a in asked]
 

@@ -24,8 +24,11 @@ from dream.errors import ConfigurationError
 if TYPE_CHECKING:
     from dream.analytics.queries import Analytics, Answer
 
-CalendarBucket = Literal["term", "teaching_week"]
-CALENDAR_BUCKETS: tuple[str, ...] = ("term", "teaching_week")
+CalendarBucket = Literal["term", "teaching_week", "week_of_term"]
+CALENDAR_BUCKETS: tuple[str, ...] = ("term", "teaching_week", "week_of_term")
+# ``week_of_term``: the teaching weeks again, one series per term, each point labelled by its
+# week's number alone (``w3``), so the terms' weeks line up (week 3 of autumn against spring's).
+WEEK_OF_TERM = "week_of_term"
 WEEK = timedelta(weeks=1)
 # ``usage`` per calendar bucket asks the existing series for one bucket spanning the whole
 # range (PostgreSQL's ``date_trunc`` unit that no term crosses: 2001-01-01 to 3001-01-01).
@@ -151,6 +154,7 @@ class Calendar(_Strict):
         """``(label, from, to)`` of each term (``2026-autumn``) or teaching week
         (``2026-autumn w3``) overlapping ``[start, end)``, clipped to it, in time order."""
         found = []
+        kind = "teaching_week" if kind == WEEK_OF_TERM else kind
         for t in self.terms:
             if kind == "term":
                 edges = [(t.id, t.start, t.end + timedelta(days=1))]
@@ -207,16 +211,26 @@ def with_term(calendar: Calendar | None, filters: dict[str, Any]) -> dict[str, A
     return {**filters, "from": start, "to": end}
 
 
+def label_of(row: dict[str, Any], bucket: str) -> Any:
+    """A usage row's bucket as ``Calendar.buckets`` names it: a ``week_of_term`` row's term
+    and week together (``2026-autumn w3``), any other's ``bucket`` as it is."""
+    return f"{row['group']} {row['bucket']}" if bucket == WEEK_OF_TERM else row["bucket"]
+
+
 def usage(analytics: Analytics, filters: Filters, *, bucket: str, group_by: str | None,
           source: str) -> Answer:  # fmt: skip
     """``usage`` per term or teaching week: each bucket asked as one range (distinct users over
-    it), every group in every bucket (0 where it had no use), labelled buckets in time order."""
+    it), every group in every bucket (0 where it had no use), labelled buckets in time order.
+    ``week_of_term``: the teaching weeks, the term as the group and ``w3`` as the bucket."""
     from dream.analytics.queries import Answer  # the class only; queries imports this module
 
     calendar = analytics.calendar
     if calendar is None:
         raise FilterError("bucket", "no academic calendar is configured (DREAM_CALENDAR_FILE)",
                           bucket)  # fmt: skip
+    if bucket == WEEK_OF_TERM and group_by is not None:
+        raise FilterError("group_by", "bucket=week_of_term groups by term: give no group_by",
+                          group_by)  # fmt: skip
     used = analytics.choose_source(filters, source)
     found: dict[tuple[str | None, str], dict[str, Any]] = {}
     labels: list[str] = []
@@ -233,4 +247,7 @@ def usage(analytics: Analytics, filters: Filters, *, bucket: str, group_by: str 
     groups = sorted({g for g, _ in found}, key=lambda g: (g is not None, g or "")) or [None]
     items = [{"group": g, "bucket": label, **found.get((g, label), _ZERO)}
              for g in groups for label in labels]  # fmt: skip
+    if bucket == WEEK_OF_TERM:  # "2026-autumn w3" → group 2026-autumn, bucket w3
+        for item in items:
+            item["group"], item["bucket"] = item["bucket"].rsplit(" ", 1)
     return Answer(items, used)

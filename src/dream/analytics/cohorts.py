@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from psycopg import sql
 
+from dream.analytics.calendar import CALENDAR_BUCKETS, WHOLE_RANGE, label_of
 from dream.analytics.filters import Filters, FilterError
 from dream.analytics.queries import Analytics, Answer
 from dream.analytics.questions.cohorts import Cohort, CohortBy
@@ -21,6 +22,7 @@ ALL = "all"  # the one cohort of a question that names none: every user under th
 
 _SQL = NamedQueries("dream.analytics", "cohorts.sql")
 _COLUMN = {"os": "s.os", "programme": "d.programme", "role": "d.role", "year": "d.year::text"}
+_DIRECTORY = ("programme", "role", "year")  # cohorts only the directory draws
 
 
 def cohort_column(by: CohortBy | None, cohort: Cohort) -> sql.Composable:
@@ -41,9 +43,11 @@ def _parts(filters: Filters, cohort: Cohort, by: CohortBy | None,
     if filters.faculty is not None:
         params["faculty"] = list(filters.faculty)
         where.append(_SQL.fragment("host_faculty" if cohort == "host" else "user_faculty"))
+    directory = cohort == "user" or by in _DIRECTORY  # else the join reads nothing
     sessions = _SQL.fragment("cohort_sessions").format(
         cohort=cohort_column(by, cohort), who=sql.SQL(" ").join(who),
         where=sql.SQL(" ").join(where),
+        directory=_SQL.fragment("directory_join") if directory else sql.SQL(""),
     )  # fmt: skip
     chosen = sql.SQL("")
     if cohorts is not None:
@@ -171,4 +175,33 @@ def breakdown(analytics: Analytics, filters: Filters, *, by: str, metric: str, l
     for item, n in zip(answer.items, counts, strict=True):
         item["active_users"] = n
         item["share_users"] = None if n is None else share(item["users"], n)
+    return answer
+
+
+def usage_shares(analytics: Analytics, filters: Filters, answer: Answer, *, bucket: str,
+                 group_by: str | None) -> Answer:  # fmt: skip
+    """``usage`` with each point's share of the bucket's active users (any snapshot in it: the
+    rollups' users of every process, whatever ``app``, ``product``, ``category`` or
+    ``include_system`` say): per faculty or OS of that value's, per app or without ``group_by``
+    of all under the filters, per user or host none (as ``breakdown``). A calendar bucket's
+    active users are those over its campus days."""
+    if group_by in ("user", "host"):  # a person or a machine is no cohort
+        for item in answer.items:
+            item["active_users"] = item["share_users"] = None
+        return answer
+    by = group_by if group_by in ("faculty", "os") else None
+    every = filters.model_copy(update={"app": None, "apps": None, "product": None,
+                                       "category": None, "include_system": True})  # fmt: skip
+    counts: dict[tuple[str, Any], int] = {}
+    if bucket in CALENDAR_BUCKETS and analytics.calendar is not None:
+        for label, start, end in analytics.calendar.buckets(bucket, filters.start, filters.end):
+            part = every.model_copy(update={"from_": start, "to": end})
+            for r in analytics.usage(part, bucket=WHOLE_RANGE, group_by=by, users_only=True).items:
+                counts[r["group"] if by else ALL, label] = int(r["users"])
+    else:
+        for r in analytics.usage(every, bucket=bucket, group_by=by, users_only=True).items:
+            counts[r["group"] if by else ALL, r["bucket"]] = int(r["users"])
+    for item in answer.items:
+        active = counts.get((item["group"] if by else ALL, label_of(item, bucket)), 0)
+        item["active_users"], item["share_users"] = active, share(item["users"], active)
     return answer

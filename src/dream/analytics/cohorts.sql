@@ -5,23 +5,27 @@
 -- The sessions in use within [from, to) under the filters naming who and where ({who}), each
 -- with its cohort ({cohort}: a column of the session, `s`, or of the user's directory
 -- membership as of the session's start, `d`; null for a user the directory does not know).
--- The directory matches the account part of the user name: the same person under any domain.
+-- {directory}: `directory_join` where the cohort or a filter reads the directory, else nothing
+-- (the machine's cohorts need no join, and skip its cost).
 SELECT s.user_name, s.host, s.app, s.is_system, s.first_seen, s.ended, {cohort} AS cohort
 FROM (SELECT user_name, host, app, is_system, first_seen, ended, os, faculty
       FROM sessions
       WHERE first_seen < %(to)s AND ended > %(from)s {who}) s
+{directory}
+WHERE TRUE {where}
+
+-- name: directory_join
+-- The directory matches the account part of the user name: the same person under any domain.
 LEFT JOIN directory_members d
     ON d.account = substring(s.user_name FROM '[^\\]*$')
    AND d.valid_from <= s.first_seen
    AND (d.valid_to IS NULL OR s.first_seen < d.valid_to)
-WHERE TRUE {where}
 
 -- name: cohort_active
 -- Active users per cohort: those with any session in the range (any process, system ones too:
 -- any snapshot of theirs lists one).
-SELECT cohort, count(DISTINCT user_name) AS active_users
-FROM ({sessions}) c
-WHERE cohort IS NOT NULL {cohorts}
+SELECT cohort, count(*) AS active_users
+FROM (SELECT DISTINCT cohort, user_name FROM ({sessions}) c WHERE cohort IS NOT NULL {cohorts}) u
 GROUP BY cohort
 
 -- name: cohort_apps

@@ -53,8 +53,8 @@ def _option(annotation: Any, default: Any, *decls: str, **kwargs: Any) -> inspec
 
 # The filters every question takes, then the question's own options, then these.
 FILTER_OPTIONS = (
-    _option(str | None, None, "--faculty", help="Only this faculty."),
-    _option(str | None, None, "--os", help="linux | windows | macos"),
+    _option(list[str] | None, None, "--faculty", help="Only this faculty (repeat: any of them)."),
+    _option(list[str] | None, None, "--os", help="linux | windows | macos (repeat: any of them)."),
     _option(str | None, None, "--user", help="Only this user."),
     _option(str | None, None, "--host", help="Only this host."),
     _option(str | None, None, "--app", help="Only this application."),
@@ -90,7 +90,8 @@ def _own_option(name: str, field: FieldInfo) -> inspect.Parameter:
 
 def _caption(body: dict[str, Any]) -> str:
     active = {k: v for k, v in body.get("filters", {}).items() if v not in (None, False)}
-    return ", ".join(f"{k}={v}" for k, v in active.items()) or "no filters"
+    return ", ".join(f"{k}={' or '.join(v) if isinstance(v, list) else v}"
+                     for k, v in active.items()) or "no filters"  # fmt: skip
 
 
 def _table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> Table:
@@ -123,7 +124,7 @@ def _ask(question: Question[Any], values: dict[str, Any]) -> None:
         err.print("[red]error:[/red] choose one of --json and --csv")
         raise typer.Exit(2)
     own = {name: values.pop(name) for name in question.fields}
-    filters = {k: v for k, v in values.items() if v is not None}
+    filters = {k: v for k, v in values.items() if v not in (None, [])}  # [] : no --faculty
     with Client(url, key=key or "") as client:
         params = client.params_for(question.name, filters, **own)
         try:

@@ -53,13 +53,16 @@ def analytics_access(auth: Authenticator, min_group_users: int, budget: PrivacyB
     async def dependency(request: Request) -> Principal:
         principal = await require_query(request)
         whole = principal.may("steward")
+        question = _question(request)
         if not whole:
-            question = _question(request)
             if question is not None and question.role == "steward":
                 raise _refused(f"`{question.path}` (rows)", principal)
             for name in STEWARD_FILTERS:
                 if name in request.query_params:
                     raise _refused(f"the `{name}` parameter", principal)
+        if principal.dp_epsilon is not None and question is not None and not question.noised:
+            raise HTTPException(403, f"`{question.name}` is not answered under differential"
+                                " privacy (a DP key): its shares and tests are of exact counts")
         floor = None if whole else min_group_users
         shown = Disclosure(min_users=floor)
         if budget is not None and principal.dp_epsilon is not None:

@@ -107,6 +107,10 @@ class TopApps(Disclosed):
 class UsagePoint(Metrics):
     bucket: datetime | str = Field(description="The bucket's start; a calendar bucket's label"
                                    " (`2026-autumn`, `2026-autumn w3`).")
+    active_users: int | None = Field(default=None, description="Users of the group (per faculty"
+                                     " or OS; else all under the filters) with any snapshot in"
+                                     " the bucket; null per user or host.")  # fmt: skip
+    share_users: float | None = Field(default=None, description="users / active_users.")
 
 
 class UsageSeries(ProductFields):

@@ -143,6 +143,9 @@ class Question(Generic[P]):
     role: Literal["query", "steward"] = "query"
     users: UsersOf = users_column  # the distinct users of each answer row (the floor's count)
     counted: Counted | None = None  # the answer and that count at once, where it can be
+    # False: no differentially private release (shares and tests of exact counts only): a DP
+    # key is refused it (web/access.py) rather than answered exactly.
+    noised: bool = True
 
     @property
     def answer_model(self) -> type[BaseModel]:

@@ -194,4 +194,5 @@ COMPARE: Question[CompareParams] = Question(
     export=ExportLimit(100, cap=10_000),
     body=_body,
     users=_compare_users,
+    noised=False,  # exact shares, intervals and p-values: no DP release
 )

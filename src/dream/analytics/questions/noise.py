@@ -8,7 +8,9 @@ Which values are released, and how (docs/security.md, "Differential privacy"):
   day, week, month of 31 days, or a term or teaching week as long as the calendar has it
   within the range; else the asked range), counting one session of an application at a time;
 - the other metrics (``snapshots``, ``processes``, ``launches``, CPU and memory averages) have
-  no bound on one person's contribution (anyone can start any number of processes): withheld.
+  no bound on one person's contribution (anyone can start any number of processes): withheld;
+- a share of active users and its interval, and ``active_users`` beside it: withheld (exact
+  users over exact active users would give back the count the noise hides).
 
 One person may be in every row of an answer, so each noised column's L1 sensitivity is the sum
 of its cells' bounds (for counts, the rows answered); the answer's epsilon is split evenly over
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dream.analytics.calendar import CALENDAR_BUCKETS
+from dream.analytics.calendar import CALENDAR_BUCKETS, label_of
 
 if TYPE_CHECKING:
     from dream.analytics.calendar import Calendar
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 MECHANISM = "laplace (OpenDP)"
 PEOPLE = ("users", "hosts", "peak_users", "peak_hosts", "p95_users")  # at most 1 per person
 HOURS = "hours"
-WITHHELD = ("snapshots", "processes", "launches", "avg_cpu_percent", "avg_rss_kb")
+WITHHELD = ("snapshots", "processes", "launches", "avg_cpu_percent", "avg_rss_kb",
+            "active_users", "share_users", "share_ci95_lo", "share_ci95_hi")  # fmt: skip
 BUCKET_SPAN = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1),
                "month": timedelta(days=31)}  # fmt: skip
 
@@ -46,7 +49,7 @@ def spans(rows: list[dict[str, Any]], bucket: str | None, start: datetime, end: 
         return [BUCKET_SPAN[bucket]] * len(rows)
     if bucket in CALENDAR_BUCKETS and calendar is not None:
         length = {label: hi - lo for label, lo, hi in calendar.buckets(bucket, start, end)}
-        return [length.get(str(row.get("bucket")), end - start) for row in rows]
+        return [length.get(str(label_of(row, bucket)), end - start) for row in rows]
     return [end - start] * len(rows)
 
 

@@ -81,7 +81,9 @@ def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
 class UsageParams(Params):
     bucket: Annotated[Literal[Bucket, CalendarBucket], Field(  # one choice (one 422 message)
         description="Time bucket (UTC; weeks start on Monday), or of the academic calendar:"
-                    " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`).")] = "day"
+                    " `term`, `teaching_week` (campus days; labelled `2026-autumn w3`),"
+                    " `week_of_term` (the teaching weeks, a series per term, labelled `w3`)."
+    )] = "day"  # fmt: skip
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
         None
     )
@@ -121,9 +123,13 @@ class ConcurrencyParams(Params):
 
 
 def _usage(a: Any, f: Filters, p: UsageParams) -> Any:
+    from dream.analytics.cohorts import usage_shares  # the database side: server only
+
     if p.bucket in CALENDAR_BUCKETS:  # folded from one range per term or teaching week
-        return calendar.usage(a, f, bucket=p.bucket, group_by=p.group_by, source=p.source)
-    return a.usage(f, bucket=p.bucket, group_by=p.group_by, source=p.source)
+        answer = calendar.usage(a, f, bucket=p.bucket, group_by=p.group_by, source=p.source)
+    else:
+        answer = a.usage(f, bucket=p.bucket, group_by=p.group_by, source=p.source)
+    return usage_shares(a, f, answer, bucket=p.bucket, group_by=p.group_by)
 
 
 def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
@@ -238,13 +244,15 @@ QUESTIONS: tuple[Question[Any], ...] = (
         path="/v1/analytics/usage",
         params=UsageParams,
         run=_usage,
-        columns=lambda p: ("group", "bucket", *METRIC_FIELDS),
+        columns=lambda p: ("group", "bucket", *METRIC_FIELDS, *SHARE_FIELDS),
         response_model=Usage,
         summary="A time series per group",
         description=(
             "Metrics per time bucket (UTC; weeks start on Monday), one series per value of"
             " `group_by`. *MATLAB in engineering by week*:"
-            " `usage?app=matlab&faculty=engineering&bucket=week`."
+            " `usage?app=matlab&faculty=engineering&bucket=week`. Each point's `share_users` is"
+            " its users over the bucket's `active_users` (any snapshot in it) of the group"
+            " (per faculty or OS) or of all under the filters (per app, or no `group_by`)."
         ),
         title="Usage per {bucket}",
         body=_series,
