@@ -54,13 +54,19 @@ def test_kafka_cluster_ids_never_read_as_an_option() -> None:
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
 
 
+def _dry_run(target: str) -> subprocess.CompletedProcess[str]:
+    """What `make target` would run. ``--no-print-directory``: under `make test` this make is a
+    sub-make (MAKELEVEL set), which would otherwise wrap its output in "Entering directory"."""
+    return subprocess.run(["make", "-n", "--no-print-directory", "-o", "install", target],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
 def test_make_dr_drill_runs_the_suites_drill_with_a_lagging_mirror_and_the_failback() -> None:
     """`make dr-drill` is the drill tests/dr/ runs, at full size: the mirror held back 2 s
     before the kill (so the resend has work) and the failback after the counts."""
     if shutil.which("make") is None:
         unavailable("make is not installed")
-    done = subprocess.run(["make", "-n", "-o", "install", "dr-drill"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = _dry_run("dr-drill")
     assert done.returncode == 0, done.stderr
     assert "scripts/dr.py drill --failback --lag 2" in done.stdout, done.stdout
 
@@ -69,7 +75,6 @@ def test_make_dr_drill_runs_the_suites_drill_with_a_lagging_mirror_and_the_failb
 def test_the_drills_steps_are_make_targets_like_the_services(step: str) -> None:
     if shutil.which("make") is None:
         unavailable("make is not installed")
-    done = subprocess.run(["make", "-n", "-o", "install", f"dr-{step}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = _dry_run(f"dr-{step}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(f"scripts/dr.py {step}"), done.stdout
