@@ -68,7 +68,9 @@ def test_hours_per_teaching_week_and_the_term_filter_are_the_apis(
     users = [[p["bucket"], p["users"]] for p in usage(api, bucket="teaching_week", term="2026-now")[0]["points"]]
     check(pg, drawn["series"]["all"] == users, f"usage drawn {drawn['series']}, the api's {users}")
     link = pg.get_attribute("#panel-hours a.rest-link", "href") or ""
-    check(pg, "term=2026-now" in link and "from=" not in link, f"REST link {link}")
+    cli = pg.inner_text("#panel-hours code.cli")
+    check(pg, "term=2026-now" in link and "from=" not in link and "--term 2026-now" in cli,
+          f"REST link {link}, CLI line {cli!r}")  # fmt: skip
 
     # By week of term: the week's number alone (w1, w2, …), one series per term (here one).
     pg.select_option("#f-hbucket", "week_of_term")
@@ -78,4 +80,11 @@ def test_hours_per_teaching_week_and_the_term_filter_are_the_apis(
     drawn = pg.evaluate(DRAWN, "hours-chart")
     check(pg, len(series) == 1 and [w for w, _ in want] == ["w1", "w2", "w3", "w4"]
           and drawn["series"]["hours of use"] == want, f"drawn {drawn['series']}, the api's {series}")  # fmt: skip
+    pg.select_option("#f-bucket", "week_of_term")  # the usage panel: one chart per term
+    wait_ready(pg, "&bucket=week_of_term")  # not hbucket=
+    series = usage(api, bucket="week_of_term", term="2026-now")
+    want = {s["group"]: [[p["bucket"], p["users"]] for p in s["points"]] for s in series}
+    drawn = pg.evaluate(DRAWN, "usage-chart")
+    check(pg, drawn["series"] == want and drawn["x"][0]["data"] == ["w1", "w2", "w3", "w4"],
+          f"usage drawn {drawn}, the api's {want}")  # fmt: skip
     check(pg, not pg.errors, f"JavaScript errors: {pg.errors}")
