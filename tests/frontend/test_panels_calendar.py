@@ -59,6 +59,7 @@ def test_hours_per_teaching_week_and_the_term_filter_are_the_apis(
     # The term filter: both panels narrow to the api's answer for that term.
     pg.select_option("#f-term", "2026-now")
     wait_ready(pg, "term=2026-now")
+    check(pg, pg.is_disabled("#f-range"), "the Time picker is still offered beside the term")
     now = usage(api, app=app, bucket="teaching_week", term="2026-now")[0]["points"]
     want = [[p["bucket"], p["hours"]] for p in now]
     check(pg, [w for w, _ in want] == [f"2026-now w{n}" for n in range(1, 5)], f"api: {now}")

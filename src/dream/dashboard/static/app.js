@@ -59,7 +59,7 @@
     $("f-metric").value = state.metric;
     $("f-system").checked = state.system === "true";
     for (const [id, k] of Object.entries(PANEL_CONTROLS)) $(id).value = state[k];
-    $("custom-range").hidden = state.range !== "custom";
+    showRange();
   }
 
   function fromForm() {
@@ -74,9 +74,11 @@
     state.metric = $("f-metric").value;
     state.system = $("f-system").checked ? "true" : "";
     for (const [id, k] of Object.entries(PANEL_CONTROLS)) state[k] = $(id).value.trim();
-    $("custom-range").hidden = state.range !== "custom";
+    showRange();
   }
 
+  /* A chosen term is the view's time range: the Time picker is set aside until it is cleared. */
+  function showRange() { $("f-range").disabled = !!state.term; $("custom-range").hidden = state.range !== "custom" || !!state.term; }
   // ------------------------------------------------------------------ the view as api parameters
 
   function hourCeil(date) {
