@@ -50,6 +50,13 @@ def test_dashboard_shows_the_demo_and_follows_the_faculty_filter(
     pg.goto(f"{api}/")
     wait_ready(pg)
 
+    # No academic calendar: no Term filter and no calendar bucket offered.
+    offered = pg.eval_on_selector_all("#f-bucket option, #f-hbucket option", "os => os.map((o) => o.value)")
+    check(pg, not {"term", "teaching_week", "week_of_term"} & set(offered)
+          and not pg.is_visible("#f-term"), f"calendar offered without one: {offered}")  # fmt: skip
+    calendar = httpx.get(f"{api}/v1/calendar", timeout=10).json()
+    check(pg, calendar == {"tz": None, "terms": []}, f"/v1/calendar without one: {calendar}")
+
     # Default view: all faculties, all time. Charts drawn with data.
     bars = shown_bars(pg)
     check(pg, len(bars) >= 5, f"top applications chart has {len(bars)} bar(s)")

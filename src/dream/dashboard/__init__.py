@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 ASSETS = {
     "api.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "calendar.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "concurrency.js": "text/javascript; charset=utf-8",
     "empty.js": "text/javascript; charset=utf-8",

@@ -25,6 +25,7 @@ from dream.security.budget import PrivacyBudget
 from dream.security.optout import OptOuts
 from dream.web.access import analytics_access
 from dream.web.body import InFlightBytes
+from dream.web.calendar import calendar_router
 from dream.web.audit import AuditMiddleware, audit_router
 from dream.web.errors import (
     install_method_not_allowed,
@@ -129,6 +130,7 @@ def create_app(dream: Dream, *, publisher: Publisher, progress: Progress | None 
     app.include_router(health_router(dream.db, publisher, settings.transport, progress))
     app.include_router(analytics_router(analytics), dependencies=may_ask)
     app.include_router(export_router(analytics), dependencies=may_ask)  # /v1/export
+    app.include_router(calendar_router(dream.calendar), dependencies=may_query)  # GET /v1/calendar
     app.include_router(dashboard_router())  # `/`: the page loads keyless; its data calls carry the key
     app.include_router(keys_router(dream.keys), dependencies=may_admin)
     app.include_router(audit_router(trail), dependencies=may_admin)  # GET /v1/audit

@@ -47,7 +47,7 @@ window.DreamApi = (function () {
   function cliCommand(sub, params) {
     const flags = { faculty: "--faculty", os: "--os", user: "--user", from: "--from", to: "--to",
       limit: "--limit", metric: "--metric", bucket: "--bucket", group_by: "--group-by", by: "--by",
-      app: "--app", host: "--host", category: "--category", product: "--product" };
+      app: "--app", host: "--host", category: "--category", product: "--product", term: "--term" };
     const parts = ["dream", "query", sub];
     for (const [k, v] of Object.entries(params)) {
       if (k === "include_system") { if (v === "true") parts.push("--include-system"); continue; }

@@ -13,7 +13,7 @@
   const COLUMN_TITLE = { avg_cpu_percent: "avg CPU %", avg_rss_kb: "avg RSS (MiB)" };
   const METRIC_TITLE = { cpu: "avg CPU (%)", memory: "avg RSS (MiB)", hours: "hours of use" };
   const PANELS = window.DreamPanels || [];  // panels in files of their own: {defaults, controls, render, clear}
-  const DEFAULTS = Object.assign({ faculty: "", os: "", category: "", user: "", range: "all", from: "", to: "", metric: "users",
+  const DEFAULTS = Object.assign({ faculty: "", os: "", category: "", term: "", user: "", range: "all", from: "", to: "", metric: "users",
     system: "", group_by: "faculty", bucket: "auto", by: "os", capp: "", cbucket: "auto", seats: "",
     measure: "users", grouping: "product", happ: "", hbucket: "auto" }, ...PANELS.map((p) => p.defaults));
   const PANEL_CONTROLS = Object.assign({ "f-group-by": "group_by", "f-bucket": "bucket", "f-by": "by", "f-capp": "capp",
@@ -53,12 +53,13 @@
     $("f-category").value = state.category;
     $("f-user").value = state.user;
     $("f-range").value = state.range;
+    $("f-term").value = state.term;
     $("f-from").value = state.from;
     $("f-to").value = state.to;
     $("f-metric").value = state.metric;
     $("f-system").checked = state.system === "true";
     for (const [id, k] of Object.entries(PANEL_CONTROLS)) $(id).value = state[k];
-    $("custom-range").hidden = state.range !== "custom";
+    showRange();
   }
 
   function fromForm() {
@@ -67,14 +68,17 @@
     state.category = $("f-category").value;
     state.user = $("f-user").value.trim();
     state.range = $("f-range").value;
+    state.term = $("f-term").value;
     state.from = $("f-from").value;
     state.to = $("f-to").value;
     state.metric = $("f-metric").value;
     state.system = $("f-system").checked ? "true" : "";
     for (const [id, k] of Object.entries(PANEL_CONTROLS)) state[k] = $(id).value.trim();
-    $("custom-range").hidden = state.range !== "custom";
+    showRange();
   }
 
+  /* A chosen term is the view's time range: the Time picker is set aside until it is cleared. */
+  function showRange() { $("f-range").disabled = !!state.term; $("custom-range").hidden = state.range !== "custom" || !!state.term; }
   // ------------------------------------------------------------------ the view as api parameters
 
   function hourCeil(date) {
@@ -88,8 +92,9 @@
 
   const iso = (d) => d.toISOString().replace(".000Z", "Z");
 
-  /* The time bounds of the view, whole hours so the rollups answer. */
+  /* The time bounds of the view, whole hours so the rollups answer; none with a term (its own). */
   function timeBounds() {
+    if (state.term) return {};
     if (state.range in RANGE_HOURS) {
       const to = hourCeil(new Date());
       return { from: iso(new Date(to.getTime() - RANGE_HOURS[state.range] * 3600e3)), to: iso(to) };
@@ -109,6 +114,7 @@
     if (state.os) p.os = state.os;
     if (state.category) p.category = state.category;
     if (state.user) p.user = state.user;
+    if (state.term) p.term = state.term;
     Object.assign(p, timeBounds());
     if (state.system === "true") p.include_system = "true";
     return p;
@@ -344,7 +350,7 @@
       const ids = Object.keys(names).sort((a, b) => names[a].localeCompare(names[b]));
       for (const [id, k] of [["f-capp", "capp"], ["f-happ", "happ"]]) fillSelect($(id), ids, state[k], names);
       fillSelect($("f-category"), [...new Set(apps.items.map((i) => i.category).filter(Boolean))].sort(), state.category);
-      await loadUsers();
+      await Promise.all([loadUsers(), window.DreamCalendar.offer(api, state)]);
     } catch (e) { showError(e); }
   }
 

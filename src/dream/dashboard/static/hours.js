@@ -1,32 +1,45 @@
 /* The dashboard's "hours of use over time" panel: for one chosen product, its hours of use per
    bucket (/v1/analytics/usage?app=…) as bars, and beside them, on their own axis, the hosts
    reporting in each bucket (the same question without `app`, any process counted): zero hours
-   where no host reported is missing data, not missing use. Drawn by ECharts (plots.js). */
+   where no host reported is missing data, not missing use. Drawn by ECharts (plots.js); calendar
+   buckets (calendar.js) on a category axis, by week of term a pair of series per term. */
 "use strict";
 
 window.DreamHours = (function () {
   const { PALETTE, clear, instance } = window.DreamPlots;
   const { cliCommand } = window.DreamApi;
+  const { BUCKETS, isCalendar, axisTitle, labels } = window.DreamCalendar;
   const $ = (id) => document.getElementById(id);
   const ID = "hours-chart";
-  const BUCKET_WORD = { hour: "hourly", day: "daily", week: "weekly", month: "monthly" };
+  const BUCKET_WORD = Object.assign({ hour: "hourly", day: "daily", week: "weekly", month: "monthly" }, BUCKETS);
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
   function note(text) { $("hours-note").textContent = text; }
 
-  function draw(app, points, hosts, bucket) {
+  /* A series per answer's series: `name`, or `name, <term>` when there are several (week of term). */
+  function bars(series, name, field, x, extra) {
+    return series.map((s) => Object.assign({ name: series.length > 1 ? `${name}, ${s.group}` : name,
+      data: s.points.map((p) => [x(p), p[field]]) }, extra));
+  }
+
+  /* hours, hosts: the answers' series (one, or one per term by week of term). */
+  function draw(app, hours, hosts, bucket) {
     const div = $(ID);
     const chart = instance(div);
+    const calendar = isCalendar(bucket);
+    const x = (p) => (calendar ? p.bucket : Date.parse(p.bucket));
     chart.setOption({
-      useUTC: true, animation: false, color: [PALETTE[0], PALETTE[1]], textStyle: { fontSize: 12 },
+      useUTC: true, animation: false, color: hours.length > 1 ? PALETTE : [PALETTE[0], PALETTE[1]], textStyle: { fontSize: 12 },
       title: { text: `Hours of use of ${app}, ${BUCKET_WORD[bucket]}`, textStyle: { fontSize: 13 } },
       grid: { left: 56, right: 56, top: 56, bottom: 56 },
       legend: { top: 22 },
       tooltip: { trigger: "axis", renderMode: "richText" },
-      xAxis: { type: "time", name: `${bucket} (UTC)`, nameLocation: "middle", nameGap: 32,
-        axisLabel: { hideOverlap: true, fontSize: 12, formatter: {
-          year: "{yyyy}", month: "{MMM} {yyyy}", day: "{d} {MMM}", hour: "{HH}:{mm}", minute: "{HH}:{mm}",
-        } } },
+      xAxis: calendar ? { type: "category", data: labels(hours), name: axisTitle(bucket), nameLocation: "middle",
+        nameGap: 32, axisLabel: { hideOverlap: true, fontSize: 12 } }
+        : { type: "time", name: axisTitle(bucket), nameLocation: "middle", nameGap: 32,
+          axisLabel: { hideOverlap: true, fontSize: 12, formatter: {
+            year: "{yyyy}", month: "{MMM} {yyyy}", day: "{d} {MMM}", hour: "{HH}:{mm}", minute: "{HH}:{mm}",
+          } } },
       yAxis: [
         { type: "value", name: "hours of use (h)", nameLocation: "middle", nameGap: 40, min: 0,
           axisLabel: { fontSize: 12 } },
@@ -34,14 +47,12 @@ window.DreamHours = (function () {
           minInterval: 1, splitLine: { show: false }, axisLabel: { fontSize: 12 } },
       ],
       series: [
-        { name: "hours of use", type: "bar", barMaxWidth: 24, yAxisIndex: 0,
-          data: points.map((p) => [Date.parse(p.bucket), p.hours]) },
-        { name: "hosts reporting", type: "line", yAxisIndex: 1, step: "start", showSymbol: false,
-          lineStyle: { width: 1 }, areaStyle: { opacity: 0.15 }, z: 1,
-          data: hosts.map((p) => [Date.parse(p.bucket), p.hosts]) },
+        ...bars(hours, "hours of use", "hours", x, { type: "bar", barMaxWidth: 24, yAxisIndex: 0 }),
+        ...bars(hosts, "hosts reporting", "hosts", x, { type: "line", yAxisIndex: 1, step: calendar ? "middle" : "start",
+          showSymbol: false, lineStyle: { width: 1 }, areaStyle: { opacity: 0.15 }, z: 1 }),
       ],
     }, { notMerge: true });
-    div.dataset.points = String(points.length);
+    div.dataset.points = String(hours.reduce((n, s) => n + s.points.length, 0));
   }
 
   /* What exists of `app` (shown as `name`) whatever the filters: the first and last day it ran, if ever. */
@@ -68,8 +79,7 @@ window.DreamHours = (function () {
     const reporting = Object.assign({}, ctx.filters, { include_system: "true", bucket: params.bucket });
     const covered = await window.DreamApi.api("/v1/analytics/usage", reporting);
     if (!ctx.current()) return;
-    const points = pointsOf(body);
-    const total = points.reduce((a, p) => a + p.hours, 0);
+    const total = body.series.flatMap((s) => s.points).reduce((a, p) => a + p.hours, 0);
     const chosen = (ctx.bucket === "auto" ? "auto chose " : "") + BUCKET_WORD[params.bucket];
     div.dataset.bucket = params.bucket;
     const hosts = body.coverage ? plural(body.coverage.hosts, "host") + " reported in the range" : "";
@@ -79,7 +89,7 @@ window.DreamHours = (function () {
       if (!ctx.current()) return;
       div.dataset.bucket = params.bucket;
     } else {
-      draw(ctx.appName || ctx.app, points, pointsOf(covered), params.bucket);
+      draw(ctx.appName || ctx.app, body.series, covered.series, params.bucket);
     }
     note(chosen + (total > 0 ? ` · ${total.toFixed(1)} h in all` : "")
       + (hosts ? ` · ${hosts}` : ""));

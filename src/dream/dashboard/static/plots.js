@@ -100,7 +100,8 @@ window.DreamPlots = (function () {
   /* One small chart per series, on the same time range and value scale (so they compare at a
      glance, as one chart of tangled lines does not), each named at its top right; two abreast on
      a wide panel. series and opts as timeChart's; points marked `filled` (a bucket without data
-     drawn as 0) are not counted in data-points. */
+     drawn as 0) are not counted in data-points. opts.categories: labels (calendar buckets) on a
+     category axis in their order instead of time, each point's t one of them. */
   function smallMultiples(div, series, opts) {
     const all = series.flatMap((s) => s.points);
     multiples.delete(div.id);
@@ -113,7 +114,9 @@ window.DreamPlots = (function () {
     multiples.set(div.id, [series, opts, cols]);
     const width = div.clientWidth / cols;
     const cell = (i) => ({ x: (i % cols) * width, y: Math.floor(i / cols) * high });
-    const times = all.map((p) => p.t.getTime());
+    const labels = opts.categories;
+    const x = (p) => (labels ? p.t : p.t.getTime());
+    const times = labels ? [] : all.map(x);
     const [t0, t1] = [Math.min(...times), Math.max(...times)];
     // One scale for all, in at most 3-4 round steps (whole ones for counts); all zero: 0..1.
     const top = Math.max(...all.map((p) => p.value || 0));
@@ -127,7 +130,8 @@ window.DreamPlots = (function () {
         textAlign: "right", textStyle: { fontSize: 12, fontWeight: "bold", color: PALETTE[i % PALETTE.length] } })),
       grid: series.map((s, i) => ({ left: cell(i).x + 56, width: width - 56 - 20, top: cell(i).y + 26,
         height: high - 82 })),
-      xAxis: series.map((s, i) => axis("time", opts.xTitle, { gridIndex: i, min: t0, max: t1, nameGap: 26 })),
+      xAxis: series.map((s, i) => (labels ? axis("category", opts.xTitle, { gridIndex: i, data: labels, nameGap: 26 })
+        : axis("time", opts.xTitle, { gridIndex: i, min: t0, max: t1, nameGap: 26 }))),
       yAxis: series.map((s, i) => axis("value", opts.yTitle, { gridIndex: i, counts: opts.counts,
         nameLocation: "end", nameGap: 8,
         nameTextStyle: { color: "#374151", fontSize: 12, align: "left" },
@@ -135,7 +139,7 @@ window.DreamPlots = (function () {
       series: series.map((s, i) => ({
         name: s.name, type: "line", xAxisIndex: i, yAxisIndex: i, showSymbol: s.points.length <= 48,
         symbolSize: 4, areaStyle: { opacity: 0.12 },
-        data: s.points.map((p) => [p.t.getTime(), p.value]),
+        data: s.points.map((p) => [x(p), p.value]),
       })),
     }, { notMerge: true });
     div.dataset.points = String(all.filter((p) => !p.filled).length);
@@ -150,7 +154,7 @@ window.DreamPlots = (function () {
     }
   });
 
-  /* The figures a chart draws, per series name: [[epoch ms, value], …] (what tests compare). */
+  /* The figures a chart draws, per series name: [[epoch ms or a calendar label, value], …] (what tests compare). */
   function figures(id) {
     const chart = charts.get(id);
     if (!chart) return null;
