@@ -270,8 +270,9 @@ def top_apps(rows: list[Row], f: dict[str, Any], metric: str = "users", limit: i
         groups[r.process.app].append(r)
     used = _used(rows, f, lambda s, hour: s.app)
     active = active_users(rows, f)
-    # By product (group_by's default): no executable or version named.
-    return [{**item, "executable": None, "version": None, "active_users": active,
+    # By product (group_by's default): no executable, version or cohort named.
+    return [{**item, "executable": None, "version": None, "faculty": None, "os": None,
+             "active_users": active,
              "share_users": item["users"] / active,
              **dict(zip(("share_ci95_lo", "share_ci95_hi"),  # statsmodels' Wilson interval
                         proportion_confint(item["users"], active, method="wilson"), strict=True))}

@@ -89,6 +89,14 @@ def test_query_usage_and_breakdown(live_api: str, rows: list[ds.Row]) -> None:
     done = dream_cli("query", "usage", "--app", "matlab", "--url", live_api)
     assert done.returncode == 0 and "matlab" in done.stdout, done.stderr
 
+    asked = ["query", "top-apps", "--group-by", "faculty", "--limit", "2", "--url", live_api]
+    grouped = CliRunner().invoke(cli, [*asked, "--json"])  # a ranking per faculty
+    assert grouped.exit_code == 0, grouped.output
+    expected = httpx.get(f"{live_api}/v1/analytics/top-apps", timeout=60,
+                         params={"group_by": "faculty", "limit": 2}).json()  # fmt: skip
+    assert json.loads(grouped.stdout) == expected
+    assert {i["faculty"] for i in expected["items"]} == {"engineering", "law", "medicine"}
+
 
 def test_query_reads_the_url_from_dream_url(live_api: str, rows: list[ds.Row]) -> None:
     done = dream_cli("query", "top-apps", "--json", env={"DREAM_URL": live_api})

@@ -43,7 +43,8 @@ def expected(snapshots: list[tuple], f: dict[str, Any]) -> dict:
     return {"hosts": len(seen), "median_cadence_s": median}
 
 
-FILTERS = [{}, {"faculty": "law"}, {"host": "eng-lx-1", "app": "nothing-ran-this"},
+# ibm-spss-statistics: a product of the catalog that nothing ran (an app no one knows is a 422).
+FILTERS = [{}, {"faculty": "law"}, {"host": "eng-lx-1", "app": "ibm-spss-statistics"},
            {"from": "2026-03-02T09:30:00Z", "to": "2026-03-02T10:00:00Z"},
            # Whole days (host_days) and ragged ends (snapshots); a user (snapshots only).
            {"from": "2026-03-02T10:20:00Z", "to": "2026-03-10T10:00:00Z", "os": "linux"},

@@ -196,6 +196,9 @@ def test_a_local_catalog_and_reprocess_re_attribute_history(database_url: str,
         answer = client.get("/v1/analytics/top-apps", params=WINDOW).json()
         assert (answer["catalog"], answer["catalogs"]) == (dream.catalog.version, [built_in])
         assert "frobnicator" in {i["app"] for i in answer["items"]}
+        # A product of the local catalog no row has yet is no typo (unknown apps answer 422).
+        asked = client.get("/v1/analytics/top-apps", params={**WINDOW, "app": "lab-frobnicator"})
+        assert asked.status_code == 200 and asked.json()["items"] == [], asked.text
     env = {"DREAM_DATABASE_URL": database_url, "DREAM_DATA_DIR": str(tmp_path),
            "DREAM_CATALOG_FILE": str(local), "DREAM_RAW_ROWS_RETENTION_DAYS": "3650"}  # fmt: skip
     command = typer.Typer()

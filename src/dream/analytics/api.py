@@ -33,6 +33,7 @@ from dream.analytics.products import (
     with_product_columns,
 )
 from dream.analytics.queries import Analytics, Answer
+from dream.catalog import Catalog
 from dream.analytics.questions import QUESTIONS, Question
 from dream.analytics.questions.base import Disclosure
 from dream.storage.errors import storage_errors
@@ -194,24 +195,26 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
                        **values: Any) -> Any:  # fmt: skip
         params = question.params.model_validate(values)
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
+        catalog = catalog_of(request.app.state)
         if not wants_csv(request, format):
-            answer, stored = await _answer(lambda: (_covered(question, f, params, shown),
+            answer, stored = await _answer(lambda: (_covered(question, f, params, shown, catalog),
                                                     stored_catalogs(analytics(), f)))  # fmt: skip
             body = question.answer(answer, f, params, shown)
-            return enrich(body, catalog_of(request.app.state), stored)
-        answer = await _answer(lambda: asked(question, analytics(), f, params, shown))
+            return enrich(body, catalog, stored)
+        answer = await _answer(lambda: asked(question, analytics(), f, params, shown, catalog))
         response = csv_response(  # the product's columns beside each app, as in exports
             question.file_name(params), with_product_columns(question.columns(params)),
-            enrich_rows(answer.items, catalog_of(request.app.state)),
+            enrich_rows(answer.items, catalog),
         )
         if answer.next_cursor:
             response.headers["X-Next-Cursor"] = answer.next_cursor
         response.headers[SUPPRESSED_HEADER] = str(shown.suppressed)
         return response
 
-    def _covered(question: Question[Any], f: Filters, params: Any, shown: Disclosure) -> Answer:
+    def _covered(question: Question[Any], f: Filters, params: Any, shown: Disclosure,
+                 catalog: Catalog) -> Answer:  # fmt: skip
         """The answer and its coverage (a JSON answer says it; a CSV file holds rows only)."""
-        answer = asked(question, analytics(), f, params, shown)
+        answer = asked(question, analytics(), f, params, shown, catalog)
         answer.coverage = analytics().coverage(f)
         return answer
 

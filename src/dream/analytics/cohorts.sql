@@ -57,6 +57,22 @@ SELECT DISTINCT faculty FROM host_days
 UNION
 SELECT faculty FROM faculties
 
+-- name: known_apps
+-- The apps an app= filter may name: every one the rollups hold (a product's id, or an
+-- executable's name where the catalog knows none), one index step each (a loose index scan of
+-- usage_presence_apps' key), not a scan of its rows; and those of the executables' facts (a
+-- file the collector reported, which may not have run in a listing kept).
+WITH RECURSIVE seen (app) AS (
+    (SELECT app FROM usage_presence_apps ORDER BY app LIMIT 1)
+    UNION ALL
+    SELECT (SELECT u.app FROM usage_presence_apps u WHERE u.app > seen.app ORDER BY u.app LIMIT 1)
+    FROM seen
+    WHERE seen.app IS NOT NULL
+)
+SELECT app FROM seen WHERE app IS NOT NULL
+UNION
+SELECT DISTINCT app FROM executables
+
 -- name: cohort_user_hours
 -- Per cohort, each active user's hours of the matching apps within the range (0 for an active
 -- user who used none): what hours per active user and its bootstrap interval are taken over.

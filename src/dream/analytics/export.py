@@ -355,14 +355,14 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         catalog = catalog_of(request.app.state)  # the product's columns beside each app
         if question.paged:  # rows: only for roles the floor does not hold (Question.role)
-            await _answer(lambda: check_known(a, f))
+            await _answer(lambda: check_known(a, f, catalog))
             try:
                 out, count = await _answer(
                     lambda: spool(question, a, f, params, format, shown, catalog))
             except ParquetUnavailable:
                 return _parquet_unavailable()
             return _spooled_response(out, count, name, format)
-        answer = await _answer(lambda: asked(question, a, f, params, shown))
+        answer = await _answer(lambda: asked(question, a, f, params, shown, catalog))
         return _file_response(name, format, with_product_columns(question.columns(params)),
                               enrich_rows(answer.items, catalog), shown.suppressed)  # fmt: skip
 

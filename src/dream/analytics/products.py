@@ -44,12 +44,17 @@ class ProductFields(BaseModel):
 
 class GroupFields(ProductFields):
     """top-apps' rows: with ``group_by=executable`` the executable as listed, with
-    ``group_by=version`` the product's version (null: none shown), else both null."""
+    ``group_by=version`` the product's version (null: none shown), with ``group_by=faculty``
+    (``os``) the cohort ranked; the others null."""
 
     executable: str | None = Field(default=None, description="group_by=executable: the"
                                    " process name as listed (WINWORD.EXE, chrome).")  # fmt: skip
     version: str | None = Field(default=None, description="group_by=version: the version the"
                                 " catalog read in the name or path (R2023b, 16).")  # fmt: skip
+    faculty: str | None = Field(default=None, description="group_by=faculty: the faculty whose"
+                                " ranking the row is in.")  # fmt: skip
+    os: str | None = Field(default=None, description="group_by=os: the OS whose ranking the row"
+                           " is in.")  # fmt: skip
 
 
 def catalog_of(state: Any) -> Catalog:

@@ -96,7 +96,8 @@ class TopApps(Disclosed):
     )  # fmt: skip
 
     items: list[TopApp]
-    group_by: str = Field(default="product", description="product | executable | version.")
+    group_by: str = Field(default="product", description="product | executable | version |"
+                          " faculty | os.")
     filters: dict[str, Any]
     source: Literal["rollup", "raw", "sessions"] = Field(
         description="What answered: rollups, raw rows or sessions (`group_by=executable|version`"

@@ -29,6 +29,8 @@ CohortField = Annotated[Cohort, Field(
     " of law-faculty machines); `user`, the user's in the directory as of the time of use (law"
     " students on any machine)."
 )]  # fmt: skip
+# top-apps' group_by giving a ranking per cohort (top_apps_per).
+PerCohort = Literal["faculty", "os"]
 SHARE_FIELDS = ("active_users", "share_users")  # what top-apps adds to each app's metrics
 INTERVAL_FIELDS = ("share_ci95_lo", "share_ci95_hi")  # and the share's 95% Wilson interval
 
@@ -46,6 +48,27 @@ def top_apps(analytics: Analytics, filters: Filters, params: Any) -> Answer:
         ci = wilson(users, active) if active and 0 <= users <= active else None
         item.update(zip(INTERVAL_FIELDS, ci or (None, None), strict=True))
     return answer
+
+
+def top_apps_per(analytics: Analytics, filters: Filters, params: Any) -> Answer:
+    """``top-apps?group_by=faculty`` (``os``): a ranking per value of the dimension the filters
+    let through (those ``breakdown`` finds), each exactly the top-apps that value alone as a
+    filter answers, its rows carrying the value beside ``app``. One top-apps per value: the
+    values are few (faculties, three systems), and each share is of that cohort's active
+    users as it is alone."""
+    from dream.analytics.cohorts import breakdown as values_of  # the database side: server only
+    from dream.analytics.queries import Answer
+
+    by = params.group_by
+    found = values_of(analytics, filters, by=by, metric="users", limit=1000, source=params.source,
+                      cohort=params.cohort)  # fmt: skip
+    items: list[dict[str, Any]] = []
+    source = found.source
+    for value in sorted(item[by] for item in found.items):
+        one = top_apps(analytics, filters.model_copy(update={by: (value,)}), params)
+        items += [{**item, by: value} for item in one.items]
+        source = one.source
+    return Answer(items, source)
 
 
 def breakdown(analytics: Analytics, filters: Filters, params: Any) -> Answer:

@@ -35,8 +35,10 @@ from dream.analytics.questions.cohorts import (
     INTERVAL_FIELDS,
     SHARE_FIELDS,
     CohortField,
+    PerCohort,
     breakdown,
     top_apps,
+    top_apps_per,
 )
 from dream.analytics.questions.executables import EXECUTABLES
 from dream.analytics.questions.hosts import with_fleet_health
@@ -60,18 +62,23 @@ class Params(BaseModel):
 
 
 class TopAppsParams(Params):
-    limit: Annotated[int, Field(ge=1, le=1000, description="How many applications.")] = 10
+    limit: Annotated[int, Field(ge=1, le=1000, description="How many applications (per"
+                                " value of `group_by=faculty|os`).")] = 10  # fmt: skip
     metric: MetricField = "users"
     source: SourceField = "auto"
-    group_by: Annotated[Grouping, Field(description="`product` (the catalog's), `executable`"
-                        " (as listed) or `version` (the product's); the last two answer from"
-                        " sessions.")] = "product"  # fmt: skip
+    group_by: Annotated[Literal[Grouping, PerCohort], Field(
+        description="`product` (the catalog's), `executable` (as listed) or `version` (the"
+        " product's): the last two answer from sessions; `faculty` or `os`: a ranking of `limit`"
+        " products per value seen under the filters, each row naming its value."
+    )] = "product"  # fmt: skip
     cohort: CohortField = "host"
 
 
 def _top_apps(a: Any, f: Filters, p: TopAppsParams) -> Any:
     if p.group_by == "product":
         return top_apps(a, f, p)  # with each product's share of the cohort's active users
+    if p.group_by == "faculty" or p.group_by == "os":  # (each compared: mypy narrows)
+        return top_apps_per(a, f, p)  # each cohort's ranking, with its shares
     if p.cohort != "host":
         raise FilterError("cohort", f"group_by={p.group_by} answers by the machine's cohort"
                           " only (cohort=host)", p.cohort)  # fmt: skip
@@ -234,7 +241,10 @@ QUESTIONS: tuple[Question[Any], ...] = (
             " Windows*: `top-apps?faculty=law&os=windows&limit=1`. Each app's `share_users` is"
             " its users over the `active_users` (any session in the range) of the cohort the"
             " filters name, with its 95% Wilson interval (`share_ci95_lo`, `share_ci95_hi`);"
-            " `cohort=user` reads `faculty` as the users' directory faculty."
+            " `cohort=user` reads `faculty` as the users' directory faculty. `group_by=faculty`"
+            " (`os`): one ranking per value, each row naming it, each as that value alone as a"
+            " filter answers. An `app` no data holds and no catalog product is answers 422"
+            " naming the closest known apps (`app=matlb`: `closest known: matlab`)."
         ),
         title="Top applications by {metric}",
         export=ExportLimit(10, cap=1000),
