@@ -316,7 +316,7 @@ class Reprocessor:
         done = sessions_only = 0
         counts = {"stored": 0, "failed": 0, "rows": 0}
         # Per UTC day and catalog version: each rewritten listing leaves the catalog that named
-        # it and counts for the one that names it now (catalog_days, migration 0028).
+        # it and counts for the one that names it now (catalog_days, migration 0026).
         named: Counter[tuple[datetime, str | None]] = Counter()
         kept_since = self.kept.rows_kept_since()
         spans: dict[str, tuple[datetime, datetime]] = {}  # per host: the rewritten snapshots

@@ -91,7 +91,7 @@ def enrich(body: dict[str, Any], catalog: Catalog,
 
 def stored_catalogs(analytics: Analytics, filters: Filters) -> list[str]:
     """The catalog versions that named the stored listings of the UTC days the range touches
-    (the worker and ``dream reprocess`` record them: migration 0028), newest use first. Rows are
+    (the worker and ``dream reprocess`` record them: migration 0026), newest use first. Rows are
     grouped by the catalog of the day they were parsed: one version other than ``catalog``, or
     several, say that part of the range awaits ``dream reprocess``."""
     from dream.storage.queries import NamedQueries  # the server's side (see top_apps_by)

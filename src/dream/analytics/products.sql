@@ -21,7 +21,7 @@ LIMIT %(limit)s
 
 -- name: stored_catalogs
 -- The catalog versions that named the stored listings of the UTC days [from, to) touches
--- (catalog_days, migration 0028: a row per day and version), newest use first.
+-- (catalog_days, migration 0026: a row per day and version), newest use first.
 SELECT catalog
 FROM catalog_days
 WHERE bucket >= date_trunc('day', %(from)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'

@@ -129,7 +129,7 @@ WITH touched AS (
 SELECT * FROM touched
 
 -- name: uncount_catalog_days
--- The user's stored listings leave the count of the catalog that named them (migration 0028).
+-- The user's stored listings leave the count of the catalog that named them (migration 0026).
 UPDATE catalog_days c SET snapshots = c.snapshots - e.n
 FROM (SELECT date_trunc('day', collected_at, 'UTC') AS bucket, catalog, count(*) AS n
       FROM erase_snaps

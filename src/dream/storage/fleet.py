@@ -1,4 +1,4 @@
-"""Fleet health's storage (migrations 0018, 0029): a row per host, upserted for each accepted
+"""Fleet health's storage (migrations 0018, 0027): a row per host, upserted for each accepted
 snapshot, and the ``fleet_status`` view that says each host's cadence and status once."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ ON CONFLICT (host) DO UPDATE SET
         THEN coalesce(EXCLUDED.spool_evicted, f.spool_evicted) ELSE f.spool_evicted END
 
 -- name: fleet_of_hosts
--- spool_evicted from the table (migration 0029): the view's columns are 0018's.
+-- spool_evicted from the table (migration 0027): the view's columns are 0018's.
 SELECT s.host, s.last_seen, s.last_collected AS last_collected_at, s.agent, s.cadence_s,
        s.clock_skew_s, s.status, s.snapshots AS snapshots_received, f.spool_evicted
 FROM fleet_status s JOIN fleet_hosts f USING (host) WHERE s.host = ANY(%(hosts)s::text[])

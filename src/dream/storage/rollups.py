@@ -178,7 +178,7 @@ def write_catalog_days(conn: psycopg.Connection,
                        counts: Mapping[tuple[datetime, str | None], int]) -> None:  # fmt: skip
     """Add ``counts`` (per UTC day and catalog version, stored listings named, a reprocess's
     moves negative for the version they left; version None, not recorded, is left out) to
-    ``catalog_days`` (migration 0028), dropping a version a day no longer holds. So an answer
+    ``catalog_days`` (migration 0026), dropping a version a day no longer holds. So an answer
     can say which catalogs named its range's rows."""
     rows = [(day.isoformat(), version, n) for (day, version), n in counts.items()
             if n and version is not None]  # fmt: skip

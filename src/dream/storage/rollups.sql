@@ -146,7 +146,7 @@ ON CONFLICT (bucket, host, os, faculty) DO UPDATE SET
     declared_n = r.declared_n + EXCLUDED.declared_n
 
 -- name: upsert_catalog_days
--- Which catalog named the stored listings (migration 0028): per UTC day and catalog version,
+-- Which catalog named the stored listings (migration 0026): per UTC day and catalog version,
 -- as one JSON array of [day, catalog, listings] (negative: a reprocess moved them elsewhere).
 INSERT INTO catalog_days AS r
 SELECT (k ->> 0)::timestamptz, k ->> 1, (k ->> 2)::bigint
