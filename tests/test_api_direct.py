@@ -250,7 +250,7 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
         "/v1/snapshots/{snapshot_id}/raw", "/healthz", "/readyz",
         "/v1/analytics/top-apps", "/v1/analytics/usage", "/v1/analytics/breakdown",
         "/v1/processes", "/v1/users", "/v1/faculties", "/v1/hosts", "/v1/keys", "/v1/keys/{key_id}", "/v1/export",
-        "/v1/audit", "/v1/users/{user}", "/v1/optouts", "/v1/optouts/{kind}/{value}",
+        "/v1/audit", "/v1/users/{user}", "/v1/optouts", "/v1/optouts/{kind}/{value}", "/v1/calendar",
         *(question.path for question in QUESTIONS),  # and any question added since
     }  # fmt: skip
     post = spec["paths"]["/v1/snapshots"]["post"]["requestBody"]["content"]

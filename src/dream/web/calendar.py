@@ -5,13 +5,21 @@ nothing when no calendar is configured."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dream.analytics.calendar import Calendar, Term
 
 
 class CalendarOut(BaseModel):
     """The campus time zone and the terms in order; ``tz`` null and no terms without a calendar."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "tz": "Europe/London",
+        "terms": [{"id": "2026-autumn", "start": "2026-09-28", "end": "2026-12-18",
+                   "teaching_weeks": 10, "exam_weeks": 1,
+                   "holidays": [{"name": "reading week", "start": "2026-11-02",
+                                 "end": "2026-11-06"}]}],
+    }]})  # fmt: skip
 
     tz: str | None = Field(description="The campus time zone (IANA name) calendar buckets use",
                            examples=["Europe/London"])  # fmt: skip
