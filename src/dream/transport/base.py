@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -87,12 +87,26 @@ class Batch:
         """Record ``position`` as read (the last one read of its lane so far)."""
         self.ends[position.lane] = position
 
+    def extend(self, more: Batch) -> None:
+        """Take in ``more``, fetched after this batch from the same source: its deliveries, the
+        later position of each lane, its rejected messages; abandoned if it was."""
+        self.deliveries += more.deliveries
+        self.ends.update(more.ends)
+        self.rejected += more.rejected
+        self.abandoned |= more.abandoned
+
     def drop_lanes(self, lanes: set[Lane]) -> list[int]:
         """Forget the deliveries (and positions) of ``lanes``; returns the indices kept."""
         keep = [i for i, d in enumerate(self.deliveries) if d.position.lane not in lanes]
         self.deliveries = [self.deliveries[i] for i in keep]
         self.ends = {lane: p for lane, p in self.ends.items() if lane not in lanes}
         return keep
+
+
+def output_bytes(deliveries: Iterable[Delivery]) -> int:
+    """Their outputs' bytes, what ``DREAM_BATCH_MAX_BYTES`` bounds a batch by (claim-checked
+    outputs count by their raw size)."""
+    return sum(d.snapshot.output_bytes for d in deliveries)
 
 
 RevokeListener = Callable[[list[Lane]], None]

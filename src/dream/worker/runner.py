@@ -40,7 +40,7 @@ from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
 from dream.storage.writer import ProcessedSnapshot, SnapshotWriter, WriteSummary
-from dream.transport.base import Batch, DeadLetter, Delivery, Lane, Source
+from dream.transport.base import Batch, DeadLetter, Lane, Source, output_bytes
 from dream.worker.accounting import WorkerTotals, observe
 from dream.worker.health import Progress
 from dream.worker.transform import Transform
@@ -198,7 +198,7 @@ class Worker:
         store was away."""
         parsed, in_flight = self._next, self._in_flight
         limit = self.batch_max_bytes
-        size = 0 if limit is None or parsed is None else _output_bytes(parsed.batch.deliveries)
+        size = 0 if limit is None or parsed is None else output_bytes(parsed.batch.deliveries)
         while (
             parsed is not None and parsed is self._next
             and in_flight is not None and not in_flight.written.done()
@@ -212,12 +212,9 @@ class Worker:
             if processed is None:
                 return False
             batch = parsed.batch  # (a revocation in that fetch may have trimmed it)
-            batch.deliveries += more.deliveries
-            batch.ends.update(more.ends)  # the later positions of each lane
-            batch.rejected += more.rejected
-            batch.abandoned |= more.abandoned
+            batch.extend(more)
             parsed.processed += processed
-            size += _output_bytes(more.deliveries)
+            size += output_bytes(more.deliveries)
             self.progress.started(batch, len(batch.deliveries))  # (if it came empty: in hand now)
             if more.abandoned:
                 self._abandon("the source gave the batch up")
@@ -323,8 +320,3 @@ class Worker:
                     dropped=len(self._next.processed) - len(keep),
                 )
                 self._next.processed = [self._next.processed[i] for i in keep]
-
-
-def _output_bytes(deliveries: list[Delivery]) -> int:
-    """Their outputs' bytes, as the sources bound a batch (claim-checked ones by raw size)."""
-    return sum(d.snapshot.output_bytes for d in deliveries)

@@ -33,6 +33,7 @@ from dream.transport.base import (
     RevokeListener,
     Source,
     TraceHeaders,
+    output_bytes,
 )
 from dream.transport.kafka.client import client_config
 from dream.transport.kafka.deadletter import DeadLetters, Original
@@ -156,7 +157,7 @@ class KafkaSource(Source):
         deadline = time.monotonic() + wait_s
         counted = size = 0  # the bytes of batch.deliveries[:counted]: each delivery added once
         for _ in range(max_snapshots):
-            size += sum(d.snapshot.output_bytes for d in batch.deliveries[counted:])
+            size += output_bytes(batch.deliveries[counted:])
             counted = len(batch.deliveries)
             if size >= self.settings.batch_max_bytes:
                 return
