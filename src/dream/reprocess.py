@@ -58,7 +58,7 @@ from dream.storage.database import (
 )
 from dream.storage.errors import storage_errors
 from dream.storage.partitions import PartitionManager
-from dream.storage.rollups import RollupBatch, catalog_day, write_catalog_days
+from dream.storage.rollups import RollupBatch, utc_day, write_catalog_days
 from dream.storage.rebuild import Reparse, rebuild_sessions
 from dream.storage.sessions import lock_hosts
 from dream.storage.writer import SnapshotWriter, copy_processes
@@ -349,10 +349,10 @@ class Reprocessor:
                     continue
                 rollups.add(item.snapshot, old, sign=-1)
                 conn.execute(query("reprocess_delete_rows"), key)
-                named[(catalog_day(item.snapshot), now["catalog"])] -= 1
+                named[(utc_day(item.snapshot), now["catalog"])] -= 1
             p = item.processed
             if p.status == "stored":
-                named[(catalog_day(item.snapshot), p.catalog)] += 1
+                named[(utc_day(item.snapshot), p.catalog)] += 1
                 # As the worker adds them. (cpu_percent is a real, but read back as text it
                 # gives the parser's decimal again: a later reprocess subtracts the same value.)
                 rollups.add(item.snapshot, p.processes)

@@ -5,8 +5,9 @@ answers 422 (``closest known: law``) rather than 200 and nothing; ``os=linx`` li
 The known faculties are those machines reported (``host_days``) and those on the managed list
 (migration 0019); the known apps those the rollups hold, those executables' facts name and the
 catalog's products. Each list is read once and again only when a value is not among it, so a
-value that just appeared is found and a typo costs one query. ``user`` and ``host`` are not checked: they are pseudonyms, and
-naming the closest known ones would list other people's (docs/analytics.md).
+value that just appeared is found and a typo costs one query. ``user`` and ``host`` are not
+checked: they are pseudonyms, and naming the closest known ones would list other people's
+(docs/analytics.md).
 """
 
 from __future__ import annotations

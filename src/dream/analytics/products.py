@@ -19,6 +19,8 @@ from dream.analytics.filters import FilterError, Filters
 from dream.catalog import CATEGORIES, Catalog, builtin
 
 if TYPE_CHECKING:
+    from psycopg import sql
+
     from dream.analytics.queries import Analytics, Answer
 
 PRODUCT_FIELDS = ("product", "vendor", "category")
@@ -94,11 +96,16 @@ def stored_catalogs(analytics: Analytics, filters: Filters) -> list[str]:
     (the worker and ``dream reprocess`` record them: migration 0026), newest use first. Rows are
     grouped by the catalog of the day they were parsed: one version other than ``catalog``, or
     several, say that part of the range awaits ``dream reprocess``."""
-    from dream.storage.queries import NamedQueries  # the server's side (see top_apps_by)
-
-    q = NamedQueries("dream.analytics", "products.sql").fragment("stored_catalogs")
+    q = _fragment("stored_catalogs")
     return [row["catalog"] for row in analytics._fetch(q, {"from": filters.start,
                                                           "to": filters.end})]  # fmt: skip
+
+
+def _fragment(name: str) -> sql.SQL:
+    """A query of products.sql, composable."""
+    from dream.storage.queries import NamedQueries  # the database side: server only
+
+    return NamedQueries("dream.analytics", "products.sql").fragment(name)
 
 
 @cache
@@ -165,7 +172,6 @@ def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric:
     from dream.analytics import versions
     from dream.analytics.queries import Answer
     from dream.analytics.sql import of_sessions
-    from dream.storage.queries import NamedQueries
 
     if metric not in SESSION_METRICS:
         raise FilterError("metric", f"group_by={by} answers from sessions, which count"
@@ -176,7 +182,7 @@ def top_apps_by(analytics: Analytics, filters: Filters, *, by: Grouping, metric:
         source: Literal["rollup", "sessions"] = "rollup"
     else:
         params: dict[str, Any] = {"from": filters.start, "to": filters.end, "limit": limit}
-        q = NamedQueries("dream.analytics", "products.sql").fragment("top_apps_by").format(
+        q = _fragment("top_apps_by").format(
             group=sql.Identifier(_GROUP_COLUMN[by]), order=sql.Identifier(metric),
             filters=of_sessions(filters, params),
         )  # fmt: skip

@@ -4,9 +4,9 @@
 Permanent are the SQLSTATE classes of the data itself: 22 (data exception: out of range,
 invalid text), 23 (integrity constraint violation) and 54 (program limit exceeded: a value too
 long for an index, a statement too complex; the same data fails again). Everything else is
-transient: pool
-timeouts, lost connections, admin shutdown (57P01), serialization failures (40001), deadlocks
-(40P01), statement timeouts (57014), and errors a migration or a restart can cure.
+transient: pool timeouts, lost connections, admin shutdown (57P01), serialization failures
+(40001), deadlocks (40P01), statement timeouts (57014), and errors a migration or a restart can
+cure.
 """
 
 from __future__ import annotations

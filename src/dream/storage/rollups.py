@@ -152,7 +152,7 @@ def write_host_days(conn: psycopg.Connection, snapshots: Iterable[Snapshot]) -> 
     days: dict[tuple[datetime, str, str, str], list] = {}
     for s in snapshots:
         t = s.collected_at
-        key = (_hour(t).replace(hour=0), s.host, s.os, s.faculty)
+        key = (utc_day(s), s.host, s.os, s.faculty)
         acc = days.get(key)
         if acc is None:
             acc = days[key] = [0, t, t, 0.0, 0]
@@ -169,8 +169,8 @@ def write_host_days(conn: psycopg.Connection, snapshots: Iterable[Snapshot]) -> 
         conn.execute(query("upsert_host_days"), {"days": json.dumps(rows)})
 
 
-def catalog_day(snapshot: Snapshot) -> datetime:
-    """The UTC day ``catalog_days`` counts ``snapshot`` under."""
+def utc_day(snapshot: Snapshot) -> datetime:
+    """The UTC day the per-day tables (``host_days``, ``catalog_days``) count ``snapshot`` under."""
     return _hour(snapshot.collected_at).replace(hour=0)
 
 

@@ -49,6 +49,15 @@ def _cadence(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _copy(conn: psycopg.Connection, statement: str, sessions: Sequence[Session],
+          row: Callable[[Session], Sequence[object]]) -> None:  # fmt: skip
+    """COPY ``row`` of each session through ``statement``, ``_COPY_CHUNK`` sessions' text at a
+    time (the text of a batch stays bounded)."""
+    with conn.cursor().copy(query(statement)) as copy:
+        for i in range(0, len(sessions), _COPY_CHUNK):
+            copy.write(copy_lines(map(row, sessions[i : i + _COPY_CHUNK])))
+
+
 def as_real(value: float) -> float:
     """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
@@ -335,15 +344,10 @@ class SessionBatch:
             conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
-            with conn.cursor().copy(query("copy_sessions")) as copy:
-                for i in range(0, len(inserts), _COPY_CHUNK):
-                    chunk = inserts[i : i + _COPY_CHUNK]
-                    copy.write(copy_lines([(*session_row(s), s.ended) for s in chunk]))
+            _copy(conn, "copy_sessions", inserts, lambda s: (*session_row(s), s.ended))
         if updates:
             conn.execute(query("create_session_stage"))
-            with conn.cursor().copy(query("copy_session_stage")) as copy:
-                for i in range(0, len(updates), _COPY_CHUNK):
-                    copy.write(copy_lines(map(session_row, updates[i : i + _COPY_CHUNK])))
+            _copy(conn, "copy_session_stage", updates, session_row)
             conn.execute(query("update_sessions"))
         if hours.hourly is not None:
             conn.execute(query("hours_hourly_by"), {"by": ""})

@@ -28,7 +28,7 @@ from dream.storage.errors import refused_data, storage_error, storage_errors
 from dream.storage.executables import write_executables
 from dream.storage.partitions import PartitionManager
 from dream.storage.queries import COPY_ESCAPES, copy_text, query
-from dream.storage.rollups import RollupBatch, catalog_day, write_catalog_days, write_host_days
+from dream.storage.rollups import RollupBatch, utc_day, write_catalog_days, write_host_days
 from dream.storage.open_sessions import OpenSessions
 from dream.storage.sessions import SessionBatch, lock_hosts
 
@@ -227,7 +227,7 @@ class SnapshotWriter:
             )
             sessions.write(conn)
             write_host_days(conn, (item.snapshot for item in final))
-            write_catalog_days(conn, Counter((catalog_day(i.snapshot), i.catalog)
+            write_catalog_days(conn, Counter((utc_day(i.snapshot), i.catalog)
                                              for i in final if i.status == "stored"))  # fmt: skip
             write_executables(conn, final)
             if rollups:
