@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -259,3 +260,34 @@ class ScriptedPeer:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=10)
+
+
+MiB = 1024 * 1024
+
+
+class PeakRss:
+    """The highest RSS of a process while the ``with`` block runs (sampled every 20 ms)."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil  # the tests that measure memory only
+
+        self._process = psutil.Process(pid)
+        self.start = self.peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / MiB
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()

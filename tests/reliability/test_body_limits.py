@@ -16,11 +16,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import psutil
 import pytest
 
 from faults import dream_env, start_api, terminate
-from helpers import live_ps_aux, ps_aux_with_unreadable_lines, snapshot_body, wait_for
+from helpers import PeakRss, live_ps_aux, ps_aux_with_unreadable_lines, snapshot_body, wait_for
 
 MiB = 1024 * 1024
 BODY_TIMEOUT_S = 2
@@ -38,32 +37,6 @@ def api(database_url: str, kafka_bootstrap: str, logs_dir: Path) -> Iterator[tup
         yield base, proc.pid
     finally:
         terminate(proc)
-
-
-class PeakRss:
-    """The highest RSS of a process while the ``with`` block runs (sampled every 20 ms)."""
-
-    def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.start = self.peak = self._process.memory_info().rss
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.start) / MiB
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 class RawPost:
