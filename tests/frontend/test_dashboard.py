@@ -190,8 +190,9 @@ def test_hours_and_users_are_the_apis_with_their_units(demo_server: Served, page
                           params={"by": "os", "metric": "hours", "limit": 50}).json()["items"]  # fmt: skip
     cells = {tr.get_attribute("data-label"): tr.query_selector("td[data-column=hours]")
              for tr in pg.query_selector_all("#breakdown-table tbody tr[data-label]")}  # fmt: skip
-    got = {k: (td.get_attribute("title"), td.inner_text()) for k, td in cells.items()}
-    want_cells = {i["os"]: (str(i["hours"]), one_decimal(i["hours"])) for i in breakdown}
+    # The title is JavaScript's String of the number: "64" for the api's 64.0, so as numbers.
+    got = {k: (float(td.get_attribute("title") or "nan"), td.inner_text()) for k, td in cells.items()}
+    want_cells = {i["os"]: (float(i["hours"]), one_decimal(i["hours"])) for i in breakdown}
     check(pg, got == want_cells, f"breakdown hours {got}, the api's {want_cells}")
     drawn = pg.evaluate(DRAWN, "usage-chart")  # auto buckets over two days of demo: hours
     check(pg, (drawn["x"], drawn["y"]) == ("hour (UTC)", "hours of use"), f"usage axes {drawn}")
