@@ -13,6 +13,7 @@ from dream.app import Dream
 from dream.cli.output import err
 from dream.cli.wiring import dream_for
 from dream.errors import ConfigurationError
+from dream.runtime import tune_for_service
 from dream.observability.server import MetricsServer
 from dream.worker.health import readiness
 
@@ -45,6 +46,7 @@ def _serve_http(dream: Dream, *, with_worker: bool) -> None:
     # embedded database's exit hook still run.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
+    tune_for_service()
     try:
         # The worker runs beside the api, not inside it: stopped once the api has stopped.
         # SIGTERM: uvicorn stops accepting, lets requests in progress finish (each waits at
@@ -129,6 +131,7 @@ def worker() -> None:
                 raise typer.Exit(2) from None
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        tune_for_service()
         w.run()
     finally:
         w.source.close()

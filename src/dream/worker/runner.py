@@ -36,6 +36,7 @@ import structlog
 
 from dream.blobs.raw import RawOutputs
 from dream.observability.sensors import NULL_SENSOR, Sensor
+from dream.runtime import GC_THRESHOLDS
 from dream.catalog import Catalog
 from dream.security.pii import Scrubber
 from dream.storage.database import Database
@@ -54,7 +55,6 @@ log = structlog.get_logger(__name__)
 # row and a batch keeps them alive until it is written: at CPython's default (700 allocations
 # between young collections) the collector ran thousands of times per batch, its older
 # generations walking every row alive, a third of the parse step's CPU (docs/capacity.md).
-GC_THRESHOLDS = (20_000, 50, 100)
 # How long a fetch that tops up the next batch waits while the writer is busy: short, so the
 # next write starts soon after the previous one ends.
 TOP_UP_WAIT_S = 0.02
