@@ -130,7 +130,7 @@ def test_process_rows_keep_every_value_the_copy_text_must_escape(database_url: s
         columns = ", ".join(TABLE_COLUMNS[-len(PROCESS_FIELDS):])
         rows = conn.execute(f"SELECT collected_at, host, {columns} FROM processes ORDER BY pid NULLS LAST"
                             ).fetchall()  # fmt: skip
-        # Sessions are COPYed as text too (``copy_lines``): the same values come back.
+        # Sessions are COPYed in binary (storage/copying.py): the same values come back.
         sessions = conn.execute("SELECT host, user_name, pid, name, first_seen, app, is_system,"
                                 " process_user, cpu_first, rss_peak_kb FROM sessions ORDER BY pid"
                                 ).fetchall()  # fmt: skip

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 
+from dream.storage.copying import copy_binary
 from dream.storage.queries import NamedQueries
 
 if TYPE_CHECKING:
@@ -180,17 +181,14 @@ class HoursDelta:
             changed_hours = [(k, v) for k, v in self.hourly.items() if any(v)]
             if changed_hours:
                 conn.execute(query("create_hours_hourly_stage"))
-                with conn.cursor().copy(query("copy_hours_hourly_stage")) as copy:
-                    for hour_key, acc in changed_hours:
-                        copy.write_row((*hour_key, *acc))
+                copy_binary(conn, query("copy_hours_hourly_stage"),
+                            ((*hour_key, *acc) for hour_key, acc in changed_hours))
                 conn.execute(query("fold_hours_hourly"))
         changed = [(k, v) for k, v in self.rows.items() if any(v)]
         if not changed:
             return
         conn.execute(query("create_hours_stage"))
-        with conn.cursor().copy(query("copy_hours_stage")) as copy:
-            for key, acc in changed:
-                copy.write_row((*key, *acc))
+        copy_binary(conn, query("copy_hours_stage"), ((*key, *acc) for key, acc in changed))
         for name in ("upsert_hours", "upsert_hours_apps", "drop_empty_hours",
                      "drop_empty_hours_apps"):
             conn.execute(query(name))

@@ -7,11 +7,9 @@ through a ``NamedQueries`` (storage's own, the rollups', the blobs', the keys', 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from psycopg import sql
 
@@ -76,27 +74,3 @@ def copy_text(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _escaped(value: str) -> str:
-    # Most text needs no escape: two scans in C find that, where translate maps each char.
-    return value if value.isprintable() and "\\" not in value else value.translate(COPY_ESCAPES)
-
-
-def copy_lines(rows: Iterable[Sequence[object]]) -> str:
-    """Rows as lines of COPY's text format, as ``copy_text`` renders each value, dispatched on
-    its type; each distinct instant is rendered once (a batch's sessions start and end at a few
-    snapshots' times): a third of psycopg's ``write_row`` per row of sessions."""
-    iso: dict[datetime, str] = {}
-
-    def instant(moment: datetime) -> str:
-        if (text := iso.get(moment)) is None:
-            text = iso[moment] = moment.isoformat()
-        return text
-
-    render: dict[type, Callable[[Any], str]] = {
-        str: _escaped, int: repr, float: repr, bool: copy_text, datetime: instant,
-        type(None): copy_text,
-    }  # fmt: skip
-    get = render.get
-    return "".join(["\t".join([get(type(v), copy_text)(v) for v in row]) + "\n" for row in rows])

@@ -21,6 +21,7 @@ from functools import cache
 import psycopg
 from psycopg import sql
 
+from dream.storage.copying import copy_binary
 from dream.storage.queries import NamedQueries
 from dream.snapshots import ProcessRecord, Snapshot
 from dream.storage.sessions import as_real
@@ -121,9 +122,8 @@ class RollupBatch:
     def write(self, conn: psycopg.Connection) -> None:
         """Add the counters to the rollup tables (inside the caller's transaction)."""
         conn.execute(query("create_usage_stage"))
-        with conn.cursor().copy(query("copy_usage_stage")) as copy:
-            for key, counters in self.hourly.items():
-                copy.write_row((*key, *counters))
+        copy_binary(conn, query("copy_usage_stage"),
+                    ((*key, *counters) for key, counters in self.hourly.items()))
         conn.execute(_upsert("upsert_usage_hourly"))
         conn.execute(_upsert("upsert_usage_daily"))
         conn.execute(query("upsert_usage_presence"))

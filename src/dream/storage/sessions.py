@@ -32,14 +32,14 @@ import psycopg
 from dream.snapshots import ProcessRecord, Snapshot
 from dream.storage.hours import HoursDelta, HoursKey, day_of, quantized
 from dream.storage.open_sessions import OpenSessions
-from dream.storage.queries import NamedQueries, copy_lines
+from dream.storage.copying import copy_binary
+from dream.storage.queries import NamedQueries
 
 _SQL = NamedQueries("dream.storage", "sessions.sql")
 query = _SQL.query
 
 LINK_CADENCES = 1.5  # a process absent for longer than this many sampling intervals ended
 _DAY = timedelta(days=1)
-_COPY_CHUNK = 2000  # sessions rendered per write to a COPY: the text of a batch stays bounded
 
 Key = tuple[str, str, int, str]  # host, user_name, pid, name
 
@@ -51,11 +51,8 @@ def _cadence(seconds: float) -> timedelta:
 
 def _copy(conn: psycopg.Connection, statement: str, sessions: Sequence[Session],
           row: Callable[[Session], Sequence[object]]) -> None:  # fmt: skip
-    """COPY ``row`` of each session through ``statement``, ``_COPY_CHUNK`` sessions' text at a
-    time (the text of a batch stays bounded)."""
-    with conn.cursor().copy(query(statement)) as copy:
-        for i in range(0, len(sessions), _COPY_CHUNK):
-            copy.write(copy_lines(map(row, sessions[i : i + _COPY_CHUNK])))
+    """COPY ``row`` of each session through ``statement``."""
+    copy_binary(conn, query(statement), map(row, sessions))
 
 
 def as_real(value: float) -> float:
@@ -380,4 +377,3 @@ class SessionBatch:
 def _columns(sessions: Sequence[Session], names: Sequence[str]) -> dict[str, list[object]]:
     """Sessions as one array per column (``unnest`` parameters)."""
     return {name: [getattr(s, name) for s in sessions] for name in names}
-
