@@ -216,31 +216,6 @@ def _opened(head: _Head, p: ProcessRecord) -> Session:
     )  # fmt: skip
 
 
-def _fold(observed: list[tuple[_Head, ProcessRecord]]) -> list[Session]:
-    """One key's observations as ``merge_runs`` of one session each would give, without the
-    session per observation: in time order, each takes the run on (``absorb``'s rules for a
-    later observation) or starts the next. Two at one instant fall back to ``merge_runs``."""
-    if any(a[0][0] >= b[0][0] for a, b in zip(observed, observed[1:], strict=False)):
-        observed = sorted(observed, key=lambda o: o[0][0])
-        if any(a[0][0] == b[0][0] for a, b in zip(observed, observed[1:], strict=False)):
-            return merge_runs([_opened(head, p) for head, p in observed])
-    runs = [_opened(*observed[0])]
-    s = runs[0]
-    for (t, cadence, until, snapshot), p in observed[1:]:
-        if t > s.open_until:
-            s = _opened((t, cadence, until, snapshot), p)
-            runs.append(s)
-            continue
-        s.last_seen, s.cadence_s, s.cpu_last = t, cadence, p.cpu_seconds
-        if until > s.open_until:
-            s.open_until = until
-        s.samples += 1
-        rss = p.rss_kb
-        if rss is not None and (s.rss_peak_kb is None or rss > s.rss_peak_kb):
-            s.rss_peak_kb = rss
-    return runs
-
-
 class SessionBatch:
     """The observations of a batch, grouped per key, folded into runs, merged into storage."""
 
@@ -248,10 +223,15 @@ class SessionBatch:
         self.default_cadence_s = default_cadence_s
         self.cache = cache  # the writer's open sessions (None: every batch reads them back)
         self.runs: dict[Key, list[Session]] = {}  # whole sessions (add_sessions)
-        self.observed: dict[Key, list[tuple[_Head, ProcessRecord]]] = {}  # (add)
+        # (add) Per key, the runs its observations made in the order they came: each later
+        # than the last takes the last run on or starts the next; one not later (a late
+        # snapshot, two at one instant) is a session of its own in ``unordered``, merged with
+        # the runs at the end (``merge_runs``: the same sessions whatever the order).
+        self.folded: dict[Key, list[Session]] = {}
+        self.unordered: dict[Key, list[Session]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.runs) or bool(self.observed)
+        return bool(self.runs) or bool(self.folded)
 
     def cadence(self, snapshot: Snapshot) -> float:
         declared = snapshot.interval_s
@@ -262,17 +242,30 @@ class SessionBatch:
         # One tzinfo object for every instant of the batch, as for sessions read back: aware
         # datetimes then compare and hash without asking each tzinfo its offset.
         t = snapshot.collected_at.astimezone(UTC)
-        head = (t, cadence, t + timedelta(seconds=LINK_CADENCES * cadence), snapshot)
+        until = t + timedelta(seconds=LINK_CADENCES * cadence)
+        head = (t, cadence, until, snapshot)
         host, user = snapshot.host, snapshot.user
-        observed = self.observed
+        folded = self.folded
         for p in processes:
             pid = p.pid
             key = (host, user, -1 if pid is None else pid, p.name or "")
-            found = observed.get(key)
-            if found is None:
-                observed[key] = [(head, p)]
-            else:
-                found.append((head, p))
+            runs = folded.get(key)
+            if runs is None:
+                folded[key] = [_opened(head, p)]
+                continue
+            s = runs[-1]  # its last_seen is the latest instant the key's runs have
+            if t <= s.last_seen:
+                self.unordered.setdefault(key, []).append(_opened(head, p))
+            elif t > s.open_until:
+                runs.append(_opened(head, p))
+            else:  # ``absorb``'s rules for a later observation, without a session for it
+                s.last_seen, s.cadence_s, s.cpu_last = t, cadence, p.cpu_seconds
+                if until > s.open_until:
+                    s.open_until = until
+                s.samples += 1
+                rss = p.rss_kb
+                if rss is not None and (s.rss_peak_kb is None or rss > s.rss_peak_kb):
+                    s.rss_peak_kb = rss
 
     def add_sessions(self, sessions: Iterable[Session]) -> None:
         """Whole sessions as observations (a reprocess puts back what it rebuilt)."""
@@ -281,7 +274,9 @@ class SessionBatch:
 
     def _merged(self) -> dict[Key, list[Session]]:
         """Per key, the batch's runs in start order."""
-        new = {key: _fold(obs) for key, obs in self.observed.items()}
+        new = self.folded
+        for key, late in self.unordered.items():
+            new[key] = merge_runs([*new[key], *late])
         for key, sessions in self.runs.items():
             new[key] = merge_runs([*new.get(key, ()), *sessions])
         return new
@@ -351,7 +346,7 @@ class SessionBatch:
         if cache is not None:
             cache.written(conn)
         hours.write(conn)
-        self.runs, self.observed = {}, {}
+        self.runs, self.folded, self.unordered = {}, {}, {}
 
     @staticmethod
     def _stored_near(conn: psycopg.Connection, new: dict[Key, list[Session]]) -> dict[Key, list]:
