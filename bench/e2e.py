@@ -43,6 +43,9 @@ class E2EResult:
     total_s: float
     copy_rows_per_s: float
     copy_write_row_rows_per_s: float
+    # CPU seconds of the PostgreSQL backend that ran the plain COPY of the pre-rendered text:
+    # what the database alone spends to take every sample row (against cpu_s["postgres"]).
+    copy_postgres_cpu_s: float
     # CPU seconds each part spent over the whole run (the machine's load does not change them
     # much, unlike the rates): "api", "worker", "postgres" (the backends of the bench's database)
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -182,7 +185,8 @@ def _backends(url: str) -> list[int]:
 
 def _cpu_by_part(procs: list[subprocess.Popen], url: str) -> dict[str, dict[int, float]]:
     """CPU seconds so far per process of each part: the api, the worker, their backends."""
-    parts = {"api": [procs[0].pid], "worker": [procs[1].pid], "postgres": _backends(url)}
+    parts = {"api": [procs[0].pid], "worker": [p.pid for p in procs[1:]],
+             "postgres": _backends(url)}  # fmt: skip
     return {part: {pid: _cpu_seconds(pid) for pid in pids} for part, pids in parts.items()}
 
 
@@ -193,8 +197,9 @@ def _check_alive(procs: list[subprocess.Popen]) -> None:
             raise RuntimeError(f"{' '.join(map(str, p.args))} exited with {p.returncode}")
 
 
-def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
-    """Rows/s of a plain COPY of the same rows: pre-rendered text, and row by row (psycopg)."""
+def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float, float]:
+    """Rows/s of a plain COPY of the same rows: pre-rendered text, and row by row (psycopg);
+    and the CPU seconds the database's backend spent on the first."""
     rows: list[tuple] = []
     for body in bodies:
         data = json.loads(body)
@@ -205,10 +210,12 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
         PartitionManager().ensure(conn, [datetime.now(UTC) - timedelta(hours=2)])
         # 1. Pre-rendered COPY text: PostgreSQL's own ingest rate, no client work timed.
         text = _render_copy_text(rows)
-        t0 = time.perf_counter()
+        backend = conn.info.backend_pid
+        cpu0, t0 = _cpu_seconds(backend), time.perf_counter()
         with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
             copy.write(text)
         raw_rate = len(rows) / (time.perf_counter() - t0)
+        copy_cpu = _cpu_seconds(backend) - cpu0
         conn.execute("TRUNCATE processes")
         # 2. Row by row through psycopg, as the worker does.
         t0 = time.perf_counter()
@@ -217,7 +224,7 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float]:
                 copy.write_row(row)
         write_row_rate = len(rows) / (time.perf_counter() - t0)
         conn.execute("TRUNCATE processes")
-    return raw_rate, write_row_rate
+    return raw_rate, write_row_rate, copy_cpu
 
 
 def _profiler(variable: str) -> list[str]:
@@ -238,9 +245,11 @@ def run(
     copy_baseline: bool = True,
     profile: str = "hosts",
     raw_rows_retention_days: int | None = None,
+    workers: int = 1,
 ) -> E2EResult:
     """One run of ``profile`` (see ``_bodies``); ``raw_rows_retention_days`` the worker's
-    DREAM_RAW_ROWS_RETENTION_DAYS (None: the deployment's default; 0: no per-sample rows)."""
+    DREAM_RAW_ROWS_RETENTION_DAYS (None: the deployment's default; 0: no per-sample rows);
+    ``workers`` worker processes in one consumer group (the topic has DREAM_KAFKA_PARTITIONS)."""
     state = services.up()
     server_url = state["postgres"]["url"]
     bootstrap = state["kafka"]["bootstrap"]
@@ -272,9 +281,10 @@ def run(
     procs = [
         subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_API_PROFILE"), "-m", "dream",
                           "api"], env=env),
-        subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_WORKER_PROFILE"), "-m",
-                          "dream", "worker"], env=env),
-    ]
+        *(subprocess.Popen([sys.executable, *_profiler("DREAM_BENCH_WORKER_PROFILE"), "-m",
+                            "dream", "worker"], env={**env, "DREAM_METRICS_PORT": "0"})
+          for _ in range(workers)),
+    ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base)
@@ -283,6 +293,8 @@ def run(
         while _stored(url)[0] < 1:
             _check_alive(procs)
             time.sleep(0.1)
+        if workers > 1:  # the later workers' joins rebalance the group: before, not during
+            time.sleep(10)
         done_before, rows_before = _stored(url)
 
         cpu_before = _cpu_by_part(procs, url)
@@ -305,11 +317,10 @@ def run(
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-    copy_rate, write_row_rate = (
-        _copy_baseline(copy_url, bodies) if copy_baseline else (float("nan"), float("nan"))
+    copy_rate, write_row_rate, copy_cpu = (
+        _copy_baseline(copy_url, bodies) if copy_baseline else (float("nan"),) * 3
     )
     _drop_database(server_url, url)
     _drop_database(server_url, copy_url)
-    return E2EResult(
-        snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate, cpu
-    )
+    return E2EResult(snapshots, rows - rows_before, accept_s, total_s, copy_rate, write_row_rate,
+                     copy_cpu, cpu)  # fmt: skip

@@ -23,6 +23,8 @@ def main() -> None:
                         help="e2e: successive listings per host, or a new session per row")
     parser.add_argument("--e2e-raw-rows-retention-days", type=int, default=None,
                         help="e2e: the worker's DREAM_RAW_ROWS_RETENTION_DAYS (0: no raw rows)")
+    parser.add_argument("--e2e-workers", type=int, default=1,
+                        help="e2e: worker processes (one consumer group)")
     parser.add_argument("--query-hosts", type=int, default=100, help="queries: hosts")
     parser.add_argument("--query-days", type=int, default=14, help="queries: days of history")
     parser.add_argument("--query-reps", type=int, default=20, help="queries: runs on rollups")
@@ -50,13 +52,14 @@ def main() -> None:
         from bench import e2e
 
         profile = {"profile": args.e2e_profile,
-                   "raw_rows_retention_days": args.e2e_raw_rows_retention_days}
+                   "raw_rows_retention_days": args.e2e_raw_rows_retention_days,
+                   "workers": args.e2e_workers}
         r = e2e.run(args.snapshots, args.processes, args.concurrency, **profile)
         table = Table(title="End to end: HTTP → api → Kafka → worker → PostgreSQL")
         for col in ("measure", "value"):
             table.add_column(col)
         table.add_row("profile", f"{args.e2e_profile}, raw rows kept:"
-                      f" {args.e2e_raw_rows_retention_days}")
+                      f" {args.e2e_raw_rows_retention_days}, workers: {args.e2e_workers}")
         table.add_row("snapshots × processes", f"{r.snapshots} × {args.processes}")
         table.add_row("process rows stored", f"{r.rows:,}")
         table.add_row("all accepted (202) after", f"{r.accept_s:.2f} s")
@@ -69,6 +72,10 @@ def main() -> None:
         )
         table.add_row("CPU s: api, worker, PostgreSQL",
                       ", ".join(f"{r.cpu_s.get(k, 0):.1f}" for k in ("api", "worker", "postgres")))
+        # The part that does not scale out: what PostgreSQL spent, against its plain COPY's.
+        table.add_row("PostgreSQL CPU s: pipeline / plain COPY",
+                      f"{r.cpu_s.get('postgres', 0):.2f} / {r.copy_postgres_cpu_s:.2f}"
+                      f" = {r.cpu_s.get('postgres', 0) / r.copy_postgres_cpu_s:.2f}")
         console.print(table)
         # Telemetry cost: the same run with request metrics/spans and per-snapshot spans and
         # log lines off, alternated with on, so both see the same machine.
