@@ -189,7 +189,9 @@ def test_hanging_identity_provider_stalls_neither_keys_nor_tokens(
 ) -> None:
     dream = make_dream(database_url, tmp_path, rate_limits="", oidc_issuer=ISSUER,
                        oidc_audience="dream", oidc_jwks_url=hanging_idp.url,
-                       oidc_jwks_timeout_s=2.0)  # fmt: skip
+                       oidc_jwks_timeout_s=6.0)  # fmt: skip
+    # (6 s: the key's request must come back while the tokens still wait, on a loaded machine
+    # too; at 2 s a busy runner let the fetch time out first.)
     jwt_shaped = token(signing_key, dream_roles="query")
     try:
         with TestClient(create_app(dream, publisher=dream.publisher())) as client:
