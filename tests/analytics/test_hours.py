@@ -70,3 +70,21 @@ def test_usage_splits_hours_over_the_buckets(analytics: Analytics) -> None:
     assert [(r["user"], r["hours"], r["launches"], r["processes"]) for r in week] == [
         ("ann", 3.0, 2, 0), ("bob", 1.0, 1, 0)
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("system", "metric", "order"), [
+    (True, "hours", ["spss", "stata"]),  # 1 h + 9 h of the system process, against 3 h
+    (False, "hours", ["stata", "spss"]),  # 3 h against 1 h
+    (False, "launches", ["stata", "spss"]),  # 2 against 1
+])  # fmt: skip
+def test_usage_orders_its_series_by_the_metric_asked(
+    analytics: Analytics, system: bool, metric: str, order: list[str]
+) -> None:
+    from dream.analytics.questions.registry import QUESTIONS
+
+    usage = next(q for q in QUESTIONS if q.name == "usage")
+    params = usage.params(group_by="app", bucket="day", metric=metric)
+    filters = Filters(include_system=system)
+    body = usage.answer(usage.ask(analytics, filters, params), filters, params)
+    assert [s["group"] for s in body["series"]] == order
+    assert body["metric"] == metric

@@ -121,7 +121,7 @@ class UsageSeries(ProductFields):
 
 class Usage(Disclosed):
     model_config = _examples(
-        {"bucket": "week", "group_by": "faculty",
+        {"bucket": "week", "group_by": "faculty", "metric": "users",
          "series": [{"group": "engineering",
                      "points": [{"bucket": "2026-11-02T00:00:00Z", **_METRICS_EXAMPLE}]}],
          "filters": {**_FILTERS_EXAMPLE, "app": "matlab", "faculty": None, "os": None},
@@ -130,6 +130,7 @@ class Usage(Disclosed):
 
     bucket: str
     group_by: str | None
+    metric: str = Field(description="What the series are ordered by (descending).")
     series: list[UsageSeries]
     filters: dict[str, Any]
     source: Literal["rollup", "raw"]

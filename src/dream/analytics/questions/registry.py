@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dream.analytics import calendar
 from dream.analytics.calendar import CALENDAR_BUCKETS, CalendarBucket
 from dream.analytics.filters import (
+    METRIC_COLUMN,
     METRIC_FIELDS,
     Bucket,
     Dimension,
@@ -94,6 +95,10 @@ class UsageParams(Params):
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
         None
     )
+    metric: Annotated[Metric, Field(
+        description="The series' order (descending): by this metric over the whole range (summed"
+        " over the points; `cpu` and `memory`: their mean). Every point carries every metric."
+    )] = "users"  # fmt: skip
     source: SourceField = "auto"
 
 
@@ -144,8 +149,17 @@ def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
     series: dict[str | None, list[dict[str, Any]]] = {}
     for row in answer.items:
         series.setdefault(row["group"], []).append({k: v for k, v in row.items() if k != "group"})
-    return {"bucket": p.bucket, "group_by": p.group_by,
-            "series": [{"group": g, "points": points} for g, points in series.items()],
+    column = METRIC_COLUMN[p.metric]
+
+    def weight(points: list[dict[str, Any]]) -> float:
+        values = [v for point in points if (v := point.get(column)) is not None]
+        if p.metric in ("cpu", "memory"):  # averages: their mean, not their sum
+            return sum(values) / len(values) if values else 0.0
+        return float(sum(values))
+
+    ranked = sorted(series.items(), key=lambda kv: -weight(kv[1]))  # (stable: ties keep order)
+    return {"bucket": p.bucket, "group_by": p.group_by, "metric": p.metric,
+            "series": [{"group": g, "points": points} for g, points in ranked],
             "filters": filters.as_dict(), "source": answer.source,
             "coverage": answer.coverage}  # fmt: skip
 
