@@ -4,7 +4,7 @@ Successive listings of a machine differ in a few columns (TIME, %CPU, the RSS of
 processes), yet compressed one by one each costs as much as the first: kept that way, the blob store
 grows with the sampling rate. One zstd frame over a host's hour of listings stores the repeats
 once (measured by ``make bench``'s storage table: 4 h of 200 processes at a 1-minute cadence,
-1.45 MB as single objects against ~0.13 MB in packs).
+1.44 MB as single objects against ~0.13 MB in packs).
 
 Packing runs after the fact, off the ingest path: the api and worker keep writing single
 content-addressed objects (the claim check must be durable before the 202), and this job, run
