@@ -211,7 +211,7 @@ class RawRef(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0, description="Bytes of the raw output, uncompressed.")
     # zstd-pack: one of several outputs in a pack object; the URL's fragment is its offset.
-    compression: Literal["gzip", "none", "zstd-pack"]
+    compression: Literal["zstd", "gzip", "none", "zstd-pack"]
     url: str = Field(description="The stored object: file:///... or s3://bucket/key.")
 
 

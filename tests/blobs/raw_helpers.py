@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import uuid
 from typing import Any
@@ -9,11 +10,22 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
+from dream.blobs.store import BlobStore
 from dream.settings import Settings
+from dream.snapshots import RawRef
 from helpers import wait_for
+
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def put_gzip(store: BlobStore, data: bytes) -> RawRef:
+    """``data`` stored as single objects were before zstd: gzip, under ``<sha256>.gz``."""
+    digest = sha(data)
+    payload = gzip.compress(data, compresslevel=1, mtime=0)
+    url = store._write(f"sha256/{digest[:2]}/{digest}.gz", payload)
+    return RawRef(sha256=digest, size=len(data), compression="gzip", url=url)
 
 
 def s3_client(server: dict) -> Any:

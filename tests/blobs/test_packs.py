@@ -20,7 +20,7 @@ from dream.blobs.store import BlobCorrupt
 from dream.demo.listings import ps_aux_series
 from dream.storage.database import raw_ref_from_row
 from helpers import direct_client, snapshot_body
-from raw_helpers import make_settings, settings_env, settled, snapshot_row
+from raw_helpers import make_settings, put_gzip, settings_env, settled, snapshot_row
 
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
 
@@ -66,12 +66,37 @@ def test_each_host_hour_becomes_one_pack_and_every_output_reads_back(
             ref = raw_ref_from_row(row)
             assert ref is not None
             assert dream.raw_outputs.get(ref).decode() == output
-            assert row["raw_compression"] == ("gzip" if row["host"] == "lab-b" else "zstd-pack")
+            assert row["raw_compression"] == ("zstd" if row["host"] == "lab-b" else "zstd-pack")
             assert client.get(f"/v1/snapshots/{snapshot_id}/raw").text == output
 
         again = pack_raw_outputs(dream.db, dream.raw_outputs, older_than=timedelta(hours=1),
                                  grace=timedelta(0))  # fmt: skip
         assert again.packs_written == 0 and _objects(dream) == (singles, packs)
+
+
+def test_single_objects_of_either_compression_are_packed(
+    database_url: str, tmp_path: Path, store_settings: dict
+) -> None:
+    settings = make_settings(database_url, tmp_path, store_settings)
+    with direct_client(settings) as (client, dream):
+        posted = _post_series(client, "lab-f", [HOUR + timedelta(minutes=m) for m in (7, 17, 27)], 6)
+        old_id = next(iter(posted))
+        store = dream.raw_outputs.store
+        store.delete(snapshot_row(database_url, old_id)["raw_url"])
+        old = put_gzip(store, posted[old_id].encode())  # this one as stored before zstd
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE snapshots SET raw_compression = 'gzip', raw_url = %s"
+                         " WHERE snapshot_id = %s", (old.url, old_id))  # fmt: skip
+            (index,) = conn.execute("SELECT indexdef FROM pg_indexes"
+                                    " WHERE indexname = 'snapshots_unpacked_idx'").fetchone()  # fmt: skip
+        assert "'gzip'" in index and "'zstd'" in index  # migration 0029
+        result = pack_raw_outputs(dream.db, dream.raw_outputs, older_than=timedelta(hours=1),
+                                  grace=timedelta(0))  # fmt: skip
+        assert (result.packs_written, result.outputs_packed, result.singles_deleted) == (1, 3, 3)
+        assert _objects(dream)[0] == set()
+        for snapshot_id, output in posted.items():
+            assert snapshot_row(database_url, snapshot_id)["raw_compression"] == "zstd-pack"
+            assert client.get(f"/v1/snapshots/{snapshot_id}/raw").text == output
 
 
 def test_the_cli_packs_but_keeps_young_single_objects(database_url: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from dream.blobs.gc import collect_garbage
 from dream.demo.listings import ps_aux_output
 from helpers import snapshot_body
 from helpers import direct_client
-from raw_helpers import make_settings, settled, snapshot_row
+from raw_helpers import make_settings, put_gzip, settled, snapshot_row
 from test_reprocess import invoke
 
 
@@ -31,6 +31,12 @@ def _age_snapshot(url: str, snapshot_id: str, days: float) -> None:
             "UPDATE snapshots SET received_at = now() - make_interval(secs => %s)"
             " WHERE snapshot_id = %s", (days * 86400, snapshot_id),
         )  # fmt: skip
+
+
+def _collect_ten_days_on(dream: Dream):
+    """gc with a 7-day retention as it will run 10 days from now (S3 objects cannot be
+    back-dated)."""
+    return collect_garbage(dream.db, dream.raw_outputs, 7, now=datetime.now(UTC) + timedelta(days=10))
 
 
 def test_gc_removes_old_objects_and_leaves_recent_ones(database_url: str, tmp_path: Path) -> None:
@@ -81,8 +87,7 @@ def test_gc_keeps_an_object_a_recent_snapshot_still_shares(
         # Objects cannot be back-dated in S3: look at the store from 10 days on instead, with
         # the shared object's newer snapshot still inside the retention.
         _age_snapshot(database_url, new_id, -9)
-        result = collect_garbage(dream.db, dream.raw_outputs, 7,
-                                 now=datetime.now(UTC) + timedelta(days=10))  # fmt: skip
+        result = _collect_ten_days_on(dream)
         assert result.objects_deleted == 1 and result.references_forgotten == 2
         assert client.get(f"/v1/snapshots/{new_id}/raw").content == output.encode()
         assert client.get(f"/v1/snapshots/{old_id}/raw").status_code == 404
@@ -93,3 +98,25 @@ def test_gc_needs_a_retention(database_url: str, tmp_path: Path) -> None:
     settings = make_settings(database_url, tmp_path, {"blob_dir": tmp_path / "blobs"})
     result = invoke(settings, "gc")
     assert result.exit_code == 2 and "DREAM_RAW_RETENTION_DAYS" in result.output
+
+
+def test_gc_collects_objects_written_as_gzip_before_zstd(
+    database_url: str, tmp_path: Path, store_settings: dict
+) -> None:
+    settings = make_settings(database_url, tmp_path, store_settings)
+    output = ps_aux_output(5, seed=5)
+    with direct_client(settings) as (client, dream):
+        snapshot_id = _post(client, output)
+        store = dream.raw_outputs.store
+        new_object = snapshot_row(database_url, snapshot_id)["raw_url"]
+        old = put_gzip(store, output.encode())  # the snapshot as stored before zstd
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE snapshots SET raw_compression = 'gzip', raw_url = %s"
+                         " WHERE snapshot_id = %s", (old.url, snapshot_id))  # fmt: skip
+        orphans = {put_gzip(store, b"orphan from before zstd").url, store.put(b"orphan now").url}
+        _age_snapshot(database_url, snapshot_id, -9)  # still inside the retention 10 days on
+        result = _collect_ten_days_on(dream)
+        assert result.objects_deleted == 2 and result.objects_kept == 2
+        assert {o.url for o in store.list()} == {old.url, new_object}
+        assert not orphans & {o.url for o in store.list()}
+        assert client.get(f"/v1/snapshots/{snapshot_id}/raw").content == output.encode()

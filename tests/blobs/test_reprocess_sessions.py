@@ -114,7 +114,7 @@ def test_reprocess_rebuilds_sessions_from_raw_outputs_past_the_rows_retention(
 
     # One raw output of the lost host is gone (deleted from the blob store).
     sha = snapshot_row(database_url, bodies[-2]["snapshot_id"])["raw_sha256"]
-    (tmp_path / "blobs" / "sha256" / sha[:2] / f"{sha}.gz").unlink()
+    (tmp_path / "blobs" / "sha256" / sha[:2] / f"{sha}.zst").unlink()
 
     summary = run_cli(settings, "reprocess", "--batch-size", "4")
     assert summary["selected"] == len(bodies) and summary["no_raw"] == 1

@@ -1,10 +1,10 @@
 """``dream pack-raw``: each host's raw outputs of one hour packed into one object.
 
 Successive listings of a machine differ in a few columns (TIME, %CPU, the RSS of some
-processes), yet gzipped one by one each costs as much as the first: kept that way, the blob store
+processes), yet compressed one by one each costs as much as the first: kept that way, the blob store
 grows with the sampling rate. One zstd frame over a host's hour of listings stores the repeats
 once (measured by ``make bench``'s storage table: 4 h of 200 processes at a 1-minute cadence,
-1.45 MB as single objects against ~0.13 MB in packs).
+1.44 MB as single objects against ~0.13 MB in packs).
 
 Packing runs after the fact, off the ingest path: the api and worker keep writing single
 content-addressed objects (the claim check must be durable before the 202), and this job, run
@@ -48,7 +48,7 @@ class PackResult:
     cutoff: datetime
     packs_written: int = 0
     outputs_packed: int = 0
-    bytes_before: int = 0  # the single objects' stored (gzip) sizes are unknown: raw sizes here
+    bytes_before: int = 0  # the single objects' stored sizes are unknown: raw sizes here
     singles_deleted: int = 0
     singles_kept: int = 0  # still referenced, or too young to delete yet
     unreadable: int = 0  # single objects that could not be read (left as they are)

@@ -94,7 +94,7 @@ WHERE raw_compression = 'zstd-pack' AND split_part(raw_url, '#', 1) = ANY(%(urls
 -- next hosts' worth, in (host, time) order (snapshots_unpacked_idx).
 SELECT snapshot_id, host, collected_at, raw_sha256, raw_size, raw_compression, raw_url
 FROM snapshots
-WHERE raw_compression = 'gzip' AND status <> 'pending' AND collected_at < %(cutoff)s
+WHERE raw_compression IN ('gzip', 'zstd') AND status <> 'pending' AND collected_at < %(cutoff)s
   AND (host, collected_at, snapshot_id) > (%(after_host)s, %(after_at)s, %(after_id)s::uuid)
 ORDER BY host, collected_at, snapshot_id
 LIMIT %(limit)s

@@ -11,9 +11,7 @@ from urllib.parse import urlparse
 from dream.blobs.store import (
     CHUNK,
     COMPRESSION,
-    SHA256,
     PACK_SUFFIX,
-    SUFFIX,
     TOUCH_AFTER,
     BlobError,
     BlobNotFound,
@@ -22,6 +20,7 @@ from dream.blobs.store import (
     BlobUnavailable,
     StoredBlob,
     compress,
+    single_sha256,
 )
 
 
@@ -108,7 +107,7 @@ class S3BlobStore(BlobStore):
                 Key=key,
                 Body=compress(data),
                 ContentType="application/octet-stream",
-                ContentEncoding="gzip",
+                ContentEncoding="zstd",  # a registered content coding (RFC 8878)
                 Metadata={"sha256": sha256, "size": str(len(data)), "compression": COMPRESSION},
             )
         except BlobError:
@@ -181,9 +180,8 @@ class S3BlobStore(BlobStore):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "sha256/"):
                 for obj in page.get("Contents", []):
-                    name = obj["Key"].rsplit("/", 1)[-1]
-                    sha = name.removesuffix(SUFFIX)
-                    if name.endswith(SUFFIX) and SHA256.match(sha):
+                    sha = single_sha256(obj["Key"].rsplit("/", 1)[-1])  # .zst, or an older .gz
+                    if sha is not None:
                         yield StoredBlob(sha, self.url(obj["Key"]), obj["LastModified"])
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "packs/"):
                 for obj in page.get("Contents", []):

@@ -1,10 +1,14 @@
-"""Blob stores for raw outputs: content-addressed (sha256 of the raw bytes), gzip-compressed.
+"""Blob stores for raw outputs: content-addressed (sha256 of the raw bytes), zstd-compressed.
 
-An object's key is ``<prefix>sha256/<first two hex>/<sha256>.gz``: the same bytes posted twice
+An object's key is ``<prefix>sha256/<first two hex>/<sha256>.zst``: the same bytes posted twice
 are stored once, a write is idempotent, and a write interrupted half-way never leaves a partial
 object under that key (filesystem: write to a temporary file, then rename; S3: a single PUT).
 Which snapshot an object belongs to is in the database (``snapshots.raw_sha256``, see migration
-0004); the object itself carries its sha256, size and compression as metadata.
+0004); the object itself carries its sha256, size and compression as metadata. Objects written
+before zstd are gzip ones (``<sha256>.gz``, compression "gzip"): read, listed and collected as
+ever, never written again. A put only looks for the ``.zst`` object, so bytes already stored as
+``.gz`` get a ``.zst`` too (one stat or HEAD per put, not two): each reference names its own
+object, and gc deletes either once no snapshot has that sha256 any more.
 
 Two implementations: ``FilesystemBlobStore`` here (the embedded default, under
 ``data_dir/blobs``) and ``S3BlobStore`` in s3.py (any S3-compatible store, through boto3).
@@ -12,7 +16,6 @@ Two implementations: ``FilesystemBlobStore`` here (the embedded default, under
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import re
@@ -23,19 +26,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 from dream.errors import DreamError, NotFoundError, StorageUnavailable
 from dream.snapshots import RawRef
 
-COMPRESSION: Literal["gzip"] = "gzip"
-SUFFIX = ".gz"
+COMPRESSION: Literal["zstd"] = "zstd"
+SUFFIX = ".zst"
+GZIP_SUFFIX = ".gz"  # single objects written before zstd
 PACK_COMPRESSION: Literal["zstd-pack"] = "zstd-pack"
 PACK_SUFFIX = ".zst"
 CHUNK = 1024 * 1024
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_OBJECT_KEY = re.compile(r"sha256/[0-9a-f]{2}/[0-9a-f]{64}\.gz")  # key()'s form
+_OBJECT_KEY = re.compile(r"sha256/[0-9a-f]{2}/[0-9a-f]{64}\.(?:zst|gz)")  # a single object's key
 # A put of bytes already stored refreshes the object's time when it is older than this, so the
 # garbage collector (which deletes unreferenced objects older than the retention) never deletes
 # an object a new snapshot has just started to reference.
@@ -90,27 +94,51 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# The api compresses every posted output before its 202: level 1 takes ~40 % of level 5's CPU
-# (~270 against ~640 µs for a 40 KB listing) for objects ~30 % larger, which `dream pack-raw`
-# replaces with packs (packs.py) for the long term anyway.
+def single_sha256(name: str) -> str | None:
+    """The sha256 a single object's file name (``<sha256>.zst`` or ``.gz``) stands for."""
+    for suffix in (SUFFIX, GZIP_SUFFIX):
+        if name.endswith(suffix) and SHA256.match(sha := name.removesuffix(suffix)):
+            return sha
+    return None
+
+
+# The api compresses every posted output before its 202. On a 35 KB `ps aux` listing zstd level 1
+# takes ~70-120 µs against gzip level 1's ~270-540 µs, and gives 8.9 KB against 10.5; levels 2
+# and 3 are slower for the same size (9.1, 8.9 KB), and `dream pack-raw` replaces single objects
+# with packs (packs.py) for the long term anyway.
 COMPRESS_LEVEL = 1
 
 
 def compress(data: bytes) -> bytes:
-    # mtime=0: the same bytes always give the same object (byte-identical re-puts).
-    return gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0)
+    """A single object's bytes: one zstd frame (the same bytes always give the same object)."""
+    import zstandard  # a new compressor per call: an instance is not safe across threads
+
+    return zstandard.ZstdCompressor(level=COMPRESS_LEVEL).compress(data)
 
 
-def decompress_chunks(chunks: Iterator[bytes], expected_sha256: str | None = None) -> Iterator[bytes]:
-    """Decompress a gzip stream chunk by chunk; checks the sha256 at the end when given."""
-    inflater = zlib.decompressobj(wbits=31)
+def decompress_chunks(
+    chunks: Iterator[bytes], compression: str, expected_sha256: str | None = None
+) -> Iterator[bytes]:
+    """Decompress a "zstd" or "gzip" stream chunk by chunk; checks the sha256 at the end when
+    given. A truncated, damaged or replaced object raises BlobCorrupt."""
+    import zstandard
+
+    if compression == "zstd":
+        inflater: Any = zstandard.ZstdDecompressor().decompressobj()
+    elif compression == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+    else:
+        raise BlobCorrupt(f"unknown compression {compression!r}")
     digest = hashlib.sha256()
-    for chunk in chunks:
-        out = inflater.decompress(chunk)
-        if out:
-            digest.update(out)
-            yield out
-    out = inflater.flush()
+    try:
+        for chunk in chunks:
+            out = inflater.decompress(chunk)
+            if out:
+                digest.update(out)
+                yield out
+        out = inflater.flush()
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise BlobCorrupt(f"damaged {compression} object: {exc}") from exc
     if out:
         digest.update(out)
         yield out
@@ -144,13 +172,13 @@ class BlobStore(ABC):
             return self._chunks(ref.url)
         if ref.compression == PACK_COMPRESSION:
             return iter([pack_member(self._chunks(ref.url), ref)])
-        return decompress_chunks(self._chunks(ref.url), ref.sha256)
+        return decompress_chunks(self._chunks(ref.url), ref.compression, ref.sha256)
 
     def put_pack(self, name: str, members: list[bytes]) -> list[RawRef]:
         """Store ``members`` as one pack object (``packs/<name>.zst``); a reference to each.
 
         Successive listings of one host are nearly identical, so one zstd frame over all of
-        them takes a fraction of their separate gzip objects (see dream/blobs/packs.py).
+        them takes a fraction of their separate objects (see dream/blobs/packs.py).
         """
         import zstandard
 
@@ -195,7 +223,7 @@ class BlobStore(ABC):
 
 
 class FilesystemBlobStore(BlobStore):
-    """Objects as files under ``root`` (``root/sha256/ab/abcd....gz``)."""
+    """Objects as files under ``root`` (``root/sha256/ab/abcd....zst``, or ``.gz`` if older)."""
 
     scheme = "file"
 
@@ -270,9 +298,9 @@ class FilesystemBlobStore(BlobStore):
         base = self.root / "sha256"
         if not base.is_dir():
             return
-        for path in base.glob(f"??/*{SUFFIX}"):
-            sha = path.name.removesuffix(SUFFIX)
-            if not SHA256.match(sha):
+        for path in base.glob("??/*"):
+            sha = single_sha256(path.name)
+            if sha is None:
                 continue
             try:
                 mtime = path.stat().st_mtime
