@@ -7,7 +7,8 @@ key, deleted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from hypothesis import HealthCheck, example, given, settings
@@ -26,9 +27,38 @@ POOL = [(11, "matlab.exe", "matlab"), (12, "matlab.exe", "matlab"), (13, "spss.e
         (14, "svchost.exe", "svchost"), (15, "kworker", "")]  # fmt: skip
 
 
+def presence(conn: psycopg.Connection) -> dict[tuple, set[int]]:
+    """usage_versions_presence's days (since 1970-01-01) per key and u_ ('u' + dim) flag."""
+    out: dict[tuple, set[int]] = defaultdict(set)
+    for *key, flag, block, word in conn.execute(
+        "SELECT app, kind, key, dim, who, f, array_lower(a, 1) + o - 1, w"
+        " FROM usage_versions_presence, LATERAL (VALUES ('', days), ('u', u_days)) v (f, a),"
+        " unnest(a) WITH ORDINALITY u (w, o) WHERE w <> 0"
+    ):
+        out[(*key, flag)] |= {block * 64 + b for b in range(64) if word >> b & 1}
+    return dict(out)
+
+
+def presence_from_sessions(conn: psycopg.Connection) -> dict[tuple, set[int]]:
+    """The oracle: per app, executable or version, user or host, the UTC days in use."""
+    out: dict[tuple, set[int]] = defaultdict(set)
+    for app, name, version, user, host, is_system, first, ended in conn.execute(
+        "SELECT app, name, coalesce(version, ''), user_name, host, is_system, first_seen,"
+        " ended - interval '1 microsecond' FROM sessions WHERE app <> ''"
+    ):
+        days = range((first.astimezone(UTC).date() - date(1970, 1, 1)).days,
+                     (ended.astimezone(UTC).date() - date(1970, 1, 1)).days + 1)  # fmt: skip
+        for kind, key in (("e", name), ("v", version)):
+            for dim, who in (("u", user), ("h", host)):
+                for flag in ("", "u")[: 1 if is_system else 2]:
+                    out[(app, kind, key, dim, who, flag)] |= set(days)
+    return dict(out)
+
+
 def assert_kept(conn: psycopg.Connection) -> None:
     """Both rollups equal what the stored sessions imply."""
     assert spans(conn) == spans_from_sessions(conn)
+    assert presence(conn) == presence_from_sessions(conn)
     found = kept(conn)
     with conn.transaction(force_rollback=True):
         for table in ROLLUPS:

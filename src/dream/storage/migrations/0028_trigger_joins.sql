@@ -65,6 +65,30 @@ BEGIN
 END
 $$;
 
+-- Per (app, kind, key, dim, who, block) of the sessions of `sessions` (a query of sessions
+-- rows), the days in use: as migration 0025's, but the sessions first grouped by what their days'
+-- bits depend on (app, name, version, user, host, system flag, first UTC day; the latest end):
+-- a statement's new sessions are mostly a few processes' many instances, and the sessions of
+-- one first day cover the days of the one ending last. 15,000 new sessions are ~2,200 groups.
+CREATE OR REPLACE FUNCTION usage_versions_words_sql(sessions text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN format($q$
+SELECT s.app, k.kind, k.key, w.dim, w.who, usage_block(d) AS block,
+       bit_or(usage_day_bit(d)) AS days,
+       coalesce(bit_or(usage_day_bit(d)) FILTER (WHERE NOT s.is_system), 0) AS u_days
+FROM (SELECT s.app, s.name, s.version, s.user_name, s.host, s.is_system,
+             date_trunc('day', s.first_seen, 'UTC') AS first_day, max(s.ended) AS ended
+      FROM (%s) s
+      WHERE s.app <> ''
+      GROUP BY 1, 2, 3, 4, 5, 6, 7) s
+CROSS JOIN LATERAL (VALUES ('e'::"char", s.name),
+                           ('v'::"char", coalesce(s.version, ''))) k (kind, key)
+CROSS JOIN LATERAL (VALUES ('u'::"char", s.user_name), ('h'::"char", s.host)) w (dim, who)
+CROSS JOIN LATERAL generate_series(s.first_day, s.ended - interval '1 microsecond',
+                                   interval '1 day') d
+GROUP BY 1, 2, 3, 4, 5, 6
+$q$, sessions);
+
 CREATE OR REPLACE FUNCTION usage_versions_keep() RETURNS trigger LANGUAGE plpgsql
 -- The transition tables' join by hashing: sorting both on the five key columns cost more.
 SET enable_mergejoin = off
