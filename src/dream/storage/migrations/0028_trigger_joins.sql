@@ -1,17 +1,19 @@
 -- The write path's cost per running session (docs/capacity.md, "End to end"): the statement
 -- triggers on sessions that keep the versions' rollups (migration 0025) and the concurrency
--- timeline (migration 0016), on an UPDATE, join the statement's old and new rows once, not once
--- per use, and skip the work no row needs.
+-- timeline (migration 0016) join an UPDATE's old and new rows once, for both, and skip the work
+-- no row needs.
 --
 -- Before, usage_versions_keep joined old_rows and new_rows three times (the counters, the
 -- sessions whose days grew, those that went or shrank) and concurrency_keep twice (what was
 -- added, what went), each join sorting both transition tables on the five columns of the
--- primary key: at 15,000 sessions extended by a minute, most of the UPDATE's time. Now each
--- joins them once (hashed) into a temporary table of (old, new) pairs, derives its sets from it
--- and runs the statements of the rarer cases (days grown, sessions lost or shrunk, spans gone)
--- only when a pair needs them: a session extended at its end within its last UTC day, with the
--- same app, version and system flag, grows no day and loses nothing. What the rollups hold is
--- unchanged: the sets are those the three joins found, for every writer.
+-- primary key: at 15,000 sessions extended by a minute, most of the UPDATE's time. Now one
+-- trigger function keeps both (sessions_rollups_keep): it joins them once (hashed) into a
+-- temporary table of (old, new) pairs, derives every set from it and runs the statements of the
+-- rarer cases (days grown, sessions lost or shrunk, spans gone) only when a pair needs them: a
+-- session extended at its end within its last UTC day, with the same app, version and system
+-- flag, grows no day and loses nothing. The UTC days are computed without a time zone lookup
+-- (usage_utc_day) and the presence words from sessions grouped first. What the rollups hold is
+-- unchanged, for every writer.
 SET LOCAL work_mem = '256MB';
 
 -- The UTC day of an instant, as date_trunc('day', t, 'UTC') but by arithmetic on the instant,
@@ -110,57 +112,6 @@ RETURN format($q$
     GROUP BY 1, 2, 3, 4
 $q$, changes);
 
--- An UPDATE's sessions, the old row beside the new one (by the primary key; a side is NULL where
--- a key came or went), with what each rollup needs to know of the pair: `same` (both sides, the
--- same app, version and system flag), `grown` (the new row reaches a day the old did not),
--- `lost` (the old row went, shrank or changed app, version or system flag) and `extended` (the
--- concurrency timeline's: both sides, same app and system flag, the end not earlier).
-CREATE FUNCTION sessions_pairs_sql(pairs regclass) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN format($q$
-    INSERT INTO %s
-    SELECT coalesce(n.host, o.host), coalesce(n.user_name, o.user_name), coalesce(n.pid, o.pid),
-           coalesce(n.name, o.name), coalesce(n.first_seen, o.first_seen),
-           o.ended, o.samples, o.app, o.version, o.is_system,
-           n.ended, n.samples, n.app, n.version, n.is_system, k.same,
-           n.host IS NOT NULL AND (NOT k.same
-                                   OR usage_utc_day(o.ended - interval '1 microsecond')
-                                      < usage_utc_day(n.ended - interval '1 microsecond')),
-           o.host IS NOT NULL AND (NOT k.same OR n.ended < o.ended),
-           o.host IS NOT NULL AND n.host IS NOT NULL AND (o.app, o.is_system) = (n.app, n.is_system)
-               AND o.ended <= n.ended
-    FROM old_rows o
-    FULL JOIN new_rows n
-        ON (n.host, n.user_name, n.pid, n.name, n.first_seen)
-           = (o.host, o.user_name, o.pid, o.name, o.first_seen)
-    CROSS JOIN LATERAL (SELECT o.host IS NOT NULL AND n.host IS NOT NULL
-                               AND (o.app, o.version, o.is_system)
-                                   IS NOT DISTINCT FROM (n.app, n.version, n.is_system) AS same) k
-$q$, pairs);
-
--- The pairs' temporary table of this connection (created on first use; emptied at commit, and
--- here for a transaction's later statements), named `name`.
-CREATE FUNCTION sessions_pairs(name text) RETURNS regclass LANGUAGE plpgsql AS $$
-BEGIN
-    IF to_regclass('pg_temp.' || name) IS NULL THEN
-        EXECUTE format($q$
-            CREATE TEMP TABLE %I (
-                host text COLLATE "C", user_name text COLLATE "C", pid integer,
-                name text COLLATE "C", first_seen timestamptz,
-                o_ended timestamptz, o_samples integer, o_app text COLLATE "C",
-                o_version text COLLATE "C", o_is_system boolean,
-                n_ended timestamptz, n_samples integer, n_app text COLLATE "C",
-                n_version text COLLATE "C", n_is_system boolean,
-                same boolean, grown boolean, lost boolean, extended boolean
-            ) ON COMMIT DELETE ROWS
-        $q$, name);
-    ELSE
-        EXECUTE format('DELETE FROM pg_temp.%I', name);
-    END IF;
-    RETURN to_regclass('pg_temp.' || name);
-END
-$$;
-
 -- Per (app, kind, key, dim, who, block) of the sessions of `sessions` (a query of sessions
 -- rows), the days in use: as migration 0025's, but the sessions first grouped by what their days'
 -- bits depend on (app, name, version, user, host, system flag, first UTC day; the latest end):
@@ -185,60 +136,154 @@ CROSS JOIN LATERAL generate_series(s.first_day, s.ended - interval '1 microsecon
 GROUP BY 1, 2, 3, 4, 5, 6
 $q$, sessions);
 
-CREATE OR REPLACE FUNCTION usage_versions_keep() RETURNS trigger LANGUAGE plpgsql
+-- Both rollups in one statement trigger per event, so that an UPDATE's old and new rows are
+-- joined once for both: the pairs (in a temporary table) say per session whether its old row's
+-- use goes out (went, shrank, changed app, version or system flag, or for the timeline: not
+-- extended in place), its new row's comes in, and whether its days grew.
+CREATE FUNCTION sessions_rollups_keep() RETURNS trigger LANGUAGE plpgsql
 -- The transition tables' join by hashing: sorting both on the five key columns cost more.
 SET enable_mergejoin = off
 AS $$
 DECLARE
     b integer;
-    pairs regclass;
-    -- Sessions whose days in use grew (new, or reaching a new day): their bits are OR-ed in.
+    -- The timeline's: what the statement added (new sessions, an extended one's new end) ...
+    added text;
+    -- ... and the sessions that went out or shrank (or changed app, system flag or key): their
+    -- (app, day, host, user) are recomputed from the sessions.
+    removed text;
+    -- The versions': sessions whose days in use grew (new, or reaching a new day): their bits
+    -- are OR-ed in ...
     grown text;
-    -- Sessions that went, shrank or changed app, version or system flag: their keys are rebuilt.
+    -- ... and sessions that went, shrank or changed app, version or system flag: their keys are
+    -- rebuilt.
     lost text;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM concurrency_spans;
+        DELETE FROM concurrency_hourly;
+        DELETE FROM concurrency_dirty;
         DELETE FROM usage_versions_daily;
         DELETE FROM usage_versions_spans;
         DELETE FROM usage_versions_presence;
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
+        added := 'SELECT app, host, user_name, first_seen, ended FROM new_rows
+                  WHERE app <> '''' AND NOT is_system';
         EXECUTE usage_versions_sql('SELECT first_seen, first_seen, ended, 1, 0, samples, app,
                                     name, version, is_system FROM new_rows');
         grown := 'SELECT * FROM new_rows';
     ELSIF TG_OP = 'DELETE' THEN
+        removed := 'SELECT app, host, user_name, first_seen, ended FROM old_rows
+                    WHERE app <> '''' AND NOT is_system';
         EXECUTE usage_versions_sql('SELECT first_seen, ended, first_seen, -1, samples, 0, app,
                                     name, version, is_system FROM old_rows');
         lost := 'SELECT * FROM old_rows';
     ELSE
-        pairs := sessions_pairs('usage_versions_pairs');
-        EXECUTE sessions_pairs_sql(pairs);
+        -- An UPDATE's sessions, the old row beside the new (by the primary key; a side is NULL
+        -- where a key came or went): `same` (both sides, the same app, version and system
+        -- flag), `grown` (the new row reaches a day the old did not), `lost` (the old row went,
+        -- shrank or changed app, version or system flag), `extended` (the timeline's: both
+        -- sides, the same app and system flag, the end not earlier).
+        IF to_regclass('pg_temp.sessions_pairs') IS NULL THEN
+            CREATE TEMP TABLE sessions_pairs (
+                host text COLLATE "C", user_name text COLLATE "C", name text COLLATE "C",
+                first_seen timestamptz,
+                o_ended timestamptz, o_samples integer, o_app text COLLATE "C",
+                o_version text COLLATE "C", o_is_system boolean,
+                n_ended timestamptz, n_samples integer, n_app text COLLATE "C",
+                n_version text COLLATE "C", n_is_system boolean,
+                same boolean, grown boolean, lost boolean, extended boolean
+            ) ON COMMIT DELETE ROWS;
+        END IF;
+        DELETE FROM sessions_pairs;  -- (a transaction's earlier statement's)
+        INSERT INTO sessions_pairs
+        SELECT coalesce(n.host, o.host), coalesce(n.user_name, o.user_name),
+               coalesce(n.name, o.name), coalesce(n.first_seen, o.first_seen),
+               o.ended, o.samples, o.app, o.version, o.is_system,
+               n.ended, n.samples, n.app, n.version, n.is_system, k.same,
+               n.host IS NOT NULL AND (NOT k.same
+                                       OR usage_utc_day(o.ended - interval '1 microsecond')
+                                          < usage_utc_day(n.ended - interval '1 microsecond')),
+               o.host IS NOT NULL AND (NOT k.same OR n.ended < o.ended),
+               o.host IS NOT NULL AND n.host IS NOT NULL
+                   AND (o.app, o.is_system) = (n.app, n.is_system) AND o.ended <= n.ended
+        FROM old_rows o
+        FULL JOIN new_rows n
+            ON (n.host, n.user_name, n.pid, n.name, n.first_seen)
+               = (o.host, o.user_name, o.pid, o.name, o.first_seen)
+        CROSS JOIN LATERAL (SELECT o.host IS NOT NULL AND n.host IS NOT NULL
+                                   AND (o.app, o.version, o.is_system)
+                                       IS NOT DISTINCT FROM (n.app, n.version, n.is_system)
+                                   AS same) k;
+        added := 'SELECT n_app, host, user_name,
+                         CASE WHEN extended THEN o_ended ELSE first_seen END, n_ended
+                  FROM pg_temp.sessions_pairs WHERE n_app <> '''' AND NOT n_is_system';
+        IF EXISTS (SELECT FROM sessions_pairs p
+                   WHERE p.o_app <> '' AND NOT p.o_is_system AND NOT p.extended) THEN
+            removed := 'SELECT o_app, host, user_name, first_seen, o_ended
+                        FROM pg_temp.sessions_pairs
+                        WHERE o_app <> '''' AND NOT o_is_system AND NOT extended';
+        END IF;
         -- A pair of the same app, version and system flag changes its counters in place; any
         -- other takes the old row's out and puts the new row's in.
         EXECUTE usage_versions_sql($c$
             SELECT first_seen, o_ended, n_ended, 0, o_samples, n_samples, o_app, name, o_version,
                    o_is_system
-            FROM pg_temp.usage_versions_pairs WHERE same
+            FROM pg_temp.sessions_pairs WHERE same
             UNION ALL
             SELECT first_seen, o_ended, first_seen, -1, o_samples, 0, o_app, name, o_version,
                    o_is_system
-            FROM pg_temp.usage_versions_pairs WHERE NOT same AND o_ended IS NOT NULL
+            FROM pg_temp.sessions_pairs WHERE NOT same AND o_ended IS NOT NULL
             UNION ALL
             SELECT first_seen, first_seen, n_ended, 1, 0, n_samples, n_app, name, n_version,
                    n_is_system
-            FROM pg_temp.usage_versions_pairs WHERE NOT same AND n_ended IS NOT NULL$c$);
-        IF EXISTS (SELECT FROM pg_temp.usage_versions_pairs p WHERE p.grown) THEN
+            FROM pg_temp.sessions_pairs WHERE NOT same AND n_ended IS NOT NULL$c$);
+        IF EXISTS (SELECT FROM sessions_pairs p WHERE p.grown) THEN
             grown := 'SELECT host, user_name, name, first_seen, n_ended AS ended, n_app AS app,
                              n_version AS version, n_is_system AS is_system
-                      FROM pg_temp.usage_versions_pairs WHERE grown';
+                      FROM pg_temp.sessions_pairs WHERE grown';
         END IF;
-        IF EXISTS (SELECT FROM pg_temp.usage_versions_pairs p WHERE p.lost) THEN
+        IF EXISTS (SELECT FROM sessions_pairs p WHERE p.lost) THEN
             lost := 'SELECT host, user_name, name, first_seen, o_ended AS ended, o_app AS app,
                             o_version AS version, o_is_system AS is_system
-                     FROM pg_temp.usage_versions_pairs WHERE lost';
+                     FROM pg_temp.sessions_pairs WHERE lost';
         END IF;
     END IF;
+    IF removed IS NOT NULL THEN
+        EXECUTE format($q$
+            WITH gone AS (%s), keys AS (
+                DELETE FROM concurrency_spans s
+                USING (SELECT DISTINCT app, day, host, user_name FROM gone) g
+                WHERE (s.app, s.day, s.host, s.user_name) = (g.app, g.day, g.host, g.user_name)
+                RETURNING s.app, s.day, s.host, s.user_name
+            ), kept AS (
+                INSERT INTO concurrency_spans
+                SELECT k.app, k.day, k.host, k.user_name,
+                       range_agg(tstzrange(greatest(s.first_seen, k.day),
+                                           least(s.ended, k.day + interval '24 hours')))
+                FROM keys k
+                JOIN sessions s
+                  ON s.host = k.host AND s.user_name = k.user_name AND s.app = k.app
+                 AND NOT s.is_system AND s.first_seen < k.day + interval '24 hours'
+                 AND s.ended > k.day
+                GROUP BY 1, 2, 3, 4
+            )
+            %s
+        $q$, concurrency_pieces_sql(removed), concurrency_mark_sql('gone'));
+    END IF;
+    IF added IS NOT NULL THEN
+        EXECUTE format($q$
+            WITH new AS (%s), kept AS (
+                INSERT INTO concurrency_spans AS s
+                SELECT * FROM new ORDER BY 1, 2, 3, 4
+                ON CONFLICT (app, day, host, user_name)
+                DO UPDATE SET spans = s.spans + EXCLUDED.spans
+            )
+            %s
+        $q$, concurrency_pieces_sql(added), concurrency_mark_sql('new'));
+    END IF;
+    PERFORM concurrency_refresh(2, date_trunc('day', now(), 'UTC') - interval '24 hours');
     IF grown IS NOT NULL THEN
         IF to_regclass('pg_temp.usage_versions_words') IS NULL THEN
             CREATE TEMP TABLE usage_versions_words (
@@ -335,77 +380,27 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION concurrency_keep() RETURNS trigger LANGUAGE plpgsql
--- The transition tables' join by hashing, as usage_versions_keep's.
-SET enable_mergejoin = off
-AS $$
-DECLARE
-    pairs regclass;
-    -- What the statement added: new sessions, and an extended one's new end.
-    added text;
-    -- Sessions that went out or shrank (or changed app, system flag or key): their
-    -- (app, day, host, user) are recomputed from the sessions.
-    removed text;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM concurrency_spans;
-        DELETE FROM concurrency_hourly;
-        DELETE FROM concurrency_dirty;
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        added := 'SELECT app, host, user_name, first_seen, ended FROM new_rows
-                  WHERE app <> '''' AND NOT is_system';
-    ELSIF TG_OP = 'DELETE' THEN
-        removed := 'SELECT app, host, user_name, first_seen, ended FROM old_rows
-                    WHERE app <> '''' AND NOT is_system';
-    ELSE
-        pairs := sessions_pairs('concurrency_pairs');
-        EXECUTE sessions_pairs_sql(pairs);
-        added := 'SELECT n_app, host, user_name,
-                         CASE WHEN extended THEN o_ended ELSE first_seen END, n_ended
-                  FROM pg_temp.concurrency_pairs WHERE n_app <> '''' AND NOT n_is_system';
-        IF EXISTS (SELECT FROM pg_temp.concurrency_pairs
-                   WHERE o_app <> '' AND NOT o_is_system AND NOT extended) THEN
-            removed := 'SELECT o_app, host, user_name, first_seen, o_ended
-                        FROM pg_temp.concurrency_pairs
-                        WHERE o_app <> '''' AND NOT o_is_system AND NOT extended';
-        END IF;
-    END IF;
-    IF removed IS NOT NULL THEN
-        EXECUTE format($q$
-            WITH gone AS (%s), keys AS (
-                DELETE FROM concurrency_spans s
-                USING (SELECT DISTINCT app, day, host, user_name FROM gone) g
-                WHERE (s.app, s.day, s.host, s.user_name) = (g.app, g.day, g.host, g.user_name)
-                RETURNING s.app, s.day, s.host, s.user_name
-            ), kept AS (
-                INSERT INTO concurrency_spans
-                SELECT k.app, k.day, k.host, k.user_name,
-                       range_agg(tstzrange(greatest(s.first_seen, k.day),
-                                           least(s.ended, k.day + interval '24 hours')))
-                FROM keys k
-                JOIN sessions s
-                  ON s.host = k.host AND s.user_name = k.user_name AND s.app = k.app
-                 AND NOT s.is_system AND s.first_seen < k.day + interval '24 hours'
-                 AND s.ended > k.day
-                GROUP BY 1, 2, 3, 4
-            )
-            %s
-        $q$, concurrency_pieces_sql(removed), concurrency_mark_sql('gone'));
-    END IF;
-    IF added IS NOT NULL THEN
-        EXECUTE format($q$
-            WITH new AS (%s), kept AS (
-                INSERT INTO concurrency_spans AS s
-                SELECT * FROM new ORDER BY 1, 2, 3, 4
-                ON CONFLICT (app, day, host, user_name)
-                DO UPDATE SET spans = s.spans + EXCLUDED.spans
-            )
-            %s
-        $q$, concurrency_pieces_sql(added), concurrency_mark_sql('new'));
-    END IF;
-    PERFORM concurrency_refresh(2, date_trunc('day', now(), 'UTC') - interval '24 hours');
-    RETURN NULL;
-END
-$$;
+-- One trigger per event for both rollups, in place of migration 0016's and 0025's: it fires
+-- after sessions_concurrency_clear (same-event triggers fire in name order), as those did.
+DROP TRIGGER sessions_concurrency_insert ON sessions;
+DROP TRIGGER sessions_concurrency_delete ON sessions;
+DROP TRIGGER sessions_concurrency_update ON sessions;
+DROP TRIGGER sessions_concurrency_truncate ON sessions;
+DROP TRIGGER sessions_versions_insert ON sessions;
+DROP TRIGGER sessions_versions_delete ON sessions;
+DROP TRIGGER sessions_versions_update ON sessions;
+DROP TRIGGER sessions_versions_truncate ON sessions;
+DROP FUNCTION concurrency_keep();
+DROP FUNCTION usage_versions_keep();
+
+CREATE TRIGGER sessions_rollups_insert AFTER INSERT ON sessions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_rollups_keep();
+CREATE TRIGGER sessions_rollups_delete AFTER DELETE ON sessions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_rollups_keep();
+CREATE TRIGGER sessions_rollups_update AFTER UPDATE ON sessions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_rollups_keep();
+CREATE TRIGGER sessions_rollups_truncate AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION sessions_rollups_keep();
