@@ -76,9 +76,10 @@ def test_usage_splits_hours_over_the_buckets(analytics: Analytics) -> None:
     (True, "hours", ["spss", "stata"]),  # 1 h + 9 h of the system process, against 3 h
     (False, "hours", ["stata", "spss"]),  # 3 h against 1 h
     (False, "launches", ["stata", "spss"]),  # 2 against 1
+    (False, None, ["spss", "stata"]),  # by group
 ])  # fmt: skip
 def test_usage_orders_its_series_by_the_metric_asked(
-    analytics: Analytics, system: bool, metric: str, order: list[str]
+    analytics: Analytics, system: bool, metric: str | None, order: list[str]
 ) -> None:
     from dream.analytics.questions.registry import QUESTIONS
 

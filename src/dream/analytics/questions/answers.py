@@ -130,7 +130,8 @@ class Usage(Disclosed):
 
     bucket: str
     group_by: str | None
-    metric: str = Field(description="What the series are ordered by (descending).")
+    metric: str | None = Field(description="What the series are ordered by (descending); null:"
+                               " by group.")
     series: list[UsageSeries]
     filters: dict[str, Any]
     source: Literal["rollup", "raw"]

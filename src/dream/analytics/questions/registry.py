@@ -95,10 +95,11 @@ class UsageParams(Params):
     group_by: Annotated[Dimension | None, Field(description="One series per value of this.")] = (
         None
     )
-    metric: Annotated[Metric, Field(
-        description="The series' order (descending): by this metric over the whole range (summed"
-        " over the points; `cpu` and `memory`: their mean). Every point carries every metric."
-    )] = "users"  # fmt: skip
+    metric: Annotated[Metric | None, Field(
+        description="Order the series by this metric over the whole range, descending (summed"
+        " over the points; `cpu` and `memory`: their mean); without it, by group. Every point"
+        " carries every metric."
+    )] = None  # fmt: skip
     source: SourceField = "auto"
 
 
@@ -149,15 +150,17 @@ def _series(answer: Any, filters: Any, p: UsageParams) -> dict[str, Any]:
     series: dict[str | None, list[dict[str, Any]]] = {}
     for row in answer.items:
         series.setdefault(row["group"], []).append({k: v for k, v in row.items() if k != "group"})
-    column = METRIC_COLUMN[p.metric]
+    ranked = list(series.items())
+    if p.metric is not None:
+        column = METRIC_COLUMN[p.metric]
 
-    def weight(points: list[dict[str, Any]]) -> float:
-        values = [v for point in points if (v := point.get(column)) is not None]
-        if p.metric in ("cpu", "memory"):  # averages: their mean, not their sum
-            return sum(values) / len(values) if values else 0.0
-        return float(sum(values))
+        def weight(points: list[dict[str, Any]]) -> float:
+            values = [v for point in points if (v := point.get(column)) is not None]
+            if p.metric in ("cpu", "memory"):  # averages: their mean, not their sum
+                return sum(values) / len(values) if values else 0.0
+            return float(sum(values))
 
-    ranked = sorted(series.items(), key=lambda kv: -weight(kv[1]))  # (stable: ties keep order)
+        ranked.sort(key=lambda kv: -weight(kv[1]))  # (stable: ties keep the groups' order)
     return {"bucket": p.bucket, "group_by": p.group_by, "metric": p.metric,
             "series": [{"group": g, "points": points} for g, points in ranked],
             "filters": filters.as_dict(), "source": answer.source,
