@@ -164,7 +164,7 @@
         if (c === state.by) {
           const meter = document.createElement("span");
           meter.className = "meter";
-          meter.style.width = `${Math.round(60 * (item[column] || 0) / max)}px`;
+          meter.style.width = `${Math.round(40 * (item[column] || 0) / max)}px`;  // (room: 9 columns at 1920 px)
           td.append(meter, String(c === "app" && item.product ? item.product : item[c]));
         } else {
           td.className = "num";
