@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -197,9 +198,12 @@ def _check_alive(procs: list[subprocess.Popen]) -> None:
             raise RuntimeError(f"{' '.join(map(str, p.args))} exited with {p.returncode}")
 
 
+COPY_RUNS = 3
+
+
 def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float, float]:
-    """Rows/s of a plain COPY of the same rows: pre-rendered text, and row by row (psycopg);
-    and the CPU seconds the database's backend spent on the first."""
+    """Rows/s of a plain COPY of the same rows: pre-rendered text (the median of COPY_RUNS),
+    and row by row (psycopg); and the CPU seconds the database's backend spent on the first."""
     rows: list[tuple] = []
     for body in bodies:
         data = json.loads(body)
@@ -208,15 +212,19 @@ def _copy_baseline(url: str, bodies: list[bytes]) -> tuple[float, float, float]:
             rows.append(process_row(snap, proc))
     with psycopg.connect(url, autocommit=True) as conn:
         PartitionManager().ensure(conn, [datetime.now(UTC) - timedelta(hours=2)])
-        # 1. Pre-rendered COPY text: PostgreSQL's own ingest rate, no client work timed.
+        # 1. Pre-rendered COPY text: PostgreSQL's own ingest rate, no client work timed. The
+        # median of COPY_RUNS: one COPY's rate varied 1.8x between runs minutes apart.
         text = _render_copy_text(rows)
         backend = conn.info.backend_pid
-        cpu0, t0 = _cpu_seconds(backend), time.perf_counter()
-        with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
-            copy.write(text)
-        raw_rate = len(rows) / (time.perf_counter() - t0)
-        copy_cpu = _cpu_seconds(backend) - cpu0
-        conn.execute("TRUNCATE processes")
+        rates, cpus = [], []
+        for _ in range(COPY_RUNS):
+            cpu0, t0 = _cpu_seconds(backend), time.perf_counter()
+            with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
+                copy.write(text)
+            rates.append(len(rows) / (time.perf_counter() - t0))
+            cpus.append(_cpu_seconds(backend) - cpu0)
+            conn.execute("TRUNCATE processes")
+        raw_rate, copy_cpu = statistics.median(rates), statistics.median(cpus)
         # 2. Row by row through psycopg, as the worker does.
         t0 = time.perf_counter()
         with conn.transaction(), conn.cursor().copy(COPY_PROCESSES) as copy:
