@@ -49,12 +49,6 @@ def _cadence(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _copy(conn: psycopg.Connection, statement: str, sessions: Sequence[Session],
-          row: Callable[[Session], Sequence[object]]) -> None:  # fmt: skip
-    """COPY ``row`` of each session through ``statement``."""
-    copy_binary(conn, query(statement), map(row, sessions))
-
-
 def as_real(value: float) -> float:
     """``value`` as PostgreSQL's ``real`` stores it, so a session read back is the one written."""
     return float(struct.unpack("f", struct.pack("f", value))[0])
@@ -336,10 +330,10 @@ class SessionBatch:
             conn.execute(query("delete_sessions"), _columns(gone, SESSION_COLUMNS[:5]))
         # The host locks keep other writers off these rows: new ones are COPYed straight in.
         if inserts:
-            _copy(conn, "copy_sessions", inserts, lambda s: (*session_row(s), s.ended))
+            copy_binary(conn, query("copy_sessions"), [(*session_row(s), s.ended) for s in inserts])
         if updates:
             conn.execute(query("create_session_stage"))
-            _copy(conn, "copy_session_stage", updates, session_row)
+            copy_binary(conn, query("copy_session_stage"), list(map(session_row, updates)))
             conn.execute(query("update_sessions"))
         if hours.hourly is not None:
             conn.execute(query("hours_hourly_by"), {"by": ""})

@@ -51,10 +51,6 @@ __all__ = ["Worker", "WorkerTotals"]
 
 log = structlog.get_logger(__name__)
 
-# The collector's thresholds while the worker runs. Parsing makes a dozen objects per process
-# row and a batch keeps them alive until it is written: at CPython's default (700 allocations
-# between young collections) the collector ran thousands of times per batch, its older
-# generations walking every row alive, a third of the parse step's CPU (docs/capacity.md).
 # How long a fetch that tops up the next batch waits while the writer is busy: short, so the
 # next write starts soon after the previous one ends.
 TOP_UP_WAIT_S = 0.02
@@ -130,6 +126,8 @@ class Worker:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Run until ``stop()`` (or ``until()``); the batch in hand is finished first."""
         log.info("worker started", batch_size=self.batch_size)
+        # runtime.py's thresholds while the loop runs, whoever runs it (the `dream worker`
+        # process, `dream serve`'s thread, a tool): a batch keeps every parsed row alive.
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         try:
