@@ -57,13 +57,18 @@ def test_a_revocation_through_another_replica_applies_once_the_cache_expires(
     db.open()
     try:
         replica = KeyStore(db, cache_s=10.0, clock=clock)
+        assert replica.cached(issued.secret) is None  # never verified here: the database says
         assert replica.verify(issued.secret).role == "ingest"  # cached by this replica
         assert keys.revoke(issued.key_id) is True  # through the other one
         clock.advance(9.9)
         assert replica.verify(issued.secret).role == "ingest"  # within cache_s: still cached
+        # What the api's event loop answers with, without a database check: the same.
+        assert replica.cached(issued.secret) == replica.verify(issued.secret)
         clock.advance(0.2)
+        assert replica.cached(issued.secret) is None  # past cache_s: to the database again
         with pytest.raises(InvalidKey, match="revoked"):
             replica.verify(issued.secret)
+        assert replica.cached(issued.secret) is None  # a refusal is not cached
     finally:
         db.close()
 

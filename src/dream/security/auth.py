@@ -57,6 +57,8 @@ class Authenticator:
             # On the event loop: the key set is cached, checking a signature takes microseconds,
             # and a slow identity provider must not hold the worker threads API keys need.
             return await self.oidc.verify(token)
+        if self.keys is not None and (fresh := self.keys.cached(token)) is not None:
+            return fresh
         return await anyio.to_thread.run_sync(self._verify_key, token)
 
     def _too_many_failures(self, client: str, wait_s: float) -> HTTPException:

@@ -4,7 +4,7 @@ snapshot, and the ``fleet_status`` view that says each host's cadence and status
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -31,12 +31,17 @@ class Heard:
     spool_evicted: int | None = None  # snapshots its collector's spool ever evicted unsent
 
 
+_FIELDS = tuple(f.name for f in fields(Heard))
+
+
 def record(conn: psycopg.Connection, heard: Iterable[Heard]) -> None:
     """Upsert the hosts of ``heard``, in (host, collected_at) order: each host's intervals
     come in the order it collected, and concurrent replicas lock rows in one order."""
     rows = sorted(heard, key=lambda h: (h.host, h.collected_at))
     with conn.cursor() as cur:
-        cur.executemany(_q("upsert_fleet_host"), [asdict(h) for h in rows])
+        # Shallow: ``asdict`` deep-copies every datetime (~0.1 ms a snapshot, on the api).
+        cur.executemany(_q("upsert_fleet_host"),
+                        [{name: getattr(h, name) for name in _FIELDS} for h in rows])
 
 
 def of_hosts(conn: psycopg.Connection, hosts: Sequence[str]) -> dict[str, dict[str, Any]]:
