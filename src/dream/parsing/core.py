@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from dream.catalog import Catalog
 from dream.errors import ParseError
@@ -67,20 +67,10 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
     if not text or text.isspace():  # (text.strip() would copy a listing of any size)
         raise ParseError("empty input: no process listing to parse")
     lines = head(text)
-    if forced is not None:
-        candidates = [forced]
-    else:
-        candidates = []
-        for name in (format_from_command(command), detect(lines)):
-            if name is not None and name not in candidates:
-                candidates.append(name)
-    if not candidates:
-        raise ParseError(
-            "unrecognised process listing; tried formats: " + ", ".join(FORMATS),
-            line=nonblank(lines)[0].number,
-        )
+    candidates: list[str] = []
     failures: list[ParseError] = []
-    for name in candidates:
+    for name in _candidates(lines, command, forced):
+        candidates.append(name)
         warnings = Notes()
         try:
             fmt, detected_os, records = _PARSERS[name](text, lines, os, command, warnings)
@@ -89,11 +79,31 @@ def _parse(data: str | bytes, os: str | None, command: str | None, forced: str |
             failures.append(exc)
             continue
         return ParseResult(fmt, os or detected_os, records, list(warnings), warnings.skipped)
+    if not candidates:
+        raise ParseError(
+            "unrecognised process listing; tried formats: " + ", ".join(FORMATS),
+            line=nonblank(lines)[0].number,
+        )
     first = failures[0]
     if len(candidates) > 1:
         tried = "; ".join(f"{n}: {e}" for n, e in zip(candidates, failures, strict=False))
         raise ParseError(f"could not parse as {' or '.join(candidates)} ({tried})", line=first.line)
     raise first
+
+
+def _candidates(lines: list[Line], command: str | None, forced: str | None) -> Iterator[str]:
+    """The formats to try, in order: the one forced; else the one the command produces, then
+    the one the head looks like. Detection runs only if the command's format did not parse
+    (most listings come with their command: ~30 µs a listing saved)."""
+    if forced is not None:
+        yield forced
+        return
+    named = format_from_command(command)
+    if named is not None:
+        yield named
+    detected = detect(lines)
+    if detected is not None and detected != named:
+        yield detected
 
 
 def _check_skipped(records: list[ProcessRecord], notes: Notes) -> None:

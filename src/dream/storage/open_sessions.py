@@ -113,6 +113,10 @@ class OpenSessions:
         if self._working is None:
             return
         entry = self._working[key[0]]
+        held = entry.sessions.get(key)
+        if len(old) == 1 and held is not None and len(held) == 1 and held[0] is old[0]:
+            entry.sessions[key] = list(now)  # the usual: a key's one open session went on
+            return
         gone = {id(s) for s in old}
         kept = [s for s in entry.sessions.get(key, ()) if id(s) not in gone]
         entry.sessions[key] = kept + now if kept else list(now)

@@ -301,8 +301,10 @@ class SessionBatch:
             if len(old) == 1 and len(runs) == 1:  # the usual: a running session goes on
                 (was,), (run,) = old, runs
                 if was.first_seen < run.first_seen <= was.open_until:
-                    merged = was.copy()
-                    merged.absorb(run)
+                    # The batch's own run takes the stored one in (``absorb`` commutes): the
+                    # cache's object stays as committed, without copying it per batch.
+                    merged = run
+                    merged.absorb(was)
                     hours.extend(was, merged)
                     updates.append(merged)
                     if cache is not None:
