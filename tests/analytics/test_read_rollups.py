@@ -156,5 +156,19 @@ def test_hourly_apps_and_presence_follow_usage_hourly(database_url: str) -> None
         assert hourly_apps(conn) == hourly_apps_from_usage(conn)
         assert presence_hourly(conn) == presence_hourly_from_usage(conn)
         assert not any(r[1] == "matlab" for r in presence_hourly(conn))
+        # Use put back by an UPDATE (the writer's upserts are updates): the hours' bits return.
+        conn.execute("UPDATE usage_hourly SET u_snapshots = 1, u_processes = 1"
+                     " WHERE app = 'winword' AND u_snapshots = 0")  # fmt: skip
+        conn.execute("UPDATE usage_hourly SET snapshots = 0, u_snapshots = 0"
+                     " WHERE app = 'excel'")  # fmt: skip
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn)
+        conn.execute("UPDATE usage_hourly SET snapshots = 2 WHERE app = 'excel'")
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn)
+        assert any(r[1] == "excel" for r in presence_hourly(conn))
+        # Rows moved to another key by hand: the old key's hours go, the new key's come.
+        conn.execute("UPDATE usage_hourly SET app = 'word-renamed' WHERE app = 'winword'")
+        assert hourly_apps(conn) == hourly_apps_from_usage(conn)
+        assert presence_hourly(conn) == presence_hourly_from_usage(conn)
+        assert not any(r[1] == "winword" for r in presence_hourly(conn))
         conn.execute("TRUNCATE usage_hourly")
         assert hourly_apps(conn) == presence_hourly(conn) == set()
