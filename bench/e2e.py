@@ -71,8 +71,10 @@ def _drop_database(server_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-PROFILES = ("hosts", "churn")
+PROFILES = ("hosts", "churn", "paced")
 SERIES_HOSTS = 50  # "hosts": each posts snapshots / 50 successive listings of its own
+PACED_HOSTS = 200  # "paced": more hosts, so a batch holds about one listing of each
+PACED_RATE = 100.0  # "paced": snapshots a second (30,000 hosts at a 5-minute cadence)
 SERIES_INTERVAL = timedelta(seconds=60)
 
 
@@ -84,6 +86,9 @@ def _bodies(n: int, processes: int, profile: str = "hosts") -> list[bytes]:
     observations extend an open session. Posted in collection order, host after host.
     "churn" (the sessions' worst case): every snapshot a new user and one of 16 recycled
     outputs, so nearly every observation opens a session.
+    "paced" (production's batch shape): as "hosts" with ``PACED_HOSTS`` hosts, posted at
+    ``PACED_RATE`` a second (``run``), so each batch holds about one listing per host and every
+    running session gets a new version per listing, as at a 5-minute cadence.
     """
     start = datetime.now(UTC) - timedelta(hours=2)
     faculties = ("law", "medicine", "engineering", "arts")
@@ -101,7 +106,7 @@ def _bodies(n: int, processes: int, profile: str = "hosts") -> list[bytes]:
             ).encode()
             for i in range(n)
         ]
-    hosts = min(SERIES_HOSTS, n)
+    hosts = min(PACED_HOSTS if profile == "paced" else SERIES_HOSTS, n)
     steps = -(-n // hosts)
     times = [start + k * SERIES_INTERVAL for k in range(steps)]
     series = [ps_aux_series(processes, times, seed=h, user=f"user{h}") for h in range(hosts)]
@@ -119,8 +124,10 @@ def _bodies(n: int, processes: int, profile: str = "hosts") -> list[bytes]:
     ][:n]
 
 
-async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
-    """POST every body with ``concurrency`` connections.
+async def _post_all(base: str, bodies: list[bytes], concurrency: int,
+                    rate: float | None = None) -> None:  # fmt: skip
+    """POST every body with ``concurrency`` connections; at most ``rate`` a second if given
+    (body i not before i / rate seconds from the start).
 
     aiohttp rather than httpx here: the load generator shares the machine with what it
     measures, and httpx spent about 4.6 ms of CPU per 45 KB POST against aiohttp's 0.3 ms.
@@ -130,11 +137,17 @@ async def _post_all(base: str, bodies: list[bytes], concurrency: int) -> None:
     todo = list(reversed(bodies))
     headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
     connector = aiohttp.TCPConnector(limit=concurrency)
+    start = time.monotonic()
     async with aiohttp.ClientSession(base, connector=connector) as session:
 
         async def sender() -> None:
             while todo:
-                body = todo.pop()
+                if rate is not None:
+                    due = start + (len(bodies) - len(todo)) / rate
+                    body = todo.pop()
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                else:
+                    body = todo.pop()
                 async with session.post("/v1/snapshots", data=body, headers=headers) as r:
                     if r.status != 202:
                         raise RuntimeError(f"{r.status}: {await r.text()}")
@@ -307,7 +320,8 @@ def run(
 
         cpu_before = _cpu_by_part(procs, url)
         t0 = time.perf_counter()
-        asyncio.run(_post_all(base, bodies, concurrency))
+        asyncio.run(_post_all(base, bodies, concurrency,
+                              PACED_RATE if profile == "paced" else None))
         accept_s = time.perf_counter() - t0
         while True:
             n, rows = _stored(url)
