@@ -37,6 +37,17 @@ IN_TURN = ("eve", "frank", "gina")
 TITLES = {"WINWORD.EXE": "Case notes.docx - Word", "chrome.exe": "Contract review - Google Chrome"}
 
 
+def post_stored(client: TestClient, bodies: list[dict[str, Any]], tokens: dict[str, str]) -> None:
+    """Post ``bodies`` with the ingest key and wait until each is stored (read as `query`)."""
+    for body in bodies:
+        posted = client.post("/v1/snapshots", json=body, headers=bearer(tokens["ingest"]))
+        assert posted.status_code == 202, posted.text
+    for body in bodies:
+        wait_for(lambda b=body: client.get(f"/v1/snapshots/{b['snapshot_id']}",
+                                           headers=bearer(tokens["query"])
+                                           ).json()["status"] == "stored")  # fmt: skip
+
+
 def ps_aux(user: str, apps: tuple[str, ...]) -> str:
     lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
     lines += [f"{user:<12}{4200 + i:>5}  3.1  2.0 912344 81234 pts/0    Sl+  09:12   1:02"
@@ -69,13 +80,7 @@ def campus(module_database_url: str, tmp_path_factory: pytest.TempPathFactory,
         bodies.append(snapshot_body(tasklist_v(windows, "erin", "law-pc-9", random.Random(1)),
                                     user="erin", host="law-pc-9", os="windows",
                                     faculty="law", command="tasklist /v"))  # fmt: skip
-        for body in bodies:
-            posted = client.post("/v1/snapshots", json=body, headers=bearer(tokens["ingest"]))
-            assert posted.status_code == 202, posted.text
-        for body in bodies:
-            wait_for(lambda b=body: client.get(f"/v1/snapshots/{b['snapshot_id']}",
-                                               headers=bearer(tokens["query"])
-                                               ).json()["status"] == "stored")  # fmt: skip
+        post_stored(client, bodies, tokens)
         yield client, tokens, dream
     dream.close()
 

@@ -73,6 +73,11 @@ SELECT app FROM seen WHERE app IS NOT NULL
 UNION
 SELECT DISTINCT app FROM executables
 
+-- name: known_app_users
+-- Per app the rollups hold, how many distinct users ever ran it (usage_presence_apps keeps a
+-- row per app and user): which apps a caller held to a k-anonymity floor may see named.
+SELECT app, count(*)::int AS users FROM usage_presence_apps WHERE dim = 'u' GROUP BY app
+
 -- name: cohort_user_hours
 -- Per cohort, each active user's hours of the matching apps within the range (0 for an active
 -- user who used none): what hours per active user and its bootstrap interval are taken over.

@@ -355,7 +355,7 @@ def export_router(get_analytics: Callable[[], Analytics]) -> APIRouter:
         shown = Disclosure.of(request.state)  # the caller's floor (web/access.py)
         catalog = catalog_of(request.app.state)  # the product's columns beside each app
         if question.paged:  # rows: only for roles the floor does not hold (Question.role)
-            await _answer(lambda: check_known(a, f, catalog))
+            await _answer(lambda: check_known(a, f, catalog, shown.floor))
             try:
                 out, count = await _answer(
                     lambda: spool(question, a, f, params, format, shown, catalog))
