@@ -124,6 +124,23 @@ def test_replaying_a_batch_changes_nothing(database_url: str) -> None:
                                                        ("svchost", 600.0, 0.0)]  # fmt: skip
 
 
+def test_instances_of_one_app_extended_alike_each_count(database_url: str) -> None:
+    """Two matlab processes and a system one, each listing in its own batch (one per host, as
+    in production): every batch extends each running session by the same five minutes, which
+    the writer counts per key and adds once, times the sessions (storage/hours.py)."""
+    procs = [(11, "matlab.exe", "matlab"), (15, "matlab.exe", "matlab"),
+             (16, "svchost.exe", "svchost")]  # fmt: skip
+    write(database_url, *[[snapshot("eng-3", T0 + timedelta(minutes=5 * k), procs,
+                                    interval_s=300)] for k in range(4)])  # fmt: skip
+    assert [r[:8] for r in hours(database_url)] == hours_from_sessions(database_url)
+    assert [(r[1], r[6], r[7], r[8]) for r in hours(database_url)] == [
+        ("matlab", 2 * 1200.0, 2, 2 * 1200.0), ("svchost", 1200.0, 1, 0.0)]
+    with psycopg.connect(database_url) as conn:  # the hourly table the writer keeps likewise
+        hourly = conn.execute("SELECT app, sum(seconds), sum(launches)::int, sum(u_seconds)"
+                              " FROM usage_hours_hourly GROUP BY app ORDER BY app").fetchall()
+    assert hourly == [("matlab", 2 * 1200.0, 2, 2 * 1200.0), ("svchost", 1200.0, 1, 0.0)]
+
+
 def test_sessions_across_midnight_split_their_seconds_by_day(database_url: str) -> None:
     late = T0.replace(hour=23, minute=30)
     write(database_url, [snapshot("lib-1", late + timedelta(minutes=10 * i), [(8, "zotero", "zotero")],

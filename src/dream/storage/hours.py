@@ -103,19 +103,38 @@ class HoursDelta:
     """
 
     def __init__(self, *, hourly: bool = False) -> None:
-        self.rows: dict[HoursKey, list[float]] = {}
-        self.hourly: dict[HourKey, list[float]] | None = {} if hourly else None
+        self._rows: dict[HoursKey, list[float]] = {}
+        self._hourly: dict[HourKey, list[float]] | None = {} if hourly else None
         # ``_extension`` per the instant objects themselves (kept here, so no id is reused):
         # a host's sessions share its snapshots' instants, and hashing an aware datetime (as
         # the lru_cache does) costs ~1 µs, three per session.
         self._extensions: dict[tuple[int, int, float, int, float], tuple[Any, ...]] = {}
+        # Sessions extended alike (one extension, as ``_extension`` gave it, and one key) are
+        # counted, and added once per key when the sums are read (``_settle``): a host's
+        # running sessions mostly share their extension, and one count costs less than adding
+        # each one's seconds (the sums are the same: seconds are multiples of 1/1024 s).
+        self._extended: dict[tuple[int, str, str, str, str, str, bool], int] = {}
+        self._by_id: dict[int, tuple[datetime, float, HourChanges]] = {}
+
+    @property
+    def rows(self) -> dict[HoursKey, list[float]]:
+        """Per (day, app, os, faculty, user_name, host): seconds, launches, u_seconds,
+        u_launches to add."""
+        self._settle()
+        return self._rows
+
+    @property
+    def hourly(self) -> dict[HourKey, list[float]] | None:
+        """Per (hour, app, os, faculty), the same for ``usage_hours_hourly`` (None: not kept)."""
+        self._settle()
+        return self._hourly
 
     def add(self, session: Session, sign: int) -> None:
         if not session.app:
             return  # as in the usage rollups: a process no app is known for counts for none
         for key, (seconds, launches) in session.hours().items():
             self._add(key, sign * seconds, sign * launches, session.is_system)
-        if self.hourly is not None:
+        if self._hourly is not None:
             start, end = session.first_seen, session.ended
             self._add_hours(session, start, *((start, end) if sign > 0 else (end, start)), sign)
 
@@ -124,18 +143,21 @@ class HoursDelta:
         self._add_changes(s, _hour_changes(start, old_end, new_end, launch))
 
     def _add_changes(self, s: Session, changes: HourChanges) -> None:
-        hourly = cast(dict[HourKey, list[float]], self.hourly)
-        app, os, faculty, is_system = s.app, s.os, s.faculty, s.is_system
+        self._add_hour_changes(s.app, s.os, s.faculty, s.is_system, changes, 1)
+
+    def _add_hour_changes(self, app: str, os: str, faculty: str, is_system: bool,
+                          changes: HourChanges, times: int) -> None:  # fmt: skip
+        hourly = cast(dict[HourKey, list[float]], self._hourly)
         for hour, seconds, launches in changes:
             key = (hour, app, os, faculty)
             acc = hourly.get(key)
             if acc is None:
                 acc = hourly[key] = [0.0, 0, 0.0, 0]
-            acc[0] += seconds
-            acc[1] += launches
+            acc[0] += seconds * times
+            acc[1] += launches * times
             if not is_system:
-                acc[2] += seconds
-                acc[3] += launches
+                acc[2] += seconds * times
+                acc[3] += launches * times
 
     def extend(self, old: Session, new: Session) -> None:
         """``add(old, -1)`` then ``add(new, 1)`` for ``new``, ``old`` extended at its end (same
@@ -149,11 +171,20 @@ class HoursDelta:
             self.add(old, -1)
             self.add(new, 1)
         elif new.app:
-            day, added, changes = extension
-            self._add((day, new.app, new.os, new.faculty, new.user_name, new.host), added, 0,
-                      new.is_system)  # fmt: skip
-            if self.hourly is not None and changes:
-                self._add_changes(new, changes)
+            key = (id(extension), new.app, new.os, new.faculty, new.user_name, new.host,
+                   new.is_system)  # fmt: skip
+            self._extended[key] = self._extended.get(key, 0) + 1
+
+    def _settle(self) -> None:
+        """Add the counted extensions: each key's, times its sessions."""
+        if not self._extended:
+            return
+        extended, self._extended = self._extended, {}
+        for (of, app, os, faculty, user_name, host, is_system), times in extended.items():
+            day, added, changes = self._by_id[of]
+            self._add((day, app, os, faculty, user_name, host), added * times, 0, is_system)
+            if self._hourly is not None and changes:
+                self._add_hour_changes(app, os, faculty, is_system, changes, times)
 
     def _extension(self, start: datetime, old: Session,
                    new: Session) -> tuple[datetime, float, HourChanges] | None:  # fmt: skip
@@ -163,13 +194,15 @@ class HoursDelta:
         if found is not None and found[0] is start and found[1] is was and found[2] is now:
             return cast(tuple[datetime, float, HourChanges] | None, found[3])
         extension = _extension(start, old.ended, new.ended)
-        self._extensions[key] = (start, was, now, extension)
+        self._extensions[key] = (start, was, now, extension)  # (keeps its id in _by_id valid)
+        if extension is not None:
+            self._by_id[id(extension)] = extension
         return extension
 
     def _add(self, key: HoursKey, seconds: float, launches: int, is_system: bool) -> None:
-        acc = self.rows.get(key)
+        acc = self._rows.get(key)
         if acc is None:
-            acc = self.rows[key] = [0.0, 0, 0.0, 0]
+            acc = self._rows[key] = [0.0, 0, 0.0, 0]
         acc[0] += seconds
         acc[1] += launches
         if not is_system:
