@@ -142,12 +142,10 @@ async def _post_all(base: str, bodies: list[bytes], concurrency: int,
 
         async def sender() -> None:
             while todo:
-                if rate is not None:
-                    due = start + (len(bodies) - len(todo)) / rate
-                    body = todo.pop()
+                due = start + (len(bodies) - len(todo)) / rate if rate is not None else None
+                body = todo.pop()
+                if due is not None:
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
-                else:
-                    body = todo.pop()
                 async with session.post("/v1/snapshots", data=body, headers=headers) as r:
                     if r.status != 202:
                         raise RuntimeError(f"{r.status}: {await r.text()}")

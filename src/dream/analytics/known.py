@@ -60,23 +60,22 @@ def check_known(analytics: Analytics, filters: Filters, catalog: Catalog | None 
             raise FilterError("app", unknown_value(filters.app, known, held), filters.app)
 
 
-def _ran_by_enough(analytics: Analytics, known: frozenset[str], products: Iterable[str],
+def _ran_by_enough(analytics: Analytics, known: frozenset[str], products: Collection[str],
                    floor: int, asked: str) -> frozenset[str]:  # fmt: skip
     """Of ``known``, the catalog's products and the apps at least ``floor`` users ran. The
     counts are read once, and again when ``asked`` is known, not a product, and not counted
     yet, or counted under the floor longer than ``USERS_TTL_S`` ago (an app not counted yet
     is suggested to no one meanwhile)."""
-    public = frozenset(products)
     key = id(analytics.pool)
     read_at, users = _USERS.get(key, (0.0, None))
-    if users is None or (asked in known and asked not in public and (
+    if users is None or (asked in known and asked not in products and (
             asked not in users
             or (users[asked] < floor and time.monotonic() - read_at > USERS_TTL_S))):
         users = {row["app"]: row["users"]
                  for row in analytics._fetch(_SQL.fragment("known_app_users"), {})}  # fmt: skip
         with _LOCK:
             _USERS[key] = (time.monotonic(), users)
-    return frozenset(app for app in known if app in public or users.get(app, 0) >= floor)
+    return frozenset(app for app in known if app in products or users.get(app, 0) >= floor)
 
 
 def _known(analytics: Analytics, column: str, query: str, values: tuple[str, ...],

@@ -118,7 +118,7 @@ class OpenSessions:
             entry.sessions[key] = list(now)  # the usual: a key's one open session went on
             return
         gone = {id(s) for s in old}
-        kept = [s for s in entry.sessions.get(key, ()) if id(s) not in gone]
+        kept = [s for s in held or () if id(s) not in gone]
         entry.sessions[key] = kept + now if kept else list(now)
 
     def written(self, conn: psycopg.Connection) -> None:
