@@ -91,7 +91,7 @@ def test_hosts_say_when_each_was_last_heard_its_agent_cadence_skew_and_status(
     assert {h["status"] for h in found.values()} == {"reporting"}
     assert lab1["users"] == 1 and lab1["snapshots"] == 6  # the picker's counts stay
     assert lab1["spool_evicted"] == 2 and found["lab-04"]["spool_evicted"] == 4
-    assert lab2["spool_evicted"] is None  # dream collect does not say (its spool is unbounded)
+    assert lab2["spool_evicted"] is None  # a snapshot without the count (an older collector)
 
     # Last heard 15 minutes ago (3 cadences): late; 2 hours ago: silent.
     with psycopg.connect(database_url, autocommit=True) as conn:

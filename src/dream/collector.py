@@ -40,7 +40,7 @@ from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.facts import ExecutableFacts
 from dream.logons import snapshot_user
 from dream.sender import Misconfigured, Rejected, Sender, Unreachable
-from dream.spool import DEFAULT_GRACE_S, Spool, default_spool_dir
+from dream.spool import DEFAULT_GRACE_S, DEFAULT_MAX_BYTES, Spool, default_spool_dir
 from dream.text import decode_output
 
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
@@ -135,6 +135,8 @@ class RunReport:
     pending: int = 0
     error: str | None = None
     misconfigured: bool = False  # the error is one to fix here (key, URL, DNS, TLS): exit 4
+    evicted: int = 0  # oldest unsent snapshots this run deleted: the spool was full
+    evicted_total: int = 0  # all the spool ever evicted (sent to the api as spool_evicted)
 
 
 @dataclass
@@ -215,8 +217,15 @@ class Collector:
         report = RunReport()
         body = self.snapshot()
         report.collected, report.user = body["snapshot_id"], body["user"]
+        # What the full spool lost so far, for the api's fleet health (`GET /v1/hosts`):
+        # evictions this put makes travel with the next snapshot.
+        body["spool_evicted"] = self.spool.evicted()
         try:
-            self.spool.put(body)
+            path = self.spool.put(body)
+            report.evicted = self.spool.evict(keep=path)
+            if report.evicted:
+                self.log(f"spool over {self.spool.max_bytes} bytes: evicted the"
+                         f" {report.evicted} oldest snapshot(s)")  # fmt: skip
         except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
             self.log(f"cannot write the spool {self.spool.directory}: {exc}; sending directly")
             try:
@@ -225,7 +234,9 @@ class Collector:
                 report.error = str(send_exc)
                 report.misconfigured = isinstance(send_exc, Misconfigured)
                 return report
-        return self.drain(report)
+        report = self.drain(report)
+        report.evicted_total = self.spool.evicted()
+        return report
 
     def run_forever(self, interval_s: float, stop: threading.Event) -> None:
         """Collect every ``interval_s`` until ``stop`` is set (SIGTERM/SIGINT set it)."""
@@ -264,6 +275,10 @@ def collect_command(
         typer.Option(help="Where snapshots wait while the api is unreachable.",
                      envvar="DREAM_SPOOL_DIR"),
     ] = None,  # fmt: skip
+    spool_max_bytes: Annotated[int, typer.Option(
+        help="Spool size bound: beyond it the oldest unsent snapshots are deleted (counted, and"
+             " reported to the api as spool_evicted); 0: unbounded.",
+        envvar="DREAM_SPOOL_MAX_BYTES")] = DEFAULT_MAX_BYTES,
     retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
     executables: Annotated[bool, typer.Option(
@@ -285,7 +300,7 @@ def collect_command(
     urls = url or [DEFAULT_URL]
     sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
                     timeout_s=timeout)  # fmt: skip
-    spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s)
+    spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s, max_bytes=spool_max_bytes)
     collector = Collector(
         sender=sender,
         spool=spool,
@@ -306,6 +321,7 @@ def collect_command(
             print(json.dumps({"snapshot_id": report.collected, "user": report.user,
                               "sent": report.sent,
                               "rejected": report.rejected, "spooled": report.pending,
+                              "evicted": report.evicted, "evicted_total": report.evicted_total,
                               "error": report.error}))  # fmt: skip
             # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.
             # 4: spooled too, but for a reason to fix here (key, URL, DNS, TLS): a timer that

@@ -25,7 +25,10 @@ from typing import Any
 
 _SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
 DEFAULT_GRACE_S = 1800.0  # keep acknowledged snapshots this long (DR: longer than mirror lag)
+# The spool's bound, as the Go agent's: a lab machine offline for weeks must not fill its disk.
+DEFAULT_MAX_BYTES = 64 << 20
 _API_FILE = "api.txt"  # in sent/: the api that acknowledged the window
+_EVICTED_FILE = "evicted.count"  # how many snapshots the spool ever evicted unsent
 
 
 def default_spool_dir() -> Path:
@@ -47,11 +50,13 @@ def default_spool_dir() -> Path:
 class Spool:
     """One JSON file per snapshot, named so that sorting the names sorts by collection time."""
 
-    def __init__(self, directory: Path, grace_s: float = DEFAULT_GRACE_S) -> None:
+    def __init__(self, directory: Path, grace_s: float = DEFAULT_GRACE_S,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:  # fmt: skip
         self.directory = Path(directory)
         self.rejected = self.directory / "rejected"
         self.sent = self.directory / "sent"
         self.grace_s = grace_s
+        self.max_bytes = max_bytes  # 0 or less: unbounded
 
     def put(self, body: dict[str, Any]) -> Path:
         """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
@@ -70,6 +75,45 @@ class Spool:
         if not self.directory.is_dir():
             return []
         return sorted(p for p in self.directory.iterdir() if _SPOOL_NAME.match(p.name))
+
+    def evict(self, keep: Path) -> int:
+        """Delete the oldest waiting snapshots (never ``keep``, the one just taken) until the
+        spool holds at most ``max_bytes``; add how many to ``evicted()`` and return it.
+
+        Only what waits to be sent counts: the grace window and rejected snapshots were heard
+        by an api already."""
+        if self.max_bytes <= 0:
+            return 0
+        sized = []
+        for path in self.pending():
+            try:
+                sized.append((path, path.stat().st_size))
+            except FileNotFoundError:  # sent meanwhile
+                continue
+        total = sum(size for _, size in sized)
+        evicted = 0
+        for path, size in sized:
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            total -= size
+            evicted += 1
+        if evicted:
+            count = str(self.evicted() + evicted) + "\n"
+            _write_private(self.directory / _EVICTED_FILE, count.encode("ascii"))
+        return evicted
+
+    def evicted(self) -> int:
+        """How many snapshots this spool ever evicted unsent for lack of room."""
+        try:
+            return int((self.directory / _EVICTED_FILE).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return 0
 
     def done(self, path: Path) -> None:
         path.unlink(missing_ok=True)
