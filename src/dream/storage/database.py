@@ -19,6 +19,11 @@ from dream.storage.queries import query
 
 log = structlog.get_logger(__name__)
 
+# Days and hours are UTC's: a day added to a UTC midnight must be 24 hours whatever the server's
+# or the database's default time zone (docs/analytics.md, "Time zones"). Every Dream connection
+# that writes or reads rollups starts with this.
+UTC_SESSION = "-c TimeZone=UTC"
+
 
 def snapshot_counts(database_url: str, connect_timeout_s: float = 5.0) -> dict[str, Any]:
     """Snapshots stored, pending and failed, and the last stored time, over a connection of its
@@ -101,9 +106,10 @@ class Database:
         statement_timeout_s: float | None = None,
     ) -> None:
         self.conninfo = conninfo
-        options = {}
+        settings = [UTC_SESSION]
         if statement_timeout_s is not None:  # PostgreSQL cancels statements running longer
-            options["options"] = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+            settings.append(f"-c statement_timeout={int(statement_timeout_s * 1000)}")
+        options = {"options": " ".join(settings)}
         self.pool = ConnectionPool(
             conninfo,
             min_size=1,
