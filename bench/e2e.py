@@ -167,12 +167,13 @@ def wait_until_ready(base: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def _stored(url: str) -> tuple[int, int]:
-    with psycopg.connect(url) as conn:
-        n, rows = conn.execute(
-            "SELECT count(*), coalesce(sum(process_count), 0) FROM snapshots"
-            " WHERE status <> 'pending'"
-        ).fetchone()
+def _stored(conn: psycopg.Connection) -> tuple[int, int]:
+    """Snapshots final and their rows, polled on one connection: a new one each time would
+    start a server process per poll (~3 ms), on the cores the pipeline is measured on."""
+    n, rows = conn.execute(
+        "SELECT count(*), coalesce(sum(process_count), 0) FROM snapshots"
+        " WHERE status <> 'pending'"
+    ).fetchone()
     return int(n), int(rows)
 
 
@@ -185,21 +186,27 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _backends(url: str) -> list[int]:
-    """The server processes connected to ``url``'s database (the worker's, the api's)."""
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        ).fetchall()
+def _backends(poll: psycopg.Connection) -> list[int]:
+    """The server processes connected to the bench's database (the worker's, the api's) but
+    ``poll``'s own."""
+    rows = poll.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    ).fetchall()
     return [int(r[0]) for r in rows]
 
 
-def _cpu_by_part(procs: list[subprocess.Popen], url: str) -> dict[str, dict[int, float]]:
-    """CPU seconds so far per process of each part: the api, the worker, their backends."""
+def _cpu_by_part(procs: list[subprocess.Popen], poll: psycopg.Connection,
+                 broker_pid: int | None) -> dict[str, dict[int, float]]:  # fmt: skip
+    """CPU seconds so far per process of each part: the api, the worker, their backends, the
+    broker (when this machine runs it) and the load generator (this process, its posts and
+    its polls for what is stored, and the server process answering those)."""
     parts = {"api": [procs[0].pid], "worker": [p.pid for p in procs[1:]],
-             "postgres": _backends(url)}  # fmt: skip
-    return {part: {pid: _cpu_seconds(pid) for pid in pids} for part, pids in parts.items()}
+             "postgres": _backends(poll), "broker": [broker_pid] if broker_pid else []}  # fmt: skip
+    cpu = {part: {pid: _cpu_seconds(pid) for pid in pids} for part, pids in parts.items()}
+    cpu["load"] = {os.getpid(): sum(os.times()[:2]),
+                   poll.info.backend_pid: _cpu_seconds(poll.info.backend_pid)}  # fmt: skip
+    return cpu
 
 
 def _check_alive(procs: list[subprocess.Popen]) -> None:
@@ -268,7 +275,9 @@ def run(
 ) -> E2EResult:
     """One run of ``profile`` (see ``_bodies``); ``raw_rows_retention_days`` the worker's
     DREAM_RAW_ROWS_RETENTION_DAYS (None: the deployment's default; 0: no per-sample rows);
-    ``workers`` worker processes in one consumer group (the topic has DREAM_KAFKA_PARTITIONS)."""
+    ``workers`` worker processes in one consumer group (the topic has DREAM_KAFKA_PARTITIONS);
+    0 measures the front alone (load generator, api, broker): ``rows`` are the rows accepted,
+    ``total_s`` the time to accept them, the ceiling any worker's end-to-end rate is under."""
     state = services.up()
     server_url = state["postgres"]["url"]
     bootstrap = state["kafka"]["bootstrap"]
@@ -305,34 +314,39 @@ def run(
           for _ in range(workers)),
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    poll = psycopg.connect(url, autocommit=True)
     try:
         wait_until_ready(base)
         # Warm-up: one snapshot through the whole path (topic metadata, worker assignment).
         asyncio.run(_post_all(base, _bodies(1, processes, "churn"), 1))
-        while _stored(url)[0] < 1:
+        while workers and _stored(poll)[0] < 1:
             _check_alive(procs)
             time.sleep(0.1)
         if workers > 1:  # the later workers' joins rebalance the group: before, not during
             time.sleep(10)
-        done_before, rows_before = _stored(url)
+        done_before, rows_before = _stored(poll)
 
-        cpu_before = _cpu_by_part(procs, url)
+        broker_pid = state["kafka"].get("pid")
+        cpu_before = _cpu_by_part(procs, poll, broker_pid)
         t0 = time.perf_counter()
         asyncio.run(_post_all(base, bodies, concurrency,
                               PACED_RATE if profile == "paced" else None))
         accept_s = time.perf_counter() - t0
-        while True:
-            n, rows = _stored(url)
+        if not workers:  # the front alone: what it accepted
+            n, rows = done_before + snapshots, rows_before + snapshots * processes
+        while workers:
+            n, rows = _stored(poll)
             if n - done_before >= snapshots:
                 break
             _check_alive(procs)
             time.sleep(0.05)
         total_s = time.perf_counter() - t0
-        cpu_after = _cpu_by_part(procs, url)
+        cpu_after = _cpu_by_part(procs, poll, broker_pid)
         cpu = {part: round(sum(after.values()) - sum(cpu_before[part].get(pid, 0.0)
                                                      for pid in after), 2)
                for part, after in cpu_after.items()}  # fmt: skip
     finally:
+        poll.close()
         for p in procs:
             p.terminate()
         for p in procs:

@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--e2e-raw-rows-retention-days", type=int, default=None,
                         help="e2e: the worker's DREAM_RAW_ROWS_RETENTION_DAYS (0: no raw rows)")
     parser.add_argument("--e2e-workers", type=int, default=1,
-                        help="e2e: worker processes (one consumer group)")
+                        help="e2e: worker processes (one consumer group); 0: the front alone,"
+                             " its rows/s those accepted")
     parser.add_argument("--query-hosts", type=int, default=100, help="queries: hosts")
     parser.add_argument("--query-days", type=int, default=14, help="queries: days of history")
     parser.add_argument("--query-reps", type=int, default=20, help="queries: runs on rollups")
@@ -56,7 +57,8 @@ def main() -> None:
                    "raw_rows_retention_days": args.e2e_raw_rows_retention_days,
                    "workers": args.e2e_workers}
         r = e2e.run(args.snapshots, args.processes, args.concurrency, **profile)
-        table = Table(title="End to end: HTTP → api → Kafka → worker → PostgreSQL")
+        table = Table(title="End to end: HTTP → api → Kafka → worker → PostgreSQL" if args.e2e_workers
+                      else "The front alone: HTTP → api → Kafka, no worker")
         for col in ("measure", "value"):
             table.add_column(col)
         table.add_row("profile", f"{args.e2e_profile}, raw rows kept:"
@@ -74,6 +76,11 @@ def main() -> None:
         )
         table.add_row("CPU s: api, worker, PostgreSQL",
                       ", ".join(f"{r.cpu_s.get(k, 0):.1f}" for k in ("api", "worker", "postgres")))
+        # What shares the cores with them: the whole run's CPU over the cores is the least
+        # time it can take, whatever overlaps.
+        table.add_row("CPU s: broker, load generator; all ÷ cores",
+                      f"{r.cpu_s.get('broker', 0):.1f}, {r.cpu_s.get('load', 0):.1f};"
+                      f" {sum(r.cpu_s.values()) / _cores():.2f} s")
         # What capacity planning needs: 1,000 hosts at a 5-minute cadence post 3.3 a second.
         table.add_row("cores per 1,000 hosts at 5 min: api, worker, PostgreSQL",
                       ", ".join(f"{r.cpu_s.get(k, 0) / r.snapshots * 1000 / 300:.3f}"
