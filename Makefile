@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
+.PHONY: install run test browser syscall-tracer services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
 	agent-packages packaging-tools dr-drill dr-up dr-status dr-failover dr-failback dr-down
 
 install: $(VENV)/.installed
@@ -23,7 +23,7 @@ run: install
 
 ## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
 ## Services the suite starts it stops; ones it found running stay, and a last line says so.
-test: install browser packaging-tools
+test: install browser packaging-tools syscall-tracer
 	$(PY) scripts/services.py kafka-libs >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; $(PY) scripts/services.py note; exit $$status
 
@@ -38,6 +38,13 @@ packaging-tools:
 	@command -v rpmbuild >/dev/null 2>&1 && command -v wixl >/dev/null 2>&1 && command -v msiinfo >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq rpm msitools wixl >/dev/null) \
 		|| echo "warning: could not install rpm/msitools/wixl: the agent's rpm and MSI tests skip (and fail under CI=true)"
+
+## strace: tests/test_durable_writes.py reads what the blob store and the spool sync from their
+## system calls (a power cut cannot be staged).
+syscall-tracer:
+	@command -v strace >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq strace >/dev/null) \
+		|| echo "warning: could not install strace: tests/test_durable_writes.py skips (and fails under CI=true)"
 
 ## Start / stop a local Kafka (KRaft) broker and PostgreSQL; `up` prints the DREAM_* variables.
 services-up: install

@@ -19,9 +19,12 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from dream.durable import fsync_dir
 
 _SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
 DEFAULT_GRACE_S = 1800.0  # keep acknowledged snapshots this long (DR: longer than mirror lag)
@@ -195,15 +198,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """The rename durable where the file system lets its directory be synced; a spool on one
+    that does not still works (the file itself was synced)."""
+    with suppress(OSError):
+        fsync_dir(directory)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
+from dream.durable import fsync_dir, make_dirs
 from dream.errors import DreamError, NotFoundError, StorageUnavailable
 from dream.snapshots import RawRef
 
@@ -263,7 +264,7 @@ class FilesystemBlobStore(BlobStore):
     def _write(self, key: str, payload: bytes) -> str:
         path = self.root / key
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -271,6 +272,9 @@ class FilesystemBlobStore(BlobStore):
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, path)
+                # The api answers 202 once this returns: the object's name must outlive a power
+                # cut too, not only its bytes.
+                fsync_dir(path.parent)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
