@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 import sessions_data
 from dream.storage.database import Database
@@ -94,10 +95,16 @@ def test_dreams_connections_are_in_utc(database_url: str) -> None:
         conn.execute(f"ALTER DATABASE {name} SET TimeZone = '{ZONE}'".encode())
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SHOW TimeZone").fetchone() == (ZONE,)  # the default applies ...
-    database = Database(database_url)
-    database.open()
-    try:
-        with database.pool.connection() as conn:
-            assert conn.execute("SHOW TimeZone").fetchone() == ("UTC",)  # ... but not to Dream
-    finally:
-        database.close()
+    # A URL's own options (here a lock timeout) stay; a time zone it names gives way to UTC.
+    own = make_conninfo(database_url, options="-c lock_timeout=4321 -c TimeZone=Asia/Tokyo")
+    for url in (database_url, own):
+        database = Database(url, statement_timeout_s=12.5)
+        database.open()
+        try:
+            with database.pool.connection() as conn:
+                assert conn.execute("SHOW TimeZone").fetchone() == ("UTC",)  # ... but not Dream's
+                assert conn.execute("SHOW statement_timeout").fetchone() == ("12500ms",)
+                if url == own:
+                    assert conn.execute("SHOW lock_timeout").fetchone() == ("4321ms",)
+        finally:
+            database.close()

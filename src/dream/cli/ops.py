@@ -115,7 +115,7 @@ def prune_raw(
     """Drop per-sample process partitions (whole months) past the retention; sessions and
     rollups stay. Also deletes audit entries past DREAM_AUDIT_RETENTION_DAYS."""
     from dream.security.audit import prune_audit
-    from dream.storage.database import UTC_SESSION
+    from dream.storage.database import in_utc
     from dream.storage.retention import prune_raw as prune
 
     settings = Settings()
@@ -123,7 +123,7 @@ def prune_raw(
     dream = Dream(settings).open(write=False, analytics=False)
     try:
         dream.migrate()
-        with psycopg.connect(dream.database_url, autocommit=True, options=UTC_SESSION) as conn:
+        with psycopg.connect(in_utc(dream.database_url), autocommit=True) as conn:
             result = prune(conn, days, dry_run=dry_run)
             audit = 0 if dry_run else prune_audit(conn, settings.audit_retention_days)
     finally:

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -19,10 +20,15 @@ from dream.storage.queries import query
 
 log = structlog.get_logger(__name__)
 
-# Days and hours are UTC's: a day added to a UTC midnight must be 24 hours whatever the server's
-# or the database's default time zone (docs/analytics.md, "Time zones"). Every Dream connection
-# that writes or reads rollups starts with this.
-UTC_SESSION = "-c TimeZone=UTC"
+
+def in_utc(conninfo: str, *settings: str) -> str:
+    """``conninfo`` whose sessions run in UTC (and with ``settings``, each ``-c name=value``),
+    keeping the options it names itself (a search_path, say): a day added to a UTC midnight
+    must be 24 hours whatever the server's or the database's default time zone
+    (docs/analytics.md, "Time zones"). Every Dream connection that writes or reads rollups."""
+    given = str(conninfo_to_dict(conninfo).get("options") or "")
+    return make_conninfo(conninfo, options=" ".join(filter(None, (given, "-c TimeZone=UTC",
+                                                                    *settings))))  # fmt: skip
 
 
 def snapshot_counts(database_url: str, connect_timeout_s: float = 5.0) -> dict[str, Any]:
@@ -106,18 +112,17 @@ class Database:
         statement_timeout_s: float | None = None,
     ) -> None:
         self.conninfo = conninfo
-        settings = [UTC_SESSION]
+        settings = []
         if statement_timeout_s is not None:  # PostgreSQL cancels statements running longer
             settings.append(f"-c statement_timeout={int(statement_timeout_s * 1000)}")
-        options = {"options": " ".join(settings)}
         self.pool = ConnectionPool(
-            conninfo,
+            in_utc(conninfo, *settings),
             min_size=1,
             max_size=pool_size,
             name=name,
             open=False,
             # Transactions are always explicit (``with conn.transaction()``), never implicit.
-            kwargs={"autocommit": True, **options},
+            kwargs={"autocommit": True},
             # A pooled connection may have died with a database restart; check before lending it.
             check=ConnectionPool.check_connection,
         )

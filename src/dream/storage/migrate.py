@@ -7,7 +7,7 @@ from importlib import resources
 
 import psycopg
 
-from dream.storage.database import UTC_SESSION
+from dream.storage.database import in_utc
 
 # Any constant works; it only has to be the same for every Dream process sharing a database.
 _MIGRATION_LOCK_KEY = 0x44524541  # "DREA"
@@ -44,7 +44,7 @@ def migrate(conninfo: str) -> list[Migration]:
     migration runs in its own transaction with its bookkeeping row.
     """
     applied_now: list[Migration] = []
-    with psycopg.connect(conninfo, autocommit=True, options=UTC_SESSION) as conn:  # (backfills)
+    with psycopg.connect(in_utc(conninfo), autocommit=True) as conn:  # (backfills too)
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
         try:
             conn.execute(
