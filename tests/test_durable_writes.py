@@ -1,6 +1,7 @@
 """What is acknowledged survives a power cut, names included: the filesystem blob store (whose
-put the api's 202 waits for) and the collector's spool sync each file before renaming it into
-place, then the directory the rename is in, and the parent of each directory they create.
+put the api's 202 waits for), the collector's spool and the local pseudonym key sync each file
+before renaming (or linking) it into place, then the directory it is in, and the parent of
+each directory they create.
 
 Read from the system calls themselves (strace), since a power cut cannot be staged here."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +32,7 @@ def traced(code: str, tmp_path: Path) -> list[tuple[str, str, int]]:
     out = tmp_path / "trace.txt"
     done = subprocess.run(
         [strace, "-f", "-o", str(out), "-e",
-         "trace=openat,fsync,rename,renameat,renameat2,mkdir,mkdirat",
+         "trace=openat,fsync,rename,renameat,renameat2,link,linkat,mkdir,mkdirat",
          sys.executable, "-c", code],
         env=dream_env(), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -55,9 +57,12 @@ def _synced(calls: list[tuple[str, str, int]], after: int, directory: Path) -> b
     return False
 
 
-def assert_durable(calls: list[tuple[str, str, int]], final: Path) -> None:
-    renamed = next(i for i, (name, args, _) in enumerate(calls)
-                   if name.startswith("rename") and args.endswith(f'"{final}"'))  # fmt: skip
+def assert_durable(calls: list[tuple[str, str, int]], final: Path, into: str = "rename") -> None:
+    """``final`` was written to a temporary file, synced, then renamed (or linked: ``into``)
+    to its name, and its directory synced after; so was each directory made."""
+    renamed = next((i for i, (name, args, _) in enumerate(calls)
+                    if name.startswith(into) and f'"{final}"' in args), None)  # fmt: skip
+    assert renamed is not None, f"{final} was not made by {into}"
     temporary = re.search(r'"([^"]+)"', calls[renamed][1]).group(1)  # type: ignore[union-attr]
     opened = max(i for i, (name, args, _) in enumerate(calls[:renamed])
                  if name == "openat" and f'"{temporary}"' in args)  # fmt: skip
@@ -92,3 +97,16 @@ def test_a_spooled_snapshot_is_named_durably(tmp_path: Path) -> None:
     )
     (final,) = list(spool.glob("*.json"))
     assert_durable(calls, final)
+
+
+def test_the_local_pseudonym_key_is_private_durable_and_never_replaced(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    calls = traced("from pathlib import Path; from dream.app import _local_pii_key\n"
+                   f"_local_pii_key(Path({str(data)!r}))", tmp_path)  # fmt: skip
+    key = data / "pii.key"
+    assert_durable(calls, key, into="link")  # a link fails where a rename would replace a key
+    assert not any(n.startswith("rename") and f'"{key}"' in a for n, a, _ in calls)
+    created = [a for n, a, _ in calls if n == "openat" and "O_CREAT" in a and str(data) in a]
+    assert created and all("O_EXCL" in a and a.endswith("0600") for a in created)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) == 64
+    assert [p.name for p in data.iterdir()] == ["pii.key"]  # no temporary file left

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import structlog
 from typing import TYPE_CHECKING
 
 from dream.catalog import Catalog
+from dream.durable import fsync_dir, make_dirs
 from dream.errors import ConfigurationError
 from dream.observability.sensors import Sensor, sensor_for
 from dream.transport.base import Publisher, Source
@@ -257,14 +260,33 @@ class Dream:
 
 
 def _local_pii_key(data_dir: Path) -> bytes:
-    """This machine's pseudonym key, created on first use (mode 0600)."""
+    """This machine's pseudonym key, created once, on first use.
+
+    Every pseudonym is made with it, so it is never readable by others (created 0600), it is
+    durable before it is used (a key lost to a power cut would change every pseudonym after
+    it), and it is never replaced: of processes starting at once on a new data directory, the
+    first to link its key in place wins and the others read that one."""
     path = data_dir / "pii.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(data_dir)
         log.warning("DREAM_PII_KEY is not set: using a key generated in the data directory;"
                     " every worker of a deployment must share one key", path=str(path))  # fmt: skip
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".pii.key.")  # (mode 0600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)  # fails, rather than replace, if another process was first
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links (FAT, some mounts): rename
+                if not path.exists():
+                    os.replace(tmp, path)
+                    fsync_dir(data_dir)
+            else:
+                fsync_dir(data_dir)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return path.read_text().strip().encode()

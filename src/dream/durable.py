@@ -5,18 +5,27 @@ spool and the server's blob store both use it."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 
+# What a file system answers when it cannot sync a directory at all (some FUSE and SMB mounts):
+# nothing more can be done there, unlike an I/O error.
+_CANNOT_SYNC_DIRS = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
 def fsync_dir(directory: Path) -> None:
     """Make the entries last created, renamed or removed in ``directory`` durable. A no-op where
-    directories cannot be opened (Windows: NTFS journals its metadata)."""
+    directories cannot be opened (Windows: NTFS journals its metadata) or synced."""
     if os.name != "posix":
         return
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIRS:
+            raise
     finally:
         os.close(fd)
 
