@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -215,15 +216,30 @@ class Client:
         self, query: str, *, format: str = "csv", path: str | Path | None = None, **params: Any
     ) -> bytes | Path:
         """``/v1/export`` of ``query`` (top-apps, usage, breakdown, processes, users...) as CSV
-        or Parquet: the bytes, or written to ``path`` (returned)."""
+        or Parquet: the bytes, or written to ``path`` (returned).
+
+        To a ``path`` the answer is streamed into a temporary file beside it, renamed once
+        whole: an export of millions of rows never sits in memory, and one cut short leaves no
+        partial file under the name."""
         filters = {k: v for k, v in params.items() if k in _FILTERS}
         extra = {k: v for k, v in params.items() if k not in _FILTERS}
         call = self._params(filters, query=query, format=format, **extra)
-        response = self.fetch("/v1/export", call)
         if path is None:
-            return response.content
+            return self.fetch("/v1/export", call).content
         target = Path(path)
-        target.write_bytes(response.content)
+        with self._http.stream("GET", "/v1/export", params=call) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    for chunk in response.iter_bytes():
+                        fh.write(chunk)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return target
 
     def snapshot(self, snapshot_id: str) -> dict[str, Any]:
