@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import structlog
 from typing import TYPE_CHECKING
 
 from dream.catalog import Catalog
-from dream.durable import fsync_dir, make_dirs
+from dream.durable import make_dirs, write_file
 from dream.errors import ConfigurationError
 from dream.observability.sensors import Sensor, sensor_for
 from dream.transport.base import Publisher, Source
@@ -271,22 +269,5 @@ def _local_pii_key(data_dir: Path) -> bytes:
         make_dirs(data_dir)
         log.warning("DREAM_PII_KEY is not set: using a key generated in the data directory;"
                     " every worker of a deployment must share one key", path=str(path))  # fmt: skip
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".pii.key.")  # (mode 0600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.link(tmp, path)  # fails, rather than replace, if another process was first
-            except FileExistsError:
-                pass
-            except OSError:  # a file system without hard links (FAT, some mounts): rename
-                if not path.exists():
-                    os.replace(tmp, path)
-                    fsync_dir(data_dir)
-            else:
-                fsync_dir(data_dir)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_file(path, secrets.token_hex(32).encode(), replace=False)  # (the first wins)
     return path.read_text().strip().encode()

@@ -1,12 +1,13 @@
 """Durable renames: a file written to a temporary name, synced and renamed is whole after a
 crash, but the rename itself is only on disk once its directory is synced too (POSIX says so;
 ext4 and XFS commit it with their journal, seconds later). Standard library only: the collector's
-spool and the server's blob store both use it."""
+spool, the server's blob store and its local pseudonym key use it."""
 
 from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -40,3 +41,32 @@ def make_dirs(directory: Path) -> None:
     except FileExistsError:  # another process made it meanwhile: its entry is its to sync
         return
     fsync_dir(directory.parent)
+
+
+def write_file(path: Path, data: bytes, *, replace: bool = True) -> bool:
+    """Write ``data`` to ``path`` whole and durably: to a private (0600) temporary file beside
+    it, synced, then renamed into place, and the directory synced. With ``replace=False`` an
+    existing ``path`` is never replaced (the temporary file is linked in, which fails if
+    another process was first; renamed where the file system has no hard links): False then,
+    and ``path`` keeps the other's data."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links (FAT, some mounts)
+                if path.exists():
+                    return False
+                os.replace(tmp, path)
+        fsync_dir(path.parent)
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

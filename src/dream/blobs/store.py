@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
-from dream.durable import fsync_dir, make_dirs
+from dream.durable import make_dirs, write_file
 from dream.errors import DreamError, NotFoundError, StorageUnavailable
 from dream.snapshots import RawRef
 
@@ -265,19 +264,9 @@ class FilesystemBlobStore(BlobStore):
         path = self.root / key
         try:
             make_dirs(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(payload)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-                # The api answers 202 once this returns: the object's name must outlive a power
-                # cut too, not only its bytes.
-                fsync_dir(path.parent)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            # The api answers 202 once this returns: the object's name must outlive a power
+            # cut too, not only its bytes.
+            write_file(path, payload)
         except OSError as exc:
             raise BlobUnavailable(f"could not write {path}: {exc}") from exc
         return path.as_uri()
