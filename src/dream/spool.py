@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dream.durable import fsync_dir
+from dream.durable import fsync_dir, write_file
 
 _SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
 DEFAULT_GRACE_S = 1800.0  # keep acknowledged snapshots this long (DR: longer than mirror lag)
@@ -107,8 +107,8 @@ class Spool:
             total -= size
             evicted += 1
         if evicted:
-            count = str(self.evicted() + evicted) + "\n"
-            _write_private(self.directory / _EVICTED_FILE, count.encode("ascii"))
+            count = str(self.evicted() + evicted) + "\n"  # (replaced whole: never half a count)
+            write_file(self.directory / _EVICTED_FILE, count.encode("ascii"))
         return evicted
 
     def evicted(self) -> int:
