@@ -15,7 +15,7 @@ console = Console()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--telemetry-runs", type=int, default=2, help="e2e runs per mode.")
-    parser.add_argument("--only", choices=["e2e", "parse", "catalog", "queries", "privacy", "storage", "soak"], default=None)
+    parser.add_argument("--only", choices=["e2e", "stages", "parse", "catalog", "queries", "privacy", "storage", "soak"], default=None)
     parser.add_argument("--snapshots", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -105,6 +105,10 @@ def main() -> None:
                 f" {len(rates['on'])} and {len(rates['off'])} runs) → overhead"
                 f" {(off - on) / off:+.1%}"
             )
+    if args.only in (None, "stages"):
+        from bench import stages
+
+        stages.report(console, args.processes)
     if args.only in (None, "queries"):
         from bench import queries
 
