@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DREAM  := $(VENV)/bin/dream
 
-.PHONY: install run test browser syscall-tracer services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
+.PHONY: install run test browser syscall-tracer workflow-linter services-up services-down bench docker-up docker-down lock clean agent agent-deb agent-rpm agent-msi \
 	agent-packages packaging-tools dr-drill dr-up dr-status dr-failover dr-failback dr-down
 
 install: $(VENV)/.installed
@@ -23,7 +23,7 @@ run: install
 
 ## The whole suite against a real Kafka broker and a real PostgreSQL (started as needed).
 ## Services the suite starts it stops; ones it found running stay, and a last line says so.
-test: install browser packaging-tools syscall-tracer
+test: install browser packaging-tools syscall-tracer workflow-linter
 	$(PY) scripts/services.py kafka-libs >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; $(PY) scripts/services.py note; exit $$status
 
@@ -45,6 +45,13 @@ syscall-tracer:
 	@command -v strace >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq strace >/dev/null) \
 		|| echo "warning: could not install strace: tests/test_durable_writes.py skips (and fails under CI=true)"
+
+## shellcheck: tests/test_workflows.py runs actionlint (built there with Go) on .github/workflows,
+## and actionlint reads each `run:` script with shellcheck.
+workflow-linter:
+	@command -v shellcheck >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) \
+		|| echo "warning: could not install shellcheck: tests/test_workflows.py skips (and fails under CI=true)"
 
 ## Start / stop a local Kafka (KRaft) broker and PostgreSQL; `up` prints the DREAM_* variables.
 services-up: install

@@ -31,6 +31,7 @@ MODULE_TIERS = {
     "test_lint.py": "build",
     "test_make.py": "build",
     "test_wheel.py": "build",
+    "test_workflows.py": "build",
 }
 # The directories whose tests all belong to one tier.
 DIRECTORY_TIERS = {"parsing": "unit", "worker": "unit", "transport": "contract",
