@@ -118,6 +118,28 @@ def test_declared_interval_is_stored_and_builds_the_sessions(
     assert declared == 60.0 and cadences == [(60.0, 1)]
 
 
+@pytest.mark.parametrize("form", ["multipart", "urlencoded"])
+def test_a_form_field_given_twice_is_a_422_naming_it(client: TestClient, form: str) -> None:
+    """Which `output` would count, the part the api checks or the file the worker parses? A
+    NUL-bearing file then a clean `output` were accepted, and the snapshot failed in the
+    database; a second `host` silently won. Refused whole instead, nothing published."""
+    fields = [(k, v) for k, v in snapshot_body("x").items() if k not in ("output", "snapshot_id")]
+    if form == "multipart":
+        response = client.post("/v1/snapshots", data=dict(fields), files=[
+            ("output", ("ps.txt", b"USER PID\n\x00", "text/plain")),
+            ("output", ("ps2.txt", live_ps_aux().encode(), "text/plain")),
+        ])  # fmt: skip
+        field = "output"
+    else:
+        body = "&".join(f"{k}={v}" for k, v in [*fields, ("host", "other"), ("output", "x")])
+        response = client.post("/v1/snapshots", content=body.replace("+", "%2B"),
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+        field = "host"
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert "more than once" in response.json()["detail"][0]["msg"]
+
+
 def test_same_snapshot_id_twice_is_stored_once(client: TestClient, database_url: str) -> None:
     body = snapshot_body(live_ps_aux())
     first = client.post("/v1/snapshots", json=body)
@@ -172,6 +194,9 @@ def _pending(url: str) -> int:
     [
         ({"os": "plan9"}, "os"),
         ({"host": ""}, "host"),
+        ({"host": "   "}, "host"),  # stripped only after the length check, it was stored as ""
+        ({"host": "\u3000"}, "host"),  # an ideographic space: a space once NFKC-normalized
+        ({"faculty": " \t "}, "faculty"),
         ({"collected_at": "yesterday"}, "collected_at"),
         ({"collected_at": "2026-11-27T10:00:00"}, "collected_at"),  # no timezone
         ({"collected_at": "2999-01-01T00:00:00Z"}, "collected_at"),

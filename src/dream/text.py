@@ -54,17 +54,20 @@ def invisible_character(value: str) -> str | None:
 
 
 def visible_name(value: object) -> object:
-    """A name NFKC-normalized, or ValueError naming its first invisible character.
+    """A name NFKC-normalized and stripped, or ValueError naming its first invisible character.
 
     Meant as a pydantic ``BeforeValidator``: the position counts in what the client sent, and
-    length limits apply to the normalized text. Non-strings pass through for the type check.
+    length limits apply to the normalized text. It strips, though the type strips too: pydantic
+    checks the length before a ``strip_whitespace`` that follows a before-validator, so a name
+    of spaces (or of an ideographic space, a space once normalized) passed ``min_length`` and
+    was stored as "". Non-strings pass through for the type check.
     """
     if not isinstance(value, str):
         return value
     problem = invisible_character(value)
     if problem is not None:
         raise ValueError(problem)
-    return unicodedata.normalize("NFKC", value)
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")

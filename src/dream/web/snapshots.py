@@ -82,6 +82,11 @@ async def _snapshot_from_request(
         fields: dict[str, Any] = {}
         try:
             for key, value in form.multi_items():
+                if key in fields:  # which would count: the one checked or the one stored?
+                    raise RequestValidationError(
+                        [{"type": "value_error", "loc": ("body", key),
+                          "msg": f"`{key}` is given more than once", "input": None}]
+                    )  # fmt: skip
                 if isinstance(value, UploadFile):
                     data = await value.read()
                     fields[key] = field_text(key, data)  # output: decode_output
