@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -151,6 +152,18 @@ def test_an_unreadable_row_is_listed_in_skipped() -> None:
     assert len(result.processes) == 3
     assert [(s.line, s.reason) for s in result.skipped] == [(6, "malformed Get-Process row")]
     assert result.warnings == ["line 6: skipped malformed Get-Process row"]
+
+
+@pytest.mark.parametrize("cell", ["'", "\u00a0", "NaN", "Infinity"])
+def test_a_cpu_cell_that_is_no_number_costs_its_value_not_the_listing(cell: str) -> None:
+    """A lone group mark crashed the decimal reader (IndexError: the whole listing failed as
+    an internal error); NaN and Infinity were stored and poisoned the CPU averages."""
+    text = TABLE_51_GROUPED + f"    100      20     3000       4000 {cell:>10}   4242   1 odd\r\n"
+    result = parse(text)
+    odd = [p for p in result.processes if p.pid == 4242]
+    assert all(p.cpu_seconds is None for p in odd)
+    assert len(result.processes) + len(result.skipped) == 4
+    assert all(p.cpu_seconds is None or math.isfinite(p.cpu_seconds) for p in result.processes)
 
 
 # `Get-Process -IncludeUserName` (layout of the Get-Process help's example 9).

@@ -49,6 +49,17 @@ def test_malformed_rows_warn_and_are_skipped() -> None:
     assert [w.split(":")[0] for w in result.warnings] == ["line 10", "line 12"]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e400"])
+def test_a_cpu_share_that_is_no_number_skips_its_row(value: str) -> None:
+    """``float`` reads these, PostgreSQL stores them, and one NaN made every average of its
+    app's day NaN (shown as null): the row is malformed, as any other unreadable value."""
+    text = AUX + f"carol       6000 {value}  0.1  10000  6000 pts/2    S    10:00   0:00 vim\n"
+    result = parse(text)
+    assert [p.pid for p in result.processes] == [p.pid for p in parse(AUX).processes]
+    assert [(s.line, s.reason) for s in result.skipped] == [
+        (10, "malformed row (expected USER PID %CPU %MEM VSZ RSS TT STAT START TIME COMMAND)")]
+
+
 def test_all_rows_malformed_raises_with_line() -> None:
     with pytest.raises(ParseError) as info:
         parse(AUX.split("\n")[0] + "\nnot a row\n")

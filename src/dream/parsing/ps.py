@@ -15,7 +15,7 @@ from dream.parsing import accel
 from dream.parsing.apps import describe_executable, strip_forest
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import NO_TTY, FastRows, RowBuilder, finish
-from dream.parsing.values import iter_line_chunks, skip_row
+from dream.parsing.values import finite, iter_line_chunks, skip_row
 
 AUX_HEADERS = (
     ("USER",), ("PID",), ("%CPU",), ("%MEM",), ("VSZ",), ("RSS",), ("TTY", "TT"), ("STAT",),
@@ -103,7 +103,7 @@ def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
             cpu_time = fields[9]
             append(record(
                 int(fields[1]), None, user, name, command, app, system or user_system,
-                float(fields[2]), float(fields[3]), int(fields[5]), int(fields[4]),
+                finite(fields[2]), finite(fields[3]), int(fields[5]), int(fields[4]),
                 intern(fields[7], fields[7]), None if tty in no_tty else intern(tty, tty),
                 intern(fields[8], fields[8]),
                 times[cpu_time] if cpu_time in times else time_of(cpu_time),

@@ -7,6 +7,7 @@ the table parsers decide whether a ``None`` makes a row malformed.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Iterable, Iterator
 
@@ -30,15 +31,25 @@ def to_int(text: str) -> int | None:
     return None
 
 
+def finite(text: str) -> float:
+    """``float(text)``, or ValueError for what is no measurement: ``float`` also reads ``nan``
+    and ``inf``, which PostgreSQL stores and every average then carries."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {text!r}")
+    return number
+
+
 def to_float(text: str) -> float | None:
-    """A ``float`` or ``None``; accepts a decimal comma (``0,5``) as some locales print it."""
+    """A finite ``float`` or ``None``; accepts a decimal comma (``0,5``) as some locales print
+    it."""
     try:
-        return float(text)
+        return finite(text)
     except ValueError:
         pass
     if text.count(",") == 1 and "." not in text:
         try:
-            return float(text.replace(",", "."))
+            return finite(text.replace(",", "."))
         except ValueError:
             return None
     return None
@@ -57,12 +68,12 @@ def grouped_decimal(text: str) -> float | None:
     three digits after it (``1,234`` is a thousand: ``N`` prints two decimals, never three).
     """
     try:
-        return float(text)
+        return finite(text)
     except ValueError:
         pass
     cleaned = text.strip().translate(_DROP_BLANKS)
     sign = ""
-    if cleaned[:1] in "+-":
+    if cleaned and cleaned[0] in "+-":  # ("" is in every string: a blank cell crashed here)
         sign, cleaned = cleaned[0], cleaned[1:]
     last = max(cleaned.rfind(","), cleaned.rfind("."))
     if last >= 0:
@@ -75,7 +86,7 @@ def grouped_decimal(text: str) -> float | None:
             cleaned = cleaned[:last].replace(other, "").replace(mark, "") + "." + tail
     if not cleaned.replace(".", "", 1).isdigit() or not cleaned.isascii():
         return None
-    return float(sign + cleaned)
+    return to_float(sign + cleaned)  # (digits: finite, unless there are hundreds of them)
 
 
 def memory_kb(text: str) -> int | None:
