@@ -113,15 +113,25 @@ def group_caught_up(bootstrap: str, group: str, topic: str, partitions: int) -> 
 
 
 def listing_with_absurd_pid() -> str:
-    """A real ``ps aux`` plus one row whose PID no PostgreSQL ``integer`` holds: it parses, and
-    the database refuses it (a poison snapshot that only the write reveals)."""
+    """A real ``ps aux`` plus one row whose PID no PostgreSQL ``integer`` holds: it parses, the
+    database refuses it, and the writer stores the rest with that row skipped."""
     output = live_ps_aux().rstrip("\n")
     return output + "\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"
 
 
+def listing_of_absurd_pids() -> str:
+    """A ``ps aux`` whose every row has a PID no ``integer`` holds: it parses, no row of it can
+    be stored, so the database refuses the snapshot whole (``storage/storable.py`` sets rows
+    aside only when some remain)."""
+    header = "USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
+    return (f"{header}\nroot  99999999999  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odd\n"
+            "root  99999999998  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 /sbin/odder\n")
+
+
 def listing_with_overlong_name() -> str:
     """A real ``ps aux`` plus one row whose program name is longer than a PostgreSQL index entry
-    may be (4,000 random hex digits): it parses, and the write fails however often it is tried."""
+    may be (4,000 random hex digits): it parses, the write of it fails however often it is
+    tried, and the writer stores the rest with that row skipped."""
     name = secrets.token_hex(2000)  # random: no compression brings it under the limit
     output = live_ps_aux().rstrip("\n")
     return output + f"\nroot  4242  0.0  0.1 167748 11200 ?  Ss  Nov27  0:03 {name} --x\n"

@@ -18,7 +18,8 @@ from dream.parsing.users import snapshot_user
 from dream.web.app import create_app
 from dream.settings import Settings
 from helpers import (
-    beside_a_worker, listing_with_absurd_pid, listing_with_overlong_name, live_ps_aux,
+    beside_a_worker, listing_of_absurd_pids, listing_with_absurd_pid, listing_with_overlong_name,
+    live_ps_aux,
     shared_fixture, snapshot_body, wait_for,
 )  # fmt: skip
 
@@ -39,6 +40,14 @@ def client(dream: Dream) -> Iterator[TestClient]:
 def settled(client: TestClient, snapshot_id: str) -> dict | None:
     body = client.get(f"/v1/snapshots/{snapshot_id}").json()
     return body if body.get("status") in ("stored", "failed") else None
+
+
+def posted_and_settled(client: TestClient, bodies: list[dict]) -> list[dict]:
+    """Post each body (202), then each one's final state, in order."""
+    for body in bodies:
+        assert client.post("/v1/snapshots", json=body).status_code == 202
+    return [wait_for(lambda b=body: settled(client, b["snapshot_id"]), what="every snapshot final")
+            for body in bodies]  # fmt: skip
 
 
 def process_rows(url: str, snapshot_id: str) -> list[tuple]:
@@ -344,22 +353,36 @@ def test_pending_row_that_cannot_be_read_is_failed_and_the_queue_flows_on(
 @pytest.mark.parametrize(
     ("poison", "why"),
     [
-        (listing_with_absurd_pid, "out of range"),  # SQLSTATE 22003
-        (listing_with_overlong_name, "index row size"),  # 54000: it used to be retried for ever
+        (listing_with_absurd_pid, "pid 99999999999 is out of range for the database's integer"),
+        (listing_with_overlong_name, "program name is 4000 characters long"),  # index row size
     ],
 )
-def test_snapshot_the_database_refuses_is_failed_and_the_rest_stored(
+def test_a_row_the_database_refuses_is_skipped_and_the_rest_of_its_snapshot_stored(
     client: TestClient, database_url: str, poison: Callable[[], str], why: str
 ) -> None:
+    """PostgreSQL refused the whole snapshot for one row it cannot hold (SQLSTATE 22003, 54000),
+    and every good row of it was lost: now that row is a skipped row saying why, the rest is
+    stored, and so are the snapshots around it."""
     bodies = [snapshot_body(live_ps_aux()), snapshot_body(poison()),
               snapshot_body(live_ps_aux())]  # fmt: skip
-    for body in bodies:
-        assert client.post("/v1/snapshots", json=body).status_code == 202
-    for body in bodies:
-        wait_for(lambda b=body: settled(client, b["snapshot_id"]), what="every snapshot final")
-    assert [settled(client, b["snapshot_id"])["status"] for b in bodies] == [  # type: ignore[index]
-        "stored", "failed", "stored"
-    ]  # fmt: skip
+    states = posted_and_settled(client, bodies)
+    assert [s["status"] for s in states] == ["stored"] * 3
+    readable = [ln for ln in bodies[1]["output"].splitlines()[1:] if ln.strip()]
+    assert states[1]["process_count"] == len(readable) - 1
+    [skipped] = states[1]["skipped_rows"]
+    assert skipped["line"] == len(readable)  # the last row: its position among the processes
+    assert why in skipped["reason"], skipped
+    rows = process_rows(database_url, bodies[1]["snapshot_id"])
+    assert len(rows) == len(readable) - 1
+
+
+def test_a_snapshot_none_of_whose_rows_the_database_holds_is_failed_and_the_rest_stored(
+    client: TestClient, database_url: str
+) -> None:
+    bodies = [snapshot_body(live_ps_aux()), snapshot_body(listing_of_absurd_pids()),
+              snapshot_body(live_ps_aux())]  # fmt: skip
+    states = posted_and_settled(client, bodies)
+    assert [s["status"] for s in states] == ["stored", "failed", "stored"]
     _, error = _status_and_error(database_url, bodies[1]["snapshot_id"])
     assert error is not None and error.startswith("rejected: refused by the database")
-    assert why in error
+    assert "out of range" in error

@@ -22,7 +22,7 @@ from dream.settings import Settings
 from dream.snapshots import Snapshot, SnapshotIn
 from dream.worker.runner import Worker
 from faults import count, stored
-from helpers import listing_with_absurd_pid, live_ps_aux, snapshot_body, wait_for
+from helpers import listing_of_absurd_pids, live_ps_aux, snapshot_body, wait_for
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def test_snapshot_the_database_refuses_is_isolated_from_its_batch(
     snapshot is left out, dead-lettered with the database's reason; no endless retry."""
     url = settings.database_url.get_secret_value()
     before = snapshot_body(live_ps_aux(), host="law-pc-04")
-    poison = snapshot_body(listing_with_absurd_pid(), host="law-pc-04")
+    poison = snapshot_body(listing_of_absurd_pids(), host="law-pc-04")
     after = snapshot_body(live_ps_aux(), host="law-pc-04")
     for body in (before, poison, after):
         assert api.post("/v1/snapshots", json=body).status_code == 202

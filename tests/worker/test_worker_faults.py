@@ -18,7 +18,7 @@ from dream.worker import processing
 from dream.transport.memory import MemoryBroker
 from worker_helpers import new_worker, publish, running, stored
 
-from helpers import listing_with_absurd_pid, live_ps_aux, wait_for
+from helpers import listing_of_absurd_pids, live_ps_aux, wait_for
 
 
 def test_a_database_outage_is_waited_out_and_nothing_is_acknowledged_before_the_commit(
@@ -64,7 +64,7 @@ def test_what_can_never_be_stored_leaves_through_the_dead_letter_destination(
 ) -> None:
     good = publish(broker, live_ps_aux())
     unparseable = publish(broker, "complete garbage\nnot a listing")
-    refused = publish(broker, listing_with_absurd_pid())  # parses; the database refuses it
+    refused = publish(broker, listing_of_absurd_pids())  # parses; the database refuses it
     broker.append(broker.lane_of("eng-lab-04"), b'{"host": "law-pc-02"}')  # not a snapshot
     after = publish(broker, live_ps_aux())
     worker = new_worker(broker, db)

@@ -30,10 +30,10 @@ _COLUMN_TYPES = (
     b"SELECT attname, atttypid::int FROM pg_attribute"
     b" WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
 )
-_FLOAT4_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
+FLOAT4_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
 # Type oids (pg_type) of the columns narrower than Python's values: smallint, integer, real.
 _RANGES: dict[int, tuple[float, float]] = {
-    21: (-(2**15), 2**15 - 1), 23: (-(2**31), 2**31 - 1), 700: (-_FLOAT4_MAX, _FLOAT4_MAX),
+    21: (-(2**15), 2**15 - 1), 23: (-(2**31), 2**31 - 1), 700: (-FLOAT4_MAX, FLOAT4_MAX),
 }  # fmt: skip
 
 # (server, database, table) → {column: type oid}. A migration that changes a column's type
@@ -51,7 +51,7 @@ def copy_binary(
     match = _TARGET.match(statement)
     if match is None:
         raise ValueError(f"not a COPY ... FROM STDIN with its columns: {statement!r}")
-    types = _column_types(conn, match[1].decode())
+    types = column_types(conn, match[1].decode())
     oids = [types[c.strip()] for c in match[2].decode().split(",")]
     rows = rows if isinstance(rows, list) else list(rows)
     if all(_fits(rows, i, *_RANGES[oid]) for i, oid in enumerate(oids) if oid in _RANGES):
@@ -70,7 +70,8 @@ def _fits(rows: list[Sequence[object]], column: int, low: float, high: float) ->
     return all(v is None or low <= v <= high for v in map(itemgetter(column), rows))
 
 
-def _column_types(conn: psycopg.Connection, table: str) -> dict[str, int]:
+def column_types(conn: psycopg.Connection, table: str) -> dict[str, int]:
+    """Each column of ``table`` and its type oid (pg_type), read once per database."""
     key = (conn.info.host, conn.info.port, conn.info.dbname, table)
     with _lock:
         found = _types.get(key)

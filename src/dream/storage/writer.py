@@ -31,6 +31,7 @@ from dream.storage.queries import COPY_ESCAPES, copy_text, query
 from dream.storage.rollups import RollupBatch, utc_day, write_catalog_days, write_host_days
 from dream.storage.open_sessions import OpenSessions
 from dream.storage.sessions import SessionBatch, lock_hosts
+from dream.storage.storable import set_aside
 
 # The ``processes`` table's columns: the row's, where the snapshot's ``user`` is ``user_name``.
 TABLE_COLUMNS: tuple[str, ...] = tuple(
@@ -191,6 +192,9 @@ class SnapshotWriter:
                 self.partitions.forget()  # dropped by retention; the retry creates it again
                 raise StorageUnavailable(f"could not write batch: {exc}") from exc
             if len(indices) == 1:
+                if set_aside(conn, batch[indices[0]]):  # its rows the database cannot hold
+                    self._write_isolating(conn, batch, indices, summary)  # once: none is left
+                    return
                 summary.rejected.append((indices[0], _why_refused(exc)))
                 return
             half = len(indices) // 2
