@@ -12,11 +12,14 @@ from typing import Any
 import psycopg
 import pytest
 import numpy as np
+from fastapi.testclient import TestClient
 from scipy.stats import bootstrap, fisher_exact
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from dream.analytics.filters import Filters, FilterError
+from dream.app import Dream
+from dream.web.app import create_app
 from dream.analytics.queries import Analytics
 from dream.analytics.questions import BY_NAME
 from dream.parsing.model import ProcessRecord
@@ -189,6 +192,29 @@ def test_cohort_user_and_cohort_host_answer_differently(
     # The users' faculty: ann and bob (law students, on engineering machines), cid.
     assert top(a, "user", "law") == {"matlab": (2, 3, 2 / 3), "westlaw": (1, 3, 1 / 3)}
     assert top(a, "user", "engineering") == {"westlaw": (1, 1, 1.0)}  # dan, staff
+
+
+def test_coverage_counts_the_hosts_of_the_cohort_the_answer_counts(
+    write: Callable[[list[ProcessedSnapshot]], Analytics], directory: Directory, dream: Dream,
+) -> None:
+    """Under cohort=user a faculty is the users': the hosts that reported are those their
+    snapshots came from (dan's law machine for engineering), not the faculty's machines (ann's
+    and bob's), which made an answer show hours beside "no host reported". Whole days too:
+    host_days has no user, so the snapshots are read."""
+    a = write(snapshots(USES, D))
+    directory.import_members(MEMBERS, as_of=D - timedelta(days=30))
+    for window in (WEEK, {"from": D.replace(hour=0), "to": D.replace(hour=0) + timedelta(days=2)}):
+        f = Filters.model_validate({**window, "faculty": "engineering"})
+        assert a.coverage(f, "host") == {"hosts": 2, "median_cadence_s": 60.0}  # ann's, bob's
+        assert a.coverage(f, "user") == {"hosts": 1, "median_cadence_s": 60.0}  # dan's
+        law = Filters.model_validate({**window, "faculty": ["law", "engineering"]})
+        assert a.coverage(law, "user")["hosts"] == 4  # ann, bob, cid, dan: eve is unknown
+    with TestClient(create_app(dream, publisher=dream.publisher())) as client:  # as asked
+        for cohort, hosts in (("user", 1), ("host", 2)):
+            answer = client.get("/v1/analytics/top-apps", params={
+                "cohort": cohort, "faculty": "engineering", "from": WEEK["from"].isoformat(),
+                "to": WEEK["to"].isoformat()}).json()  # fmt: skip
+            assert answer["coverage"]["hosts"] == hosts, answer
 
 
 def test_breakdown_by_the_users_faculty(

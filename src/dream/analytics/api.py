@@ -215,7 +215,7 @@ def _add_route(router: APIRouter, question: Question[Any], analytics: Callable[[
                  catalog: Catalog) -> Answer:  # fmt: skip
         """The answer and its coverage (a JSON answer says it; a CSV file holds rows only)."""
         answer = asked(question, analytics(), f, params, shown, catalog)
-        answer.coverage = analytics().coverage(f)
+        answer.coverage = analytics().coverage(f, getattr(params, "cohort", "host"))
         return answer
 
     own = [query_param(name, field) for name, field in question.fields.items()]

@@ -4,8 +4,8 @@ Why every answer carries it: zero hours of an app can mean nobody used it or tha
 were off or not reporting; the hosts that reported (a stored or failed snapshot) and their
 median sampling interval tell the two apart, and bound the error of the hours (one interval per
 session). Whole UTC days read ``host_days`` (a row per host and day, not every snapshot); the
-hours at either end of the range, and any range filtered on a user (host_days has no user),
-read the snapshots. Both give the same numbers.
+hours at either end of the range, and any range filtered on a user or on the users' faculty
+(``cohort=user``; host_days has no user), read the snapshots. Both give the same numbers.
 """
 
 from __future__ import annotations
@@ -15,19 +15,30 @@ from typing import Any
 from psycopg import sql
 
 from dream.analytics.filters import Filters, rollup_ranges
-from dream.analytics.sql import Fetch, equal, fragment
+from dream.analytics.sql import WHO_WHERE, Fetch, equal, fragment
 
 
-def coverage(fetch: Fetch, filters: Filters, default_cadence_s: float) -> dict[str, Any]:
+def coverage(fetch: Fetch, filters: Filters, default_cadence_s: float,
+             cohort: str = "host") -> dict[str, Any]:  # fmt: skip
     """``{"hosts", "median_cadence_s"}`` under the filters naming who and where (the app is
-    not a filter here: a host reports whether or not it ran the app)."""
+    not a filter here: a host reports whether or not it ran the app). ``cohort="user"``: a
+    ``faculty`` is the users' (the directory's, as of each snapshot), as the question reads it,
+    so the hosts are those its users' snapshots came from, not the faculty's machines."""
     params: dict[str, Any] = {"from": filters.start, "to": filters.end,
                               "default_cadence_s": default_cadence_s}  # fmt: skip
-    where = sql.SQL(" ").join(equal(filters, params))
+    by_users = cohort == "user" and filters.faculty is not None
+    if by_users:
+        parts = equal(filters, params, tuple(n for n in WHO_WHERE if n != "faculty"))
+        params["faculty"] = list(filters.faculty or ())
+        parts.append(fragment("coverage_users_faculty"))
+    else:
+        parts = equal(filters, params)
+    where = sql.SQL(" ").join(parts)
     ranges = rollup_ranges(filters.start, filters.end)
     whole: sql.Composable
     partial: sql.Composable
-    if filters.user is None and ranges.day_from < ranges.day_to:
+    # host_days has no user: a filter on who the users are reads the snapshots.
+    if filters.user is None and not by_users and ranges.day_from < ranges.day_to:
         params.update(ranges.params())
         whole = fragment("coverage_days").format(filters=where)
         partial = fragment("coverage_ends")

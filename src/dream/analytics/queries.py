@@ -117,9 +117,9 @@ class Analytics:
         return cls(pool, raw_window_max=timedelta(days=raw_window_max_days),
                    default_cadence_s=default_cadence_s, calendar=calendar)  # fmt: skip
 
-    def coverage(self, filters: Filters) -> dict[str, Any]:
+    def coverage(self, filters: Filters, cohort: str = "host") -> dict[str, Any]:
         """The hosts that reported in the range and their median cadence (coverage.py)."""
-        return coverage(self._fetch, filters, self.default_cadence_s)
+        return coverage(self._fetch, filters, self.default_cadence_s, cohort)
 
     # ------------------------------------------------------------------ public questions
 

@@ -592,3 +592,12 @@ WHERE false
 
 -- name: coverage_range
 collected_at >= %(from)s AND collected_at < %(to)s
+
+-- name: coverage_users_faculty
+-- cohort=user: the snapshot's user was of one of the faculties in the directory when it was
+-- collected (the account part of the name, as cohorts.sql's directory_join matches it).
+AND EXISTS (SELECT 1 FROM directory_members d
+            WHERE d.account = substring(snapshots.user_name FROM '[^\\]*$')
+              AND d.valid_from <= snapshots.collected_at
+              AND (d.valid_to IS NULL OR snapshots.collected_at < d.valid_to)
+              AND d.faculty = ANY(%(faculty)s))
