@@ -125,9 +125,12 @@ def _check(url: str, sessions: list[sessions_data.Session], apps: Iterable[str],
                 for bucket in STEP:
                     expected = brute_force(sessions_data.matching(sessions, {"app": app}),
                                            bucket, f.start, f.end)  # fmt: skip
-                    assert _answer(analytics.concurrency(f, bucket=bucket).items) == expected
+                    answer = analytics.concurrency(f, bucket=bucket)
+                    assert (_answer(answer.items), answer.source) == (expected, "rollup")
                     swept = timeline.concurrency(analytics._fetch, f, bucket, sweep=True)
                     assert _answer(swept) == expected
+                    wider = f.model_copy(update={"include_system": True})  # the sessions'
+                    assert analytics.concurrency(wider, bucket=bucket).source == "sessions"
 
 
 def stored_sessions(conn: psycopg.Connection) -> list[sessions_data.Session]:

@@ -249,7 +249,8 @@ class Analytics:
                     floor: int | None = None) -> Answer:  # fmt: skip
         """Per bucket, the most users and hosts running at one instant and the time-weighted
         95th percentile of users running; with ``floor``, the users (timeline.py)."""
-        return Answer(timeline.concurrency(self._fetch, filters, bucket, floor=floor), "sessions")
+        items = timeline.concurrency(self._fetch, filters, bucket, floor=floor)
+        return Answer(items, "rollup" if timeline.on_timeline(filters) else "sessions")
 
     def named(
         self,
