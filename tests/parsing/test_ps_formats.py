@@ -60,6 +60,16 @@ def test_a_cpu_share_that_is_no_number_skips_its_row(value: str) -> None:
         (10, "malformed row (expected USER PID %CPU %MEM VSZ RSS TT STAT START TIME COMMAND)")]
 
 
+@pytest.mark.parametrize("pid", ["+6000", "6_000", "\uff16\uff10\uff10\uff10"])
+def test_a_pid_no_ps_prints_skips_its_row(pid: str) -> None:
+    """``int`` reads a sign, underscores and other scripts' digits: PID 6000 out of what no
+    ``ps`` prints. The row is malformed instead, as in the C loop (ASCII digits only)."""
+    text = AUX + f"carol  {pid}  0.0  0.1  10000  6000 pts/2    S    10:00   0:00 vim\n"
+    result = parse(text)
+    assert 6000 not in [p.pid for p in result.processes]
+    assert [s.line for s in result.skipped] == [10]
+
+
 def test_all_rows_malformed_raises_with_line() -> None:
     with pytest.raises(ParseError) as info:
         parse(AUX.split("\n")[0] + "\nnot a row\n")

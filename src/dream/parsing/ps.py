@@ -15,7 +15,7 @@ from dream.parsing import accel
 from dream.parsing.apps import describe_executable, strip_forest
 from dream.parsing.model import ProcessRecord
 from dream.parsing.rows import NO_TTY, FastRows, RowBuilder, finish
-from dream.parsing.values import finite, iter_line_chunks, skip_row
+from dream.parsing.values import finite, iter_line_chunks, skip_row, whole
 
 AUX_HEADERS = (
     ("USER",), ("PID",), ("%CPU",), ("%MEM",), ("VSZ",), ("RSS",), ("TTY", "TT"), ("STAT",),
@@ -102,8 +102,8 @@ def _aux_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
             tty = fields[6]
             cpu_time = fields[9]
             append(record(
-                int(fields[1]), None, user, name, command, app, system or user_system,
-                finite(fields[2]), finite(fields[3]), int(fields[5]), int(fields[4]),
+                whole(fields[1]), None, user, name, command, app, system or user_system,
+                finite(fields[2]), finite(fields[3]), whole(fields[5]), whole(fields[4]),
                 intern(fields[7], fields[7]), None if tty in no_tty else intern(tty, tty),
                 intern(fields[8], fields[8]),
                 times[cpu_time] if cpu_time in times else time_of(cpu_time),
@@ -134,9 +134,9 @@ def _ef_chunk(lines: list[str], build: RowBuilder) -> list[ProcessRecord]:
             user, user_system = users.get(fields[0]) or user_info(fields[0])
             tty = fields[5]
             cpu_time = fields[6]
-            int(fields[3])  # the C column: validates the row shape
+            whole(fields[3])  # the C column: validates the row shape
             append(record(
-                int(fields[1]), int(fields[2]), user, name, command, app, system or user_system,
+                whole(fields[1]), whole(fields[2]), user, name, command, app, system or user_system,
                 None, None, None, None, None, None if tty in no_tty else intern(tty, tty),
                 intern(fields[4], fields[4]),
                 times[cpu_time] if cpu_time in times else time_of(cpu_time),

@@ -31,6 +31,14 @@ def to_int(text: str) -> int | None:
     return None
 
 
+def whole(text: str) -> int:
+    """``int(text)`` of ASCII digits alone, or ValueError: ``int`` also reads ``+4242``,
+    ``4_242`` and other scripts' digits (``４２``), which no ``ps`` prints as a number."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
 def finite(text: str) -> float:
     """``float(text)``, or ValueError for what is no measurement: ``float`` also reads ``nan``
     and ``inf``, which PostgreSQL stores and every average then carries."""
