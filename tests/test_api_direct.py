@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from dream.analytics.questions import QUESTIONS
 from dream.app import Dream
+from dream.demo.listings import ps_aux_output
 from dream.parsing import parse
 from dream.parsing.users import snapshot_user
 from dream.web.app import create_app
@@ -147,6 +148,24 @@ def test_a_form_field_given_twice_is_a_422_naming_it(client: TestClient, form: s
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", field]
     assert "more than once" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("form", ["multipart", "urlencoded"])
+def test_a_listing_posted_as_a_form_field_may_be_larger_than_a_mebibyte(
+    client: TestClient, form: str
+) -> None:
+    """The listing as a text field (urlencoded, or `-F output="$(ps aux)"`) was refused with a
+    400 past 1 MiB, the form parser's default, though a snapshot may be 64 MiB."""
+    output = ps_aux_output(13_000, seed=3)
+    assert len(output.encode()) > 1024 * 1024
+    body = snapshot_body(output)
+    if form == "multipart":
+        response = client.post("/v1/snapshots", files={k: (None, str(v)) for k, v in body.items()})
+    else:
+        response = client.post("/v1/snapshots", data=body)
+    assert response.status_code == 202, response.text
+    state = wait_for(lambda: settled(client, body["snapshot_id"]))
+    assert (state["status"], state["process_count"]) == ("stored", 13_000)
 
 
 def test_same_snapshot_id_twice_is_stored_once(client: TestClient, database_url: str) -> None:

@@ -19,10 +19,11 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from dream.text import decode_output
 
 # A snapshot has nine text fields and one file; a few spare, so a client adding a field of its
-# own still passes, while thousands of parts (each buffered up to 1 MiB) cannot pile up.
+# own still passes, while thousands of parts cannot pile up. A text field may be as large as
+# the body (the listing posted as a field, urlencoded or `-F output="$(ps aux)"`): the body's
+# limit bounds what all of them buffer together.
 MAX_FORM_FIELDS = 32
 MAX_FORM_FILES = 2
-MAX_FIELD_BYTES = 1024 * 1024
 OUTPUT_FIELD = "output"  # the listing: decoded by decode_output, every other field is UTF-8
 
 
@@ -139,16 +140,16 @@ async def read_form(
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
         parser = Utf8MultiPartParser(
             request.headers, stream, max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS,
-            max_part_size=MAX_FIELD_BYTES,
+            max_part_size=limit,
         )  # fmt: skip
     else:
         parser = Utf8FormParser(
-            request.headers, stream, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+            request.headers, stream, max_fields=MAX_FORM_FIELDS, max_part_size=limit
         )
     try:
         return await parser.parse()
     except MultiPartException as exc:  # too many parts, a field too long, a malformed body
-        raise HTTPException(400, f"multipart body refused: {exc.message}") from None
+        raise HTTPException(400, f"form body refused: {exc.message}") from None
     finally:
         await stream.aclose()
 
