@@ -335,7 +335,17 @@ def test_stored_rows_are_queryable_per_snapshot(client: TestClient, dream: Dream
     assert rows["truncated"] is False
     two = client.get(f"/v1/snapshots/{body['snapshot_id']}/processes?limit=2").json()
     assert len(two["processes"]) == 2 and two["truncated"] is True
+    assert rows["note"] is None
     assert client.get(f"/v1/snapshots/{uuid.uuid4()}/processes").status_code == 404
+    # Collected before the per-sample rows' retention (7 days): stored, its rows not kept, and
+    # the answer says so instead of an empty list that looks like a listing of nothing.
+    old = snapshot_body(raw, os="windows", command="tasklist /v", user="msmith",
+                        collected_at=(datetime.now(UTC) - timedelta(days=9)).isoformat())
+    assert client.post("/v1/snapshots", json=old).status_code == 202
+    state = wait_for(lambda: settled(client, old["snapshot_id"]))
+    kept = client.get(f"/v1/snapshots/{old['snapshot_id']}/processes").json()
+    assert (kept["processes"], kept["truncated"]) == ([], False)
+    assert kept["note"].startswith(f"its {state['process_count']} process rows are not kept")
 
 
 def _status_and_error(url: str, snapshot_id: str) -> tuple[str, str | None]:

@@ -143,6 +143,12 @@ class SnapshotProcesses(BaseModel):
     snapshot_id: uuid.UUID
     processes: list[ProcessRow]
     truncated: bool = Field(description="True when more rows exist than `limit` returned.")
+    note: str | None = Field(
+        default=None,
+        description="Why a stored snapshot's process rows are not here: per-sample rows are"
+        " kept only for snapshots within DREAM_RAW_ROWS_RETENTION_DAYS (its sessions and"
+        " rollups hold its use, its raw output stays for a reprocess).",
+    )
 
 
 class Problem(BaseModel):

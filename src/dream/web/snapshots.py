@@ -329,10 +329,19 @@ def snapshots_router(
         if rows is None:
             raise NotFoundError(f"no snapshot {snapshot_id}")
         Disclosure.of(request.state).rows = min(len(rows), limit)  # for the audit trail
+        note = None
+        if not rows:  # a stored snapshot with processes: its rows were not kept, say so
+            state = await anyio.to_thread.run_sync(db.get_snapshot, snapshot_id)
+            if state is not None and state["status"] == "stored" and state["process_count"]:
+                note = (f"its {state['process_count']} process rows are not kept: per-sample"
+                        " rows are kept only for snapshots collected within"
+                        " DREAM_RAW_ROWS_RETENTION_DAYS; its sessions and rollups hold its use,"
+                        " and its raw output stays for a reprocess")  # fmt: skip
         return SnapshotProcesses(
             snapshot_id=snapshot_id,
             processes=[ProcessRow.model_validate(r) for r in rows[:limit]],
             truncated=len(rows) > limit,
+            note=note,
         )
 
     router.include_router(reads)
