@@ -112,7 +112,9 @@ func (a *Agent) RunOnce() Report {
 	// evictions this Put makes travel with the next snapshot.
 	body["spool_evicted"] = spool.Evicted()
 	data, _ := json.Marshal(body)
-	_, evicted, err := spool.Put(a.Now(), report.SnapshotID, data)
+	// Named after its collected_at, not the time now (the executables took a while to hash).
+	collected, _ := time.Parse(time.RFC3339Nano, body["collected_at"].(string))
+	_, evicted, err := spool.Put(collected, report.SnapshotID, data)
 	report.Evicted = evicted
 	if evicted > 0 {
 		fmt.Fprintf(a.Log, "spool over %d bytes: evicted the %d oldest snapshot(s)\n",

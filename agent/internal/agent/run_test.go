@@ -62,3 +62,54 @@ func TestARunSendsTheSpoolOldestFirstThenItsOwnSnapshot(t *testing.T) {
 		t.Fatal("sent snapshots stay in the spool")
 	}
 }
+
+// linuxAgent is an agent listing the recorded Linux ps, spooling in a new directory, sending
+// to urls (one retry round, no waiting).
+func linuxAgent(t *testing.T, urls ...string) *Agent {
+	t.Helper()
+	withUIDs(t, map[string]int{"jdoe": 1001, "alice": 1002})
+	cfg := Defaults()
+	cfg.URLs, cfg.Faculty, cfg.Host = urls, "law", "pc-1"
+	cfg.Retries, cfg.Backoff = 0, time.Millisecond
+	cfg.SpoolDir = filepath.Join(t.TempDir(), "spool")
+	return &Agent{Config: cfg, GOOS: "linux", Sender: NewSender(cfg), Now: time.Now, Log: io.Discard,
+		Run: replay(t, map[string]string{
+			"ps -ww -eo pid,ppid,user:64,%cpu,%mem,vsz,rss,tty,stat,lstart,time,nlwp,comm,args": "linux/ps.txt",
+			"who": "linux/who.txt",
+		})}
+}
+
+// deadURL is a url nothing listens at (connection refused).
+func deadURL() string {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	return dead.URL
+}
+
+func TestTheSpoolFileIsNamedAfterTheSnapshotsCollectionTime(t *testing.T) {
+	a := linuxAgent(t, deadURL())
+	clock := time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC)
+	a.Now = func() time.Time { clock = clock.Add(time.Minute); return clock } // hashing takes time
+	a.Executables = func(string, Runner) []Executable { a.Now(); return nil }
+	report := a.RunOnce()
+	pending := Spool{Dir: a.Config.SpoolDir}.Pending()
+	if report.Exit != ExitDown || len(pending) != 1 {
+		t.Fatalf("report %+v, pending %v", report, pending)
+	}
+	data, err := os.ReadFile(pending[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(data, &body); err != nil {
+		t.Fatal(err)
+	}
+	collected, err := time.Parse(time.RFC3339Nano, body["collected_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := collected.Format("20060102T150405.000000Z") + "-" + report.SnapshotID + ".json"
+	if filepath.Base(pending[0]) != want {
+		t.Fatalf("spooled as %s, collected_at %s", filepath.Base(pending[0]), body["collected_at"])
+	}
+}
