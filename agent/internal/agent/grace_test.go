@@ -15,7 +15,7 @@ import (
 func putSnapshot(t *testing.T, spool Spool, minute int) (string, string) {
 	t.Helper()
 	id := NewUUID()
-	path, _, err := spool.Put(time.Date(2026, 12, 1, 10, minute, 0, 0, time.UTC), id,
+	path, err := spool.Put(time.Date(2026, 12, 1, 10, minute, 0, 0, time.UTC), id,
 		[]byte(`{"snapshot_id":"`+id+`"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +107,13 @@ func newSite(t *testing.T) *site {
 	}))
 	t.Cleanup(s.server.Close)
 	return s
+}
+
+// count is how many times the site was sent that snapshot.
+func (s *site) count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored[id]
 }
 
 func TestAfterAFailoverTheNewSiteGetsWhatTheDeadOneAcknowledged(t *testing.T) {

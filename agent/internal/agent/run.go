@@ -114,12 +114,7 @@ func (a *Agent) RunOnce() Report {
 	data, _ := json.Marshal(body)
 	// Named after its collected_at, not the time now (the executables took a while to hash).
 	collected, _ := time.Parse(time.RFC3339Nano, body["collected_at"].(string))
-	_, evicted, err := spool.Put(collected, report.SnapshotID, data)
-	report.Evicted = evicted
-	if evicted > 0 {
-		fmt.Fprintf(a.Log, "spool over %d bytes: evicted the %d oldest snapshot(s)\n",
-			spool.MaxBytes, evicted)
-	}
+	path, err := spool.Put(collected, report.SnapshotID, data)
 	if err != nil { // no spool (read-only disk...): send it directly, lose nothing new
 		fmt.Fprintf(a.Log, "cannot write the spool %s: %v; sending directly\n", spool.Dir, err)
 		outcome, reason := a.Sender.Post(data)
@@ -129,6 +124,21 @@ func (a *Agent) RunOnce() Report {
 		report.Error, report.Exit = reason, exitFor(outcome)
 	}
 	a.drain(spool, &report)
+	// Only what could not be sent counts against the bound: draining first sends what an
+	// eviction before it would have deleted.
+	if path != "" && report.Spooled > 0 {
+		evicted, err := spool.Evict(path)
+		report.Evicted = evicted
+		report.Spooled = max(0, report.Spooled-evicted)
+		if evicted > 0 {
+			fmt.Fprintf(a.Log, "spool over %d bytes: evicted the %d oldest snapshot(s)\n",
+				spool.MaxBytes, evicted)
+		}
+		if err != nil {
+			fmt.Fprintf(a.Log, "cannot count the evictions in %s: %v\n", spool.Dir, err)
+		}
+		report.EvictedTotal = spool.Evicted()
+	}
 	return report
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestARunSendsTheSpoolOldestFirstThenItsOwnSnapshot(t *testing.T) {
 		id := NewUUID()
 		waiting = append(waiting, id)
 		at := time.Date(2026, 12, 1, 10, i, 0, 0, time.UTC)
-		if _, _, err := spool.Put(at, id, []byte(`{"snapshot_id":"`+id+`"}`)); err != nil {
+		if _, err := spool.Put(at, id, []byte(`{"snapshot_id":"`+id+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,5 +112,32 @@ func TestTheSpoolFileIsNamedAfterTheSnapshotsCollectionTime(t *testing.T) {
 	want := collected.Format("20060102T150405.000000Z") + "-" + report.SnapshotID + ".json"
 	if filepath.Base(pending[0]) != want {
 		t.Fatalf("spooled as %s, collected_at %s", filepath.Base(pending[0]), body["collected_at"])
+	}
+}
+
+func TestARunThatReachesTheApiSendsWhatTheSpoolBoundWouldHaveEvicted(t *testing.T) {
+	s := newSite(t)
+	a := linuxAgent(t, s.server.URL)
+	a.Config.SpoolMaxBytes = 1024 // less than one listing
+	spool := Spool{Dir: a.Config.SpoolDir}
+	_, waiting := putSnapshot(t, spool, 1) // spooled while the api was down
+	report := a.RunOnce()
+	if report.Exit != ExitSent || report.Evicted != 0 || report.EvictedTotal != 0 || len(report.Sent) != 2 ||
+		report.Sent[0] != waiting || s.count(waiting) != 1 {
+		t.Fatalf("report %+v, stored %v", report, s.stored)
+	}
+}
+
+func TestWhatCannotBeSentIsEvictedOldestFirstAfterTheDrain(t *testing.T) {
+	a := linuxAgent(t, deadURL())
+	a.Config.SpoolMaxBytes = 1024
+	spool := Spool{Dir: a.Config.SpoolDir}
+	putSnapshot(t, spool, 1)
+	putSnapshot(t, spool, 2)
+	report := a.RunOnce()
+	pending := spool.Pending()
+	if report.Exit != ExitDown || report.Evicted != 2 || report.EvictedTotal != 2 || report.Spooled != 1 ||
+		len(pending) != 1 || !strings.HasSuffix(pending[0], report.SnapshotID+".json") {
+		t.Fatalf("report %+v, pending %v", report, pending)
 	}
 }

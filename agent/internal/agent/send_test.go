@@ -96,7 +96,11 @@ func TestSpoolIsPrivateOrderedAndBounded(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		id := NewUUID()
 		ids = append(ids, id)
-		_, evicted, err := spool.Put(base.Add(time.Duration(i)*time.Second), id, []byte(strings.Repeat("x", 1000)))
+		path, err := spool.Put(base.Add(time.Duration(i)*time.Second), id, []byte(strings.Repeat("x", 1000)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evicted, err := spool.Evict(path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,20 +44,19 @@ func (s Spool) ensure(dir string) error {
 	return nil
 }
 
-// Put writes a snapshot atomically (temp file, fsync, rename), then evicts the oldest files
-// while the spool holds more than MaxBytes; it returns the file and how many were evicted.
-func (s Spool) Put(at time.Time, id string, body []byte) (string, int, error) {
+// Put writes a snapshot atomically (temp file, fsync, rename) and returns its file. It evicts
+// nothing: a run drains the spool first, then Evict bounds what is still waiting.
+func (s Spool) Put(at time.Time, id string, body []byte) (string, error) {
 	if err := s.ensure(s.Dir); err != nil {
-		return "", 0, err
+		return "", err
 	}
 	name := fmt.Sprintf("%s.%06dZ-%s.json", at.UTC().Format("20060102T150405"),
 		at.UTC().Nanosecond()/1000, id)
 	final := filepath.Join(s.Dir, name)
 	if err := writePrivate(final, body); err != nil {
-		return "", 0, err
+		return "", err
 	}
-	evicted, err := s.evict(final)
-	return final, evicted, err
+	return final, nil
 }
 
 func writePrivate(path string, data []byte) error {
@@ -110,9 +109,9 @@ func (s Spool) Pending() []string {
 	return paths
 }
 
-// evict removes the oldest snapshots (never keep) until the spool fits MaxBytes, and adds
-// their number to the spool's running count of evictions.
-func (s Spool) evict(keep string) (int, error) {
+// Evict removes the oldest snapshots still waiting (never keep) until the spool fits
+// MaxBytes, and adds their number to the spool's running count of evictions.
+func (s Spool) Evict(keep string) (int, error) {
 	if s.MaxBytes <= 0 {
 		return 0, nil
 	}
