@@ -125,7 +125,10 @@ def test_the_debian_package_holds_the_agent_and_its_timer(tmp_path: Path) -> Non
     service = (root / "lib/systemd/system/dream-agent.service").read_text()
     timer = (root / "lib/systemd/system/dream-agent.timer").read_text()
     assert "ExecStart=/usr/bin/dream-agent run --config /etc/dream/agent.conf" in service
-    assert "SuccessExitStatus=3" in service and "OnUnitActiveSec=300s" in timer
+    assert "OnUnitActiveSec=300s" in timer
+    # Only 3 (spooled, sent later) is a success: 4, 5 (refused) and 6 (lost) fail the unit.
+    success = [line for line in service.splitlines() if line.startswith("SuccessExitStatus=")]
+    assert success == ["SuccessExitStatus=3"], success
     assert "{{" not in service + timer
     version = subprocess.run([str(root / "usr/bin/dream-agent"), "version"], capture_output=True,
                              text=True, check=True).stdout  # fmt: skip
@@ -228,6 +231,17 @@ def test_a_full_spool_evicts_the_oldest_and_says_so(agent_binary: Path, tmp_path
     assert first_status == status == 3
     assert second["evicted"] == 1 and second["evicted_total"] == 1 and second["spooled"] == 1
     assert [f.name.split("Z-")[1] for f in spool.glob("*.json")] == [f"{second['snapshot_id']}.json"]
+
+
+@LINUX
+def test_a_snapshot_neither_sent_nor_spooled_is_lost_and_says_so(agent_binary: Path,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    spool = tmp_path / "spool"
+    spool.write_text("a file where the spool should be\n")
+    status, report = run_agent(agent_binary, spool, "http://127.0.0.1:9",
+                               extra=("--executables", "false"))  # fmt: skip
+    assert status == 6, report  # not 3: nothing waits for a later run
+    assert "lost" in report["error"] and report["sent"] == [] and report["spooled"] == 0, report
 
 
 @LINUX

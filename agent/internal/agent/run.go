@@ -11,14 +11,30 @@ import (
 )
 
 // Exit statuses of one run (documented in docs/agent.md): the service managers treat only 0
-// as success, so a key to fix is never mistaken for an api that is briefly down.
+// and 3 as success, so a key to fix is never mistaken for an api that is briefly down, nor a
+// lost or refused snapshot for one that waits.
 const (
 	ExitSent          = 0 // every snapshot sent
 	ExitListing       = 1 // the listing command failed
 	ExitUsage         = 2 // a bad option or configuration file
 	ExitDown          = 3 // no api reachable: spooled, sent by a later run
 	ExitMisconfigured = 4 // refused key (401/403), wrong URL (404), DNS or TLS failure: spooled
+	ExitRejected      = 5 // a snapshot refused by the api (400/413/415/422): kept in rejected/
+	ExitLost          = 6 // the snapshot could be neither sent nor spooled: lost
 )
+
+// severity orders the statuses when several apply in one run: 6 > 1 > 4 > 5 > 3 > 0.
+var severity = map[int]int{ExitSent: 0, ExitDown: 1, ExitRejected: 2, ExitMisconfigured: 3,
+	ExitListing: 4, ExitLost: 5}
+
+// fail records what went wrong: the most severe status wins, and its reason with it.
+func (r *Report) fail(exit int, reason string) {
+	if severity[exit] > severity[r.Exit] {
+		r.Exit, r.Error = exit, reason
+	} else if r.Error == "" {
+		r.Error = reason
+	}
+}
 
 // Agent is one machine's collector.
 type Agent struct {
@@ -102,10 +118,8 @@ func (a *Agent) RunOnce() Report {
 	spool := Spool{Dir: a.Config.SpoolDir, MaxBytes: a.Config.SpoolMaxBytes, Grace: a.Config.Grace}
 	body, report, err := a.Snapshot()
 	if err != nil {
-		report.Error = err.Error()
-		report.Exit = ExitListing
+		report.fail(ExitListing, err.Error())
 		a.drain(spool, &report) // what waits still goes
-		report.Exit = ExitListing
 		return report
 	}
 	// What the full spool lost so far, for the api's fleet health (`spool_evicted` in /v1/hosts):
@@ -117,11 +131,7 @@ func (a *Agent) RunOnce() Report {
 	path, err := spool.Put(collected, report.SnapshotID, data)
 	if err != nil { // no spool (read-only disk...): send it directly, lose nothing new
 		fmt.Fprintf(a.Log, "cannot write the spool %s: %v; sending directly\n", spool.Dir, err)
-		outcome, reason := a.Sender.Post(data)
-		if outcome == Sent {
-			report.Sent = append(report.Sent, report.SnapshotID)
-		}
-		report.Error, report.Exit = reason, exitFor(outcome)
+		a.sendDirectly(spool, collected, data, err, &report)
 	}
 	a.drain(spool, &report)
 	// Only what could not be sent counts against the bound: draining first sends what an
@@ -142,12 +152,37 @@ func (a *Agent) RunOnce() Report {
 	return report
 }
 
+// sendDirectly posts the run's snapshot the spool could not hold: unless an api accepts it, or
+// refuses it and it can be kept in rejected/, it is lost (exit 6).
+func (a *Agent) sendDirectly(spool Spool, collected time.Time, data []byte, spoolErr error, report *Report) {
+	outcome, reason := a.Sender.Post(data)
+	switch outcome {
+	case Sent:
+		report.Sent = append(report.Sent, report.SnapshotID)
+		return
+	case Rejected:
+		name, err := spool.RejectBody(collected, report.SnapshotID, data, reason)
+		if err == nil {
+			report.Rejected = append(report.Rejected, name)
+			report.fail(ExitRejected, reason)
+			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", filepath.Join(spool.Dir, "rejected"), reason)
+			return
+		}
+		reason = fmt.Sprintf("%s; cannot keep it in %s: %v", reason, filepath.Join(spool.Dir, "rejected"), err)
+	}
+	report.fail(ExitLost, fmt.Sprintf("snapshot %s lost: the spool cannot hold it (%v) and no api accepted it (%s)",
+		report.SnapshotID, spoolErr, reason))
+	fmt.Fprintln(a.Log, report.Error)
+}
+
 func exitFor(outcome Outcome) int {
 	switch outcome {
 	case Down:
 		return ExitDown
 	case Misconfigured:
 		return ExitMisconfigured
+	case Rejected:
+		return ExitRejected
 	}
 	return ExitSent
 }
@@ -168,8 +203,12 @@ func (a *Agent) drain(spool Spool, report *Report) {
 			err = json.Unmarshal(data, &probe)
 		}
 		if err != nil {
-			_ = spool.Reject(path, fmt.Sprintf("unreadable spool file: %v", err))
+			reason := fmt.Sprintf("unreadable spool file %s: %v", filepath.Base(path), err)
+			if err := spool.Reject(path, reason); err != nil {
+				reason += fmt.Sprintf(" (cannot move it to rejected/: %v)", err)
+			}
 			report.Rejected = append(report.Rejected, filepath.Base(path))
+			report.fail(ExitRejected, reason)
 			continue
 		}
 		outcome, reason := a.Sender.Post(data)
@@ -179,18 +218,22 @@ func (a *Agent) drain(spool Spool, report *Report) {
 			report.Sent = append(report.Sent, id)
 			if !spool.Acknowledged(path, a.Sender.Current(), a.resend) {
 				report.Spooled = len(pending) - i
-				report.Error, report.Exit = "re-sending the grace window to "+a.Sender.Current()+": no api reachable", ExitDown
-				fmt.Fprintf(a.Log, "%s; %d snapshot(s) spooled in %s\n", report.Error, report.Spooled, spool.Dir)
+				reason := "re-sending the grace window to " + a.Sender.Current() + ": no api reachable"
+				report.fail(ExitDown, reason)
+				fmt.Fprintf(a.Log, "%s; %d snapshot(s) spooled in %s\n", reason, report.Spooled, spool.Dir)
 				report.EvictedTotal = spool.Evicted()
 				return
 			}
 		case Rejected:
-			_ = spool.Reject(path, reason)
+			if err := spool.Reject(path, reason); err != nil { // still pending: refused again next run
+				reason += fmt.Sprintf(" (cannot move it to rejected/: %v)", err)
+			}
 			report.Rejected = append(report.Rejected, filepath.Base(path))
+			report.fail(ExitRejected, reason)
 			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", filepath.Join(spool.Dir, "rejected"), reason)
 		default:
 			report.Spooled = len(pending) - i
-			report.Error, report.Exit = reason, exitFor(outcome)
+			report.fail(exitFor(outcome), reason)
 			what := "api unreachable"
 			if outcome == Misconfigured {
 				what = "configuration to fix"

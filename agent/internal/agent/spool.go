@@ -44,15 +44,19 @@ func (s Spool) ensure(dir string) error {
 	return nil
 }
 
+// fileName is a snapshot's name in the spool: its UTC collection time, then its id.
+func fileName(at time.Time, id string) string {
+	return fmt.Sprintf("%s.%06dZ-%s.json", at.UTC().Format("20060102T150405"),
+		at.UTC().Nanosecond()/1000, id)
+}
+
 // Put writes a snapshot atomically (temp file, fsync, rename) and returns its file. It evicts
 // nothing: a run drains the spool first, then Evict bounds what is still waiting.
 func (s Spool) Put(at time.Time, id string, body []byte) (string, error) {
 	if err := s.ensure(s.Dir); err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("%s.%06dZ-%s.json", at.UTC().Format("20060102T150405"),
-		at.UTC().Nanosecond()/1000, id)
-	final := filepath.Join(s.Dir, name)
+	final := filepath.Join(s.Dir, fileName(at, id))
 	if err := writePrivate(final, body); err != nil {
 		return "", err
 	}
@@ -165,6 +169,21 @@ func (s Spool) Reject(path, reason string) error {
 		return err
 	}
 	return writePrivate(strings.TrimSuffix(target, ".json")+".reason.txt", []byte(reason+"\n"))
+}
+
+// RejectBody keeps a snapshot the api refused for good, which was never spooled, in
+// rejected/ with the reason beside it; it returns its file's name.
+func (s Spool) RejectBody(at time.Time, id string, body []byte, reason string) (string, error) {
+	dir := filepath.Join(s.Dir, "rejected")
+	if err := s.ensure(dir); err != nil {
+		return "", err
+	}
+	name := fileName(at, id)
+	target := filepath.Join(dir, name)
+	if err := writePrivate(target, body); err != nil {
+		return "", err
+	}
+	return name, writePrivate(strings.TrimSuffix(target, ".json")+".reason.txt", []byte(reason+"\n"))
 }
 
 // Acknowledged keeps a snapshot that api acknowledged in sent/ for the grace window. When the
