@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -119,15 +120,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, string(line))
 		return report.Exit
 	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	// SIGTERM/SIGINT end the run under way at once, waits between retries and requests
+	// included (a service manager kills what outlasts its stop timeout): what was not sent
+	// stays in the spool. A second signal kills as usual.
+	stopped, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(stopped, stop)
+	a.Sender.Context = stopped
 	for {
 		started := time.Now()
 		report := a.RunOnce()
 		line, _ := json.Marshal(report)
 		fmt.Fprintln(stderr, string(line))
 		select {
-		case <-stop:
+		case <-stopped.Done():
 			return 0
 		case <-time.After(max(time.Second, cfg.Interval-time.Since(started))):
 		}

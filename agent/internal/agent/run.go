@@ -183,6 +183,8 @@ func exitFor(outcome Outcome) int {
 		return ExitMisconfigured
 	case Rejected:
 		return ExitRejected
+	case Stopped: // still in the spool
+		return ExitDown
 	}
 	return ExitSent
 }
@@ -235,8 +237,11 @@ func (a *Agent) drain(spool Spool, report *Report) {
 			report.Spooled = len(pending) - i
 			report.fail(exitFor(outcome), reason)
 			what := "api unreachable"
-			if outcome == Misconfigured {
+			switch outcome {
+			case Misconfigured:
 				what = "configuration to fix"
+			case Stopped:
+				what = "stopped"
 			}
 			fmt.Fprintf(a.Log, "%s (%s); %d snapshot(s) spooled in %s\n", what, reason, report.Spooled, spool.Dir)
 			report.EvictedTotal = spool.Evicted()

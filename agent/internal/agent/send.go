@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -29,6 +30,8 @@ const (
 	// Misconfigured: something only a person can fix (a refused key 401/403, a wrong URL 404,
 	// a host name that does not resolve, a certificate that does not verify): kept.
 	Misconfigured
+	// Stopped: the agent was told to stop (SIGTERM/SIGINT) before an api accepted it: kept.
+	Stopped
 )
 
 var rejectedStatuses = map[int]bool{400: true, 413: true, 415: true, 422: true}
@@ -43,14 +46,16 @@ type Sender struct {
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	Client     *http.Client
-	Sleep      func(time.Duration)
-	preferred  int
+	// Context, once done (the agent is told to stop), ends a Post at once: the wait between
+	// rounds and a request under way (nil: never).
+	Context   context.Context
+	preferred int
 }
 
 // NewSender is a Sender with the standard client (system roots, proxy from the environment).
 func NewSender(cfg Config) *Sender {
 	return &Sender{URLs: cfg.URLs, Key: cfg.Key, Retries: cfg.Retries, Backoff: cfg.Backoff,
-		MaxBackoff: time.Minute, Client: &http.Client{Timeout: cfg.Timeout}, Sleep: time.Sleep}
+		MaxBackoff: time.Minute, Client: &http.Client{Timeout: cfg.Timeout}}
 }
 
 // Current is the api that answered last (the first url until one fails).
@@ -63,6 +68,10 @@ func (s *Sender) Current() string {
 
 // Post sends one snapshot: its outcome and, unless Sent, why.
 func (s *Sender) Post(body []byte) (Outcome, string) {
+	ctx := s.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var reasons []string
 	for attempt := 0; ; attempt++ {
 		wait := s.Backoff << attempt
@@ -74,7 +83,10 @@ func (s *Sender) Post(body []byte) (Outcome, string) {
 		reasons = reasons[:0]
 		for i := range s.URLs {
 			index := (s.preferred + i) % len(s.URLs)
-			outcome, reason, retryAfter := s.postTo(s.URLs[index], body)
+			outcome, reason, retryAfter := s.postTo(ctx, s.URLs[index], body)
+			if ctx.Err() != nil {
+				return Stopped, "stopped while sending (" + reason + ")"
+			}
 			switch outcome {
 			case Sent:
 				s.preferred = index
@@ -98,13 +110,19 @@ func (s *Sender) Post(body []byte) (Outcome, string) {
 			}
 			return Down, detail
 		}
-		s.Sleep(wait)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done(): // a service manager's stop timeout is shorter than Retry-After × rounds
+			timer.Stop()
+			return Stopped, "stopped while waiting to retry (" + detail + ")"
+		case <-timer.C:
+		}
 	}
 }
 
-func (s *Sender) postTo(base string, body []byte) (Outcome, string, time.Duration) {
+func (s *Sender) postTo(ctx context.Context, base string, body []byte) (Outcome, string, time.Duration) {
 	endpoint := strings.TrimRight(base, "/") + "/v1/snapshots"
-	request, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
+	request, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return Misconfigured, fmt.Sprintf("%s: %v", base, err), 0
 	}

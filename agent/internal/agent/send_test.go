@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,7 +15,7 @@ import (
 
 func sender(urls ...string) *Sender {
 	return &Sender{URLs: urls, Key: "k1", Retries: 2, Backoff: time.Millisecond,
-		MaxBackoff: 10 * time.Millisecond, Client: &http.Client{Timeout: 2 * time.Second}, Sleep: func(time.Duration) {}}
+		MaxBackoff: 10 * time.Millisecond, Client: &http.Client{Timeout: 2 * time.Second}}
 }
 
 func api(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32) {
@@ -201,4 +202,73 @@ func writeTemp(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// busy is an api answering 503 with Retry-After: 60 and telling asked after each answer.
+func busy(t *testing.T) (*httptest.Server, chan struct{}) {
+	asked := make(chan struct{}, 100)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"detail":"busy"}`))
+		w.(http.Flusher).Flush()
+		asked <- struct{}{}
+	}))
+	t.Cleanup(server.Close)
+	return server, asked
+}
+
+func TestAStopEndsTheRetryBackoffAtOnce(t *testing.T) {
+	server, asked := busy(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cfg := Defaults()
+	cfg.URLs, cfg.Retries, cfg.Backoff = []string{server.URL}, 3, time.Second
+	s := NewSender(cfg) // the real backoff: 60 s a round, as Retry-After asks
+	s.Context = ctx
+	type result struct {
+		outcome Outcome
+		reason  string
+	}
+	done := make(chan result, 1)
+	go func() {
+		outcome, reason := s.Post([]byte("{}"))
+		done <- result{outcome, reason}
+	}()
+	<-asked // the first round was answered: the sender waits to retry
+	stop()
+	select {
+	case got := <-done:
+		if got.outcome != Stopped || !strings.Contains(got.reason, "stopped") {
+			t.Fatalf("%v %s", got.outcome, got.reason)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stop did not end the backoff (a service manager kills the agent after 90 s)")
+	}
+	if len(asked) != 0 {
+		t.Fatal("a stopped sender retried")
+	}
+}
+
+func TestAStoppedRunLeavesItsSnapshotInTheSpool(t *testing.T) {
+	server, asked := busy(t)
+	a := linuxAgent(t, server.URL)
+	a.Config.Retries = 3
+	a.Sender = NewSender(a.Config)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	a.Sender.Context = ctx
+	go func() { <-asked; stop() }()
+	done := make(chan Report, 1)
+	go func() { done <- a.RunOnce() }()
+	select {
+	case report := <-done:
+		pending := Spool{Dir: a.Config.SpoolDir}.Pending()
+		if report.Exit != ExitDown || report.Spooled != 1 || len(pending) != 1 ||
+			!strings.HasSuffix(pending[0], report.SnapshotID+".json") || !strings.Contains(report.Error, "stopped") {
+			t.Fatalf("report %+v, pending %v", report, pending)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stop did not end the run")
+	}
 }
