@@ -116,6 +116,9 @@ func (a *Agent) Snapshot() (map[string]any, Report, error) {
 // RunOnce collects one snapshot, spools it and drains the spool oldest first.
 func (a *Agent) RunOnce() Report {
 	spool := Spool{Dir: a.Config.SpoolDir, MaxBytes: a.Config.SpoolMaxBytes, Grace: a.Config.Grace}
+	// Each run is a new process: the api that accepted last is the one sent/api.txt names
+	// (written on each acknowledgement, by dream collect too).
+	a.Sender.Prefer(spool.AcknowledgingAPI())
 	body, report, err := a.Snapshot()
 	if err != nil {
 		report.fail(ExitListing, err.Error())

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -139,5 +140,39 @@ func TestWhatCannotBeSentIsEvictedOldestFirstAfterTheDrain(t *testing.T) {
 	if report.Exit != ExitDown || report.Evicted != 2 || report.EvictedTotal != 2 || report.Spooled != 1 ||
 		len(pending) != 1 || !strings.HasSuffix(pending[0], report.SnapshotID+".json") {
 		t.Fatalf("report %+v, pending %v", report, pending)
+	}
+}
+
+func TestTheApiThatAcceptedIsTriedFirstByTheNextRun(t *testing.T) {
+	var firstPosts atomic.Int32
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		firstPosts.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer first.Close()
+	second := newSite(t)
+	a := linuxAgent(t, first.URL, second.server.URL)
+	if report := a.RunOnce(); report.Exit != ExitSent || firstPosts.Load() != 1 {
+		t.Fatalf("report %+v, %d posts to the first url", report, firstPosts.Load())
+	}
+	next := *a // the next run: another process, a new sender
+	next.Sender = NewSender(a.Config)
+	report := next.RunOnce()
+	if report.Exit != ExitSent || firstPosts.Load() != 1 || second.count(report.SnapshotID) != 1 {
+		t.Fatalf("report %+v, %d posts to the first url", report, firstPosts.Load())
+	}
+
+	// The file dream collect writes (no newline) names it too; a url not configured is ignored.
+	spool := Spool{Dir: a.Config.SpoolDir}
+	for _, named := range []string{first.URL, "http://elsewhere.example"} {
+		if err := os.WriteFile(filepath.Join(spool.Dir, "sent", "api.txt"), []byte(named), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := firstPosts.Load()
+		next.Sender = NewSender(a.Config)
+		next.RunOnce()
+		if firstPosts.Load() != before+1 {
+			t.Fatalf("sent/api.txt names %s: %d posts to the first url, want %d", named, firstPosts.Load(), before+1)
+		}
 	}
 }

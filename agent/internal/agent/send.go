@@ -66,6 +66,19 @@ func (s *Sender) Current() string {
 	return s.URLs[s.preferred%len(s.URLs)]
 }
 
+// Prefer makes url, when it is one of the URLs, the first tried (the api that accepted last,
+// as a previous run recorded it); false when it is not one of them.
+func (s *Sender) Prefer(url string) bool {
+	url = strings.TrimRight(strings.TrimSpace(url), "/")
+	for i, u := range s.URLs {
+		if url != "" && strings.TrimRight(u, "/") == url {
+			s.preferred = i
+			return true
+		}
+	}
+	return false
+}
+
 // Post sends one snapshot: its outcome and, unless Sent, why.
 func (s *Sender) Post(body []byte) (Outcome, string) {
 	ctx := s.Context
