@@ -119,6 +119,9 @@ func (a *Agent) RunOnce() Report {
 	// Each run is a new process: the api that accepted last is the one sent/api.txt names
 	// (written on each acknowledgement, by dream collect too).
 	a.Sender.Prefer(spool.AcknowledgingAPI())
+	if removed := spool.RemoveStaleTemps(time.Now()); removed > 0 {
+		fmt.Fprintf(a.Log, "removed %d temporary file(s) a crashed run left in %s\n", removed, spool.Dir)
+	}
 	body, report, err := a.Snapshot()
 	if err != nil {
 		report.fail(ExitListing, err.Error())

@@ -93,6 +93,45 @@ func writePrivate(path string, data []byte) error {
 	return nil
 }
 
+// tempName is writePrivate's temporary file: "." + the final name + "." + the writer's pid + ".tmp".
+var tempName = regexp.MustCompile(`^\..+\.(\d+)\.tmp$`)
+
+// staleTempAge: a temporary file this old is left over whatever its pid says (a pid reused
+// since, or one that cannot be checked): writing one takes milliseconds.
+const staleTempAge = 10 * time.Minute
+
+// RemoveStaleTemps deletes the temporary files a writer killed between write and rename left
+// in the spool, sent/ and rejected/ (never renamed, never counted, they would stay for good):
+// those whose process is gone, or older than staleTempAge. It returns how many.
+func (s Spool) RemoveStaleTemps(now time.Time) int {
+	removed := 0
+	for _, dir := range []string{s.Dir, filepath.Join(s.Dir, sentDir), filepath.Join(s.Dir, "rejected")} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			match := tempName.FindStringSubmatch(e.Name())
+			if match == nil || !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			stale := now.Sub(info.ModTime()) > staleTempAge
+			if pid, err := strconv.Atoi(match[1]); err == nil && pid != os.Getpid() && !stale {
+				alive, known := processAlive(pid)
+				stale = known && !alive
+			}
+			if stale && os.Remove(filepath.Join(dir, e.Name())) == nil {
+				removed++
+			}
+		}
+	}
+	return removed
+}
+
 // Pending lists the spooled snapshots, oldest first.
 func (s Spool) Pending() []string {
 	entries, err := os.ReadDir(s.Dir)
