@@ -214,7 +214,7 @@ def live_api_of(dream: Dream) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-Scripted = tuple[int, dict[str, str], dict[str, Any]]  # status, headers, JSON body
+Scripted = tuple[int, dict[str, str], Any]  # status, headers, JSON body (bytes: as they are)
 
 
 class ScriptedPeer:
@@ -245,9 +245,9 @@ class ScriptedPeer:
                     return
                 else:
                     status, headers, payload = next_answer
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                for name, value in {**headers, "Content-Type": "application/json"}.items():
+                for name, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

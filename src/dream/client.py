@@ -50,6 +50,20 @@ class DreamAPIError(Exception):
         super().__init__(f"HTTP {status}: {text}")
         self.status = status
         self.detail = detail
+        self.message = text  # the detail as one line of text
+
+
+class NotDreamAPIError(DreamAPIError):
+    """The server at the url answered, but not as Dream's api does: a web page, say, where the
+    api answers JSON (``status`` is its status, ``detail`` says what it answered)."""
+
+    def __init__(self, url: str, response: httpx.Response, expected: str) -> None:
+        kind = response.headers.get("Content-Type") or "no Content-Type"
+        detail = (f"the server at {url} did not answer as Dream's api does: HTTP"
+                  f" {response.status_code} {kind}, not {expected}")  # fmt: skip
+        Exception.__init__(self, detail)
+        self.status = response.status_code
+        self.detail = self.message = detail
 
 
 class TruncatedWarning(UserWarning):
@@ -136,21 +150,34 @@ class Client:
     def fetch(
         self, path: str, params: dict[str, Any] | None = None, *, accept: str | None = None
     ) -> httpx.Response:
-        """``GET path`` → the response, or DreamAPIError when the api answered an error."""
+        """``GET path`` → the response, or DreamAPIError when the api answered an error
+        (NotDreamAPIError when the answer is not of the media type ``accept`` asked for)."""
         headers = {"Accept": accept} if accept else None
-        return self._check(self._http.get(path, params=params, headers=headers))
+        response = self._check(self._http.get(path, params=params, headers=headers))
+        media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if accept and not set(",*") & set(accept) and media != accept.split(";")[0].lower():
+            raise NotDreamAPIError(self.url, response, accept)
+        return response
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """``GET path`` → the decoded JSON answer, or DreamAPIError."""
-        return self.fetch(path, params).json()
+        return self._json(self.fetch(path, params))
+
+    def _json(self, response: httpx.Response) -> Any:
+        """The answer's JSON; NotDreamAPIError when it is none (a web page at the url, say)."""
+        try:
+            return response.json()
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            raise NotDreamAPIError(self.url, response, "JSON") from None
 
     @staticmethod
     def _check(response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             try:
-                detail = response.json().get("detail", response.text)
+                body = response.json()
             except ValueError:
-                detail = response.text
+                body = None
+            detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
             raise DreamAPIError(response.status_code, detail)
         return response
 
@@ -283,4 +310,4 @@ for _question in QUESTIONS:
     setattr(Client, _question.method_name, _method(_question))
 
 
-__all__ = ["Client", "DreamAPIError", "TruncatedWarning"]
+__all__ = ["Client", "DreamAPIError", "NotDreamAPIError", "TruncatedWarning"]
