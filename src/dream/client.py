@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -162,6 +162,16 @@ class Client:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """``GET path`` → the decoded JSON answer, or DreamAPIError."""
         return self._json(self.fetch(path, params))
+
+    def post_snapshot(self, output: IO[bytes], filename: str, fields: dict[str, str]) -> str:
+        """``POST /v1/snapshots`` of a saved listing as a file upload (``dream ingest``) → the
+        snapshot's id, or DreamAPIError."""
+        response = self._check(self._http.post("/v1/snapshots", data=fields, files={
+            "output": (filename, output, "application/octet-stream")}))  # fmt: skip
+        body = self._json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("snapshot_id"), str):
+            raise NotDreamAPIError(self.url, response, "a snapshot_id")
+        return body["snapshot_id"]
 
     def _json(self, response: httpx.Response) -> Any:
         """The answer's JSON; NotDreamAPIError when it is none (a web page at the url, say)."""

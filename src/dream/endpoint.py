@@ -13,6 +13,20 @@ URL_ENV = "DREAM_URL"
 KEY_ENV = "DREAM_API_KEY"
 
 
+def url_error(url: str) -> str | None:
+    """Why ``url`` is no URL an api can be reached at, as the line a command prints, or None."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        problem = str(exc)
+    else:
+        problem = ("it does not start with http:// or https://" if parsed.scheme not in
+                   ("http", "https") else "it names no host" if not parsed.host else "")  # fmt: skip
+    return f"--url {url!r} is no URL the api can be reached at: {problem}" if problem else None
+
+
 def url_option() -> Any:
     """``--url`` (``DREAM_URL``): the api's base URL."""
     return typer.Option("--url", help="Dream api base URL.", envvar=URL_ENV)

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from dream.catalog import Catalog, CatalogError
 from dream.cli.output import err, fail, out
+from dream.cli.remote import api_at
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 
 if TYPE_CHECKING:
@@ -94,19 +95,11 @@ def unknown(
 ) -> None:
     """The most-used executables with no product in the catalog the api runs (by distinct
     users), with their users, hosts and hours: the ones to add to DREAM_CATALOG_FILE."""
-    import httpx
     from rich.table import Table
 
-    from dream.client import Client, DreamAPIError
-
     window = {k: v for k, v in (("from", since), ("to", until)) if v is not None}
-    with Client(url, key=key) as client:
-        try:
-            rows = unknown_apps(client, limit, window)
-        except DreamAPIError as exc:
-            raise fail(escape(str(exc)), code=1) from None
-        except httpx.HTTPError as exc:
-            raise fail(escape(f"could not reach the api at {url}: {exc}"), code=1) from None
+    with api_at(url, key) as client:
+        rows = unknown_apps(client, limit, window)
     if as_json:
         for row in rows:
             print(json.dumps(row))

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from dream.cli.output import err
+from dream.cli.remote import api_at
 from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.errors import DreamError
 
@@ -71,9 +72,9 @@ def ingest(
     url: Annotated[str, url_option()] = DEFAULT_URL,
     key: Annotated[str | None, key_option("ingest role")] = None,
 ) -> None:
-    """Send a saved listing to a Dream api (as a file upload)."""
-    import httpx
-
+    """Send a saved listing to a Dream api (as a file upload) and print the snapshot's id.
+    Exit 1 if the api could not be reached or refused it, 2 on a bad --url or a field it found
+    invalid."""
     fields = {
         "host": host,
         "os": os,
@@ -83,15 +84,6 @@ def ingest(
     }
     if command:
         fields["command"] = command
-    with file.open("rb") as fh:
-        response = httpx.post(
-            f"{url.rstrip('/')}/v1/snapshots",
-            data=fields,
-            files={"output": (file.name, fh, "application/octet-stream")},
-            headers={"Authorization": f"Bearer {key}"} if key else None,
-            timeout=60,
-        )
-    if response.status_code != 202:
-        err.print(f"[red]{response.status_code}[/red] {response.text}")
-        raise typer.Exit(1)
-    print(response.json()["snapshot_id"])
+    with file.open("rb") as fh, api_at(url, key) as api:
+        snapshot_id = api.post_snapshot(fh, file.name, fields)
+    print(snapshot_id)

@@ -9,20 +9,18 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
+from typing import Annotated, Any, get_args
 
 import typer
 from pydantic.fields import FieldInfo
 from dream.cli.output import err, out
+from dream.cli.remote import api_at
 from rich.table import Table
 
 from dream.analytics.filters import METRIC_FIELDS
 from dream.analytics.questions import QUESTIONS, Question
 from dream.analytics.questions.hosts import FLEET_FIELDS
 from dream.endpoint import DEFAULT_URL, key_option, url_option
-
-if TYPE_CHECKING:
-    from dream.client import DreamAPIError
 
 query_app = typer.Typer(
     no_args_is_help=True,
@@ -114,10 +112,6 @@ def _table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> 
 
 def _ask(question: Question[Any], values: dict[str, Any]) -> None:
     """Ask the api; print its JSON, its CSV or a table; exit 2 on an invalid value, else 1."""
-    import httpx
-
-    from dream.client import Client, DreamAPIError
-
     url, as_json, as_csv = values.pop("url"), values.pop("as_json"), values.pop("as_csv")
     key = values.pop("key") or _credentials.get("key")  # after the question wins over before
     if as_json and as_csv:
@@ -125,18 +119,12 @@ def _ask(question: Question[Any], values: dict[str, Any]) -> None:
         raise typer.Exit(2)
     own = {name: values.pop(name) for name in question.fields}
     filters = {k: v for k, v in values.items() if v not in (None, [])}  # [] : no --faculty
-    with Client(url, key=key or "") as client:
+    with api_at(url, key) as client:
         params = client.params_for(question.name, filters, **own)
-        try:
-            if as_csv:
-                sys.stdout.write(client.fetch(question.path, params, accept="text/csv").text)
-                return
-            body = client.get(question.path, params)
-        except DreamAPIError as exc:
-            _fail(exc)
-        except httpx.HTTPError as exc:  # could not connect, timed out
-            err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
-            raise typer.Exit(1) from None
+        if as_csv:
+            sys.stdout.write(client.fetch(question.path, params, accept="text/csv").text)
+            return
+        body = client.get(question.path, params)
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
@@ -146,15 +134,6 @@ def _ask(question: Question[Any], values: dict[str, Any]) -> None:
     if body.get("suppressed"):  # the k-anonymity floor of a `query` key (docs/security.md)
         err.print(f"{body['suppressed']} row(s) withheld: each counted fewer than"
                   f" {body.get('min_group_users')} distinct users")  # fmt: skip
-
-
-def _fail(exc: DreamAPIError) -> NoReturn:
-    if exc.status == 422 and isinstance(exc.detail, list):
-        text = "; ".join(f"{p.get('loc', ['?'])[-1]}: {p.get('msg')}" for p in exc.detail)
-        err.print(f"[red]invalid:[/red] {text}")
-        raise typer.Exit(2)
-    err.print(f"[red]{exc.status}[/red] {exc.detail}")
-    raise typer.Exit(1)
 
 
 def _command(question: Question[Any]) -> Callable[..., None]:
