@@ -59,6 +59,14 @@ def test_a_url_that_is_no_url_is_exit_2_naming_it(command: str, url: str, listin
     assert stderr.count("\n") == 1, stderr
 
 
+@pytest.mark.parametrize("url", NO_URLS)
+def test_the_demo_says_so_too_before_it_generates_anything(url: str) -> None:
+    result = CliRunner().invoke(app, ["demo", "--hosts", "1", "--days", "1", "--url", url])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2
+    assert result.stdout.startswith(f"error: --url {url!r} is no URL the api can be reached at: ")
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_api_nothing_answers_at_is_exit_1_naming_it(command: str, listing: Path) -> None:
     url = f"http://127.0.0.1:{services.free_port()}"

@@ -8,7 +8,7 @@ import typer
 
 from dream.demo.campus import DEFAULT_FACULTIES
 from dream.demo.post import run_demo
-from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.endpoint import DEFAULT_URL, key_option, url_error, url_option
 
 
 def demo_command(
@@ -29,6 +29,9 @@ def demo_command(
     names = tuple(f.strip().lower() for f in faculties.split(",") if f.strip())
     if not names:
         print("error: --faculties names none", flush=True)
+        raise typer.Exit(2)
+    if problem := url_error(url):
+        print(f"error: {problem}", flush=True)
         raise typer.Exit(2)
     report = run_demo(url, key, hosts, days, names, seed, concurrency, wait)
     summary = (f"{report.posted}/{report.snapshots} posted, {report.stored} stored,"
