@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import platform
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -32,15 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.facts import ExecutableFacts
 from dream.logons import snapshot_user
 from dream.sender import Misconfigured, Rejected, Sender, Unreachable
-from dream.spool import DEFAULT_GRACE_S, DEFAULT_MAX_BYTES, Spool, default_spool_dir
+from dream.spool import Spool
 from dream.text import decode_output
 
 # The ps keywords Dream's ps-custom parser reads (all of them map to a ProcessRecord field);
@@ -52,7 +48,6 @@ LINUX_PS_KEYWORDS = (
 LINUX_COMMAND = ("ps", "-ww", "-eo", LINUX_PS_KEYWORDS)
 MACOS_COMMAND = ("ps", "auxww")  # BSD ps aux, wide: COMMAND is never cut
 WINDOWS_COMMAND = ("tasklist", "/v", "/fo", "csv")
-
 
 
 def current_os() -> str:
@@ -251,92 +246,8 @@ class Collector:
             stop.wait(max(1.0, interval_s - (time.monotonic() - started)))
 
 
-# ---------------------------------------------------------------------- the command
-
-
-def collect_command(
-    faculty: Annotated[str, typer.Option(help="Faculty the machine belongs to.")],
-    url: Annotated[list[str] | None, url_option()] = None,  # several: other sites' apis
-    key: Annotated[str | None, key_option("ingest role")] = None,
-    user: Annotated[
-        str | None,
-        typer.Option(help="User of the machine (default: whoever is logged on at each snapshot,"
-                     " `(nobody)` when no one is; never the collector's own account)."),
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Host name (default: this machine's).")] = None,
-    interval: Annotated[
-        str,
-        typer.Option(help="Time between snapshots: 30s, 5m, 1h (sent with each; with --once,"
-                     " give the schedule's period)."),
-    ] = "5m",
-    once: Annotated[bool, typer.Option("--once", help="One snapshot, then exit (cron).")] = False,
-    spool_dir: Annotated[
-        Path | None,
-        typer.Option(help="Where snapshots wait while the api is unreachable.",
-                     envvar="DREAM_SPOOL_DIR"),
-    ] = None,  # fmt: skip
-    spool_max_bytes: Annotated[int, typer.Option(
-        help="Spool size bound: beyond it the oldest unsent snapshots are deleted (counted, and"
-             " reported to the api as spool_evicted); 0: unbounded.",
-        envvar="DREAM_SPOOL_MAX_BYTES")] = DEFAULT_MAX_BYTES,
-    retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
-    executables: Annotated[bool, typer.Option(
-        help="Send the executables' facts: path, size, sha256, signer of each file the processes"
-             " run (docs/agent.md).")] = True,
-    grace: Annotated[str, typer.Option(
-        help="How long an acknowledged snapshot stays spooled, re-sent when another --url takes"
-             " over (a failover: the old site may not have mirrored it); 0: none.")
-    ] = f"{DEFAULT_GRACE_S / 60:g}m",
-) -> None:
-    """Collect this machine's process listing and send it to a Dream api (spooling if down)."""
-    try:
-        seconds = parse_interval(interval)
-        grace_s = 0.0 if grace.strip() == "0" else parse_interval(grace)
-        os_name = current_os()
-    except (ValueError, CollectorError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    urls = url or [DEFAULT_URL]
-    sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
-                    timeout_s=timeout)  # fmt: skip
-    spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s, max_bytes=spool_max_bytes)
-    collector = Collector(
-        sender=sender,
-        spool=spool,
-        user=user,
-        faculty=faculty,
-        host=host or socket.gethostname(),
-        os_name=os_name,
-        interval_s=min(max(seconds, 1.0), 86400.0),  # the api's accepted range
-        facts=ExecutableFacts(spool.directory / "executables.cache") if executables else None,
-    )
-    try:
-        if once:
-            try:
-                report = collector.run_once()
-            except CollectorError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                raise typer.Exit(1) from None
-            print(json.dumps({"snapshot_id": report.collected, "user": report.user,
-                              "sent": report.sent,
-                              "rejected": report.rejected, "spooled": report.pending,
-                              "evicted": report.evicted, "evicted_total": report.evicted_total,
-                              "error": report.error}))  # fmt: skip
-            # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.
-            # 4: spooled too, but for a reason to fix here (key, URL, DNS, TLS): a timer that
-            # counts 3 as success must not count this one.
-            raise typer.Exit(4 if report.misconfigured else 3 if report.error else 0)
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        collector.run_forever(seconds, stop)
-    finally:
-        sender.close()
-
-
 __all__ = [
     "Collector", "CollectorError", "LINUX_COMMAND", "MACOS_COMMAND", "Rejected", "RunReport",
-    "Sender", "Spool", "Unreachable", "WINDOWS_COMMAND", "collect_command", "current_os",
+    "Sender", "Spool", "Unreachable", "WINDOWS_COMMAND", "current_os",
     "decode_listing", "listing_command", "parse_interval", "run_listing",
 ]  # fmt: skip

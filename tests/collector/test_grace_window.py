@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from dream.collector import collect_command, parse_interval
+from dream.cli.collect import collect_command
+from dream.collector import parse_interval
 from dream.spool import Spool
 from helpers import wait_for
 from served import serve

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from dream.cli import catalog, ingest, query
 from dream.cli.output import SERVER_INSTALL, err
-from dream.collector import collect_command
+from dream.cli.collect import collect_command
 from dream.demo.command import demo_command
 
 app = typer.Typer(no_args_is_help=True, help="Dream: process listings in, research answers out.")
