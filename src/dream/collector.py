@@ -132,6 +132,16 @@ class RunReport:
     misconfigured: bool = False  # the error is one to fix here (key, URL, DNS, TLS): exit 4
     evicted: int = 0  # oldest unsent snapshots this run deleted: the spool was full
     evicted_total: int = 0  # all the spool ever evicted (sent to the api as spool_evicted)
+    lost: bool = False  # this run's snapshot was neither accepted nor kept on disk: exit 6
+
+    def exit_status(self) -> int:
+        """``dream collect --once``'s status, the worst first: 6 lost, 4 a configuration to fix,
+        5 a snapshot set aside in ``rejected/``, 3 spooled for a later run, 0 sent."""
+        if self.lost:
+            return 6
+        if self.misconfigured:
+            return 4
+        return 5 if self.rejected else 3 if self.error else 0
 
 
 @dataclass
@@ -208,6 +218,24 @@ class Collector:
             pass  # this api refuses it for good: nothing more to do for it
         return True
 
+    def _send_directly(self, body: dict[str, Any], report: RunReport) -> bool:
+        """Post the snapshot the spool could not hold; False: no api took it, it is lost."""
+        try:
+            report.sent.append(self.sender.post(json.dumps(body).encode("utf-8")))
+        except Rejected as exc:
+            try:
+                report.rejected.append(self.spool.keep_rejected(body, str(exc)).name)
+                self.log(f"rejected by the api, kept in {self.spool.rejected}: {exc}")
+            except OSError as keep_exc:
+                report.lost, report.error = True, f"{exc}; not kept in rejected/: {keep_exc}"
+                self.log(f"snapshot lost: refused by the api ({exc}) and {keep_exc}")
+        except Unreachable as exc:
+            report.lost, report.error = True, str(exc)
+            report.misconfigured = isinstance(exc, Misconfigured)
+            self.log(f"snapshot lost: neither spooled nor sent ({exc})")
+            return False
+        return True
+
     def run_once(self) -> RunReport:
         report = RunReport()
         body = self.snapshot()
@@ -223,11 +251,7 @@ class Collector:
                          f" {report.evicted} oldest snapshot(s)")  # fmt: skip
         except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
             self.log(f"cannot write the spool {self.spool.directory}: {exc}; sending directly")
-            try:
-                report.sent.append(self.sender.post(json.dumps(body).encode("utf-8")))
-            except (Unreachable, Rejected) as send_exc:
-                report.error = str(send_exc)
-                report.misconfigured = isinstance(send_exc, Misconfigured)
+            if not self._send_directly(body, report):
                 return report
         report = self.drain(report)
         report.evicted_total = self.spool.evicted()

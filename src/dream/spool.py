@@ -64,14 +64,7 @@ class Spool:
     def put(self, body: dict[str, Any]) -> Path:
         """Write ``body`` atomically (temp file, fsync, rename): a crash leaves all or nothing."""
         _private_dir(self.directory)
-        at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
-        name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
-        final = self.directory / name
-        tmp = self.directory / f".{name}.{os.getpid()}.tmp"
-        _write_private(tmp, json.dumps(body, ensure_ascii=False).encode("utf-8"))
-        os.replace(tmp, final)
-        _fsync_dir(self.directory)
-        return final
+        return _put_file(self.directory, body)
 
     def pending(self) -> list[Path]:
         """Spooled snapshots, oldest first."""
@@ -166,6 +159,13 @@ class Spool:
                 continue
         return kept
 
+    def keep_rejected(self, body: dict[str, Any], reason: str) -> Path:
+        """Set aside in ``rejected/`` a refused snapshot that was never spooled."""
+        _private_dir(self.rejected)
+        target = _put_file(self.rejected, body)
+        _write_private(target.with_suffix(".reason.txt"), (reason + "\n").encode("utf-8"))
+        return target
+
     def reject(self, path: Path, reason: str) -> Path:
         _private_dir(self.rejected)
         target = self.rejected / path.name
@@ -183,6 +183,18 @@ def _private_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
     if os.name == "posix":
         os.chmod(directory, _DIR_MODE)  # also an existing directory given as --spool-dir
+
+
+def _put_file(directory: Path, body: dict[str, Any]) -> Path:
+    """``body`` in ``directory`` under its spool name, atomically (temp file, fsync, rename)."""
+    at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
+    name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
+    final = directory / name
+    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    _write_private(tmp, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    os.replace(tmp, final)
+    _fsync_dir(directory)
+    return final
 
 
 def _write_private(path: Path, data: bytes) -> None:

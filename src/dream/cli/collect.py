@@ -87,11 +87,13 @@ def collect_command(
                               "sent": report.sent,
                               "rejected": report.rejected, "spooled": report.pending,
                               "evicted": report.evicted, "evicted_total": report.evicted_total,
-                              "error": report.error}))  # fmt: skip
+                              "error": report.error, "lost": report.lost,
+                              "exit": report.exit_status()}))  # fmt: skip
             # 0: sent. 3: spooled, not lost (sent by a later run), but the api was not reached.
-            # 4: spooled too, but for a reason to fix here (key, URL, DNS, TLS): a timer that
-            # counts 3 as success must not count this one.
-            raise typer.Exit(4 if report.misconfigured else 3 if report.error else 0)
+            # 4: spooled too, but for a reason to fix here (key, URL, DNS, TLS); 5: refused by
+            # the api, kept in rejected/; 6: lost. A timer that counts 3 as success fails on
+            # the others.
+            raise typer.Exit(report.exit_status())
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
