@@ -133,12 +133,15 @@ class RunReport:
     evicted: int = 0  # oldest unsent snapshots this run deleted: the spool was full
     evicted_total: int = 0  # all the spool ever evicted (sent to the api as spool_evicted)
     lost: bool = False  # this run's snapshot was neither accepted nor kept on disk: exit 6
+    listing_error: str | None = None  # no snapshot taken: the listing command failed (exit 1)
 
     def exit_status(self) -> int:
-        """``dream collect --once``'s status, the worst first: 6 lost, 4 a configuration to fix,
-        5 a snapshot set aside in ``rejected/``, 3 spooled for a later run, 0 sent."""
+        """``dream collect --once``'s status, the worst first: 6 lost, 1 the listing failed, 4 a
+        configuration to fix, 5 a snapshot set aside in ``rejected/``, 3 spooled, 0 sent."""
         if self.lost:
             return 6
+        if self.listing_error is not None:
+            return 1
         if self.misconfigured:
             return 4
         return 5 if self.rejected else 3 if self.error else 0
@@ -238,7 +241,14 @@ class Collector:
 
     def run_once(self) -> RunReport:
         report = RunReport()
-        body = self.snapshot()
+        try:
+            body = self.snapshot()
+        except CollectorError as exc:  # no snapshot this time: what the spool holds still goes
+            report.listing_error = str(exc)
+            self.log(f"error: {exc}; sending what the spool holds")
+            report = self.drain(report)
+            report.evicted_total = self.spool.evicted()
+            return report
         report.collected, report.user = body["snapshot_id"], body["user"]
         # What the full spool lost so far, for the api's fleet health (`GET /v1/hosts`):
         # evictions this put makes travel with the next snapshot.
@@ -263,7 +273,7 @@ class Collector:
             started = time.monotonic()
             try:
                 report = self.run_once()
-                if report.error is None:
+                if report.error is None and report.listing_error is None:
                     self.log(f"sent {len(report.sent)} snapshot(s)")
             except CollectorError as exc:
                 self.log(f"error: {exc}")

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import errno
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import services
-from dream.collector import Collector, RunReport, Sender, Spool
-from helpers import Scripted, ScriptedPeer
+from dream.collector import Collector, CollectorError, RunReport, Sender, Spool
+from helpers import Scripted, ScriptedPeer, snapshot_body
+from served import dream_env
 from test_collector import LINUX, collect
 
 REFUSED: Scripted = (422, {}, {"detail": "host: field required"})
@@ -37,12 +40,14 @@ def collector(spool: Spool, url: str) -> Collector:
 
 
 def test_the_worst_outcome_of_a_run_decides_its_status() -> None:
-    """6 > 4 > 5 > 3 > 0 (1, the listing failed, is ranked in test_listing_failure)."""
+    """6 > 1 > 4 > 5 > 3 > 0."""
     assert RunReport().exit_status() == 0
     assert RunReport(error="down").exit_status() == 3
     assert RunReport(error="down", rejected=["a.json"]).exit_status() == 5
     assert RunReport(error="401", misconfigured=True, rejected=["a.json"]).exit_status() == 4
     assert RunReport(error="401", misconfigured=True, lost=True).exit_status() == 6
+    assert RunReport(listing_error="ps", error="401", misconfigured=True).exit_status() == 1
+    assert RunReport(listing_error="ps", lost=True).exit_status() == 6
 
 
 @LINUX
@@ -99,3 +104,37 @@ def test_every_content_refusal_is_exit_5(tmp_path: Path, status: int) -> None:
     with ScriptedPeer([(status, {}, {"detail": "no"})]) as peer:
         report = collector(Spool(tmp_path / "spool"), peer.url).run_once()
     assert report.exit_status() == 5 and len(report.rejected) == 1 and report.pending == 0
+
+
+def test_a_failed_listing_still_drains_the_spool(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    waiting = snapshot_body("PID\n1\n")
+    spool.put(waiting)
+
+    def no_ps(_os: str) -> tuple[str, str]:
+        raise CollectorError("'ps' is not installed or not on PATH")
+
+    with ScriptedPeer(accepted()) as peer:
+        run = collector(spool, peer.url)
+        run.listing = no_ps
+        report = run.run_once()
+    assert peer.received and json.loads(peer.received[0][3])["snapshot_id"] == waiting["snapshot_id"]
+    assert report.sent == ["sid-0"] and report.collected is None and spool.pending() == []
+    assert report.listing_error is not None and report.exit_status() == 1
+
+
+def test_dream_collect_without_ps_sends_the_spool_then_exits_1(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.put(snapshot_body("PID\n1\n"))
+    with ScriptedPeer(accepted()) as peer:
+        done = subprocess.run(
+            [sys.executable, "-m", "dream", "collect", "--once", "--url", peer.url, "--faculty",
+             "law", "--spool-dir", str(spool.directory), "--no-executables", "--user", "u"],
+            env={**dream_env(), "PATH": "/nonexistent"}, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not on PATH" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["sent"] == ["sid-0"] and report["snapshot_id"] is None and report["exit"] == 1
+    assert spool.pending() == []
