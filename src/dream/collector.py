@@ -240,32 +240,40 @@ class Collector:
         return True
 
     def run_once(self) -> RunReport:
-        report = RunReport()
+        """Take a snapshot and spool it, send what the spool holds, then bound the spool."""
+        report, path = RunReport(), None
         try:
             body = self.snapshot()
         except CollectorError as exc:  # no snapshot this time: what the spool holds still goes
             report.listing_error = str(exc)
             self.log(f"error: {exc}; sending what the spool holds")
-            report = self.drain(report)
-            report.evicted_total = self.spool.evicted()
-            return report
-        report.collected, report.user = body["snapshot_id"], body["user"]
-        # What the full spool lost so far, for the api's fleet health (`GET /v1/hosts`):
-        # evictions this put makes travel with the next snapshot.
-        body["spool_evicted"] = self.spool.evicted()
-        try:
-            path = self.spool.put(body)
-            report.evicted = self.spool.evict(keep=path)
-            if report.evicted:
-                self.log(f"spool over {self.spool.max_bytes} bytes: evicted the"
-                         f" {report.evicted} oldest snapshot(s)")  # fmt: skip
-        except OSError as exc:  # no spool (read-only disk...): send it directly, lose nothing new
-            self.log(f"cannot write the spool {self.spool.directory}: {exc}; sending directly")
-            if not self._send_directly(body, report):
-                return report
+        else:
+            report.collected, report.user = body["snapshot_id"], body["user"]
+            # What the full spool lost so far, for the api's fleet health (`GET /v1/hosts`):
+            # evictions this run makes travel with the next snapshot.
+            body["spool_evicted"] = self.spool.evicted()
+            try:
+                path = self.spool.put(body)
+            except OSError as exc:  # no spool (read-only, full disk): send it directly
+                self.log(f"cannot write the spool {self.spool.directory}: {exc}; sending directly")
+                if not self._send_directly(body, report):
+                    return report
         report = self.drain(report)
+        if path is not None:  # only what could not be sent counts against the bound
+            self._evict(report, keep=path)
         report.evicted_total = self.spool.evicted()
         return report
+
+    def _evict(self, report: RunReport, keep: Path) -> None:
+        try:
+            report.evicted = self.spool.evict(keep=keep)
+        except OSError as exc:
+            self.log(f"cannot bound the spool {self.spool.directory}: {exc}")
+            return
+        report.pending = max(0, report.pending - report.evicted)
+        if report.evicted:
+            self.log(f"spool over {self.spool.max_bytes} bytes: evicted the"
+                     f" {report.evicted} oldest snapshot(s)")  # fmt: skip
 
     def run_forever(self, interval_s: float, stop: threading.Event) -> None:
         """Collect every ``interval_s`` until ``stop`` is set (SIGTERM/SIGINT set it)."""

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 
 import services
+from dream.collector import Collector, Sender
 from dream.spool import Spool
-from helpers import wait_for
+from helpers import Scripted, ScriptedPeer, wait_for
 from served import serve
 from test_collector import LINUX, collect
 
@@ -77,3 +78,23 @@ def test_dream_collect_bounds_its_spool_and_the_fleet_hears_what_it_lost(tmp_pat
 
         host = wait_for(heard, what="the fleet's row of the collector's host")
         assert host["spool_evicted"] == 2 and host["agent"].startswith("dream-collect/")
+
+
+def test_a_run_that_reaches_the_api_sends_what_waits_rather_than_evicting_it(
+    tmp_path: Path,
+) -> None:
+    """The bound holds one snapshot: the one waiting from an earlier run and the new one are
+    both sent, none evicted (the spool was over its bound only until the drain)."""
+    spool = Spool(tmp_path / "spool")
+    waiting = _put(spool, 1)
+    spool.max_bytes = waiting.stat().st_size + 10
+    script: list[Scripted | None] = [(202, {}, {"snapshot_id": f"sid-{n}"}) for n in (1, 2)]
+    with ScriptedPeer(script) as peer:
+        run = Collector(Sender(peer.url, retries=0), spool, user="u", faculty="f", host="h",
+                        os_name="linux", listing=lambda _os: ("ps", "PID\n" + "1\n" * 600),
+                        log=lambda _: None)  # fmt: skip
+        report = run.run_once()
+    posted = [json.loads(body)["snapshot_id"] for *_, body in peer.received]
+    assert posted == ["00000000-0000-0000-0000-000000000001", report.collected]
+    assert report.sent == ["sid-1", "sid-2"] and report.evicted == 0 and spool.evicted() == 0
+    assert spool.pending() == []
