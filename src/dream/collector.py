@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -285,6 +286,9 @@ class Collector:
                     self.log(f"sent {len(report.sent)} snapshot(s)")
             except CollectorError as exc:
                 self.log(f"error: {exc}")
+            except Exception as exc:  # a surprise in one run must not end the daemon
+                self.log(f"error: unexpected {type(exc).__name__} in this run: {exc}\n"
+                         f"{traceback.format_exc()}")  # fmt: skip
             stop.wait(max(1.0, interval_s - (time.monotonic() - started)))
 
 

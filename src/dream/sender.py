@@ -42,6 +42,16 @@ def _configuration_error(exc: BaseException) -> bool:
     return False
 
 
+def _stored_id(response: httpx.Response) -> str | None:
+    """The ``snapshot_id`` of Dream's 202 answer; None when the body is not that answer."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    sid = body.get("snapshot_id") if isinstance(body, dict) else None
+    return sid if isinstance(sid, str) and sid else None
+
+
 class Rejected(Exception):
     """The api refused the snapshot for good (it would refuse it again)."""
 
@@ -115,7 +125,10 @@ class Sender:
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}", None if _configuration_error(exc) else 0.0
         if response.status_code == 202:
-            return str(response.json()["snapshot_id"]), "", None
+            sid = _stored_id(response)
+            if sid is None:  # not Dream's answer (a proxy's page...): nothing says it was stored
+                return None, f"202 without a snapshot_id: {response.text[:300]}", 0.0
+            return sid, "", None
         reason = f"HTTP {response.status_code}: {response.text[:300]}"
         if response.status_code in REJECTED_STATUSES:
             raise Rejected(reason)

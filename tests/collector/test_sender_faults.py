@@ -1,0 +1,106 @@
+"""The sender against apis that misbehave: a 202 that is not Dream's answer, a body trickled
+byte by byte; and the daemon going on after a run that failed in an unexpected way."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dream.collector import Collector, Sender, Spool, Unreachable
+from helpers import snapshot_body
+from test_collector import LINUX, collect
+
+Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+@contextmanager
+def raw_peer(answer: Answer) -> Iterator[str]:
+    """A real HTTP server (threads, one per connection) whose every POST ``answer`` writes by
+    hand: bodies no well-behaved api sends. Yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            answer(self)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def body_202(content_type: str, body: bytes) -> Answer:
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(202)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+NOT_DREAMS = {
+    "html": body_202("text/html", b"<html><body>Accepted by the proxy</body></html>"),
+    "json without an id": body_202("application/json", b'{"status": "accepted"}'),
+    "a json list": body_202("application/json", b'["snapshot_id"]'),
+    "an empty id": body_202("application/json", b'{"snapshot_id": ""}'),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_DREAMS)
+def test_a_202_that_is_not_dreams_answer_is_a_transient_failure(kind: str) -> None:
+    sleeps: list[float] = []
+    with raw_peer(NOT_DREAMS[kind]) as url:
+        sender = Sender(url, retries=1, sleep=sleeps.append)
+        with pytest.raises(Unreachable, match="202 without a snapshot_id"):
+            sender.post(json.dumps(snapshot_body("PID\n")).encode())
+        sender.close()
+    assert len(sleeps) == 1  # retried as a transient failure, then given up
+
+
+@LINUX
+def test_dream_collect_keeps_the_snapshot_when_a_202_is_not_dreams_answer(tmp_path: Path) -> None:
+    with raw_peer(NOT_DREAMS["html"]) as url:
+        done = collect(url, tmp_path / "spool", "--retries", "0", "--no-executables")
+    assert done.returncode == 3, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["spooled"] == 1 and "202 without a snapshot_id" in report["error"]
+    assert "Traceback" not in done.stderr
+    (waiting,) = (tmp_path / "spool").glob("*.json")
+    assert json.loads(waiting.read_text())["snapshot_id"] == report["snapshot_id"]
+
+
+def test_the_daemon_goes_on_after_a_run_that_failed_unexpectedly(tmp_path: Path) -> None:
+    stop, runs, logged = threading.Event(), [], []
+
+    def listing(_os: str) -> tuple[str, str]:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("a bug in this run")
+        stop.set()  # the second run happened: the daemon survived the first
+        return "ps", "PID\n1\n"
+
+    with raw_peer(body_202("application/json", b'{"snapshot_id": "s1"}')) as url:
+        collector = Collector(Sender(url, retries=0), Spool(tmp_path), user="u", faculty="f",
+                              host="h", os_name="linux", listing=listing,
+                              log=logged.append)  # fmt: skip
+        collector.run_forever(0.01, stop)
+    assert len(runs) == 2
+    assert any("unexpected RuntimeError" in m and "a bug in this run" in m for m in logged)
+    assert logged[-1] == "sent 1 snapshot(s)"
