@@ -188,6 +188,8 @@ class Collector:
             try:
                 data = path.read_bytes()
                 json.loads(data)
+            except FileNotFoundError:  # another run (two at once) sent or set it aside
+                continue
             except (OSError, ValueError) as exc:
                 self.spool.reject(path, f"unreadable spool file: {exc}")
                 report.rejected.append(path.name)

@@ -121,15 +121,21 @@ class Spool:
         previous = self.acknowledging_api()
         if previous is not None and previous != api:
             for kept in self.window():
-                if not resend(kept.read_bytes()):
+                try:
+                    data = kept.read_bytes()
+                except FileNotFoundError:  # another run's window() forgot it meanwhile
+                    continue
+                if not resend(data):
                     return False
         _private_dir(self.sent)
         if self.grace_s <= 0:
             self.done(path)
         else:
             target = self.sent / path.name
-            os.replace(path, target)
-            os.utime(target)  # the window runs from the acknowledgement
+            # A FileNotFoundError: another run (two at once) moved it already; it was sent.
+            with suppress(FileNotFoundError):
+                os.replace(path, target)
+                os.utime(target)  # the window runs from the acknowledgement
         if previous != api:
             _write_private(self.sent / _API_FILE, api.encode("utf-8"))
         self.window()  # forget what left the window
@@ -169,7 +175,10 @@ class Spool:
     def reject(self, path: Path, reason: str) -> Path:
         _private_dir(self.rejected)
         target = self.rejected / path.name
-        os.replace(path, target)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:  # another run (two at once) moved it already: its call
+            return target
         _write_private(target.with_suffix(".reason.txt"), (reason + "\n").encode("utf-8"))
         return target
 
