@@ -29,6 +29,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,6 +246,8 @@ class Collector:
     def run_once(self) -> RunReport:
         """Take a snapshot and spool it, send what the spool holds, then bound the spool."""
         report, path = RunReport(), None
+        with suppress(OSError):
+            self.spool.clean_temporaries()  # what a crashed run left behind
         try:
             body = self.snapshot()
         except CollectorError as exc:  # no snapshot this time: what the spool holds still goes

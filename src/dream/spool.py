@@ -66,6 +66,21 @@ class Spool:
         _private_dir(self.directory)
         return _put_file(self.directory, body)
 
+    def clean_temporaries(self) -> int:
+        """Delete the temporary files writers left when they died between write and rename
+        (they would hold disk space forever, unseen by the bound); how many."""
+        removed = 0
+        for directory in (self.directory, self.rejected):
+            try:
+                stale = [path for path in directory.iterdir() if _stale(path)]
+            except OSError:  # no such directory (yet)
+                continue
+            for path in stale:
+                with suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed
+
     def pending(self) -> list[Path]:
         """Spooled snapshots, oldest first."""
         if not self.directory.is_dir():
@@ -199,11 +214,50 @@ def _put_file(directory: Path, body: dict[str, Any]) -> Path:
     at = datetime.fromisoformat(body["collected_at"]).astimezone(UTC)
     name = f"{at:%Y%m%dT%H%M%S.%fZ}-{body['snapshot_id']}.json"
     final = directory / name
-    tmp = directory / f".{name}.{os.getpid()}.tmp"
-    _write_private(tmp, json.dumps(body, ensure_ascii=False).encode("utf-8"))
-    os.replace(tmp, final)
+    tmp = directory / f".{name}.{os.getpid()}.tmp"  # the writer's pid: see _stale
+    try:
+        _write_private(tmp, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        os.replace(tmp, final)
+    except BaseException:  # a full disk: a partial temporary file would keep it full
+        with suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(directory)
     return final
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # _put_file's, named by its writer's pid
+_STALE_S = 3600.0  # no write takes this long: a temporary this old was left by a crash
+
+
+def _stale(path: Path) -> bool:
+    """Whether ``path`` is a temporary file whose writer died before renaming it (kill -9, a
+    power cut): its pid is gone, or it is older than any write takes (another kind of
+    temporary, durable.write_file's; a pid reused since)."""
+    match = _TEMPORARY.match(path.name)
+    if match is None and not path.name.startswith(".tmp-"):
+        return False
+    if match is not None and not _alive(int(match[1])):
+        return True
+    try:
+        return time.time() - path.stat().st_mtime > _STALE_S
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (where that cannot be asked, Windows: assumed)."""
+    if os.name != "posix":
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: it runs, as another user
+        return True
+    return True
 
 
 def _write_private(path: Path, data: bytes) -> None:
