@@ -33,7 +33,10 @@ class Misconfigured(Unreachable):
 
 
 def _configuration_error(exc: BaseException) -> bool:
-    """Whether an exception (or one it was raised from) is a DNS or certificate failure."""
+    """Whether an exception (or one it was raised from) is a DNS or certificate failure, or
+    a URL that cannot be one of an api (no http/https scheme, no host, an invalid port)."""
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return True
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, (socket.gaierror, ssl.SSLCertVerificationError)):
@@ -122,7 +125,7 @@ class Sender:
         try:
             response = self.client.post(f"{url.rstrip('/')}/v1/snapshots", content=data,
                                         headers=self.headers())  # fmt: skip
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return None, f"{type(exc).__name__}: {exc}", None if _configuration_error(exc) else 0.0
         if response.status_code == 202:
             sid = _stored_id(response)

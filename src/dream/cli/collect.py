@@ -4,13 +4,16 @@ daemon, and what its exit status says."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
+import httpx
 import typer
 
 from dream.collector import Collector, CollectorError, current_os, parse_interval
@@ -18,6 +21,26 @@ from dream.endpoint import DEFAULT_URL, key_option, url_option
 from dream.facts import ExecutableFacts
 from dream.sender import Sender
 from dream.spool import DEFAULT_GRACE_S, DEFAULT_MAX_BYTES, Spool, default_spool_dir
+
+def api_urls(given: list[str]) -> list[str]:
+    """The apis' base URLs from ``--url`` (each may list several, comma-separated, as
+    ``DREAM_URL`` does for the agent), each checked: http or https, with a host."""
+    urls = list(dict.fromkeys(part.strip() for item in given for part in item.split(",")
+                              if part.strip()))  # fmt: skip
+    if not urls:
+        raise ValueError("--url: no URL given")
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # a port out of range or not a number raises here
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise ValueError(f"--url {url!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--url {url!r}: an http:// or https:// URL with a host is needed,"
+                             " such as https://dream.example.edu")  # fmt: skip
+    return urls
+
 
 def collect_command(
     faculty: Annotated[str, typer.Option(help="Faculty the machine belongs to.")],
@@ -59,10 +82,14 @@ def collect_command(
         seconds = parse_interval(interval)
         grace_s = 0.0 if grace.strip() == "0" else parse_interval(grace)
         os_name = current_os()
+        urls = api_urls(url or [DEFAULT_URL])
+        if retries < 0:
+            raise ValueError(f"--retries {retries}: 0 or more (0: one try, no retry)")
+        if not 0 < timeout < math.inf:
+            raise ValueError(f"--timeout {timeout:g}: a number of seconds above 0")
     except (ValueError, CollectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    urls = url or [DEFAULT_URL]
     sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
                     timeout_s=timeout)  # fmt: skip
     spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s, max_bytes=spool_max_bytes)
