@@ -164,6 +164,10 @@ class Collector:
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr)
     facts: ExecutableFacts | None = None  # the executables' facts sent beside the listing
 
+    def __post_init__(self) -> None:
+        # The api that acknowledged last, a previous run's included, is tried first.
+        self.sender.prefer(self.spool.acknowledging_api())
+
     def snapshot(self) -> dict[str, Any]:
         command, output = self.listing(self.os_name)
         executables = self.facts.collect(self.os_name) if self.facts is not None else []

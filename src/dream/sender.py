@@ -81,6 +81,11 @@ class Sender:
             self.client = httpx.Client(timeout=self.timeout_s)
             self._owned = True
 
+    def prefer(self, url: str | None) -> None:
+        """Try ``url`` first (the api that answered a previous run), if it is one of ours."""
+        if url in (self.url, *self.fallback_urls):
+            self.current = url
+
     def headers(self) -> dict[str, str]:
         # Date: this machine's clock when sending, so the api can tell how far off it is
         # (dream_clock_skew_seconds) before its collected_at values are refused as absurd.

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from dream.cli.collect import collect_command
-from dream.collector import parse_interval
+from dream.collector import Collector, RunReport, Sender, parse_interval
 from dream.spool import Spool
-from helpers import wait_for
+from helpers import Scripted, ScriptedPeer, wait_for
 from served import serve
 from test_collector import LINUX, collect, stored
 
@@ -116,3 +116,22 @@ def test_dream_collect_fails_over_and_resends_what_the_dead_site_acknowledged(
         wait_for(lambda: stored(b.url, sid), what="the fifth snapshot stored")
         assert _snapshots_of(b.url, "collector-test") == 5
         assert len(list((spool / "sent").glob("*.json"))) == 5
+
+
+def test_a_new_run_starts_with_the_api_that_answered_the_last_one(tmp_path: Path) -> None:
+    """Each `--once` run is a new process: the api that acknowledged last (sent/api.txt) is
+    tried first, not the first --url (which would also get the whole window re-sent)."""
+    spool = Spool(tmp_path, grace_s=600)
+
+    def run(a: str, b: str) -> RunReport:
+        sender = Sender(a, fallback_urls=(b,), retries=0)
+        return Collector(sender, spool, user="u", faculty="f", host="h", os_name="linux",
+                         listing=lambda _os: ("ps", "PID\n1\n"), log=lambda _: None).run_once()  # fmt: skip
+
+    accepted: list[Scripted | None] = [(202, {}, {"snapshot_id": f"s{n}"}) for n in range(3)]
+    with ScriptedPeer(accepted) as a, ScriptedPeer(accepted) as b:
+        spool.acknowledged(_put(spool, 1), b.url, lambda _data: True)  # an earlier run's
+        assert run(a.url, b.url).sent == ["s0"]
+        assert run(a.url, b.url).sent == ["s1"]
+    assert a.received == [] and len(b.received) == 2
+    assert spool.acknowledging_api() == b.url
