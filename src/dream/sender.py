@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import socket
 import ssl
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -69,10 +69,11 @@ class Sender:
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
     timeout_s: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], object] | None = None  # None: wait on `stop`, which ends the wait
     client: httpx.Client | None = None
     fallback_urls: tuple[str, ...] = ()  # other sites' apis, tried when `url` is down
     current: str = field(default="", init=False)  # the api that answered last
+    stop: threading.Event = field(default_factory=threading.Event)  # set: give up (SIGTERM)
     _owned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -119,9 +120,17 @@ class Sender:
                     wait = min(self.max_backoff_s, max(wait, retry_after))
             if not transient:  # 401/403 (a key to fix), 404 (wrong url)...: keep it, try later
                 break
-            if attempt < self.retries:
-                self.sleep(wait)
+            if attempt < self.retries and self._pause(wait):
+                raise Unreachable(f"stopped while waiting to retry ({last})")
         raise (Misconfigured if misconfigured else Unreachable)(last)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before a retry; True: ``stop`` was set (the daemon is stopping), give up."""
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self.stop.wait(seconds)
+        return self.stop.is_set()
 
     def _post_to(self, url: str, data: bytes) -> tuple[str | None, str, float | None]:
         """(stored id, or None and why, and for a transient failure its Retry-After or 0; None

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +18,8 @@ from typing import Any
 import pytest
 
 from dream.collector import Collector, Sender, Spool, Unreachable
-from helpers import snapshot_body
+from helpers import Scripted, ScriptedPeer, snapshot_body, wait_for
+from served import dream_env
 from test_collector import LINUX, collect
 
 Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
@@ -104,3 +109,43 @@ def test_the_daemon_goes_on_after_a_run_that_failed_unexpectedly(tmp_path: Path)
     assert len(runs) == 2
     assert any("unexpected RuntimeError" in m and "a bug in this run" in m for m in logged)
     assert logged[-1] == "sent 1 snapshot(s)"
+
+
+@LINUX
+def test_sigterm_ends_the_daemons_wait_between_retries(tmp_path: Path) -> None:
+    """The api answers 503 with Retry-After: 60 and three retries are allowed (3 minutes of
+    waiting, past systemd's 90 s stop timeout): SIGTERM ends the wait at once, and the
+    snapshot stays spooled for the next start."""
+    script: list[Scripted | None] = [(503, {"Retry-After": "60"}, {"detail": "busy"})] * 8
+    spool = tmp_path / "spool"
+    with ScriptedPeer(script) as peer:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "dream", "collect", "--interval", "1h", "--url", peer.url,
+             "--faculty", "law", "--user", "u", "--spool-dir", str(spool), "--no-executables"],
+            env=dream_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: peer.received, what="the daemon's first post")
+            daemon.send_signal(signal.SIGTERM)
+            stopped_at = time.monotonic()
+            _, stderr = daemon.communicate(timeout=30)
+        finally:
+            daemon.kill()
+    assert time.monotonic() - stopped_at < 15, "SIGTERM waited out the backoff"
+    assert daemon.returncode == 0, stderr
+    assert "stopped while waiting to retry" in stderr and len(peer.received) == 1
+    assert len(list(spool.glob("*.json"))) == 1
+
+
+def test_a_set_stop_ends_the_senders_wait(tmp_path: Path) -> None:
+    stop = threading.Event()
+    script: list[Scripted | None] = [(503, {"Retry-After": "60"}, {"detail": "busy"})] * 4
+    with ScriptedPeer(script) as peer:
+        sender = Sender(peer.url, retries=3, stop=stop)
+        timer = threading.Timer(0.2, stop.set)  # a SIGTERM while the sender waits to retry
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(Unreachable, match="stopped while waiting to retry"):
+            sender.post(b"{}")
+        sender.close()
+    assert time.monotonic() - started < 10 and len(peer.received) == 1

@@ -90,8 +90,9 @@ def collect_command(
     except (ValueError, CollectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    stop = threading.Event()  # set by SIGTERM/SIGINT in daemon mode: ends a retry's wait too
     sender = Sender(url=urls[0], fallback_urls=tuple(urls[1:]), key=key, retries=retries,
-                    timeout_s=timeout)  # fmt: skip
+                    timeout_s=timeout, stop=stop)  # fmt: skip
     spool = Spool(spool_dir or default_spool_dir(), grace_s=grace_s, max_bytes=spool_max_bytes)
     collector = Collector(
         sender=sender,
@@ -117,7 +118,6 @@ def collect_command(
             # the api, kept in rejected/; 6: lost. A timer that counts 3 as success fails on
             # the others.
             raise typer.Exit(report.exit_status())
-        stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         collector.run_forever(seconds, stop)
