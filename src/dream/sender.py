@@ -11,8 +11,10 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Any
 
 import httpx
 
@@ -59,6 +61,45 @@ class Rejected(Exception):
     """The api refused the snapshot for good (it would refuse it again)."""
 
 
+class _Deadline:
+    """One request's total deadline: httpx's timeouts are per operation, so an api trickling
+    its answer a byte at a time is never cut. httpcore's trace hook hands over each socket the
+    request opens; when the time is up it is shut down, which ends a read blocked on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")  # TLS wraps the TCP socket: the newer one is the one
+        with self._lock:
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
+            if self.expired:  # connected past the deadline
+                self._shut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            with suppress(OSError):  # the plain socket's shutdown, under a TLS one's too
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+
+
 @dataclass
 class Sender:
     """POSTs snapshot bodies to ``{url}/v1/snapshots`` with retries and exponential backoff."""
@@ -79,7 +120,9 @@ class Sender:
     def __post_init__(self) -> None:
         self.current = self.url
         if self.client is None:
-            self.client = httpx.Client(timeout=self.timeout_s)
+            # A connection per post: each request's socket is seen (_Deadline) and can be cut.
+            self.client = httpx.Client(timeout=self.timeout_s,
+                                       limits=httpx.Limits(max_keepalive_connections=0))  # fmt: skip
             self._owned = True
 
     def prefer(self, url: str | None) -> None:
@@ -136,11 +179,16 @@ class Sender:
         """(stored id, or None and why, and for a transient failure its Retry-After or 0; None
         for a problem to fix: a 401/403/404, DNS, TLS)."""
         assert self.client is not None
-        try:
-            response = self.client.post(f"{url.rstrip('/')}/v1/snapshots", content=data,
-                                        headers=self.headers())  # fmt: skip
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return None, f"{type(exc).__name__}: {exc}", None if _configuration_error(exc) else 0.0
+        with _Deadline(self.timeout_s) as deadline:
+            try:
+                response = self.client.post(f"{url.rstrip('/')}/v1/snapshots", content=data,
+                                            headers=self.headers(),
+                                            extensions={"trace": deadline.trace})  # fmt: skip
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                if deadline.expired:
+                    return None, f"no whole answer within {self.timeout_s:g}s", 0.0
+                reason = f"{type(exc).__name__}: {exc}"
+                return None, reason, None if _configuration_error(exc) else 0.0
         if response.status_code == 202:
             sid = _stored_id(response)
             if sid is None:  # not Dream's answer (a proxy's page...): nothing says it was stored

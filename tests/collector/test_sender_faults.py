@@ -149,3 +149,42 @@ def test_a_set_stop_ends_the_senders_wait(tmp_path: Path) -> None:
             sender.post(b"{}")
         sender.close()
     assert time.monotonic() - started < 10 and len(peer.received) == 1
+
+
+def trickle(head: bytes, slow: bytes, gone: threading.Event) -> Answer:
+    """Writes ``head``, then ``slow`` a byte every 0.2 s: each read finds data well within any
+    per-read timeout, the whole never comes in time. Ends when the client hangs up."""
+
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        try:
+            handler.wfile.write(head)
+            for byte in slow:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                if gone.wait(0.2):
+                    return
+        except OSError:
+            return
+
+    return answer
+
+
+ANSWER = b'{"snapshot_id": "s"}' + b" " * 80
+HEAD = (b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(ANSWER)).encode() + b"\r\n\r\n")  # fmt: skip
+TRICKLED = {"body": (HEAD, ANSWER), "headers": (b"", HEAD + ANSWER)}
+
+
+@pytest.mark.parametrize("part", TRICKLED)
+def test_the_timeout_bounds_the_whole_request(part: str) -> None:
+    gone = threading.Event()
+    with raw_peer(trickle(*TRICKLED[part], gone)) as url:
+        sender = Sender(url, retries=0, timeout_s=1.0)
+        started = time.monotonic()
+        try:
+            with pytest.raises(Unreachable, match="no whole answer within 1s"):
+                sender.post(b"{}")
+        finally:
+            gone.set()
+            sender.close()
+    assert time.monotonic() - started < 5  # 1 s, not the 20 s or more the trickle takes

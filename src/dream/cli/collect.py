@@ -68,7 +68,8 @@ def collect_command(
              " reported to the api as spool_evicted); 0: unbounded.",
         envvar="DREAM_SPOOL_MAX_BYTES")] = DEFAULT_MAX_BYTES,
     retries: Annotated[int, typer.Option(help="Retries per post before spooling.")] = 3,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the api.")] = 30.0,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds one post may take in all: connecting, sending, the whole answer.")] = 30.0,
     executables: Annotated[bool, typer.Option(
         help="Send the executables' facts: path, size, sha256, signer of each file the processes"
              " run (docs/agent.md).")] = True,
