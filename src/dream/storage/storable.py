@@ -24,6 +24,7 @@ import psycopg
 from dream.snapshots import MAX_SKIPPED_KEPT, PROCESS_COLUMNS, PROCESS_FIELDS, ProcessedSnapshot
 from dream.snapshots import ProcessRecord, SkippedRow
 from dream.storage.copying import FLOAT4_MAX, column_types
+from dream.storage.errors import storage_errors
 
 MAX_NAME = 255  # characters: a file name's limit on Linux, macOS and Windows alike
 MAX_SIZE_KB = 2**40  # a pebibyte: no machine's memory, and room for the rollups' sums
@@ -75,7 +76,8 @@ def set_aside(conn: psycopg.Connection, item: ProcessedSnapshot) -> int:
     refused whole, as a listing with no readable row fails)."""
     if item.status != "stored" or not item.processes:
         return 0
-    types = column_types(conn, "processes")
+    with storage_errors("could not read the processes table's columns"):  # (away: retried)
+        types = column_types(conn, "processes")
     kept: list[ProcessRecord] = []
     aside: list[SkippedRow] = []
     for position, record in enumerate(item.processes, 1):
