@@ -5,6 +5,7 @@ the same environment variables, so a lab machine or a notebook sets them once.""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -14,16 +15,19 @@ KEY_ENV = "DREAM_API_KEY"
 
 
 def url_error(url: str) -> str | None:
-    """Why ``url`` is no URL an api can be reached at, as the line a command prints, or None."""
+    """Why ``url`` is no URL an api can be reached at, as the line a command prints, or None:
+    the one check of every command given a ``--url`` (``dream collect``'s each URL too)."""
     import httpx
 
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        problem = str(exc)
+        _ = urlsplit(url).port  # out of range (httpx takes 99999): ValueError
+    except (httpx.InvalidURL, ValueError) as exc:
+        problem = f"it is not a URL ({exc})"
     else:
-        problem = ("it does not start with http:// or https://" if parsed.scheme not in
-                   ("http", "https") else "it names no host" if not parsed.host else "")  # fmt: skip
+        problem = ("an http:// or https:// URL with a host is needed, such as"
+                   " https://dream.example.edu" if parsed.scheme not in ("http", "https")
+                   or not parsed.host else "")  # fmt: skip
     return f"--url {url!r} is no URL the api can be reached at: {problem}" if problem else None
 
 

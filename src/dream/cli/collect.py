@@ -11,34 +11,24 @@ import sys
 import threading
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
-
-import httpx
 import typer
 
 from dream.collector import Collector, CollectorError, current_os, parse_interval
-from dream.endpoint import DEFAULT_URL, key_option, url_option
+from dream.endpoint import DEFAULT_URL, key_option, url_error, url_option
 from dream.facts import ExecutableFacts
 from dream.sender import Sender
 from dream.spool import DEFAULT_GRACE_S, DEFAULT_MAX_BYTES, Spool, default_spool_dir
 
 def api_urls(given: list[str]) -> list[str]:
     """The apis' base URLs from ``--url`` (each may list several, comma-separated, as
-    ``DREAM_URL`` does for the agent), each checked: http or https, with a host."""
+    ``DREAM_URL`` does for the agent), each checked as every command checks its ``--url``."""
     urls = list(dict.fromkeys(part.strip() for item in given for part in item.split(",")
                               if part.strip()))  # fmt: skip
     if not urls:
         raise ValueError("--url: no URL given")
     for url in urls:
-        try:
-            parts = urlsplit(url)
-            _ = parts.port  # a port out of range or not a number raises here
-            httpx.URL(url)
-        except (ValueError, httpx.InvalidURL) as exc:
-            raise ValueError(f"--url {url!r} is not a URL: {exc}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"--url {url!r}: an http:// or https:// URL with a host is needed,"
-                             " such as https://dream.example.edu")  # fmt: skip
+        if problem := url_error(url):
+            raise ValueError(problem)
     return urls
 
 
