@@ -171,10 +171,10 @@ func (a *Agent) sendDirectly(spool Spool, collected time.Time, data []byte, spoo
 		if err == nil {
 			report.Rejected = append(report.Rejected, name)
 			report.fail(ExitRejected, reason)
-			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", filepath.Join(spool.Dir, "rejected"), reason)
+			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", spool.Rejected(), reason)
 			return
 		}
-		reason = fmt.Sprintf("%s; cannot keep it in %s: %v", reason, filepath.Join(spool.Dir, "rejected"), err)
+		reason = fmt.Sprintf("%s; cannot keep it in %s: %v", reason, spool.Rejected(), err)
 	}
 	report.fail(ExitLost, fmt.Sprintf("snapshot %s lost: the spool cannot hold it (%v) and no api accepted it (%s)",
 		report.SnapshotID, spoolErr, reason))
@@ -238,7 +238,7 @@ func (a *Agent) drain(spool Spool, report *Report) {
 			}
 			report.Rejected = append(report.Rejected, filepath.Base(path))
 			report.fail(ExitRejected, reason)
-			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", filepath.Join(spool.Dir, "rejected"), reason)
+			fmt.Fprintf(a.Log, "rejected by the api, kept in %s: %s\n", spool.Rejected(), reason)
 		default:
 			report.Spooled = len(pending) - i
 			report.fail(exitFor(outcome), reason)

@@ -31,8 +31,12 @@ var spoolName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$`)
 const (
 	evictedFile = "evicted.count"
 	sentDir     = "sent"
-	apiFile     = "api.txt" // in sent/: the api that acknowledged the window
+	rejectedDir = "rejected" // refused for good, each with its .reason.txt
+	apiFile     = "api.txt"  // in sent/: the api that acknowledged the window
 )
+
+// Rejected is the directory of the snapshots the api refused for good.
+func (s Spool) Rejected() string { return filepath.Join(s.Dir, rejectedDir) }
 
 func (s Spool) ensure(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -105,7 +109,7 @@ const staleTempAge = 10 * time.Minute
 // those whose process is gone, or older than staleTempAge. It returns how many.
 func (s Spool) RemoveStaleTemps(now time.Time) int {
 	removed := 0
-	for _, dir := range []string{s.Dir, filepath.Join(s.Dir, sentDir), filepath.Join(s.Dir, "rejected")} {
+	for _, dir := range []string{s.Dir, filepath.Join(s.Dir, sentDir), s.Rejected()} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -199,7 +203,7 @@ func (s Spool) Evicted() int64 {
 
 // Reject moves a snapshot the api refused for good to rejected/, with the reason beside it.
 func (s Spool) Reject(path, reason string) error {
-	dir := filepath.Join(s.Dir, "rejected")
+	dir := s.Rejected()
 	if err := s.ensure(dir); err != nil {
 		return err
 	}
@@ -213,7 +217,7 @@ func (s Spool) Reject(path, reason string) error {
 // RejectBody keeps a snapshot the api refused for good, which was never spooled, in
 // rejected/ with the reason beside it; it returns its file's name.
 func (s Spool) RejectBody(at time.Time, id string, body []byte, reason string) (string, error) {
-	dir := filepath.Join(s.Dir, "rejected")
+	dir := s.Rejected()
 	if err := s.ensure(dir); err != nil {
 		return "", err
 	}
