@@ -15,6 +15,8 @@ from pathlib import Path
 # nothing more can be done there, unlike an I/O error.
 _CANNOT_SYNC_DIRS = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
+TEMPORARY_PREFIX = ".tmp-"  # write_file's temporary files, which a crash may leave behind
+
 
 def fsync_dir(directory: Path) -> None:
     """Make the entries last created, renamed or removed in ``directory`` durable. A no-op where
@@ -49,7 +51,7 @@ def write_file(path: Path, data: bytes, *, replace: bool = True) -> bool:
     existing ``path`` is never replaced (the temporary file is linked in, which fails if
     another process was first; renamed where the file system has no hard links): False then,
     and ``path`` keeps the other's data."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

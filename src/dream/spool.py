@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dream.durable import fsync_dir, write_file
+from dream.durable import TEMPORARY_PREFIX, fsync_dir, write_file
 
 _SPOOL_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f-]{36}\.json$")
 DEFAULT_GRACE_S = 1800.0  # keep acknowledged snapshots this long (DR: longer than mirror lag)
@@ -235,7 +235,7 @@ def _stale(path: Path) -> bool:
     power cut): its pid is gone, or it is older than any write takes (another kind of
     temporary, durable.write_file's; a pid reused since)."""
     match = _TEMPORARY.match(path.name)
-    if match is None and not path.name.startswith(".tmp-"):
+    if match is None and not path.name.startswith(TEMPORARY_PREFIX):
         return False
     if match is not None and not _alive(int(match[1])):
         return True
